@@ -1,0 +1,30 @@
+"""The ``pegbot`` command. Commands stay thin: each room registers its own in its ``cli`` module."""
+
+from __future__ import annotations
+
+import importlib
+
+import typer
+
+app = typer.Typer(
+    name="pegbot",
+    help="Keeps KGST at its peg: quoting, arbitrage signals, recording, backtests.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+# Each module exposes ``register(app)``; the order is the order of ``pegbot --help``.
+_ROOMS = (
+    "pegbot.feeds.cli",
+    "pegbot.tape.cli",
+    "pegbot.demo",
+)
+
+for _room in _ROOMS:
+    importlib.import_module(_room).register(app)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

@@ -1,0 +1,1 @@
+"""Strategy modules, one a file; loaded by name (``strategies.<name>``) or by path."""
