@@ -16,9 +16,11 @@ app = typer.Typer(
 
 # Each module exposes ``register(app)``; the order is the order of ``pegbot --help``.
 _ROOMS = (
+    "pegbot.demo",
     "pegbot.feeds.cli",
     "pegbot.tape.cli",
-    "pegbot.demo",
+    "pegbot.peg.cli",
+    "pegbot.sim.cli",
 )
 
 for _room in _ROOMS:
