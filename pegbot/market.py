@@ -127,7 +127,8 @@ class Market:
             raise MarketError(f"{self.symbol}: qty_decimals must be within 0..18")
         if (self.lot_size / self.qty_unit) % 1 != 0:
             raise MarketError(
-                f"{self.symbol}: lot_size {self.lot_size} is finer than the qty unit {self.qty_unit}"
+                f"{self.symbol}: lot_size {self.lot_size} is finer than the qty unit "
+                f"{self.qty_unit}"
             )
         if not self.exchange_symbol:
             object.__setattr__(self, "exchange_symbol", f"{self.base}{self.quote}")
