@@ -1,0 +1,676 @@
+"""The live Binance spot market-data feed: combined WebSocket streams plus REST snapshots.
+
+One connection carries ``<sym>@depth@100ms`` and ``<sym>@trade`` as a combined stream
+(``/stream?streams=a/b``, each message wrapped as ``{"stream": ..., "data": ...}``). Depth
+diffs go through :class:`~pegbot.feeds.sync.BookSync`, which decides what may touch the
+:class:`~pegbot.book.OrderBook`; the snapshot comes from ``GET /api/v3/depth`` through ccxt.
+
+Failure handling, all counted in :class:`FeedCounters`:
+
+* a sequence gap (or a crossed book, or a depth message we cannot parse) discards the book and
+  fetches a new snapshot (a *resync*); the stream stays open;
+* a snapshot older than the buffered stream is fetched again, a few times, then the connection
+  is restarted;
+* a dropped or failed connection is reopened after a capped exponential backoff with jitter.
+
+Every message is handed, as received, to ``on_raw`` before it is parsed, so the recorder
+sees exactly what the venue sent, including messages this feed cannot understand.
+
+The clock is injected (``clock``, int ns UTC): tests drive time, and ``local_ts`` of every
+book update and trade comes from it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import orjson
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
+
+from pegbot.book import ASK, BID, OrderBook
+from pegbot.feeds.sync import BookSync, DepthEvent, SnapshotTooOldError
+from pegbot.market import Market, MarketError, Side
+
+log = logging.getLogger("pegbot.feeds.binance")
+
+Clock = Callable[[], int]
+Levels = list[tuple[int, int]]
+
+BINANCE_WS_URL = "wss://stream.binance.com:9443"
+BINANCE_REST_URL = "https://api.binance.com"
+
+
+# -- what the feed emits ----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DepthPayload:
+    """The parsed levels of one ``depthUpdate``, the payload BookSync carries for us."""
+
+    bids: Levels
+    asks: Levels
+    exch_ts: int
+
+
+@dataclass(frozen=True, slots=True)
+class BookUpdate:
+    """The book changed. ``book`` is the feed's live book: read it now, copy it to keep it.
+
+    Attributes:
+        book: The feed's :class:`OrderBook` (mutated in place by later updates).
+        update_id: The venue's update id the book is now at.
+        exch_ts: Exchange time (ns) of the last applied message (0 for a snapshot).
+        local_ts: Local receive time (ns) of the last applied message.
+        snapshot: True when the book was just (re)seeded from a REST snapshot.
+    """
+
+    book: OrderBook
+    update_id: int
+    exch_ts: int
+    local_ts: int
+    snapshot: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class BookLost:
+    """The book is no longer valid (gap, disconnect, bad message) until the next BookUpdate.
+
+    Attributes:
+        local_ts: When it was lost (ns).
+        reason: ``gap``, ``disconnect``, ``crossed`` or ``bad_message``.
+    """
+
+    local_ts: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Trade:
+    """One public trade.
+
+    Attributes:
+        exch_ts: Trade time ``T`` (ns).
+        local_ts: Local receive time (ns).
+        trade_id: Binance trade id ``t``.
+        price: Price in ticks.
+        qty: Quantity in qty units.
+        side: The aggressor's side (``m`` true means the buyer was the maker: a sell).
+    """
+
+    exch_ts: int
+    local_ts: int
+    trade_id: int
+    price: int
+    qty: int
+    side: Side
+
+
+FeedEvent = BookUpdate | BookLost | Trade
+
+
+@dataclass
+class FeedCounters:
+    """What the feed has seen; each field maps to a ``pegbot_feed_*`` metric.
+
+    ``last_message_ns`` and ``last_book_ns`` are staleness timestamps (0 = never).
+    """
+
+    messages: int = 0
+    bytes: int = 0
+    depth_messages: int = 0
+    trades: int = 0
+    control_messages: int = 0
+    unknown_messages: int = 0
+    bad_messages: int = 0
+    connects: int = 0
+    connect_failures: int = 0
+    disconnects: int = 0
+    snapshots: int = 0
+    snapshot_errors: int = 0
+    stale_snapshots: int = 0
+    resyncs: int = 0
+    gaps: int = 0
+    crossed: int = 0
+    book_updates: int = 0
+    queue_dropped: int = 0
+    last_message_ns: int = 0
+    last_book_ns: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        """The counters as a plain dict."""
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class FeedConfig:
+    """Where and how to connect.
+
+    Attributes:
+        symbol: Unified symbol, ``KGST/USDT``.
+        ws_url: WebSocket base URL; the feed appends ``/stream?streams=...``.
+        rest_url: REST base URL for ccxt (``None``: ccxt's own Binance URLs).
+        depth_limit: Levels asked of ``GET /api/v3/depth`` (Binance: up to 5000).
+        depth_stream: Depth stream suffix (``depth@100ms`` or ``depth``).
+        trades: Also subscribe to ``<sym>@trade``.
+        first_event_wait: Seconds to wait for the first diff before fetching the snapshot
+            (Binance's procedure buffers first; a quiet book may send nothing for a while).
+        backoff_initial: First reconnect delay (seconds).
+        backoff_max: Cap of the reconnect delay.
+        backoff_jitter: Each delay is multiplied by a uniform factor in ``[1 - j, 1]``.
+        snapshot_attempts: Snapshots tried per resync before the connection is restarted.
+        snapshot_retry_delay: Seconds between those attempts.
+        idle_timeout: Reconnect when no message arrived for this long (``None``: rely on
+            WebSocket pings; a quiet book may legitimately send nothing).
+        open_timeout: Seconds allowed for the WebSocket handshake.
+        rest_timeout_ms: ccxt's HTTP timeout.
+        queue_size: Capacity of :meth:`BinanceFeed.events`; the oldest event goes first.
+    """
+
+    symbol: str = "KGST/USDT"
+    ws_url: str = BINANCE_WS_URL
+    rest_url: str | None = BINANCE_REST_URL
+    depth_limit: int = 1000
+    depth_stream: str = "depth@100ms"
+    trades: bool = True
+    first_event_wait: float = 1.0
+    backoff_initial: float = 0.5
+    backoff_max: float = 30.0
+    backoff_jitter: float = 0.5
+    snapshot_attempts: int = 5
+    snapshot_retry_delay: float = 0.5
+    idle_timeout: float | None = None
+    open_timeout: float = 10.0
+    rest_timeout_ms: int = 10_000
+    queue_size: int = 10_000
+
+    @property
+    def stream_symbol(self) -> str:
+        """The lower-case venue id used in stream names (``kgstusdt``)."""
+        return self.symbol.replace("/", "").lower()
+
+    def streams(self) -> list[str]:
+        """The combined-stream names subscribed to."""
+        names = [f"{self.stream_symbol}@{self.depth_stream}"]
+        if self.trades:
+            names.append(f"{self.stream_symbol}@trade")
+        return names
+
+    def stream_url(self) -> str:
+        """The full combined-stream URL."""
+        return f"{self.ws_url.rstrip('/')}/stream?streams={'/'.join(self.streams())}"
+
+
+def backoff_delay(attempt: int, config: FeedConfig, rng: random.Random) -> float:
+    """Delay before reconnect number ``attempt`` (0-based): capped exponential, jittered down."""
+    base = min(config.backoff_max, config.backoff_initial * (2.0 ** min(attempt, 30)))
+    return base * (1.0 - config.backoff_jitter * rng.random())
+
+
+def make_rest_client(config: FeedConfig) -> Any:
+    """A ccxt async Binance client for public spot endpoints, pointed at ``config.rest_url``.
+
+    The options keep ``load_markets`` to ``GET /api/v3/exchangeInfo`` alone (no keys needed,
+    nothing a local server must fake beyond it).
+    """
+    import ccxt.async_support as ccxt_async  # heavy import: only when a feed starts
+
+    client = ccxt_async.binance(
+        {
+            "enableRateLimit": True,
+            "timeout": config.rest_timeout_ms,
+            "options": {
+                "defaultType": "spot",
+                "fetchMarkets": {"types": ["spot"]},
+                "fetchCurrencies": False,
+                "fetchMargins": False,
+                "adjustForTimeDifference": False,
+            },
+        }
+    )
+    if config.rest_url:
+        base = config.rest_url.rstrip("/")
+        api = client.urls["api"]
+        for name, path in {
+            "public": "/api/v3",
+            "private": "/api/v3",
+            "v1": "/api/v1",
+            "sapi": "/sapi/v1",
+            "sapiV2": "/sapi/v2",
+        }.items():
+            api[name] = base + path
+    return client
+
+
+def _ms_to_ns(value: Any) -> int:
+    return int(value) * 1_000_000 if value is not None else 0
+
+
+def _is_loopback(url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    return host in {"127.0.0.1", "localhost", "::1"}
+
+
+class _RestartConnection(Exception):
+    """Internal: give up on this connection and reconnect."""
+
+
+class BinanceFeed:
+    """Keeps an :class:`OrderBook` in sync with Binance and reports trades.
+
+    Run it with ``await feed.run()`` (until :meth:`stop` or cancellation). Consume it through
+    the callbacks, through :meth:`events`, or by reading :attr:`book` when :attr:`synced`.
+
+    Args:
+        config: Connection settings.
+        market: The market spec; if ``None`` it is loaded through ccxt's ``load_markets``.
+        clock: Local time in int ns UTC (default :func:`time.time_ns`).
+        rng: Random source for the backoff jitter.
+        on_raw: Called with ``(local_ns, message_bytes)`` for every WebSocket message and
+            every REST snapshot body, before parsing.
+        on_book: Called with every :class:`BookUpdate` and :class:`BookLost`.
+        on_trade: Called with every :class:`Trade`.
+        rest_client: A ccxt async Binance client to use instead of building one (the feed
+            then does not close it).
+    """
+
+    def __init__(
+        self,
+        config: FeedConfig,
+        market: Market | None = None,
+        *,
+        clock: Clock = time.time_ns,
+        rng: random.Random | None = None,
+        on_raw: Callable[[int, bytes], None] | None = None,
+        on_book: Callable[[BookUpdate | BookLost], None] | None = None,
+        on_trade: Callable[[Trade], None] | None = None,
+        rest_client: Any = None,
+    ) -> None:
+        self.config = config
+        self.market = market
+        self.clock = clock
+        self.rng = rng or random.Random()
+        self.on_raw = on_raw
+        self.on_book = on_book
+        self.on_trade = on_trade
+        self.book = OrderBook()
+        self.sync: BookSync[DepthPayload] = BookSync(futures=False)
+        self.counters = FeedCounters()
+        self._rest = rest_client
+        self._own_rest = rest_client is None
+        self._stopping = asyncio.Event()
+        self._ws: ClientConnection | None = None
+        self._close_task: asyncio.Future[None] | None = None
+        self._snapshot_task: asyncio.Task[None] | None = None
+        self._first_diff = asyncio.Event()
+        self._queue: asyncio.Queue[FeedEvent] | None = None
+        self._book_valid = False
+
+    # -- public -----------------------------------------------------------------------------
+
+    @property
+    def synced(self) -> bool:
+        """The book equals the venue's as of ``book.update_id`` (as far as the feed knows)."""
+        return self._book_valid
+
+    def stop(self) -> None:
+        """Ask :meth:`run` to return; it closes the connection."""
+        self._stopping.set()
+        if self._ws is not None:
+            # Closing wakes the receive loop at once instead of at the next message.
+            self._close_task = asyncio.ensure_future(self._ws.close())
+
+    def events(self) -> AsyncIterator[FeedEvent]:
+        """Book updates, losses and trades, in order, until the feed stops.
+
+        Call it before :meth:`run` to see every event. The buffer holds
+        ``config.queue_size`` events; when a slow consumer lets it fill, the oldest are
+        dropped and counted in ``queue_dropped``.
+        """
+        if self._queue is None:
+            self._queue = asyncio.Queue(maxsize=self.config.queue_size)
+        return self._drain(self._queue)
+
+    async def _drain(self, queue: asyncio.Queue[FeedEvent]) -> AsyncIterator[FeedEvent]:
+        stopper = asyncio.ensure_future(self._stopping.wait())
+        try:
+            while True:
+                if not queue.empty():
+                    yield queue.get_nowait()
+                    continue
+                if stopper.done():
+                    return
+                getter = asyncio.ensure_future(queue.get())
+                await asyncio.wait({getter, stopper}, return_when=asyncio.FIRST_COMPLETED)
+                if getter.done():
+                    yield getter.result()
+                else:
+                    getter.cancel()
+        finally:
+            stopper.cancel()
+
+    async def run(self) -> None:
+        """Connect, keep the book, reconnect on failure, until :meth:`stop`."""
+        if self._rest is None:
+            self._rest = make_rest_client(self.config)
+        try:
+            if self.market is None:
+                await self._rest.load_markets()
+                self.market = Market.from_ccxt(self._rest.market(self.config.symbol))
+            attempt = 0
+            while not self._stopping.is_set():
+                healthy = await self._connect_once()
+                if self._stopping.is_set():
+                    break
+                # A connection that got the book synced was fine: start the backoff afresh.
+                attempt = 0 if healthy else attempt + 1
+                delay = backoff_delay(attempt, self.config, self.rng)
+                log.info(
+                    "feed reconnecting",
+                    extra={"event": "feed_reconnect", "delay_s": delay, "attempt": attempt},
+                )
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), delay)
+        finally:
+            if self._own_rest and self._rest is not None:
+                await self._rest.close()
+            self._stopping.set()
+
+    # -- one connection ---------------------------------------------------------------------
+
+    async def _connect_once(self) -> bool:
+        url = self.config.stream_url()
+        healthy = False
+        try:
+            async with connect(
+                url,
+                open_timeout=self.config.open_timeout,
+                max_size=None,
+                compression=None,
+                proxy=None if _is_loopback(url) else True,
+            ) as ws:
+                self._ws = ws
+                self.counters.connects += 1
+                log.info("feed connected", extra={"event": "feed_connected", "url": url})
+                healthy = await self._session(ws)
+        except (OSError, TimeoutError, InvalidHandshake, InvalidURI) as exc:
+            self.counters.connect_failures += 1
+            log.warning(
+                "feed connect failed", extra={"event": "feed_connect_failed", "error": repr(exc)}
+            )
+        finally:
+            self._ws = None
+        return healthy
+
+    async def _session(self, ws: ClientConnection) -> bool:
+        self.sync.reset()
+        self._first_diff.clear()
+        self._invalidate("disconnect", emit=False)
+        healthy = False
+        self._snapshot_task = asyncio.create_task(self._resync(ws, wait_first=True))
+        try:
+            while True:
+                if self.config.idle_timeout is None:
+                    data = await ws.recv(decode=False)
+                else:
+                    data = await asyncio.wait_for(ws.recv(decode=False), self.config.idle_timeout)
+                assert isinstance(data, bytes)
+                self._on_message(self.clock(), data)
+                healthy = healthy or self._book_valid
+                if not self.sync.synced and not self._snapshot_running():
+                    self._snapshot_task = asyncio.create_task(self._resync(ws, wait_first=False))
+        except ConnectionClosed as exc:
+            log.info("feed disconnected", extra={"event": "feed_disconnected", "code": exc.rcvd})
+        except TimeoutError:
+            log.warning("feed idle, reconnecting", extra={"event": "feed_idle"})
+        finally:
+            self.counters.disconnects += 1
+            if self._snapshot_task is not None:
+                self._snapshot_task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await self._snapshot_task
+                self._snapshot_task = None
+            if self._book_valid:
+                self._invalidate("disconnect")
+        return healthy or self._book_valid
+
+    def _snapshot_running(self) -> bool:
+        return self._snapshot_task is not None and not self._snapshot_task.done()
+
+    # -- snapshots ----------------------------------------------------------------------------
+
+    async def _resync(self, ws: ClientConnection, *, wait_first: bool) -> None:
+        if wait_first:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._first_diff.wait(), self.config.first_event_wait)
+        try:
+            for attempt in range(self.config.snapshot_attempts):
+                if attempt:
+                    await asyncio.sleep(self.config.snapshot_retry_delay)
+                try:
+                    snap_id, bids, asks = await self._fetch_snapshot()
+                except (MarketError, KeyError, TypeError, ValueError) as exc:
+                    self.counters.snapshot_errors += 1
+                    log.error(
+                        "bad snapshot", extra={"event": "feed_bad_snapshot", "error": repr(exc)}
+                    )
+                    continue
+                except Exception as exc:  # ccxt network and exchange errors: retry
+                    self.counters.snapshot_errors += 1
+                    log.warning(
+                        "snapshot failed",
+                        extra={"event": "feed_snapshot_failed", "error": repr(exc)},
+                    )
+                    continue
+                try:
+                    pending = self.sync.on_snapshot(snap_id)
+                except SnapshotTooOldError as exc:
+                    self.counters.stale_snapshots += 1
+                    log.info(
+                        "snapshot too old",
+                        extra={"event": "feed_stale_snapshot", "error": str(exc)},
+                    )
+                    continue
+                self._seed(snap_id, bids, asks, pending)
+                if self.sync.synced:
+                    return
+                # A gap inside the buffered events: the loop tries a newer snapshot.
+            raise _RestartConnection
+        except _RestartConnection:
+            log.warning("no usable snapshot, reconnecting", extra={"event": "feed_no_snapshot"})
+            await ws.close()
+
+    async def _fetch_snapshot(self) -> tuple[int, Levels, Levels]:
+        assert self.market is not None
+        rest = self._rest
+        # ccxt's implicit binding of GET /api/v3/depth (what fetch_order_book calls): its
+        # result keeps the venue's decimal strings, which fetch_order_book turns into floats.
+        raw = await rest.publicGetDepth(
+            {"symbol": self.market.exchange_symbol, "limit": self.config.depth_limit}
+        )
+        local_ns = self.clock()
+        self.counters.snapshots += 1
+        if self.on_raw is not None:
+            body = rest.last_http_response
+            self.on_raw(
+                local_ns,
+                body.encode() if isinstance(body, str) and body else orjson.dumps(raw),
+            )
+        market = self.market
+        bids = [(market.price_to_ticks(p), market.qty_to_units(q)) for p, q, *_ in raw["bids"]]
+        asks = [(market.price_to_ticks(p), market.qty_to_units(q)) for p, q, *_ in raw["asks"]]
+        return int(raw["lastUpdateId"]), bids, asks
+
+    def _seed(
+        self, snap_id: int, bids: Levels, asks: Levels, pending: list[DepthEvent[DepthPayload]]
+    ) -> None:
+        book = self.book
+        book.apply_snapshot(bids, asks, snap_id)
+        book.exch_ts = 0
+        book.local_ts = self.clock()
+        if not self.sync.synced:
+            return
+        for event in pending:
+            self._apply(event)
+        if self._check_crossed():
+            return
+        self._book_valid = True
+        self._emit_book(snapshot=True)
+
+    # -- messages -----------------------------------------------------------------------------
+
+    def _on_message(self, local_ns: int, data: bytes) -> None:
+        counters = self.counters
+        counters.messages += 1
+        counters.bytes += len(data)
+        counters.last_message_ns = local_ns
+        if self.on_raw is not None:
+            self.on_raw(local_ns, data)
+        try:
+            msg = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            counters.bad_messages += 1
+            log.warning("non-JSON message", extra={"event": "feed_bad_message"})
+            return
+        if not isinstance(msg, dict):
+            counters.unknown_messages += 1
+            return
+        body = msg.get("data", msg) if "stream" in msg else msg
+        kind = body.get("e") if isinstance(body, dict) else None
+        if kind == "depthUpdate":
+            counters.depth_messages += 1
+            self._on_depth(local_ns, body)
+        elif kind == "trade":
+            self._on_trade(local_ns, body)
+        elif "result" in msg and "id" in msg:
+            counters.control_messages += 1  # a SUBSCRIBE reply
+        else:
+            counters.unknown_messages += 1
+
+    def _on_depth(self, local_ns: int, body: dict[str, Any]) -> None:
+        market = self.market
+        assert market is not None
+        try:
+            event = DepthEvent(
+                first_id=int(body["U"]),
+                last_id=int(body["u"]),
+                prev_last_id=None,
+                payload=DepthPayload(
+                    bids=[(market.price_to_ticks(p), market.qty_to_units(q)) for p, q in body["b"]],
+                    asks=[(market.price_to_ticks(p), market.qty_to_units(q)) for p, q in body["a"]],
+                    exch_ts=_ms_to_ns(body.get("E")),
+                ),
+            )
+        except (KeyError, TypeError, ValueError, MarketError) as exc:
+            # A diff we cannot apply leaves the book wrong: count it and resync.
+            self.counters.bad_messages += 1
+            log.error("bad depth message", extra={"event": "feed_bad_depth", "error": repr(exc)})
+            self._force_resync(local_ns, "bad_message")
+            return
+        self._first_diff.set()
+        was_synced = self.sync.synced
+        to_apply = self.sync.on_diff(event)
+        if was_synced and not self.sync.synced:
+            self.counters.gaps += 1
+            self.counters.resyncs += 1
+            log.warning(
+                "depth gap, resyncing",
+                extra={"event": "feed_gap", "first_id": event.first_id, "last_id": event.last_id},
+            )
+            self._invalidate("gap", local_ns)
+            return
+        if not to_apply:
+            return
+        for ev in to_apply:
+            self._apply(ev)
+        self.book.local_ts = local_ns
+        if self._check_crossed():
+            return
+        if self._book_valid:
+            self._emit_book(snapshot=False)
+
+    def _apply(self, event: DepthEvent[DepthPayload]) -> None:
+        book = self.book
+        payload = event.payload
+        if payload.bids:
+            book.apply_side(BID, payload.bids)
+        if payload.asks:
+            book.apply_side(ASK, payload.asks)
+        book.update_id = event.last_id
+        book.exch_ts = payload.exch_ts
+
+    def _on_trade(self, local_ns: int, body: dict[str, Any]) -> None:
+        market = self.market
+        assert market is not None
+        try:
+            trade = Trade(
+                exch_ts=_ms_to_ns(body.get("T", body.get("E"))),
+                local_ts=local_ns,
+                trade_id=int(body["t"]),
+                price=market.price_to_ticks(body["p"]),
+                qty=market.qty_to_units(body["q"]),
+                side=Side.SELL if body["m"] else Side.BUY,
+            )
+        except (KeyError, TypeError, ValueError, MarketError) as exc:
+            self.counters.bad_messages += 1
+            log.error("bad trade message", extra={"event": "feed_bad_trade", "error": repr(exc)})
+            return
+        self.counters.trades += 1
+        if self.on_trade is not None:
+            self.on_trade(trade)
+        self._enqueue(trade)
+
+    # -- state changes ------------------------------------------------------------------------
+
+    def _check_crossed(self) -> bool:
+        if not self.book.is_crossed:
+            return False
+        # A venue book is never crossed: ours is wrong, so throw it away.
+        self.counters.crossed += 1
+        log.error(
+            "crossed book, resyncing",
+            extra={"event": "feed_crossed", "update_id": self.book.update_id},
+        )
+        self._force_resync(self.clock(), "crossed")
+        return True
+
+    def _force_resync(self, local_ns: int, reason: str) -> None:
+        self.counters.resyncs += 1
+        self.sync.reset()
+        self._invalidate(reason, local_ns)
+
+    def _invalidate(self, reason: str, local_ns: int | None = None, *, emit: bool = True) -> None:
+        was_valid = self._book_valid
+        self._book_valid = False
+        self.book.clear()
+        if emit and was_valid:
+            lost = BookLost(local_ts=self.clock() if local_ns is None else local_ns, reason=reason)
+            if self.on_book is not None:
+                self.on_book(lost)
+            self._enqueue(lost)
+
+    def _emit_book(self, *, snapshot: bool) -> None:
+        book = self.book
+        self.counters.book_updates += 1
+        self.counters.last_book_ns = book.local_ts
+        update = BookUpdate(book, book.update_id, book.exch_ts, book.local_ts, snapshot)
+        if self.on_book is not None:
+            self.on_book(update)
+        self._enqueue(update)
+
+    def _enqueue(self, event: FeedEvent) -> None:
+        queue = self._queue
+        if queue is None:
+            return
+        if queue.full():
+            queue.get_nowait()
+            self.counters.queue_dropped += 1
+        queue.put_nowait(event)
