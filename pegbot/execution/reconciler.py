@@ -1,0 +1,397 @@
+"""The reconciler: the minimal cancels and places that turn the live orders into the desired ones.
+
+Desired quotes and live orders are both keyed by ladder level. An order already resting close
+enough to what is wanted (price within ``price_tolerance_ticks``, remaining size within
+``size_tolerance``) is kept, so it keeps its queue position — on a large-tick market like
+KGST/USDT the queue decides most passive fills. Matching is first by level and then, when a
+whole ladder shifts by a tick, across levels on the same side: the resting order at a price
+that is still wanted simply serves the other level (a :class:`Rebind`, no venue call). The
+matching is a maximum bipartite matching, so the number of venue requests is the smallest
+possible: every desired quote left unmatched costs one place, every live order left unmatched
+one cancel.
+
+Rules that make the output safe to send as it is:
+
+* an order sent but not yet acknowledged (``PENDING_NEW``) is never cancelled — a cancel can
+  overtake it and leave it resting — and its level gets no second order until it is known;
+* an order whose cancel is in flight (``PENDING_CANCEL``) is not cancelled twice; with
+  ``wait_for_cancel`` its level also waits for the cancel before a new order goes there;
+* quotes breaking the exchange filters (min quantity, min notional) are skipped and counted;
+* cancels go first, then places from the inner levels out, while the rate budget allows;
+  whatever it does not allow is skipped and comes back at the next diff.
+
+Client order ids are ``pegbot-<run>-<level>-<n>``, ``n`` counting up within the run, within
+Binance's 36 characters of ``[A-Za-z0-9-_]``.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+
+from pegbot.execution.budget import RateBudget
+from pegbot.market import Market
+from pegbot.strategy import DesiredQuotes, LiveOrder, OrderStatus, Quote, frac
+
+__all__ = [
+    "CLIENT_ID_PREFIX",
+    "Actions",
+    "Cancel",
+    "ClientId",
+    "Place",
+    "Rebind",
+    "Reconciler",
+    "Skip",
+    "is_pegbot_order",
+    "orphans",
+    "parse_client_id",
+]
+
+CLIENT_ID_PREFIX = "pegbot-"
+_MAX_CLIENT_ID = 36
+_RUN_RE = re.compile(r"^[A-Za-z0-9]{1,12}$")
+_CLIENT_ID_RE = re.compile(r"^pegbot-([A-Za-z0-9]{1,12})-([A-Za-z0-9]{1,8})-([0-9]+)$")
+
+
+@dataclass(frozen=True, slots=True)
+class ClientId:
+    """A parsed client order id.
+
+    Attributes:
+        run: The run that placed it.
+        level_id: The level it was placed for.
+        seq: Its number within the run.
+    """
+
+    run: str
+    level_id: str
+    seq: int
+
+    def __str__(self) -> str:
+        return f"{CLIENT_ID_PREFIX}{self.run}-{self.level_id}-{self.seq}"
+
+
+def parse_client_id(client_id: str) -> ClientId | None:
+    """Parse ``pegbot-<run>-<level>-<n>``; None for anything else (not ours)."""
+    m = _CLIENT_ID_RE.match(client_id)
+    return None if m is None else ClientId(m.group(1), m.group(2), int(m.group(3)))
+
+
+def is_pegbot_order(client_id: str | None) -> bool:
+    """Whether a client order id was made by pegbot (any run)."""
+    return client_id is not None and client_id.startswith(CLIENT_ID_PREFIX)
+
+
+def orphans(open_client_ids: Iterable[str | None], run: str | None = None) -> list[str]:
+    """The pegbot orders to cancel at start: every ``pegbot-`` order not of ``run``.
+
+    Orders of other software on the same account (no ``pegbot-`` prefix) are never touched.
+    """
+    out = []
+    for cid in open_client_ids:
+        if cid is None or not is_pegbot_order(cid):
+            continue
+        parsed = parse_client_id(cid)
+        if run is None or parsed is None or parsed.run != run:
+            out.append(cid)
+    return out
+
+
+# -- actions ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Place:
+    """Send a new order.
+
+    Attributes:
+        quote: What to place.
+        client_id: Its new client order id.
+        post_only: Send as a maker-only order (``LIMIT_MAKER``).
+    """
+
+    quote: Quote
+    client_id: str
+    post_only: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Cancel:
+    """Cancel a live order.
+
+    Attributes:
+        client_id: The order's client id.
+        level_id: The level it served.
+        reason: ``reprice`` (its level wants another price or size) or ``unwanted``.
+    """
+
+    client_id: str
+    level_id: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Rebind:
+    """A live order now serves another level; bookkeeping only, no venue call.
+
+    Attributes:
+        client_id: The order's client id.
+        level_id: The level it serves from now on.
+    """
+
+    client_id: str
+    level_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Skip:
+    """A desired quote or cancel not acted on now.
+
+    Attributes:
+        level_id: The level.
+        reason: ``min_qty``, ``min_notional``, ``level_busy`` (an unacknowledged order
+            holds the level), ``cancel_pending`` or ``rate_budget``.
+    """
+
+    level_id: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Actions:
+    """The result of one diff, in the order to send it: cancels, then places.
+
+    Attributes:
+        cancels: Orders to cancel.
+        places: Orders to place.
+        rebinds: Level changes of kept orders (no venue call).
+        skipped: What was left out, and why.
+        kept: Live orders left as they are.
+    """
+
+    cancels: tuple[Cancel, ...] = ()
+    places: tuple[Place, ...] = ()
+    rebinds: tuple[Rebind, ...] = ()
+    skipped: tuple[Skip, ...] = ()
+    kept: int = 0
+
+    @property
+    def requests(self) -> int:
+        """Venue requests this diff sends."""
+        return len(self.cancels) + len(self.places)
+
+
+# -- the reconciler ---------------------------------------------------------------------------
+
+
+class Reconciler:
+    """Diff desired quotes against live orders (see the module docstring).
+
+    Attributes:
+        market: Filters and the lot/tick grid.
+        run: Run id used in client order ids.
+        budget: The rate budget, or None for none (backtests).
+    """
+
+    def __init__(
+        self,
+        market: Market,
+        run: str,
+        price_tolerance_ticks: int = 0,
+        size_tolerance: Fraction | float | str = 0,
+        budget: RateBudget | None = None,
+        wait_for_cancel: bool = False,
+        cross_level: bool = True,
+        post_only: bool = True,
+        first_seq: int = 1,
+    ) -> None:
+        """Configure.
+
+        Args:
+            market: The market (min qty and min notional filters).
+            run: Short run id, 1-12 ASCII letters or digits.
+            price_tolerance_ticks: A live order this close to the desired price is kept.
+            size_tolerance: A live order whose remaining size is within this fraction of the
+                desired size is kept (0.1 = ±10 %).
+            budget: Rate budget to respect, fed with ``now_ns``.
+            wait_for_cancel: Place on a level only once its old order's cancel is confirmed
+                (no moment with two orders on a level, one more round trip per requote).
+            cross_level: Let a live order serve another level of the same side.
+            post_only: Places are maker-only.
+            first_seq: First order number (a restarted run continues after its last one).
+        """
+        if not _RUN_RE.match(run):
+            raise ValueError(f"run id must be 1-12 ASCII letters or digits, got {run!r}")
+        if price_tolerance_ticks < 0:
+            raise ValueError("price_tolerance_ticks must be >= 0")
+        tol = (
+            frac(size_tolerance) if isinstance(size_tolerance, float) else Fraction(size_tolerance)
+        )
+        if not 0 <= tol < 1:
+            raise ValueError(f"size_tolerance must be within [0, 1), got {size_tolerance}")
+        self.market = market
+        self.run = run
+        self.price_tolerance_ticks = price_tolerance_ticks
+        self.size_tolerance = tol
+        self.budget = budget
+        self.wait_for_cancel = wait_for_cancel
+        self.cross_level = cross_level
+        self.post_only = post_only
+        self._seq = first_seq
+        # Filters as integer thresholds: lots >= min_lots, ticks × lots >= min_tick_lots.
+        self._min_lots = max(1, math.ceil(Fraction(market.min_qty) / Fraction(market.lot_size)))
+        self._min_tick_lots = math.ceil(
+            Fraction(market.min_notional) / (Fraction(market.tick_size) * Fraction(market.lot_size))
+        )
+
+    # -- ids --------------------------------------------------------------------------------
+
+    def next_client_id(self, level_id: str) -> str:
+        """A fresh client order id for ``level_id``."""
+        cid = f"{CLIENT_ID_PREFIX}{self.run}-{level_id}-{self._seq}"
+        if len(cid) > _MAX_CLIENT_ID:
+            raise ValueError(f"client order id {cid!r} is longer than {_MAX_CLIENT_ID}")
+        self._seq += 1
+        return cid
+
+    @property
+    def next_seq(self) -> int:
+        """The number the next client order id will carry."""
+        return self._seq
+
+    # -- filters ----------------------------------------------------------------------------
+
+    def filter_reason(self, quote: Quote) -> str | None:
+        """Why the exchange would refuse ``quote`` (``min_qty``, ``min_notional``), or None."""
+        if quote.lots < self._min_lots:
+            return "min_qty"
+        if quote.price_ticks * quote.lots < self._min_tick_lots:
+            return "min_notional"
+        return None
+
+    def _compatible(self, d: Quote, o: LiveOrder) -> bool:
+        if d.side is not o.side or abs(d.price_ticks - o.price_ticks) > self.price_tolerance_ticks:
+            return False
+        return abs(o.lots - d.lots) <= self.size_tolerance * d.lots
+
+    # -- the diff ---------------------------------------------------------------------------
+
+    def diff(self, desired: DesiredQuotes, live: Sequence[LiveOrder], now_ns: int = 0) -> Actions:
+        """Compute the actions that bring ``live`` to ``desired``.
+
+        Args:
+            desired: What risk let through.
+            live: Our orders believed to be on the venue, each bound to a level.
+            now_ns: Time for the rate budget.
+
+        Returns:
+            The actions; apply the rebinds to the live set and send cancels, then places.
+        """
+        skipped: list[Skip] = []
+        wanted: list[Quote] = []
+        for q in desired.quotes:
+            reason = self.filter_reason(q)
+            if reason is None:
+                wanted.append(q)
+            else:
+                skipped.append(Skip(q.level_id, reason))
+        active = [o for o in live if o.status is not OrderStatus.PENDING_CANCEL]
+        cancelling = {o.level_id for o in live if o.status is OrderStatus.PENDING_CANCEL}
+
+        match = self._max_matching(wanted, active)  # desired index -> live index
+        matched_live = set(match.values())
+        rebinds = tuple(
+            Rebind(active[j].client_id, wanted[i].level_id)
+            for i, j in sorted(match.items())
+            if active[j].level_id != wanted[i].level_id
+        )
+
+        wanted_levels = {q.level_id for q in wanted}
+        cancels: list[Cancel] = []
+        busy: set[str] = set()  # levels an unacknowledged, unmatched order still holds
+        for j, o in enumerate(active):
+            if j in matched_live:
+                continue
+            if o.status is OrderStatus.PENDING_NEW:
+                busy.add(o.level_id)
+                continue
+            reason = "reprice" if o.level_id in wanted_levels else "unwanted"
+            cancels.append(Cancel(o.client_id, o.level_id, reason))
+
+        sent_cancels: list[Cancel] = []
+        for c in cancels:
+            if self.budget is None or self.budget.try_spend("cancel", now_ns):
+                sent_cancels.append(c)
+            else:
+                skipped.append(Skip(c.level_id, "rate_budget"))
+
+        # A level whose old order is being cancelled waits, if asked to, for that cancel.
+        waiting = cancelling | {c.level_id for c in cancels} if self.wait_for_cancel else set()
+        to_place = [q for i, q in enumerate(wanted) if i not in match]
+        # Inner levels first: bids from the highest price down, asks from the lowest up.
+        to_place.sort(key=lambda q: (_rank(q, wanted), q.side < 0, q.level_id))
+        places: list[Place] = []
+        for q in to_place:
+            if q.level_id in busy:
+                skipped.append(Skip(q.level_id, "level_busy"))
+            elif q.level_id in waiting:
+                skipped.append(Skip(q.level_id, "cancel_pending"))
+            elif self.budget is not None and not self.budget.try_spend("place", now_ns):
+                skipped.append(Skip(q.level_id, "rate_budget"))
+            else:
+                places.append(Place(q, self.next_client_id(q.level_id), self.post_only))
+        return Actions(tuple(sent_cancels), tuple(places), rebinds, tuple(skipped), len(match))
+
+    def _max_matching(self, wanted: list[Quote], active: list[LiveOrder]) -> dict[int, int]:
+        # Kuhn's augmenting paths over small sets (a few dozen orders). Same-level pairs are
+        # matched first and tried first, so ids stay with their level whenever the count of
+        # kept orders does not suffer.
+        adj: list[list[int]] = []
+        for d in wanted:
+            same = [
+                j
+                for j, o in enumerate(active)
+                if o.level_id == d.level_id and self._compatible(d, o)
+            ]
+            other = (
+                [
+                    j
+                    for j, o in enumerate(active)
+                    if o.level_id != d.level_id and self._compatible(d, o)
+                ]
+                if self.cross_level
+                else []
+            )
+            adj.append(same + other)
+        owner: dict[int, int] = {}  # live index -> desired index
+        for i, d in enumerate(wanted):
+            for j in adj[i]:
+                if active[j].level_id == d.level_id and j not in owner:
+                    owner[j] = i
+                    break
+        matched = set(owner.values())
+        for i in range(len(wanted)):
+            if i not in matched and _augment(i, adj, owner, set()):
+                matched.add(i)
+        return {i: j for j, i in owner.items()}
+
+
+def _augment(i: int, adj: list[list[int]], owner: dict[int, int], seen: set[int]) -> bool:
+    for j in adj[i]:
+        if j in seen:
+            continue
+        seen.add(j)
+        if j not in owner or _augment(owner[j], adj, owner, seen):
+            owner[j] = i
+            return True
+    return False
+
+
+def _rank(q: Quote, wanted: list[Quote]) -> int:
+    # How many quotes of the same side are better priced: 0 for the inner level.
+    if q.side > 0:
+        return sum(1 for o in wanted if o.side is q.side and o.price_ticks > q.price_ticks)
+    return sum(1 for o in wanted if o.side is q.side and o.price_ticks < q.price_ticks)
