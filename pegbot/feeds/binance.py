@@ -28,7 +28,6 @@ import logging
 import random
 import time
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -37,217 +36,39 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
 from pegbot.book import ASK, BID, OrderBook
+from pegbot.feeds.model import (
+    BINANCE_REST_URL,
+    BINANCE_WS_URL,
+    BookLost,
+    BookUpdate,
+    Clock,
+    DepthPayload,
+    FeedConfig,
+    FeedCounters,
+    FeedEvent,
+    Levels,
+    Trade,
+    backoff_delay,
+    make_rest_client,
+)
 from pegbot.feeds.sync import BookSync, DepthEvent, SnapshotTooOldError
 from pegbot.market import Market, MarketError, Side
 
+__all__ = [
+    "BINANCE_REST_URL",
+    "BINANCE_WS_URL",
+    "BinanceFeed",
+    "BookLost",
+    "BookUpdate",
+    "FeedConfig",
+    "FeedCounters",
+    "FeedEvent",
+    "Trade",
+    "backoff_delay",
+    "make_rest_client",
+]
+
 log = logging.getLogger("pegbot.feeds.binance")
-
-Clock = Callable[[], int]
-Levels = list[tuple[int, int]]
-
-BINANCE_WS_URL = "wss://stream.binance.com:9443"
-BINANCE_REST_URL = "https://api.binance.com"
-
-
-# -- what the feed emits ----------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class DepthPayload:
-    """The parsed levels of one ``depthUpdate``, the payload BookSync carries for us."""
-
-    bids: Levels
-    asks: Levels
-    exch_ts: int
-
-
-@dataclass(frozen=True, slots=True)
-class BookUpdate:
-    """The book changed. ``book`` is the feed's live book: read it now, copy it to keep it.
-
-    Attributes:
-        book: The feed's :class:`OrderBook` (mutated in place by later updates).
-        update_id: The venue's update id the book is now at.
-        exch_ts: Exchange time (ns) of the last applied message (0 for a snapshot).
-        local_ts: Local receive time (ns) of the last applied message.
-        snapshot: True when the book was just (re)seeded from a REST snapshot.
-    """
-
-    book: OrderBook
-    update_id: int
-    exch_ts: int
-    local_ts: int
-    snapshot: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class BookLost:
-    """The book is no longer valid (gap, disconnect, bad message) until the next BookUpdate.
-
-    Attributes:
-        local_ts: When it was lost (ns).
-        reason: ``gap``, ``disconnect``, ``crossed`` or ``bad_message``.
-    """
-
-    local_ts: int
-    reason: str
-
-
-@dataclass(frozen=True, slots=True)
-class Trade:
-    """One public trade.
-
-    Attributes:
-        exch_ts: Trade time ``T`` (ns).
-        local_ts: Local receive time (ns).
-        trade_id: Binance trade id ``t``.
-        price: Price in ticks.
-        qty: Quantity in qty units.
-        side: The aggressor's side (``m`` true means the buyer was the maker: a sell).
-    """
-
-    exch_ts: int
-    local_ts: int
-    trade_id: int
-    price: int
-    qty: int
-    side: Side
-
-
-FeedEvent = BookUpdate | BookLost | Trade
-
-
-@dataclass
-class FeedCounters:
-    """What the feed has seen; each field maps to a ``pegbot_feed_*`` metric.
-
-    ``last_message_ns`` and ``last_book_ns`` are staleness timestamps (0 = never).
-    """
-
-    messages: int = 0
-    bytes: int = 0
-    depth_messages: int = 0
-    trades: int = 0
-    control_messages: int = 0
-    unknown_messages: int = 0
-    bad_messages: int = 0
-    connects: int = 0
-    connect_failures: int = 0
-    disconnects: int = 0
-    snapshots: int = 0
-    snapshot_errors: int = 0
-    stale_snapshots: int = 0
-    resyncs: int = 0
-    gaps: int = 0
-    crossed: int = 0
-    book_updates: int = 0
-    queue_dropped: int = 0
-    last_message_ns: int = 0
-    last_book_ns: int = 0
-
-    def as_dict(self) -> dict[str, int]:
-        """The counters as a plain dict."""
-        return dict(self.__dict__)
-
-
-@dataclass(frozen=True)
-class FeedConfig:
-    """Where and how to connect.
-
-    Attributes:
-        symbol: Unified symbol, ``KGST/USDT``.
-        ws_url: WebSocket base URL; the feed appends ``/stream?streams=...``.
-        rest_url: REST base URL for ccxt (``None``: ccxt's own Binance URLs).
-        depth_limit: Levels asked of ``GET /api/v3/depth`` (Binance: up to 5000).
-        depth_stream: Depth stream suffix (``depth@100ms`` or ``depth``).
-        trades: Also subscribe to ``<sym>@trade``.
-        first_event_wait: Seconds to wait for the first diff before fetching the snapshot
-            (Binance's procedure buffers first; a quiet book may send nothing for a while).
-        backoff_initial: First reconnect delay (seconds).
-        backoff_max: Cap of the reconnect delay.
-        backoff_jitter: Each delay is multiplied by a uniform factor in ``[1 - j, 1]``.
-        snapshot_attempts: Snapshots tried per resync before the connection is restarted.
-        snapshot_retry_delay: Seconds between those attempts.
-        idle_timeout: Reconnect when no message arrived for this long (``None``: rely on
-            WebSocket pings; a quiet book may legitimately send nothing).
-        open_timeout: Seconds allowed for the WebSocket handshake.
-        rest_timeout_ms: ccxt's HTTP timeout.
-        queue_size: Capacity of :meth:`BinanceFeed.events`; the oldest event goes first.
-    """
-
-    symbol: str = "KGST/USDT"
-    ws_url: str = BINANCE_WS_URL
-    rest_url: str | None = BINANCE_REST_URL
-    depth_limit: int = 1000
-    depth_stream: str = "depth@100ms"
-    trades: bool = True
-    first_event_wait: float = 1.0
-    backoff_initial: float = 0.5
-    backoff_max: float = 30.0
-    backoff_jitter: float = 0.5
-    snapshot_attempts: int = 5
-    snapshot_retry_delay: float = 0.5
-    idle_timeout: float | None = None
-    open_timeout: float = 10.0
-    rest_timeout_ms: int = 10_000
-    queue_size: int = 10_000
-
-    @property
-    def stream_symbol(self) -> str:
-        """The lower-case venue id used in stream names (``kgstusdt``)."""
-        return self.symbol.replace("/", "").lower()
-
-    def streams(self) -> list[str]:
-        """The combined-stream names subscribed to."""
-        names = [f"{self.stream_symbol}@{self.depth_stream}"]
-        if self.trades:
-            names.append(f"{self.stream_symbol}@trade")
-        return names
-
-    def stream_url(self) -> str:
-        """The full combined-stream URL."""
-        return f"{self.ws_url.rstrip('/')}/stream?streams={'/'.join(self.streams())}"
-
-
-def backoff_delay(attempt: int, config: FeedConfig, rng: random.Random) -> float:
-    """Delay before reconnect number ``attempt`` (0-based): capped exponential, jittered down."""
-    base = min(config.backoff_max, config.backoff_initial * (2.0 ** min(attempt, 30)))
-    return base * (1.0 - config.backoff_jitter * rng.random())
-
-
-def make_rest_client(config: FeedConfig) -> Any:
-    """A ccxt async Binance client for public spot endpoints, pointed at ``config.rest_url``.
-
-    The options keep ``load_markets`` to ``GET /api/v3/exchangeInfo`` alone (no keys needed,
-    nothing a local server must fake beyond it).
-    """
-    import ccxt.async_support as ccxt_async  # heavy import: only when a feed starts
-
-    client = ccxt_async.binance(
-        {
-            "enableRateLimit": True,
-            "timeout": config.rest_timeout_ms,
-            "options": {
-                "defaultType": "spot",
-                "fetchMarkets": {"types": ["spot"]},
-                "fetchCurrencies": False,
-                "fetchMargins": False,
-                "adjustForTimeDifference": False,
-            },
-        }
-    )
-    if config.rest_url:
-        base = config.rest_url.rstrip("/")
-        api = client.urls["api"]
-        for name, path in {
-            "public": "/api/v3",
-            "private": "/api/v3",
-            "v1": "/api/v1",
-            "sapi": "/sapi/v1",
-            "sapiV2": "/sapi/v2",
-        }.items():
-            api[name] = base + path
-    return client
 
 
 def _ms_to_ns(value: Any) -> int:
