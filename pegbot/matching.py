@@ -778,7 +778,8 @@ class FillEngine:
         """Place a limit order: take what is marketable, rest the remainder.
 
         A post-only order that would take anything is rejected and nothing changes. The
-        remainder rests behind the external quantity at its price in ``book``.
+        remainder rests behind the external quantity at its price in ``book``, less what
+        :meth:`take` consumed there.
         """
         if order_id in self._orders:
             raise ValueError(f"order {order_id!r} is already resting")
@@ -790,8 +791,9 @@ class FillEngine:
         left = fills[-1].leaves_units if fills else qty_units
         if not left:
             return PlaceResult(fills=fills)
-        level = book.bids if side > 0 else book.asks
-        self._add(order_id, side, price_ticks, qty_units, left, level.get(price_ticks, 0), ts_ns)
+        # What we took from this side ourselves is no longer ahead of us.
+        ahead = max(self.available(book, side, price_ticks), 0)
+        self._add(order_id, side, price_ticks, qty_units, left, ahead, ts_ns)
         return PlaceResult(fills=fills, resting=True)
 
     def _marketable(self, book: OrderBook, side: int, price: int) -> bool:

@@ -221,9 +221,12 @@ def test_place_takes_then_rests_and_post_only_rejects() -> None:
     # Now the 101 ask is consumed, a post-only bid at 100 is fine and queues behind nothing.
     res = eng.place(book, "q", BUY, 100, 5, 3, post_only=True)
     assert res.resting and not res.rejected
-    res = eng.place(book, "r", SELL, 99, 40, 4)
-    assert [(f.price_ticks, f.qty_units, f.leaves_units) for f in res.fills] == [(99, 40, 0)]
+    res = eng.place(book, "r", SELL, 99, 30, 4)
+    assert [(f.price_ticks, f.qty_units, f.leaves_units) for f in res.fills] == [(99, 30, 0)]
     assert not res.resting and "r" not in eng
+    # A bid joining at 99 queues behind the 10 left there, not the 40 the book still shows.
+    res = eng.place(book, "s", BUY, 99, 5, 5)
+    assert res.resting and eng.order("s").ahead_units == 10  # type: ignore[union-attr]
 
 
 def test_bad_input_is_refused() -> None:
