@@ -16,7 +16,7 @@ setup: $(STAMP)
 
 ## The main job on its embedded default: no internet, no keys.
 run: $(STAMP)
-	$(BIN)/pegbot demo
+	$(BIN)/pegbot demo $(ARGS)
 
 ## The whole test suite.
 test: $(STAMP)
