@@ -221,7 +221,9 @@ class BinanceRawConverter:
                     local = value * 1_000_000
                     units["ms"] += 1
                 else:
-                    if line.strip():
+                    if i == last_i and not last_complete:
+                        skipped["torn_line"] += 1
+                    elif line.strip():
                         skipped["bad_timestamp"] += 1
                     continue
                 if local < self._last_local:

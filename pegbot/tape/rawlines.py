@@ -61,6 +61,7 @@ class RawCounters:
         empty_lines: Blank lines (ignored).
         us_lines: Lines whose local timestamp was in microseconds.
         ms_lines: Lines whose local timestamp was in milliseconds.
+        torn_lines: A last line, cut before its timestamp ended (dropped).
     """
 
     lines: int = 0
@@ -70,6 +71,7 @@ class RawCounters:
     empty_lines: int = 0
     us_lines: int = 0
     ms_lines: int = 0
+    torn_lines: int = 0
 
 
 def local_ts_to_ns(value: int) -> int:
@@ -175,16 +177,17 @@ def iter_raw_lines(path: str | Path, counters: RawCounters | None = None) -> Ite
 def _split(line: bytes, lineno: int, complete: bool, c: RawCounters) -> RawLine | None:
     c.lines += 1
     sp = line.find(b" ")
-    if sp <= 0:
+    try:
+        value = int(line[:sp]) if sp > 0 else -1
+    except ValueError:
+        value = -1
+    if value < 0:
         if not line.strip():
             c.empty_lines += 1
+        elif not complete:
+            c.torn_lines += 1
         else:
             c.bad_timestamp += 1
-        return None
-    try:
-        value = int(line[:sp])
-    except ValueError:
-        c.bad_timestamp += 1
         return None
     if value >= _NS_MIN:
         ns = value
@@ -194,6 +197,9 @@ def _split(line: bytes, lineno: int, complete: bool, c: RawCounters) -> RawLine 
     elif value >= _MS_MIN:
         ns = value * 1_000_000
         c.ms_lines += 1
+    elif not complete:
+        c.torn_lines += 1
+        return None
     else:
         c.bad_timestamp += 1
         return None
