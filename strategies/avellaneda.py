@@ -59,7 +59,9 @@ class Params(StrategyParams):
         min_edge_bps: Edge kept above the round-trip maker fee.
         max_spread_bps: Largest total spread.
         inventory_unit_lots: Lots per unit of q.
-        max_q: q is clipped to ±max_q, bounding the reservation shift.
+        max_q: q is clipped to ±max_q.
+        max_skew_bps: The reservation price moves at most this far from the reference (the
+            model's ``q·γ·σ²·τ`` is unbounded in γ and τ).
         size_lots: Lots per quote.
         size_eta: Shrinks the side that adds inventory by ``exp(−η·|q|)``.
         levels: Quotes per side.
@@ -78,6 +80,7 @@ class Params(StrategyParams):
     max_spread_bps: float = Field(default=1000.0, gt=0)
     inventory_unit_lots: int = Field(default=10_000, gt=0)
     max_q: float = Field(default=10.0, gt=0)
+    max_skew_bps: float = Field(default=100.0, gt=0, lt=10_000)
     size_lots: int = Field(default=1000, gt=0)
     size_eta: float = Field(default=0.0, ge=0)
     levels: int = Field(default=1, ge=1, le=20)
@@ -151,7 +154,8 @@ class Avellaneda:
         spread = risk_term + (2.0 / p.gamma) * math.log1p(p.gamma / p.kappa)
         spread = min(max(spread, self._min_spread), p.max_spread_bps)
         bps_to_ticks = ref_f / 10_000
-        center = ref - Fraction(q * risk_term * bps_to_ticks)
+        skew_bps = max(-p.max_skew_bps, min(p.max_skew_bps, q * risk_term))
+        center = ref - Fraction(skew_bps * bps_to_ticks)
         half = Fraction(spread / 2 * bps_to_ticks)
         step = Fraction(p.level_step_bps * bps_to_ticks)
         lo, hi = (0, 1 << 62) if p.band_bps is None else band_ticks(ref, frac(p.band_bps))
