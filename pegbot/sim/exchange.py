@@ -1,0 +1,181 @@
+"""The simulated exchange's state and event routing, shared by REST, streams and the WS API.
+
+:class:`Exchange` owns the engine, the clock (with the skew fault), the rate limiter and the
+faults, and turns engine events into stream messages: depth diffs are merged per symbol and
+pushed every ``depth_interval_ms`` (a gap in update ids is never merged over, so an injected
+skip reaches clients), trades and book tickers go out at once, execution reports and balance
+updates go to the user-data subscriptions of their account.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from .accounts import Ledger
+from .config import SimConfig, SymbolConfig
+from .engine import (
+    AccountUpdate,
+    BookTicker,
+    DepthUpdate,
+    Engine,
+    Event,
+    ExecutionReport,
+    PublicTrade,
+)
+from .faults import Faults
+from .formats import (
+    account_position,
+    book_ticker_event,
+    depth_event,
+    execution_report,
+    trade_event,
+)
+from .ratelimit import RateLimiter
+
+
+class StreamSink(Protocol):
+    """Where market-stream payloads go (the WebSocket hub)."""
+
+    def publish(self, stream: str, payload: dict[str, Any]) -> None:
+        """Send ``payload`` to the subscribers of ``stream``."""
+
+    def has_subscribers(self, stream: str) -> bool:
+        """Whether anyone listens to ``stream``."""
+
+
+class UserSink(Protocol):
+    """Where user-data events go (the WS API sessions)."""
+
+    def publish_user(self, api_key: str, payload: dict[str, Any]) -> None:
+        """Send ``payload`` to the user-data subscriptions of ``api_key``."""
+
+
+@dataclass
+class _PendingDepth:
+    first_id: int
+    last_id: int
+    bids: dict[int, int] = field(default_factory=dict)
+    asks: dict[int, int] = field(default_factory=dict)
+    time_ns: int = 0
+
+
+class Exchange:
+    """Engine + clock + limits + faults + event routing.
+
+    Args:
+        config: The simulator configuration.
+        clock: Real time in ns (injectable for tests); the skew fault is added on top.
+    """
+
+    def __init__(self, config: SimConfig, clock: Callable[[], int] = time.time_ns) -> None:
+        self.config = config
+        self._clock = clock
+        self.symbols: dict[str, SymbolConfig] = {s.exchange_symbol: s for s in config.symbols}
+        ledger = Ledger()
+        for acct in config.accounts:
+            ledger.add(acct.api_key, acct.api_secret.get_secret_value(), acct.balances)
+        self.engine = Engine([s.market() for s in config.symbols], ledger)
+        for spec in config.symbols:
+            self.engine.set_status(spec.exchange_symbol, spec.status)
+        for halted in config.faults.halted:
+            self.engine.set_status(halted, "HALT")
+        self.faults = Faults.from_config(config.faults)
+        self.limiter = RateLimiter(config.rate_limits)
+        self.streams: StreamSink | None = None
+        self.users: UserSink | None = None
+        self.nbkr_date = config.nbkr.date
+        self.nbkr_rates = dict(config.nbkr.rates)
+        self._pending: dict[str, _PendingDepth] = {}
+        self.recent_trades: dict[str, deque[PublicTrade]] = {}
+        self.messages_pushed = 0
+
+    def now_ns(self) -> int:
+        """Server time in ns (real clock plus the skew fault)."""
+        return self._clock() + self.faults.clock_skew_ms * 1_000_000
+
+    def now_ms(self) -> int:
+        """Server time in ms."""
+        return self.now_ns() // 1_000_000
+
+    def publish(self) -> None:
+        """Route every event the engine produced since the last call."""
+        for ev in self.engine.drain():
+            self._route(ev)
+        if self.config.depth_interval_ms == 0:
+            self.flush_depth()
+
+    def _route(self, ev: Event) -> None:
+        if isinstance(ev, DepthUpdate):
+            self._merge_depth(ev)
+            return
+        if isinstance(ev, ExecutionReport | AccountUpdate):
+            if self.users is None:
+                return
+            if isinstance(ev, ExecutionReport):
+                market = self.engine.books[ev.order.symbol].market
+                payload = execution_report(market, ev, self.now_ns())
+            else:
+                payload = account_position(ev)
+            self.users.publish_user(ev.api_key, payload)
+            return
+        if isinstance(ev, PublicTrade):
+            self.recent_trades.setdefault(ev.symbol, deque(maxlen=5000)).append(ev)
+        if self.streams is None:
+            return
+        market = self.engine.books[ev.symbol].market
+        low = ev.symbol.lower()
+        if isinstance(ev, PublicTrade):
+            self.streams.publish(f"{low}@trade", trade_event(market, ev))
+        elif isinstance(ev, BookTicker):
+            self.streams.publish(f"{low}@bookTicker", book_ticker_event(market, ev))
+
+    def _merge_depth(self, ev: DepthUpdate) -> None:
+        pending = self._pending.get(ev.symbol)
+        if pending is not None and ev.first_id != pending.last_id + 1:
+            # Never merge across a gap: the client must see it.
+            self._emit_depth(ev.symbol, pending)
+            pending = None
+        if pending is None:
+            pending = self._pending[ev.symbol] = _PendingDepth(ev.first_id, ev.last_id)
+        pending.last_id = ev.last_id
+        pending.bids.update(ev.bids)
+        pending.asks.update(ev.asks)
+        pending.time_ns = ev.time_ns
+
+    def flush_depth(self) -> None:
+        """Push the merged depth diffs of every symbol."""
+        pending, self._pending = self._pending, {}
+        for symbol, batch in pending.items():
+            self._emit_depth(symbol, batch)
+
+    def _emit_depth(self, symbol: str, batch: _PendingDepth) -> None:
+        if self.streams is None:
+            return
+        low = symbol.lower()
+        market = self.engine.books[symbol].market
+        ev = DepthUpdate(
+            symbol,
+            batch.first_id,
+            batch.last_id,
+            tuple(batch.bids.items()),
+            tuple(batch.asks.items()),
+            self.now_ns(),
+        )
+        payload = depth_event(market, ev)
+        self.streams.publish(f"{low}@depth@100ms", payload)
+        self.streams.publish(f"{low}@depth", payload)
+
+    async def depth_flusher(self) -> None:
+        """Background task: flush depth every ``depth_interval_ms``."""
+        interval = self.config.depth_interval_ms / 1000
+        if interval <= 0:
+            return
+        while True:
+            await asyncio.sleep(interval)
+            if self._pending:
+                self.flush_depth()

@@ -1,0 +1,289 @@
+"""JSON shapes of Binance's replies and events, built from engine objects.
+
+Prices and quantities leave as Binance prints them: decimal strings with eight decimals
+(more if the grid is finer), times in milliseconds.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from pegbot.market import Market, Side
+
+from .accounts import format_amount
+from .config import SymbolConfig
+from .engine import (
+    AccountTrade,
+    AccountUpdate,
+    BookTicker,
+    DepthUpdate,
+    ExecutionReport,
+    Order,
+    PublicTrade,
+)
+
+NS_PER_MS = 1_000_000
+
+
+def ms(ns: int) -> int:
+    """Nanoseconds to milliseconds."""
+    return ns // NS_PER_MS
+
+
+def fixed(value: Decimal, decimals: int = 8) -> str:
+    """A decimal with at least ``decimals`` places, never losing a digit."""
+    text = f"{value:.{decimals}f}"
+    return text if Decimal(text) == value else format(value.normalize(), "f")
+
+
+def price_str(market: Market, ticks: int) -> str:
+    """A tick count as Binance prints prices."""
+    return fixed(market.tick_size * ticks)
+
+
+def qty_str(market: Market, units: int) -> str:
+    """A qty-unit count as Binance prints quantities."""
+    return fixed(Decimal(units).scaleb(-market.qty_decimals))
+
+
+def _side(side: Side) -> str:
+    return "BUY" if side is Side.BUY else "SELL"
+
+
+def order_json(market: Market, order: Order, resp_type: str = "FULL") -> dict[str, Any]:
+    """The reply to a new order (``ACK``, ``RESULT`` or ``FULL``, without ``fills``)."""
+    out: dict[str, Any] = {
+        "symbol": order.symbol,
+        "orderId": order.order_id,
+        "orderListId": -1,
+        "clientOrderId": order.client_order_id,
+        "transactTime": ms(order.time_ns),
+    }
+    if resp_type == "ACK":
+        return out
+    out.update(_order_fields(market, order))
+    out["workingTime"] = ms(order.working_ns) if order.working_ns >= 0 else ms(order.time_ns)
+    out["selfTradePreventionMode"] = "NONE"
+    return out
+
+
+def _order_fields(market: Market, order: Order) -> dict[str, Any]:
+    return {
+        "price": price_str(market, order.price),
+        "origQty": qty_str(market, order.orig_units),
+        "executedQty": qty_str(market, order.executed_units),
+        "origQuoteOrderQty": format_amount(order.quote_amount),
+        "cummulativeQuoteQty": format_amount(order.cum_quote),
+        "status": order.status,
+        "timeInForce": order.tif,
+        "type": order.type,
+        "side": _side(order.side),
+    }
+
+
+def query_order_json(market: Market, order: Order) -> dict[str, Any]:
+    """``GET /api/v3/order`` and ``openOrders`` rows."""
+    out: dict[str, Any] = {
+        "symbol": order.symbol,
+        "orderId": order.order_id,
+        "orderListId": -1,
+        "clientOrderId": order.client_order_id,
+        **_order_fields(market, order),
+        "stopPrice": "0.00000000",
+        "icebergQty": "0.00000000",
+        "time": ms(order.time_ns),
+        "updateTime": ms(order.update_ns),
+        "isWorking": order.is_open or order.working_ns >= 0,
+        "workingTime": ms(order.working_ns) if order.working_ns >= 0 else ms(order.time_ns),
+        "selfTradePreventionMode": "NONE",
+    }
+    return out
+
+
+def cancel_json(market: Market, order: Order, orig_client_order_id: str) -> dict[str, Any]:
+    """The reply to a cancel."""
+    return {
+        "symbol": order.symbol,
+        "origClientOrderId": orig_client_order_id,
+        "orderId": order.order_id,
+        "orderListId": -1,
+        "clientOrderId": order.client_order_id,
+        "transactTime": ms(order.update_ns),
+        **_order_fields(market, order),
+        "selfTradePreventionMode": "NONE",
+    }
+
+
+def fill_json(market: Market, trade: AccountTrade) -> dict[str, Any]:
+    """One entry of ``fills`` in a FULL new-order reply."""
+    return {
+        "price": price_str(market, trade.price),
+        "qty": qty_str(market, trade.units),
+        "commission": format_amount(trade.commission),
+        "commissionAsset": trade.commission_asset,
+        "tradeId": trade.trade_id,
+    }
+
+
+def my_trade_json(market: Market, trade: AccountTrade) -> dict[str, Any]:
+    """A ``myTrades`` row."""
+    return {
+        "symbol": trade.symbol,
+        "id": trade.trade_id,
+        "orderId": trade.order_id,
+        "orderListId": -1,
+        "price": price_str(market, trade.price),
+        "qty": qty_str(market, trade.units),
+        "quoteQty": format_amount(trade.quote),
+        "commission": format_amount(trade.commission),
+        "commissionAsset": trade.commission_asset,
+        "time": ms(trade.time_ns),
+        "isBuyer": trade.is_buyer,
+        "isMaker": trade.is_maker,
+        "isBestMatch": True,
+    }
+
+
+def exchange_symbol_json(spec: SymbolConfig, status: str) -> dict[str, Any]:
+    """One ``exchangeInfo.symbols[]`` entry."""
+    return {
+        "symbol": spec.exchange_symbol,
+        "status": status,
+        "baseAsset": spec.base,
+        "baseAssetPrecision": 8,
+        "quoteAsset": spec.quote,
+        "quotePrecision": 8,
+        "quoteAssetPrecision": 8,
+        "baseCommissionPrecision": 8,
+        "quoteCommissionPrecision": 8,
+        "orderTypes": ["LIMIT", "LIMIT_MAKER", "MARKET"],
+        "icebergAllowed": False,
+        "ocoAllowed": False,
+        "otoAllowed": False,
+        "quoteOrderQtyMarketAllowed": True,
+        "allowTrailingStop": False,
+        "cancelReplaceAllowed": True,
+        "amendAllowed": False,
+        "isSpotTradingAllowed": True,
+        "isMarginTradingAllowed": False,
+        "filters": [
+            {
+                "filterType": "PRICE_FILTER",
+                "minPrice": fixed(spec.min_price),
+                "maxPrice": fixed(spec.max_price),
+                "tickSize": fixed(spec.tick_size),
+            },
+            {
+                "filterType": "LOT_SIZE",
+                "minQty": fixed(spec.min_qty),
+                "maxQty": fixed(spec.max_qty),
+                "stepSize": fixed(spec.lot_size),
+            },
+            {
+                "filterType": "NOTIONAL",
+                "minNotional": fixed(spec.min_notional),
+                "applyMinToMarket": True,
+                "maxNotional": fixed(spec.max_notional),
+                "applyMaxToMarket": False,
+                "avgPriceMins": 5,
+            },
+            {"filterType": "MAX_NUM_ORDERS", "maxNumOrders": 200},
+        ],
+        "permissions": [],
+        "permissionSets": [["SPOT"]],
+        "defaultSelfTradePreventionMode": "NONE",
+        "allowedSelfTradePreventionModes": ["NONE"],
+    }
+
+
+def depth_event(market: Market, ev: DepthUpdate) -> dict[str, Any]:
+    """A ``depthUpdate`` stream event."""
+    return {
+        "e": "depthUpdate",
+        "E": ms(ev.time_ns),
+        "s": ev.symbol,
+        "U": ev.first_id,
+        "u": ev.last_id,
+        "b": [[price_str(market, t), qty_str(market, q)] for t, q in ev.bids],
+        "a": [[price_str(market, t), qty_str(market, q)] for t, q in ev.asks],
+    }
+
+
+def trade_event(market: Market, ev: PublicTrade) -> dict[str, Any]:
+    """A ``trade`` stream event."""
+    return {
+        "e": "trade",
+        "E": ms(ev.time_ns),
+        "s": ev.symbol,
+        "t": ev.trade_id,
+        "p": price_str(market, ev.price),
+        "q": qty_str(market, ev.units),
+        "T": ms(ev.time_ns),
+        "m": ev.buyer_is_maker,
+        "M": True,
+    }
+
+
+def book_ticker_event(market: Market, ev: BookTicker) -> dict[str, Any]:
+    """A ``bookTicker`` stream event (it has no ``e``)."""
+    return {
+        "u": ev.update_id,
+        "s": ev.symbol,
+        "b": price_str(market, ev.bid),
+        "B": qty_str(market, ev.bid_units),
+        "a": price_str(market, ev.ask),
+        "A": qty_str(market, ev.ask_units),
+    }
+
+
+def execution_report(market: Market, ev: ExecutionReport, event_ns: int) -> dict[str, Any]:
+    """An ``executionReport`` user-data event."""
+    o = ev.order
+    return {
+        "e": "executionReport",
+        "E": ms(event_ns),
+        "s": o.symbol,
+        "c": o.client_order_id,
+        "S": _side(o.side),
+        "o": o.type,
+        "f": o.tif,
+        "q": qty_str(market, o.orig_units),
+        "p": price_str(market, o.price),
+        "P": "0.00000000",
+        "F": "0.00000000",
+        "g": -1,
+        "C": ev.orig_client_order_id if ev.exec_type == "CANCELED" else "",
+        "x": ev.exec_type,
+        "X": o.status,
+        "r": "NONE",
+        "i": o.order_id,
+        "l": qty_str(market, ev.last_units),
+        "z": qty_str(market, o.executed_units),
+        "L": price_str(market, ev.last_price),
+        "n": format_amount(ev.commission),
+        "N": ev.commission_asset or None,
+        "T": ms(ev.time_ns),
+        "t": ev.trade_id,
+        "v": 0,
+        "I": ev.trade_id if ev.trade_id > 0 else o.order_id,
+        "w": o.is_open,
+        "m": ev.is_maker,
+        "M": False,
+        "O": ms(o.time_ns),
+        "Z": format_amount(o.cum_quote),
+        "Y": format_amount(ev.last_quote),
+        "Q": format_amount(o.quote_amount),
+        "W": ms(o.working_ns) if o.working_ns >= 0 else ms(o.time_ns),
+        "V": "NONE",
+    }
+
+
+def account_position(ev: AccountUpdate) -> dict[str, Any]:
+    """An ``outboundAccountPosition`` user-data event."""
+    return {
+        "e": "outboundAccountPosition",
+        "E": ms(ev.time_ns),
+        "u": ms(ev.time_ns),
+        "B": [{"a": a, "f": format_amount(f), "l": format_amount(lk)} for a, f, lk in ev.balances],
+    }

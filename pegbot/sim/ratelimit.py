@@ -1,0 +1,164 @@
+"""Binance's REST rate limits: request weight per IP, order counts per account, 429 then 418.
+
+Binance counts weight in fixed windows (one per calendar minute) and tells the client how much
+it used in ``X-MBX-USED-WEIGHT-1M``. Over the limit a request gets HTTP 429 with
+``Retry-After``; a client that keeps going is banned with HTTP 418 for a while. New orders
+count separately per account (``X-MBX-ORDER-COUNT-10S`` / ``-1D``); over that limit, 429 with
+-1015. Time is passed in (ns), so the limiter is deterministic under test.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from . import errors
+from .config import RateLimitConfig
+
+NS = 1_000_000_000
+
+#: Request weight of each REST endpoint (method, path); ``depth`` and the ticker depend on
+#: parameters and are computed in :func:`request_weight`.
+WEIGHTS: dict[tuple[str, str], int] = {
+    ("GET", "/api/v3/ping"): 1,
+    ("GET", "/api/v3/time"): 1,
+    ("GET", "/api/v3/exchangeInfo"): 20,
+    ("GET", "/api/v3/trades"): 25,
+    ("GET", "/api/v3/aggTrades"): 4,
+    ("GET", "/api/v3/ticker/bookTicker"): 2,
+    ("GET", "/api/v3/ticker/price"): 2,
+    ("GET", "/api/v3/account"): 20,
+    ("GET", "/api/v3/account/commission"): 20,
+    ("POST", "/api/v3/order"): 1,
+    ("POST", "/api/v3/order/test"): 1,
+    ("GET", "/api/v3/order"): 4,
+    ("DELETE", "/api/v3/order"): 1,
+    ("DELETE", "/api/v3/openOrders"): 1,
+    ("GET", "/api/v3/allOrders"): 20,
+    ("GET", "/api/v3/myTrades"): 20,
+    ("POST", "/api/v3/order/cancelReplace"): 1,
+}
+
+
+def request_weight(method: str, path: str, params: dict[str, str]) -> int:
+    """The weight Binance charges for a request."""
+    if path == "/api/v3/depth":
+        limit = int(params.get("limit", "100") or 100)
+        if limit <= 100:
+            return 5
+        if limit <= 500:
+            return 25
+        return 50 if limit <= 1000 else 250
+    if path == "/api/v3/ticker/24hr":
+        return 2 if "symbol" in params else 80
+    if path == "/api/v3/openOrders" and method == "GET":
+        return 6 if "symbol" in params else 80
+    return WEIGHTS.get((method, path), 1)
+
+
+@dataclass
+class _Window:
+    start_ns: int = 0
+    used: int = 0
+    rejected: int = 0
+
+
+@dataclass
+class RateLimiter:
+    """Weight per IP and order counts per account, with bans for clients that ignore 429s."""
+
+    config: RateLimitConfig
+    _ips: dict[str, _Window] = field(default_factory=dict)
+    _bans: dict[str, int] = field(default_factory=dict)
+    _orders_10s: dict[str, _Window] = field(default_factory=dict)
+    _orders_day: dict[str, _Window] = field(default_factory=dict)
+
+    def used_weight(self, ip: str, now_ns: int) -> int:
+        """Weight used by ``ip`` in the current minute."""
+        win = self._ips.get(ip)
+        if win is None or win.start_ns != now_ns - now_ns % (60 * NS):
+            return 0
+        return win.used
+
+    def charge(self, ip: str, weight: int, now_ns: int) -> int:
+        """Charge ``weight`` to ``ip``; returns the minute's total or raises 429/418."""
+        if not self.config.enabled:
+            return 0
+        banned_until = self._bans.get(ip, 0)
+        if now_ns < banned_until:
+            raise _banned(banned_until, now_ns)
+        win = _roll(self._ips, ip, now_ns, 60 * NS)
+        if win.used + weight > self.config.weight_per_minute:
+            win.rejected += 1
+            if win.rejected > self.config.ban_after_429s:
+                until = now_ns + self.config.ban_seconds * NS
+                self._bans[ip] = until
+                raise _banned(until, now_ns)
+            retry = (win.start_ns + 60 * NS - now_ns + NS - 1) // NS
+            raise errors.SimError(
+                -1003,
+                f"Too much request weight used; current limit is {self.config.weight_per_minute} "
+                "request weight per 1 MINUTE. Please use WebSocket Streams for live updates to "
+                "avoid polling the API.",
+                429,
+                {"Retry-After": str(retry)},
+            )
+        win.used += weight
+        return win.used
+
+    def count_order(self, account: str, now_ns: int) -> tuple[int, int]:
+        """Count one new order; returns the 10 s and day counts or raises 429 (-1015)."""
+        if not self.config.enabled:
+            return 0, 0
+        ten = _roll(self._orders_10s, account, now_ns, 10 * NS)
+        day = _roll(self._orders_day, account, now_ns, 86400 * NS)
+        if ten.used + 1 > self.config.orders_per_10s:
+            retry = (ten.start_ns + 10 * NS - now_ns + NS - 1) // NS
+            raise errors.SimError(
+                -1015,
+                f"Too many new orders; current limit is {self.config.orders_per_10s} orders "
+                "per 10 SECOND.",
+                429,
+                {"Retry-After": str(retry)},
+            )
+        if day.used + 1 > self.config.orders_per_day:
+            raise errors.SimError(
+                -1015,
+                f"Too many new orders; current limit is {self.config.orders_per_day} orders "
+                "per DAY.",
+                429,
+                {"Retry-After": str((day.start_ns + 86400 * NS - now_ns) // NS)},
+            )
+        ten.used += 1
+        day.used += 1
+        return ten.used, day.used
+
+    def order_counts(self, account: str, now_ns: int) -> tuple[int, int]:
+        """Current 10 s and day order counts of ``account``."""
+        ten = _roll(self._orders_10s, account, now_ns, 10 * NS)
+        day = _roll(self._orders_day, account, now_ns, 86400 * NS)
+        return ten.used, day.used
+
+    def reset(self) -> None:
+        """Forget all counters and bans."""
+        self._ips.clear()
+        self._bans.clear()
+        self._orders_10s.clear()
+        self._orders_day.clear()
+
+
+def _roll(table: dict[str, _Window], key: str, now_ns: int, width: int) -> _Window:
+    start = now_ns - now_ns % width
+    win = table.get(key)
+    if win is None or win.start_ns != start:
+        win = table[key] = _Window(start_ns=start)
+    return win
+
+
+def _banned(until_ns: int, now_ns: int) -> errors.SimError:
+    return errors.SimError(
+        -1003,
+        f"Way too much request weight used; IP banned until {until_ns // 1_000_000}. "
+        "Please use WebSocket Streams for live updates to avoid bans.",
+        418,
+        {"Retry-After": str((until_ns - now_ns + NS - 1) // NS)},
+    )
