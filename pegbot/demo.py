@@ -104,17 +104,25 @@ def _view(book: OrderBook, market: Market, stats: DemoStats, depth: int, synced:
         a = asks[i] if i < len(asks) else None
         table.add_row(
             market.format_qty(b[1]) if b else "",
-            market.format_price(b[0]) if b else "",
-            market.format_price(a[0]) if a else "",
+            _tick_price(market, b[0]) if b else "",
+            _tick_price(market, a[0]) if a else "",
             market.format_qty(a[1]) if a else "",
         )
     return Group(*lines, table)
 
 
+def _decimals(market: Market) -> int:
+    exponent = market.tick_size.normalize().as_tuple().exponent
+    return max(0, -exponent) if isinstance(exponent, int) else 0
+
+
 def _price(market: Market, ticks: float) -> str:
     # Mid and microprice fall between ticks; show one more decimal than the grid has.
-    places = max(0, -market.tick_size.normalize().as_tuple().exponent) + 1  # type: ignore[operator]
-    return f"{ticks * float(market.tick_size):.{places}f}"
+    return f"{ticks * float(market.tick_size):.{_decimals(market) + 1}f}"
+
+
+def _tick_price(market: Market, ticks: int) -> str:
+    return f"{market.ticks_to_price(ticks):.{_decimals(market)}f}"
 
 
 def _status_line(book: OrderBook, market: Market, stats: DemoStats) -> str:
