@@ -239,6 +239,8 @@ class BinanceRawConverter:
                     continue
                 try:
                     self._message(msg, base + i + 1, local)
+                except ConvertError:
+                    raise
                 except MarketError as exc:
                     raise ConvertError(f"{self._path}:{base + i + 1}: {exc}") from exc
                 except (KeyError, TypeError, ValueError, AttributeError, IndexError):
