@@ -78,11 +78,8 @@ def apply(book: OrderBook, ref: RefBook, name: str, arg: object) -> None:
     elif name == "snapshot":
         bids, asks = arg  # type: ignore[misc]
         book.apply_snapshot(bids, asks, update_id=9)
-        ref.side = {BID: {}, ASK: {}}
-        for tick, qty in bids:
-            ref.set(BID, tick, qty)
-        for tick, qty in asks:
-            ref.set(ASK, tick, qty)
+        # A snapshot ignores zero quantities (they are not removals of anything).
+        ref.side = {BID: {t: q for t, q in bids if q}, ASK: {t: q for t, q in asks if q}}
     elif name == "clear":
         book.clear()
         ref.side = {BID: {}, ASK: {}}

@@ -149,7 +149,7 @@ def run(
         check()
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(data=st.data(), futures=st.booleans())
 def test_synced_book_always_equals_the_venue(data: st.DataObject, futures: bool) -> None:
     venue = data.draw(venues(futures))
