@@ -52,8 +52,8 @@ __all__ = [
 
 CLIENT_ID_PREFIX = "pegbot-"
 _MAX_CLIENT_ID = 36
-_RUN_RE = re.compile(r"^[A-Za-z0-9]{1,12}$")
-_CLIENT_ID_RE = re.compile(r"^pegbot-([A-Za-z0-9]{1,12})-([A-Za-z0-9]{1,8})-([0-9]+)$")
+_RUN_RE = re.compile(r"^[A-Za-z0-9]{1,8}$")
+_CLIENT_ID_RE = re.compile(r"^pegbot-([A-Za-z0-9]{1,8})-([A-Za-z0-9]{1,8})-([0-9]+)$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,7 +212,7 @@ class Reconciler:
 
         Args:
             market: The market (min qty and min notional filters).
-            run: Short run id, 1-12 ASCII letters or digits.
+            run: Short run id, 1-8 ASCII letters or digits.
             price_tolerance_ticks: A live order this close to the desired price is kept.
             size_tolerance: A live order whose remaining size is within this fraction of the
                 desired size is kept (0.1 = ±10 %).
@@ -224,7 +224,7 @@ class Reconciler:
             first_seq: First order number (a restarted run continues after its last one).
         """
         if not _RUN_RE.match(run):
-            raise ValueError(f"run id must be 1-12 ASCII letters or digits, got {run!r}")
+            raise ValueError(f"run id must be 1-8 ASCII letters or digits, got {run!r}")
         if price_tolerance_ticks < 0:
             raise ValueError("price_tolerance_ticks must be >= 0")
         tol = (
@@ -350,21 +350,22 @@ class Reconciler:
         # matched first and tried first, so ids stay with their level whenever the count of
         # kept orders does not suffer.
         adj: list[list[int]] = []
+        # A level holding an unacknowledged order takes no order from another level: if that
+        # order turns out unmatched, it still holds the level.
+        pending = {o.level_id for o in active if o.status is OrderStatus.PENDING_NEW}
         for d in wanted:
             same = [
                 j
                 for j, o in enumerate(active)
                 if o.level_id == d.level_id and self._compatible(d, o)
             ]
-            other = (
-                [
+            other = []
+            if self.cross_level and d.level_id not in pending:
+                other = [
                     j
                     for j, o in enumerate(active)
                     if o.level_id != d.level_id and self._compatible(d, o)
                 ]
-                if self.cross_level
-                else []
-            )
             adj.append(same + other)
         owner: dict[int, int] = {}  # live index -> desired index
         for i, d in enumerate(wanted):

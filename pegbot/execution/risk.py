@@ -1,0 +1,552 @@
+"""Risk: clamps desired quotes to hard limits and escalates normal → defend → freeze → halt.
+
+Every call of :meth:`Risk.apply` evaluates the triggers on the current :class:`MarketState`
+and the desired quotes, each trigger naming the level it asks for:
+
+=================  ==================================================  ===============
+trigger            condition                                            default level
+=================  ==================================================  ===============
+no_feed_health     the shell gave no :class:`FeedHealth` (unknown)      freeze
+book_stale         no book message for ``book_stale_s``                 freeze
+book_unsynced      the book lost its sequence (gap, resync)             freeze
+book_empty         no level on either side                              freeze
+book_crossed       best bid at or above best ask                        freeze
+ws_down            a stream is disconnected                             freeze
+no_fair            no fair value                                        freeze
+fair_stale         fair state ``stale`` or older than ``fair_max_age``  freeze
+fair_disputed      fair sources disagree                                defend
+fair_jump          the reference jumped                                 freeze
+peg_deviation      market mid this far from fair (two thresholds)       defend / freeze
+inventory          excess inventory over the target                     defend
+inventory_limit    holdings outside the hard min/max                    freeze
+loss_from_peak     mark-to-fair equity below its peak (two thresholds)  defend / halt
+reject_storm       rejects within ``reject_window_s`` (two thresholds)  freeze / halt
+quotes_crossed     the strategy asked for a bid at or above its ask     freeze
+kill               :meth:`Risk.kill` (operator, signal)                 halt
+=================  ==================================================  ===============
+
+The level is the highest any trigger asks for, reached at once. Going down needs hysteresis
+twice over: a numeric trigger releases only once its value falls below ``release_ratio`` of
+its threshold, and a lower level must hold for ``cooldown_s`` before risk steps down *one*
+level (then another cooldown for the next), so a value flickering at a threshold cannot make
+quotes flap. ``halt`` latches: only :meth:`Risk.resume` leaves it, to ``freeze``.
+
+Whatever the level, what goes out is clamped: no quote outside the peg band, none that would
+take, no set of bids that could, if all filled, push holdings above ``max_base_lots`` or cost
+more quote than is held, no set of asks that could push them below ``min_base_lots``.
+``defend`` also widens every quote by ``defend_widen_bps`` and scales its size by
+``defend_size_factor``; ``freeze`` and ``halt`` pull every quote (``halt`` also tells the shell
+to cancel everything on the venue and confirm it).
+
+Each change of level is recorded as a :class:`Transition` with the reasons active at that
+moment, in :attr:`Risk.transitions` for the journal and metrics.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from collections import deque
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from pegbot.market import Market, Side
+from pegbot.strategy import DesiredQuotes, MarketState, Quote, band_ticks, bps_ticks, frac
+
+__all__ = ["TRIGGERS", "Risk", "RiskLevel", "RiskParams", "RiskState", "Transition", "Trigger"]
+
+_NS = 1_000_000_000
+_UNLIMITED = 1 << 62
+
+LevelName = Literal["normal", "defend", "freeze", "halt"]
+
+
+class RiskLevel(enum.IntEnum):
+    """Escalation levels, ordered."""
+
+    NORMAL = 0
+    DEFEND = 1
+    FREEZE = 2
+    HALT = 3
+
+    @property
+    def label(self) -> str:
+        """Lower-case name, for logs and metric labels."""
+        return self.name.lower()
+
+
+#: Every trigger name (bounded: usable as a metric label value).
+TRIGGERS: tuple[str, ...] = (
+    "no_feed_health",
+    "book_stale",
+    "book_unsynced",
+    "book_empty",
+    "book_crossed",
+    "ws_down",
+    "no_fair",
+    "fair_stale",
+    "fair_disputed",
+    "fair_jump",
+    "peg_deviation",
+    "inventory",
+    "inventory_limit",
+    "loss_from_peak",
+    "reject_storm",
+    "quotes_crossed",
+    "kill",
+)
+
+
+class RiskParams(BaseModel):
+    """Risk limits and policy. Sizes in lots, amounts in the quote currency.
+
+    Attributes:
+        band_bps: Half-width of the peg band around fair no quote may leave.
+        book_stale_s: Seconds without a book message before ``book_stale``.
+        fair_max_age_s: Oldest acceptable fair value (None: trust the peg's own state).
+        fair_disputed: Level for a disputed fair value (explicit policy).
+        deviation_defend_bps: Mid–fair deviation that widens quotes.
+        deviation_freeze_bps: Mid–fair deviation that pulls quotes (None: never).
+        inventory_defend_lots: Excess inventory that widens quotes (None: never).
+        max_base_lots: Most base the desk may hold (bids are trimmed to it).
+        min_base_lots: Least base the desk may hold (asks are trimmed to it; 0 on spot).
+        inventory_breach: Level when holdings are already outside the min/max.
+        max_side_lots: Most lots quoted on one side in total (None: no cap).
+        respect_balances: Trim bids to the quote balance.
+        loss_defend: Drawdown of mark-to-fair equity from its peak that widens quotes.
+        loss_halt: Drawdown that halts.
+        reject_window_s: Window of the reject storm.
+        rejects_freeze: Rejects within the window that pull quotes.
+        rejects_halt: Rejects within the window that halt.
+        release_ratio: A numeric trigger releases below this fraction of its threshold.
+        cooldown_s: Time a lower level must hold before risk steps down one level.
+        defend_widen_bps: How far ``defend`` moves each quote away from the touch.
+        defend_size_factor: Size multiplier in ``defend``.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    band_bps: float = Field(default=100.0, gt=0)
+    book_stale_s: float = Field(default=10.0, gt=0)
+    fair_max_age_s: float | None = Field(default=None, gt=0)
+    fair_disputed: LevelName = "defend"
+    deviation_defend_bps: float = Field(default=50.0, gt=0)
+    deviation_freeze_bps: float | None = Field(default=300.0, gt=0)
+    inventory_defend_lots: int | None = Field(default=None, gt=0)
+    max_base_lots: int | None = Field(default=None, ge=0)
+    min_base_lots: int = 0
+    inventory_breach: LevelName = "freeze"
+    max_side_lots: int | None = Field(default=None, gt=0)
+    respect_balances: bool = True
+    loss_defend: float | None = Field(default=None, gt=0)
+    loss_halt: float | None = Field(default=None, gt=0)
+    reject_window_s: float = Field(default=60.0, gt=0)
+    rejects_freeze: int = Field(default=10, gt=0)
+    rejects_halt: int = Field(default=50, gt=0)
+    release_ratio: float = Field(default=0.8, gt=0, le=1)
+    cooldown_s: float = Field(default=30.0, ge=0)
+    defend_widen_bps: float = Field(default=10.0, ge=0)
+    defend_size_factor: float = Field(default=0.5, gt=0, le=1)
+
+
+@dataclass(frozen=True, slots=True)
+class Trigger:
+    """One active trigger.
+
+    Attributes:
+        name: One of :data:`TRIGGERS`.
+        level: The level it asks for.
+        detail: Human-readable value and threshold, for logs.
+    """
+
+    name: str
+    level: RiskLevel
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    """A change of level.
+
+    Attributes:
+        at_ns: When.
+        from_level: Level before.
+        to_level: Level after.
+        reasons: Names of the triggers active then (``resume`` for an operator resume,
+            ``cooldown`` for a step down).
+        details: The triggers' details.
+    """
+
+    at_ns: int
+    from_level: RiskLevel
+    to_level: RiskLevel
+    reasons: tuple[str, ...]
+    details: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class RiskState:
+    """What risk decided, for the shell, the journal, metrics and the status display.
+
+    Attributes:
+        level: The current level.
+        triggers: Triggers active now.
+        since_ns: When the current level was entered.
+        transition: The transition this call made, if any.
+        target: The level the triggers ask for now (below ``level`` while cooling down).
+        deviation_bps: Market deviation from fair, if known.
+        drawdown: Equity below its peak (quote currency).
+        rejects_in_window: Rejects counted in the storm window.
+        dropped: Quotes removed by the clamps this call.
+    """
+
+    level: RiskLevel
+    triggers: tuple[Trigger, ...]
+    since_ns: int
+    transition: Transition | None = None
+    target: RiskLevel = RiskLevel.NORMAL
+    deviation_bps: float | None = None
+    drawdown: Fraction = Fraction(0)
+    rejects_in_window: int = 0
+    dropped: int = 0
+
+    @property
+    def reasons(self) -> tuple[str, ...]:
+        """Names of the active triggers."""
+        return tuple(t.name for t in self.triggers)
+
+    @property
+    def cancel_all(self) -> bool:
+        """The shell must cancel every order on the venue and confirm it."""
+        return self.level is RiskLevel.HALT
+
+    @property
+    def quoting(self) -> bool:
+        """Quotes may rest on the venue."""
+        return self.level <= RiskLevel.DEFEND
+
+
+class Risk:
+    """The risk layer (see the module docstring). Deterministic; time comes from the state.
+
+    Attributes:
+        params: Limits and policy.
+        market: The market (lot and tick sizes).
+        transitions: Every level change so far, oldest first.
+    """
+
+    def __init__(self, params: RiskParams, market: Market, start_ns: int = 0) -> None:
+        """Start in ``normal``."""
+        self.params = params
+        self.market = market
+        self.transitions: list[Transition] = []
+        self._level = RiskLevel.NORMAL
+        self._since = start_ns
+        self._below_since: int | None = None
+        self._active: dict[str, RiskLevel] = {}
+        self._killed: str | None = None
+        self._peak: Fraction | None = None
+        self._rejects: deque[tuple[int, int]] = deque()
+        p = params
+        self._band = frac(p.band_bps)
+        self._release = frac(p.release_ratio)
+        self._widen_bps = frac(p.defend_widen_bps)
+        self._size_factor = frac(p.defend_size_factor)
+        self._cooldown_ns = int(p.cooldown_s * _NS)
+        self._window_ns = int(p.reject_window_s * _NS)
+        self._units_per_lot = market.units_per_lot
+        self._qty_unit = Fraction(market.qty_unit)
+        self._tick = Fraction(market.tick_size)
+        self._lot_cost = Fraction(market.tick_size) * Fraction(market.lot_size)  # per tick·lot
+
+    @property
+    def level(self) -> RiskLevel:
+        """The current level."""
+        return self._level
+
+    # -- operator controls ----------------------------------------------------------------
+
+    def kill(self, now_ns: int, reason: str = "operator") -> Transition | None:
+        """Halt now and latch (``pegbot kill``, SIGTERM); returns the transition, if any."""
+        self._killed = reason
+        return self._move(now_ns, RiskLevel.HALT, ("kill",), (f"kill: {reason}",))
+
+    def resume(self, now_ns: int) -> Transition | None:
+        """Leave ``halt`` for ``freeze`` (``pegbot resume``); the peak and rejects restart."""
+        if self._level is not RiskLevel.HALT:
+            return None
+        self._killed = None
+        self._peak = None
+        self._rejects.clear()
+        self._active.clear()
+        self._below_since = None
+        return self._move(now_ns, RiskLevel.FREEZE, ("resume",))
+
+    def drain_transitions(self) -> list[Transition]:
+        """Return and forget the recorded transitions (for the journal)."""
+        out, self.transitions = self.transitions, []
+        return out
+
+    def _move(
+        self, now_ns: int, to: RiskLevel, reasons: tuple[str, ...], details: tuple[str, ...] = ()
+    ) -> Transition | None:
+        if to is self._level:
+            return None
+        t = Transition(now_ns, self._level, to, reasons, details)
+        self.transitions.append(t)
+        self._level, self._since = to, now_ns
+        return t
+
+    # -- the main call --------------------------------------------------------------------
+
+    def apply(self, state: MarketState, desired: DesiredQuotes) -> tuple[DesiredQuotes, RiskState]:
+        """Evaluate the triggers, move the level, and return what may be quoted.
+
+        Args:
+            state: The market state the strategy saw.
+            desired: The strategy's quotes.
+
+        Returns:
+            The quotes to reconcile (empty in freeze and halt) and the risk state.
+        """
+        now = state.now_ns
+        triggers, deviation, drawdown, rejects = self._evaluate(state, desired)
+        target = max((t.level for t in triggers), default=RiskLevel.NORMAL)
+        transition = self._step(now, target, triggers)
+        out, dropped = self._clamp(state, desired)
+        risk_state = RiskState(
+            level=self._level,
+            triggers=tuple(triggers),
+            since_ns=self._since,
+            transition=transition,
+            target=target,
+            deviation_bps=deviation,
+            drawdown=drawdown,
+            rejects_in_window=rejects,
+            dropped=dropped,
+        )
+        return out, risk_state
+
+    def _step(self, now: int, target: RiskLevel, triggers: list[Trigger]) -> Transition | None:
+        names = tuple(t.name for t in triggers)
+        details = tuple(f"{t.name}: {t.detail}" if t.detail else t.name for t in triggers)
+        if target > self._level:
+            self._below_since = None
+            return self._move(now, target, names, details)
+        if target == self._level or self._level is RiskLevel.HALT:
+            self._below_since = None
+            return None
+        if self._below_since is None:
+            self._below_since = now
+        if now - self._below_since < self._cooldown_ns:
+            return None
+        self._below_since = now  # the next step down needs a cooldown of its own
+        return self._move(now, RiskLevel(self._level - 1), names or ("cooldown",), details)
+
+    # -- triggers -------------------------------------------------------------------------
+
+    def _latch(
+        self, name: str, value: Fraction, thresholds: list[tuple[Fraction, RiskLevel]]
+    ) -> RiskLevel | None:
+        # Numeric hysteresis: a level stays on until the value falls below release × threshold.
+        previous = self._active.get(name)
+        hit: RiskLevel | None = None
+        for threshold, level in thresholds:
+            on = value >= threshold
+            held = previous is not None and previous >= level and value >= threshold * self._release
+            if (on or held) and (hit is None or level > hit):
+                hit = level
+        if hit is None:
+            self._active.pop(name, None)
+        else:
+            self._active[name] = hit
+        return hit
+
+    def _evaluate(
+        self, state: MarketState, desired: DesiredQuotes
+    ) -> tuple[list[Trigger], float | None, Fraction, int]:
+        p = self.params
+        now = state.now_ns
+        out: list[Trigger] = []
+        add = out.append
+        freeze = RiskLevel.FREEZE
+        if self._killed is not None:
+            add(Trigger("kill", RiskLevel.HALT, self._killed))
+
+        feed = state.feed
+        if feed is None:
+            add(Trigger("no_feed_health", freeze))
+        else:
+            age = now - feed.book_ts_ns
+            if age > p.book_stale_s * _NS:
+                add(Trigger("book_stale", freeze, f"{age / _NS:.1f}s > {p.book_stale_s}s"))
+            if not feed.book_synced:
+                add(Trigger("book_unsynced", freeze))
+            if not feed.ws_connected:
+                add(Trigger("ws_down", freeze))
+        book = state.book
+        bb, ba = book.best_bid, book.best_ask
+        if bb is None and ba is None:
+            add(Trigger("book_empty", freeze))
+        elif book.is_crossed:
+            add(Trigger("book_crossed", freeze, f"{bb} >= {ba}"))
+
+        fair = state.fair
+        deviation: float | None = None
+        drawdown = Fraction(0)
+        if fair is None:
+            add(Trigger("no_fair", freeze))
+        else:
+            f = fair.price_ticks
+            if fair.state == "stale":
+                add(Trigger("fair_stale", freeze, "state stale"))
+            elif p.fair_max_age_s is not None:
+                age = max(fair.age_ns, now - fair.observed_at_ns)
+                if age > p.fair_max_age_s * _NS:
+                    add(Trigger("fair_stale", freeze, f"{age / _NS:.0f}s > {p.fair_max_age_s}s"))
+            if fair.state == "disputed":
+                add(Trigger("fair_disputed", RiskLevel[p.fair_disputed.upper()]))
+            elif fair.state == "jump":
+                add(Trigger("fair_jump", freeze))
+            deviation = self._deviation_bps(state, f)
+            if deviation is not None:
+                thresholds = [(frac(p.deviation_defend_bps), RiskLevel.DEFEND)]
+                if p.deviation_freeze_bps is not None:
+                    thresholds.append((frac(p.deviation_freeze_bps), freeze))
+                hit = self._latch("peg_deviation", frac(abs(deviation)), thresholds)
+                if hit is not None:
+                    add(Trigger("peg_deviation", hit, f"{deviation:+.1f} bps"))
+            drawdown = self._drawdown(state, f)
+            thresholds = []
+            if p.loss_defend is not None:
+                thresholds.append((frac(p.loss_defend), RiskLevel.DEFEND))
+            if p.loss_halt is not None:
+                thresholds.append((frac(p.loss_halt), RiskLevel.HALT))
+            hit = self._latch("loss_from_peak", drawdown, thresholds)
+            if hit is not None:
+                add(Trigger("loss_from_peak", hit, f"{float(drawdown):.4f} {self.market.quote}"))
+
+        inv = state.inventory
+        lots_excess = Fraction(abs(inv.excess_units), self._units_per_lot)
+        if p.inventory_defend_lots is not None:
+            hit = self._latch(
+                "inventory", lots_excess, [(Fraction(p.inventory_defend_lots), RiskLevel.DEFEND)]
+            )
+            if hit is not None:
+                add(Trigger("inventory", hit, f"{float(lots_excess):.0f} lots from target"))
+        too_long = (
+            p.max_base_lots is not None and inv.base_units > p.max_base_lots * self._units_per_lot
+        )
+        if too_long or inv.base_units < p.min_base_lots * self._units_per_lot:
+            add(
+                Trigger(
+                    "inventory_limit",
+                    RiskLevel[p.inventory_breach.upper()],
+                    f"base {inv.base_units} units",
+                )
+            )
+
+        rejects = self._rejects_in_window(now, feed.rejects_total if feed is not None else None)
+        hit = self._latch(
+            "reject_storm",
+            Fraction(rejects),
+            [(Fraction(p.rejects_freeze), freeze), (Fraction(p.rejects_halt), RiskLevel.HALT)],
+        )
+        if hit is not None:
+            add(Trigger("reject_storm", hit, f"{rejects} in {p.reject_window_s}s"))
+
+        best_bid, best_ask = desired.best_bid, desired.best_ask
+        if best_bid is not None and best_ask is not None and best_bid >= best_ask:
+            add(Trigger("quotes_crossed", freeze, f"{best_bid} >= {best_ask}"))
+        return out, deviation, drawdown, rejects
+
+    def _deviation_bps(self, state: MarketState, fair: Fraction) -> float | None:
+        # Mid against fair; with one side only, how far that side's touch is through fair.
+        book = state.book
+        bb, ba = book.best_bid, book.best_ask
+        if bb is not None and ba is not None:
+            ref = Fraction(bb + ba, 2)
+        elif bb is not None:
+            ref = max(Fraction(bb), fair)
+        elif ba is not None:
+            ref = min(Fraction(ba), fair)
+        else:
+            return None
+        return float((ref - fair) * 10_000 / fair)
+
+    def _drawdown(self, state: MarketState, fair: Fraction) -> Fraction:
+        inv = state.inventory
+        equity = (inv.quote_units + inv.base_units * fair * self._tick) * self._qty_unit
+        if self._peak is None or equity > self._peak:
+            self._peak = equity
+        return self._peak - equity
+
+    def _rejects_in_window(self, now: int, total: int | None) -> int:
+        # Samples of the monotone reject counter; the baseline is the newest sample at or
+        # before the window start (counting errs toward more rejects, never fewer).
+        if total is None:
+            return 0
+        samples = self._rejects
+        if samples and total < samples[-1][1]:
+            samples.clear()  # the counter was reset (a restart of the shell)
+        samples.append((now, total))
+        start = now - self._window_ns
+        while len(samples) >= 2 and samples[1][0] <= start:
+            samples.popleft()
+        return total - samples[0][1]
+
+    # -- clamps ---------------------------------------------------------------------------
+
+    def _clamp(self, state: MarketState, desired: DesiredQuotes) -> tuple[DesiredQuotes, int]:
+        level = self._level
+        if level >= RiskLevel.FREEZE or state.fair is None:
+            return DesiredQuotes((), note=f"risk {level.label}"), len(desired.quotes)
+        p = self.params
+        f = state.fair.price_ticks
+        lo, hi = band_ticks(f, self._band)
+        widen = math.ceil(bps_ticks(f, self._widen_bps)) if level is RiskLevel.DEFEND else 0
+        book = state.book
+        bb, ba = book.best_bid, book.best_ask
+        inv = state.inventory
+        upl = self._units_per_lot
+        # Lots each side may still add: holdings stay within [min_base, max_base].
+        bid_room = (
+            _UNLIMITED
+            if p.max_base_lots is None
+            else (p.max_base_lots * upl - inv.base_units) // upl
+        )
+        ask_room = (inv.base_units - p.min_base_lots * upl) // upl
+        if p.max_side_lots is not None:
+            bid_room, ask_room = min(bid_room, p.max_side_lots), min(ask_room, p.max_side_lots)
+        cash: Fraction | None = (
+            Fraction(inv.quote_units) * self._qty_unit if p.respect_balances else None
+        )
+        kept: list[Quote] = []
+        for side in (Side.BUY, Side.SELL):
+            room = bid_room if side is Side.BUY else ask_room
+            quotes = desired.bids if side is Side.BUY else desired.asks  # best first
+            for q in quotes:
+                price = q.price_ticks - side * widen
+                lots = q.lots
+                if level is RiskLevel.DEFEND:
+                    lots = math.floor(lots * self._size_factor)
+                if not lo <= price <= hi or price <= 0:
+                    continue
+                if side is Side.BUY and ba is not None and price >= ba:
+                    continue
+                if side is Side.SELL and bb is not None and price <= bb:
+                    continue
+                if side is Side.BUY and cash is not None:
+                    lots = min(lots, math.floor(cash / (price * self._lot_cost)))
+                lots = min(lots, room)
+                if lots <= 0:
+                    continue
+                room -= lots
+                if side is Side.BUY and cash is not None:
+                    cash -= lots * price * self._lot_cost
+                kept.append(Quote(side, price, lots, q.level_id))
+        note = desired.note if level is RiskLevel.NORMAL else f"risk {level.label}"
+        return DesiredQuotes(tuple(kept), note=note), len(desired.quotes) - len(kept)
