@@ -281,6 +281,8 @@ class ArbSignaler:
         self.venue = venue
         self.metrics = metrics
         self._signals: dict[str, Signal] = {}
+        self._live_ids: set[str] = set()  # evaluate() runs per book update: keep this small
+        self._triggers: dict[tuple[Fraction, SignalKind, Fraction], int] = {}
         self._kinds = {k: _KindState() for k in SignalKind}
         self._status = SignalerStatus(False, FairState.STALE, "no fair value yet", 0)
         self._tick = Fraction(market.tick_size)
@@ -306,8 +308,11 @@ class ArbSignaler:
         return sorted(self._signals.values(), key=lambda s: (s.created_ns, s.id))
 
     def live(self, kind: SignalKind | None = None) -> list[Signal]:
-        """Proposed or approved signals, optionally of one kind."""
-        return [s for s in self.signals() if s.state.live and (kind is None or s.kind is kind)]
+        """Proposed or approved signals, optionally of one kind, oldest first."""
+        found = [self._signals[i] for i in self._live_ids]
+        return sorted(
+            (s for s in found if kind is None or s.kind is kind), key=lambda s: (s.created_ns, s.id)
+        )
 
     def suppressed(self, kind: SignalKind) -> Counter[str]:
         """How often an edge existed but no signal was raised, by reason."""
@@ -319,12 +324,21 @@ class ArbSignaler:
         For ``mint_and_sell`` the lowest bid that qualifies, for ``buy_and_redeem`` the
         highest ask. It is also the defence-band edge a quoting strategy may use.
         """
+        key = (fair, kind, edge_bps)
+        cached = self._triggers.get(key)
+        if cached is not None:
+            return cached
         need = (edge_bps + self.costs.par_bps(kind)) / _BPS
         if kind is SignalKind.MINT_AND_SELL:
             # p(1 − fee) − fair ≥ fair·need
-            return math.ceil(fair * (1 + need) / (1 - self._fee) / self._tick)
-        # fair − p(1 + fee) ≥ fair·need
-        return math.floor(fair * (1 - need) / (1 + self._fee) / self._tick)
+            ticks = math.ceil(fair * (1 + need) / (1 - self._fee) / self._tick)
+        else:
+            # fair − p(1 + fee) ≥ fair·need
+            ticks = math.floor(fair * (1 - need) / (1 + self._fee) / self._tick)
+        if len(self._triggers) > 1024:  # a fair-value series: keep the cache bounded
+            self._triggers.clear()
+        self._triggers[key] = ticks
+        return ticks
 
     def marginal_edge_bps(self, fair: Fraction, kind: SignalKind, ticks: int) -> Fraction:
         """Net edge of one more unit at ``ticks``, proportional costs only, in bps of fair."""
@@ -377,21 +391,18 @@ class ArbSignaler:
         if live:
             # Withdraw a proposal once the edge is clearly gone (hysteresis), not on flicker.
             floor_edge = min_edge - Fraction(self.config.hysteresis_bps)
-            gone = best is None or self.marginal_edge_bps(price, kind, best) < floor_edge
+            gone = best is None or not self._reaches(kind, best, price, floor_edge)
             events = []
             if gone:
                 for sig in live:
                     if sig.state is SignalState.PROPOSED:
                         events.append(self._move(sig, SignalState.EXPIRED, now_ns, "edge_gone"))
-            elif best is not None and self.marginal_edge_bps(price, kind, best) >= min_edge:
+            elif self._reaches(kind, best, price, min_edge):
                 self._suppress(kind, "live_signal")
             return events
         if best is None:
             return []
-        trigger = self.trigger_ticks(price, kind, min_edge)
-        if (kind is SignalKind.MINT_AND_SELL and best < trigger) or (
-            kind is SignalKind.BUY_AND_REDEEM and best > trigger
-        ):
+        if not self._reaches(kind, best, price, min_edge):
             return []
         state = self._kinds[kind]
         if now_ns - state.last_created_ns < self.config.cooldown_ns:
@@ -403,7 +414,15 @@ class ArbSignaler:
         state.last_created_ns = now_ns
         self._use_daily(kind, now_ns, new.size_units)
         self._signals[new.id] = new
+        self._live_ids.add(new.id)
         return [SignalEvent(new, None, now_ns)]
+
+    def _reaches(self, kind: SignalKind, best: int | None, fair: Fraction, edge: Fraction) -> bool:
+        # The marginal edge falls monotonically away from the touch: compare ticks only.
+        if best is None:
+            return False
+        trigger = self.trigger_ticks(fair, kind, edge)
+        return best >= trigger if kind is SignalKind.MINT_AND_SELL else best <= trigger
 
     def _build(
         self,
@@ -545,6 +564,8 @@ class ArbSignaler:
         """Reload signals after a restart (from the journal) so caps and cooldowns hold."""
         for sig in signals:
             self._signals[sig.id] = sig
+            if sig.state.live:
+                self._live_ids.add(sig.id)
             state = self._kinds[sig.kind]
             state.last_created_ns = max(state.last_created_ns, sig.created_ns)
             if sig.state in (SignalState.PROPOSED, SignalState.APPROVED, SignalState.EXECUTED):
@@ -562,6 +583,8 @@ class ArbSignaler:
             raise SignalStateError(f"signal {sig.id}: {sig.state.value} → {to.value} not allowed")
         new = dataclasses.replace(sig, state=to, updated_ns=now_ns, reason=reason)
         self._signals[sig.id] = new
+        if not to.live:
+            self._live_ids.discard(sig.id)
         if to in (SignalState.EXPIRED, SignalState.REJECTED):
             self._use_daily(sig.kind, sig.created_ns, -sig.size_units)
         return SignalEvent(new, sig.state, now_ns)
