@@ -300,10 +300,15 @@ class BinanceFeed:
                         extra={"event": "feed_stale_snapshot", "error": str(exc)},
                     )
                     continue
+                gaps_before = self.sync.counters.gaps
                 self._seed(snap_id, bids, asks, pending)
                 if self.sync.synced:
                     return
-                # A gap inside the buffered events: the loop tries a newer snapshot.
+                if self.sync.counters.gaps > gaps_before:
+                    # A gap inside the buffered events: this snapshot cannot be used.
+                    self.counters.gaps += 1
+                    self.counters.resyncs += 1
+                    log.warning("depth gap while buffering", extra={"event": "feed_gap"})
             raise _RestartConnection
         except _RestartConnection:
             log.warning("no usable snapshot, reconnecting", extra={"event": "feed_no_snapshot"})

@@ -142,8 +142,9 @@ class LocalBinance:
 
     def __init__(self, venue: RefVenue | None = None) -> None:
         self.venue = venue or RefVenue()
-        #: Snapshot bodies served first (FIFO); when empty the venue's current book is served.
-        self.depth_queue: list[dict[str, Any]] = []
+        #: Snapshot bodies served first (FIFO; a dict, or bytes served as they are); when empty
+        #: the venue's current book is served.
+        self.depth_queue: list[dict[str, Any] | bytes] = []
         #: Every depth body served, exactly as sent.
         self.depth_bodies: list[bytes] = []
         self.depth_params: list[dict[str, str]] = []
@@ -217,7 +218,7 @@ class LocalBinance:
     async def _depth(self, request: web.Request) -> web.Response:
         self.depth_params.append(dict(request.query))
         snap = self.depth_queue.pop(0) if self.depth_queue else self.venue.snapshot()
-        body = orjson.dumps(snap)
+        body = snap if isinstance(snap, bytes) else orjson.dumps(snap)
         self.depth_bodies.append(body)
         return web.Response(body=body, content_type="application/json")
 
