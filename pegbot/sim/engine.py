@@ -21,7 +21,7 @@ from __future__ import annotations
 import bisect
 import dataclasses
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 
@@ -29,145 +29,68 @@ from pegbot.market import Market, Side
 
 from . import errors
 from .accounts import AMOUNT_DECIMALS, Account, Ledger, fee_of
+from .model import (
+    CANCELED,
+    EXPIRED,
+    FILLED,
+    FOK,
+    GTC,
+    HALT,
+    IOC,
+    LIMIT,
+    LIMIT_MAKER,
+    MARKET,
+    NEW,
+    OPEN_STATUSES,
+    ORDER_TYPES,
+    PARTIALLY_FILLED,
+    REJECTED,
+    TRADING,
+    AccountTrade,
+    AccountUpdate,
+    BookTicker,
+    DepthUpdate,
+    Event,
+    ExecutionReport,
+    NewOrder,
+    Order,
+    PublicTrade,
+)
 
-LIMIT, LIMIT_MAKER, MARKET = "LIMIT", "LIMIT_MAKER", "MARKET"
-GTC, IOC, FOK = "GTC", "IOC", "FOK"
-NEW, PARTIALLY_FILLED, FILLED = "NEW", "PARTIALLY_FILLED", "FILLED"
-CANCELED, REJECTED, EXPIRED = "CANCELED", "REJECTED", "EXPIRED"
-TRADING, HALT = "TRADING", "HALT"
-OPEN_STATUSES = frozenset({NEW, PARTIALLY_FILLED})
-ORDER_TYPES = (LIMIT, LIMIT_MAKER, MARKET)
+#: The ledger account of the external (replayed) market, the counterparty of replay fills.
+EXTERNAL_KEY = "__external_market__"
+# Enough of every asset that the external market never runs dry.
+EXTERNAL_FUNDS = 10**40
 
-
-@dataclass(frozen=True, slots=True)
-class NewOrder:
-    """A validated new-order request (exchange symbol, ticks, qty units, amount units)."""
-
-    symbol: str
-    side: Side
-    type: str
-    units: int = 0
-    price: int = 0
-    tif: str = GTC
-    quote_amount: int = 0
-    client_order_id: str = ""
-
-
-@dataclass(slots=True)
-class Order:
-    """An order as the exchange keeps it. ``locked`` is what it still holds locked."""
-
-    order_id: int
-    client_order_id: str
-    api_key: str
-    symbol: str
-    side: Side
-    type: str
-    tif: str
-    price: int
-    orig_units: int
-    quote_amount: int
-    time_ns: int
-    executed_units: int = 0
-    cum_quote: int = 0
-    status: str = NEW
-    update_ns: int = 0
-    working_ns: int = -1
-    locked: int = 0
-
-    @property
-    def remaining(self) -> int:
-        """Unfilled qty units."""
-        return self.orig_units - self.executed_units
-
-    @property
-    def is_open(self) -> bool:
-        """On the book (NEW or PARTIALLY_FILLED)."""
-        return self.status in OPEN_STATUSES
-
-
-@dataclass(frozen=True, slots=True)
-class AccountTrade:
-    """One fill from one account's side (``myTrades`` row)."""
-
-    symbol: str
-    trade_id: int
-    order_id: int
-    price: int
-    units: int
-    quote: int
-    commission: int
-    commission_asset: str
-    time_ns: int
-    is_buyer: bool
-    is_maker: bool
-
-
-@dataclass(frozen=True, slots=True)
-class ExecutionReport:
-    """A change to one order, for the user data stream."""
-
-    api_key: str
-    order: Order
-    exec_type: str
-    time_ns: int
-    last_units: int = 0
-    last_price: int = 0
-    last_quote: int = 0
-    commission: int = 0
-    commission_asset: str = ""
-    trade_id: int = -1
-    is_maker: bool = False
-    orig_client_order_id: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class AccountUpdate:
-    """Balances of the assets an operation touched: ``(asset, free, locked)``."""
-
-    api_key: str
-    time_ns: int
-    balances: tuple[tuple[str, int, int], ...]
-
-
-@dataclass(frozen=True, slots=True)
-class PublicTrade:
-    """A trade on the public tape; ``buyer_is_maker`` is Binance's ``m``."""
-
-    symbol: str
-    trade_id: int
-    price: int
-    units: int
-    buyer_is_maker: bool
-    time_ns: int
-
-
-@dataclass(frozen=True, slots=True)
-class DepthUpdate:
-    """Changed public levels with absolute quantities; update ids ``first..last``."""
-
-    symbol: str
-    first_id: int
-    last_id: int
-    bids: tuple[tuple[int, int], ...]
-    asks: tuple[tuple[int, int], ...]
-    time_ns: int
-
-
-@dataclass(frozen=True, slots=True)
-class BookTicker:
-    """Best bid and ask (tick, units; 0 when empty) after update ``update_id``."""
-
-    symbol: str
-    update_id: int
-    bid: int
-    bid_units: int
-    ask: int
-    ask_units: int
-    time_ns: int
-
-
-Event = ExecutionReport | AccountUpdate | PublicTrade | DepthUpdate | BookTicker
+__all__ = [
+    "CANCELED",
+    "EXPIRED",
+    "FILLED",
+    "FOK",
+    "GTC",
+    "HALT",
+    "IOC",
+    "LIMIT",
+    "LIMIT_MAKER",
+    "MARKET",
+    "NEW",
+    "OPEN_STATUSES",
+    "ORDER_TYPES",
+    "PARTIALLY_FILLED",
+    "REJECTED",
+    "TRADING",
+    "AccountTrade",
+    "AccountUpdate",
+    "BookTicker",
+    "DepthUpdate",
+    "Engine",
+    "Event",
+    "ExecutionReport",
+    "NewOrder",
+    "Order",
+    "PublicTrade",
+    "SymbolBook",
+]
 
 
 @dataclass
@@ -226,6 +149,12 @@ class Engine:
         self._next_order_id = 1
         self._rates: dict[str, tuple[Fraction, Fraction]] = {}
         self._units: dict[str, tuple[int, int]] = {}
+        #: Per symbol: how a user's order takes external liquidity, ``(order, units wanted,
+        #: limit tick or None, now) -> [(tick, units)]`` (set by a replay source).
+        self.external_takers: dict[
+            str, Callable[[Order, int, int | None, int], list[tuple[int, int]]]
+        ] = {}
+        self.ledger.add(EXTERNAL_KEY, EXTERNAL_KEY)
         for market in markets:
             self.add_market(market)
 
@@ -240,6 +169,9 @@ class Engine:
         sym = market.exchange_symbol
         self.books[sym] = SymbolBook(market=market)
         self._units[sym] = (int(value), int(base))
+        ext = self.ledger.accounts[EXTERNAL_KEY]
+        for asset in (market.base, market.quote):
+            ext.balance(asset).free = max(ext.balance(asset).free, EXTERNAL_FUNDS)
         self._rates[sym] = (
             Fraction(str(market.maker_fee)),
             Fraction(str(market.taker_fee)),
@@ -322,11 +254,12 @@ class Engine:
             self._flush(book, touched, now_ns)
             return order
         self._match(book, order, touched, now_ns)
+        self._take_external(book, order, touched, now_ns)
         if order.remaining > 0 and order.type != MARKET and order.tif == GTC:
             order.working_ns = now_ns
             self._rest(book, order)
         elif order.remaining > 0 or order.type == MARKET:
-            if order.type == MARKET and order.quote_amount:
+            if order.type == MARKET and order.quote_amount and order.side is Side.BUY:
                 order.orig_units = order.executed_units
             status = FILLED if order.remaining == 0 and order.executed_units else EXPIRED
             self._finish(book, order, status, touched, now_ns)
@@ -424,6 +357,56 @@ class Engine:
         """Advance the update counter without publishing: a gap in the diff stream."""
         self.book(symbol).update_id += count
 
+    def fill_external(self, order_id: int, tick: int, units: int, now_ns: int) -> Order:
+        """Fill a user's resting order passively against the external (replayed) market."""
+        order = self.orders[order_id]
+        book = self.books[order.symbol]
+        if not order.is_open or units <= 0 or units > order.remaining:
+            raise ValueError(f"order {order_id}: cannot fill {units} units now")
+        book.trade_id += 1
+        touched: dict[str, set[str]] = {}
+        self._shrink(book, order, units)
+        self._settle(book, order, tick, units, True, book.trade_id, touched, now_ns)
+        self._settle_external(book, order.side, tick, units)
+        if order.remaining == 0:
+            queue = book.orders[self._key(order.side, order.price)]
+            queue.remove(order)
+            if not queue:
+                self._drop_tick(book, order.side, order.price)
+        self._flush(book, touched, now_ns)
+        return order
+
+    def public_trade(
+        self, symbol: str, tick: int, units: int, buyer_is_maker: bool, now_ns: int
+    ) -> None:
+        """Publish a trade between external participants (a replayed tape trade)."""
+        book = self.book(symbol)
+        book.trade_id += 1
+        self.events.append(PublicTrade(symbol, book.trade_id, tick, units, buyer_is_maker, now_ns))
+
+    def _take_external(
+        self, book: SymbolBook, order: Order, touched: dict[str, set[str]], now: int
+    ) -> None:
+        taker = self.external_takers.get(order.symbol)
+        if taker is None or order.remaining <= 0:
+            return
+        budget = order.quote_amount if (order.type == MARKET and order.quote_amount) else None
+        limit = None if order.type == MARKET else order.price
+        lot = book.market.units_per_lot
+        for tick, units in taker(order, order.remaining, limit, now):
+            if budget is not None and order.side is Side.BUY:
+                per_lot = self.quote_value(order.symbol, tick, lot)
+                units = min(units, (budget - order.cum_quote) // per_lot * lot)
+            units = min(units, order.remaining)
+            if units <= 0:
+                break
+            book.trade_id += 1
+            self._settle(book, order, tick, units, False, book.trade_id, touched, now)
+            self._settle_external(book, order.side, tick, units)
+            self.events.append(
+                PublicTrade(order.symbol, book.trade_id, tick, units, order.side is Side.SELL, now)
+            )
+
     # -- internals ------------------------------------------------------------------------
 
     def _check_filters(self, market: Market, req: NewOrder) -> None:
@@ -464,15 +447,21 @@ class Engine:
         return self._walk(book, order, budget=None)[1]
 
     def _walk(self, book: SymbolBook, order: Order, budget: int | None) -> tuple[int, int]:
-        # Units and quote value the order would take from users' resting orders.
-        makers = book.ask_ticks if order.side is Side.BUY else reversed(book.bid_ticks)
+        # Units and quote value the order could take from the public book (users' orders and
+        # external levels): exact without external liquidity, an upper bound with it.
+        opposite = -1 if order.side is Side.BUY else 1
+        if book.ext_bids or book.ext_asks:
+            levels = book.public_levels(opposite, 1 << 30)
+        else:
+            ticks = book.ask_ticks if order.side is Side.BUY else reversed(book.bid_ticks)
+            agg = book.user_asks if order.side is Side.BUY else book.user_bids
+            levels = [(t, agg[t]) for t in ticks]
         lot = book.market.units_per_lot
         want = order.orig_units if budget is None else None
         units = value = 0
-        for tick in makers:
+        for tick, level in levels:
             if order.type != MARKET and not _acceptable(order, tick):
                 break
-            level = (book.user_asks if order.side is Side.BUY else book.user_bids)[tick]
             take = level if want is None else min(level, want - units)
             if budget is not None:
                 per_lot = self.quote_value(order.symbol, tick, lot)
@@ -514,8 +503,6 @@ class Engine:
                 maker.status = FILLED
                 if not queue:
                     self._drop_tick(book, maker.side, tick)
-        if budget is not None and taker.side is Side.BUY:
-            taker.orig_units = taker.executed_units
 
     def _fill(
         self,
@@ -527,82 +514,100 @@ class Engine:
         touched: dict[str, set[str]],
         now: int,
     ) -> None:
+        book.trade_id += 1
+        # The maker's public level shrinks by the fill.
+        self._shrink(book, maker, units)
+        self._settle(book, maker, tick, units, True, book.trade_id, touched, now)
+        self._settle(book, taker, tick, units, False, book.trade_id, touched, now)
+        self.events.append(
+            PublicTrade(taker.symbol, book.trade_id, tick, units, maker.side is Side.BUY, now)
+        )
+
+    def _shrink(self, book: SymbolBook, order: Order, units: int) -> None:
+        agg = book.user_bids if order.side is Side.BUY else book.user_asks
+        agg[order.price] -= units
+        if agg[order.price] == 0:
+            del agg[order.price]
+        book.changes[(int(order.side), order.price)] = book.level(int(order.side), order.price)
+
+    def _settle(
+        self,
+        book: SymbolBook,
+        order: Order,
+        tick: int,
+        units: int,
+        is_maker: bool,
+        trade_id: int,
+        touched: dict[str, set[str]],
+        now: int,
+    ) -> None:
+        # Pay out of the order's lock, credit what it bought less the fee, and report.
         market = book.market
-        sym = taker.symbol
+        sym = order.symbol
         quote = self.quote_value(sym, tick, units)
         base = self.base_value(sym, units)
-        book.trade_id += 1
-        trade_id = book.trade_id
-        maker_rate, taker_rate = self._rates[sym]
-        # The maker's public level shrinks by the fill.
-        agg = book.user_bids if maker.side is Side.BUY else book.user_asks
-        agg[tick] -= units
-        if agg[tick] == 0:
-            del agg[tick]
-        book.changes[(int(maker.side), tick)] = book.level(int(maker.side), tick)
-        for order, is_maker, rate in ((maker, True, maker_rate), (taker, False, taker_rate)):
-            account = self.ledger.accounts[order.api_key]
-            if order.side is Side.BUY:
-                account.spend_locked(market.quote, quote)
-                order.locked -= quote
-                if order.type != MARKET and order.price > tick:
-                    # A taker bought below its limit: the excess lock goes back.
-                    excess = self.quote_value(sym, order.price - tick, units)
-                    account.unlock(market.quote, excess)
-                    order.locked -= excess
-                got_asset, got = market.base, base
-            else:
-                account.spend_locked(market.base, base)
-                order.locked -= base
-                got_asset, got = market.quote, quote
-            fee = fee_of(got, rate)
-            account.credit(got_asset, got - fee)
-            self.ledger.collect_fee(got_asset, fee)
-            order.executed_units += units
-            order.cum_quote += quote
-            order.update_ns = now
-            order.status = FILLED if order.remaining == 0 else PARTIALLY_FILLED
-            touched.setdefault(order.api_key, set()).update((market.base, market.quote))
-            self.trades.setdefault(order.api_key, []).append(
-                AccountTrade(
-                    symbol=sym,
-                    trade_id=trade_id,
-                    order_id=order.order_id,
-                    price=tick,
-                    units=units,
-                    quote=quote,
-                    commission=fee,
-                    commission_asset=got_asset,
-                    time_ns=now,
-                    is_buyer=order.side is Side.BUY,
-                    is_maker=is_maker,
-                )
-            )
-            self.events.append(
-                ExecutionReport(
-                    api_key=order.api_key,
-                    order=dataclasses.replace(order),
-                    exec_type="TRADE",
-                    time_ns=now,
-                    last_units=units,
-                    last_price=tick,
-                    last_quote=quote,
-                    commission=fee,
-                    commission_asset=got_asset,
-                    trade_id=trade_id,
-                    is_maker=is_maker,
-                )
-            )
-        self.events.append(
-            PublicTrade(
+        rate = self._rates[sym][0 if is_maker else 1]
+        account = self.ledger.accounts[order.api_key]
+        if order.side is Side.BUY:
+            account.spend_locked(market.quote, quote)
+            order.locked -= quote
+            if order.type != MARKET and order.price > tick:
+                # A taker bought below its limit: the excess lock goes back.
+                excess = self.quote_value(sym, order.price - tick, units)
+                account.unlock(market.quote, excess)
+                order.locked -= excess
+            got_asset, got = market.base, base
+        else:
+            account.spend_locked(market.base, base)
+            order.locked -= base
+            got_asset, got = market.quote, quote
+        fee = fee_of(got, rate)
+        account.credit(got_asset, got - fee)
+        self.ledger.collect_fee(got_asset, fee)
+        order.executed_units += units
+        order.cum_quote += quote
+        order.update_ns = now
+        order.status = FILLED if order.remaining == 0 else PARTIALLY_FILLED
+        touched.setdefault(order.api_key, set()).update((market.base, market.quote))
+        self.trades.setdefault(order.api_key, []).append(
+            AccountTrade(
                 symbol=sym,
                 trade_id=trade_id,
+                order_id=order.order_id,
                 price=tick,
                 units=units,
-                buyer_is_maker=maker.side is Side.BUY,
+                quote=quote,
+                commission=fee,
+                commission_asset=got_asset,
                 time_ns=now,
+                is_buyer=order.side is Side.BUY,
+                is_maker=is_maker,
             )
         )
+        self.events.append(
+            ExecutionReport(
+                api_key=order.api_key,
+                order=dataclasses.replace(order),
+                exec_type="TRADE",
+                time_ns=now,
+                last_units=units,
+                last_price=tick,
+                last_quote=quote,
+                commission=fee,
+                commission_asset=got_asset,
+                trade_id=trade_id,
+                is_maker=is_maker,
+            )
+        )
+
+    def _settle_external(self, book: SymbolBook, user_side: Side, tick: int, units: int) -> None:
+        # The external market is the counterparty: it delivers what the user receives.
+        market, sym = book.market, book.market.exchange_symbol
+        ext = self.ledger.accounts[EXTERNAL_KEY]
+        base, quote = self.base_value(sym, units), self.quote_value(sym, tick, units)
+        sign = 1 if user_side is Side.BUY else -1
+        ext.balance(market.base).free -= sign * base
+        ext.balance(market.quote).free += sign * quote
 
     def _finish(
         self, book: SymbolBook, order: Order, status: str, touched: dict[str, set[str]], now: int

@@ -93,6 +93,8 @@ class Exchange:
         self._pending: dict[str, _PendingDepth] = {}
         self.recent_trades: dict[str, deque[PublicTrade]] = {}
         self.messages_pushed = 0
+        #: Called with every engine event before it is routed (market sources listen here).
+        self.hooks: list[Callable[[Event], None]] = []
 
     def now_ns(self) -> int:
         """Server time in ns (real clock plus the skew fault)."""
@@ -104,8 +106,14 @@ class Exchange:
 
     def publish(self) -> None:
         """Route every event the engine produced since the last call."""
-        for ev in self.engine.drain():
-            self._route(ev)
+        # Hooks (market sources) may act on the engine and so produce more events.
+        events = self.engine.drain()
+        while events:
+            for ev in events:
+                for hook in self.hooks:
+                    hook(ev)
+                self._route(ev)
+            events = self.engine.drain()
         if self.config.depth_interval_ms == 0:
             self.flush_depth()
 
