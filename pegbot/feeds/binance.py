@@ -130,6 +130,7 @@ class BinanceFeed:
         self._stopping = asyncio.Event()
         self._ws: ClientConnection | None = None
         self._close_task: asyncio.Future[None] | None = None
+        self._fatal: BaseException | None = None
         self._snapshot_task: asyncio.Task[None] | None = None
         self._first_diff = asyncio.Event()
         self._queue: asyncio.Queue[FeedEvent] | None = None
@@ -179,16 +180,20 @@ class BinanceFeed:
             stopper.cancel()
 
     async def run(self) -> None:
-        """Connect, keep the book, reconnect on failure, until :meth:`stop`."""
+        """Connect, keep the book, reconnect on failure, until :meth:`stop`.
+
+        Network and venue failures are retried forever (counted, with backoff). An exception
+        raised by a callback (for example the recorder's disk being full) ends the feed and
+        propagates: carrying on would silently lose data.
+        """
         if self._rest is None:
             self._rest = make_rest_client(self.config)
         try:
-            if self.market is None:
-                await self._rest.load_markets()
-                self.market = Market.from_ccxt(self._rest.market(self.config.symbol))
             attempt = 0
             while not self._stopping.is_set():
-                healthy = await self._connect_once()
+                healthy = await self._load_market() and await self._connect_once()
+                if self._fatal is not None:
+                    raise self._fatal
                 if self._stopping.is_set():
                     break
                 # A connection that got the book synced was fine: start the backoff afresh.
@@ -207,36 +212,52 @@ class BinanceFeed:
 
     # -- one connection ---------------------------------------------------------------------
 
+    async def _load_market(self) -> bool:
+        if self.market is not None:
+            return True
+        from ccxt.base.errors import BaseError as CcxtError
+
+        try:
+            await self._rest.load_markets()
+        except (CcxtError, TimeoutError, OSError) as exc:
+            self.counters.connect_failures += 1
+            log.warning("load_markets failed", extra={"event": "feed_markets", "error": repr(exc)})
+            return False
+        # An unknown symbol is a configuration error, not a network one: let it raise.
+        self.market = Market.from_ccxt(self._rest.market(self.config.symbol))
+        return True
+
     async def _connect_once(self) -> bool:
         url = self.config.stream_url()
-        healthy = False
         try:
-            async with connect(
+            ws = await connect(
                 url,
                 open_timeout=self.config.open_timeout,
                 max_size=None,
                 compression=None,
                 proxy=None if _is_loopback(url) else True,
-            ) as ws:
-                self._ws = ws
-                self.counters.connects += 1
-                log.info("feed connected", extra={"event": "feed_connected", "url": url})
-                healthy = await self._session(ws)
+            )
         except (OSError, TimeoutError, InvalidHandshake, InvalidURI) as exc:
             self.counters.connect_failures += 1
             log.warning(
                 "feed connect failed", extra={"event": "feed_connect_failed", "error": repr(exc)}
             )
+            return False
+        self._ws = ws
+        self.counters.connects += 1
+        log.info("feed connected", extra={"event": "feed_connected", "url": url})
+        try:
+            async with ws:
+                return await self._session(ws)
         finally:
             self._ws = None
-        return healthy
 
     async def _session(self, ws: ClientConnection) -> bool:
         self.sync.reset()
         self._first_diff.clear()
         self._invalidate("disconnect", emit=False)
         healthy = False
-        self._snapshot_task = asyncio.create_task(self._resync(ws, wait_first=True))
+        self._start_resync(ws, wait_first=True)
         try:
             while True:
                 if self.config.idle_timeout is None:
@@ -247,21 +268,33 @@ class BinanceFeed:
                 self._on_message(self.clock(), data)
                 healthy = healthy or self._book_valid
                 if not self.sync.synced and not self._snapshot_running():
-                    self._snapshot_task = asyncio.create_task(self._resync(ws, wait_first=False))
+                    self._start_resync(ws, wait_first=False)
         except ConnectionClosed as exc:
             log.info("feed disconnected", extra={"event": "feed_disconnected", "code": exc.rcvd})
         except TimeoutError:
             log.warning("feed idle, reconnecting", extra={"event": "feed_idle"})
         finally:
             self.counters.disconnects += 1
-            if self._snapshot_task is not None:
-                self._snapshot_task.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await self._snapshot_task
-                self._snapshot_task = None
+            task, self._snapshot_task = self._snapshot_task, None
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             if self._book_valid:
                 self._invalidate("disconnect")
         return healthy or self._book_valid
+
+    def _start_resync(self, ws: ClientConnection, *, wait_first: bool) -> None:
+        task = asyncio.create_task(self._resync(ws, wait_first=wait_first))
+
+        def done(t: asyncio.Task[None]) -> None:
+            # A callback that failed inside the snapshot task must stop the feed, not vanish.
+            if not t.cancelled() and t.exception() is not None and self._fatal is None:
+                self._fatal = t.exception()
+                self._close_task = asyncio.ensure_future(ws.close())
+
+        task.add_done_callback(done)
+        self._snapshot_task = task
 
     def _snapshot_running(self) -> bool:
         return self._snapshot_task is not None and not self._snapshot_task.done()
@@ -269,6 +302,8 @@ class BinanceFeed:
     # -- snapshots ----------------------------------------------------------------------------
 
     async def _resync(self, ws: ClientConnection, *, wait_first: bool) -> None:
+        from ccxt.base.errors import BaseError as CcxtError
+
         if wait_first:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._first_diff.wait(), self.config.first_event_wait)
@@ -277,18 +312,22 @@ class BinanceFeed:
                 if attempt:
                     await asyncio.sleep(self.config.snapshot_retry_delay)
                 try:
-                    snap_id, bids, asks = await self._fetch_snapshot()
-                except (MarketError, KeyError, TypeError, ValueError) as exc:
-                    self.counters.snapshot_errors += 1
-                    log.error(
-                        "bad snapshot", extra={"event": "feed_bad_snapshot", "error": repr(exc)}
-                    )
-                    continue
-                except Exception as exc:  # ccxt network and exchange errors: retry
+                    raw, local_ns = await self._fetch_snapshot()
+                except (CcxtError, TimeoutError, OSError) as exc:
                     self.counters.snapshot_errors += 1
                     log.warning(
                         "snapshot failed",
                         extra={"event": "feed_snapshot_failed", "error": repr(exc)},
+                    )
+                    continue
+                if self.on_raw is not None:
+                    self.on_raw(local_ns, raw)
+                try:
+                    snap_id, bids, asks = self._parse_snapshot(raw)
+                except (MarketError, KeyError, TypeError, ValueError) as exc:
+                    self.counters.snapshot_errors += 1
+                    log.error(
+                        "bad snapshot", extra={"event": "feed_bad_snapshot", "error": repr(exc)}
                     )
                     continue
                 try:
@@ -314,26 +353,28 @@ class BinanceFeed:
             log.warning("no usable snapshot, reconnecting", extra={"event": "feed_no_snapshot"})
             await ws.close()
 
-    async def _fetch_snapshot(self) -> tuple[int, Levels, Levels]:
+    async def _fetch_snapshot(self) -> tuple[bytes, int]:
         assert self.market is not None
         rest = self._rest
-        # ccxt's implicit binding of GET /api/v3/depth (what fetch_order_book calls): its
-        # result keeps the venue's decimal strings, which fetch_order_book turns into floats.
-        raw = await rest.publicGetDepth(
+        # ccxt's implicit binding of GET /api/v3/depth (what fetch_order_book calls). The body
+        # text is kept: the recorder wants it verbatim, and it holds the exact decimal strings
+        # that fetch_order_book would turn into floats.
+        parsed = await rest.publicGetDepth(
             {"symbol": self.market.exchange_symbol, "limit": self.config.depth_limit}
         )
         local_ns = self.clock()
         self.counters.snapshots += 1
-        if self.on_raw is not None:
-            body = rest.last_http_response
-            self.on_raw(
-                local_ns,
-                body.encode() if isinstance(body, str) and body else orjson.dumps(raw),
-            )
+        body = rest.last_http_response
+        raw = body.encode() if isinstance(body, str) and body else orjson.dumps(parsed)
+        return raw, local_ns
+
+    def _parse_snapshot(self, raw: bytes) -> tuple[int, Levels, Levels]:
         market = self.market
-        bids = [(market.price_to_ticks(p), market.qty_to_units(q)) for p, q, *_ in raw["bids"]]
-        asks = [(market.price_to_ticks(p), market.qty_to_units(q)) for p, q, *_ in raw["asks"]]
-        return int(raw["lastUpdateId"]), bids, asks
+        assert market is not None
+        msg = orjson.loads(raw)
+        bids = [(market.price_to_ticks(p), market.qty_to_units(q)) for p, q, *_ in msg["bids"]]
+        asks = [(market.price_to_ticks(p), market.qty_to_units(q)) for p, q, *_ in msg["asks"]]
+        return int(msg["lastUpdateId"]), bids, asks
 
     def _seed(
         self, snap_id: int, bids: Levels, asks: Levels, pending: list[DepthEvent[DepthPayload]]

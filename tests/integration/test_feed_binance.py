@@ -216,3 +216,37 @@ def test_backoff_is_exponential_capped_and_jittered() -> None:
         assert max(delays) - min(delays) > ceiling * 0.3  # the jitter spreads reconnects
     no_jitter = FeedConfig(backoff_initial=0.5, backoff_max=8.0, backoff_jitter=0.0)
     assert backoff_delay(3, no_jitter, rng) == 4.0
+
+
+@pytest.mark.parametrize("fail_on", ["frame", "snapshot"])
+async def test_a_failing_callback_stops_the_feed_loudly(server: LocalBinance, fail_on: str) -> None:
+    def on_raw(local_ns: int, data: bytes) -> None:
+        if (fail_on == "snapshot") == data.startswith(b'{"lastUpdateId"'):
+            raise OSError(28, "No space left on device")
+
+    feed = BinanceFeed(config(server), MARKET, on_raw=on_raw)
+    task = asyncio.create_task(feed.run())
+    await server.wait_connections(1)
+    await server.send(server.venue.diff(bids=[("0.01143", "5")]))
+    with pytest.raises(OSError, match="No space left"):
+        await asyncio.wait_for(task, 5)
+    assert feed.counters.connects == 1  # no silent reconnect-and-carry-on
+
+
+async def test_feed_retries_load_markets_until_the_venue_answers() -> None:
+    probe = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
+    port = probe.sockets[0].getsockname()[1]
+    probe.close()
+    await probe.wait_closed()
+    cfg = FeedConfig(
+        ws_url=f"ws://127.0.0.1:{port}",
+        rest_url=f"http://127.0.0.1:{port}",
+        backoff_initial=0.01,
+        backoff_max=0.02,
+    )
+    feed = BinanceFeed(cfg, None)
+    task = asyncio.create_task(feed.run())
+    await until(lambda: feed.counters.connect_failures >= 3, what="load_markets retries")
+    feed.stop()
+    await asyncio.wait_for(task, 5)
+    assert feed.market is None and feed.counters.connects == 0

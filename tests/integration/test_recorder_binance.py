@@ -267,3 +267,41 @@ async def test_record_survives_sigkill_losing_at_most_a_second(tmp_path: Path) -
     print(f"recorded {len(ws_lines)}/{len(sent)} ; newest sent {lost_s:.3f} s before kill")
     assert len(ws_lines) >= len(must_have), (len(ws_lines), len(must_have), len(sent))
     assert [p for _, _, p, _ in rows if is_snapshot(p)] == server.depth_bodies[:1]
+
+
+async def test_record_cli_stops_after_duration_and_closes_files(tmp_path: Path) -> None:
+    out = tmp_path / "rec"
+    async with LocalBinance() as server:
+        env = dict(os.environ, PYTHONPATH=str(REPO), NO_PROXY="127.0.0.1,localhost")
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-c",
+            CLI,
+            "record",
+            "--out",
+            str(out),
+            "--ws-url",
+            server.ws_url,
+            "--rest-url",
+            server.rest_url,
+            "--depth-limit",
+            "20",
+            "--duration",
+            "2",
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
+        await server.wait_connections(1, timeout=30)
+        for i in range(5):
+            await server.send(server.venue.diff(bids=[("0.01143", str(10 + i))]))
+        stdout, _ = await asyncio.wait_for(proc.communicate(), 30)
+    assert proc.returncode == 0
+    summary = json.loads(stdout)
+    assert summary["recorder"]["lines"] == 6 and summary["feed"]["depth_messages"] == 5
+    assert summary["sync"]["snapshots"] == 1 and summary["feed"]["gaps"] == 0
+    assert server.depth_params[0] == {"symbol": "KGSTUSDT", "limit": "20"}
+    rows, counters = read_dir(out)
+    assert counters.truncated_gzip == 0  # closed cleanly: the gzip trailer is there
+    assert [p for _, _, p, _ in rows if not is_snapshot(p)] == [f for _, f in server.sent]
+    assert [str(p) for p in sorted(out.glob("*.gz"))] == summary["files"]
