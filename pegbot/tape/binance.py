@@ -35,6 +35,7 @@ levels are expanded, the message fields are repeated with numpy at flush time.
 
 from __future__ import annotations
 
+import gc
 from array import array
 from collections.abc import Iterable
 from decimal import Decimal
@@ -72,6 +73,10 @@ SKIP_REASONS = (
 
 _MS = 1_000_000
 _TICKER_MARK = b"@bookTicker"
+# Ready-made side columns for a message's levels (bids first, then asks).
+_SIDE_RUN = 4096
+_BID_RUN = array("b", [1]) * _SIDE_RUN
+_ASK_RUN = array("b", [-1]) * _SIDE_RUN
 _CACHE_LIMIT = 1 << 21
 
 
@@ -174,7 +179,7 @@ class BinanceRawConverter:
         self._m_exch = array("q")
         self._m_local = array("q")
         self._m_kind = array("B")
-        self._m_side = array("b")
+        self._side = array("b")
         self._m_fid = array("q")
         self._m_uid = array("q")
         self._m_count = array("q")
@@ -191,6 +196,17 @@ class BinanceRawConverter:
 
     def convert_file(self, path: str | Path) -> None:
         """Convert one file, continuing the state left by the previous one."""
+        # Parsed messages hold no reference cycles, but millions of young objects make the
+        # cyclic collector rescan the buffered ones again and again; pause it meanwhile.
+        was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            self._convert_file(path)
+        finally:
+            if was_enabled:
+                gc.enable()
+
+    def _convert_file(self, path: str | Path) -> None:
         self._path = str(path)
         rc = RawCounters()
         skip_tickers = not self.collect_tickers
@@ -402,7 +418,7 @@ class BinanceRawConverter:
         self._m_exch.append(data["T"] * _MS)
         self._m_local.append(local)
         self._m_kind.append(TRADE)
-        self._m_side.append(side)
+        self._side.append(side)
         self._m_fid.append(0)
         self._m_uid.append(int(data["t"]))
         self._m_count.append(1)
@@ -433,7 +449,7 @@ class BinanceRawConverter:
         self._m_exch.append(exch)
         self._m_local.append(local)
         self._m_kind.append(kind)
-        self._m_side.append(side)
+        self._side.append(side)
         self._m_fid.append(fid)
         self._m_uid.append(uid)
         self._m_count.append(1)
@@ -443,23 +459,34 @@ class BinanceRawConverter:
     def _emit_depth(self, event: DepthEvent[_Payload], local: int, kind: int) -> None:
         lineno, exch, bids, asks = event.payload
         ticks, units = self._ticks, self._units
+        nb, na = len(bids), len(asks)
+        if not nb + na:
+            return
         try:
-            for side, levels in ((1, bids), (-1, asks)):
-                if not levels:
-                    continue
-                self._price.extend([ticks[p] for p, _ in levels])
-                self._qty.extend([units[q] for _, q in levels])
-                self._m_exch.append(exch)
-                self._m_local.append(local)
-                self._m_kind.append(kind)
-                self._m_side.append(side)
-                self._m_fid.append(event.first_id)
-                self._m_uid.append(event.last_id)
-                self._m_count.append(len(levels))
+            # Convert first: an off-grid level must not leave half a message behind.
+            price = [ticks[p] for p, _ in bids]
+            price += [ticks[p] for p, _ in asks]
+            qty = [units[q] for _, q in bids]
+            qty += [units[q] for _, q in asks]
         except MarketError as exc:
             raise ConvertError(f"{self._path}:{lineno}: {exc}") from exc
         except (ValueError, TypeError) as exc:
             raise ConvertError(f"{self._path}:{lineno}: bad depth level: {exc}") from exc
+        self._price.extend(price)
+        self._qty.extend(qty)
+        side = self._side
+        if nb <= _SIDE_RUN and na <= _SIDE_RUN:
+            side.extend(_BID_RUN[:nb])
+            side.extend(_ASK_RUN[:na])
+        else:
+            side.extend(array("b", [1]) * nb)
+            side.extend(array("b", [-1]) * na)
+        self._m_exch.append(exch)
+        self._m_local.append(local)
+        self._m_kind.append(kind)
+        self._m_fid.append(event.first_id)
+        self._m_uid.append(event.last_id)
+        self._m_count.append(nb + na)
 
     def _flush(self) -> None:
         n_rows = len(self._price)
@@ -476,7 +503,7 @@ class BinanceRawConverter:
             "exch_ts": rep(self._m_exch, "int64"),
             "local_ts": rep(self._m_local, "int64"),
             "kind": rep(self._m_kind, "uint8"),
-            "side": rep(self._m_side, "int8"),
+            "side": np.frombuffer(self._side, dtype=np.int8).copy(),
             "price": np.frombuffer(self._price, dtype=np.int64).copy(),
             "qty": np.frombuffer(self._qty, dtype=np.int64).copy(),
             "first_update_id": rep(self._m_fid, "int64"),
