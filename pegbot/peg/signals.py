@@ -282,7 +282,8 @@ class ArbSignaler:
         self.metrics = metrics
         self._signals: dict[str, Signal] = {}
         self._live_ids: set[str] = set()  # evaluate() runs per book update: keep this small
-        self._triggers: dict[tuple[Fraction, SignalKind, Fraction], int] = {}
+        self._thr_fair: Fraction | None = None
+        self._thr: dict[tuple[SignalKind, bool], int] = {}
         self._kinds = {k: _KindState() for k in SignalKind}
         self._status = SignalerStatus(False, FairState.STALE, "no fair value yet", 0)
         self._tick = Fraction(market.tick_size)
@@ -324,10 +325,6 @@ class ArbSignaler:
         For ``mint_and_sell`` the lowest bid that qualifies, for ``buy_and_redeem`` the
         highest ask. It is also the defence-band edge a quoting strategy may use.
         """
-        key = (fair, kind, edge_bps)
-        cached = self._triggers.get(key)
-        if cached is not None:
-            return cached
         need = (edge_bps + self.costs.par_bps(kind)) / _BPS
         if kind is SignalKind.MINT_AND_SELL:
             # p(1 − fee) − fair ≥ fair·need
@@ -335,9 +332,6 @@ class ArbSignaler:
         else:
             # fair − p(1 + fee) ≥ fair·need
             ticks = math.floor(fair * (1 - need) / (1 + self._fee) / self._tick)
-        if len(self._triggers) > 1024:  # a fair-value series: keep the cache bounded
-            self._triggers.clear()
-        self._triggers[key] = ticks
         return ticks
 
     def marginal_edge_bps(self, fair: Fraction, kind: SignalKind, ticks: int) -> Fraction:
@@ -386,23 +380,19 @@ class ArbSignaler:
         assert fair.price is not None
         price = fair.price
         best = book.best_bid if kind is SignalKind.MINT_AND_SELL else book.best_ask
-        live = self.live(kind)
-        min_edge = Fraction(self.config.min_edge_bps)
+        live = self.live(kind) if self._live_ids else []
         if live:
             # Withdraw a proposal once the edge is clearly gone (hysteresis), not on flicker.
-            floor_edge = min_edge - Fraction(self.config.hysteresis_bps)
-            gone = best is None or not self._reaches(kind, best, price, floor_edge)
+            gone = not self._reaches(kind, best, price, floor=True)
             events = []
             if gone:
                 for sig in live:
                     if sig.state is SignalState.PROPOSED:
                         events.append(self._move(sig, SignalState.EXPIRED, now_ns, "edge_gone"))
-            elif self._reaches(kind, best, price, min_edge):
+            elif self._reaches(kind, best, price, floor=False):
                 self._suppress(kind, "live_signal")
             return events
-        if best is None:
-            return []
-        if not self._reaches(kind, best, price, min_edge):
+        if not self._reaches(kind, best, price, floor=False):
             return []
         state = self._kinds[kind]
         if now_ns - state.last_created_ns < self.config.cooldown_ns:
@@ -417,11 +407,21 @@ class ArbSignaler:
         self._live_ids.add(new.id)
         return [SignalEvent(new, None, now_ns)]
 
-    def _reaches(self, kind: SignalKind, best: int | None, fair: Fraction, edge: Fraction) -> bool:
-        # The marginal edge falls monotonically away from the touch: compare ticks only.
+    def _reaches(self, kind: SignalKind, best: int | None, fair: Fraction, floor: bool) -> bool:
+        # The marginal edge falls monotonically away from the touch, so one integer compare
+        # against a threshold tick decides; thresholds are recomputed only when fair changes.
         if best is None:
             return False
-        trigger = self.trigger_ticks(fair, kind, edge)
+        if fair is not self._thr_fair and fair != self._thr_fair:
+            min_edge = Fraction(self.config.min_edge_bps)
+            floor_edge = min_edge - Fraction(self.config.hysteresis_bps)
+            self._thr = {
+                (k, f): self.trigger_ticks(fair, k, floor_edge if f else min_edge)
+                for k in SignalKind
+                for f in (False, True)
+            }
+            self._thr_fair = fair
+        trigger = self._thr[kind, floor]
         return best >= trigger if kind is SignalKind.MINT_AND_SELL else best <= trigger
 
     def _build(
@@ -590,6 +590,8 @@ class ArbSignaler:
         return SignalEvent(new, sig.state, now_ns)
 
     def _expire_due(self, now_ns: int) -> list[SignalEvent]:
+        if not self._live_ids:
+            return []
         return [
             self._move(s, SignalState.EXPIRED, now_ns, "expired")
             for s in self.live()
