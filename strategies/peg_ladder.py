@@ -17,6 +17,7 @@ pay. Quotes are post-only: a price that would take is moved one tick behind the 
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 
 from pydantic import Field, model_validator
 
@@ -27,11 +28,9 @@ from pegbot.strategy import (
     Quote,
     StrategyParams,
     band_ticks,
-    bps_ticks,
     frac,
     inventory_skew,
     post_only_clamp,
-    round_passive,
 )
 
 
@@ -99,37 +98,52 @@ class PegLadder:
         self._sizes = list(sizes) if isinstance(sizes, list) else [sizes] * params.levels
         fee_bps = frac(market.maker_fee) * 10_000
         min_half_bps = max(frac(params.min_spread_bps), 2 * fee_bps + frac(params.min_edge_bps)) / 2
-        self._first_bps = max(frac(params.first_bps), min_half_bps)
-        self._step_bps = frac(params.step_bps)
+        first = max(frac(params.first_bps), min_half_bps)
+        # Distance of each level from the centre as a fraction of fair, computed once.
+        self._offsets = [(first + i * frac(params.step_bps)) / 10_000 for i in range(params.levels)]
         self._band_bps = frac(params.band_bps)
-        self._skew_bps = frac(params.price_skew_bps)
+        self._skew = frac(params.price_skew_bps) / 10_000
         self._size_skew = frac(params.size_skew)
         self._range_units = market.lots_to_units(params.inventory_range_lots)
+        # The last answer: on a quiet peg most ticks repeat the inputs that matter.
+        self._memo_key: tuple[object, ...] | None = None
+        self._memo: DesiredQuotes = DesiredQuotes()
 
     def quote(self, state: MarketState) -> DesiredQuotes:
         """Return the ladder for ``state``; empty when the fair value is unknown."""
         fair = state.fair
         if fair is None:
             return DesiredQuotes((), note="no fair value")
-        p = self.params
-        f = fair.price_ticks
+        book = state.book
+        key = (fair.price_ticks, state.inventory.excess_units, book.best_bid, book.best_ask)
+        if key != self._memo_key:
+            self._memo = self._ladder(fair.price_ticks, state)
+            self._memo_key = key
+        return self._memo
+
+    def _ladder(self, f: Fraction, state: MarketState) -> DesiredQuotes:
         q = inventory_skew(state.inventory, self._range_units)
-        center = f - q * bps_ticks(f, self._skew_bps)
+        center = f - q * self._skew * f
         lo, hi = band_ticks(f, self._band_bps)
+        # Long (q > 0): bids shrink, asks grow; floor keeps sizes monotone in q.
+        qs = q * self._size_skew
+        factors = {Side.BUY: 1 - qs, Side.SELL: 1 + qs}
+        book = state.book
         quotes: list[Quote] = []
-        for i in range(p.levels):
-            half = bps_ticks(f, self._first_bps + i * self._step_bps)
+        for i, offset in enumerate(self._offsets):
+            half = f * offset
             base = self._sizes[i]
-            for side, sign, prefix in ((Side.BUY, -1, "b"), (Side.SELL, 1, "a")):
-                price = round_passive(side, center + sign * half)
-                price = post_only_clamp(side, price, state.book)
+            for side, price, prefix in (
+                (Side.BUY, math.floor(center - half), "b"),
+                (Side.SELL, math.ceil(center + half), "a"),
+            ):
+                price = post_only_clamp(side, price, book)
                 if not lo <= price <= hi:
                     continue
-                # Long (q > 0): bids shrink, asks grow; floor keeps it monotone in q.
-                lots = math.floor(base * (1 - side * q * self._size_skew))
+                lots = math.floor(base * factors[side])
                 if lots > 0:
                     quotes.append(Quote(side, price, lots, f"{prefix}{i}"))
-        if p.wall_lots:
+        if self.params.wall_lots:
             self._add_walls(quotes, lo, hi, state)
         return DesiredQuotes(tuple(quotes))
 

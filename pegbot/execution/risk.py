@@ -261,6 +261,20 @@ class Risk:
         self._qty_unit = Fraction(market.qty_unit)
         self._tick = Fraction(market.tick_size)
         self._lot_cost = Fraction(market.tick_size) * Fraction(market.lot_size)  # per tick·lot
+        self._band_cache: tuple[Fraction, int, int, int] | None = None
+        # Thresholds as exact fractions, once.
+        self._dev_thresholds = [(frac(p.deviation_defend_bps), RiskLevel.DEFEND)]
+        if p.deviation_freeze_bps is not None:
+            self._dev_thresholds.append((frac(p.deviation_freeze_bps), RiskLevel.FREEZE))
+        self._loss_thresholds = []
+        if p.loss_defend is not None:
+            self._loss_thresholds.append((frac(p.loss_defend), RiskLevel.DEFEND))
+        if p.loss_halt is not None:
+            self._loss_thresholds.append((frac(p.loss_halt), RiskLevel.HALT))
+        self._reject_thresholds = [
+            (Fraction(p.rejects_freeze), RiskLevel.FREEZE),
+            (Fraction(p.rejects_halt), RiskLevel.HALT),
+        ]
 
     @property
     def level(self) -> RiskLevel:
@@ -395,7 +409,7 @@ class Risk:
             add(Trigger("book_crossed", freeze, f"{bb} >= {ba}"))
 
         fair = state.fair
-        deviation: float | None = None
+        deviation: Fraction | None = None
         drawdown = Fraction(0)
         if fair is None:
             add(Trigger("no_fair", freeze))
@@ -413,19 +427,11 @@ class Risk:
                 add(Trigger("fair_jump", freeze))
             deviation = self._deviation_bps(state, f)
             if deviation is not None:
-                thresholds = [(frac(p.deviation_defend_bps), RiskLevel.DEFEND)]
-                if p.deviation_freeze_bps is not None:
-                    thresholds.append((frac(p.deviation_freeze_bps), freeze))
-                hit = self._latch("peg_deviation", frac(abs(deviation)), thresholds)
+                hit = self._latch("peg_deviation", abs(deviation), self._dev_thresholds)
                 if hit is not None:
-                    add(Trigger("peg_deviation", hit, f"{deviation:+.1f} bps"))
+                    add(Trigger("peg_deviation", hit, f"{float(deviation):+.1f} bps"))
             drawdown = self._drawdown(state, f)
-            thresholds = []
-            if p.loss_defend is not None:
-                thresholds.append((frac(p.loss_defend), RiskLevel.DEFEND))
-            if p.loss_halt is not None:
-                thresholds.append((frac(p.loss_halt), RiskLevel.HALT))
-            hit = self._latch("loss_from_peak", drawdown, thresholds)
+            hit = self._latch("loss_from_peak", drawdown, self._loss_thresholds)
             if hit is not None:
                 add(Trigger("loss_from_peak", hit, f"{float(drawdown):.4f} {self.market.quote}"))
 
@@ -450,20 +456,16 @@ class Risk:
             )
 
         rejects = self._rejects_in_window(now, feed.rejects_total if feed is not None else None)
-        hit = self._latch(
-            "reject_storm",
-            Fraction(rejects),
-            [(Fraction(p.rejects_freeze), freeze), (Fraction(p.rejects_halt), RiskLevel.HALT)],
-        )
+        hit = self._latch("reject_storm", Fraction(rejects), self._reject_thresholds)
         if hit is not None:
             add(Trigger("reject_storm", hit, f"{rejects} in {p.reject_window_s}s"))
 
         best_bid, best_ask = desired.best_bid, desired.best_ask
         if best_bid is not None and best_ask is not None and best_bid >= best_ask:
             add(Trigger("quotes_crossed", freeze, f"{best_bid} >= {best_ask}"))
-        return out, deviation, drawdown, rejects
+        return out, None if deviation is None else float(deviation), drawdown, rejects
 
-    def _deviation_bps(self, state: MarketState, fair: Fraction) -> float | None:
+    def _deviation_bps(self, state: MarketState, fair: Fraction) -> Fraction | None:
         # Mid against fair; with one side only, how far that side's touch is through fair.
         book = state.book
         bb, ba = book.best_bid, book.best_ask
@@ -475,7 +477,7 @@ class Risk:
             ref = min(Fraction(ba), fair)
         else:
             return None
-        return float((ref - fair) * 10_000 / fair)
+        return (ref - fair) * 10_000 / fair
 
     def _drawdown(self, state: MarketState, fair: Fraction) -> Fraction:
         inv = state.inventory
@@ -506,8 +508,12 @@ class Risk:
             return DesiredQuotes((), note=f"risk {level.label}"), len(desired.quotes)
         p = self.params
         f = state.fair.price_ticks
-        lo, hi = band_ticks(f, self._band)
-        widen = math.ceil(bps_ticks(f, self._widen_bps)) if level is RiskLevel.DEFEND else 0
+        if self._band_cache is None or self._band_cache[0] != f:
+            lo, hi = band_ticks(f, self._band)
+            self._band_cache = (f, lo, hi, math.ceil(bps_ticks(f, self._widen_bps)))
+        _, lo, hi, widen = self._band_cache
+        if level is not RiskLevel.DEFEND:
+            widen = 0
         book = state.book
         bb, ba = book.best_bid, book.best_ask
         inv = state.inventory
@@ -521,9 +527,10 @@ class Risk:
         ask_room = (inv.base_units - p.min_base_lots * upl) // upl
         if p.max_side_lots is not None:
             bid_room, ask_room = min(bid_room, p.max_side_lots), min(ask_room, p.max_side_lots)
-        cash: Fraction | None = (
-            Fraction(inv.quote_units) * self._qty_unit if p.respect_balances else None
-        )
+        # What the quote balance pays for, in tick·lots: price × lots of every bid must fit.
+        cash: int | None = None
+        if p.respect_balances:
+            cash = math.floor(Fraction(inv.quote_units) * self._qty_unit / self._lot_cost)
         kept: list[Quote] = []
         for side in (Side.BUY, Side.SELL):
             room = bid_room if side is Side.BUY else ask_room
@@ -540,13 +547,13 @@ class Risk:
                 if side is Side.SELL and bb is not None and price <= bb:
                     continue
                 if side is Side.BUY and cash is not None:
-                    lots = min(lots, math.floor(cash / (price * self._lot_cost)))
+                    lots = min(lots, cash // price)
                 lots = min(lots, room)
                 if lots <= 0:
                     continue
                 room -= lots
                 if side is Side.BUY and cash is not None:
-                    cash -= lots * price * self._lot_cost
+                    cash -= lots * price
                 kept.append(Quote(side, price, lots, q.level_id))
         note = desired.note if level is RiskLevel.NORMAL else f"risk {level.label}"
         return DesiredQuotes(tuple(kept), note=note), len(desired.quotes) - len(kept)
