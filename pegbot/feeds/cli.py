@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import signal
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -39,19 +40,29 @@ def record_command(
     Writes ``<local_receive_ns> <message>`` lines to ``OUT/<sym>_<YYYYMMDD>_<HH>.gz``, one file
     per UTC hour. Prints a JSON summary on stdout when it stops.
     """
-    from pegbot.feeds.recorder import record
+    from pegbot.feeds.binance import BinanceFeed
+    from pegbot.feeds.recorder import RawRecorder, record
 
     if not logging.getLogger().handlers:
         logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(message)s")
     config = FeedConfig(
         symbol=symbol, ws_url=ws_url, rest_url=rest_url or None, depth_limit=depth_limit
     )
-    try:
-        recorder, feed = asyncio.run(
-            record(config, out, duration=duration, flush_interval=flush_interval)
+
+    async def main() -> tuple[RawRecorder, BinanceFeed]:
+        loop = asyncio.get_running_loop()
+
+        def on_start(feed: BinanceFeed) -> None:
+            # SIGTERM (systemd stop) and Ctrl-C end the recording cleanly: the current file
+            # gets its gzip trailer instead of a torn end.
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, feed.stop)
+
+        return await record(
+            config, out, duration=duration, flush_interval=flush_interval, feed_hook=on_start
         )
-    except KeyboardInterrupt:
-        raise typer.Exit(0) from None
+
+    recorder, feed = asyncio.run(main())
     summary = {
         "files": [str(p) for p in recorder.paths],
         "recorder": recorder.counters.as_dict(),

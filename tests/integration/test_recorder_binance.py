@@ -305,3 +305,36 @@ async def test_record_cli_stops_after_duration_and_closes_files(tmp_path: Path) 
     assert counters.truncated_gzip == 0  # closed cleanly: the gzip trailer is there
     assert [p for _, _, p, _ in rows if not is_snapshot(p)] == [f for _, f in server.sent]
     assert [str(p) for p in sorted(out.glob("*.gz"))] == summary["files"]
+
+
+async def test_record_cli_finishes_the_file_on_sigterm(tmp_path: Path) -> None:
+    out = tmp_path / "rec"
+    async with LocalBinance() as server:
+        env = dict(os.environ, PYTHONPATH=str(REPO), NO_PROXY="127.0.0.1,localhost")
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-c",
+            CLI,
+            "record",
+            "--out",
+            str(out),
+            "--ws-url",
+            server.ws_url,
+            "--rest-url",
+            server.rest_url,
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
+        await server.wait_connections(1, timeout=30)
+        for i in range(3):
+            await server.send(server.venue.diff(asks=[("0.01144", str(10 + i))]))
+        await until(lambda: len(server.depth_bodies) == 1, timeout=10, what="snapshot")
+        await asyncio.sleep(0.2)
+        proc.send_signal(signal.SIGTERM)
+        stdout, _ = await asyncio.wait_for(proc.communicate(), 30)
+    assert proc.returncode == 0
+    assert json.loads(stdout)["recorder"]["lines"] == 4
+    rows, counters = read_dir(out)
+    assert counters.truncated_gzip == 0
+    assert [p for _, _, p, _ in rows if not is_snapshot(p)] == [f for _, f in server.sent]
