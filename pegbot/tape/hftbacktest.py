@@ -191,7 +191,7 @@ def events_to_columns(data: Array, market: Market) -> tuple[Columns, dict[str, A
         np.where((flags & np.uint64(SELL_EVENT)) != 0, -1, 0),
     ).astype(np.int8)
     local = sel["local_ts"].astype(np.int64)
-    if len(local) > 1 and bool((np.diff(local) < 0).any()):
+    if bool((local[1:] < local[:-1]).any()):
         raise NpzError("LOCAL events are not in local_ts order")
     # One tape CLEAR per snapshot block: later clears of the same block are dropped.
     keep = np.ones(len(sel), dtype=bool)

@@ -89,7 +89,7 @@ class TapeWriter:
         if n == 0:
             return
         local = batch["local_ts"]
-        if local[0] < self.last_local_ts or (n > 1 and bool((np.diff(local) < 0).any())):
+        if local[0] < self.last_local_ts or bool((local[1:] < local[:-1]).any()):
             raise TapeOrderError(
                 f"local_ts goes backwards in rows {self.rows_written + self._pending_rows}.."
                 f"{self.rows_written + self._pending_rows + n - 1}"
