@@ -21,7 +21,19 @@ Rules that make the output safe to send as it is:
   whatever it does not allow is skipped and comes back at the next diff.
 
 Client order ids are ``pegbot-<run>-<level>-<n>``, ``n`` counting up within the run, within
-Binance's 36 characters of ``[A-Za-z0-9-_]``.
+Binance's 36 characters of ``[A-Za-z0-9-_]``. The level in an id is where the order was
+*placed*; after a rebind the shell's live set, not the id, says which level it serves.
+
+What the shell does with the output (the contract the async bot builds on):
+
+1. apply ``rebinds`` to its live set;
+2. send ``cancels`` and mark each order ``PENDING_CANCEL``; drop it on the cancel's ack, on
+   a fill of its remainder, or on :class:`~pegbot.execution.errors.OrderNotFoundError`;
+3. send ``places`` and add each as ``PENDING_NEW``; ``OPEN`` on the ack, dropped on a reject;
+   on an error with ``outcome_unknown`` keep it ``PENDING_NEW`` until an open-orders fetch
+   says whether it exists (never re-send it under a new id before that);
+4. on ``RiskState.cancel_all`` call the venue's cancel-all and confirm with an open-orders
+   fetch, instead of diffing.
 """
 
 from __future__ import annotations

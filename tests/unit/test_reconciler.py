@@ -359,3 +359,27 @@ def test_pending_orders_are_safe(
         busy = {o.level_id for o in live if o.status is OrderStatus.PENDING_CANCEL}
         busy |= {c.level_id for c in actions.cancels}
         assert not busy & {p.quote.level_id for p in actions.places}
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.integers(1, 5000),
+    st.integers(1, 10_000),
+    st.sampled_from(["0", "1", "10", "5.5"]),
+    st.sampled_from(["0", "1", "5", "0.00001"]),
+    st.sampled_from(["1", "0.1", "10"]),
+)
+def test_filters_agree_with_the_market_spec(
+    ticks: int, lots: int, min_qty: str, min_notional: str, lot_size: str
+) -> None:
+    market = Market(
+        symbol="KGST/USDT", base="KGST", quote="USDT", tick_size=Decimal("0.00001"),
+        lot_size=Decimal(lot_size), min_qty=Decimal(min_qty), min_notional=Decimal(min_notional),
+    )  # fmt: skip
+    reason = Reconciler(market, "r1").filter_reason(Quote(Side.BUY, ticks, lots, "b0"))
+    try:
+        market.check_order(ticks, lots)
+        ok = True
+    except ValueError:
+        ok = False
+    assert (reason is None) == ok
