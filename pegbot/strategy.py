@@ -40,6 +40,7 @@ __all__ = [
     "BookView",
     "DesiredQuotes",
     "FairState",
+    "FairValueLike",
     "FairView",
     "FeedHealth",
     "Inventory",
@@ -50,6 +51,7 @@ __all__ = [
     "Strategy",
     "StrategyError",
     "StrategyParams",
+    "adapt_fair",
     "band_ticks",
     "bps_ticks",
     "frac",
@@ -126,6 +128,37 @@ class FairView:
         """Build from a price in the quote currency, converted to ticks exactly."""
         ticks = Fraction(Decimal(price)) / Fraction(market.tick_size)
         return cls.make(ticks, state, age_ns, observed_at_ns)
+
+
+class FairValueLike(Protocol):
+    """What :meth:`FairView.adapt` reads from the peg's ``FairValue`` (duck-typed)."""
+
+    @property
+    def state(self) -> str:
+        """``ok``, ``stale``, ``disputed`` or ``jump``."""
+
+    @property
+    def price(self) -> Fraction | None:
+        """Exact price in the quote currency, None if unknown."""
+
+    @property
+    def observed_at_ns(self) -> int:
+        """When the sources last confirmed it."""
+
+    @property
+    def age_ns(self) -> int | None:
+        """Age of the oldest observation used."""
+
+
+def adapt_fair(value: FairValueLike | None, market: Market) -> FairView | None:
+    """The peg's fair value as the core sees it; None (quotes pulled) without a price.
+
+    An unknown state raises :class:`ValueError` rather than being guessed at.
+    """
+    if value is None or value.price is None:
+        return None
+    ticks = Fraction(value.price) / Fraction(market.tick_size)
+    return FairView.make(ticks, str(value.state), max(0, value.age_ns or 0), value.observed_at_ns)
 
 
 @runtime_checkable

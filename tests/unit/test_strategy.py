@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import textwrap
 from decimal import Decimal
 from fractions import Fraction
@@ -20,6 +21,7 @@ from pegbot.strategy import (
     Quote,
     Strategy,
     StrategyError,
+    adapt_fair,
     band_ticks,
     frac,
     inventory_skew,
@@ -183,3 +185,18 @@ def test_helpers_are_exact() -> None:
     assert inventory_skew(Inventory(150, 0, 100), 100) == Fraction(1, 2)
     assert inventory_skew(Inventory(10**9, 0, 0), 100) == 1
     assert inventory_skew(Inventory(-(10**9), 0, 0), 100) == -1
+
+
+def test_adapt_the_pegs_fair_value() -> None:
+    from pegbot.peg.fair import FairValue
+
+    fv = FairValue.fixed(Fraction(Decimal(1) / Decimal("87.45")), MARKET, now_ns=5)
+    view = adapt_fair(fv, MARKET)
+    assert view is not None and view.state == "ok" and view.observed_at_ns == 5
+    assert view.price_ticks == fv.price * 100_000  # type: ignore[operator]
+    assert adapt_fair(None, MARKET) is None
+    assert adapt_fair(dataclasses.replace(fv, price=None), MARKET) is None
+    stale = adapt_fair(dataclasses.replace(fv, state="stale"), MARKET)  # type: ignore[arg-type]
+    assert stale is not None and stale.state == "stale"
+    with pytest.raises(ValueError, match="unknown fair state"):
+        adapt_fair(dataclasses.replace(fv, state="maybe"), MARKET)  # type: ignore[arg-type]
