@@ -12,14 +12,22 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev,peers]'
 	touch $(STAMP)
 
-setup: $(STAMP)
+# Debian packages the tests need: a real Prometheus and promtool (observability tests).
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+.PHONY: system
+system:
+	@command -v promtool >/dev/null 2>&1 && command -v prometheus >/dev/null 2>&1 || \
+	  ( $(SUDO) apt-get update -q && \
+	    DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends prometheus )
+
+setup: $(STAMP) system
 
 ## The main job on its embedded default: no internet, no keys.
 run: $(STAMP)
 	$(BIN)/pegbot demo $(ARGS)
 
 ## The whole test suite.
-test: $(STAMP)
+test: $(STAMP) system
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)
