@@ -22,6 +22,13 @@ Example::
 
     [faults]
     rest_fail_rate = 0.01
+
+    [flow]             # the crowd of --market flow (pegbot.sim.flow.FlowConfig)
+    seed = 7
+    [[flow.scenarios]]
+    kind = "fx_step"
+    at_ns = 600_000_000_000
+    som_per_usd = "85"
 """
 
 from __future__ import annotations
@@ -34,6 +41,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from pegbot.market import Market
+
+from .flow import FlowConfig
 
 #: The documented demo API key of the simulator (not a secret: it only works on loopback).
 DEMO_API_KEY = "pegbot-demo-key-00000000000000000000000000000000000000000000000000"
@@ -136,6 +145,7 @@ class SimConfig(_Model):
     rate_limits: RateLimitConfig = RateLimitConfig()
     faults: FaultConfig = FaultConfig()
     nbkr: NbkrConfig = NbkrConfig()
+    flow: FlowConfig = FlowConfig()
     depth_interval_ms: int = Field(default=100, ge=0)
     ping_interval_s: float = Field(default=20.0, gt=0)
     max_recv_window_ms: int = 60000
