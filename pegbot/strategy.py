@@ -283,7 +283,7 @@ class MarketState:
         inventory: Holdings and target.
         live_orders: Our orders believed to be on the venue.
         mode: ``dry-run``, ``paper``, ``testnet``, ``live`` or ``backtest``.
-        feed: Freshness of the inputs.
+        feed: Freshness of the inputs; None means unknown, and risk then pulls quotes.
     """
 
     now_ns: int
