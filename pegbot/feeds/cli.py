@@ -34,13 +34,19 @@ def record_command(
             min=0.01, max=1.0, help="Seconds between forced flushes (max loss on a crash)."
         ),
     ] = 0.5,
+    metrics_port: Annotated[
+        int, typer.Option(min=0, max=65535, help="Serve Prometheus metrics on 127.0.0.1:PORT.")
+    ] = 0,
 ) -> None:
     """Record Binance depth and trade streams, and REST snapshots, as raw gzip lines.
 
     Writes ``<local_receive_ns> <message>`` lines to ``OUT/<sym>_<YYYYMMDD>_<HH>.gz``, one file
     per UTC hour. Prints a JSON summary on stdout when it stops.
     """
+    from prometheus_client import CollectorRegistry, start_http_server
+
     from pegbot.feeds.binance import BinanceFeed
+    from pegbot.feeds.metrics import FeedCollector
     from pegbot.feeds.recorder import RawRecorder, record
 
     if not logging.getLogger().handlers:
@@ -52,11 +58,16 @@ def record_command(
     async def main() -> tuple[RawRecorder, BinanceFeed]:
         loop = asyncio.get_running_loop()
 
-        def on_start(feed: BinanceFeed) -> None:
+        def on_start(feed: BinanceFeed, recorder: RawRecorder) -> None:
             # SIGTERM (systemd stop) and Ctrl-C end the recording cleanly: the current file
             # gets its gzip trailer instead of a torn end.
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(sig, feed.stop)
+            if metrics_port:
+                registry = CollectorRegistry()
+                FeedCollector(feed, recorder=recorder).register(registry)
+                # Loopback only: put a proxy or Prometheus agent in front to expose it.
+                start_http_server(metrics_port, addr="127.0.0.1", registry=registry)
 
         return await record(
             config, out, duration=duration, flush_interval=flush_interval, feed_hook=on_start

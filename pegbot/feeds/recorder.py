@@ -190,7 +190,7 @@ async def record(
     market: Market | None = None,
     clock: Callable[[], int] = time.time_ns,
     flush_interval: float = 0.5,
-    feed_hook: Callable[[BinanceFeed], None] | None = None,
+    feed_hook: Callable[[BinanceFeed, RawRecorder], None] | None = None,
 ) -> tuple[RawRecorder, BinanceFeed]:
     """Record ``config``'s streams into ``out_dir`` until ``duration`` seconds pass or cancel.
 
@@ -204,7 +204,8 @@ async def record(
         market: Market spec (``None``: loaded through ccxt).
         clock: Local time in ns; also decides the hourly rotation.
         flush_interval: Seconds between forced flushes (at most the data lost on a crash).
-        feed_hook: Called with the feed before it starts (tests and metrics attach here).
+        feed_hook: Called with the feed and the recorder before the feed starts (signal
+            handlers, metrics and tests attach here).
 
     Returns:
         The closed recorder and the stopped feed, for their counters.
@@ -214,7 +215,7 @@ async def record(
     )
     feed = BinanceFeed(config, market, clock=clock, on_raw=recorder.write)
     if feed_hook is not None:
-        feed_hook(feed)
+        feed_hook(feed, recorder)
 
     async def flusher() -> None:
         while True:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import time
 from collections.abc import AsyncIterator
 
 import pytest
@@ -250,3 +251,44 @@ async def test_feed_retries_load_markets_until_the_venue_answers() -> None:
     feed.stop()
     await asyncio.wait_for(task, 5)
     assert feed.market is None and feed.counters.connects == 0
+
+
+async def test_feed_counters_are_exported_to_prometheus(server: LocalBinance) -> None:
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    from pegbot.feeds.metrics import FeedCollector
+
+    venue = server.venue
+    registry = CollectorRegistry()
+    feed = BinanceFeed(config(server), MARKET)
+    FeedCollector(feed).register(registry)
+    labels = {"venue": "binance", "symbol": "KGST/USDT"}
+
+    def sample(name: str, **extra: str) -> float | None:
+        return registry.get_sample_value(name, {**labels, **extra})
+
+    assert sample("pegbot_feed_gaps_total") == 0  # every series exists from the start
+    assert sample("pegbot_feed_book_synced") == 0
+    task = asyncio.create_task(feed.run())
+    try:
+        await server.wait_connections(1)
+        await server.send(venue.diff(bids=[("0.01143", "5")]))
+        await until(lambda: book_matches(feed, venue), what="sync")
+        venue.diff(bids=[("0.01143", "6")])  # lost
+        await server.send(venue.diff(bids=[("0.01143", "7")]))
+        await server.send(b"junk")
+        await until(lambda: feed.counters.gaps == 1 and book_matches(feed, venue), what="resync")
+        assert sample("pegbot_feed_gaps_total") == 1
+        assert sample("pegbot_feed_resyncs_total") == 1
+        assert sample("pegbot_feed_snapshots_total") == 2
+        assert sample("pegbot_feed_messages_total") == 3
+        assert sample("pegbot_feed_skipped_messages_total", reason="bad") == 1
+        assert sample("pegbot_feed_skipped_messages_total", reason="unknown") == 0
+        assert sample("pegbot_feed_book_synced") == 1
+        last = sample("pegbot_feed_last_message_timestamp_seconds")
+        assert last is not None and abs(last - time.time()) < 60
+        text = generate_latest(registry).decode()
+        assert 'pegbot_feed_connects_total{symbol="KGST/USDT",venue="binance"} 1.0' in text
+    finally:
+        feed.stop()
+        await asyncio.wait_for(task, 5)

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+import aiohttp
 import pytest
 from _local_binance import LocalBinance, until
 from websockets.exceptions import ConnectionClosed
@@ -156,7 +157,9 @@ async def test_record_is_lossless_and_rotates_at_the_hour(tmp_path: Path) -> Non
         feeds: list[BinanceFeed] = []
         cfg = FeedConfig(ws_url=server.ws_url, rest_url=server.rest_url, first_event_wait=0.1)
         task = asyncio.create_task(
-            record(cfg, tmp_path, market=MARKET, clock=clock, feed_hook=feeds.append)
+            record(
+                cfg, tmp_path, market=MARKET, clock=clock, feed_hook=lambda f, _: feeds.append(f)
+            )
         )
         await server.wait_connections(1)
         frames: list[bytes] = []
@@ -309,6 +312,10 @@ async def test_record_cli_stops_after_duration_and_closes_files(tmp_path: Path) 
 
 async def test_record_cli_finishes_the_file_on_sigterm(tmp_path: Path) -> None:
     out = tmp_path / "rec"
+    probe = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
+    metrics_port = probe.sockets[0].getsockname()[1]
+    probe.close()
+    await probe.wait_closed()
     async with LocalBinance() as server:
         env = dict(os.environ, PYTHONPATH=str(REPO), NO_PROXY="127.0.0.1,localhost")
         proc = await asyncio.create_subprocess_exec(
@@ -322,6 +329,8 @@ async def test_record_cli_finishes_the_file_on_sigterm(tmp_path: Path) -> None:
             server.ws_url,
             "--rest-url",
             server.rest_url,
+            "--metrics-port",
+            str(metrics_port),
             env=env,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.DEVNULL,
@@ -331,6 +340,11 @@ async def test_record_cli_finishes_the_file_on_sigterm(tmp_path: Path) -> None:
             await server.send(server.venue.diff(asks=[("0.01144", str(10 + i))]))
         await until(lambda: len(server.depth_bodies) == 1, timeout=10, what="snapshot")
         await asyncio.sleep(0.2)
+        url = f"http://127.0.0.1:{metrics_port}/metrics"
+        async with aiohttp.ClientSession() as http, http.get(url) as resp:
+            text = await resp.text()
+        assert 'pegbot_recorder_lines_total{symbol="KGST/USDT",venue="binance"} 4.0' in text
+        assert 'pegbot_feed_book_synced{symbol="KGST/USDT",venue="binance"} 1.0' in text
         proc.send_signal(signal.SIGTERM)
         stdout, _ = await asyncio.wait_for(proc.communicate(), 30)
     assert proc.returncode == 0
