@@ -1,0 +1,187 @@
+"""The ``Venue`` contract: where orders go and where their fate comes from.
+
+One protocol, several implementations (DESIGN: "paper mode is a different venue, never
+``if paper:`` inside the live venue"):
+
+* ``CcxtVenue`` — Binance live, testnet and the simulator, and any ccxt exchange with the
+  calls pegbot needs; venue quirks are data, not branches;
+* ``PaperVenue`` — simulated fills against the live book (``pegbot.matching``);
+* ``DryRunVenue`` — logs what it would send, sends nothing;
+* the backtester's venue (latency + queue-position fills).
+
+Everything crossing this boundary is in integer ticks and qty units of :attr:`Venue.market`;
+fees stay Decimal because they are money in some asset, not a size on our grid. Time is int
+ns UTC. Errors are the typed hierarchy of :mod:`pegbot.execution.errors`.
+
+What the bot relies on:
+
+* ``place`` is idempotent by ``client_id``: if a placement's outcome is unknown (time-out,
+  5xx), the venue looks the client id up before anything is sent again;
+* ``events()`` yields every order update and fill exactly once per connection, in venue order;
+  after a reconnect the bot recovers what it may have missed with ``open_orders`` and
+  ``fills_since``, and the journal drops duplicates by ``(venue, trade_id)``;
+* ``cancel_all`` returns only after the venue confirms, with an open-orders fetch, that no
+  order of ours for the symbol is left.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Protocol, runtime_checkable
+
+from pegbot.market import Market, Side
+
+
+class OrderState(enum.Enum):
+    """An order's state as the venue reports it."""
+
+    NEW = "new"
+    PARTIALLY_FILLED = "partially_filled"
+    FILLED = "filled"
+    CANCELED = "canceled"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+
+    @property
+    def is_open(self) -> bool:
+        """Still resting on the book."""
+        return self in (OrderState.NEW, OrderState.PARTIALLY_FILLED)
+
+
+@dataclass(frozen=True, slots=True)
+class OrderUpdate:
+    """The venue's view of one order after a change (ack, fill, cancel, reject).
+
+    Attributes:
+        client_id: Our client order id.
+        order_id: The venue's id ("" if the venue never accepted it).
+        side: Buy or sell.
+        price_ticks: Limit price.
+        qty_units: Original quantity.
+        filled_units: Cumulative filled quantity.
+        state: Venue state after the change.
+        ts_ns: Venue time of the change.
+        reason: Why it was rejected or expired, if it was.
+    """
+
+    client_id: str
+    order_id: str
+    side: Side
+    price_ticks: int
+    qty_units: int
+    filled_units: int
+    state: OrderState
+    ts_ns: int
+    reason: str = ""
+
+    @property
+    def remaining_units(self) -> int:
+        """Quantity still open (0 once the order is done)."""
+        return self.qty_units - self.filled_units if self.state.is_open else 0
+
+
+@dataclass(frozen=True, slots=True)
+class Fill:
+    """One execution of one of our orders.
+
+    Attributes:
+        venue: Venue name.
+        symbol: Unified symbol.
+        trade_id: The venue's trade id; ``(venue, symbol, trade_id)`` is unique.
+        client_id: Our client order id.
+        order_id: The venue's order id.
+        side: Our side.
+        price_ticks: Execution price.
+        qty_units: Executed quantity.
+        fee: Fee charged, in ``fee_asset``.
+        fee_asset: Asset the fee was charged in.
+        maker: True if our order was resting (maker), False if it took.
+        ts_ns: Venue time of the execution.
+    """
+
+    venue: str
+    symbol: str
+    trade_id: str
+    client_id: str
+    order_id: str
+    side: Side
+    price_ticks: int
+    qty_units: int
+    fee: Decimal
+    fee_asset: str
+    maker: bool
+    ts_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class Balance:
+    """One asset's balance."""
+
+    asset: str
+    free: Decimal
+    locked: Decimal
+
+    @property
+    def total(self) -> Decimal:
+        """Free plus locked."""
+        return self.free + self.locked
+
+
+VenueEvent = OrderUpdate | Fill
+
+
+@runtime_checkable
+class Venue(Protocol):
+    """Where the bot's orders go. See the module docstring for the guarantees."""
+
+    name: str
+
+    @property
+    def market(self) -> Market:
+        """The symbol's market spec (valid after :meth:`start`)."""
+        ...
+
+    async def start(self) -> Market:
+        """Connect, load the market's filters and fees, start the user-data stream."""
+        ...
+
+    async def place(
+        self, side: Side, price_ticks: int, lots: int, client_id: str, post_only: bool = True
+    ) -> OrderUpdate:
+        """Place a limit order (LIMIT_MAKER when ``post_only``); idempotent by ``client_id``."""
+        ...
+
+    async def cancel(self, client_id: str) -> OrderUpdate:
+        """Cancel one order by client id.
+
+        Raises:
+            OrderNotFoundError: The venue has no such open order (filled or already gone).
+        """
+        ...
+
+    async def cancel_all(self) -> list[OrderUpdate]:
+        """Cancel every open order of ours on the symbol and confirm none is left."""
+        ...
+
+    async def open_orders(self) -> list[OrderUpdate]:
+        """Every open order on the symbol (ours and any other of the account)."""
+        ...
+
+    async def fills_since(self, since_ns: int) -> list[Fill]:
+        """Our fills from ``since_ns`` on (for recovery after a restart or reconnect)."""
+        ...
+
+    async def balances(self) -> dict[str, Balance]:
+        """Balances of the account, by asset."""
+        ...
+
+    def events(self) -> AsyncIterator[VenueEvent]:
+        """Order updates and fills as the venue pushes them."""
+        ...
+
+    async def close(self) -> None:
+        """Close connections; does not cancel orders (the bot decides that)."""
+        ...
