@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from fractions import Fraction
 
@@ -121,24 +120,3 @@ def test_ladder_through_risk_and_reconciler() -> None:
         RiskLevel.DEFEND,
         RiskLevel.NORMAL,
     ]
-
-
-def test_core_decision_is_fast() -> None:
-    # Tick-to-quote budget of the issue is p99 < 2 ms end to end; the pure core takes a
-    # small part of it (5 levels a side, a changing fair so that every tick requotes).
-    # CPU time of this thread, not wall time: on a shared 2-core box the scheduler's
-    # time slices (~4 ms) would otherwise decide the p99.
-    strategy = load_strategy("peg_ladder", MARKET, {"levels": 5, "size_lots": 20_000})
-    risk = Risk(RiskParams(), MARKET)
-    rec = Reconciler(MARKET, "t2")
-    venue = InstantVenue()
-    times = []
-    for i in range(400):
-        now = (i + 1) * SEC
-        fair = FairView.make(Fraction(2287, 2) + (i % 3), "ok", 0, now)
-        t0 = time.thread_time_ns()
-        _run_tick(now, fair, 1_000_000, (strategy, risk, rec), venue)
-        times.append(time.thread_time_ns() - t0)
-    times.sort()
-    p99 = times[int(len(times) * 0.99)]
-    assert p99 < 2_000_000, f"core p99 {p99 / 1e6:.2f} ms"
