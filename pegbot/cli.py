@@ -23,6 +23,12 @@ _ROOMS = (
     "pegbot.sim.cli",
 )
 
+
+@app.callback()
+def _root() -> None:
+    """Keeps ``pegbot`` a command group whatever the number of registered commands."""
+
+
 for _room in _ROOMS:
     importlib.import_module(_room).register(app)
 

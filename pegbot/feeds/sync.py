@@ -176,6 +176,8 @@ class BookSync(Generic[P]):
                 # is buffered already; keep the rest behind it for the next snapshot.
                 for later in pending[i + 1 :]:
                     self._push(later)
+                # Nothing before the gap reaches the book either: take back their count.
+                self.counters.applied -= len(out)
                 return []
         return out
 

@@ -179,3 +179,13 @@ def test_counters_as_dict() -> None:
     sync.on_snapshot(0)
     d = sync.counters.as_dict()
     assert d["applied"] == 1 and d["snapshots"] == 1 and set(d) >= {"gaps", "resyncs"}
+
+
+def test_events_before_a_gap_inside_the_buffer_are_not_counted_as_applied() -> None:
+    sync: BookSync[None] = BookSync()
+    for first, last in ((101, 102), (103, 104), (107, 108)):
+        sync.on_diff(DepthEvent(first, last, None, None))
+    assert sync.on_snapshot(100) == []
+    assert sync.counters.applied == 0
+    assert sync.counters.gaps == 1
+    assert not sync.synced
