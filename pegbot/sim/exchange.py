@@ -54,6 +54,9 @@ class UserSink(Protocol):
     def publish_user(self, api_key: str, payload: dict[str, Any]) -> None:
         """Send ``payload`` to the user-data subscriptions of ``api_key``."""
 
+    def has_user(self, api_key: str) -> bool:
+        """Whether ``api_key`` has a user-data subscription."""
+
 
 @dataclass
 class _PendingDepth:
@@ -122,8 +125,8 @@ class Exchange:
             self._merge_depth(ev)
             return
         if isinstance(ev, ExecutionReport | AccountUpdate):
-            if self.users is None:
-                return
+            if self.users is None or not self.users.has_user(ev.api_key):
+                return  # nobody listens: skip the formatting
             if isinstance(ev, ExecutionReport):
                 market = self.engine.books[ev.order.symbol].market
                 payload = execution_report(market, ev, self.now_ns())
@@ -138,8 +141,9 @@ class Exchange:
         market = self.engine.books[ev.symbol].market
         low = ev.symbol.lower()
         if isinstance(ev, PublicTrade):
-            self.streams.publish(f"{low}@trade", trade_event(market, ev))
-        elif isinstance(ev, BookTicker):
+            if self.streams.has_subscribers(f"{low}@trade"):
+                self.streams.publish(f"{low}@trade", trade_event(market, ev))
+        elif isinstance(ev, BookTicker) and self.streams.has_subscribers(f"{low}@bookTicker"):
             self.streams.publish(f"{low}@bookTicker", book_ticker_event(market, ev))
 
     def _merge_depth(self, ev: DepthUpdate) -> None:
@@ -165,6 +169,9 @@ class Exchange:
         if self.streams is None:
             return
         low = symbol.lower()
+        names = (f"{low}@depth@100ms", f"{low}@depth")
+        if not any(self.streams.has_subscribers(n) for n in names):
+            return
         market = self.engine.books[symbol].market
         ev = DepthUpdate(
             symbol,
@@ -175,8 +182,8 @@ class Exchange:
             self.now_ns(),
         )
         payload = depth_event(market, ev)
-        self.streams.publish(f"{low}@depth@100ms", payload)
-        self.streams.publish(f"{low}@depth", payload)
+        for name in names:
+            self.streams.publish(name, payload)
 
     async def depth_flusher(self) -> None:
         """Background task: flush depth every ``depth_interval_ms``."""

@@ -85,6 +85,10 @@ class WsApi:
             session.send({"subscriptionId": sub_id, "event": payload})
             self.ex.messages_pushed += 1
 
+    def has_user(self, api_key: str) -> bool:
+        """Whether ``api_key`` has a user-data subscription."""
+        return bool(self.by_key.get(api_key))
+
     async def drop_all(self) -> int:
         """Close every WS API connection (a fault); returns how many."""
         sessions = list(self.sessions)
