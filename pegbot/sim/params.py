@@ -62,33 +62,30 @@ def symbol_param(params: Mapping[str, str], symbols: Mapping[str, SymbolConfig])
     return spec
 
 
-def parse_new_order(
-    params: Mapping[str, str], symbols: Mapping[str, SymbolConfig], prefix: str = ""
-) -> NewOrder:
+def parse_new_order(params: Mapping[str, str], symbols: Mapping[str, SymbolConfig]) -> NewOrder:
     """Build a :class:`NewOrder` from ``POST /api/v3/order`` parameters.
 
     Args:
         params: The request parameters as strings.
         symbols: Exchange symbol to its configuration.
-        prefix: ``cancelReplace`` sends the same fields; kept for symmetry (unused prefix "").
 
     Raises:
         SimError: with Binance's code for a missing, malformed or filter-breaking value.
     """
     spec = symbol_param(params, symbols)
     market = spec.market()
-    side = _SIDES.get(require(params, prefix + "side").upper())
+    side = _SIDES.get(require(params, "side").upper())
     if side is None:
         raise errors.SimError(-1117, "Invalid side.")
-    order_type = require(params, prefix + "type").upper()
+    order_type = require(params, "type").upper()
     if order_type not in (LIMIT, LIMIT_MAKER, MARKET):
         raise errors.SimError(-1116, "Invalid orderType.")
-    quantity = decimal_param(params, prefix + "quantity")
-    quote_qty = decimal_param(params, prefix + "quoteOrderQty")
-    price = decimal_param(params, prefix + "price")
+    quantity = decimal_param(params, "quantity")
+    quote_qty = decimal_param(params, "quoteOrderQty")
+    price = decimal_param(params, "price")
     tif = GTC
     if order_type == LIMIT:
-        tif = require(params, prefix + "timeInForce").upper()
+        tif = require(params, "timeInForce").upper()
         if tif not in _TIFS:
             raise errors.SimError(-1115, "Invalid timeInForce.")
     if order_type in (LIMIT, LIMIT_MAKER):
@@ -119,7 +116,7 @@ def parse_new_order(
         if quote_qty <= 0:
             raise errors.filter_failure("NOTIONAL")
         quote_amount = amount_from_decimal(quote_qty)
-    cid = params.get(prefix + "newClientOrderId", "") or ""
+    cid = params.get("newClientOrderId", "") or ""
     if len(cid) > 36:
         raise errors.bad_param("newClientOrderId")
     return NewOrder(

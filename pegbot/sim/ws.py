@@ -6,6 +6,11 @@ engine, and the delay/reorder faults act per connection. ``/ws/<name>`` and
 ``/ws/0``, ``/ws/1``...: a suffix that is not a stream name is ignored). ``/stream``
 connections get the ``{"stream", "data"}`` wrapper. Pings come from aiohttp's heartbeat every
 ``ping_interval_s``; a client that does not answer is dropped.
+
+Simplifications: ``@depth`` (1000 ms on Binance) carries the same diffs as ``@depth@100ms``,
+pushed every ``depth_interval_ms``; a connection is closed after 20 control messages in a
+second (Binance allows 5 and drops at once; the margin keeps bursts of ccxt subscriptions
+working); the 24 h connection lifetime is not enforced.
 """
 
 from __future__ import annotations
