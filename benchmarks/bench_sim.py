@@ -180,10 +180,14 @@ async def bench_market_data(
 
 
 async def in_process_orders(n: int, inflight: int) -> dict[str, Any]:
-    from pegbot.sim.config import RateLimitConfig, SimConfig
+    from pegbot.sim.config import RateLimitConfig, SimConfig, SymbolConfig
     from pegbot.sim.server import SimServer
 
-    server = SimServer(SimConfig(rate_limits=RateLimitConfig(enabled=False)))
+    config = SimConfig(
+        rate_limits=RateLimitConfig(enabled=False),
+        symbols=(SymbolConfig(max_num_orders=1_000_000),),
+    )
+    server = SimServer(config)
     await server.start()
     try:
         info = {"rest": server.http_url + "/api/v3"}
@@ -207,7 +211,8 @@ def main() -> None:
     )
     args = ap.parse_args()
 
-    no_limits = "[rate_limits]\nenabled = false\n"
+    # Thousands of resting orders: lift MAX_NUM_ORDERS (200) and the rate limits.
+    no_limits = "[rate_limits]\nenabled = false\n[[symbols]]\nmax_num_orders = 1000000\n"
     if args.in_process:
         orders = asyncio.run(in_process_orders(args.orders, args.inflight))
     else:

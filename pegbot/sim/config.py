@@ -69,6 +69,7 @@ class SymbolConfig(_Model):
     max_price: Decimal = Field(default=Decimal("1000"), ge=0)
     min_notional: Decimal = Field(default=Decimal("1"), ge=0)
     max_notional: Decimal = Field(default=Decimal("9000000"), gt=0)
+    max_num_orders: int = Field(default=200, gt=0)
     maker_fee: Decimal = Decimal("0.001")
     taker_fee: Decimal = Decimal("0.001")
     status: Literal["TRADING", "HALT", "BREAK"] = "TRADING"

@@ -146,6 +146,8 @@ class Engine:
         self.orders: dict[int, Order] = {}
         self.trades: dict[str, list[AccountTrade]] = {}
         self._by_client: dict[tuple[str, str, str], int] = {}
+        self._open: dict[str, dict[int, Order]] = {}  # api key -> open orders by id
+        self._max_open: dict[str, int] = {}
         self._next_order_id = 1
         self._rates: dict[str, tuple[Fraction, Fraction]] = {}
         self._units: dict[str, tuple[int, int]] = {}
@@ -160,14 +162,18 @@ class Engine:
 
     # -- set-up ---------------------------------------------------------------------------
 
-    def add_market(self, market: Market) -> None:
-        """Add a symbol; its value of one tick × one qty unit must be a whole amount unit."""
+    def add_market(self, market: Market, max_open_orders: int = 200) -> None:
+        """Add a symbol; its value of one tick × one qty unit must be a whole amount unit.
+
+        ``max_open_orders`` is the ``MAX_NUM_ORDERS`` filter: open orders per account.
+        """
         value = market.tick_size * market.qty_unit * (10**AMOUNT_DECIMALS)
         base = market.qty_unit * (10**AMOUNT_DECIMALS)
         if value != value.to_integral_value() or base != base.to_integral_value():
             raise ValueError(f"{market.symbol}: tick × qty unit is finer than 1e-18")
         sym = market.exchange_symbol
         self.books[sym] = SymbolBook(market=market)
+        self._max_open[sym] = max_open_orders
         self._units[sym] = (int(value), int(base))
         ext = self.ledger.accounts[EXTERNAL_KEY]
         for asset in (market.base, market.quote):
@@ -223,6 +229,12 @@ class Engine:
             if known is not None and self.orders[known].is_open:
                 raise errors.duplicate_order()
         side = req.side
+        limit = self._max_open[req.symbol]
+        mine = self._open.get(api_key, {})
+        # A market order never rests, so only resting types count against the filter.
+        crowded = req.type != MARKET and len(mine) >= limit
+        if crowded and sum(1 for o in mine.values() if o.symbol == req.symbol) >= limit:
+            raise errors.filter_failure("MAX_NUM_ORDERS")
         if req.type == LIMIT_MAKER and self._crosses(book, side, req.price):
             raise errors.would_take()
         order = Order(
@@ -310,11 +322,8 @@ class Engine:
 
     def open_orders(self, api_key: str, symbol: str | None = None) -> list[Order]:
         """The account's open orders, oldest first."""
-        return [
-            o
-            for o in self.orders.values()
-            if o.api_key == api_key and o.is_open and (symbol is None or o.symbol == symbol)
-        ]
+        mine = self._open.get(api_key, {})
+        return [mine[i] for i in sorted(mine) if symbol is None or mine[i].symbol == symbol]
 
     def all_orders(self, api_key: str, symbol: str) -> list[Order]:
         """Every order of the account on ``symbol``, oldest first."""
@@ -369,6 +378,7 @@ class Engine:
         self._settle(book, order, tick, units, True, book.trade_id, touched, now_ns)
         self._settle_external(book, order.side, tick, units)
         if order.remaining == 0:
+            self._open[order.api_key].pop(order.order_id, None)
             queue = book.orders[self._key(order.side, order.price)]
             queue.remove(order)
             if not queue:
@@ -501,6 +511,7 @@ class Engine:
             if maker.remaining == 0:
                 queue.popleft()
                 maker.status = FILLED
+                self._open[maker.api_key].pop(maker.order_id, None)
                 if not queue:
                     self._drop_tick(book, maker.side, tick)
 
@@ -636,6 +647,7 @@ class Engine:
         )
 
     def _rest(self, book: SymbolBook, order: Order) -> None:
+        self._open.setdefault(order.api_key, {})[order.order_id] = order
         key = self._key(order.side, order.price)
         queue = book.orders.get(key)
         if queue is None:
@@ -647,6 +659,7 @@ class Engine:
         book.changes[(int(order.side), order.price)] = book.level(int(order.side), order.price)
 
     def _unrest(self, book: SymbolBook, order: Order) -> None:
+        self._open[order.api_key].pop(order.order_id, None)
         queue = book.orders[self._key(order.side, order.price)]
         queue.remove(order)
         agg = book.user_bids if order.side is Side.BUY else book.user_asks

@@ -82,7 +82,9 @@ class Exchange:
         ledger = Ledger()
         for acct in config.accounts:
             ledger.add(acct.api_key, acct.api_secret.get_secret_value(), acct.balances)
-        self.engine = Engine([s.market() for s in config.symbols], ledger)
+        self.engine = Engine([], ledger)
+        for spec in config.symbols:
+            self.engine.add_market(spec.market(), spec.max_num_orders)
         for spec in config.symbols:
             self.engine.set_status(spec.exchange_symbol, spec.status)
         for halted in config.faults.halted:

@@ -188,7 +188,7 @@ def exchange_symbol_json(spec: SymbolConfig, status: str) -> dict[str, Any]:
                 "applyMaxToMarket": False,
                 "avgPriceMins": 5,
             },
-            {"filterType": "MAX_NUM_ORDERS", "maxNumOrders": 200},
+            {"filterType": "MAX_NUM_ORDERS", "maxNumOrders": spec.max_num_orders},
         ],
         "permissions": [],
         "permissionSets": [["SPOT"]],

@@ -171,3 +171,37 @@ async def test_ws_api_rejects_a_bad_signature(sim: SimHandle) -> None:
             "status": 400,
             "error": {"code": -1022, "msg": "Signature for this request is not valid."},
         }
+
+
+async def test_ws_api_order_methods_through_ccxt(sim: SimHandle) -> None:
+    ex = sim.client()
+    await ex.load_markets()
+    placed = await _next(ex.create_order_ws(SYMBOL, "limit", "buy", 1000, 0.0114))
+    assert placed["status"] == "open" and placed["price"] == 0.0114
+    got = await _next(ex.fetch_order_ws(placed["id"], SYMBOL))
+    assert got["id"] == placed["id"] and got["amount"] == 1000
+    opened = await _next(ex.fetch_open_orders_ws(SYMBOL))
+    assert [o["id"] for o in opened] == [placed["id"]]
+    # ccxt 4.5.90 parses account.status without the spot type, so read the raw reply.
+    balance = await _next(ex.fetch_balance_ws())
+    usdt = next(b for b in balance["info"]["balances"] if b["asset"] == "USDT")
+    assert usdt["locked"] == "11.40000000"
+    canceled = await _next(ex.cancel_order_ws(placed["id"], SYMBOL))
+    assert canceled["status"] == "canceled"
+    with pytest.raises(ccxt.OrderNotFound):
+        await _next(ex.cancel_order_ws(placed["id"], SYMBOL))
+    with pytest.raises(ccxt.InsufficientFunds):
+        await _next(ex.create_order_ws(SYMBOL, "limit", "buy", 10_000_000, 0.0114))
+
+
+async def test_server_pings(sim: SimHandle) -> None:
+    sim.server.exchange.config = sim.server.exchange.config.model_copy(
+        update={"ping_interval_s": 0.2}
+    )
+    async with (
+        aiohttp.ClientSession() as http,
+        http.ws_connect(f"{sim.ws_url}/ws/kgstusdt@trade", autoping=False) as ws,
+    ):
+        msg = await asyncio.wait_for(ws.receive(), 2)
+        assert msg.type == aiohttp.WSMsgType.PING
+        await ws.pong(msg.data)

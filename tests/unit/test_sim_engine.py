@@ -311,3 +311,17 @@ def test_matching_against_reference(ops: list[tuple[str, str, Side, int, int, in
             (o.order_id, o.remaining) for k in funds for o in e.open_orders(k, SYM)
         )
     assert e.ledger.fees.get("KGST", 0) >= 0 and Decimal(e.ledger.fees.get("USDT", 0)) >= 0
+
+
+def test_max_num_orders_filter() -> None:
+    e = Engine([])
+    e.add_market(M, max_open_orders=3)
+    e.ledger.add("a", "s", FUNDS)
+    for i in range(3):
+        e.place("a", limit(Side.BUY, 1100 + i, 100), i)
+    with pytest.raises(errors.SimError) as info:
+        e.place("a", limit(Side.BUY, 1090, 100), 4)
+    assert info.value.msg == "Filter failure: MAX_NUM_ORDERS"
+    e.place("a", NewOrder(SYM, Side.SELL, MARKET, units=100 * U), 5)  # fills the best bid
+    assert len(e.open_orders("a", SYM)) == 2
+    e.place("a", limit(Side.BUY, 1090, 100), 6)  # room again
