@@ -96,7 +96,8 @@ def _fast_units(s: str, d: int) -> int | None:
     # Exact plain-decimal parse onto a 10**-d grid; None sends the caller to the slow,
     # checking path (exponents, signs, off-grid digits, anything unusual).
     ip, _, fp = s.partition(".")
-    if not ip.isdigit() or (fp and not fp.isdigit()):
+    # isdigit() alone accepts digits int() refuses (superscripts); isascii() rules them out.
+    if not s.isascii() or not ip.isdigit() or (fp and not fp.isdigit()):
         return None
     if len(fp) > d:
         if fp[d:].strip("0"):
