@@ -278,3 +278,25 @@ def test_interpolated_latency_from_recorded_rows() -> None:
         InterpolatedLatency([])
     with pytest.raises(LatencyDataError):
         InterpolatedLatency([(100, 90, 120)])
+
+
+@pytest.mark.parametrize(("half", "fills"), [(False, [100, 100]), (True, [100, 200])])
+def test_queue_fills_come_in_whole_lots(half: bool, fills: list[int]) -> None:
+    got = []
+    for trade in (180, 200):
+        eng = FillEngine(lot_units=100, round_half_lot=half)
+        eng.add("o", BUY, 100, 300, level_qty=50, ts_ns=0)
+        # 130 or 150 units get past the 50 ahead: one lot (down), or 1 / 2 lots (nearest).
+        (f,) = eng.on_trade(SELL, 100, trade, 1)
+        got.append(f.qty_units)
+        assert f.leaves_units == 300 - f.qty_units
+    assert got == fills
+    eng = FillEngine(lot_units=100, partial_fills=False)
+    eng.add("o", BUY, 100, 300, level_qty=50, ts_ns=0)
+    assert eng.on_trade(SELL, 100, 149, 1) == []  # less than a lot past the queue
+    (f,) = eng.on_trade(SELL, 100, 100, 2)
+    assert f.qty_units == 300 and f.closed
+    with pytest.raises(ValueError):
+        eng.add("bad", BUY, 100, 150, 0, 0)
+    with pytest.raises(ValueError):
+        FillEngine(lot_units=0)
