@@ -25,12 +25,7 @@ so this module never reads the clock. Label values outside the bounded sets belo
 
 from __future__ import annotations
 
-import subprocess
-import threading
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from pathlib import Path
-from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import (
     REGISTRY,
@@ -40,7 +35,6 @@ from prometheus_client import (
     Gauge,
     Histogram,
     Info,
-    start_http_server,
 )
 from prometheus_client.gc_collector import GCCollector
 from prometheus_client.platform_collector import PlatformCollector
@@ -51,6 +45,7 @@ from pegbot.book import ASK, BID, OrderBook
 from pegbot.execution.errors import REASONS as REJECT_REASONS
 from pegbot.execution.risk import TRIGGERS as RISK_TRIGGERS
 from pegbot.market import Market, Side
+from pegbot.metrics_http import MetricsServer, git_sha, start_metrics_server
 
 __all__ = [
     "ARB_DIRECTIONS",
@@ -552,11 +547,13 @@ class Metrics:
 
         Depth bands are measured around ``fair_ticks`` (around the mid when there is no fair
         value, so the depth panel still shows the book); peg deviation is left unchanged
-        without a fair value (the fair-value state says why). ``now_ns`` stamps the book's
-        last update.
+        without a fair value (the fair-value state says why). The book's last update is
+        stamped with ``book.local_ts`` (when the last venue message was applied), so a book
+        that stopped moving ages even while this is called every loop; ``now_ns`` is used only
+        for a book that carries no time.
         """
         vs = {"venue": venue, "symbol": symbol}
-        self.book_last_update.labels(**vs).set(now_ns / _NS)
+        self.book_last_update.labels(**vs).set((book.local_ts or now_ns) / _NS)
         mid = book.mid_ticks()
         spread = book.spread_bps()
         if mid is not None:
@@ -684,60 +681,3 @@ class Metrics:
         """Count a reconnection of a stream after a drop."""
         _check(stream, STREAMS, "stream")
         self.ws_reconnects.labels(venue=venue, stream=stream).inc()
-
-
-def git_sha(start: Path | None = None) -> str:
-    """Short commit of the checkout holding the package, or ``unknown`` (e.g. a wheel)."""
-    where = start or Path(__file__).resolve().parent
-    try:
-        out = subprocess.run(
-            ["git", "-C", str(where), "rev-parse", "--short=12", "HEAD"],
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-    sha = out.stdout.strip()
-    return sha if out.returncode == 0 and sha else "unknown"
-
-
-@dataclass
-class MetricsServer:
-    """A running ``/metrics`` HTTP server (prometheus_client's, in a daemon thread)."""
-
-    server: WSGIServer
-    thread: threading.Thread
-    host: str
-    port: int
-
-    @property
-    def url(self) -> str:
-        """``http://host:port/metrics``."""
-        return f"http://{self.host}:{self.port}/metrics"
-
-    def close(self) -> None:
-        """Stop serving and free the port."""
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=5)
-
-
-def start_metrics_server(
-    registry: CollectorRegistry, port: int = 0, addr: str = "127.0.0.1"
-) -> MetricsServer:
-    """Serve ``registry`` at ``http://addr:port/metrics`` from a daemon thread.
-
-    Uses prometheus_client's ``start_http_server`` (a threaded WSGI server): scrapes never
-    wait on the asyncio loop, so a stalled loop still shows up as a stale heartbeat instead of
-    a failed scrape. Binds loopback by default; expose it through a proxy or a Prometheus
-    agent, never by binding a public address on a trading host.
-
-    Args:
-        registry: What to serve (``Metrics.registry``).
-        port: TCP port; 0 picks a free one (see the returned ``port``).
-        addr: Address to bind.
-    """
-    server, thread = start_http_server(port, addr=addr, registry=registry)
-    return MetricsServer(server, thread, addr, int(server.server_port))
