@@ -1,0 +1,842 @@
+"""``CcxtVenue``: the :class:`~pegbot.execution.venue.Venue` over an unmodified ccxt.pro client.
+
+One class for Binance live, its testnet, the simulator and any ccxt exchange with the calls
+pegbot needs; what differs between venues is data (:mod:`pegbot.execution.quirks`).
+
+It does not repeat the peers' known failures (``anchors.md`` §1):
+
+* **No duplicate after a time-out.** A placement whose outcome is unknown (time-out, 5xx,
+  network error) is looked up by its client id before anything is sent again; a re-send
+  uses the same client id, so the venue itself refuses a second copy; a lookup that fails
+  too ends in :class:`OutcomeUnknownError`, never in a guess.
+* **No misreported rejects.** A post-only cross is :class:`WouldTakeError`, not a network
+  error (:mod:`pegbot.execution.errors` maps by class and message).
+* **No bans.** Every reply's used-weight header is read into the :class:`RateBudget`; a 429
+  or 418 blocks every request until its ``Retry-After`` has passed (places fail fast,
+  cancels and reads wait), so the venue never sees a request that would earn a ban.
+* **Clock skew heals.** ``-1021`` resynchronises ccxt's time offset and retries once.
+* **Cancel-all is confirmed** with an open-orders fetch, round after round.
+
+User data comes from ``watch_orders`` and ``watch_my_trades`` (Binance: the WS API user
+stream), deduplicated (an order update by its state and filled quantity, a fill by trade id).
+After the stream drops and comes back, the venue fetches open orders and recent fills and
+pushes what the stream missed, through the same de-duplication.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+import time
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from decimal import Decimal
+from typing import Any, TypeVar
+
+import ccxt.pro as ccxtpro
+
+from pegbot.execution import errors
+from pegbot.execution.budget import RateBudget
+from pegbot.execution.quirks import VenueQuirks, quirks_for
+from pegbot.execution.venue import Balance, Fill, OrderState, OrderUpdate, VenueEvent
+from pegbot.market import Market, Side, to_decimal
+
+__all__ = ["CcxtVenue", "make_ccxt_venue", "point_client_at"]
+
+log = logging.getLogger(__name__)
+
+_T = TypeVar("_T")
+_NS_PER_MS = 1_000_000
+_NS = 1_000_000_000
+_CLIENT_ID_RE = re.compile(r"^[A-Za-z0-9_\-.:/]+$")
+
+_STATUS: Mapping[str, OrderState] = {
+    "NEW": OrderState.NEW,
+    "PARTIALLY_FILLED": OrderState.PARTIALLY_FILLED,
+    "FILLED": OrderState.FILLED,
+    "CANCELED": OrderState.CANCELED,
+    "PENDING_CANCEL": OrderState.NEW,
+    "REJECTED": OrderState.REJECTED,
+    "EXPIRED": OrderState.EXPIRED,
+    "EXPIRED_IN_MATCH": OrderState.EXPIRED,
+    # ccxt's unified statuses
+    "open": OrderState.NEW,
+    "closed": OrderState.FILLED,
+    "canceled": OrderState.CANCELED,
+    "cancelled": OrderState.CANCELED,
+    "rejected": OrderState.REJECTED,
+    "expired": OrderState.EXPIRED,
+}
+
+
+def point_client_at(client: Any, quirks: VenueQuirks, http_url: str, ws_url: str) -> Any:
+    """Rewrite a ccxt client's REST and WebSocket URLs to other hosts (the simulator).
+
+    Raises:
+        ValueError: The quirks do not say how to re-point this exchange.
+    """
+    if not quirks.rest_sections:
+        raise ValueError(f"{quirks.exchange_id}: no URL sections known; cannot re-point it")
+    api = client.urls["api"]
+    for section, path in quirks.rest_sections.items():
+        api[section] = http_url.rstrip("/") + path
+    for keys, suffix in quirks.ws_sections:
+        node = api["ws"]
+        for key in keys[:-1]:
+            node = node[key]
+        node[keys[-1]] = ws_url.rstrip("/") + suffix
+    return client
+
+
+def make_ccxt_venue(
+    exchange_id: str = "binance",
+    symbol: str = "KGST/USDT",
+    *,
+    api_key: str = "",
+    secret: str = "",
+    http_url: str | None = None,
+    ws_url: str | None = None,
+    sandbox: bool = False,
+    name: str | None = None,
+    timeout_ms: int = 10_000,
+    enable_rate_limit: bool = True,
+    **venue_kwargs: Any,
+) -> CcxtVenue:
+    """Build a :class:`CcxtVenue` for ``exchange_id``.
+
+    Args:
+        exchange_id: ccxt id; its quirks come from :data:`~pegbot.execution.quirks.QUIRKS`.
+        symbol: Unified symbol to trade.
+        api_key: API key.
+        secret: API secret.
+        http_url: REST base URL of another host (the simulator); None for the real hosts.
+        ws_url: WebSocket base URL of that host (required with ``http_url``).
+        sandbox: Use the venue's testnet (ccxt ``set_sandbox_mode``).
+        name: Venue name in events and the journal (default: the exchange id).
+        timeout_ms: ccxt request time-out.
+        enable_rate_limit: ccxt's own client-side throttle.
+        **venue_kwargs: Passed to :class:`CcxtVenue`.
+    """
+    quirks = quirks_for(exchange_id)
+    klass = getattr(ccxtpro, exchange_id, None)
+    if klass is None:
+        raise ValueError(f"ccxt.pro has no exchange {exchange_id!r}")
+    opts: dict[str, Any] = {
+        "apiKey": api_key,
+        "secret": secret,
+        "enableRateLimit": enable_rate_limit,
+        "timeout": timeout_ms,
+        "options": _deep_copy(quirks.options),
+    }
+    client = klass(opts)
+    if sandbox:
+        client.set_sandbox_mode(True)
+    if http_url is not None:
+        if ws_url is None:
+            raise ValueError("ws_url is required with http_url")
+        point_client_at(client, quirks, http_url, ws_url)
+    return CcxtVenue(client, symbol, quirks, name=name or exchange_id, **venue_kwargs)
+
+
+def _deep_copy(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {k: _deep_copy(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_deep_copy(v) for v in value]
+    return value
+
+
+def _num(value: Any) -> Decimal:
+    """An exact Decimal from a venue string, or a ccxt float through its shortest repr."""
+    if isinstance(value, float):
+        return to_decimal(repr(value))
+    return to_decimal(value)
+
+
+class CcxtVenue:
+    """A :class:`~pegbot.execution.venue.Venue` over a ccxt.pro client (see module doc).
+
+    Attributes:
+        name: Venue name.
+        client: The ccxt.pro client (owned: :meth:`close` closes it).
+        quirks: The venue's quirks.
+        budget: The rate budget, fed from the used-weight header and 429/418 replies.
+        used_weight: Last used weight the venue reported (-1 before any reply).
+        stream_connected: The user-data stream is up.
+        stream_reconnects: Times the user-data stream came back after failing.
+        counters: Counts of notable events (``lookups``, ``resends``, ``rate_limited``, …).
+    """
+
+    def __init__(
+        self,
+        client: Any,
+        symbol: str,
+        quirks: VenueQuirks | None = None,
+        *,
+        name: str | None = None,
+        budget: RateBudget | None = None,
+        clock: Callable[[], int] = time.time_ns,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        own_prefix: str | None = "pegbot-",
+        lookup_attempts: int = 4,
+        max_resends: int = 2,
+        retry_pause_s: float = 0.2,
+        cancel_all_rounds: int = 5,
+        reconnect_pause_s: float = 0.5,
+        dedup_memory: int = 20_000,
+    ) -> None:
+        """Wrap ``client`` (not yet connected) for ``symbol``.
+
+        Args:
+            client: A ccxt.pro exchange instance.
+            symbol: Unified symbol.
+            quirks: The venue's quirks (default: by the client's id).
+            name: Venue name (default: the client's id).
+            budget: A shared rate budget; built from the venue's limits at start if None.
+            clock: ns UTC clock (injected for tests).
+            sleep: Async sleep (injected for tests).
+            own_prefix: Client id prefix of our orders; cancel-all touches only those
+                (None: every order of the account on the symbol).
+            lookup_attempts: Tries to look an order up after an unknown outcome.
+            max_resends: Re-sends of a placement the venue says it never received.
+            retry_pause_s: Pause between those tries.
+            cancel_all_rounds: Cancel + confirm rounds before cancel-all gives up.
+            reconnect_pause_s: Pause before re-subscribing a failed user stream.
+            dedup_memory: Trade ids and order states remembered for de-duplication.
+        """
+        self.client = client
+        self.symbol = symbol
+        self.quirks = quirks or quirks_for(str(client.id))
+        self.name = name or str(client.id)
+        self.budget = budget
+        self.clock = clock
+        self.sleep = sleep
+        self.own_prefix = own_prefix
+        self.lookup_attempts = lookup_attempts
+        self.max_resends = max_resends
+        self.retry_pause_s = retry_pause_s
+        self.cancel_all_rounds = cancel_all_rounds
+        self.reconnect_pause_s = reconnect_pause_s
+        self.used_weight = -1
+        self.stream_connected = False
+        self.stream_reconnects = 0
+        self.counters: dict[str, int] = {}
+        self._market: Market | None = None
+        self._queue: asyncio.Queue[VenueEvent] = asyncio.Queue()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._seen_fills: OrderedDict[str, None] = OrderedDict()
+        self._seen_orders: OrderedDict[tuple[str, str, int], None] = OrderedDict()
+        self._client_ids: dict[str, str] = {}  # venue order id -> our client id
+        self._open_known: dict[str, OrderUpdate] = {}  # open as the stream last said
+        self._dedup_memory = dedup_memory
+        self._last_fill_ns = 0
+        self._closed = False
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    @property
+    def market(self) -> Market:
+        """The symbol's market spec (valid after :meth:`start`)."""
+        if self._market is None:
+            raise RuntimeError(f"{self.name}: start() the venue first")
+        return self._market
+
+    async def start(self, *, user_stream: bool = True) -> Market:
+        """Load the market and fees, set up the rate budget, start the user-data stream."""
+        await self._call("markets", self.client.load_markets)
+        info = self.client.last_json_response
+        if self.symbol not in self.client.markets:
+            raise errors.BadSymbolError(f"{self.name} does not list {self.symbol}")
+        market = Market.from_ccxt(self.client.markets[self.symbol])
+        market = await self._load_fees(market)
+        self._market = market
+        if self.budget is None:
+            limits = info.get("rateLimits") if isinstance(info, dict) else None
+            now = self.clock()
+            self.budget = (
+                RateBudget.from_exchange_info(limits, now_ns=now)
+                if limits
+                else RateBudget.binance_spot(now_ns=now)
+            )
+        if user_stream:
+            await self._subscribe()
+            self._tasks = [
+                asyncio.create_task(self._stream("orders"), name=f"{self.name}-orders"),
+                asyncio.create_task(self._stream("trades"), name=f"{self.name}-trades"),
+            ]
+        return market
+
+    async def _load_fees(self, market: Market) -> Market:
+        if self.quirks.fee_method is None:
+            return market
+        method = getattr(self.client, self.quirks.fee_method, None)
+        if method is None:
+            return market
+        try:
+            reply = await self._call("fees", method, {"symbol": market.exchange_symbol})
+        except errors.VenueError as exc:
+            # The market's default fees stay; the desk sees why in the log.
+            log.warning("fees not loaded", extra={"event": "fees_unavailable", "error": str(exc)})
+            return market
+        maker, taker = _parse_fee_rates(reply)
+        if maker is None or taker is None:
+            return market
+        from dataclasses import replace
+
+        return replace(market, maker_fee=maker, taker_fee=taker)
+
+    async def close(self) -> None:
+        """Stop the stream tasks and close the client; does not cancel orders."""
+        self._closed = True
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks = []
+        with contextlib.suppress(Exception):
+            await self.client.close()
+
+    # -- requests -------------------------------------------------------------------------
+
+    def _count(self, what: str) -> None:
+        self.counters[what] = self.counters.get(what, 0) + 1
+
+    async def _call(
+        self, kind: str, fn: Callable[..., Awaitable[_T]], *args: Any, fail_fast: bool = False
+    ) -> _T:
+        """One venue request: honour a ban window, read the weight header, map errors.
+
+        A clock-skew error resynchronises the time offset and retries once.
+        """
+        for attempt in (0, 1):
+            await self._wait_unblocked(kind, fail_fast)
+            try:
+                result = await fn(*args)
+            except Exception as exc:  # every venue failure is mapped below
+                self._read_headers()
+                mapped = errors.from_exception(exc)
+                if isinstance(mapped, errors.RateLimitedError):
+                    self._on_rate_limited()
+                elif isinstance(mapped, errors.ClockSkewError) and attempt == 0:
+                    self._count("clock_resync")
+                    await self._resync_clock()
+                    continue
+                raise mapped from exc
+            self._read_headers()
+            return result
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _resync_clock(self) -> None:
+        try:
+            offset = await self.client.load_time_difference()
+        except Exception as exc:
+            raise errors.from_exception(exc) from exc
+        log.warning("clock resynchronised", extra={"event": "clock_resync", "offset_ms": offset})
+
+    async def _wait_unblocked(self, kind: str, fail_fast: bool) -> None:
+        budget = self.budget
+        if budget is None:
+            return
+        while True:
+            now = self.clock()
+            if now >= budget.blocked_until_ns:
+                return
+            if fail_fast:
+                # A place waiting out a ban would go out on a stale decision.
+                raise errors.RateLimitedError(
+                    f"{self.name}: rate-limited for another "
+                    f"{(budget.blocked_until_ns - now) / _NS:.1f} s; {kind} not sent"
+                )
+            await self.sleep(min((budget.blocked_until_ns - now) / _NS, 1.0))
+
+    def _read_headers(self) -> None:
+        headers = getattr(self.client, "last_response_headers", None) or {}
+        name = self.quirks.used_weight_header
+        if not name:
+            return
+        raw = _header(headers, name)
+        if raw is None:
+            return
+        try:
+            used = int(raw)
+        except ValueError:
+            return
+        self.used_weight = used
+        budget = self.budget
+        if budget is None:
+            return
+        now = self.clock()
+        for bucket in budget.buckets:
+            if bucket.limit.kind != "REQUEST_WEIGHT":
+                continue
+            # The venue's count is the truth: spend whatever our bucket has not yet counted.
+            counted = bucket.limit.limit - bucket.tokens(now)
+            if used > counted:
+                bucket.take(min(used - counted, bucket.tokens(now) + bucket.limit.limit), now)
+
+    def _on_rate_limited(self) -> None:
+        self._count("rate_limited")
+        headers = getattr(self.client, "last_response_headers", None) or {}
+        raw = _header(headers, self.quirks.retry_after_header)
+        retry_ns: int | None = None
+        if raw is not None:
+            with contextlib.suppress(ValueError):
+                retry_ns = int(Decimal(raw) * _NS)
+        if retry_ns is None:
+            # No Retry-After: wait out the rest of the venue's window.
+            window = self.quirks.weight_window_ns
+            retry_ns = window - self.clock() % window
+        if self.budget is not None:
+            self.budget.on_rate_limited(self.clock(), retry_ns)
+        log.warning(
+            "rate limited", extra={"event": "rate_limited", "retry_after_s": retry_ns / _NS}
+        )
+
+    # -- orders ---------------------------------------------------------------------------
+
+    def _check_client_id(self, client_id: str) -> None:
+        if not client_id or len(client_id) > self.quirks.max_client_id:
+            raise errors.InvalidOrderError(
+                f"client id {client_id!r} must be 1..{self.quirks.max_client_id} characters"
+            )
+        if not _CLIENT_ID_RE.match(client_id):
+            raise errors.InvalidOrderError(f"client id {client_id!r} has illegal characters")
+
+    async def place(
+        self, side: Side, price_ticks: int, lots: int, client_id: str, post_only: bool = True
+    ) -> OrderUpdate:
+        """Place a limit order; idempotent by ``client_id`` (see the module docstring)."""
+        market = self.market
+        self._check_client_id(client_id)
+        try:
+            market.check_order(price_ticks, lots)
+        except ValueError as exc:
+            raise errors.InvalidOrderError(str(exc)) from exc
+        params: dict[str, Any] = {self.quirks.client_id_param: client_id}
+        if post_only:
+            params.update(self.quirks.post_only_params)
+        args = (
+            self.symbol,
+            "limit",
+            "buy" if side is Side.BUY else "sell",
+            market.format_qty(market.lots_to_units(lots)),
+            market.format_price(price_ticks),
+            params,
+        )
+        resends = 0
+        while True:
+            try:
+                raw = await self._call("place", self.client.create_order, *args, fail_fast=True)
+            except errors.VenueError as exc:
+                if not _maybe_executed(exc):
+                    raise
+                self._count("lookups")
+                found = await self._lookup(client_id, exc)
+                if found is not None:
+                    return found
+                if isinstance(exc, errors.DuplicateOrderError):
+                    # Refused as a duplicate yet not found: never guess, let the bot decide.
+                    raise
+                if resends >= self.max_resends:
+                    raise errors.OutcomeUnknownError(
+                        f"{client_id}: not placed after {resends + 1} tries ({exc})"
+                    ) from exc
+                resends += 1
+                self._count("resends")
+                await self.sleep(self.retry_pause_s)
+                continue
+            update = self._order_update(raw, fallback_client_id=client_id)
+            self._remember_order(update)
+            return update
+
+    async def _lookup(self, client_id: str, cause: BaseException) -> OrderUpdate | None:
+        """The order with ``client_id`` as the venue knows it; None if it never arrived.
+
+        Raises:
+            OutcomeUnknownError: The venue could not be asked (every try failed).
+        """
+        last: BaseException = cause
+        for attempt in range(self.lookup_attempts):
+            if attempt:
+                await self.sleep(self.retry_pause_s * attempt)
+            try:
+                raw = await self._call(
+                    "lookup",
+                    self.client.fetch_order,
+                    None,
+                    self.symbol,
+                    {self.quirks.lookup_param: client_id},
+                )
+            except errors.OrderNotFoundError:
+                return None
+            except errors.TemporaryError as exc:
+                last = exc
+                continue
+            update = self._order_update(raw, fallback_client_id=client_id)
+            self._remember_order(update)
+            return update
+        raise errors.OutcomeUnknownError(
+            f"{client_id}: outcome unknown, lookup failed {self.lookup_attempts} times ({last})"
+        ) from last
+
+    async def cancel(self, client_id: str) -> OrderUpdate:
+        """Cancel one order by client id.
+
+        Raises:
+            OrderNotFoundError: The venue has no such open order (filled or already gone).
+        """
+        self.market  # noqa: B018 - started?
+        for attempt in range(self.lookup_attempts):
+            try:
+                raw = await self._call(
+                    "cancel",
+                    self.client.cancel_order,
+                    None,
+                    self.symbol,
+                    {self.quirks.lookup_param: client_id},
+                )
+            except errors.OrderNotFoundError:
+                raise
+            except errors.TemporaryError as exc:
+                # The cancel may have gone through: ask before sending it again.
+                self._count("lookups")
+                found = await self._lookup(client_id, exc)
+                if found is None:
+                    raise errors.OrderNotFoundError(f"{client_id}: unknown to the venue") from exc
+                if found.state is OrderState.CANCELED:
+                    return found
+                if not found.state.is_open:
+                    raise errors.OrderNotFoundError(
+                        f"{client_id}: already {found.state.value}"
+                    ) from exc
+                await self.sleep(self.retry_pause_s * (attempt + 1))
+                continue
+            update = self._order_update(raw, fallback_client_id=client_id)
+            self._remember_order(update)
+            return update
+        raise errors.OutcomeUnknownError(f"{client_id}: cancel not confirmed")
+
+    def _ours(self, update: OrderUpdate) -> bool:
+        return self.own_prefix is None or update.client_id.startswith(self.own_prefix)
+
+    async def cancel_all(self) -> list[OrderUpdate]:
+        """Cancel every open order of ours on the symbol and confirm none is left.
+
+        Raises:
+            VenueError: Orders of ours were still open after every round.
+        """
+        cancelled: list[OrderUpdate] = []
+        for _ in range(self.cancel_all_rounds):
+            try:
+                every = await self.open_orders()
+            except errors.TemporaryError:
+                await self.sleep(self.retry_pause_s)
+                continue
+            live = [o for o in every if self._ours(o)]
+            if not live:
+                return cancelled
+            # One bulk request when it would touch nothing but ours (a desk's manual
+            # orders on the same account stay).
+            everything = len(live) == len(every)
+            if everything:
+                try:
+                    raws = await self._call(
+                        "cancel_all", self.client.cancel_all_orders, self.symbol
+                    )
+                except errors.OrderNotFoundError:
+                    raws = []  # Binance -2011: nothing was open any more
+                except errors.TemporaryError:
+                    await self.sleep(self.retry_pause_s)
+                    continue
+                for raw in raws if isinstance(raws, list) else []:
+                    update = self._order_update(raw)
+                    self._remember_order(update)
+                    cancelled.append(update)
+            else:
+                for order in live:
+                    with contextlib.suppress(errors.OrderNotFoundError, errors.TemporaryError):
+                        cancelled.append(await self.cancel(order.client_id))
+        left = [o for o in await self.open_orders() if self._ours(o)]
+        if left:
+            raise errors.UnknownVenueError(
+                f"{self.name}: {len(left)} orders still open after cancel-all"
+            )
+        return cancelled
+
+    async def open_orders(self) -> list[OrderUpdate]:
+        """Every open order on the symbol (ours and any other of the account)."""
+        raws = await self._call("open_orders", self.client.fetch_open_orders, self.symbol)
+        out = [self._order_update(raw) for raw in raws]
+        for update in out:
+            if update.order_id:
+                self._client_ids[update.order_id] = update.client_id
+        return out
+
+    async def fills_since(self, since_ns: int) -> list[Fill]:
+        """Our fills from ``since_ns`` on, oldest first, paging through the venue's history."""
+        market = self.market
+        out: dict[str, Fill] = {}
+        since_ms = since_ns // _NS_PER_MS
+        limit = 1000
+        while True:
+            raws = await self._call(
+                "fills", self.client.fetch_my_trades, self.symbol, since_ms, limit
+            )
+            if any(str(r.get("order")) not in self._client_ids for r in raws):
+                await self._learn_client_ids(since_ms)
+            newest = since_ms
+            for raw in raws:
+                fill = self._fill(raw, market)
+                if fill.ts_ns >= since_ns:
+                    out[fill.trade_id] = fill
+                newest = max(newest, fill.ts_ns // _NS_PER_MS)
+            if len(raws) < limit or newest == since_ms:
+                break
+            since_ms = newest
+        return sorted(out.values(), key=lambda f: (f.ts_ns, f.trade_id))
+
+    async def _learn_client_ids(self, since_ms: int) -> None:
+        # Trades name the venue's order id only; the order history has our client ids.
+        try:
+            raws = await self._call(
+                "orders", self.client.fetch_orders, self.symbol, max(since_ms - 86_400_000, 0)
+            )
+        except errors.VenueError as exc:
+            log.warning(
+                "order history unavailable",
+                extra={"event": "orders_unavailable", "error": str(exc)},
+            )
+            return
+        for raw in raws:
+            if raw.get("id") and raw.get("clientOrderId"):
+                self._client_ids[str(raw["id"])] = str(raw["clientOrderId"])
+
+    async def balances(self) -> dict[str, Balance]:
+        """Balances of the account, by asset (exact strings where the venue gives them)."""
+        raw = await self._call("balances", self.client.fetch_balance)
+        out: dict[str, Balance] = {}
+        spec = self.quirks.exact_balance
+        info = raw.get("info") if isinstance(raw, dict) else None
+        if spec and isinstance(info, dict) and isinstance(info.get(spec[0]), list):
+            for row in info[spec[0]]:
+                asset = str(row[spec[1]])
+                out[asset] = Balance(asset, _num(row[spec[2]]), _num(row[spec[3]]))
+            return out
+        for asset, entry in raw.items():
+            if isinstance(entry, dict) and "free" in entry and asset not in ("info",):
+                free = entry.get("free") or 0
+                used = entry.get("used") or 0
+                out[str(asset)] = Balance(str(asset), _num(free), _num(used))
+        return out
+
+    # -- the user-data stream -------------------------------------------------------------
+
+    async def _subscribe(self) -> None:
+        ready = self.quirks.user_stream_ready
+        method = getattr(self.client, ready, None) if ready else None
+        if method is not None:
+            # Returns once the venue confirmed the subscription: nothing placed after
+            # start() can be missed by the stream.
+            await self._call("subscribe", method)
+        self.stream_connected = True
+
+    def events(self) -> AsyncIterator[VenueEvent]:
+        """Order updates and fills as the venue pushes them, each exactly once."""
+        return self._events()
+
+    async def _events(self) -> AsyncIterator[VenueEvent]:
+        while True:
+            yield await self._queue.get()
+
+    async def _stream(self, what: str) -> None:
+        failed = False
+        while not self._closed:
+            try:
+                if failed:
+                    await self._subscribe()
+                    self.stream_reconnects += 1
+                    failed = False
+                    await self._recover()
+                if what == "orders":
+                    raws = await self.client.watch_orders(self.symbol)
+                    for raw in raws:
+                        self._push_order(self._order_update(raw))
+                else:
+                    raws = await self.client.watch_my_trades(self.symbol)
+                    market = self.market
+                    for raw in raws:
+                        self._push_fill(self._fill(raw, market))
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the stream must outlive any failure
+                if self._closed:
+                    return
+                self.stream_connected = False
+                failed = True
+                self._count(f"stream_errors_{what}")
+                log.warning(
+                    "user stream failed",
+                    extra={"event": "user_stream_down", "stream": what, "error": repr(exc)},
+                )
+                await self.sleep(self.reconnect_pause_s)
+
+    async def _recover(self) -> None:
+        """After a stream outage: push what the venue knows that the stream may have missed."""
+        try:
+            live = await self.open_orders()
+            for update in live:
+                self._push_order(update)
+            # Orders we last saw open and that are open no more: their final state.
+            still = {u.client_id for u in live}
+            for client_id in [c for c in self._open_known if c not in still]:
+                found = await self._lookup(client_id, errors.TemporaryError("recovery"))
+                if found is None:
+                    self._open_known.pop(client_id, None)
+                else:
+                    self._push_order(found)
+            since = max(self._last_fill_ns - 60 * _NS, 0) if self._last_fill_ns else 0
+            for fill in await self.fills_since(since):
+                self._push_fill(fill)
+        except errors.VenueError as exc:
+            log.warning("recovery failed", extra={"event": "recovery_failed", "error": str(exc)})
+
+    def _remember(self, memory: OrderedDict[Any, None], key: Any) -> bool:
+        if key in memory:
+            return False
+        memory[key] = None
+        if len(memory) > self._dedup_memory:
+            memory.popitem(last=False)
+        return True
+
+    def _remember_order(self, update: OrderUpdate) -> None:
+        if update.order_id:
+            self._client_ids[update.order_id] = update.client_id
+        # What recovery must re-check after an outage (a stale entry only costs a lookup).
+        if update.state.is_open:
+            self._open_known[update.client_id] = update
+        else:
+            self._open_known.pop(update.client_id, None)
+
+    def _push_order(self, update: OrderUpdate) -> None:
+        self._remember_order(update)
+        if self._remember(
+            self._seen_orders, (update.client_id, update.state.value, update.filled_units)
+        ):
+            self._queue.put_nowait(update)
+
+    def _push_fill(self, fill: Fill) -> None:
+        if self._remember(self._seen_fills, fill.trade_id):
+            self._last_fill_ns = max(self._last_fill_ns, fill.ts_ns)
+            self._queue.put_nowait(fill)
+
+    # -- parsing --------------------------------------------------------------------------
+
+    def _order_update(self, raw: Mapping[str, Any], fallback_client_id: str = "") -> OrderUpdate:
+        market = self.market
+        info = raw.get("info") or {}
+        exact = self.quirks.exact_order
+
+        def field(name: str) -> Any:
+            for key in exact.get(name, ()):
+                value = info.get(key) if isinstance(info, Mapping) else None
+                if value is not None and value != "":
+                    return value
+            return raw.get(name)
+
+        status_raw = field("status")
+        state = _STATUS.get(str(status_raw), None) or _STATUS.get(str(raw.get("status")))
+        if state is None:
+            raise errors.UnknownVenueError(f"{self.name}: unknown order status {status_raw!r}")
+        price = field("price")
+        amount = field("amount")
+        filled = field("filled") or 0
+        filled_units = market.qty_to_units(_num(filled))
+        if state is OrderState.NEW and filled_units:
+            state = OrderState.PARTIALLY_FILLED
+        ts_ms = raw.get("lastUpdateTimestamp") or raw.get("timestamp") or 0
+        side = raw.get("side")
+        return OrderUpdate(
+            client_id=str(raw.get("clientOrderId") or fallback_client_id),
+            order_id=str(raw.get("id") or ""),
+            side=Side.BUY if side == "buy" else Side.SELL,
+            price_ticks=market.price_to_ticks(_num(price)) if price not in (None, "") else 0,
+            qty_units=market.qty_to_units(_num(amount)) if amount not in (None, "") else 0,
+            filled_units=filled_units,
+            state=state,
+            ts_ns=int(ts_ms) * _NS_PER_MS,
+            reason=_reason(info),
+        )
+
+    def _fill(self, raw: Mapping[str, Any], market: Market) -> Fill:
+        info = raw.get("info") or {}
+        exact = self.quirks.exact_trade
+
+        def field(name: str, unified: Any) -> Any:
+            for key in exact.get(name, ()):
+                value = info.get(key) if isinstance(info, Mapping) else None
+                if value is not None and value != "":
+                    return value
+            return unified
+
+        fee = raw.get("fee") or {}
+        fee_cost = field("fee", fee.get("cost"))
+        fee_asset = field("fee_asset", fee.get("currency"))
+        order_id = str(raw.get("order") or "")
+        client_id = self._client_ids.get(order_id, "")
+        if not client_id and isinstance(info, Mapping):
+            client_id = str(info.get("c") or "")
+        return Fill(
+            venue=self.name,
+            symbol=self.symbol,
+            trade_id=str(raw["id"]),
+            client_id=client_id,
+            order_id=order_id,
+            side=Side.BUY if raw.get("side") == "buy" else Side.SELL,
+            price_ticks=market.price_to_ticks(_num(field("price", raw.get("price")))),
+            qty_units=market.qty_to_units(_num(field("amount", raw.get("amount")))),
+            fee=_num(fee_cost).normalize() if fee_cost is not None else Decimal(0),
+            fee_asset=str(fee_asset or market.quote),
+            maker=raw.get("takerOrMaker") == "maker",
+            ts_ns=int(raw.get("timestamp") or 0) * _NS_PER_MS,
+        )
+
+
+def _maybe_executed(exc: errors.VenueError) -> bool:
+    """Whether a failed placement may have reached the venue (look it up before re-sending)."""
+    if exc.outcome_unknown or isinstance(exc, errors.DuplicateOrderError):
+        return True
+    # A plain network error: the request may have left before the connection broke.
+    return type(exc) is errors.TemporaryError
+
+
+def _reason(info: Any) -> str:
+    # Binance's executionReport says "NONE" when there is no reject reason.
+    reason = str(info.get("r") or "") if isinstance(info, Mapping) else ""
+    return "" if reason == "NONE" else reason
+
+
+def _header(headers: Mapping[str, Any], name: str) -> str | None:
+    lowered = name.lower()
+    for key, value in headers.items():
+        if str(key).lower() == lowered:
+            return str(value)
+    return None
+
+
+def _parse_fee_rates(reply: Any) -> tuple[Decimal | None, Decimal | None]:
+    """Maker and taker rates from a fee reply (Binance ``account/commission`` sums its parts)."""
+    if not isinstance(reply, Mapping):
+        return None, None
+    if "standardCommission" in reply:
+        maker = taker = Decimal(0)
+        for part in ("standardCommission", "specialCommission", "taxCommission"):
+            rates = reply.get(part) or {}
+            maker += _num(rates.get("maker", "0"))
+            taker += _num(rates.get("taker", "0"))
+        return maker.normalize(), taker.normalize()
+    if "maker" in reply and "taker" in reply:
+        return _num(reply["maker"]), _num(reply["taker"])
+    return None, None

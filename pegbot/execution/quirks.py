@@ -1,0 +1,138 @@
+"""Venue quirks as data: what each ccxt exchange needs so that one ``CcxtVenue`` drives it.
+
+A quirk is never a code branch in the venue; it is a field here (style lesson 7). Binance
+comes first and is the reference; other ccxt exchanges get an entry when pegbot quotes there.
+
+The ``exact_*`` field tables name the raw ``info`` fields holding the venue's decimal *strings*:
+ccxt's unified numbers are floats, and pegbot never decides an order on a float. A field
+missing from ``info`` falls back to the unified value (through its shortest ``repr``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+__all__ = ["BINANCE", "HTX", "QUIRKS", "VenueQuirks", "quirks_for"]
+
+
+def _frozen(d: Mapping[str, Any]) -> Mapping[str, Any]:
+    return MappingProxyType(dict(d))
+
+
+@dataclass(frozen=True, slots=True)
+class VenueQuirks:
+    """What one ccxt exchange needs.
+
+    Attributes:
+        exchange_id: ccxt's id (``binance``).
+        options: ccxt constructor ``options`` (keep ``load_markets`` to what pegbot needs).
+        rest_sections: ``urls["api"]`` sections and their paths, for pointing the client at
+            another host (the simulator); ``{}`` when the venue cannot be re-pointed.
+        ws_sections: ``urls["api"]["ws"]`` entries as ``(path into the ws dict, suffix)``.
+        client_id_param: Order parameter carrying our client id on place.
+        lookup_param: Parameter naming an order by our client id (fetch, cancel).
+        post_only_params: Extra order params asking for post-only.
+        max_client_id: Longest client id the venue accepts.
+        used_weight_header: Response header with the weight used in the current window.
+        weight_window_ns: Length of that window.
+        retry_after_header: Header saying how long to back off after a 429/418.
+        fee_method: Implicit ccxt method returning the account's fee rates for the symbol
+            (``None``: keep the market's fees).
+        user_stream_ready: ccxt method that subscribes the user-data stream and returns
+            once the venue confirmed it (``None``: the first watch call subscribes).
+        exact_order: Unified field -> ``info`` keys with the exact strings (REST, WS).
+        exact_trade: Same for trades.
+        exact_balance: ``(list key, asset, free, locked)`` of the raw balances, or ``()``.
+    """
+
+    exchange_id: str
+    options: Mapping[str, Any] = field(default_factory=dict)
+    rest_sections: Mapping[str, str] = field(default_factory=dict)
+    ws_sections: tuple[tuple[tuple[str, ...], str], ...] = ()
+    client_id_param: str = "clientOrderId"
+    lookup_param: str = "clientOrderId"
+    post_only_params: Mapping[str, Any] = field(default_factory=lambda: {"postOnly": True})
+    max_client_id: int = 36
+    used_weight_header: str | None = None
+    weight_window_ns: int = 60_000_000_000
+    retry_after_header: str = "Retry-After"
+    fee_method: str | None = None
+    user_stream_ready: str | None = None
+    exact_order: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    exact_trade: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    exact_balance: tuple[str, ...] = ()
+
+
+#: Binance spot (``binance-api.md``): only ``exchangeInfo`` at load, ``newClientOrderId``,
+#: ``X-MBX-USED-WEIGHT-1M``, user data over the WS API.
+BINANCE = VenueQuirks(
+    exchange_id="binance",
+    options=_frozen(
+        {
+            "defaultType": "spot",
+            "fetchMarkets": {"types": ["spot"]},
+            "fetchCurrencies": False,
+            "fetchMargins": False,
+            "adjustForTimeDifference": False,
+            "recvWindow": 10000,
+            "fetchOpenOrders": {"warnWithoutSymbol": False},
+        }
+    ),
+    rest_sections=_frozen(
+        {
+            "public": "/api/v3",
+            "private": "/api/v3",
+            "v1": "/api/v1",
+            "sapi": "/sapi/v1",
+            "sapiV2": "/sapi/v2",
+        }
+    ),
+    ws_sections=((("spot",), "/ws"), (("ws-api", "spot"), "/ws-api/v3")),
+    client_id_param="newClientOrderId",
+    lookup_param="origClientOrderId",
+    post_only_params=_frozen({"postOnly": True}),
+    max_client_id=36,
+    used_weight_header="X-MBX-USED-WEIGHT-1M",
+    fee_method="private_get_account_commission",
+    user_stream_ready="ensure_user_data_stream_ws_subscribe_signature",
+    # REST order / WS executionReport; REST myTrades / WS executionReport.
+    exact_order=_frozen(
+        {
+            "price": ("price", "p"),
+            "amount": ("origQty", "q"),
+            "filled": ("executedQty", "z"),
+            "status": ("status", "X"),
+        }
+    ),
+    exact_trade=_frozen(
+        {
+            "price": ("price", "L"),
+            "amount": ("qty", "l"),
+            "fee": ("commission", "n"),
+            "fee_asset": ("commissionAsset", "N"),
+        }
+    ),
+    exact_balance=("balances", "asset", "free", "locked"),
+)
+
+#: HTX (Huobi) spot, which lists KGST/USDT too. Untested against a live venue: the entry
+#: records what ccxt documents for it.
+HTX = VenueQuirks(
+    exchange_id="htx",
+    options=_frozen({"defaultType": "spot", "fetchMarkets": {"types": {"spot": True}}}),
+    client_id_param="client-order-id",
+    lookup_param="clientOrderId",
+    post_only_params=_frozen({"postOnly": True}),
+    max_client_id=64,
+)
+
+#: Quirks by ccxt exchange id.
+QUIRKS: Mapping[str, VenueQuirks] = MappingProxyType({q.exchange_id: q for q in (BINANCE, HTX)})
+
+
+def quirks_for(exchange_id: str) -> VenueQuirks:
+    """The quirks of ``exchange_id``; a bare default for exchanges without an entry."""
+    return QUIRKS.get(exchange_id) or VenueQuirks(exchange_id=exchange_id)

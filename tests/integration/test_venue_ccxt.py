@@ -1,0 +1,225 @@
+"""CcxtVenue through unmodified ccxt.pro against the simulator: orders, events, fills, balances."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from pegbot.execution import errors
+from pegbot.execution.ccxt_venue import CcxtVenue, make_ccxt_venue
+from pegbot.execution.venue import Fill, OrderState, OrderUpdate, Venue, VenueEvent
+from pegbot.market import Side
+from pegbot.sim.config import DEMO_API_KEY, DEMO_API_SECRET
+from pegbot.sim.testing import SimHandle
+
+pytestmark = pytest.mark.timeout(60)
+
+BID = 1140  # 0.01140
+ASK = 1145
+
+
+def build(sim: SimHandle, **kw: Any) -> CcxtVenue:
+    """A venue on the demo account of ``sim``."""
+    kw.setdefault("enable_rate_limit", False)
+    return make_ccxt_venue(
+        "binance",
+        "KGST/USDT",
+        api_key=kw.pop("api_key", DEMO_API_KEY),
+        secret=kw.pop("secret", DEMO_API_SECRET),
+        http_url=sim.http_url,
+        ws_url=sim.ws_url,
+        **kw,
+    )
+
+
+@pytest.fixture
+async def venue(sim: SimHandle) -> AsyncIterator[CcxtVenue]:
+    v = build(sim)
+    await v.start()
+    try:
+        yield v
+    finally:
+        await v.close()
+
+
+async def next_events(v: Venue, n: int, timeout: float = 5.0) -> list[VenueEvent]:
+    out: list[VenueEvent] = []
+    it = v.events()
+
+    async def take() -> None:
+        async for ev in it:
+            out.append(ev)
+            if len(out) >= n:
+                return
+
+    await asyncio.wait_for(take(), timeout)
+    return out
+
+
+async def maker_sell(sim: SimHandle, qty: str, price: str) -> None:
+    mk = sim.maker()
+    await mk.load_markets()
+    await mk.create_order("KGST/USDT", "limit", "sell", qty, price)
+
+
+async def test_start_loads_market_and_fees(venue: CcxtVenue) -> None:
+    assert isinstance(venue, Venue)
+    m = venue.market
+    assert m.symbol == "KGST/USDT"
+    assert m.tick_size == Decimal("0.00001")
+    assert m.lot_size == Decimal("1")
+    assert m.maker_fee == Decimal("0.001")
+    assert venue.budget is not None
+    assert venue.used_weight > 0  # read from X-MBX-USED-WEIGHT-1M
+
+
+async def test_place_open_cancel_and_events(venue: CcxtVenue) -> None:
+    placed = await venue.place(Side.BUY, BID, 1000, "pegbot-t1-b0-1")
+    assert placed.state is OrderState.NEW
+    assert (placed.client_id, placed.price_ticks, placed.qty_units) == (
+        "pegbot-t1-b0-1",
+        BID,
+        venue.market.lots_to_units(1000),
+    )
+    live = await venue.open_orders()
+    assert [o.client_id for o in live] == ["pegbot-t1-b0-1"]
+    cancelled = await venue.cancel("pegbot-t1-b0-1")
+    assert cancelled.state is OrderState.CANCELED
+    evs = await next_events(venue, 2)
+    assert [(e.client_id, e.state) for e in evs if isinstance(e, OrderUpdate)] == [
+        ("pegbot-t1-b0-1", OrderState.NEW),
+        ("pegbot-t1-b0-1", OrderState.CANCELED),
+    ]
+    with pytest.raises(errors.OrderNotFoundError):
+        await venue.cancel("pegbot-t1-b0-1")
+    assert await venue.open_orders() == []
+
+
+async def test_place_is_idempotent_by_client_id(venue: CcxtVenue) -> None:
+    first = await venue.place(Side.BUY, BID, 1000, "pegbot-t1-b0-2")
+    again = await venue.place(Side.BUY, BID, 1000, "pegbot-t1-b0-2")
+    assert again.order_id == first.order_id
+    assert len(await venue.open_orders()) == 1
+
+
+async def test_errors_are_typed(sim: SimHandle, venue: CcxtVenue) -> None:
+    await maker_sell(sim, "1000", "0.01145")
+    with pytest.raises(errors.WouldTakeError):
+        await venue.place(Side.BUY, ASK, 100, "pegbot-t1-b0-3")
+    with pytest.raises(errors.InsufficientFundsError):
+        await venue.place(Side.SELL, 2000, 50_000_000, "pegbot-t1-a0-1")
+    with pytest.raises(errors.InvalidOrderError):  # PRICE_FILTER maxPrice 1000
+        await venue.place(Side.SELL, 200_000_000, 1, "pegbot-t1-a0-2")
+    with pytest.raises(errors.InvalidOrderError):  # caught before sending: min notional
+        await venue.place(Side.BUY, BID, 1, "pegbot-t1-b0-4")
+    with pytest.raises(errors.InvalidOrderError):
+        await venue.place(Side.BUY, BID, 1000, "bad id with spaces")
+    await sim.admin("status", {"symbol": "KGSTUSDT", "status": "HALT"})
+    with pytest.raises(errors.MarketClosedError):
+        await venue.place(Side.BUY, BID, 1000, "pegbot-t1-b0-5")
+    await sim.admin("status", {"symbol": "KGSTUSDT", "status": "TRADING"})
+    bad = build(sim, secret="wrong-secret")
+    try:
+        await bad.start(user_stream=False)
+        with pytest.raises(errors.AuthError):
+            await bad.balances()
+    finally:
+        await bad.close()
+
+
+async def test_partial_fill_seen_as_events_and_fills_since(
+    sim: SimHandle, venue: CcxtVenue
+) -> None:
+    await venue.place(Side.BUY, BID, 1000, "pegbot-t1-b0-6")
+    await maker_sell(sim, "300", "0.0114")
+    evs = await next_events(venue, 3)
+    fills = [e for e in evs if isinstance(e, Fill)]
+    updates = [e for e in evs if isinstance(e, OrderUpdate)]
+    assert len(fills) == 1
+    fill = fills[0]
+    units = venue.market.lots_to_units
+    assert (fill.client_id, fill.side, fill.price_ticks, fill.qty_units, fill.maker) == (
+        "pegbot-t1-b0-6",
+        Side.BUY,
+        BID,
+        units(300),
+        True,
+    )
+    assert (fill.fee, fill.fee_asset) == (Decimal("0.3"), "KGST")
+    assert updates[-1].state is OrderState.PARTIALLY_FILLED
+    assert updates[-1].filled_units == units(300)
+    assert updates[-1].remaining_units == units(700)
+    # A fresh venue (after a restart) recovers the same fill, client id included.
+    fresh = build(sim)
+    await fresh.start(user_stream=False)
+    try:
+        recovered = await fresh.fills_since(0)
+    finally:
+        await fresh.close()
+    assert recovered == [fill]
+    assert await venue.fills_since(fill.ts_ns + 1_000_000) == []
+
+
+async def test_balances_exact(venue: CcxtVenue) -> None:
+    bal = await venue.balances()
+    assert bal["KGST"].free == Decimal("1000000")
+    assert bal["USDT"].total == Decimal("20000")
+    await venue.place(Side.BUY, BID, 1000, "pegbot-t1-b0-7")
+    bal = await venue.balances()
+    assert bal["USDT"].locked == Decimal("11.4")
+    assert bal["USDT"].free == Decimal("19988.6")
+
+
+async def test_cancel_all_confirms_and_spares_foreign_orders(
+    sim: SimHandle, venue: CcxtVenue
+) -> None:
+    for n in range(3):
+        await venue.place(Side.BUY, BID - n, 1000, f"pegbot-t1-b{n}-9")
+    manual = sim.client()
+    await manual.load_markets()
+    await manual.create_order(
+        "KGST/USDT", "limit", "sell", "500", "0.012", {"newClientOrderId": "desk-manual-1"}
+    )
+    done = await venue.cancel_all()
+    assert sorted(o.client_id for o in done) == [f"pegbot-t1-b{n}-9" for n in range(3)]
+    assert all(o.state is OrderState.CANCELED for o in done)
+    assert [o.client_id for o in await venue.open_orders()] == ["desk-manual-1"]
+    # Nothing of ours left: a second cancel-all is a confirmed no-op.
+    assert await venue.cancel_all() == []
+    # With no prefix every order of the account goes, through the bulk request.
+    everything = build(sim, own_prefix=None)
+    await everything.start(user_stream=False)
+    try:
+        await everything.cancel_all()
+        assert await everything.open_orders() == []
+    finally:
+        await everything.close()
+
+
+async def test_stream_recovers_after_drop(sim: SimHandle, venue: CcxtVenue) -> None:
+    venue.reconnect_pause_s = 0.05
+    await venue.place(Side.BUY, BID, 1000, "pegbot-t1-b0-8")
+    await next_events(venue, 1)
+    await sim.admin("drop_ws")
+    await maker_sell(sim, "1000", "0.0114")  # fills while the stream may be down
+    evs = await next_events(venue, 2, timeout=10)
+    fills = [e for e in evs if isinstance(e, Fill)]
+    assert len(fills) == 1 and fills[0].qty_units == venue.market.lots_to_units(1000)
+    # No duplicate arrives later, whichever path (stream or recovery) delivered it.
+    await asyncio.sleep(0.5)
+    assert all(not isinstance(e, Fill) for e in _drain(venue))
+    deadline = asyncio.get_running_loop().time() + 5
+    while not venue.stream_connected and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.05)
+    assert venue.stream_connected
+
+
+def _drain(venue: CcxtVenue) -> list[VenueEvent]:
+    out: list[VenueEvent] = []
+    while not venue._queue.empty():
+        out.append(venue._queue.get_nowait())
+    return out
