@@ -24,6 +24,12 @@ that follow (same ``local_ts``) seed it; ``DIFF`` rows set absolute quantities. 
 that finds a sequence gap writes a ``CLEAR`` and drops diffs until the next snapshot, so a
 replayer never shows a book that the venue did not have.
 
+Conventions of the Binance converter: a snapshot's ``CLEAR`` row carries its
+``lastUpdateId``; a gap's ``CLEAR`` carries the ``U``/``u`` of the event that broke the chain;
+diffs that were buffered while waiting for a snapshot are written right after the snapshot
+rows, stamped with the snapshot's ``local_ts`` (the moment they became usable) and keeping
+their own ``exch_ts``.
+
 File metadata (Parquet key-value, all strings): see :class:`TapeMeta`.
 """
 
