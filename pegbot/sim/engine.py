@@ -57,6 +57,10 @@ from .model import (
     PublicTrade,
 )
 
+#: How a user's order takes external liquidity: ``(order, units wanted, limit tick or None,
+#: now) -> [(tick, units)]``, best price first, never beyond the limit.
+ExternalTaker = Callable[[Order, int, int | None, int], list[tuple[int, int]]]
+
 #: The ledger account of the external (replayed) market, the counterparty of replay fills.
 EXTERNAL_KEY = "__external_market__"
 # Enough of every asset that the external market never runs dry.
@@ -148,14 +152,14 @@ class Engine:
         self._by_client: dict[tuple[str, str, str], int] = {}
         self._open: dict[str, dict[int, Order]] = {}  # api key -> open orders by id
         self._max_open: dict[str, int] = {}
+        #: Accounts exempt from ``MAX_NUM_ORDERS`` (a market source's crowd).
+        self.unlimited: set[str] = set()
         self._next_order_id = 1
         self._rates: dict[str, tuple[Fraction, Fraction]] = {}
         self._units: dict[str, tuple[int, int]] = {}
         #: Per symbol: how a user's order takes external liquidity, ``(order, units wanted,
         #: limit tick or None, now) -> [(tick, units)]`` (set by a replay source).
-        self.external_takers: dict[
-            str, Callable[[Order, int, int | None, int], list[tuple[int, int]]]
-        ] = {}
+        self.external_takers: dict[str, ExternalTaker] = {}
         self.ledger.add(EXTERNAL_KEY, EXTERNAL_KEY)
         for market in markets:
             self.add_market(market)
@@ -232,7 +236,7 @@ class Engine:
         limit = self._max_open[req.symbol]
         mine = self._open.get(api_key, {})
         # A market order never rests, so only resting types count against the filter.
-        crowded = req.type != MARKET and len(mine) >= limit
+        crowded = req.type != MARKET and len(mine) >= limit and api_key not in self.unlimited
         if crowded and sum(1 for o in mine.values() if o.symbol == req.symbol) >= limit:
             raise errors.filter_failure("MAX_NUM_ORDERS")
         if req.type == LIMIT_MAKER and self._crosses(book, side, req.price):
@@ -266,7 +270,6 @@ class Engine:
             self._flush(book, touched, now_ns)
             return order
         self._match(book, order, touched, now_ns)
-        self._take_external(book, order, touched, now_ns)
         if order.remaining > 0 and order.type != MARKET and order.tif == GTC:
             order.working_ns = now_ns
             self._rest(book, order)
@@ -394,29 +397,6 @@ class Engine:
         book.trade_id += 1
         self.events.append(PublicTrade(symbol, book.trade_id, tick, units, buyer_is_maker, now_ns))
 
-    def _take_external(
-        self, book: SymbolBook, order: Order, touched: dict[str, set[str]], now: int
-    ) -> None:
-        taker = self.external_takers.get(order.symbol)
-        if taker is None or order.remaining <= 0:
-            return
-        budget = order.quote_amount if (order.type == MARKET and order.quote_amount) else None
-        limit = None if order.type == MARKET else order.price
-        lot = book.market.units_per_lot
-        for tick, units in taker(order, order.remaining, limit, now):
-            if budget is not None and order.side is Side.BUY:
-                per_lot = self.quote_value(order.symbol, tick, lot)
-                units = min(units, (budget - order.cum_quote) // per_lot * lot)
-            units = min(units, order.remaining)
-            if units <= 0:
-                break
-            book.trade_id += 1
-            self._settle(book, order, tick, units, False, book.trade_id, touched, now)
-            self._settle_external(book, order.side, tick, units)
-            self.events.append(
-                PublicTrade(order.symbol, book.trade_id, tick, units, order.side is Side.SELL, now)
-            )
-
     # -- internals ------------------------------------------------------------------------
 
     def _check_filters(self, market: Market, req: NewOrder) -> None:
@@ -488,21 +468,33 @@ class Engine:
     def _match(
         self, book: SymbolBook, taker: Order, touched: dict[str, set[str]], now: int
     ) -> None:
-        opposite = book.ask_ticks if taker.side is Side.BUY else book.bid_ticks
+        # Price priority across users' orders and external liquidity; at one price users'
+        # orders (on the book before the replayed level changed) go first.
+        buy = taker.side is Side.BUY
+        opposite = book.ask_ticks if buy else book.bid_ticks
         lot = book.market.units_per_lot
         budget = taker.quote_amount if (taker.type == MARKET and taker.quote_amount) else None
-        if budget is not None and taker.side is Side.BUY:
+        if budget is not None and buy:
             taker.orig_units = 1 << 62  # bounded by the budget; set to executed at the end
         elif budget is not None:
             taker.orig_units = self._walk(book, taker, budget=budget)[0]
-        while taker.remaining > 0 and opposite:
-            tick = opposite[0] if taker.side is Side.BUY else opposite[-1]
-            if taker.type != MARKET and not _acceptable(taker, tick):
+        hook = self.external_takers.get(taker.symbol)
+        limit = None if taker.type == MARKET else taker.price
+        while taker.remaining > 0:
+            tick: int | None = (opposite[0] if buy else opposite[-1]) if opposite else None
+            if tick is not None and limit is not None and not _acceptable(taker, tick):
+                tick = None
+            if hook is not None:
+                ext_limit = limit if tick is None else (tick - 1 if buy else tick + 1)
+                self._take_external(book, taker, hook, ext_limit, budget, touched, now)
+                if taker.remaining == 0:
+                    break
+            if tick is None:
                 break
             queue = book.orders[self._key(taker.side.opposite, tick)]
             maker = queue[0]
             units = min(taker.remaining, maker.remaining)
-            if budget is not None and taker.side is Side.BUY:
+            if budget is not None and buy:
                 per_lot = self.quote_value(taker.symbol, tick, lot)
                 units = min(units, (budget - taker.cum_quote) // per_lot * lot)
                 if units <= 0:
@@ -514,6 +506,50 @@ class Engine:
                 self._open[maker.api_key].pop(maker.order_id, None)
                 if not queue:
                     self._drop_tick(book, maker.side, tick)
+
+    def _take_external(
+        self,
+        book: SymbolBook,
+        order: Order,
+        hook: ExternalTaker,
+        limit: int | None,
+        budget: int | None,
+        touched: dict[str, set[str]],
+        now: int,
+    ) -> None:
+        buy = order.side is Side.BUY
+        ext = book.ext_asks if buy else book.ext_bids
+        if not ext:
+            return
+        want = order.remaining
+        lot = book.market.units_per_lot
+        if budget is not None and buy:
+            # Ask only for what the budget can pay, so the replay does not mark more consumed.
+            want, left = 0, budget - order.cum_quote
+            for tick in sorted(ext):
+                if limit is not None and tick > limit:
+                    break
+                per_lot = self.quote_value(order.symbol, tick, lot)
+                take = min(ext[tick], left // per_lot * lot)
+                want += take
+                left -= self.quote_value(order.symbol, tick, take)
+                if take < ext[tick]:
+                    break
+        if want <= 0:
+            return
+        for tick, got in hook(order, want, limit, now):
+            if limit is not None and (tick > limit if buy else tick < limit):
+                raise ValueError(f"external taker filled at {tick} beyond the limit {limit}")
+            units = min(got, order.remaining)
+            if budget is not None and buy:
+                per_lot = self.quote_value(order.symbol, tick, lot)
+                units = min(units, (budget - order.cum_quote) // per_lot * lot)
+            if units <= 0:
+                break
+            book.trade_id += 1
+            self._settle(book, order, tick, units, False, book.trade_id, touched, now)
+            self._settle_external(book, order.side, tick, units)
+            self.events.append(PublicTrade(order.symbol, book.trade_id, tick, units, not buy, now))
 
     def _fill(
         self,

@@ -325,3 +325,81 @@ def test_max_num_orders_filter() -> None:
     e.place("a", NewOrder(SYM, Side.SELL, MARKET, units=100 * U), 5)  # fills the best bid
     assert len(e.open_orders("a", SYM)) == 2
     e.place("a", limit(Side.BUY, 1090, 100), 6)  # room again
+
+
+ext_op = st.tuples(
+    st.sampled_from(["a", "b"]),
+    st.sampled_from(["limit", "ioc", "market", "market_quote", "cancel", "ext_fill", "ext_move"]),
+    st.sampled_from([Side.BUY, Side.SELL]),
+    st.integers(1136, 1150),
+    st.integers(88, 600),
+    st.integers(0, 1000),
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(ext_op, min_size=1, max_size=50))
+def test_external_liquidity_conserves_assets(
+    ops: list[tuple[str, str, Side, int, int, int]],
+) -> None:
+    e = make_engine(a={"KGST": "3000", "USDT": "40"}, b={"KGST": "800", "USDT": "8"})
+    ext_asks = {1144: 300 * U, 1145: 500 * U, 1147: 1000 * U}
+    ext_bids = {1142: 300 * U, 1141: 500 * U, 1138: 1000 * U}
+    e.set_external(SYM, [(-1, t, q) for t, q in ext_asks.items()], 0)
+    e.set_external(SYM, [(1, t, q) for t, q in ext_bids.items()], 0)
+
+    def taker(order, units, limit_ticks, now):  # type: ignore[no-untyped-def]
+        book = ext_asks if order.side is Side.BUY else ext_bids
+        out = []
+        for tick in sorted(book, reverse=order.side is Side.SELL):
+            if limit_ticks is not None and (tick - limit_ticks) * order.side > 0:
+                break
+            take = min(units, book[tick])
+            if take:
+                out.append((tick, take))
+                units -= take
+            if not units:
+                break
+        return out
+
+    e.external_takers[SYM] = taker
+    totals = e.ledger.totals(["KGST", "USDT"])
+    for now, (who, kind, side, tick, lots, pick) in enumerate(ops, start=1):
+        try:
+            if kind == "cancel" or kind == "ext_fill":
+                mine = e.open_orders(who, SYM)
+                if not mine:
+                    continue
+                victim = mine[pick % len(mine)]
+                if kind == "cancel":
+                    e.cancel(who, SYM, now, order_id=victim.order_id)
+                else:
+                    units = (pick % (victim.remaining // U) + 1) * U
+                    e.fill_external(victim.order_id, victim.price, units, now)
+            elif kind == "ext_move":
+                book = ext_asks if side is Side.SELL else ext_bids
+                if (side is Side.SELL and tick > 1143) or (side is Side.BUY and tick < 1143):
+                    book[tick] = lots * U
+                    e.set_external(SYM, [(int(side), tick, lots * U)], now)
+            elif kind == "market_quote":
+                quote = amount_from_decimal(Decimal(lots) / 100)
+                e.place(who, NewOrder(SYM, side, MARKET, quote_amount=quote), now)
+            elif kind == "market":
+                e.place(who, NewOrder(SYM, side, MARKET, units=lots * U), now)
+            else:
+                e.place(who, limit(side, tick, lots, IOC if kind == "ioc" else "GTC"), now)
+        except errors.SimError as exc:
+            assert exc.code in (-2010, -1013)
+        assert e.ledger.totals(["KGST", "USDT"]) == totals
+        for key in ("a", "b"):
+            acct = e.ledger.accounts[key]
+            for asset, bal in acct.balances.items():
+                assert bal.free >= 0 and bal.locked >= 0
+                held = sum(
+                    o.locked
+                    for o in e.open_orders(key, SYM)
+                    if (asset == "USDT") == (o.side is Side.BUY)
+                )
+                assert bal.locked == held
+            for o in e.open_orders(key, SYM):
+                assert 0 < o.remaining <= o.orig_units
