@@ -126,3 +126,30 @@ async def test_nbkr_daily_xml_through_the_peg_source(sim: SimHandle) -> None:
         assert b"<Value>84,9500</Value>" in raw and "Курсы".encode("cp1251") in raw
         obs = await NbkrSource(http, url=f"{sim.http_url}/XML/daily.xml").fetch(1)
     assert obs.rate == Fraction(Decimal("84.95"))
+
+
+async def test_a_fraction_of_rest_calls_fail(sim: SimHandle) -> None:
+    ex = sim.client()
+    await ex.load_markets()
+    await sim.admin("faults", {"rest_fail_rate": 0.5})
+    sim.exchange.faults.rng.seed(11)
+    ok = failed = 0
+    for _ in range(40):
+        try:
+            await ex.fetch_order_book(SYMBOL)
+            ok += 1
+        except ccxt.OperationFailed:
+            failed += 1
+        await sim.admin("reset_limits")
+    assert 8 <= failed <= 32 and ok + failed == 40
+    assert sim.exchange.faults.injected["rest_5xx"] == failed
+
+
+def test_faults_from_config() -> None:
+    from pegbot.sim.config import FaultConfig
+    from pegbot.sim.exchange import Exchange
+
+    cfg = SimConfig(faults=FaultConfig(halted=("KGSTUSDT",), clock_skew_ms=-2500))
+    ex = Exchange(cfg, clock=lambda: 10_000_000_000)
+    assert ex.engine.books["KGSTUSDT"].status == "HALT"
+    assert ex.now_ms() == 10_000 - 2_500
