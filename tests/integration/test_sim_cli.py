@@ -74,3 +74,59 @@ def test_bad_config_is_a_usage_error(tmp_path: Path) -> None:
     assert res.exit_code == 2 and "no_such_key" in res.output
     res = CliRunner().invoke(app, ["sim", "--market", "moon"])
     assert res.exit_code == 2
+
+
+async def test_sim_process_replays_a_tape(tmp_path: Path) -> None:
+    from decimal import Decimal
+
+    from pegbot.market import Market
+    from pegbot.tape.binance import convert_binance_raw
+
+    nexo = Market(
+        symbol="NEXO/USDT",
+        base="NEXO",
+        quote="USDT",
+        tick_size=Decimal("0.001"),
+        lot_size=Decimal("0.001"),
+    )
+    tape = tmp_path / "nexo.parquet"
+    convert_binance_raw([ROOT / "tests/data/binance_raw/spot_nexousdt_20240723.dat.gz"], tape, nexo)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "from pegbot.cli import main; main()",
+            "sim",
+            "--port",
+            "0",
+            "--market",
+            f"tape:{tape}",
+            "--speed",
+            "1000",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        line = await asyncio.wait_for(asyncio.to_thread(proc.stdout.readline), 20)
+        info = json.loads(line)
+        assert info["symbols"] == ["KGSTUSDT", "NEXOUSDT"]
+        http = info["rest"].removesuffix("/api/v3")
+        ex = make_pro_client(http, http.replace("http", "ws", 1))  # the demo key
+        try:
+            await asyncio.sleep(0.5)
+            book = await ex.fetch_order_book("NEXO/USDT")
+            assert book["bids"] and book["asks"] and book["bids"][0][0] < book["asks"][0][0]
+            balance = await ex.fetch_balance()
+            assert balance["NEXO"]["free"] > 0
+        finally:
+            await ex.close()
+        proc.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(asyncio.to_thread(proc.wait), 10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
