@@ -1,0 +1,261 @@
+"""The ledger: inventory per venue and in total, realised PnL at average cost, PnL at fair.
+
+Exact throughout: quantities and money are :class:`fractions.Fraction` (a fill's price and
+size come in as integer ticks and qty units, fees as Decimal); no float ever enters.
+
+Accounting rules, stated once:
+
+* **Average cost.** Adding to a position (or opening one) moves the average cost to the
+  size-weighted mean; reducing it realises ``(price - average) × size`` (sign-adjusted for a
+  short) and leaves the average unchanged; crossing through zero closes the old position
+  and opens the rest at the fill price.
+* **Fees in the quote currency** are paid from the quote balance and counted in ``fees``.
+* **Fees in the base asset** (Binance takes a buyer's commission from the KGST received) are
+  a disposal of that much base at the fill price — realising ``(price - average) × fee`` —
+  and a fee of ``price × fee`` in quote; the quote balance does not move.
+* **Fees in a third asset** (BNB) are converted with a rate given to the ledger; an unknown
+  rate is an error before anything is applied, never a guess.
+* ``total = realised + unrealised − fees``, with ``unrealised = position × (fair − average)``.
+  This equals the change of equity (``quote + base × fair``) since the start, when the
+  starting inventory is valued at its ``cost_price``.
+
+Fills are applied once: a second fill with the same ``(venue, symbol, trade_id)`` is ignored,
+so replaying the journal and recovered fills after a restart is safe.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from fractions import Fraction
+
+from pegbot.execution.venue import Fill
+from pegbot.market import Market, Side
+
+__all__ = ["Inventory", "Ledger", "LedgerError", "PnL"]
+
+Number = Fraction | Decimal | int
+
+
+class LedgerError(ValueError):
+    """A fill or setting the ledger cannot account for exactly."""
+
+
+def _frac(value: Number) -> Fraction:
+    if isinstance(value, float):
+        raise TypeError(f"refusing float {value!r}: not exact")
+    return Fraction(value)
+
+
+@dataclass(frozen=True, slots=True)
+class Inventory:
+    """Balances the ledger holds for one venue (or all).
+
+    Attributes:
+        base: Base asset balance (the position).
+        quote: Quote currency balance.
+    """
+
+    base: Fraction
+    quote: Fraction
+
+
+@dataclass(frozen=True, slots=True)
+class PnL:
+    """PnL of one venue (or ``total``) marked at ``fair``; all in the quote currency.
+
+    Attributes:
+        venue: Venue name, or ``total``.
+        fair: The fair price used for marking.
+        base: Base balance.
+        quote: Quote balance.
+        average_cost: Average cost of the position (0 when flat).
+        realised: Realised PnL (gross of fees).
+        unrealised: ``base × (fair − average_cost)``.
+        fees: Fees paid, in quote (negative for net rebates).
+        total: ``realised + unrealised − fees``.
+        fills: Fills applied.
+    """
+
+    venue: str
+    fair: Fraction
+    base: Fraction
+    quote: Fraction
+    average_cost: Fraction
+    realised: Fraction
+    unrealised: Fraction
+    fees: Fraction
+    total: Fraction
+    fills: int
+
+    def journal_values(self) -> dict[str, Fraction]:
+        """The fields :meth:`pegbot.journal.Journal.record_pnl` stores."""
+        return {
+            "fair": self.fair,
+            "base": self.base,
+            "quote": self.quote,
+            "realised": self.realised,
+            "unrealised": self.unrealised,
+            "fees": self.fees,
+            "total": self.total,
+        }
+
+
+@dataclass
+class _Account:
+    position: Fraction = Fraction(0)
+    average: Fraction = Fraction(0)
+    quote: Fraction = Fraction(0)
+    realised: Fraction = Fraction(0)
+    fees: Fraction = Fraction(0)
+    fills: int = 0
+    other: dict[str, Fraction] = field(default_factory=dict)
+
+    def trade(self, delta: Fraction, price: Fraction) -> None:
+        """Move the position by ``delta`` base at ``price`` (average cost rules)."""
+        p = self.position
+        if delta == 0:
+            return
+        if p == 0 or (p > 0) == (delta > 0):
+            self.average = (abs(p) * self.average + abs(delta) * price) / (abs(p) + abs(delta))
+            self.position = p + delta
+            return
+        closing = min(abs(delta), abs(p))
+        self.realised += (price - self.average) * closing * (1 if p > 0 else -1)
+        self.position = p + delta
+        if self.position == 0:
+            self.average = Fraction(0)
+        elif (self.position > 0) != (p > 0):
+            self.average = price  # crossed zero: the rest opened at this price
+
+
+class Ledger:
+    """Inventory and PnL of one symbol across venues.
+
+    Attributes:
+        market: The symbol's market (tick and qty units, asset names).
+        rates: Prices in the quote currency of third assets that fees are paid in.
+    """
+
+    def __init__(self, market: Market, rates: Mapping[str, Number] | None = None) -> None:
+        """Start empty; set starting balances with :meth:`set_balances`."""
+        self.market = market
+        self.rates: dict[str, Fraction] = {k: _frac(v) for k, v in (rates or {}).items()}
+        self._accounts: dict[str, _Account] = {}
+        self._seen: set[tuple[str, str, str]] = set()
+
+    def set_rate(self, asset: str, price: Number) -> None:
+        """Set the quote price of a fee asset (e.g. BNB)."""
+        self.rates[asset] = _frac(price)
+
+    def set_balances(
+        self, venue: str, base: Number, quote: Number, cost_price: Number | None = None
+    ) -> None:
+        """Start a venue with balances; a base position needs the price it is valued at.
+
+        Raises:
+            LedgerError: A non-zero base without ``cost_price``, or the venue already traded.
+        """
+        acct = self._accounts.get(venue)
+        if acct is not None and acct.fills:
+            raise LedgerError(f"{venue}: balances are set before any fill")
+        b = _frac(base)
+        if b != 0 and cost_price is None:
+            raise LedgerError(f"{venue}: a starting base balance needs its cost_price")
+        self._accounts[venue] = _Account(
+            position=b,
+            average=_frac(cost_price) if b != 0 and cost_price is not None else Fraction(0),
+            quote=_frac(quote),
+        )
+
+    @property
+    def venues(self) -> list[str]:
+        """Venues the ledger knows, in order of appearance."""
+        return list(self._accounts)
+
+    def apply(self, fill: Fill) -> bool:
+        """Account for one fill; False if that trade was applied before.
+
+        Raises:
+            LedgerError: The fill's symbol is not this ledger's, or its fee asset has no rate.
+        """
+        m = self.market
+        if fill.symbol != m.symbol:
+            raise LedgerError(f"fill {fill.trade_id} is {fill.symbol}, ledger is {m.symbol}")
+        key = (fill.venue, fill.symbol, fill.trade_id)
+        if key in self._seen:
+            return False
+        fee = _frac(fill.fee)
+        if fee and fill.fee_asset not in (m.base, m.quote) and fill.fee_asset not in self.rates:
+            raise LedgerError(
+                f"fill {fill.trade_id}: fee in {fill.fee_asset} and no {fill.fee_asset} rate"
+            )
+        if fill.qty_units <= 0 or fill.price_ticks <= 0:
+            raise LedgerError(f"fill {fill.trade_id}: non-positive price or quantity")
+        acct = self._accounts.setdefault(fill.venue, _Account())
+        price = Fraction(m.tick_size) * fill.price_ticks
+        qty = Fraction(m.qty_unit) * fill.qty_units
+        if fill.side is Side.BUY:
+            acct.quote -= price * qty
+            acct.trade(qty, price)
+        else:
+            acct.quote += price * qty
+            acct.trade(-qty, price)
+        if fee:
+            if fill.fee_asset == m.quote:
+                acct.quote -= fee
+                acct.fees += fee
+            elif fill.fee_asset == m.base:
+                acct.trade(-fee, price)
+                acct.fees += fee * price
+            else:
+                acct.other[fill.fee_asset] = acct.other.get(fill.fee_asset, Fraction(0)) - fee
+                acct.fees += fee * self.rates[fill.fee_asset]
+        acct.fills += 1
+        self._seen.add(key)
+        return True
+
+    def apply_all(self, fills: Iterable[Fill]) -> int:
+        """Apply fills in order; returns how many were new."""
+        return sum(self.apply(f) for f in fills)
+
+    def inventory(self, venue: str | None = None) -> Inventory:
+        """Balances of one venue, or summed over all venues."""
+        accts = self._select(venue)
+        return Inventory(
+            base=sum((a.position for a in accts), Fraction(0)),
+            quote=sum((a.quote for a in accts), Fraction(0)),
+        )
+
+    def fee_asset_balance(self, asset: str, venue: str | None = None) -> Fraction:
+        """Change of a third asset's balance through fees paid in it."""
+        return sum((a.other.get(asset, Fraction(0)) for a in self._select(venue)), Fraction(0))
+
+    def pnl(self, fair: Number, venue: str | None = None) -> PnL:
+        """PnL marked at ``fair`` for one venue, or the total over venues."""
+        f = _frac(fair)
+        accts = self._select(venue)
+        base = sum((a.position for a in accts), Fraction(0))
+        realised = sum((a.realised for a in accts), Fraction(0))
+        fees = sum((a.fees for a in accts), Fraction(0))
+        unrealised = sum((a.position * (f - a.average) for a in accts), Fraction(0))
+        cost = sum((a.position * a.average for a in accts), Fraction(0))
+        return PnL(
+            venue=venue or "total",
+            fair=f,
+            base=base,
+            quote=sum((a.quote for a in accts), Fraction(0)),
+            average_cost=cost / base if base else Fraction(0),
+            realised=realised,
+            unrealised=unrealised,
+            fees=fees,
+            total=realised + unrealised - fees,
+            fills=sum(a.fills for a in accts),
+        )
+
+    def _select(self, venue: str | None) -> list[_Account]:
+        if venue is None:
+            return list(self._accounts.values())
+        acct = self._accounts.get(venue)
+        return [acct] if acct is not None else []

@@ -1,0 +1,146 @@
+"""Ledger: average-cost PnL, fees in any asset, venues, the equity identity (hypothesis)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from fractions import Fraction
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pegbot.execution.venue import Fill
+from pegbot.ledger import Ledger, LedgerError
+from pegbot.market import Market, Side
+
+M = Market.kgst_usdt()
+U = M.units_per_lot  # qty units per KGST
+
+
+def fill(
+    tid: str,
+    side: Side,
+    ticks: int,
+    kgst: int,
+    fee: str = "0",
+    asset: str = "USDT",
+    venue: str = "binance",
+) -> Fill:
+    return Fill(venue, M.symbol, tid, "c", "o", side, ticks, kgst * U, Decimal(fee), asset, True, 0)
+
+
+def px(ticks: int) -> Fraction:
+    return Fraction(ticks, 100_000)
+
+
+def test_average_cost_realised_and_marked() -> None:
+    led = Ledger(M)
+    led.apply(fill("1", Side.BUY, 1140, 1000))
+    led.apply(fill("2", Side.BUY, 1150, 1000))
+    p = led.pnl(px(1145))
+    assert p.base == 2000 and p.average_cost == px(1145)
+    assert p.quote == -(px(1140) * 1000 + px(1150) * 1000)
+    assert p.unrealised == 0 and p.realised == 0
+    led.apply(fill("3", Side.SELL, 1160, 500))
+    p = led.pnl(px(1145))
+    assert p.realised == (px(1160) - px(1145)) * 500
+    assert p.average_cost == px(1145)  # reducing keeps the average
+    # Through zero: sell 2000 more from +1500 -> short 500 opened at 1130.
+    led.apply(fill("4", Side.SELL, 1130, 2000))
+    p = led.pnl(px(1120))
+    assert p.base == -500
+    assert p.average_cost == px(1130)
+    assert p.realised == (px(1160) - px(1145)) * 500 + (px(1130) - px(1145)) * 1500
+    assert p.unrealised == -500 * (px(1120) - px(1130))  # a short gains when fair falls
+    # Cover the short at a loss.
+    led.apply(fill("5", Side.BUY, 1135, 500))
+    p = led.pnl(px(1120))
+    assert p.base == 0 and p.average_cost == 0 and p.unrealised == 0
+    assert (
+        p.realised
+        == (px(1160) - px(1145)) * 500 + (px(1130) - px(1145)) * 1500 + (px(1130) - px(1135)) * 500
+    )
+
+
+def test_duplicate_fill_ignored() -> None:
+    led = Ledger(M)
+    assert led.apply(fill("1", Side.BUY, 1140, 1000)) is True
+    assert led.apply(fill("1", Side.BUY, 1140, 1000)) is False
+    assert led.apply(fill("1", Side.BUY, 1140, 1000, venue="htx")) is True
+    assert led.inventory().base == 2000
+    assert led.inventory("binance").base == 1000
+
+
+def test_fees_in_quote_base_and_third_asset() -> None:
+    led = Ledger(M, rates={"BNB": Decimal("600")})
+    led.apply(fill("1", Side.SELL, 1140, 1000, "0.0114", "USDT"))
+    p = led.pnl(px(1140))
+    assert p.fees == Fraction("0.0114")
+    assert p.quote == px(1140) * 1000 - Fraction("0.0114")
+    # Base fee: 1 KGST of 1000 bought goes to the venue, valued at the fill price.
+    led2 = Ledger(M)
+    led2.apply(fill("1", Side.BUY, 1140, 1000, "1", "KGST"))
+    p2 = led2.pnl(px(1140))
+    assert p2.base == 999
+    assert p2.fees == px(1140)
+    assert p2.quote == -px(1140) * 1000
+    assert p2.total == -px(1140)  # at the fill price only the fee is lost
+    led.apply(fill("2", Side.BUY, 1140, 1000, "0.00001", "BNB"))
+    assert led.pnl(px(1140)).fees == Fraction("0.0114") + Fraction("0.00001") * 600
+    assert led.fee_asset_balance("BNB") == Fraction("-0.00001")
+    with pytest.raises(LedgerError, match="no ETH rate"):
+        led.apply(fill("3", Side.BUY, 1140, 1000, "0.1", "ETH"))
+    assert led.pnl(px(1140)).fills == 2  # nothing of the bad fill was applied
+
+
+def test_venues_and_total() -> None:
+    led = Ledger(M)
+    led.set_balances("binance", Decimal("1000"), Decimal("20"), cost_price=px(1143))
+    led.set_balances("htx", 0, Decimal("50"))
+    led.apply(fill("1", Side.SELL, 1150, 400))
+    led.apply(fill("1", Side.BUY, 1140, 300, venue="htx"))
+    assert led.inventory("binance").base == 600
+    assert led.inventory("htx").base == 300
+    assert led.inventory().base == 900
+    total = led.pnl(px(1145))
+    parts = [led.pnl(px(1145), v) for v in led.venues]
+    assert total.total == sum(p.total for p in parts)
+    assert total.realised == (px(1150) - px(1143)) * 400
+    with pytest.raises(LedgerError):
+        led.set_balances("binance", 1, 1, cost_price=1)  # after fills
+    with pytest.raises(LedgerError):
+        Ledger(M).set_balances("x", 5, 0)  # base without a cost price
+    with pytest.raises(TypeError):
+        led.pnl(0.0114)  # type: ignore[arg-type]
+    with pytest.raises(LedgerError):
+        led.apply(Fill("b", "BTC/USDT", "9", "c", "o", Side.BUY, 1, 1, Decimal(0), "USDT", True, 0))
+
+
+trades = st.lists(
+    st.tuples(
+        st.sampled_from([Side.BUY, Side.SELL]),
+        st.integers(1100, 1200),
+        st.integers(1, 5000),
+        st.sampled_from(["USDT", "KGST", ""]),
+        st.integers(-5, 50),
+    ),
+    max_size=40,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(trades, st.integers(0, 3000), st.integers(1100, 1200), st.integers(1100, 1200))
+def test_total_equals_change_of_equity(
+    trades: list[tuple[Side, int, int, str, int]], start: int, cost: int, fair: int
+) -> None:
+    led = Ledger(M)
+    led.set_balances("binance", start, 100, cost_price=px(cost))
+    for n, (side, ticks, kgst, asset, fee_milli) in enumerate(trades):
+        fee = Decimal(fee_milli) / 1000 if asset else Decimal(0)
+        led.apply(fill(str(n), side, ticks, kgst, str(fee), asset or "USDT"))
+    p = led.pnl(px(fair))
+    inv = led.inventory()
+    equity_now = inv.quote + inv.base * px(fair)
+    equity_start = Fraction(100) + start * px(cost)
+    assert p.total == equity_now - equity_start
+    assert p.base == inv.base
