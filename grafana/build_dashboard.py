@@ -298,7 +298,7 @@ def rows() -> list[Row]:
         "Peg and book",
         [
             Panel(
-                "Peg deviation",
+                "Peg deviation over time",
                 "Market mid against the som fair value, in bps; shaded beyond the alert band.",
                 BPS,
                 [(f"pegbot_peg_deviation_bps{{{S}}}", "{{venue}} {{symbol}}")],
@@ -400,7 +400,7 @@ def rows() -> list[Row]:
                 [(f"pegbot_inventory_base{{{S}}}", "{{venue}} {{symbol}}")],
             ),
             Panel(
-                "Inventory of limit",
+                "Inventory of limit over time",
                 "0 at target, 1 at the nearest hard limit; the alert fires above 0.9.",
                 "percentunit",
                 [(f"pegbot_inventory_limit_ratio{{{S}}}", "{{venue}} {{symbol}}")],
