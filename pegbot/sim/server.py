@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections.abc import Callable
 from types import TracebackType
@@ -24,12 +25,20 @@ from .rest import RestApi, json_response
 from .ws import StreamHub
 from .wsapi import WsApi
 
+log = logging.getLogger(__name__)
+
 
 class MarketSource(Protocol):
     """Whatever moves the rest of the market (an order-flow model, a tape replay)."""
 
     async def run(self, exchange: Exchange) -> None:
         """Drive ``exchange`` until cancelled."""
+
+
+def _log_failure(task: asyncio.Task[None]) -> None:
+    # A background task that dies must say so: the market would silently stop moving.
+    if not task.cancelled() and task.exception() is not None:
+        log.error("simulator task failed", exc_info=task.exception())
 
 
 async def _not_found(request: web.Request) -> web.Response:
@@ -102,6 +111,8 @@ class SimServer:
         self._tasks.append(asyncio.create_task(self.exchange.depth_flusher()))
         if self.market is not None:
             self._tasks.append(asyncio.create_task(self.market.run(self.exchange)))
+        for task in self._tasks:
+            task.add_done_callback(_log_failure)
 
     async def stop(self) -> None:
         """Close connections and stop serving."""
