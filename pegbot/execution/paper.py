@@ -1,0 +1,266 @@
+"""``PaperVenue``: simulated fills against the live book, virtual balances, nothing sent.
+
+Paper mode is its own venue (DESIGN: never ``if paper:`` inside the live venue). Orders rest
+beside the live book fed by the market-data feed and fill through :mod:`pegbot.matching`
+(queue position, partial fills, crossing), so paper results carry the same queue realism as
+the backtester. Balances lock and settle as on Binance: a buy locks quote at its limit
+price, a sell locks base; the commission is taken from the asset received.
+
+The feed calls :meth:`PaperVenue.on_depth` for every level change (the precise path) or
+:meth:`PaperVenue.on_book` with the whole book (levels of our prices, then a cross check),
+and :meth:`PaperVenue.on_trade` for every public trade.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass, replace
+from decimal import Decimal
+
+from pegbot.book import OrderBook
+from pegbot.execution import errors
+from pegbot.execution.venue import Balance, Fill, OrderState, OrderUpdate, VenueEvent
+from pegbot.market import Market, MarketError, Side
+from pegbot.matching import Fill as EngineFill
+from pegbot.matching import FillEngine, QueueModel
+
+__all__ = ["PaperVenue"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class _Order:
+    update: OrderUpdate
+    locked: Decimal  # what the order still holds of the locked asset
+
+
+class PaperVenue:
+    """A :class:`~pegbot.execution.venue.Venue` that fills against a book it is fed.
+
+    Attributes:
+        name: Venue name.
+        engine: The queue-position fill engine.
+    """
+
+    def __init__(
+        self,
+        market: Market,
+        balances: Mapping[str, Decimal | str | int],
+        *,
+        name: str = "paper",
+        clock: Callable[[], int] = time.time_ns,
+        queue: QueueModel | None = None,
+        partial_fills: bool = True,
+        own_prefix: str = "pegbot-",
+    ) -> None:
+        """Start with virtual ``balances`` (asset -> free amount)."""
+        self.name = name
+        self._market = market
+        self.clock = clock
+        self.own_prefix = own_prefix
+        self.engine = FillEngine(queue, partial_fills=partial_fills)
+        self._free = {str(k): Decimal(v) for k, v in balances.items()}
+        self._locked: dict[str, Decimal] = {}
+        for asset in (market.base, market.quote):
+            self._free.setdefault(asset, Decimal(0))
+            self._locked.setdefault(asset, Decimal(0))
+        self._orders: dict[str, _Order] = {}
+        self._fills: list[Fill] = []
+        self._queue: asyncio.Queue[VenueEvent] = asyncio.Queue()
+        self._book: OrderBook | None = None
+        self._next_order = 1
+        self._next_trade = 1
+
+    @property
+    def market(self) -> Market:
+        """The symbol's market spec."""
+        return self._market
+
+    async def start(self) -> Market:
+        """Nothing to connect: the market is given."""
+        return self._market
+
+    async def close(self) -> None:
+        """Nothing to close."""
+
+    # -- market data ----------------------------------------------------------------------
+
+    def on_depth(self, side: int, price_ticks: int, qty_units: int, ts_ns: int) -> list[Fill]:
+        """One external level changed (absolute quantity); returns our fills it caused."""
+        return self._settle(self.engine.on_depth(side, price_ticks, qty_units, ts_ns))
+
+    def on_book(self, book: OrderBook, ts_ns: int) -> list[Fill]:
+        """The feed's whole book after an update; returns our fills it caused.
+
+        The book is kept (not copied) for placing orders against it.
+        """
+        self._book = book
+        out: list[Fill] = []
+        for view in list(self.engine.orders()):
+            levels = book.bids if view.side is Side.BUY else book.asks
+            out += self.on_depth(
+                int(view.side), view.price_ticks, levels.get(view.price_ticks, 0), ts_ns
+            )
+        out += self._settle(self.engine.on_bbo(book.best_bid, book.best_ask, ts_ns))
+        return out
+
+    def on_trade(
+        self, aggressor_side: int, price_ticks: int, qty_units: int, ts_ns: int
+    ) -> list[Fill]:
+        """A public trade; returns our fills it caused."""
+        return self._settle(self.engine.on_trade(aggressor_side, price_ticks, qty_units, ts_ns))
+
+    # -- orders ---------------------------------------------------------------------------
+
+    async def place(
+        self, side: Side, price_ticks: int, lots: int, client_id: str, post_only: bool = True
+    ) -> OrderUpdate:
+        """Place a virtual limit order; idempotent by ``client_id``."""
+        known = self._orders.get(client_id)
+        if known is not None:
+            return known.update
+        m = self._market
+        try:
+            m.check_order(price_ticks, lots)
+        except MarketError as exc:
+            raise errors.InvalidOrderError(str(exc)) from exc
+        if self._book is None:
+            raise errors.TemporaryError("paper: no book yet, cannot tell where the order rests")
+        units = m.lots_to_units(lots)
+        asset = m.quote if side is Side.BUY else m.base
+        need = m.notional(price_ticks, units) if side is Side.BUY else m.units_to_qty(units)
+        if self._free[asset] < need:
+            raise errors.InsufficientFundsError(
+                f"Account has insufficient balance for requested action. ({asset} {need})"
+            )
+        now = self.clock()
+        order_id = f"paper-{self._next_order}"
+        result = self.engine.place(
+            self._book, client_id, int(side), price_ticks, units, now, post_only=post_only
+        )
+        if result.rejected:
+            raise errors.WouldTakeError("Order would immediately match and take.")
+        self._next_order += 1
+        self._free[asset] -= need
+        self._locked[asset] += need
+        update = OrderUpdate(client_id, order_id, side, price_ticks, units, 0, OrderState.NEW, now)
+        self._orders[client_id] = _Order(update, need)
+        self._queue.put_nowait(update)
+        log.info(
+            "paper order",
+            extra={"event": "paper_place", "client_order_id": client_id, "side": side.name},
+        )
+        self._settle(result.fills)
+        if not result.resting:
+            order = self._orders[client_id]
+            if order.update.state.is_open:  # nothing rests: the unfilled rest expires
+                self._finish(order, OrderState.EXPIRED, now)
+        return self._orders[client_id].update
+
+    async def cancel(self, client_id: str) -> OrderUpdate:
+        """Cancel one virtual order.
+
+        Raises:
+            OrderNotFoundError: No such open order.
+        """
+        order = self._orders.get(client_id)
+        if order is None or not order.update.state.is_open:
+            raise errors.OrderNotFoundError("Unknown order sent.")
+        self.engine.cancel(client_id)
+        self._finish(order, OrderState.CANCELED, self.clock())
+        return order.update
+
+    async def cancel_all(self) -> list[OrderUpdate]:
+        """Cancel every open order of ours; nothing can be left afterwards."""
+        out = [
+            await self.cancel(o.update.client_id)
+            for o in list(self._orders.values())
+            if o.update.state.is_open and o.update.client_id.startswith(self.own_prefix)
+        ]
+        return out
+
+    async def open_orders(self) -> list[OrderUpdate]:
+        """Open virtual orders."""
+        return [o.update for o in self._orders.values() if o.update.state.is_open]
+
+    async def fills_since(self, since_ns: int) -> list[Fill]:
+        """Virtual fills from ``since_ns`` on."""
+        return [f for f in self._fills if f.ts_ns >= since_ns]
+
+    async def balances(self) -> dict[str, Balance]:
+        """Virtual balances."""
+        return {a: Balance(a, self._free[a], self._locked.get(a, Decimal(0))) for a in self._free}
+
+    def events(self) -> AsyncIterator[VenueEvent]:
+        """Order updates and fills, in the order they happened."""
+        return self._events()
+
+    async def _events(self) -> AsyncIterator[VenueEvent]:
+        while True:
+            yield await self._queue.get()
+
+    # -- settlement -----------------------------------------------------------------------
+
+    def _finish(self, order: _Order, state: OrderState, ts_ns: int) -> None:
+        m = self._market
+        asset = m.quote if order.update.side is Side.BUY else m.base
+        self._locked[asset] -= order.locked
+        self._free[asset] += order.locked
+        order.locked = Decimal(0)
+        order.update = replace(order.update, state=state, ts_ns=ts_ns)
+        self._queue.put_nowait(order.update)
+
+    def _settle(self, fills: list[EngineFill]) -> list[Fill]:
+        m = self._market
+        out: list[Fill] = []
+        for ef in fills:
+            order = self._orders[str(ef.order_id)]
+            u = order.update
+            qty = m.units_to_qty(ef.qty_units)
+            value = m.notional(ef.price_ticks, ef.qty_units)
+            rate = m.maker_fee if ef.maker else m.taker_fee
+            if u.side is Side.BUY:
+                # The lock was taken at our limit; a taker fill at a better price frees the rest.
+                release = m.notional(u.price_ticks, ef.qty_units)
+                self._locked[m.quote] -= release
+                order.locked -= release
+                self._free[m.quote] += release - value
+                fee, fee_asset = qty * rate, m.base
+                self._free[m.base] += qty - fee
+            else:
+                self._locked[m.base] -= qty
+                order.locked -= qty
+                fee, fee_asset = value * rate, m.quote
+                self._free[m.quote] += value - fee
+            filled = u.filled_units + ef.qty_units
+            state = OrderState.FILLED if filled == u.qty_units else OrderState.PARTIALLY_FILLED
+            fill = Fill(
+                venue=self.name,
+                symbol=m.symbol,
+                trade_id=f"paper-{self._next_trade}",
+                client_id=u.client_id,
+                order_id=u.order_id,
+                side=u.side,
+                price_ticks=ef.price_ticks,
+                qty_units=ef.qty_units,
+                fee=fee,
+                fee_asset=fee_asset,
+                maker=ef.maker,
+                ts_ns=ef.ts_ns,
+            )
+            self._next_trade += 1
+            self._fills.append(fill)
+            self._queue.put_nowait(fill)
+            order.update = replace(u, filled_units=filled, state=state, ts_ns=ef.ts_ns)
+            self._queue.put_nowait(order.update)
+            if state is OrderState.FILLED and order.locked:
+                asset = m.quote if u.side is Side.BUY else m.base
+                self._locked[asset] -= order.locked
+                self._free[asset] += order.locked
+                order.locked = Decimal(0)
+            out.append(fill)
+        return out
