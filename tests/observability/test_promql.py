@@ -128,6 +128,8 @@ def test_dashboard_queries_against_the_exerciser(prometheus: Any) -> None:
             }
         )
         wait_for_data(prom, jobs=2)
+        # The check tells data from no data: a metric nobody exports comes back empty.
+        assert prom.query(substitute('pegbot_not_exported{job=~"$job"}')) == []
         assert empty_queries(prom) == []
         # The rules loaded are the ones in the repo, and every one evaluates cleanly.
         rules = prom.rules()
