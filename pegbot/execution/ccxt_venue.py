@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import re
 import time
@@ -39,11 +40,12 @@ import ccxt.pro as ccxtpro
 
 from pegbot.execution import errors
 from pegbot.execution.budget import RateBudget
-from pegbot.execution.quirks import VenueQuirks, quirks_for
+from pegbot.execution.ccxt_parse import header, num, parse_fee_rates, parse_fill, parse_order
+from pegbot.execution.quirks import VenueQuirks, deep_copy, point_client_at, quirks_for
 from pegbot.execution.venue import Balance, Fill, OrderState, OrderUpdate, VenueEvent
-from pegbot.market import Market, Side, to_decimal
+from pegbot.market import Market, Side
 
-__all__ = ["CcxtVenue", "make_ccxt_venue", "point_client_at"]
+__all__ = ["CcxtVenue", "load_market", "make_ccxt_venue", "point_client_at"]
 
 log = logging.getLogger(__name__)
 
@@ -51,43 +53,6 @@ _T = TypeVar("_T")
 _NS_PER_MS = 1_000_000
 _NS = 1_000_000_000
 _CLIENT_ID_RE = re.compile(r"^[A-Za-z0-9_\-.:/]+$")
-
-_STATUS: Mapping[str, OrderState] = {
-    "NEW": OrderState.NEW,
-    "PARTIALLY_FILLED": OrderState.PARTIALLY_FILLED,
-    "FILLED": OrderState.FILLED,
-    "CANCELED": OrderState.CANCELED,
-    "PENDING_CANCEL": OrderState.NEW,
-    "REJECTED": OrderState.REJECTED,
-    "EXPIRED": OrderState.EXPIRED,
-    "EXPIRED_IN_MATCH": OrderState.EXPIRED,
-    # ccxt's unified statuses
-    "open": OrderState.NEW,
-    "closed": OrderState.FILLED,
-    "canceled": OrderState.CANCELED,
-    "cancelled": OrderState.CANCELED,
-    "rejected": OrderState.REJECTED,
-    "expired": OrderState.EXPIRED,
-}
-
-
-def point_client_at(client: Any, quirks: VenueQuirks, http_url: str, ws_url: str) -> Any:
-    """Rewrite a ccxt client's REST and WebSocket URLs to other hosts (the simulator).
-
-    Raises:
-        ValueError: The quirks do not say how to re-point this exchange.
-    """
-    if not quirks.rest_sections:
-        raise ValueError(f"{quirks.exchange_id}: no URL sections known; cannot re-point it")
-    api = client.urls["api"]
-    for section, path in quirks.rest_sections.items():
-        api[section] = http_url.rstrip("/") + path
-    for keys, suffix in quirks.ws_sections:
-        node = api["ws"]
-        for key in keys[:-1]:
-            node = node[key]
-        node[keys[-1]] = ws_url.rstrip("/") + suffix
-    return client
 
 
 def make_ccxt_venue(
@@ -128,7 +93,7 @@ def make_ccxt_venue(
         "secret": secret,
         "enableRateLimit": enable_rate_limit,
         "timeout": timeout_ms,
-        "options": _deep_copy(quirks.options),
+        "options": deep_copy(quirks.options),
     }
     client = klass(opts)
     if sandbox:
@@ -140,19 +105,23 @@ def make_ccxt_venue(
     return CcxtVenue(client, symbol, quirks, name=name or exchange_id, **venue_kwargs)
 
 
-def _deep_copy(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {k: _deep_copy(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_deep_copy(v) for v in value]
-    return value
+async def load_market(
+    exchange_id: str = "binance",
+    symbol: str = "KGST/USDT",
+    *,
+    http_url: str | None = None,
+    ws_url: str | None = None,
+    sandbox: bool = False,
+) -> Market:
+    """The market spec of ``symbol`` from the venue's public API (no keys, no user stream).
 
-
-def _num(value: Any) -> Decimal:
-    """An exact Decimal from a venue string, or a ccxt float through its shortest repr."""
-    if isinstance(value, float):
-        return to_decimal(repr(value))
-    return to_decimal(value)
+    What the paper and dry-run venues trade on: the live venue's own filters.
+    """
+    venue = make_ccxt_venue(exchange_id, symbol, http_url=http_url, ws_url=ws_url, sandbox=sandbox)
+    try:
+        return await venue.start(user_stream=False)
+    finally:
+        await venue.close()
 
 
 class CcxtVenue:
@@ -269,7 +238,7 @@ class CcxtVenue:
         return market
 
     async def _load_fees(self, market: Market) -> Market:
-        if self.quirks.fee_method is None:
+        if self.quirks.fee_method is None or not getattr(self.client, "apiKey", ""):
             return market
         method = getattr(self.client, self.quirks.fee_method, None)
         if method is None:
@@ -280,12 +249,10 @@ class CcxtVenue:
             # The market's default fees stay; the desk sees why in the log.
             log.warning("fees not loaded", extra={"event": "fees_unavailable", "error": str(exc)})
             return market
-        maker, taker = _parse_fee_rates(reply)
+        maker, taker = parse_fee_rates(reply)
         if maker is None or taker is None:
             return market
-        from dataclasses import replace
-
-        return replace(market, maker_fee=maker, taker_fee=taker)
+        return dataclasses.replace(market, maker_fee=maker, taker_fee=taker)
 
     async def close(self) -> None:
         """Stop the stream tasks and close the client; does not cancel orders."""
@@ -357,7 +324,7 @@ class CcxtVenue:
         name = self.quirks.used_weight_header
         if not name:
             return
-        raw = _header(headers, name)
+        raw = header(headers, name)
         if raw is None:
             return
         try:
@@ -375,12 +342,12 @@ class CcxtVenue:
             # The venue's count is the truth: spend whatever our bucket has not yet counted.
             counted = bucket.limit.limit - bucket.tokens(now)
             if used > counted:
-                bucket.take(min(used - counted, bucket.tokens(now) + bucket.limit.limit), now)
+                bucket.take(used - counted, now)
 
     def _on_rate_limited(self) -> None:
         self._count("rate_limited")
         headers = getattr(self.client, "last_response_headers", None) or {}
-        raw = _header(headers, self.quirks.retry_after_header)
+        raw = header(headers, self.quirks.retry_after_header)
         retry_ns: int | None = None
         if raw is not None:
             with contextlib.suppress(ValueError):
@@ -623,14 +590,20 @@ class CcxtVenue:
         if spec and isinstance(info, dict) and isinstance(info.get(spec[0]), list):
             for row in info[spec[0]]:
                 asset = str(row[spec[1]])
-                out[asset] = Balance(asset, _num(row[spec[2]]), _num(row[spec[3]]))
+                out[asset] = Balance(asset, num(row[spec[2]]), num(row[spec[3]]))
             return out
         for asset, entry in raw.items():
             if isinstance(entry, dict) and "free" in entry and asset not in ("info",):
                 free = entry.get("free") or 0
                 used = entry.get("used") or 0
-                out[str(asset)] = Balance(str(asset), _num(free), _num(used))
+                out[str(asset)] = Balance(str(asset), num(free), num(used))
         return out
+
+    def _order_update(self, raw: Mapping[str, Any], fallback_client_id: str = "") -> OrderUpdate:
+        return parse_order(raw, self.market, self.quirks, fallback_client_id)
+
+    def _fill(self, raw: Mapping[str, Any], market: Market) -> Fill:
+        return parse_fill(raw, market, self.quirks, self.name, self.symbol, self._client_ids)
 
     # -- the user-data stream -------------------------------------------------------------
 
@@ -732,77 +705,6 @@ class CcxtVenue:
             self._last_fill_ns = max(self._last_fill_ns, fill.ts_ns)
             self._queue.put_nowait(fill)
 
-    # -- parsing --------------------------------------------------------------------------
-
-    def _order_update(self, raw: Mapping[str, Any], fallback_client_id: str = "") -> OrderUpdate:
-        market = self.market
-        info = raw.get("info") or {}
-        exact = self.quirks.exact_order
-
-        def field(name: str) -> Any:
-            for key in exact.get(name, ()):
-                value = info.get(key) if isinstance(info, Mapping) else None
-                if value is not None and value != "":
-                    return value
-            return raw.get(name)
-
-        status_raw = field("status")
-        state = _STATUS.get(str(status_raw), None) or _STATUS.get(str(raw.get("status")))
-        if state is None:
-            raise errors.UnknownVenueError(f"{self.name}: unknown order status {status_raw!r}")
-        price = field("price")
-        amount = field("amount")
-        filled = field("filled") or 0
-        filled_units = market.qty_to_units(_num(filled))
-        if state is OrderState.NEW and filled_units:
-            state = OrderState.PARTIALLY_FILLED
-        ts_ms = raw.get("lastUpdateTimestamp") or raw.get("timestamp") or 0
-        side = raw.get("side")
-        return OrderUpdate(
-            client_id=str(raw.get("clientOrderId") or fallback_client_id),
-            order_id=str(raw.get("id") or ""),
-            side=Side.BUY if side == "buy" else Side.SELL,
-            price_ticks=market.price_to_ticks(_num(price)) if price not in (None, "") else 0,
-            qty_units=market.qty_to_units(_num(amount)) if amount not in (None, "") else 0,
-            filled_units=filled_units,
-            state=state,
-            ts_ns=int(ts_ms) * _NS_PER_MS,
-            reason=_reason(info),
-        )
-
-    def _fill(self, raw: Mapping[str, Any], market: Market) -> Fill:
-        info = raw.get("info") or {}
-        exact = self.quirks.exact_trade
-
-        def field(name: str, unified: Any) -> Any:
-            for key in exact.get(name, ()):
-                value = info.get(key) if isinstance(info, Mapping) else None
-                if value is not None and value != "":
-                    return value
-            return unified
-
-        fee = raw.get("fee") or {}
-        fee_cost = field("fee", fee.get("cost"))
-        fee_asset = field("fee_asset", fee.get("currency"))
-        order_id = str(raw.get("order") or "")
-        client_id = self._client_ids.get(order_id, "")
-        if not client_id and isinstance(info, Mapping):
-            client_id = str(info.get("c") or "")
-        return Fill(
-            venue=self.name,
-            symbol=self.symbol,
-            trade_id=str(raw["id"]),
-            client_id=client_id,
-            order_id=order_id,
-            side=Side.BUY if raw.get("side") == "buy" else Side.SELL,
-            price_ticks=market.price_to_ticks(_num(field("price", raw.get("price")))),
-            qty_units=market.qty_to_units(_num(field("amount", raw.get("amount")))),
-            fee=_num(fee_cost).normalize() if fee_cost is not None else Decimal(0),
-            fee_asset=str(fee_asset or market.quote),
-            maker=raw.get("takerOrMaker") == "maker",
-            ts_ns=int(raw.get("timestamp") or 0) * _NS_PER_MS,
-        )
-
 
 def _maybe_executed(exc: errors.VenueError) -> bool:
     """Whether a failed placement may have reached the venue (look it up before re-sending)."""
@@ -810,33 +712,3 @@ def _maybe_executed(exc: errors.VenueError) -> bool:
         return True
     # A plain network error: the request may have left before the connection broke.
     return type(exc) is errors.TemporaryError
-
-
-def _reason(info: Any) -> str:
-    # Binance's executionReport says "NONE" when there is no reject reason.
-    reason = str(info.get("r") or "") if isinstance(info, Mapping) else ""
-    return "" if reason == "NONE" else reason
-
-
-def _header(headers: Mapping[str, Any], name: str) -> str | None:
-    lowered = name.lower()
-    for key, value in headers.items():
-        if str(key).lower() == lowered:
-            return str(value)
-    return None
-
-
-def _parse_fee_rates(reply: Any) -> tuple[Decimal | None, Decimal | None]:
-    """Maker and taker rates from a fee reply (Binance ``account/commission`` sums its parts)."""
-    if not isinstance(reply, Mapping):
-        return None, None
-    if "standardCommission" in reply:
-        maker = taker = Decimal(0)
-        for part in ("standardCommission", "specialCommission", "taxCommission"):
-            rates = reply.get(part) or {}
-            maker += _num(rates.get("maker", "0"))
-            taker += _num(rates.get("taker", "0"))
-        return maker.normalize(), taker.normalize()
-    if "maker" in reply and "taker" in reply:
-        return _num(reply["maker"]), _num(reply["taker"])
-    return None, None

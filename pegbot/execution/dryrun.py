@@ -11,15 +11,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import replace
 from decimal import Decimal
+from typing import Any
 
 from pegbot.execution import errors
 from pegbot.execution.venue import Balance, Fill, OrderState, OrderUpdate, VenueEvent
 from pegbot.market import Market, MarketError, Side
 
-__all__ = ["DryRunVenue"]
+__all__ = ["DryRunVenue", "make_dryrun_venue"]
 
 log = logging.getLogger(__name__)
 
@@ -34,15 +35,27 @@ class DryRunVenue:
 
     def __init__(
         self,
-        market: Market,
+        market: Market | None,
         balances: Mapping[str, Decimal | str | int] | None = None,
         *,
+        market_loader: Callable[[], Awaitable[Market]] | None = None,
         name: str = "dry-run",
         clock: Callable[[], int] = time.time_ns,
     ) -> None:
-        """Pretend to hold ``balances`` (for inventory and skew) on ``market``."""
+        """Pretend to hold ``balances`` (for inventory and skew) on ``market``.
+
+        Args:
+            market: The market, or None to load it at :meth:`start` with ``market_loader``.
+            balances: Pretend balances by asset.
+            market_loader: Loads the live venue's market (see :func:`make_dryrun_venue`).
+            name: Venue name.
+            clock: ns UTC clock.
+        """
+        if market is None and market_loader is None:
+            raise ValueError("dry-run venue: give a market or a market_loader")
         self.name = name
         self._market = market
+        self._loader = market_loader
         self.clock = clock
         self._balances = {str(k): Decimal(v) for k, v in (balances or {}).items()}
         self._orders: dict[str, OrderUpdate] = {}
@@ -51,11 +64,16 @@ class DryRunVenue:
 
     @property
     def market(self) -> Market:
-        """The symbol's market spec."""
+        """The symbol's market spec (after :meth:`start` when it is loaded from the venue)."""
+        if self._market is None:
+            raise RuntimeError(f"{self.name}: start() the venue first")
         return self._market
 
     async def start(self) -> Market:
-        """Nothing to connect."""
+        """Load the market from the live venue if it was not given; nothing else to do."""
+        if self._market is None:
+            assert self._loader is not None
+            self._market = await self._loader()
         return self._market
 
     async def close(self) -> None:
@@ -68,7 +86,7 @@ class DryRunVenue:
         known = self._orders.get(client_id)
         if known is not None:
             return known
-        m = self._market
+        m = self.market
         try:
             m.check_order(price_ticks, lots)
         except MarketError as exc:
@@ -140,3 +158,32 @@ class DryRunVenue:
     async def _events(self) -> AsyncIterator[VenueEvent]:
         while True:
             yield await self._queue.get()
+
+
+def make_dryrun_venue(
+    name: str, settings: Any, balances: Mapping[str, Any] | None = None
+) -> DryRunVenue:
+    """A dry-run venue on the market of ``settings`` (a ``VenueSettings``), loaded at start.
+
+    The market comes from the venue's public API; no key is used or needed. ``balances``
+    (``base``/``quote`` stand for the symbol's assets) default to none at all.
+    """
+    from pegbot.execution.ccxt_venue import load_market
+
+    exchange = str(getattr(settings, "exchange", "binance"))
+    symbol = str(getattr(settings, "symbol", "KGST/USDT"))
+    base, quote = symbol.split("/")
+    pretend = {
+        {"base": base, "quote": quote}.get(k, k): Decimal(str(v))
+        for k, v in (balances or {}).items()
+    }
+
+    async def loader() -> Market:
+        return await load_market(
+            exchange,
+            symbol,
+            http_url=getattr(settings, "rest_url", None),
+            ws_url=getattr(settings, "ws_url", None),
+        )
+
+    return DryRunVenue(None, pretend, market_loader=loader, name=name)

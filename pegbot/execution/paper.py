@@ -16,9 +16,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from decimal import Decimal
+from typing import Any
 
 from pegbot.book import OrderBook
 from pegbot.execution import errors
@@ -27,7 +28,10 @@ from pegbot.market import Market, MarketError, Side
 from pegbot.matching import Fill as EngineFill
 from pegbot.matching import FillEngine, QueueModel
 
-__all__ = ["PaperVenue"]
+__all__ = ["DEFAULT_PAPER_BALANCES", "PaperVenue", "make_paper_venue"]
+
+#: Virtual balances when the settings give none (the simulator's demo account).
+DEFAULT_PAPER_BALANCES: dict[str, str] = {"base": "1000000", "quote": "20000"}
 
 log = logging.getLogger(__name__)
 
@@ -48,26 +52,40 @@ class PaperVenue:
 
     def __init__(
         self,
-        market: Market,
+        market: Market | None,
         balances: Mapping[str, Decimal | str | int],
         *,
+        market_loader: Callable[[], Awaitable[Market]] | None = None,
         name: str = "paper",
         clock: Callable[[], int] = time.time_ns,
         queue: QueueModel | None = None,
         partial_fills: bool = True,
         own_prefix: str = "pegbot-",
     ) -> None:
-        """Start with virtual ``balances`` (asset -> free amount)."""
+        """Start with virtual ``balances`` (asset -> free amount).
+
+        Args:
+            market: The market, or None to load it at :meth:`start` with ``market_loader``.
+            balances: Virtual free balances by asset.
+            market_loader: Loads the live venue's market (see :func:`make_paper_venue`).
+            name: Venue name.
+            clock: ns UTC clock for orders (fills carry the market event's time).
+            queue: Queue-position model (:class:`pegbot.matching.RiskAverse` by default).
+            partial_fills: Fill by the volume that reaches an order, or whole.
+            own_prefix: Client id prefix that cancel-all touches.
+        """
+        if market is None and market_loader is None:
+            raise ValueError("paper venue: give a market or a market_loader")
         self.name = name
         self._market = market
+        self._loader = market_loader
         self.clock = clock
         self.own_prefix = own_prefix
         self.engine = FillEngine(queue, partial_fills=partial_fills)
         self._free = {str(k): Decimal(v) for k, v in balances.items()}
         self._locked: dict[str, Decimal] = {}
-        for asset in (market.base, market.quote):
-            self._free.setdefault(asset, Decimal(0))
-            self._locked.setdefault(asset, Decimal(0))
+        if market is not None:
+            self._init_assets(market)
         self._orders: dict[str, _Order] = {}
         self._fills: list[Fill] = []
         self._queue: asyncio.Queue[VenueEvent] = asyncio.Queue()
@@ -77,12 +95,23 @@ class PaperVenue:
 
     @property
     def market(self) -> Market:
-        """The symbol's market spec."""
+        """The symbol's market spec (after :meth:`start` when it is loaded from the venue)."""
+        if self._market is None:
+            raise RuntimeError(f"{self.name}: start() the venue first")
         return self._market
 
     async def start(self) -> Market:
-        """Nothing to connect: the market is given."""
+        """Load the market from the live venue if it was not given; nothing else to do."""
+        if self._market is None:
+            assert self._loader is not None
+            self._market = await self._loader()
+            self._init_assets(self._market)
         return self._market
+
+    def _init_assets(self, market: Market) -> None:
+        for asset in (market.base, market.quote):
+            self._free.setdefault(asset, Decimal(0))
+            self._locked.setdefault(asset, Decimal(0))
 
     async def close(self) -> None:
         """Nothing to close."""
@@ -123,7 +152,7 @@ class PaperVenue:
         known = self._orders.get(client_id)
         if known is not None:
             return known.update
-        m = self._market
+        m = self.market
         try:
             m.check_order(price_ticks, lots)
         except MarketError as exc:
@@ -206,7 +235,7 @@ class PaperVenue:
     # -- settlement -----------------------------------------------------------------------
 
     def _finish(self, order: _Order, state: OrderState, ts_ns: int) -> None:
-        m = self._market
+        m = self.market
         asset = m.quote if order.update.side is Side.BUY else m.base
         self._locked[asset] -= order.locked
         self._free[asset] += order.locked
@@ -215,7 +244,7 @@ class PaperVenue:
         self._queue.put_nowait(order.update)
 
     def _settle(self, fills: list[EngineFill]) -> list[Fill]:
-        m = self._market
+        m = self.market
         out: list[Fill] = []
         for ef in fills:
             order = self._orders[str(ef.order_id)]
@@ -264,3 +293,33 @@ class PaperVenue:
                 order.locked = Decimal(0)
             out.append(fill)
         return out
+
+
+def make_paper_venue(
+    name: str, settings: Any, balances: Mapping[str, Any] | None = None
+) -> PaperVenue:
+    """A paper venue on the market of ``settings`` (a ``VenueSettings``), loaded at start.
+
+    The market (filters, fees) comes from the venue's public API (``exchange``, ``symbol``,
+    ``rest_url``, ``ws_url`` of the settings); no key is used. ``balances`` (or the settings'
+    ``paper_balances``, if it has them) are the virtual balances by asset; the names
+    ``base`` and ``quote`` stand for the symbol's assets. Default:
+    :data:`DEFAULT_PAPER_BALANCES`.
+    """
+    from pegbot.execution.ccxt_venue import load_market
+
+    exchange = str(getattr(settings, "exchange", "binance"))
+    symbol = str(getattr(settings, "symbol", "KGST/USDT"))
+    base, quote = symbol.split("/")
+    given = balances or getattr(settings, "paper_balances", None) or DEFAULT_PAPER_BALANCES
+    virtual = {{"base": base, "quote": quote}.get(k, k): Decimal(str(v)) for k, v in given.items()}
+
+    async def loader() -> Market:
+        return await load_market(
+            exchange,
+            symbol,
+            http_url=getattr(settings, "rest_url", None),
+            ws_url=getattr(settings, "ws_url", None),
+        )
+
+    return PaperVenue(None, virtual, market_loader=loader, name=name)

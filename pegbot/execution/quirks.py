@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-__all__ = ["BINANCE", "HTX", "QUIRKS", "VenueQuirks", "quirks_for"]
+__all__ = ["BINANCE", "HTX", "QUIRKS", "VenueQuirks", "deep_copy", "point_client_at", "quirks_for"]
 
 
 def _frozen(d: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -136,3 +136,31 @@ QUIRKS: Mapping[str, VenueQuirks] = MappingProxyType({q.exchange_id: q for q in 
 def quirks_for(exchange_id: str) -> VenueQuirks:
     """The quirks of ``exchange_id``; a bare default for exchanges without an entry."""
     return QUIRKS.get(exchange_id) or VenueQuirks(exchange_id=exchange_id)
+
+
+def deep_copy(value: Any) -> Any:
+    """A plain-dict/list copy of nested options (ccxt mutates what it is given)."""
+    if isinstance(value, Mapping):
+        return {k: deep_copy(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [deep_copy(v) for v in value]
+    return value
+
+
+def point_client_at(client: Any, quirks: VenueQuirks, http_url: str, ws_url: str) -> Any:
+    """Rewrite a ccxt client's REST and WebSocket URLs to other hosts (the simulator).
+
+    Raises:
+        ValueError: The quirks do not say how to re-point this exchange.
+    """
+    if not quirks.rest_sections:
+        raise ValueError(f"{quirks.exchange_id}: no URL sections known; cannot re-point it")
+    api = client.urls["api"]
+    for section, path in quirks.rest_sections.items():
+        api[section] = http_url.rstrip("/") + path
+    for keys, suffix in quirks.ws_sections:
+        node = api["ws"]
+        for key in keys[:-1]:
+            node = node[key]
+        node[keys[-1]] = ws_url.rstrip("/") + suffix
+    return client

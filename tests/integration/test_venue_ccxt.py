@@ -9,17 +9,30 @@ from typing import Any
 
 import pytest
 
+from pegbot.config import VenueSettings
 from pegbot.execution import errors
 from pegbot.execution.ccxt_venue import CcxtVenue, make_ccxt_venue
+from pegbot.execution.dryrun import make_dryrun_venue
+from pegbot.execution.paper import make_paper_venue
 from pegbot.execution.venue import Fill, OrderState, OrderUpdate, Venue, VenueEvent
 from pegbot.market import Side
-from pegbot.sim.config import DEMO_API_KEY, DEMO_API_SECRET
-from pegbot.sim.testing import SimHandle
+from pegbot.sim.config import DEMO_API_KEY, DEMO_API_SECRET, SimConfig
+from pegbot.sim.testing import SimHandle, default_sim_config
 
 pytestmark = pytest.mark.timeout(60)
 
 BID = 1140  # 0.01140
 ASK = 1145
+
+
+@pytest.fixture
+def sim_config() -> SimConfig:
+    """Fees that differ from ccxt's defaults, so the test sees them loaded from the venue."""
+    cfg = default_sim_config()
+    symbol = cfg.symbols[0].model_copy(
+        update={"maker_fee": Decimal("0.00075"), "taker_fee": Decimal("0.00095")}
+    )
+    return cfg.model_copy(update={"symbols": (symbol,)})
 
 
 def build(sim: SimHandle, **kw: Any) -> CcxtVenue:
@@ -72,7 +85,7 @@ async def test_start_loads_market_and_fees(venue: CcxtVenue) -> None:
     assert m.symbol == "KGST/USDT"
     assert m.tick_size == Decimal("0.00001")
     assert m.lot_size == Decimal("1")
-    assert m.maker_fee == Decimal("0.001")
+    assert (m.maker_fee, m.taker_fee) == (Decimal("0.00075"), Decimal("0.00095"))
     assert venue.budget is not None
     assert venue.used_weight > 0  # read from X-MBX-USED-WEIGHT-1M
 
@@ -149,7 +162,7 @@ async def test_partial_fill_seen_as_events_and_fills_since(
         units(300),
         True,
     )
-    assert (fill.fee, fill.fee_asset) == (Decimal("0.3"), "KGST")
+    assert (fill.fee, fill.fee_asset) == (Decimal("0.225"), "KGST")
     assert updates[-1].state is OrderState.PARTIALLY_FILLED
     assert updates[-1].filled_units == units(300)
     assert updates[-1].remaining_units == units(700)
@@ -216,6 +229,32 @@ async def test_stream_recovers_after_drop(sim: SimHandle, venue: CcxtVenue) -> N
     while not venue.stream_connected and asyncio.get_running_loop().time() < deadline:
         await asyncio.sleep(0.05)
     assert venue.stream_connected
+
+
+async def test_unknown_symbol_is_bad_symbol(sim: SimHandle) -> None:
+    v = make_ccxt_venue(
+        "binance", "BTC/USDT", http_url=sim.http_url, ws_url=sim.ws_url, enable_rate_limit=False
+    )
+    try:
+        with pytest.raises(errors.BadSymbolError):
+            await v.start(user_stream=False)
+    finally:
+        await v.close()
+
+
+async def test_paper_and_dry_run_trade_on_the_venues_market(sim: SimHandle) -> None:
+    settings = VenueSettings(rest_url=sim.http_url, ws_url=sim.ws_url)
+    paper = make_paper_venue("paper", settings)
+    dry = make_dryrun_venue("dry", settings, {"base": "10"})
+    with pytest.raises(RuntimeError):
+        paper.market  # noqa: B018 - not loaded before start()
+    for v in (paper, dry):
+        m = await v.start()
+        assert (m.symbol, m.tick_size, m.min_notional) == ("KGST/USDT", Decimal("0.00001"), 1)
+        assert m.maker_fee == Decimal("0.001")  # no key: the public market's default fees
+    bal = await paper.balances()
+    assert (bal["KGST"].free, bal["USDT"].free) == (Decimal("1000000"), Decimal("20000"))
+    assert (await dry.balances())["KGST"].free == 10
 
 
 def _drain(venue: CcxtVenue) -> list[VenueEvent]:
