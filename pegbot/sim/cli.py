@@ -21,6 +21,7 @@ from pydantic import SecretStr, ValidationError
 
 from .config import DEMO_API_KEY, DEMO_BALANCES, AccountConfig, SimConfig
 from .crowd import FlowSource
+from .metrics import SimMetrics
 from .replay import TapeSource
 from .server import MarketSource, SimServer
 
@@ -94,7 +95,9 @@ def sim_command(
         raise typer.Exit(2) from exc
     if speed <= 0:
         raise typer.BadParameter("--speed must be positive")
-    asyncio.run(_serve(SimServer(cfg, host, port, market=source), api_key or DEMO_API_KEY))
+    server = SimServer(cfg, host, port, market=source)
+    SimMetrics().attach(server)  # pegbot_sim_* at /metrics
+    asyncio.run(_serve(server, api_key or DEMO_API_KEY))
 
 
 async def _serve(server: SimServer, api_key: str) -> None:
@@ -109,6 +112,7 @@ async def _serve(server: SimServer, api_key: str) -> None:
         "ws_api": f"{server.ws_url}/ws-api/v3",
         "nbkr": f"{server.http_url}/XML/daily.xml",
         "admin": f"{server.http_url}/admin",
+        "metrics": f"{server.http_url}/metrics",
         "api_key": api_key,
         "symbols": sorted(server.exchange.symbols),
     }

@@ -97,6 +97,7 @@ class Exchange:
         self.nbkr_rates = dict(config.nbkr.rates)
         self._pending: dict[str, _PendingDepth] = {}
         self.recent_trades: dict[str, deque[PublicTrade]] = {}
+        #: WebSocket messages written to clients (streams and user data).
         self.messages_pushed = 0
         #: Called with every engine event before it is routed (market sources listen here).
         self.hooks: list[Callable[[Event], None]] = []

@@ -32,6 +32,9 @@ _STREAM = re.compile(r"^([a-z0-9]+)@(depth|depth@100ms|depth@1000ms|trade|bookTi
 #: Binance's limits per connection.
 MAX_STREAMS = 1024
 MAX_INCOMING_PER_S = 5
+#: Messages queued for one connection before it counts as a slow consumer and is closed
+#: (Binance drops clients that do not keep up; an unbounded queue would only grow).
+MAX_QUEUED = 10_000
 
 
 def _dumps(obj: Any) -> str:
@@ -44,6 +47,7 @@ class _Conn:
         self.combined = combined
         self.streams: set[str] = set()
         self.queue: asyncio.Queue[str | None] = asyncio.Queue()
+        self.slow = False
 
 
 class StreamHub:
@@ -53,6 +57,7 @@ class StreamHub:
         self.ex = exchange
         self.subs: dict[str, set[_Conn]] = {}
         self.conns: set[_Conn] = set()
+        self._closing: set[asyncio.Task[bool]] = set()
         exchange.streams = self
 
     def add_to(self, app: web.Application) -> None:
@@ -71,14 +76,33 @@ class StreamHub:
         if not conns:
             return
         raw = wrapped = ""
+        slow: list[_Conn] = []
         for conn in conns:
+            if conn.queue.qsize() >= MAX_QUEUED:
+                slow.append(conn)
+                continue
             if conn.combined:
                 wrapped = wrapped or _dumps({"stream": stream, "data": payload})
                 conn.queue.put_nowait(wrapped)
             else:
                 raw = raw or _dumps(payload)
                 conn.queue.put_nowait(raw)
-            self.ex.messages_pushed += 1
+        for conn in slow:
+            self._drop_slow(conn)
+
+    def _drop_slow(self, conn: _Conn) -> None:
+        if conn.slow:
+            return
+        conn.slow = True
+        self.ex.faults.count("ws_slow_consumer_dropped")
+        log.warning("closing a market-stream client that fell %d messages behind", MAX_QUEUED)
+        for name in list(conn.streams):
+            self._unsubscribe(conn, name)
+        task = asyncio.get_running_loop().create_task(
+            conn.ws.close(code=1008, message=b"slow consumer")
+        )
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
 
     def valid_stream(self, name: str) -> bool:
         """A stream name this exchange serves."""
@@ -197,9 +221,12 @@ async def write_loop(
                 nxt = queue.get_nowait()
                 if nxt is None:
                     await ws.send_str(item)
+                    ex.messages_pushed += 1
                     return
                 faults.count("ws_reordered")
                 await ws.send_str(nxt)
+                ex.messages_pushed += 1
             await ws.send_str(item)
+            ex.messages_pushed += 1
     except (ConnectionResetError, RuntimeError) as exc:
         log.debug("market stream writer stopped: %s", exc)

@@ -83,7 +83,6 @@ class WsApi:
         """Push a user-data event to every subscription of ``api_key``."""
         for session, sub_id in self.by_key.get(api_key, ()):
             session.send({"subscriptionId": sub_id, "event": payload})
-            self.ex.messages_pushed += 1
 
     def has_user(self, api_key: str) -> bool:
         """Whether ``api_key`` has a user-data subscription."""

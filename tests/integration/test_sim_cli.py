@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import aiohttp
 from typer.testing import CliRunner
 
 from pegbot.cli import app
@@ -57,6 +58,9 @@ async def test_sim_process_serves_ccxt_and_stops_cleanly(tmp_path: Path) -> None
             assert book["bids"] and book["asks"] and book["bids"][0][0] < book["asks"][0][0]
             order = await ex.create_order("KGST/USDT", "limit", "buy", 100, 0.0110)
             assert order["status"] == "open"
+            async with aiohttp.ClientSession() as hs, hs.get(info["metrics"]) as resp:
+                assert resp.status == 200
+                assert "pegbot_sim_" in await resp.text()
         finally:
             await ex.close()
         proc.send_signal(signal.SIGTERM)

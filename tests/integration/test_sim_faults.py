@@ -153,3 +153,27 @@ def test_faults_from_config() -> None:
     ex = Exchange(cfg, clock=lambda: 10_000_000_000)
     assert ex.engine.books["KGSTUSDT"].status == "HALT"
     assert ex.now_ms() == 10_000 - 2_500
+
+
+async def test_slow_consumer_is_dropped(sim: SimHandle, monkeypatch: pytest.MonkeyPatch) -> None:
+    import pegbot.sim.ws as ws_module
+
+    monkeypatch.setattr(ws_module, "MAX_QUEUED", 3)
+    await sim.admin("faults", {"ws_delay_ms": 200})
+    maker, taker = sim.maker(), sim.client()
+    await maker.load_markets()
+    await maker.create_order(SYMBOL, "limit", "sell", 5000, 0.01145)
+    url = f"{sim.ws_url}/ws/kgstusdt@trade"
+    async with aiohttp.ClientSession() as http, http.ws_connect(url) as ws:
+        await asyncio.sleep(0.05)
+        for _ in range(5):
+            await taker.create_order(SYMBOL, "market", "buy", 100)
+        kinds = []
+        while True:
+            msg = await asyncio.wait_for(ws.receive(), 3)
+            kinds.append(msg.type)
+            if msg.type != aiohttp.WSMsgType.TEXT:
+                break
+        assert kinds[-1] in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
+        assert ws.close_code == 1008
+    assert sim.exchange.faults.injected["ws_slow_consumer_dropped"] == 1
