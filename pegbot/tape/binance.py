@@ -47,7 +47,15 @@ import orjson
 
 from pegbot.feeds.sync import BookSync, DepthEvent, SnapshotTooOldError
 from pegbot.market import Market, MarketError
-from pegbot.tape.rawlines import _MS_MIN, _NS_MIN, _US_MIN, RawCounters, iter_line_blocks
+from pegbot.tape import binance_scan as _scan
+from pegbot.tape.rawlines import (
+    _MS_MIN,
+    _NS_MIN,
+    _US_MIN,
+    RawCounters,
+    iter_byte_blocks,
+    iter_line_blocks,
+)
 from pegbot.tape.reader import Array
 from pegbot.tape.replay import Top
 from pegbot.tape.schema import CLEAR, DIFF, SNAPSHOT, TRADE, TapeMeta
@@ -127,8 +135,9 @@ class _UnitCache(dict[str, int]):
         return value
 
 
-# Payload of a depth event: (line number, exchange ts ns, bids, asks).
-_Payload = tuple[int, int, list[list[str]], list[list[str]]]
+# Payload of a depth event. From orjson: (line number, exchange ts ns, bids, asks).
+# From the scanner: (line number, exchange ts ns, ticks, qty units, offset, n bids, n asks).
+_Payload = tuple[Any, ...]
 
 
 class BinanceRawConverter:
@@ -141,6 +150,9 @@ class BinanceRawConverter:
             the data (``pu`` in diffs, ``T`` in snapshots).
         collect_tickers: Keep ``bookTicker`` tops in :attr:`tickers` for checks.
         chunk_rows: Rows gathered before they are handed to the writer.
+        fast: Use the compiled scanner (:mod:`pegbot.tape.binance_scan`) for the common
+            lines; None (default) when numba is installed. False forces the pure-Python
+            path; both give the same tape and stats.
     """
 
     def __init__(
@@ -150,6 +162,7 @@ class BinanceRawConverter:
         futures: bool | None = None,
         collect_tickers: bool = False,
         chunk_rows: int = 1 << 18,
+        fast: bool | None = None,
     ) -> None:
         self.market = market
         self.writer = writer
@@ -172,6 +185,16 @@ class BinanceRawConverter:
         self._latency = array("q")
         self._ticks = _UnitCache(market.price_to_ticks, market.tick_size)
         self._units = _UnitCache(market.qty_to_units, market.qty_unit)
+        self._pdec = _pow10_decimals(market.tick_size)
+        self._qdec = _pow10_decimals(market.qty_unit)
+        # The compiled scanner needs numba, grids of 10**-d and an ASCII symbol.
+        self._fast = (
+            (fast if fast is not None else _scan.AVAILABLE)
+            and _scan.AVAILABLE
+            and self._pdec is not None
+            and self._qdec is not None
+            and self.symbol.isascii()
+        )
         self._path = ""
         self._new_buffers()
 
@@ -210,61 +233,10 @@ class BinanceRawConverter:
     def _convert_file(self, path: str | Path) -> None:
         self._path = str(path)
         rc = RawCounters()
-        skip_tickers = not self.collect_tickers
-        mark = _TICKER_MARK
-        units = self.units
-        skipped = self.skipped
-        loads = orjson.loads
-        decode_error = orjson.JSONDecodeError
-        for base, lines, last_complete in iter_line_blocks(path, rc):
-            last_i = len(lines) - 1
-            for i, line in enumerate(lines):
-                if skip_tickers and mark in line[:60] and line.endswith(b"}}"):
-                    # Not stored and not asked for: count it without parsing (most lines).
-                    self.messages["book_ticker"] += 1
-                    continue
-                sp = line.find(b" ")
-                try:
-                    value = int(line[:sp]) if sp > 0 else -1
-                except ValueError:
-                    value = -1
-                if value >= _NS_MIN:
-                    local = value
-                    units["ns"] += 1
-                elif value >= _US_MIN:
-                    local = value * 1_000
-                    units["us"] += 1
-                elif value >= _MS_MIN:
-                    local = value * 1_000_000
-                    units["ms"] += 1
-                else:
-                    if i == last_i and not last_complete:
-                        skipped["torn_line"] += 1
-                    elif line.strip():
-                        skipped["bad_timestamp"] += 1
-                    continue
-                if local < self._last_local:
-                    self.nonmonotonic_local_ts += 1
-                    local = self._last_local
-                else:
-                    self._last_local = local
-                try:
-                    msg = loads(line[sp + 1 :])
-                except decode_error:
-                    torn = i == last_i and not last_complete
-                    skipped["torn_line" if torn else "bad_json"] += 1
-                    continue
-                try:
-                    self._message(msg, base + i + 1, local)
-                except ConvertError:
-                    raise
-                except MarketError as exc:
-                    raise ConvertError(f"{self._path}:{base + i + 1}: {exc}") from exc
-                except (KeyError, TypeError, ValueError, AttributeError, IndexError):
-                    skipped["malformed"] += 1
-            if len(self._price) >= self.chunk_rows:
-                self._flush()
-            rc.lines += len(lines)
+        if self._fast:
+            self._convert_fast(path, rc)
+        else:
+            self._convert_slow(path, rc)
         self.skipped["truncated_gzip"] += rc.truncated_gzip
         self.skipped["corrupt_gzip"] += rc.corrupt_gzip
         self.files.append(
@@ -275,6 +247,196 @@ class BinanceRawConverter:
                 "corrupt_gzip": rc.corrupt_gzip,
             }
         )
+
+    def _convert_slow(self, path: str | Path, rc: RawCounters) -> None:
+        # The reference path: every line through orjson and the message methods.
+        skip_tickers = not self.collect_tickers
+        mark = _TICKER_MARK
+        for base, lines, last_complete in iter_line_blocks(path, rc):
+            last_i = len(lines) - 1
+            for i, line in enumerate(lines):
+                if skip_tickers and mark in line[:60] and line.endswith(b"}}"):
+                    # Not stored and not asked for: count it without parsing (most lines).
+                    self.messages["book_ticker"] += 1
+                    continue
+                self._line(line, base + i + 1, i == last_i and not last_complete)
+            if len(self._price) >= self.chunk_rows:
+                self._flush()
+            rc.lines += len(lines)
+
+    def _line(self, line: bytes, lineno: int, maybe_torn: bool) -> None:
+        """One raw line (not a skipped bookTicker), the slow and exact way."""
+        units = self.units
+        skipped = self.skipped
+        sp = line.find(b" ")
+        try:
+            value = int(line[:sp]) if sp > 0 else -1
+        except ValueError:
+            value = -1
+        if value >= _NS_MIN:
+            local = value
+            units["ns"] += 1
+        elif value >= _US_MIN:
+            local = value * 1_000
+            units["us"] += 1
+        elif value >= _MS_MIN:
+            local = value * 1_000_000
+            units["ms"] += 1
+        else:
+            if maybe_torn:
+                skipped["torn_line"] += 1
+            elif line.strip():
+                skipped["bad_timestamp"] += 1
+            return
+        if local < self._last_local:
+            self.nonmonotonic_local_ts += 1
+            local = self._last_local
+        else:
+            self._last_local = local
+        self._payload(line[sp + 1 :], lineno, local, maybe_torn)
+
+    def _payload(self, payload: bytes, lineno: int, local: int, maybe_torn: bool) -> None:
+        """The JSON of one line whose local time is known, the slow and exact way."""
+        try:
+            msg = orjson.loads(payload)
+        except orjson.JSONDecodeError:
+            self.skipped["torn_line" if maybe_torn else "bad_json"] += 1
+            return
+        try:
+            self._message(msg, lineno, local)
+        except ConvertError:
+            raise
+        except MarketError as exc:
+            raise ConvertError(f"{self._path}:{lineno}: {exc}") from exc
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError):
+            self.skipped["malformed"] += 1
+
+    def _convert_fast(self, path: str | Path, rc: RawCounters) -> None:
+        # Compiled scan of each block; Python handles BookSync and the lines it declined.
+        sym = np.frombuffer(self.symbol.encode("ascii"), dtype=np.uint8)
+        pdec, qdec = self._pdec, self._qdec
+        assert pdec is not None and qdec is not None
+        skip_tickers = not self.collect_tickers
+        for base, block, complete in iter_byte_blocks(path, rc):
+            if not complete:
+                # The last line without its newline: possibly torn, the slow way.
+                rc.lines += 1
+                if skip_tickers and _TICKER_MARK in block[:60] and block.endswith(b"}}"):
+                    self.messages["book_ticker"] += 1
+                else:
+                    self._line(block, base + 1, True)
+                continue
+            buf = np.frombuffer(block, dtype=np.uint8)
+            n_lines = block.count(b"\n")
+            lv_cap = block.count(b"[") + n_lines
+            pos = done = 0
+            while done < n_lines:
+                out = _scan.scan(
+                    buf,
+                    pos,
+                    sym,
+                    pdec,
+                    qdec,
+                    skip_tickers,
+                    self._last_local,
+                    n_lines - done,
+                    lv_cap,
+                )
+                n, pos, self._last_local = out[0], out[1], out[2]
+                self.units["ns"] += out[3]
+                self.units["us"] += out[4]
+                self.units["ms"] += out[5]
+                self.nonmonotonic_local_ts += out[6]
+                self._scanned(block, base + done, n, out[7], *out[8:])
+                done += n
+            rc.lines += n_lines
+            if len(self._price) >= self.chunk_rows:
+                self._flush()
+
+    def _scanned(
+        self,
+        block: bytes,
+        base: int,
+        n: int,
+        n_levels: int,
+        cls: Array,
+        start: Array,
+        end: Array,
+        local: Array,
+        ints: Array,
+        lo: Array,
+        lvp: Array,
+        lvq: Array,
+    ) -> None:
+        cls = cls[:n]
+        idx = np.flatnonzero(cls != _scan.C_TICKER)
+        self.messages["book_ticker"] += n - len(idx)
+        if not len(idx):
+            return
+        c_l = cls[idx].tolist()
+        loc = local[idx]
+        iv = ints[idx]
+        depth = c_l.count(_scan.C_DEPTH)
+        trade = c_l.count(_scan.C_TRADE)
+        self.messages["depth"] += depth
+        self.messages["trade"] += trade
+        if depth or trade:
+            fast = (cls[idx] == _scan.C_DEPTH) | (cls[idx] == _scan.C_TRADE)
+            self._latency.frombytes((loc[fast] - iv[fast, 0] * _MS).tobytes())
+        exch_l = (iv[:, 1] * _MS).tolist()
+        cols = iv.T.tolist()
+        big_u, small_u, pu, has_pu, nb_l, na_l, tid, tside = cols[2:10]
+        lo_l = lo[idx].tolist()
+        loc_l = loc.tolist()
+        idx_l = idx.tolist()
+        lp = array("q")
+        lp.frombytes(lvp[:n_levels].tobytes())
+        lq = array("q")
+        lq.frombytes(lvq[:n_levels].tobytes())
+        m_exch, m_local, m_kind, m_fid = self._m_exch, self._m_local, self._m_kind, self._m_fid
+        m_uid, m_count, side, price, qty = (
+            self._m_uid,
+            self._m_count,
+            self._side,
+            self._price,
+            self._qty,
+        )
+        for k, c in enumerate(c_l):
+            if c == 1:  # C_DEPTH
+                sync = self.sync if self.sync is not None else self._sync_for(bool(has_pu[k]))
+                event = DepthEvent(
+                    big_u[k],
+                    small_u[k],
+                    pu[k] if has_pu[k] else None,
+                    (base + idx_l[k] + 1, exch_l[k], lp, lq, lo_l[k], nb_l[k], na_l[k]),
+                )
+                was_synced = sync.synced
+                for ev in sync.on_diff(event):
+                    self._emit_depth(ev, loc_l[k], DIFF)
+                if was_synced and not sync.synced:
+                    self.gap_clears += 1
+                    self._emit_marker(CLEAR, 0, exch_l[k], loc_l[k], event.first_id, event.last_id)
+            elif c == 2:  # C_TRADE
+                m_exch.append(exch_l[k])
+                m_local.append(loc_l[k])
+                m_kind.append(TRADE)
+                side.append(tside[k])
+                m_fid.append(0)
+                m_uid.append(tid[k])
+                m_count.append(1)
+                price.append(lp[lo_l[k]])
+                qty.append(lq[lo_l[k]])
+            else:
+                i = idx_l[k]
+                line = block[start[i] : end[i]]
+                if c == _scan.C_MSG:
+                    sp = line.find(b" ")
+                    self._payload(line[sp + 1 :], base + i + 1, loc_l[k], False)
+                elif c == _scan.C_BADTS:
+                    if line.strip():
+                        self.skipped["bad_timestamp"] += 1
+                else:  # C_STOP: the timestamp too is Python's to read
+                    self._line(line, base + i + 1, False)
 
     def finish(self) -> dict[str, Any]:
         """Flush the last rows; return the stats (also what ``tape info`` shows)."""
@@ -458,23 +620,33 @@ class BinanceRawConverter:
         self._qty.append(0)
 
     def _emit_depth(self, event: DepthEvent[_Payload], local: int, kind: int) -> None:
-        lineno, exch, bids, asks = event.payload
-        ticks, units = self._ticks, self._units
-        nb, na = len(bids), len(asks)
-        if not nb + na:
-            return
-        try:
-            # Convert first: an off-grid level must not leave half a message behind.
-            price = [ticks[p] for p, _ in bids]
-            price += [ticks[p] for p, _ in asks]
-            qty = [units[q] for _, q in bids]
-            qty += [units[q] for _, q in asks]
-        except MarketError as exc:
-            raise ConvertError(f"{self._path}:{lineno}: {exc}") from exc
-        except (ValueError, TypeError) as exc:
-            raise ConvertError(f"{self._path}:{lineno}: bad depth level: {exc}") from exc
-        self._price.extend(price)
-        self._qty.extend(qty)
+        payload = event.payload
+        if len(payload) == 7:
+            # From the scanner: the levels are integers already, bids then asks.
+            _, exch, lp, lq, o, nb, na = payload
+            n = nb + na
+            if not n:
+                return
+            self._price += lp[o : o + n]
+            self._qty += lq[o : o + n]
+        else:
+            lineno, exch, bids, asks = payload
+            nb, na = len(bids), len(asks)
+            if not nb + na:
+                return
+            ticks, units = self._ticks, self._units
+            try:
+                # Convert first: an off-grid level must not leave half a message behind.
+                price = [ticks[p] for p, _ in bids]
+                price += [ticks[p] for p, _ in asks]
+                qty = [units[q] for _, q in bids]
+                qty += [units[q] for _, q in asks]
+            except MarketError as exc:
+                raise ConvertError(f"{self._path}:{lineno}: {exc}") from exc
+            except (ValueError, TypeError) as exc:
+                raise ConvertError(f"{self._path}:{lineno}: bad depth level: {exc}") from exc
+            self._price.extend(price)
+            self._qty.extend(qty)
         side = self._side
         if nb <= _SIDE_RUN and na <= _SIDE_RUN:
             side.extend(_BID_RUN[:nb])

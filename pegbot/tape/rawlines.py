@@ -204,3 +204,26 @@ def _split(line: bytes, lineno: int, complete: bool, c: RawCounters) -> RawLine 
         c.bad_timestamp += 1
         return None
     return RawLine(lineno, ns, line[sp + 1 :], complete)
+
+
+def iter_byte_blocks(path: str | Path, counters: RawCounters) -> Iterator[tuple[int, bytes, bool]]:
+    """Yield ``(lines before this block, block, complete)`` with whole lines as bytes.
+
+    The same blocks as :func:`iter_line_blocks`, not split: a complete block ends with a
+    newline; the last, incomplete line (possibly torn) comes alone with ``complete`` False.
+    For scanners that find the line ends themselves.
+    """
+    lineno = 0
+    rest = b""
+    for chunk in iter_chunks(Path(path), counters):
+        data = rest + chunk if rest else chunk
+        cut = data.rfind(b"\n") + 1
+        if cut:
+            block = data[:cut] if cut < len(data) else data
+            rest = data[cut:]
+            yield lineno, block, True
+            lineno += block.count(b"\n")
+        else:
+            rest = data
+    if rest:
+        yield lineno, rest, False
