@@ -12,8 +12,16 @@ units (:mod:`pegbot.sim.accounts`). Orders lock what they may spend: a buy locks
 commission is taken from the asset received, as on Binance without BNB.
 
 Besides users' orders a book may hold **external liquidity**: levels replayed from a tape.
-They show in the public depth next to users' orders; how users' orders trade against them is
-the business of the replay source (:mod:`pegbot.sim.replay`).
+They show in the public depth next to users' orders. An incoming order takes liquidity in
+price order across both; at one price users' resting orders go first. What it takes from an
+external level, and when a resting order fills passively from the external market, is decided
+by the replay source through :attr:`Engine.external_takers` and :meth:`Engine.fill_external`
+(:mod:`pegbot.sim.replay`); the engine's external account is the counterparty.
+
+Simplifications, stated: self-trade prevention is ``NONE`` (an account may trade with
+itself); with external liquidity the FOK check and the lock of a market order use the public
+levels, an upper bound of what the replay source will let the order take (a shortfall expires
+the rest and releases the lock).
 """
 
 from __future__ import annotations
