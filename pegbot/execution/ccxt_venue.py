@@ -152,7 +152,7 @@ class CcxtVenue:
         lookup_attempts: int = 4,
         max_resends: int = 2,
         retry_pause_s: float = 0.2,
-        cancel_all_rounds: int = 5,
+        cancel_all_rounds: int = 10,
         reconnect_pause_s: float = 0.5,
         dedup_memory: int = 20_000,
     ) -> None:
@@ -492,17 +492,23 @@ class CcxtVenue:
     async def cancel_all(self) -> list[OrderUpdate]:
         """Cancel every open order of ours on the symbol and confirm none is left.
 
+        Each round fetches the open orders (the confirmation) and cancels what of ours is
+        left; a failing request only costs a round.
+
         Raises:
-            VenueError: Orders of ours were still open after every round.
+            OutcomeUnknownError: Not confirmed after ``cancel_all_rounds`` rounds.
         """
         cancelled: list[OrderUpdate] = []
-        for _ in range(self.cancel_all_rounds):
+        left = -1
+        for round_ in range(self.cancel_all_rounds):
+            if round_:
+                await self.sleep(self.retry_pause_s)
             try:
                 every = await self.open_orders()
             except errors.TemporaryError:
-                await self.sleep(self.retry_pause_s)
                 continue
             live = [o for o in every if self._ours(o)]
+            left = len(live)
             if not live:
                 return cancelled
             # One bulk request when it would touch nothing but ours (a desk's manual
@@ -516,7 +522,6 @@ class CcxtVenue:
                 except errors.OrderNotFoundError:
                     raws = []  # Binance -2011: nothing was open any more
                 except errors.TemporaryError:
-                    await self.sleep(self.retry_pause_s)
                     continue
                 for raw in raws if isinstance(raws, list) else []:
                     update = self._order_update(raw)
@@ -526,12 +531,10 @@ class CcxtVenue:
                 for order in live:
                     with contextlib.suppress(errors.OrderNotFoundError, errors.TemporaryError):
                         cancelled.append(await self.cancel(order.client_id))
-        left = [o for o in await self.open_orders() if self._ours(o)]
-        if left:
-            raise errors.UnknownVenueError(
-                f"{self.name}: {len(left)} orders still open after cancel-all"
-            )
-        return cancelled
+        raise errors.OutcomeUnknownError(
+            f"{self.name}: cancel-all not confirmed after {self.cancel_all_rounds} rounds"
+            f" ({'unknown' if left < 0 else left} orders of ours last seen open)"
+        )
 
     async def open_orders(self) -> list[OrderUpdate]:
         """Every open order on the symbol (ours and any other of the account)."""

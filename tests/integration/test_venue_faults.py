@@ -231,3 +231,57 @@ async def test_used_weight_header_feeds_the_budget(sim: SimHandle) -> None:
         assert budget.available(0)["REQUEST_WEIGHT"] == 40
     finally:
         await venue.close()
+
+
+async def test_cancel_under_timeouts_is_confirmed_by_lookup(sim: SimHandle) -> None:
+    venue = build(sim, timeout_ms=300)
+    await venue.start(user_stream=False)
+    try:
+        await venue.place(Side.BUY, BID, 1000, "pegbot-f5-b0-1")
+        venue.sleep = FaultsOffAfter(sim, 1)
+        await sim.admin(
+            "faults", {"rest_fail_rate": 1.0, "rest_fail_mode": "timeout", "rest_timeout_s": 0.6}
+        )
+        done = await venue.cancel("pegbot-f5-b0-1")  # executed, reply lost: looked up
+        assert done.state.value == "canceled"
+        assert venue.counters["lookups"] == 1
+        assert await venue.open_orders() == []
+    finally:
+        await venue.close()
+
+
+async def test_cancel_all_confirms_through_random_5xx(sim: SimHandle) -> None:
+    venue = build(sim, cancel_all_rounds=40)
+    await venue.start(user_stream=False)
+
+    async def no_pause(seconds: float) -> None:
+        return None
+
+    venue.sleep = no_pause
+    try:
+        for n in range(6):
+            await venue.place(Side.BUY, BID - n, 1000, f"pegbot-f6-b{n}-1")
+        await sim.admin("faults", {"rest_fail_rate": 0.4, "rest_fail_mode": "5xx"})
+        await venue.cancel_all()
+        await sim.admin("faults", {"rest_fail_rate": 0.0})
+        assert await venue.open_orders() == []
+    finally:
+        await venue.close()
+
+
+async def test_cancel_all_gives_up_loudly(sim: SimHandle) -> None:
+    venue = build(sim, cancel_all_rounds=3)
+    await venue.start(user_stream=False)
+
+    async def no_pause(seconds: float) -> None:
+        return None
+
+    venue.sleep = no_pause
+    try:
+        await venue.place(Side.BUY, BID, 1000, "pegbot-f7-b0-1")
+        await sim.admin("faults", {"rest_fail_rate": 1.0, "rest_fail_mode": "5xx"})
+        with pytest.raises(errors.OutcomeUnknownError, match="not confirmed"):
+            await venue.cancel_all()
+    finally:
+        await sim.admin("faults", {"rest_fail_rate": 0.0})
+        await venue.close()
