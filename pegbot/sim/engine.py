@@ -29,14 +29,14 @@ from __future__ import annotations
 import bisect
 import dataclasses
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Sequence
 from fractions import Fraction
 
 from pegbot.market import Market, Side
 
 from . import errors
 from .accounts import AMOUNT_DECIMALS, Account, Ledger, fee_of
+from .external import EXTERNAL_FUNDS, EXTERNAL_KEY, ExternalTaker, settle_external, take_external
 from .model import (
     CANCELED,
     EXPIRED,
@@ -63,20 +63,13 @@ from .model import (
     NewOrder,
     Order,
     PublicTrade,
+    SymbolBook,
 )
-
-#: How a user's order takes external liquidity: ``(order, units wanted, limit tick or None,
-#: now) -> [(tick, units)]``, best price first, never beyond the limit.
-ExternalTaker = Callable[[Order, int, int | None, int], list[tuple[int, int]]]
-
-#: The ledger account of the external (replayed) market, the counterparty of replay fills.
-EXTERNAL_KEY = "__external_market__"
-# Enough of every asset that the external market never runs dry.
-EXTERNAL_FUNDS = 10**40
 
 __all__ = [
     "CANCELED",
     "EXPIRED",
+    "EXTERNAL_KEY",
     "FILLED",
     "FOK",
     "GTC",
@@ -103,44 +96,6 @@ __all__ = [
     "PublicTrade",
     "SymbolBook",
 ]
-
-
-@dataclass
-class SymbolBook:
-    """One symbol: users' resting orders in price-time priority plus external levels."""
-
-    market: Market
-    status: str = TRADING
-    orders: dict[int, deque[Order]] = field(default_factory=dict)
-    bid_ticks: list[int] = field(default_factory=list)  # ascending; best bid last
-    ask_ticks: list[int] = field(default_factory=list)  # ascending; best ask first
-    user_bids: dict[int, int] = field(default_factory=dict)
-    user_asks: dict[int, int] = field(default_factory=dict)
-    ext_bids: dict[int, int] = field(default_factory=dict)
-    ext_asks: dict[int, int] = field(default_factory=dict)
-    update_id: int = 0
-    trade_id: int = 0
-    changes: dict[tuple[int, int], int] = field(default_factory=dict)
-    top: tuple[int, int, int, int] = (0, 0, 0, 0)
-
-    def level(self, side: int, tick: int) -> int:
-        """Public quantity at a level: users' orders plus external liquidity."""
-        if side > 0:
-            return self.user_bids.get(tick, 0) + self.ext_bids.get(tick, 0)
-        return self.user_asks.get(tick, 0) + self.ext_asks.get(tick, 0)
-
-    def best_user(self, side: int) -> int | None:
-        """Best tick among users' resting orders on ``side``."""
-        if side > 0:
-            return self.bid_ticks[-1] if self.bid_ticks else None
-        return self.ask_ticks[0] if self.ask_ticks else None
-
-    def public_levels(self, side: int, limit: int) -> list[tuple[int, int]]:
-        """The best ``limit`` public levels of ``side``, best first."""
-        user, ext = (self.user_bids, self.ext_bids) if side > 0 else (self.user_asks, self.ext_asks)
-        ticks = set(user) | set(ext) if ext else set(user)
-        ordered = sorted(ticks, reverse=side > 0)[:limit]
-        return [(t, user.get(t, 0) + ext.get(t, 0)) for t in ordered]
 
 
 class Engine:
@@ -387,7 +342,7 @@ class Engine:
         touched: dict[str, set[str]] = {}
         self._shrink(book, order, units)
         self._settle(book, order, tick, units, True, book.trade_id, touched, now_ns)
-        self._settle_external(book, order.side, tick, units)
+        settle_external(self, book, order.side, tick, units)
         if order.remaining == 0:
             self._open[order.api_key].pop(order.order_id, None)
             queue = book.orders[self._key(order.side, order.price)]
@@ -494,7 +449,7 @@ class Engine:
                 tick = None
             if hook is not None:
                 ext_limit = limit if tick is None else (tick - 1 if buy else tick + 1)
-                self._take_external(book, taker, hook, ext_limit, budget, touched, now)
+                take_external(self, book, taker, hook, ext_limit, budget, touched, now)
                 if taker.remaining == 0:
                     break
             if tick is None:
@@ -514,50 +469,6 @@ class Engine:
                 self._open[maker.api_key].pop(maker.order_id, None)
                 if not queue:
                     self._drop_tick(book, maker.side, tick)
-
-    def _take_external(
-        self,
-        book: SymbolBook,
-        order: Order,
-        hook: ExternalTaker,
-        limit: int | None,
-        budget: int | None,
-        touched: dict[str, set[str]],
-        now: int,
-    ) -> None:
-        buy = order.side is Side.BUY
-        ext = book.ext_asks if buy else book.ext_bids
-        if not ext:
-            return
-        want = order.remaining
-        lot = book.market.units_per_lot
-        if budget is not None and buy:
-            # Ask only for what the budget can pay, so the replay does not mark more consumed.
-            want, left = 0, budget - order.cum_quote
-            for tick in sorted(ext):
-                if limit is not None and tick > limit:
-                    break
-                per_lot = self.quote_value(order.symbol, tick, lot)
-                take = min(ext[tick], left // per_lot * lot)
-                want += take
-                left -= self.quote_value(order.symbol, tick, take)
-                if take < ext[tick]:
-                    break
-        if want <= 0:
-            return
-        for tick, got in hook(order, want, limit, now):
-            if limit is not None and (tick > limit if buy else tick < limit):
-                raise ValueError(f"external taker filled at {tick} beyond the limit {limit}")
-            units = min(got, order.remaining)
-            if budget is not None and buy:
-                per_lot = self.quote_value(order.symbol, tick, lot)
-                units = min(units, (budget - order.cum_quote) // per_lot * lot)
-            if units <= 0:
-                break
-            book.trade_id += 1
-            self._settle(book, order, tick, units, False, book.trade_id, touched, now)
-            self._settle_external(book, order.side, tick, units)
-            self.events.append(PublicTrade(order.symbol, book.trade_id, tick, units, not buy, now))
 
     def _fill(
         self,
@@ -654,15 +565,6 @@ class Engine:
                 is_maker=is_maker,
             )
         )
-
-    def _settle_external(self, book: SymbolBook, user_side: Side, tick: int, units: int) -> None:
-        # The external market is the counterparty: it delivers what the user receives.
-        market, sym = book.market, book.market.exchange_symbol
-        ext = self.ledger.accounts[EXTERNAL_KEY]
-        base, quote = self.base_value(sym, units), self.quote_value(sym, tick, units)
-        sign = 1 if user_side is Side.BUY else -1
-        ext.balance(market.base).free -= sign * base
-        ext.balance(market.quote).free += sign * quote
 
     def _finish(
         self, book: SymbolBook, order: Order, status: str, touched: dict[str, set[str]], now: int

@@ -5,9 +5,10 @@ Plain data: prices in ticks, sizes in qty units, money in amount units (1e-18), 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import deque
+from dataclasses import dataclass, field
 
-from pegbot.market import Side
+from pegbot.market import Market, Side
 
 LIMIT, LIMIT_MAKER, MARKET = "LIMIT", "LIMIT_MAKER", "MARKET"
 GTC, IOC, FOK = "GTC", "IOC", "FOK"
@@ -147,3 +148,41 @@ class BookTicker:
 
 
 Event = ExecutionReport | AccountUpdate | PublicTrade | DepthUpdate | BookTicker
+
+
+@dataclass
+class SymbolBook:
+    """One symbol: users' resting orders in price-time priority plus external levels."""
+
+    market: Market
+    status: str = TRADING
+    orders: dict[int, deque[Order]] = field(default_factory=dict)
+    bid_ticks: list[int] = field(default_factory=list)  # ascending; best bid last
+    ask_ticks: list[int] = field(default_factory=list)  # ascending; best ask first
+    user_bids: dict[int, int] = field(default_factory=dict)
+    user_asks: dict[int, int] = field(default_factory=dict)
+    ext_bids: dict[int, int] = field(default_factory=dict)
+    ext_asks: dict[int, int] = field(default_factory=dict)
+    update_id: int = 0
+    trade_id: int = 0
+    changes: dict[tuple[int, int], int] = field(default_factory=dict)
+    top: tuple[int, int, int, int] = (0, 0, 0, 0)
+
+    def level(self, side: int, tick: int) -> int:
+        """Public quantity at a level: users' orders plus external liquidity."""
+        if side > 0:
+            return self.user_bids.get(tick, 0) + self.ext_bids.get(tick, 0)
+        return self.user_asks.get(tick, 0) + self.ext_asks.get(tick, 0)
+
+    def best_user(self, side: int) -> int | None:
+        """Best tick among users' resting orders on ``side``."""
+        if side > 0:
+            return self.bid_ticks[-1] if self.bid_ticks else None
+        return self.ask_ticks[0] if self.ask_ticks else None
+
+    def public_levels(self, side: int, limit: int) -> list[tuple[int, int]]:
+        """The best ``limit`` public levels of ``side``, best first."""
+        user, ext = (self.user_bids, self.ext_bids) if side > 0 else (self.user_asks, self.ext_asks)
+        ticks = set(user) | set(ext) if ext else set(user)
+        ordered = sorted(ticks, reverse=side > 0)[:limit]
+        return [(t, user.get(t, 0) + ext.get(t, 0)) for t in ordered]
