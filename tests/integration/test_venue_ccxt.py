@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from decimal import Decimal
+from fractions import Fraction
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,8 +17,11 @@ from pegbot.execution.ccxt_venue import CcxtVenue, make_ccxt_venue
 from pegbot.execution.dryrun import make_dryrun_venue
 from pegbot.execution.paper import make_paper_venue
 from pegbot.execution.venue import Fill, OrderState, OrderUpdate, Venue, VenueEvent
+from pegbot.journal import Journal
+from pegbot.ledger import Ledger
 from pegbot.market import Side
 from pegbot.sim.config import DEMO_API_KEY, DEMO_API_SECRET, SimConfig
+from pegbot.sim.server import SimServer
 from pegbot.sim.testing import SimHandle, default_sim_config
 
 pytestmark = pytest.mark.timeout(60)
@@ -262,3 +267,37 @@ def _drain(venue: CcxtVenue) -> list[VenueEvent]:
     while not venue._queue.empty():
         out.append(venue._queue.get_nowait())
     return out
+
+
+async def test_two_venues_one_ledger_and_journal(sim: SimHandle, tmp_path: Path) -> None:
+    """Two simulators, one venue each; fills aggregate in one ledger and one journal."""
+    second = SimServer(default_sim_config(), host="127.0.0.1", port=0)
+    await second.start()
+    other = SimHandle(second)
+    venues = [build(sim, name="binance"), build(other, name="second")]
+    try:
+        for v in venues:
+            await v.start()
+            await v.place(Side.BUY, BID, 1000, "pegbot-m1-b0-1")
+        await maker_sell(sim, "400", "0.0114")
+        await maker_sell(other, "250", "0.0114")
+        ledger = Ledger(venues[0].market)
+        journal = Journal(tmp_path / "j.sqlite")
+        for v in venues:
+            fills = [e for e in await next_events(v, 3) if isinstance(e, Fill)]
+            assert journal.record_fills(fills, 0) == 1
+            ledger.apply_all(fills)
+        # Both exchanges numbered their first trade "1": still two distinct fills.
+        assert [f.trade_id for f in journal.fills()] == ["1", "1"]
+        # Fees: 0.075 % on the first simulator (module config), 0.1 % on the second.
+        assert ledger.inventory("binance").base == Fraction(400) - Fraction("0.3")
+        assert ledger.inventory("second").base == Fraction(250) - Fraction("0.25")
+        assert ledger.inventory().base == Fraction(650) - Fraction("0.55")
+        pnl = ledger.pnl(Fraction(1140, 100_000))
+        assert pnl.fills == 2 and pnl.unrealised == 0
+        journal.close()
+    finally:
+        for v in venues:
+            await v.close()
+        await other.close_clients()
+        await second.stop()
