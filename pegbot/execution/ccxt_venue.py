@@ -33,15 +33,15 @@ import re
 import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from decimal import Decimal
 from typing import Any, TypeVar
 
 import ccxt.pro as ccxtpro
 
 from pegbot.execution import errors
 from pegbot.execution.budget import RateBudget
-from pegbot.execution.ccxt_parse import header, num, parse_fee_rates, parse_fill, parse_order
+from pegbot.execution.ccxt_parse import num, parse_fee_rates, parse_fill, parse_order
 from pegbot.execution.quirks import VenueQuirks, deep_copy, point_client_at, quirks_for
+from pegbot.execution.rate_guard import RateGuard
 from pegbot.execution.venue import Balance, Fill, OrderState, OrderUpdate, VenueEvent
 from pegbot.market import Market, Side
 
@@ -131,8 +131,7 @@ class CcxtVenue:
         name: Venue name.
         client: The ccxt.pro client (owned: :meth:`close` closes it).
         quirks: The venue's quirks.
-        budget: The rate budget, fed from the used-weight header and 429/418 replies.
-        used_weight: Last used weight the venue reported (-1 before any reply).
+        guard: The rate guard (budget, used weight, Retry-After blocks).
         stream_connected: The user-data stream is up.
         stream_reconnects: Times the user-data stream came back after failing.
         counters: Counts of notable events (``lookups``, ``resends``, ``rate_limited``, …).
@@ -179,16 +178,15 @@ class CcxtVenue:
         self.symbol = symbol
         self.quirks = quirks or quirks_for(str(client.id))
         self.name = name or str(client.id)
-        self.budget = budget
+        self.guard = RateGuard(self.quirks, clock, sleep, budget, self.name)
         self.clock = clock
-        self.sleep = sleep
+        self._sleep = sleep
         self.own_prefix = own_prefix
         self.lookup_attempts = lookup_attempts
         self.max_resends = max_resends
         self.retry_pause_s = retry_pause_s
         self.cancel_all_rounds = cancel_all_rounds
         self.reconnect_pause_s = reconnect_pause_s
-        self.used_weight = -1
         self.stream_connected = False
         self.stream_reconnects = 0
         self.counters: dict[str, int] = {}
@@ -202,6 +200,26 @@ class CcxtVenue:
         self._dedup_memory = dedup_memory
         self._last_fill_ns = 0
         self._closed = False
+
+    @property
+    def sleep(self) -> Callable[[float], Awaitable[None]]:
+        """The async sleep every pause goes through (injectable; shared with the guard)."""
+        return self._sleep
+
+    @sleep.setter
+    def sleep(self, value: Callable[[float], Awaitable[None]]) -> None:
+        self._sleep = value
+        self.guard.sleep = value
+
+    @property
+    def budget(self) -> RateBudget | None:
+        """The rate budget, fed from the used-weight header and 429/418 replies."""
+        return self.guard.budget
+
+    @property
+    def used_weight(self) -> int:
+        """Last used weight the venue reported (-1 before any reply)."""
+        return self.guard.used_weight
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -221,10 +239,10 @@ class CcxtVenue:
         market = Market.from_ccxt(self.client.markets[self.symbol])
         market = await self._load_fees(market)
         self._market = market
-        if self.budget is None:
+        if self.guard.budget is None:
             limits = info.get("rateLimits") if isinstance(info, dict) else None
             now = self.clock()
-            self.budget = (
+            self.guard.budget = (
                 RateBudget.from_exchange_info(limits, now_ns=now)
                 if limits
                 else RateBudget.binance_spot(now_ns=now)
@@ -279,20 +297,22 @@ class CcxtVenue:
         A clock-skew error resynchronises the time offset and retries once.
         """
         for attempt in (0, 1):
-            await self._wait_unblocked(kind, fail_fast)
+            await self.guard.wait(kind, fail_fast)
             try:
                 result = await fn(*args)
             except Exception as exc:  # every venue failure is mapped below
-                self._read_headers()
+                headers = getattr(self.client, "last_response_headers", None)
+                self.guard.observe(headers)
                 mapped = errors.from_exception(exc)
                 if isinstance(mapped, errors.RateLimitedError):
-                    self._on_rate_limited()
+                    self._count("rate_limited")
+                    self.guard.on_rate_limited(headers)
                 elif isinstance(mapped, errors.ClockSkewError) and attempt == 0:
                     self._count("clock_resync")
                     await self._resync_clock()
                     continue
                 raise mapped from exc
-            self._read_headers()
+            self.guard.observe(getattr(self.client, "last_response_headers", None))
             return result
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -302,65 +322,6 @@ class CcxtVenue:
         except Exception as exc:
             raise errors.from_exception(exc) from exc
         log.warning("clock resynchronised", extra={"event": "clock_resync", "offset_ms": offset})
-
-    async def _wait_unblocked(self, kind: str, fail_fast: bool) -> None:
-        budget = self.budget
-        if budget is None:
-            return
-        while True:
-            now = self.clock()
-            if now >= budget.blocked_until_ns:
-                return
-            if fail_fast:
-                # A place waiting out a ban would go out on a stale decision.
-                raise errors.RateLimitedError(
-                    f"{self.name}: rate-limited for another "
-                    f"{(budget.blocked_until_ns - now) / _NS:.1f} s; {kind} not sent"
-                )
-            await self.sleep(min((budget.blocked_until_ns - now) / _NS, 1.0))
-
-    def _read_headers(self) -> None:
-        headers = getattr(self.client, "last_response_headers", None) or {}
-        name = self.quirks.used_weight_header
-        if not name:
-            return
-        raw = header(headers, name)
-        if raw is None:
-            return
-        try:
-            used = int(raw)
-        except ValueError:
-            return
-        self.used_weight = used
-        budget = self.budget
-        if budget is None:
-            return
-        now = self.clock()
-        for bucket in budget.buckets:
-            if bucket.limit.kind != "REQUEST_WEIGHT":
-                continue
-            # The venue's count is the truth: spend whatever our bucket has not yet counted.
-            counted = bucket.limit.limit - bucket.tokens(now)
-            if used > counted:
-                bucket.take(used - counted, now)
-
-    def _on_rate_limited(self) -> None:
-        self._count("rate_limited")
-        headers = getattr(self.client, "last_response_headers", None) or {}
-        raw = header(headers, self.quirks.retry_after_header)
-        retry_ns: int | None = None
-        if raw is not None:
-            with contextlib.suppress(ValueError):
-                retry_ns = int(Decimal(raw) * _NS)
-        if retry_ns is None:
-            # No Retry-After: wait out the rest of the venue's window.
-            window = self.quirks.weight_window_ns
-            retry_ns = window - self.clock() % window
-        if self.budget is not None:
-            self.budget.on_rate_limited(self.clock(), retry_ns)
-        log.warning(
-            "rate limited", extra={"event": "rate_limited", "retry_after_s": retry_ns / _NS}
-        )
 
     # -- orders ---------------------------------------------------------------------------
 

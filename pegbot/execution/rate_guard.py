@@ -1,0 +1,120 @@
+"""The venue-side guard that keeps a client from ever earning a rate-limit ban.
+
+Binance bans an IP (HTTP 418) that keeps sending after a 429. ccxt reads none of the
+rate-limit headers, so the guard does, around every request the venue makes:
+
+* after each reply it reads the used-weight header into the shared :class:`RateBudget`
+  (the venue's count is the truth; the budget only ever learns it spent more);
+* on a 429/418 it empties the budget and blocks everything until ``Retry-After`` (or the
+  end of the venue's window when the header is missing);
+* before each request it waits out a block, or, for a request that must not go out late
+  (a place, decided on a market that has moved on), refuses at once without sending.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from pegbot.execution import errors
+from pegbot.execution.budget import RateBudget
+from pegbot.execution.ccxt_parse import header
+from pegbot.execution.quirks import VenueQuirks
+
+__all__ = ["RateGuard"]
+
+log = logging.getLogger(__name__)
+
+_NS = 1_000_000_000
+
+
+class RateGuard:
+    """Honours a venue's rate limits around its requests.
+
+    Attributes:
+        budget: The shared budget (None until the venue has built it).
+        used_weight: Last used weight the venue reported (-1 before any reply).
+        rate_limited: 429/418 replies seen.
+    """
+
+    def __init__(
+        self,
+        quirks: VenueQuirks,
+        clock: Callable[[], int],
+        sleep: Callable[[float], Awaitable[None]],
+        budget: RateBudget | None = None,
+        name: str = "",
+    ) -> None:
+        """Guard requests to the venue described by ``quirks``."""
+        self.quirks = quirks
+        self.clock = clock
+        self.sleep = sleep
+        self.budget = budget
+        self.name = name
+        self.used_weight = -1
+        self.rate_limited = 0
+
+    async def wait(self, kind: str, fail_fast: bool) -> None:
+        """Return once ``kind`` may be sent; with ``fail_fast`` refuse instead of waiting.
+
+        Raises:
+            RateLimitedError: ``fail_fast`` and the venue asked us to wait (nothing was sent).
+        """
+        budget = self.budget
+        if budget is None:
+            return
+        while True:
+            now = self.clock()
+            if now >= budget.blocked_until_ns:
+                return
+            if fail_fast:
+                raise errors.RateLimitedError(
+                    f"{self.name}: rate-limited for another "
+                    f"{(budget.blocked_until_ns - now) / _NS:.1f} s; {kind} not sent"
+                )
+            await self.sleep(min((budget.blocked_until_ns - now) / _NS, 1.0))
+
+    def observe(self, headers: Mapping[str, Any] | None) -> None:
+        """Read the used-weight header of a reply into the budget."""
+        name = self.quirks.used_weight_header
+        raw = header(headers or {}, name) if name else None
+        if raw is None:
+            return
+        try:
+            used = int(raw)
+        except ValueError:
+            return
+        self.used_weight = used
+        if self.budget is None:
+            return
+        now = self.clock()
+        for bucket in self.budget.buckets:
+            if bucket.limit.kind != "REQUEST_WEIGHT":
+                continue
+            # The venue's count is the truth: spend whatever our bucket has not yet counted.
+            counted = bucket.limit.limit - bucket.tokens(now)
+            if used > counted:
+                bucket.take(used - counted, now)
+
+    def on_rate_limited(self, headers: Mapping[str, Any] | None) -> int:
+        """A 429/418 arrived: block until ``Retry-After``; returns the wait in ns."""
+        self.rate_limited += 1
+        raw = header(headers or {}, self.quirks.retry_after_header)
+        retry_ns: int | None = None
+        if raw is not None:
+            with contextlib.suppress(InvalidOperation, ValueError):
+                retry_ns = max(int(Decimal(raw) * _NS), 0)
+        if retry_ns is None:
+            # No Retry-After: wait out the rest of the venue's window.
+            window = self.quirks.weight_window_ns
+            retry_ns = window - self.clock() % window
+        if self.budget is not None:
+            self.budget.on_rate_limited(self.clock(), retry_ns)
+        log.warning(
+            "rate limited",
+            extra={"event": "rate_limited", "venue": self.name, "retry_after_s": retry_ns / _NS},
+        )
+        return retry_ns

@@ -1,0 +1,61 @@
+"""RateGuard: used-weight header into the budget, Retry-After blocks, fail-fast places."""
+
+from __future__ import annotations
+
+import pytest
+
+from pegbot.execution import errors
+from pegbot.execution.budget import RateBudget
+from pegbot.execution.quirks import BINANCE
+from pegbot.execution.rate_guard import RateGuard
+
+S = 1_000_000_000
+
+
+def make(now: list[int]) -> tuple[RateGuard, list[float]]:
+    slept: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        now[0] += int(seconds * S)
+
+    budget = RateBudget.from_exchange_info(
+        [{"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "limit": 1000}],
+        safety=1.0,
+        now_ns=now[0],
+    )
+    return RateGuard(BINANCE, lambda: now[0], sleep, budget, "binance"), slept
+
+
+async def test_header_feeds_budget_only_upwards() -> None:
+    now = [7 * 60 * S]
+    guard, _ = make(now)
+    assert guard.budget is not None
+    guard.observe({"X-MBX-USED-WEIGHT-1M": "300"})
+    assert guard.used_weight == 300
+    assert guard.budget.available(now[0])["REQUEST_WEIGHT"] == 700
+    guard.observe({"x-mbx-used-weight-1m": "250"})  # we already counted more: no change
+    assert guard.budget.available(now[0])["REQUEST_WEIGHT"] == 700
+    guard.observe({"X-MBX-USED-WEIGHT-1M": "garbage"})
+    guard.observe({})
+    assert guard.used_weight == 250
+
+
+async def test_retry_after_blocks_then_waits() -> None:
+    now = [7 * 60 * S]
+    guard, slept = make(now)
+    assert guard.on_rate_limited({"Retry-After": "3"}) == 3 * S
+    with pytest.raises(errors.RateLimitedError, match="place not sent"):
+        await guard.wait("place", fail_fast=True)
+    await guard.wait("cancel", fail_fast=False)
+    assert sum(slept) == pytest.approx(3)
+    assert now[0] >= 7 * 60 * S + 3 * S
+    await guard.wait("place", fail_fast=True)  # unblocked now
+
+
+async def test_missing_retry_after_waits_for_the_window() -> None:
+    now = [7 * 60 * S + 45 * S]
+    guard, _ = make(now)
+    assert guard.on_rate_limited({}) == 15 * S
+    assert guard.on_rate_limited({"Retry-After": "soon"}) == 15 * S
+    assert guard.rate_limited == 2
