@@ -197,6 +197,7 @@ class CcxtVenue:
         self._seen_orders: OrderedDict[tuple[str, str, int], None] = OrderedDict()
         self._client_ids: dict[str, str] = {}  # venue order id -> our client id
         self._open_known: dict[str, OrderUpdate] = {}  # open as the stream last said
+        self._latest: OrderedDict[str, OrderUpdate] = OrderedDict()  # by client id
         self._dedup_memory = dedup_memory
         self._last_fill_ns = 0
         self._closed = False
@@ -339,6 +340,11 @@ class CcxtVenue:
         """Place a limit order; idempotent by ``client_id`` (see the module docstring)."""
         market = self.market
         self._check_client_id(client_id)
+        known = self._latest.get(client_id)
+        if known is not None:
+            # Asked again for an order this venue already placed (a retry by the caller):
+            # Binance would accept a closed order's client id as a new order.
+            return known
         try:
             market.check_order(price_ticks, lots)
         except ValueError as exc:
@@ -651,6 +657,10 @@ class CcxtVenue:
     def _remember_order(self, update: OrderUpdate) -> None:
         if update.order_id:
             self._client_ids[update.order_id] = update.client_id
+        self._latest[update.client_id] = update
+        self._latest.move_to_end(update.client_id)
+        if len(self._latest) > self._dedup_memory:
+            self._latest.popitem(last=False)
         # What recovery must re-check after an outage (a stale entry only costs a lookup).
         if update.state.is_open:
             self._open_known[update.client_id] = update

@@ -124,6 +124,18 @@ async def test_place_is_idempotent_by_client_id(venue: CcxtVenue) -> None:
     assert len(await venue.open_orders()) == 1
 
 
+async def test_place_again_after_fill_returns_the_filled_order(
+    sim: SimHandle, venue: CcxtVenue
+) -> None:
+    await venue.place(Side.BUY, BID, 1000, "pegbot-t1-b0-20")
+    await maker_sell(sim, "1000", "0.0114")
+    evs = await next_events(venue, 3)
+    assert any(isinstance(e, OrderUpdate) and e.state is OrderState.FILLED for e in evs)
+    again = await venue.place(Side.BUY, BID, 1000, "pegbot-t1-b0-20")
+    assert again.state is OrderState.FILLED
+    assert await venue.open_orders() == []
+
+
 async def test_errors_are_typed(sim: SimHandle, venue: CcxtVenue) -> None:
     await maker_sell(sim, "1000", "0.01145")
     with pytest.raises(errors.WouldTakeError):
