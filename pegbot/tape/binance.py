@@ -86,6 +86,7 @@ _SIDE_RUN = 4096
 _BID_RUN = array("b", [1]) * _SIDE_RUN
 _ASK_RUN = array("b", [-1]) * _SIDE_RUN
 _CACHE_LIMIT = 1 << 21
+_I64_MAX = (1 << 63) - 1
 
 
 class ConvertError(ValueError):
@@ -250,19 +251,22 @@ class BinanceRawConverter:
 
     def _convert_slow(self, path: str | Path, rc: RawCounters) -> None:
         # The reference path: every line through orjson and the message methods.
-        skip_tickers = not self.collect_tickers
-        mark = _TICKER_MARK
         for base, lines, last_complete in iter_line_blocks(path, rc):
-            last_i = len(lines) - 1
-            for i, line in enumerate(lines):
-                if skip_tickers and mark in line[:60] and line.endswith(b"}}"):
-                    # Not stored and not asked for: count it without parsing (most lines).
-                    self.messages["book_ticker"] += 1
-                    continue
-                self._line(line, base + i + 1, i == last_i and not last_complete)
+            self._lines(lines, base, last_complete)
             if len(self._price) >= self.chunk_rows:
                 self._flush()
             rc.lines += len(lines)
+
+    def _lines(self, lines: list[bytes], base: int, last_complete: bool) -> None:
+        skip_tickers = not self.collect_tickers
+        mark = _TICKER_MARK
+        last_i = len(lines) - 1
+        for i, line in enumerate(lines):
+            if skip_tickers and mark in line[:60] and line.endswith(b"}}"):
+                # Not stored and not asked for: count it without parsing (most lines).
+                self.messages["book_ticker"] += 1
+                continue
+            self._line(line, base + i + 1, i == last_i and not last_complete)
 
     def _line(self, line: bytes, lineno: int, maybe_torn: bool) -> None:
         """One raw line (not a skipped bookTicker), the slow and exact way."""
@@ -318,13 +322,16 @@ class BinanceRawConverter:
         assert pdec is not None and qdec is not None
         skip_tickers = not self.collect_tickers
         for base, block, complete in iter_byte_blocks(path, rc):
-            if not complete:
-                # The last line without its newline: possibly torn, the slow way.
-                rc.lines += 1
-                if skip_tickers and _TICKER_MARK in block[:60] and block.endswith(b"}}"):
-                    self.messages["book_ticker"] += 1
-                else:
-                    self._line(block, base + 1, True)
+            if not complete or self._last_local > _I64_MAX:
+                # The last line without its newline (possibly torn), or a local time past
+                # int64 seen (the scanner cannot hold it): the slow way.
+                lines = block.split(b"\n")
+                if complete:
+                    lines.pop()
+                self._lines(lines, base, complete)
+                rc.lines += len(lines)
+                if len(self._price) >= self.chunk_rows:
+                    self._flush()
                 continue
             buf = np.frombuffer(block, dtype=np.uint8)
             n_lines = block.count(b"\n")
@@ -349,6 +356,9 @@ class BinanceRawConverter:
                 self.nonmonotonic_local_ts += out[6]
                 self._scanned(block, base + done, n, out[7], *out[8:])
                 done += n
+                if self._last_local > _I64_MAX and done < n_lines:
+                    self._lines(block[pos:].split(b"\n")[:-1], base + done, True)
+                    break
             rc.lines += n_lines
             if len(self._price) >= self.chunk_rows:
                 self._flush()

@@ -61,6 +61,9 @@ _K_DATA = np.frombuffer(b"data", dtype=np.uint8)
 _V_DEPTH = np.frombuffer(b"depthUpdate", dtype=np.uint8)
 _V_TRADE = np.frombuffer(b"trade", dtype=np.uint8)
 _V_MARKET = np.frombuffer(b"MARKET", dtype=np.uint8)
+_V_TRUE = np.frombuffer(b"true", dtype=np.uint8)
+_V_FALSE = np.frombuffer(b"false", dtype=np.uint8)
+_V_NULL = np.frombuffer(b"null", dtype=np.uint8)
 
 # Known keys of the data object, as bits (a repeated key sends the line to the slow path).
 _B_E = 1
@@ -118,6 +121,27 @@ def _uint_end(buf: Any, p: int, end: int) -> int:
     if q < end and buf[q] != 44 and buf[q] != 125 and buf[q] != 93:
         return -1
     return q
+
+
+@njit(cache=True, nogil=True)
+def _skip_simple(buf: Any, p: int, end: int) -> int:
+    # An unread value: a plain string, a JSON unsigned integer, true, false or null; the
+    # index after it, or -1 for anything else (objects, arrays, floats: the slow path).
+    if p >= end:
+        return -1
+    c = buf[p]
+    if c == 34:
+        q = _str_end(buf, p + 1, end)
+        return q + 1 if q >= 0 else -1
+    if 48 <= c <= 57:
+        return _uint_end(buf, p, end)
+    if c == 116 and p + 4 <= end and _eq(buf, p, p + 4, _V_TRUE):
+        return p + 4
+    if c == 102 and p + 5 <= end and _eq(buf, p, p + 5, _V_FALSE):
+        return p + 5
+    if c == 110 and p + 4 <= end and _eq(buf, p, p + 4, _V_NULL):
+        return p + 4
+    return -1
 
 
 @njit(cache=True, nogil=True)
@@ -355,7 +379,9 @@ def _data(
                 else:
                     bit = _B_A
             else:
-                return C_MSG, -1, cur
+                p = _skip_simple(buf, p, end)  # a key the converter does not read
+                if p < 0:
+                    return C_MSG, -1, cur
         elif klen == 2 and k0 == 112 and buf[ks + 1] == 117:  # pu
             bit = _B_PU
             q = _uint_end(buf, p, end)
@@ -364,7 +390,9 @@ def _data(
             pu = _uint_val(buf, p, q)
             p = q
         else:
-            return C_MSG, -1, cur  # an unknown key: let the slow path judge the message
+            p = _skip_simple(buf, p, end)  # a key the converter does not read ("ps")
+            if p < 0:
+                return C_MSG, -1, cur
         if seen & bit:
             return C_MSG, -1, cur
         seen |= bit
@@ -427,8 +455,8 @@ def scan(
     """Classify and read the newline-terminated lines of ``buf`` from byte ``pos``.
 
     Stops after a ``C_STOP`` line or at the end of ``buf``. Returns ``(n, next_pos,
-    last_local, n_ns, n_us, n_ms, n_clamped, n_levels, cls, start, end, local, ints, lo, lvp, lvq)``: per line
-    its class, byte span, clamped local ns, the integer fields (``ints[i]``: E, exch ms, U,
+    last_local, n_ns, n_us, n_ms, n_clamped, n_levels, cls, start, end, local, ints, lo,
+    lvp, lvq)``: per line its class, byte span, clamped local ns, the integer fields (``ints[i]``: E, exch ms, U,
     u, pu, has_pu, nb, na, trade id, trade side) and the offset of its rows in ``lvp`` (ticks)
     and ``lvq`` (qty units).
     """
