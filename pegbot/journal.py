@@ -15,32 +15,23 @@ It holds arbitrage signals:
   are written in one transaction, so an event the journal knows is an event some sink will
   deliver, across crashes and restarts ("transactional outbox").
 
-and trading (migration 2):
-
-* ``order_events``: every state change of every order, append-only.
-* ``fills``: one row per venue trade, keyed by ``(venue, symbol, trade_id)``. Fills are
-  inserted-or-ignored, so replaying the user stream or ``fills_since`` after a restart is
-  idempotent; the bot writes a fill *before* acting on it, and on restart asks the venue for
-  fills since :meth:`Journal.last_fill_ns`, so nothing the exchange confirmed goes missing.
-* ``risk_transitions``: every change of the risk state and why.
-* ``pnl_snapshots``: inventory and PnL marked at fair, as exact strings.
+and trading (migrations 2 and 3; the methods live in :mod:`pegbot.journal_trading`):
+``order_events``, ``fills`` (idempotent by venue trade), ``risk_transitions`` and
+``pnl_snapshots``.
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from decimal import Decimal
-from fractions import Fraction
 from os import PathLike
 from typing import Any
 
-from pegbot.execution.venue import Fill, OrderState, OrderUpdate
-from pegbot.market import Side
+from pegbot.journal_trading import Exact, RiskTransition, TradingJournal, TransitionLike
 
-Exact = Decimal | Fraction | int
+__all__ = ["MIGRATIONS", "Delivery", "Exact", "Journal", "RiskTransition", "TransitionLike"]
 
 #: Migration n (1-based) brings ``user_version`` from n-1 to n. Append; never edit.
 MIGRATIONS: tuple[str, ...] = (
@@ -139,6 +130,11 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX pnl_time ON pnl_snapshots(venue, symbol, at_ns);
     """,
+    # 3: risk transitions carry the symbol and the triggers' details.
+    """
+    ALTER TABLE risk_transitions ADD COLUMN symbol TEXT NOT NULL DEFAULT '';
+    ALTER TABLE risk_transitions ADD COLUMN details TEXT NOT NULL DEFAULT '[]'
+    """,
 )
 
 
@@ -163,33 +159,7 @@ class Delivery:
     next_attempt_ns: int
 
 
-@dataclass(frozen=True, slots=True)
-class RiskTransition:
-    """One recorded change of a risk state.
-
-    Attributes:
-        at_ns: When it changed.
-        scope: Whose state (``bot`` or a venue name).
-        from_state: State left (None at start).
-        to_state: State entered.
-        reasons: Why, as recorded.
-    """
-
-    at_ns: int
-    scope: str
-    from_state: str | None
-    to_state: str
-    reasons: tuple[str, ...]
-
-
-_PNL_FIELDS = ("fair", "base", "quote", "realised", "unrealised", "fees", "total")
-_FILL_COLUMNS = (
-    "venue, symbol, trade_id, client_id, order_id, side, price_ticks, qty_units, fee,"
-    " fee_asset, maker, ts_ns"
-)
-
-
-class Journal:
+class Journal(TradingJournal):
     """A SQLite journal file (or ``":memory:"``). Not thread-safe: one per thread/loop."""
 
     def __init__(self, path: str | PathLike[str]) -> None:
@@ -357,254 +327,6 @@ class Journal:
             return None
         names = [d[0] for d in cur.description]
         return dict(zip(names, row, strict=True))
-
-    # -- orders ---------------------------------------------------------------------------
-
-    def record_order(self, venue: str, symbol: str, update: OrderUpdate, recorded_ns: int) -> None:
-        """Append one state change of an order."""
-        with self.transaction():
-            self._insert_order(venue, symbol, update, recorded_ns)
-
-    def record_orders(
-        self, venue: str, symbol: str, updates: Iterable[OrderUpdate], recorded_ns: int
-    ) -> None:
-        """Append several state changes in one transaction."""
-        with self.transaction():
-            for update in updates:
-                self._insert_order(venue, symbol, update, recorded_ns)
-
-    def _insert_order(self, venue: str, symbol: str, u: OrderUpdate, recorded_ns: int) -> None:
-        self.conn.execute(
-            "INSERT INTO order_events (venue, symbol, client_id, order_id, side, price_ticks,"
-            " qty_units, filled_units, state, ts_ns, reason, recorded_ns)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                venue,
-                symbol,
-                u.client_id,
-                u.order_id,
-                int(u.side),
-                u.price_ticks,
-                u.qty_units,
-                u.filled_units,
-                u.state.value,
-                u.ts_ns,
-                u.reason,
-                recorded_ns,
-            ),
-        )
-
-    def order_history(self, venue: str, symbol: str, client_id: str) -> list[OrderUpdate]:
-        """Every recorded state of one order, in order."""
-        rows = self.conn.execute(
-            "SELECT client_id, order_id, side, price_ticks, qty_units, filled_units, state,"
-            " ts_ns, reason FROM order_events WHERE venue = ? AND symbol = ? AND client_id = ?"
-            " ORDER BY seq",
-            (venue, symbol, client_id),
-        ).fetchall()
-        return [_order(r) for r in rows]
-
-    def latest_orders(
-        self, venue: str, symbol: str, open_only: bool = False
-    ) -> dict[str, OrderUpdate]:
-        """The last recorded state of each order by client id (optionally only open ones)."""
-        rows = self.conn.execute(
-            "SELECT client_id, order_id, side, price_ticks, qty_units, filled_units, state,"
-            " ts_ns, reason FROM order_events WHERE seq IN (SELECT MAX(seq) FROM order_events"
-            " WHERE venue = ? AND symbol = ? GROUP BY client_id) ORDER BY seq",
-            (venue, symbol),
-        ).fetchall()
-        latest = {r[0]: _order(r) for r in rows}
-        if open_only:
-            return {k: v for k, v in latest.items() if v.state.is_open}
-        return latest
-
-    # -- fills ----------------------------------------------------------------------------
-
-    def record_fill(self, fill: Fill, recorded_ns: int) -> bool:
-        """Store a fill; False if it was already there (a replay), True if new."""
-        with self.transaction():
-            return self._insert_fill(fill, recorded_ns)
-
-    def record_fills(self, fills: Iterable[Fill], recorded_ns: int) -> int:
-        """Store several fills in one transaction; returns how many were new."""
-        with self.transaction():
-            return sum(self._insert_fill(f, recorded_ns) for f in fills)
-
-    def _insert_fill(self, f: Fill, recorded_ns: int) -> bool:
-        cur = self.conn.execute(
-            f"INSERT OR IGNORE INTO fills ({_FILL_COLUMNS}, recorded_ns)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                f.venue,
-                f.symbol,
-                f.trade_id,
-                f.client_id,
-                f.order_id,
-                int(f.side),
-                f.price_ticks,
-                f.qty_units,
-                str(f.fee),
-                f.fee_asset,
-                int(f.maker),
-                f.ts_ns,
-                recorded_ns,
-            ),
-        )
-        return cur.rowcount == 1
-
-    def fills(
-        self, venue: str | None = None, symbol: str | None = None, since_ns: int = 0
-    ) -> list[Fill]:
-        """Stored fills from ``since_ns`` on, oldest first (by venue time, then trade id)."""
-        sql = f"SELECT {_FILL_COLUMNS} FROM fills WHERE ts_ns >= ?"
-        args: list[Any] = [since_ns]
-        if venue is not None:
-            sql += " AND venue = ?"
-            args.append(venue)
-        if symbol is not None:
-            sql += " AND symbol = ?"
-            args.append(symbol)
-        rows = self.conn.execute(sql + " ORDER BY ts_ns, venue, trade_id", args).fetchall()
-        return [
-            Fill(
-                venue=r[0],
-                symbol=r[1],
-                trade_id=r[2],
-                client_id=r[3],
-                order_id=r[4],
-                side=Side(r[5]),
-                price_ticks=int(r[6]),
-                qty_units=int(r[7]),
-                fee=Decimal(r[8]),
-                fee_asset=r[9],
-                maker=bool(r[10]),
-                ts_ns=int(r[11]),
-            )
-            for r in rows
-        ]
-
-    def fill_count(self, venue: str | None = None) -> int:
-        """Number of stored fills (of one venue, or all)."""
-        if venue is None:
-            row = self.conn.execute("SELECT COUNT(*) FROM fills").fetchone()
-        else:
-            row = self.conn.execute(
-                "SELECT COUNT(*) FROM fills WHERE venue = ?", (venue,)
-            ).fetchone()
-        return int(row[0])
-
-    def last_fill_ns(self, venue: str, symbol: str) -> int | None:
-        """Venue time of the newest stored fill; where recovery's ``fills_since`` starts."""
-        row = self.conn.execute(
-            "SELECT MAX(ts_ns) FROM fills WHERE venue = ? AND symbol = ?", (venue, symbol)
-        ).fetchone()
-        return None if row[0] is None else int(row[0])
-
-    # -- risk -----------------------------------------------------------------------------
-
-    def record_risk_transition(
-        self,
-        at_ns: int,
-        from_state: str | None,
-        to_state: str,
-        reasons: Sequence[str] = (),
-        scope: str = "bot",
-    ) -> None:
-        """Append a risk state change and its reasons."""
-        with self.transaction():
-            self.conn.execute(
-                "INSERT INTO risk_transitions (at_ns, scope, from_state, to_state, reasons)"
-                " VALUES (?, ?, ?, ?, ?)",
-                (at_ns, scope, from_state, to_state, json.dumps(list(reasons))),
-            )
-
-    def risk_transitions(self, scope: str | None = None) -> list[RiskTransition]:
-        """Recorded risk state changes, in order."""
-        sql = "SELECT at_ns, scope, from_state, to_state, reasons FROM risk_transitions"
-        args: tuple[str, ...] = ()
-        if scope is not None:
-            sql += " WHERE scope = ?"
-            args = (scope,)
-        rows = self.conn.execute(sql + " ORDER BY seq", args).fetchall()
-        return [
-            RiskTransition(int(r[0]), r[1], r[2], r[3], tuple(json.loads(r[4] or "[]")))
-            for r in rows
-        ]
-
-    def last_risk_state(self, scope: str = "bot") -> str | None:
-        """The state the last transition entered (None if none was recorded)."""
-        row = self.conn.execute(
-            "SELECT to_state FROM risk_transitions WHERE scope = ? ORDER BY seq DESC LIMIT 1",
-            (scope,),
-        ).fetchone()
-        return None if row is None else str(row[0])
-
-    # -- PnL ------------------------------------------------------------------------------
-
-    def record_pnl(self, at_ns: int, venue: str, symbol: str, **values: Exact) -> None:
-        """Append a PnL snapshot; ``values`` are exact numbers named as in the table.
-
-        Args:
-            at_ns: Snapshot time.
-            venue: Venue name (``total`` for the aggregate over venues).
-            symbol: Symbol.
-            **values: ``fair``, ``base``, ``quote``, ``realised``, ``unrealised``, ``fees``,
-                ``total`` as Decimal, Fraction or int (floats are refused: not exact).
-        """
-        missing = set(_PNL_FIELDS) - set(values)
-        extra = set(values) - set(_PNL_FIELDS)
-        if missing or extra:
-            raise ValueError(f"PnL snapshot: missing {sorted(missing)}, unknown {sorted(extra)}")
-        texts = []
-        for name in _PNL_FIELDS:
-            value = values[name]
-            if not isinstance(value, Decimal | Fraction | int) or isinstance(value, bool):
-                raise TypeError(f"PnL field {name} must be Decimal, Fraction or int, not {value!r}")
-            texts.append(str(value))
-        with self.transaction():
-            self.conn.execute(
-                "INSERT INTO pnl_snapshots (at_ns, venue, symbol, fair, base, quote, realised,"
-                " unrealised, fees, total) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (at_ns, venue, symbol, *texts),
-            )
-
-    def pnl_snapshots(
-        self, venue: str | None = None, symbol: str | None = None
-    ) -> list[dict[str, Any]]:
-        """Stored snapshots, oldest first; numbers come back as exact Fractions."""
-        sql = "SELECT at_ns, venue, symbol, " + ", ".join(_PNL_FIELDS) + " FROM pnl_snapshots"
-        clauses, args = [], []
-        if venue is not None:
-            clauses.append("venue = ?")
-            args.append(venue)
-        if symbol is not None:
-            clauses.append("symbol = ?")
-            args.append(symbol)
-        if clauses:
-            sql += " WHERE " + " AND ".join(clauses)
-        out = []
-        for r in self.conn.execute(sql + " ORDER BY seq", args).fetchall():
-            row: dict[str, Any] = {"at_ns": int(r[0]), "venue": r[1], "symbol": r[2]}
-            row.update(
-                {name: Fraction(text) for name, text in zip(_PNL_FIELDS, r[3:], strict=True)}
-            )
-            out.append(row)
-        return out
-
-
-def _order(r: Sequence[Any]) -> OrderUpdate:
-    return OrderUpdate(
-        client_id=r[0],
-        order_id=r[1],
-        side=Side(r[2]),
-        price_ticks=int(r[3]),
-        qty_units=int(r[4]),
-        filled_units=int(r[5]),
-        state=OrderState(r[6]),
-        ts_ns=int(r[7]),
-        reason=r[8],
-    )
 
 
 class _Transaction:

@@ -8,7 +8,8 @@ price, a sell locks base; the commission is taken from the asset received.
 
 The feed calls :meth:`PaperVenue.on_depth` for every level change (the precise path) or
 :meth:`PaperVenue.on_book` with the whole book (levels of our prices, then a cross check),
-and :meth:`PaperVenue.on_trade` for every public trade.
+and :meth:`PaperVenue.on_trade` for every public trade (a feed ``Trade``, or the plain
+numbers through :meth:`PaperVenue.on_public_trade`).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import Any
 from pegbot.book import OrderBook
 from pegbot.execution import errors
 from pegbot.execution.venue import Balance, Fill, OrderState, OrderUpdate, VenueEvent
+from pegbot.feeds.model import Trade
 from pegbot.market import Market, MarketError, Side
 from pegbot.matching import Fill as EngineFill
 from pegbot.matching import FillEngine, QueueModel
@@ -137,10 +139,14 @@ class PaperVenue:
         out += self._settle(self.engine.on_bbo(book.best_bid, book.best_ask, ts_ns))
         return out
 
-    def on_trade(
+    def on_trade(self, trade: Trade) -> list[Fill]:
+        """A public trade from the feed; returns our fills it caused."""
+        return self.on_public_trade(int(trade.side), trade.price, trade.qty, trade.exch_ts)
+
+    def on_public_trade(
         self, aggressor_side: int, price_ticks: int, qty_units: int, ts_ns: int
     ) -> list[Fill]:
-        """A public trade; returns our fills it caused."""
+        """A public trade of ``qty_units`` at ``price_ticks``; returns our fills it caused."""
         return self._settle(self.engine.on_trade(aggressor_side, price_ticks, qty_units, ts_ns))
 
     # -- orders ---------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from pegbot.execution.risk import RiskLevel, Transition
 from pegbot.execution.venue import OrderState, OrderUpdate
 from pegbot.journal import MIGRATIONS, Journal
 from pegbot.market import Side
@@ -101,7 +102,7 @@ def test_orders_every_state_change(tmp_path: Path) -> None:
 def test_fills_insert_or_ignore(tmp_path: Path) -> None:
     j = Journal(tmp_path / "j.sqlite")
     fills = exchange_fills(5)  # type: ignore[operator]
-    assert j.record_fill(fills[0], 1) is True
+    assert j.record_fill(fills[0]) is True  # recorded now
     assert j.record_fill(fills[0], 2) is False  # a replay after restart
     assert j.record_fills(fills, 3) == 4
     assert j.record_fills(fills, 4) == 0
@@ -111,6 +112,7 @@ def test_fills_insert_or_ignore(tmp_path: Path) -> None:
     assert j.fill_count() == 5
     assert j.last_fill_ns("binance", "KGST/USDT") == fills[-1].ts_ns
     assert j.last_fill_ns("htx", "KGST/USDT") is None
+    assert j.last_fill_ns("binance") == fills[-1].ts_ns
     assert j.fills(since_ns=fills[3].ts_ns) == fills[3:]
     # Same trade id on another venue is another fill.
     other = replace(fills[0], venue="htx")
@@ -120,15 +122,25 @@ def test_fills_insert_or_ignore(tmp_path: Path) -> None:
 
 def test_risk_transitions_and_pnl(tmp_path: Path) -> None:
     j = Journal(tmp_path / "j.sqlite")
-    assert j.last_risk_state() is None
-    j.record_risk_transition(1, None, "normal")
-    j.record_risk_transition(2, "normal", "freeze", ["book_stale", "ws_down"])
-    j.record_risk_transition(3, "normal", "defend", ["peg_deviation"], scope="htx")
-    assert j.last_risk_state() == "freeze"
-    assert [(t.to_state, t.reasons) for t in j.risk_transitions("bot")] == [
-        ("normal", ()),
-        ("freeze", ("book_stale", "ws_down")),
+    assert j.last_risk_state("binance") is None
+    j.record_risk_transition(
+        "binance", "KGST/USDT", Transition(1, RiskLevel.NORMAL, RiskLevel.FREEZE, ("book_stale",))
+    )
+    j.record_risk_transition(
+        "binance",
+        "KGST/USDT",
+        Transition(2, RiskLevel.FREEZE, RiskLevel.HALT, ("ws_down", "loss"), ("down 31 s",)),
+    )
+    j.record_risk_transition(
+        "htx", "KGST/USDT", Transition(3, RiskLevel.NORMAL, RiskLevel.DEFEND, ("peg_deviation",))
+    )
+    assert j.last_risk_state("binance") == RiskLevel.HALT.label
+    got = j.risk_transitions("binance")
+    assert [(t.from_state, t.to_state, t.reasons, t.details) for t in got] == [
+        (RiskLevel.NORMAL.label, RiskLevel.FREEZE.label, ("book_stale",), ()),
+        (RiskLevel.FREEZE.label, RiskLevel.HALT.label, ("ws_down", "loss"), ("down 31 s",)),
     ]
+    assert got[0].symbol == "KGST/USDT" and got[0].at_ns == 1
     assert len(j.risk_transitions()) == 3
     j.record_pnl(
         5,

@@ -12,6 +12,7 @@ from pegbot.execution import errors
 from pegbot.execution.dryrun import DryRunVenue
 from pegbot.execution.paper import PaperVenue
 from pegbot.execution.venue import Fill, OrderState, OrderUpdate, Venue, VenueEvent
+from pegbot.feeds.model import Trade
 from pegbot.ledger import Ledger
 from pegbot.market import Market, Side
 
@@ -53,8 +54,10 @@ async def test_rests_behind_the_queue_and_fills_partially() -> None:
     bal = await v.balances()
     assert bal["USDT"].locked == Decimal("11.4")
     assert bal["USDT"].free == Decimal("988.6")
-    assert v.on_trade(-1, 1140, 4000 * U, 2) == []  # the 5000 ahead are not yet through
-    fills = v.on_trade(-1, 1140, 1300 * U, 3)  # 1000 ahead left, 300 reach us
+    assert (
+        v.on_trade(Trade(2, 2, 1, 1140, 4000 * U, Side.SELL)) == []
+    )  # the 5000 ahead are not yet through
+    fills = v.on_public_trade(-1, 1140, 1300 * U, 3)  # 1000 ahead left, 300 reach us
     assert [(f.qty_units, f.price_ticks, f.maker) for f in fills] == [(300 * U, 1140, True)]
     f = fills[0]
     assert (f.fee, f.fee_asset) == (Decimal("0.3"), "KGST")  # maker fee from the KGST received
@@ -136,9 +139,9 @@ async def test_ledger_agrees_with_paper_balances() -> None:
     led.set_balances("paper", Decimal("100000"), Decimal("1000"), cost_price=Decimal("0.0114"))
     await v.place(Side.BUY, 1140, 3000, "pegbot-p-b0-6")
     await v.place(Side.SELL, 1145, 2500, "pegbot-p-a0-6")
-    v.on_trade(-1, 1140, 6000 * U, 2)
-    v.on_trade(1, 1145, 4300 * U, 3)
-    v.on_trade(1, 1146, 100 * U, 4)  # through our ask: the rest fills
+    v.on_public_trade(-1, 1140, 6000 * U, 2)
+    v.on_public_trade(1, 1145, 4300 * U, 3)
+    v.on_public_trade(1, 1146, 100 * U, 4)  # through our ask: the rest fills
     await v.place(Side.SELL, 1139, 500, "pegbot-p-a1-6", post_only=False)
     led.apply_all(await v.fills_since(0))
     bal = await v.balances()
