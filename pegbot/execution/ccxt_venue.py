@@ -67,6 +67,7 @@ def make_ccxt_venue(
     name: str | None = None,
     timeout_ms: int = 10_000,
     enable_rate_limit: bool = True,
+    quirks: VenueQuirks | None = None,
     **venue_kwargs: Any,
 ) -> CcxtVenue:
     """Build a :class:`CcxtVenue` for ``exchange_id``.
@@ -82,9 +83,10 @@ def make_ccxt_venue(
         name: Venue name in events and the journal (default: the exchange id).
         timeout_ms: ccxt request time-out.
         enable_rate_limit: ccxt's own client-side throttle.
+        quirks: Override the exchange's quirks (default: :func:`quirks_for` its id).
         **venue_kwargs: Passed to :class:`CcxtVenue`.
     """
-    quirks = quirks_for(exchange_id)
+    quirks = quirks or quirks_for(exchange_id)
     klass = getattr(ccxtpro, exchange_id, None)
     if klass is None:
         raise ValueError(f"ccxt.pro has no exchange {exchange_id!r}")
@@ -154,6 +156,7 @@ class CcxtVenue:
         cancel_all_rounds: int = 10,
         reconnect_pause_s: float = 0.5,
         dedup_memory: int = 20_000,
+        fills_page: int = 1000,
     ) -> None:
         """Wrap ``client`` (not yet connected) for ``symbol``.
 
@@ -173,6 +176,7 @@ class CcxtVenue:
             cancel_all_rounds: Cancel + confirm rounds before cancel-all gives up.
             reconnect_pause_s: Pause before re-subscribing a failed user stream.
             dedup_memory: Trade ids and order states remembered for de-duplication.
+            fills_page: Trades asked per page by :meth:`fills_since`.
         """
         self.client = client
         self.symbol = symbol
@@ -187,6 +191,7 @@ class CcxtVenue:
         self.retry_pause_s = retry_pause_s
         self.cancel_all_rounds = cancel_all_rounds
         self.reconnect_pause_s = reconnect_pause_s
+        self.fills_page = fills_page
         self.stream_connected = False
         self.stream_reconnects = 0
         self.counters: dict[str, int] = {}
@@ -513,43 +518,58 @@ class CcxtVenue:
         return out
 
     async def fills_since(self, since_ns: int) -> list[Fill]:
-        """Our fills from ``since_ns`` on, oldest first, paging through the venue's history."""
+        """Our fills from ``since_ns`` on, oldest first, paging through the venue's history.
+
+        The first page is asked by time; later pages continue after the last trade id where
+        the venue supports it (``quirks.trades_from_id_param``), else by time.
+        """
         market = self.market
         out: dict[str, Fill] = {}
-        since_ms = since_ns // _NS_PER_MS
-        limit = 1000
+        since_ms: int | None = since_ns // _NS_PER_MS
+        params: dict[str, Any] = {}
+        limit = self.fills_page
         while True:
             raws = await self._call(
-                "fills", self.client.fetch_my_trades, self.symbol, since_ms, limit
+                "fills", self.client.fetch_my_trades, self.symbol, since_ms, limit, params
             )
-            if any(str(r.get("order")) not in self._client_ids for r in raws):
-                await self._learn_client_ids(since_ms)
-            newest = since_ms
+            await self._learn_client_ids({str(r.get("order") or "") for r in raws})
+            newest_ms, last_id = since_ms or 0, -1
             for raw in raws:
                 fill = self._fill(raw, market)
                 if fill.ts_ns >= since_ns:
                     out[fill.trade_id] = fill
-                newest = max(newest, fill.ts_ns // _NS_PER_MS)
-            if len(raws) < limit or newest == since_ms:
+                newest_ms = max(newest_ms, fill.ts_ns // _NS_PER_MS)
+                if fill.trade_id.isdigit():
+                    last_id = max(last_id, int(fill.trade_id))
+            if len(raws) < limit:
                 break
-            since_ms = newest
+            from_id = self.quirks.trades_from_id_param
+            if from_id and last_id >= 0:
+                since_ms, params = None, {from_id: str(last_id + 1)}
+            elif newest_ms != since_ms:
+                since_ms = newest_ms  # the page's last millisecond comes again: deduplicated
+            else:
+                log.warning(
+                    "fills page full within one millisecond",
+                    extra={"event": "fills_page_stuck", "venue": self.name},
+                )
+                break
         return sorted(out.values(), key=lambda f: (f.ts_ns, f.trade_id))
 
-    async def _learn_client_ids(self, since_ms: int) -> None:
-        # Trades name the venue's order id only; the order history has our client ids.
-        try:
-            raws = await self._call(
-                "orders", self.client.fetch_orders, self.symbol, max(since_ms - 86_400_000, 0)
-            )
-        except errors.VenueError as exc:
-            log.warning(
-                "order history unavailable",
-                extra={"event": "orders_unavailable", "error": str(exc)},
-            )
-            return
-        for raw in raws:
-            if raw.get("id") and raw.get("clientOrderId"):
-                self._client_ids[str(raw["id"])] = str(raw["clientOrderId"])
+    async def _learn_client_ids(self, order_ids: set[str]) -> None:
+        # Trades name the venue's order id only: ask for each order we cannot name yet.
+        for order_id in sorted(order_ids - set(self._client_ids) - {""}):
+            try:
+                raw = await self._call("lookup", self.client.fetch_order, order_id, self.symbol)
+            except errors.VenueError as exc:
+                log.warning(
+                    "order unknown",
+                    extra={"event": "order_lookup_failed", "order_id": order_id,
+                           "error": str(exc)},
+                )  # fmt: skip
+                continue
+            if raw.get("clientOrderId"):
+                self._client_ids[order_id] = str(raw["clientOrderId"])
 
     async def balances(self) -> dict[str, Balance]:
         """Balances of the account, by asset (exact strings where the venue gives them)."""

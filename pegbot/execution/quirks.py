@@ -46,6 +46,8 @@ class VenueQuirks:
         exact_order: Unified field -> ``info`` keys with the exact strings (REST, WS).
         exact_trade: Same for trades.
         exact_balance: ``(list key, asset, free, locked)`` of the raw balances, or ``()``.
+        trades_from_id_param: Parameter continuing the trade history after a trade id
+            (``None``: page by time).
     """
 
     exchange_id: str
@@ -64,6 +66,7 @@ class VenueQuirks:
     exact_order: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     exact_trade: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     exact_balance: tuple[str, ...] = ()
+    trades_from_id_param: str | None = None
 
 
 #: Binance spot (``binance-api.md``): only ``exchangeInfo`` at load, ``newClientOrderId``,
@@ -116,6 +119,7 @@ BINANCE = VenueQuirks(
         }
     ),
     exact_balance=("balances", "asset", "free", "locked"),
+    trades_from_id_param="fromId",
 )
 
 #: HTX (Huobi) spot, which lists KGST/USDT too. Untested against a live venue: the entry

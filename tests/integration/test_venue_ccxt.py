@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import AsyncIterator
 from decimal import Decimal
 from fractions import Fraction
@@ -16,6 +17,7 @@ from pegbot.execution import errors
 from pegbot.execution.ccxt_venue import CcxtVenue, make_ccxt_venue
 from pegbot.execution.dryrun import make_dryrun_venue
 from pegbot.execution.paper import make_paper_venue
+from pegbot.execution.quirks import BINANCE
 from pegbot.execution.venue import Fill, OrderState, OrderUpdate, Venue, VenueEvent
 from pegbot.journal import Journal
 from pegbot.ledger import Ledger
@@ -313,3 +315,30 @@ async def test_two_venues_one_ledger_and_journal(sim: SimHandle, tmp_path: Path)
             await v.close()
         await other.close_clients()
         await second.stop()
+
+
+@pytest.mark.parametrize("by_id", [True, False])
+async def test_fills_since_pages_through_history(sim: SimHandle, by_id: bool) -> None:
+    placer = build(sim)
+    await placer.start(user_stream=False)
+    await placer.place(Side.BUY, BID, 5000, "pegbot-t1-b0-30")
+    await placer.place(Side.BUY, BID - 1, 5000, "pegbot-t1-b1-30")
+    mk = sim.maker()
+    await mk.load_markets()
+    for _ in range(5):
+        await mk.create_order("KGST/USDT", "limit", "sell", "100", "0.0114")
+    for _ in range(3):
+        await mk.create_order("KGST/USDT", "market", "sell", "2000")
+    await placer.close()
+    quirks = BINANCE if by_id else dataclasses.replace(BINANCE, trades_from_id_param=None)
+    fresh = build(sim, fills_page=3, quirks=quirks)
+    await fresh.start(user_stream=False)
+    try:
+        fills = await fresh.fills_since(0)
+        last_url = str(fresh.client.last_request_url)
+    finally:
+        await fresh.close()
+    assert ("fromId=" in last_url) is by_id and ("startTime=" in last_url) is not by_id
+    assert [f.trade_id for f in fills] == [str(n) for n in range(1, 10)]
+    assert {f.client_id for f in fills} == {"pegbot-t1-b0-30", "pegbot-t1-b1-30"}
+    assert sum(f.qty_units for f in fills) == fresh.market.lots_to_units(6500)
