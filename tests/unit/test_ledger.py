@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from decimal import Decimal
 from fractions import Fraction
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pegbot.execution.venue import Fill
+from pegbot.journal import Journal
 from pegbot.ledger import Ledger, LedgerError
 from pegbot.market import Market, Side
 
@@ -144,3 +146,15 @@ def test_total_equals_change_of_equity(
     equity_start = Fraction(100) + start * px(cost)
     assert p.total == equity_now - equity_start
     assert p.base == inv.base
+
+
+def test_pnl_snapshot_round_trips_through_the_journal(tmp_path: Path) -> None:
+    led = Ledger(M)
+    led.apply(fill("1", Side.BUY, 1140, 1000, "1", "KGST"))
+    led.apply(fill("2", Side.SELL, 1150, 333, "0.00382", "USDT"))
+    pnl = led.pnl(Fraction(20, 1749))  # 1/87.45 exactly
+    j = Journal(tmp_path / "j.sqlite")
+    j.record_pnl(5, pnl.venue, M.symbol, **pnl.journal_values())
+    (row,) = j.pnl_snapshots("total")
+    assert {k: row[k] for k in pnl.journal_values()} == pnl.journal_values()
+    j.close()
