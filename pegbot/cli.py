@@ -16,7 +16,7 @@ app = typer.Typer(
 
 # Each module exposes ``register(app)``; the order is the order of ``pegbot --help``.
 _ROOMS = (
-    "pegbot.demo",
+    "pegbot.bot_cli",
     "pegbot.feeds.cli",
     "pegbot.tape.cli",
     "pegbot.peg.cli",

@@ -1,11 +1,11 @@
-"""The main job on its default: the bundled recording replays cleanly and ends where the tape does."""
+"""pegbot replay (the former interim demo): the bundled recording replays to its end."""
 
 import json
 
 from typer.testing import CliRunner
 
 from pegbot.cli import app
-from pegbot.demo import bundled_tape
+from pegbot.replay_demo import bundled_tape
 from pegbot.tape.reader import TapeReader
 from pegbot.tape.replay import replay
 from pegbot.tape.schema import DIFF
@@ -22,8 +22,8 @@ def test_bundled_tape_is_a_synced_real_recording() -> None:
     assert not book.is_crossed
 
 
-def test_demo_at_full_speed_reaches_the_end_of_the_tape_never_crossed() -> None:
-    result = runner.invoke(app, ["demo", "--speed", "0", "--json"])
+def test_replay_at_full_speed_reaches_the_end_of_the_tape_never_crossed() -> None:
+    result = runner.invoke(app, ["replay", "--speed", "0", "--json"])
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout.strip().splitlines()[-1])
     cols = TapeReader(bundled_tape()).read_all()
@@ -53,8 +53,8 @@ def test_demo_at_full_speed_reaches_the_end_of_the_tape_never_crossed() -> None:
     assert top["asks"][0][0] == summary["best_ask"]
 
 
-def test_demo_at_real_speed_stops_at_its_duration() -> None:
-    result = runner.invoke(app, ["demo", "--speed", "60", "--duration", "1.5", "--json"])
+def test_replay_at_real_speed_stops_at_its_duration() -> None:
+    result = runner.invoke(app, ["replay", "--speed", "60", "--duration", "1.5", "--json"])
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout.strip().splitlines()[-1])
     cols = TapeReader(bundled_tape()).read_all()
@@ -64,5 +64,5 @@ def test_demo_at_real_speed_stops_at_its_duration() -> None:
 
 
 def test_missing_tape_is_a_usage_error() -> None:
-    result = runner.invoke(app, ["demo", "--tape", "/nonexistent.parquet", "--json"])
+    result = runner.invoke(app, ["replay", "--tape", "/nonexistent.parquet", "--json"])
     assert result.exit_code == 2

@@ -1,6 +1,7 @@
-"""``pegbot demo``: the main job on its embedded default, with no internet and no keys.
+"""``pegbot replay``: watch a recorded order book replay live, with no internet and no keys.
 
-Until the bot and the simulator are wired together, the demo replays a bundled real Binance
+(This was the interim ``pegbot demo``; the demo now runs the bot against the simulator, see
+:mod:`pegbot.bot_cli`.) It replays a bundled real Binance
 recording (NEXOUSDT spot, a thin one-tick-spread book, see ``pegbot/data/README.md``) through
 the same tape replay path the backtester uses, and shows the live book: top levels, mid,
 microprice, spread, depth near the mid and the trades. On a terminal it draws a live view;
@@ -219,10 +220,10 @@ def run_demo(
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``pegbot demo``."""
+    """Add ``pegbot replay``."""
 
-    @app.command()
-    def demo(
+    @app.command("replay")
+    def replay_command(
         tape: Annotated[
             Path | None, typer.Option(help="Tape to replay (default: the bundled recording).")
         ] = None,

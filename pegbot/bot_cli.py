@@ -1,0 +1,200 @@
+"""Commands of the live bot: ``pegbot run``, ``kill``, ``resume``, ``demo`` (and ``replay``).
+
+Commands stay thin: they build settings, call :mod:`pegbot.bot`, and print results on stdout.
+Exit codes: 0 OK, 1 runtime error, 2 usage or configuration error (including live mode
+without its acknowledgement).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import signal
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from pegbot.config import ConfigError, Settings, check_live_ack, load_settings
+from pegbot.control import Control
+
+log = logging.getLogger("pegbot.cli")
+
+_CONFIG_HELP = "The bot's TOML configuration (PEGBOT_ variables override it)."
+
+
+def _load(config: Path | None, **overrides: Any) -> Settings:
+    try:
+        return load_settings(config, **overrides)
+    except ConfigError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+
+
+def _control_dir(config: Path | None, control_dir: Path | None) -> Path:
+    if control_dir is not None:
+        return control_dir
+    return _load(config).loop.control_dir
+
+
+def install_signal_handlers(bot: Any) -> None:
+    """SIGTERM/SIGINT stop the bot (cancel all, confirm); SIGUSR1 engages the kill switch."""
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, bot.stop)
+    loop.add_signal_handler(signal.SIGUSR1, lambda: bot.kill("signal SIGUSR1"))
+
+
+def run_command(
+    config: Annotated[Path, typer.Option("--config", "-c", help=_CONFIG_HELP)],
+    mode: Annotated[
+        str | None, typer.Option(help="dry-run, paper, testnet or live (overrides the file).")
+    ] = None,
+    live_ack: Annotated[
+        bool,
+        typer.Option(
+            "--i-understand-this-is-live",
+            help="Acknowledge that live mode trades real money (or PEGBOT_LIVE_ACK=1).",
+        ),
+    ] = False,
+    duration: Annotated[
+        float | None, typer.Option(help="Stop after this many seconds (default: run until told).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+) -> None:
+    """Run the market-making bot until SIGTERM/SIGINT; cancels everything on the way out."""
+    from pegbot.bot import Bot
+    from pegbot.bot_wiring import make_venue
+    from pegbot.logging import setup_logging
+    from pegbot.metrics import Metrics, start_metrics_server
+
+    overrides: dict[str, Any] = {}
+    if mode is not None:
+        overrides["mode"] = mode
+    settings = _load(config, **overrides)
+    try:
+        check_live_ack(settings, live_ack)
+    except ConfigError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    setup_logging(settings.logging.format, settings.logging.level, context={"mode": settings.mode})
+    log.info(
+        "effective configuration",
+        extra={"event": "config", "config": settings.redacted()},
+    )
+    metrics = Metrics()
+    metrics.add_process_collectors()
+    server = None
+    if settings.metrics.enabled:
+        server = start_metrics_server(
+            metrics.registry, settings.metrics.port, settings.metrics.host
+        )
+        log.info("metrics at %s", server.url, extra={"event": "metrics_listening"})
+    journal = _open_journal(settings)
+
+    async def main() -> dict[str, Any]:
+        bot = Bot(settings, make_venue, metrics=metrics, journal=journal)
+        install_signal_handlers(bot)
+
+        async def stop_later(b: Bot) -> None:
+            if duration is not None:
+                await asyncio.sleep(duration)
+                b.stop()
+
+        return await bot.run(on_started=stop_later)
+
+    try:
+        summary = asyncio.run(main())
+    except Exception as exc:
+        log.exception("bot failed", extra={"event": "bot_failed"})
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    finally:
+        if server is not None:
+            server.close()
+        if journal is not None:
+            journal.close()
+    _print_summary(summary, as_json)
+    if summary.get("open_orders_after_shutdown"):
+        raise typer.Exit(1)
+
+
+def _open_journal(settings: Settings) -> Any:
+    from pegbot.journal import Journal
+
+    path = settings.journal.path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return Journal(path)
+
+
+def _print_summary(summary: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(summary, default=str), flush=True)
+        return
+    for key, value in summary.items():
+        print(f"{key:>28}: {value}")
+
+
+def kill_command(
+    config: Annotated[Path | None, typer.Option("--config", "-c", help=_CONFIG_HELP)] = None,
+    control_dir: Annotated[
+        Path | None, typer.Option(help="Control directory (default: loop.control_dir).")
+    ] = None,
+    reason: Annotated[str, typer.Option(help="Why (logged and kept in the latch).")] = "operator",
+) -> None:
+    """Engage the kill switch: the bot cancels everything, confirms, and stays down."""
+    ctl = Control(_control_dir(config, control_dir))
+    ctl.request_kill(reason)
+    typer.echo(json.dumps({"kill_requested": str(ctl.kill_path), "reason": reason}))
+
+
+def resume_command(
+    config: Annotated[Path | None, typer.Option("--config", "-c", help=_CONFIG_HELP)] = None,
+    control_dir: Annotated[
+        Path | None, typer.Option(help="Control directory (default: loop.control_dir).")
+    ] = None,
+) -> None:
+    """Lift the kill switch: the bot leaves halt for freeze and quotes again after its cooldown."""
+    ctl = Control(_control_dir(config, control_dir))
+    ctl.request_resume()
+    typer.echo(json.dumps({"resume_requested": str(ctl.resume_path)}))
+
+
+def demo_command(
+    duration: Annotated[
+        float | None, typer.Option(help="Stop after this many seconds, cancel all, summarise.")
+    ] = None,
+    metrics_port: Annotated[
+        int | None, typer.Option(help="Serve /metrics on 127.0.0.1 at this port (0: any free).")
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Last stdout line: the summary as one JSON object.")
+    ] = False,
+    speed: Annotated[float, typer.Option(help="Simulated market seconds per second.")] = 1.0,
+) -> None:
+    """Run the bot (peg_ladder through ccxt) against an in-process simulator, with live status.
+
+    No internet and no keys: the simulator (KGST/USDT, an order-flow crowd, the NBKR rate
+    fixture) listens on 127.0.0.1, the bot trades on it with the simulator's demo account.
+    """
+    from pegbot.demo_run import run_demo
+
+    summary = run_demo(duration, metrics_port, as_json, speed)
+    _print_summary(summary, as_json)
+    if summary.get("open_orders_after_shutdown"):
+        raise typer.Exit(1)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``run``, ``demo``, ``kill``, ``resume`` and ``replay``."""
+    app.command("run")(run_command)
+    app.command("demo")(demo_command)
+    app.command("kill")(kill_command)
+    app.command("resume")(resume_command)
+    from pegbot import replay_demo
+
+    replay_demo.register(app)
+
+
+__all__ = ["install_signal_handlers", "register"]

@@ -1,0 +1,250 @@
+"""``pegbot demo``: the simulator, the bot and the metrics endpoint in one process.
+
+The simulator (KGST/USDT with its order-flow crowd, NBKR's ``daily.xml`` fixture) listens on
+127.0.0.1; the bot quotes ``peg_ladder`` on it through unmodified ccxt with the simulator's
+documented demo account; the fair value comes from the NBKR fixture over HTTP. The status
+(fair, mid, deviation, our quotes, inventory, PnL, risk) is drawn live on a terminal (stderr),
+or written as one line every two seconds otherwise. At the end — ``--duration`` or Ctrl-C — the
+bot cancels everything, and the demo asks the exchange, with a fresh client, how many of our
+orders are still open.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sys
+import tempfile
+from decimal import Decimal
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+
+from pegbot.bot import Bot, VenueRunner
+from pegbot.bot_wiring import make_venue
+from pegbot.config import Settings, load_settings
+from pegbot.market import Side
+from pegbot.metrics import Metrics, start_metrics_server
+from pegbot.sim.client import make_pro_client
+from pegbot.sim.config import DEMO_API_KEY, DEMO_API_SECRET, DEMO_BALANCES, SimConfig
+from pegbot.sim.crowd import FlowSource
+from pegbot.sim.server import SimServer
+
+__all__ = ["demo_settings", "run_demo", "status_snapshot"]
+
+_STATUS_EVERY_S = 2.0
+
+
+def demo_settings(http_url: str, ws_url: str, workdir: Path, metrics_port: int | None) -> Settings:
+    """The demo's bot configuration: peg_ladder on the simulator, NBKR fair value."""
+    return load_settings(
+        None,
+        environ={},
+        mode="testnet",
+        venues={
+            "sim": {
+                "rest_url": http_url,
+                "ws_url": ws_url,
+                "api_key": DEMO_API_KEY,
+                "api_secret": DEMO_API_SECRET,
+                "target_base": float(DEMO_BALANCES["KGST"]),
+            }
+        },
+        strategy={
+            "name": "peg_ladder",
+            "params": {"levels": 3, "first_bps": 10, "step_bps": 10, "size_lots": 2000},
+        },
+        risk={"cooldown_s": 2.0, "book_stale_s": 30.0},
+        peg={
+            "sources": [
+                {
+                    "name": "nbkr",
+                    "kind": "nbkr",
+                    "url": f"{http_url}/XML/daily.xml",
+                    "interval_s": 30,
+                    "max_age_s": None,
+                }
+            ]
+        },
+        journal={"path": str(workdir / "journal.sqlite")},
+        metrics={"enabled": metrics_port is not None, "port": metrics_port or 0},
+        loop={"interval_s": 0.5, "control_dir": str(workdir), "balance_refresh_s": 5.0},
+    )
+
+
+def status_snapshot(bot: Bot, start_equity: Fraction | None) -> dict[str, Any]:
+    """What the status line shows, as plain data."""
+    r: VenueRunner = bot.runners[0]
+    market = r.market
+    now = bot.clock()
+    fair = bot.fair(now)
+    fair_price = fair.price if fair is not None else None
+    book = r.feed.book if r.feed is not None else None
+    mid = book.mid_ticks() if book is not None else None
+    mid_price = mid * float(market.tick_size) if mid is not None else None
+    dev = (
+        (mid_price - float(fair_price)) / float(fair_price) * 1e4
+        if mid_price is not None and fair_price
+        else None
+    )
+    bids = sorted((o.price_ticks, o.lots) for o in r.live.values() if o.side is Side.BUY)
+    asks = sorted((o.price_ticks, o.lots) for o in r.live.values() if o.side is Side.SELL)
+    inv = bot.inventory(market)
+    equity = _equity(bot, fair_price)
+    pnl = float(equity - start_equity) if equity is not None and start_equity is not None else None
+    return {
+        "fair": float(fair_price) if fair_price else None,
+        "fair_state": fair.state.value if fair is not None else "none",
+        "mid": mid_price,
+        "deviation_bps": dev,
+        "bids": [(market.format_price(p), lots) for p, lots in reversed(bids)],
+        "asks": [(market.format_price(p), lots) for p, lots in asks],
+        "inventory_base": market.format_qty(inv.base_units),
+        "inventory_quote": market.format_qty(inv.quote_units),
+        "pnl_at_fair": pnl,
+        "risk": r.risk_state.level.label if r.risk_state is not None else "starting",
+        "triggers": list(r.risk_state.reasons) if r.risk_state is not None else [],
+        "quotes_placed": r.status.quotes_placed,
+        "fills": r.status.fills,
+    }
+
+
+def _equity(bot: Bot, fair_price: Fraction | None) -> Fraction | None:
+    if fair_price is None:
+        return None
+    m = bot.runners[0].market
+    total = Fraction(0)
+    for r in bot.runners:
+        b = r.balances.get(m.base)
+        q = r.balances.get(m.quote)
+        total += Fraction(b.total if b else Decimal(0)) * fair_price
+        total += Fraction(q.total if q else Decimal(0))
+    return total
+
+
+def _table(s: dict[str, Any]) -> Table:
+    t = Table(title="pegbot demo — KGST/USDT on the local simulator", show_header=False)
+    t.add_column("what", style="bold")
+    t.add_column("value")
+
+    def f(x: Any, fmt: str) -> str:
+        return "—" if x is None else format(x, fmt)
+
+    t.add_row("fair (NBKR)", f"{f(s['fair'], '.7f')}  [{s['fair_state']}]")
+    t.add_row("mid", f(s["mid"], ".7f"))
+    t.add_row("deviation", f"{f(s['deviation_bps'], '+.1f')} bps")
+    t.add_row("our asks", "  ".join(f"{p}×{q}" for p, q in reversed(s["asks"])) or "—")
+    t.add_row("our bids", "  ".join(f"{p}×{q}" for p, q in s["bids"]) or "—")
+    t.add_row("inventory", f"{s['inventory_base']} KGST  {s['inventory_quote']} USDT")
+    t.add_row("PnL at fair", f"{f(s['pnl_at_fair'], '+.4f')} USDT")
+    t.add_row("risk", f"{s['risk']} {', '.join(s['triggers'])}")
+    t.add_row("orders / fills", f"{s['quotes_placed']} / {s['fills']}")
+    return t
+
+
+def _line(s: dict[str, Any]) -> str:
+    bid = s["bids"][0][0] if s["bids"] else "-"
+    ask = s["asks"][0][0] if s["asks"] else "-"
+    dev = "-" if s["deviation_bps"] is None else f"{s['deviation_bps']:+.1f}"
+    pnl = "-" if s["pnl_at_fair"] is None else f"{s['pnl_at_fair']:+.4f}"
+    fair = "-" if s["fair"] is None else f"{s['fair']:.7f}"
+    return (
+        f"fair {fair} dev {dev}bps quotes {bid}/{ask} inv {s['inventory_base']} KGST "
+        f"pnl {pnl} USDT risk {s['risk']} orders {s['quotes_placed']} fills {s['fills']}"
+    )
+
+
+async def _show(bot: Bot, stop: asyncio.Event) -> None:
+    await bot.started.wait()
+    start_equity: Fraction | None = None
+    console = Console(stderr=True)
+    live = Live(console=console, auto_refresh=False) if console.is_terminal else None
+    if live is not None:
+        live.start()
+    try:
+        while not stop.is_set():
+            fair = bot.fair(bot.clock())
+            if start_equity is None and fair is not None:
+                start_equity = _equity(bot, fair.price)
+            snap = status_snapshot(bot, start_equity)
+            if live is not None:
+                live.update(_table(snap), refresh=True)
+                delay = 0.25
+            else:
+                print(_line(snap), file=sys.stderr, flush=True)
+                delay = _STATUS_EVERY_S
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), delay)
+    finally:
+        if live is not None:
+            live.stop()
+
+
+async def _open_pegbot_orders(http_url: str, ws_url: str) -> int:
+    client = make_pro_client(http_url, ws_url, enableRateLimit=False)
+    try:
+        await client.load_markets()
+        orders = await client.fetch_open_orders("KGST/USDT")
+        return sum(1 for o in orders if str(o.get("clientOrderId", "")).startswith("pegbot-"))
+    finally:
+        await client.close()
+
+
+async def _demo(duration: float | None, metrics_port: int | None, speed: float) -> dict[str, Any]:
+    from pegbot.bot_cli import install_signal_handlers
+
+    cfg = SimConfig()
+    server = SimServer(cfg, "127.0.0.1", 0, market=FlowSource(cfg.flow, "KGSTUSDT", speed))
+    await server.start()
+    metrics = Metrics()
+    metrics.add_process_collectors()
+    mserver = None
+    try:
+        with tempfile.TemporaryDirectory(prefix="pegbot-demo-") as tmp:
+            settings = demo_settings(server.http_url, server.ws_url, Path(tmp), metrics_port)
+            if metrics_port is not None:
+                mserver = start_metrics_server(metrics.registry, metrics_port, "127.0.0.1")
+                print(f"metrics: {mserver.url}", file=sys.stderr, flush=True)
+            from pegbot.journal import Journal
+
+            journal = Journal(settings.journal.path)
+            bot = Bot(settings, make_venue, metrics=metrics, journal=journal)
+            install_signal_handlers(bot)
+            shown = asyncio.Event()
+
+            async def on_started(b: Bot) -> None:
+                if duration is not None:
+                    await asyncio.sleep(duration)
+                    b.stop()
+
+            show = asyncio.create_task(_show(bot, bot.stop_event))
+            try:
+                summary = await bot.run(on_started=on_started)
+            finally:
+                shown.set()
+                bot.stop_event.set()
+                await show
+                journal.close()
+        summary["open_orders_after_shutdown"] = await _open_pegbot_orders(
+            server.http_url, server.ws_url
+        )
+        summary["simulator"] = server.http_url
+        if mserver is not None:
+            summary["metrics_url"] = mserver.url
+        return summary
+    finally:
+        if mserver is not None:
+            mserver.close()
+        await server.stop()
+
+
+def run_demo(
+    duration: float | None, metrics_port: int | None, as_json: bool, speed: float = 1.0
+) -> dict[str, Any]:
+    """Run the demo; returns the summary (quotes_placed, fills, final_state, open orders…)."""
+    del as_json  # the caller prints; the status display goes to stderr either way
+    return asyncio.run(_demo(duration, metrics_port, speed))
