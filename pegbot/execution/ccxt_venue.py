@@ -607,7 +607,10 @@ class CcxtVenue:
         self.stream_connected = True
 
     def events(self) -> AsyncIterator[VenueEvent]:
-        """Order updates and fills as the venue pushes them, each exactly once."""
+        """Order updates and fills as the venue pushes them, each exactly once.
+
+        Buffered from :meth:`start` on; one consumer (iterators share one queue).
+        """
         return self._events()
 
     async def _events(self) -> AsyncIterator[VenueEvent]:

@@ -123,11 +123,13 @@ BINANCE = VenueQuirks(
 )
 
 #: HTX (Huobi) spot, which lists KGST/USDT too. Untested against a live venue: the entry
-#: records what ccxt documents for it.
+#: records what ccxt 4.5's ``htx.py`` reads (``clientOrderId`` on create and fetch, sent as
+#: ``client-order-id``, at most 64 characters, unique within 24 h; post-only is
+#: ``limit-maker``).
 HTX = VenueQuirks(
     exchange_id="htx",
     options=_frozen({"defaultType": "spot", "fetchMarkets": {"types": {"spot": True}}}),
-    client_id_param="client-order-id",
+    client_id_param="clientOrderId",
     lookup_param="clientOrderId",
     post_only_params=_frozen({"postOnly": True}),
     max_client_id=64,
