@@ -312,7 +312,7 @@ class CcxtVenue:
                 mapped = errors.from_exception(exc)
                 if isinstance(mapped, errors.RateLimitedError):
                     self._count("rate_limited")
-                    self.guard.on_rate_limited(headers)
+                    self.guard.on_rate_limited(headers, str(exc))
                 elif isinstance(mapped, errors.ClockSkewError) and attempt == 0:
                     self._count("clock_resync")
                     await self._resync_clock()

@@ -48,6 +48,8 @@ class VenueQuirks:
         exact_balance: ``(list key, asset, free, locked)`` of the raw balances, or ``()``.
         trades_from_id_param: Parameter continuing the trade history after a trade id
             (``None``: page by time).
+        order_limit_markers: Text in a 429 that says the *order count* limit was hit (only
+            new orders must wait; cancels and reads go on).
     """
 
     exchange_id: str
@@ -67,6 +69,7 @@ class VenueQuirks:
     exact_trade: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     exact_balance: tuple[str, ...] = ()
     trades_from_id_param: str | None = None
+    order_limit_markers: tuple[str, ...] = ()
 
 
 #: Binance spot (``binance-api.md``): only ``exchangeInfo`` at load, ``newClientOrderId``,
@@ -120,6 +123,7 @@ BINANCE = VenueQuirks(
     ),
     exact_balance=("balances", "asset", "free", "locked"),
     trades_from_id_param="fromId",
+    order_limit_markers=("-1015", "Too many new orders"),
 )
 
 #: HTX (Huobi) spot, which lists KGST/USDT too. Untested against a live venue: the entry

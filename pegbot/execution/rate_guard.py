@@ -6,7 +6,9 @@ rate-limit headers, so the guard does, around every request the venue makes:
 * after each reply it reads the used-weight header into the shared :class:`RateBudget`
   (the venue's count is the truth; the budget only ever learns it spent more);
 * on a 429/418 it empties the budget and blocks everything until ``Retry-After`` (or the
-  end of the venue's window when the header is missing);
+  end of the venue's window when the header is missing) — except when the 429 is about the
+  *order count* (Binance ``-1015``): then only new orders wait and the ``ORDERS`` buckets
+  are emptied, while cancels, which only reduce risk, and reads go on;
 * before each request it waits out a block, or, for a request that must not go out late
   (a place, decided on a market that has moved on), refuses at once without sending.
 """
@@ -56,6 +58,7 @@ class RateGuard:
         self.name = name
         self.used_weight = -1
         self.rate_limited = 0
+        self.orders_blocked_until_ns = 0
 
     async def wait(self, kind: str, fail_fast: bool) -> None:
         """Return once ``kind`` may be sent; with ``fail_fast`` refuse instead of waiting.
@@ -63,19 +66,19 @@ class RateGuard:
         Raises:
             RateLimitedError: ``fail_fast`` and the venue asked us to wait (nothing was sent).
         """
-        budget = self.budget
-        if budget is None:
-            return
         while True:
             now = self.clock()
-            if now >= budget.blocked_until_ns:
+            until = self.budget.blocked_until_ns if self.budget is not None else 0
+            if kind == "place":
+                until = max(until, self.orders_blocked_until_ns)
+            if now >= until:
                 return
             if fail_fast:
                 raise errors.RateLimitedError(
                     f"{self.name}: rate-limited for another "
-                    f"{(budget.blocked_until_ns - now) / _NS:.1f} s; {kind} not sent"
+                    f"{(until - now) / _NS:.1f} s; {kind} not sent"
                 )
-            await self.sleep(min((budget.blocked_until_ns - now) / _NS, 1.0))
+            await self.sleep(min((until - now) / _NS, 1.0))
 
     def observe(self, headers: Mapping[str, Any] | None) -> None:
         """Read the used-weight header of a reply into the budget."""
@@ -99,8 +102,13 @@ class RateGuard:
             if used > counted:
                 bucket.take(used - counted, now)
 
-    def on_rate_limited(self, headers: Mapping[str, Any] | None) -> int:
-        """A 429/418 arrived: block until ``Retry-After``; returns the wait in ns."""
+    def on_rate_limited(self, headers: Mapping[str, Any] | None, message: str = "") -> int:
+        """A 429/418 arrived: block until ``Retry-After``; returns the wait in ns.
+
+        Args:
+            headers: The reply's headers.
+            message: The error text (tells an order-count limit from a weight limit).
+        """
         self.rate_limited += 1
         raw = header(headers or {}, self.quirks.retry_after_header)
         retry_ns: int | None = None
@@ -111,10 +119,22 @@ class RateGuard:
             # No Retry-After: wait out the rest of the venue's window.
             window = self.quirks.weight_window_ns
             retry_ns = window - self.clock() % window
-        if self.budget is not None:
-            self.budget.on_rate_limited(self.clock(), retry_ns)
+        now = self.clock()
+        orders_only = any(m in message for m in self.quirks.order_limit_markers)
+        if orders_only:
+            self.orders_blocked_until_ns = max(self.orders_blocked_until_ns, now + retry_ns)
+            for bucket in self.budget.buckets if self.budget is not None else ():
+                if bucket.limit.kind == "ORDERS":
+                    bucket.drain(now)
+        elif self.budget is not None:
+            self.budget.on_rate_limited(now, retry_ns)
         log.warning(
             "rate limited",
-            extra={"event": "rate_limited", "venue": self.name, "retry_after_s": retry_ns / _NS},
+            extra={
+                "event": "rate_limited",
+                "venue": self.name,
+                "retry_after_s": retry_ns / _NS,
+                "scope": "orders" if orders_only else "all",
+            },
         )
         return retry_ns

@@ -166,6 +166,12 @@ async def test_clock_skew_resyncs_and_retries_once(sim: SimHandle) -> None:
 @pytest.fixture
 def sim_config(request: pytest.FixtureRequest) -> SimConfig:
     """A tight weight limit (100 a minute, banned after one ignored 429) for the 429 test."""
+    if "ordercount" in request.node.name:
+        return SimConfig(
+            accounts=(AccountConfig(api_key=DEMO_API_KEY, api_secret=SecretStr(DEMO_API_SECRET)),),
+            rate_limits=RateLimitConfig(orders_per_10s=3),
+            depth_interval_ms=20,
+        )
     if "ratelimited" not in request.node.name:
         return default_sim_config()
     return SimConfig(
@@ -284,4 +290,22 @@ async def test_cancel_all_gives_up_loudly(sim: SimHandle) -> None:
             await venue.cancel_all()
     finally:
         await sim.admin("faults", {"rest_fail_rate": 0.0})
+        await venue.close()
+
+
+async def test_ordercount_429_blocks_places_not_cancels(sim: SimHandle) -> None:
+    venue = build(sim)
+    await venue.start(user_stream=False)
+    try:
+        for n in range(3):
+            await venue.place(Side.BUY, BID - n, 1000, f"pegbot-f8-b{n}-1")
+        with pytest.raises(errors.RateLimitedError):
+            await venue.place(Side.BUY, BID - 5, 1000, "pegbot-f8-b5-1")  # -1015
+        assert venue.guard.orders_blocked_until_ns > 0
+        # Cancels still go out at once; a new place is refused locally, unsent.
+        assert (await venue.cancel("pegbot-f8-b0-1")).state.value == "canceled"
+        assert len(await venue.cancel_all()) == 2
+        with pytest.raises(errors.RateLimitedError, match="not sent"):  # the guard's words
+            await venue.place(Side.BUY, BID - 6, 1000, "pegbot-f8-b6-1")
+    finally:
         await venue.close()

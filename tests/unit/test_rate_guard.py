@@ -59,3 +59,20 @@ async def test_missing_retry_after_waits_for_the_window() -> None:
     assert guard.on_rate_limited({}) == 15 * S
     assert guard.on_rate_limited({"Retry-After": "soon"}) == 15 * S
     assert guard.rate_limited == 2
+
+
+async def test_order_count_429_blocks_only_new_orders() -> None:
+    now = [7 * 60 * S]
+    guard, slept = make(now)
+    budget = RateBudget.binance_spot(now_ns=now[0])
+    guard.budget = budget
+    msg = 'binance 429 {"code":-1015,"msg":"Too many new orders; current limit is 100"}'
+    guard.on_rate_limited({"Retry-After": "4"}, msg)
+    with pytest.raises(errors.RateLimitedError):
+        await guard.wait("place", fail_fast=True)
+    await guard.wait("cancel", fail_fast=True)  # cancels go on: they only reduce risk
+    assert slept == []
+    assert budget.blocked_until_ns == 0
+    assert budget.can_spend("cancel", now[0]) and not budget.can_spend("place", now[0])
+    await guard.wait("place", fail_fast=False)
+    assert sum(slept) == pytest.approx(4)
