@@ -15,6 +15,10 @@ from pegbot.config import Settings, load_settings
 from pegbot.sim.config import DEMO_API_KEY, DEMO_API_SECRET
 from pegbot.sim.testing import SimHandle
 
+STATIC_FAIR = """[peg]
+sources = [{ name = "static", kind = "static", rate = "87.45", max_age_s = 60 }]
+"""
+
 
 async def seed_book(
     sim: SimHandle, bid: str = "0.01130", ask: str = "0.01158", qty: float = 50_000
@@ -26,16 +30,19 @@ async def seed_book(
     await maker.create_order("KGST/USDT", "limit", "sell", qty, float(ask))
 
 
-def settings_for(
-    sim: SimHandle, tmp_path: Path, toml: str = "", name: str = "sim", **env: str
-) -> Settings:
-    """Fast settings for a bot quoting on ``sim`` (static fair 87.45 KGS/USD unless changed)."""
-    path = tmp_path / "bot.toml"
-    path.write_text(
-        f'''mode = "testnet"
+async def exchange_orders(client: Any, symbol: str = "KGST/USDT") -> list[dict[str, Any]]:
+    """Our (``pegbot-``) open orders as the exchange reports them."""
+    orders = await client.fetch_open_orders(symbol)
+    return [o for o in orders if str(o.get("clientOrderId") or "").startswith("pegbot-")]
+
+
+def settings_toml(sim: SimHandle, tmp_path: Path, name: str = "sim", toml: str = "") -> str:
+    """The TOML of a fast bot on ``sim`` (two levels a side, 0.2 s timer, 0.3 s cooldown)."""
+    return f'''mode = "testnet"
 [venues.{name}]
 rest_url = "{sim.http_url}"
 ws_url = "{sim.ws_url}"
+target_base = 1000000
 [strategy]
 name = "peg_ladder"
 [strategy.params]
@@ -54,20 +61,30 @@ control_interval_s = 0.05
 control_dir = "{tmp_path / "control"}"
 [journal]
 path = "{tmp_path / "journal.sqlite"}"
-'''
-        + (
-            toml
-            or """[peg]
-sources = [{ name = "static", kind = "static", rate = "87.45", max_age_s = 60 }]
-"""
-        )
-    )
+''' + (toml or STATIC_FAIR)
+
+
+def settings_for(
+    sim: SimHandle,
+    tmp_path: Path,
+    toml: str = "",
+    name: str = "sim",
+    params: dict[str, Any] | None = None,
+    risk: dict[str, Any] | None = None,
+    **overrides: Any,
+) -> Settings:
+    """Fast settings for a bot quoting on ``sim`` (static fair 87.45 KGS/USD unless changed)."""
+    path = tmp_path / "bot.toml"
+    path.write_text(settings_toml(sim, tmp_path, name, toml))
     environ = {
         f"PEGBOT_VENUES__{name.upper()}__API_KEY": DEMO_API_KEY,
         f"PEGBOT_VENUES__{name.upper()}__API_SECRET": DEMO_API_SECRET,
-        **env,
     }
-    return load_settings(path, environ=environ)
+    if params:
+        overrides["strategy"] = {"params": params}
+    if risk:
+        overrides["risk"] = risk
+    return load_settings(path, environ=environ, **overrides)
 
 
 async def wait_for(cond: Callable[[], Any], timeout: float, step: float = 0.02) -> Any:
@@ -84,7 +101,10 @@ async def wait_for(cond: Callable[[], Any], timeout: float, step: float = 0.02) 
 
 @contextlib.asynccontextmanager
 async def run_bot(settings: Settings, **kwargs: Any) -> AsyncIterator[Bot]:
-    """A bot running in the test's loop; stopped (cancel-all confirmed) on exit."""
+    """A bot running in the test's loop; stopped (cancel-all confirmed) on exit.
+
+    The summary of the run is left in ``bot.last_summary``.
+    """
     bot = Bot(settings, make_venue, **kwargs)
     task = asyncio.create_task(bot.run())
     try:
@@ -94,4 +114,4 @@ async def run_bot(settings: Settings, **kwargs: Any) -> AsyncIterator[Bot]:
         yield bot
     finally:
         bot.stop()
-        bot.summary_after = await asyncio.wait_for(task, 20)  # type: ignore[attr-defined]
+        bot.last_summary = await asyncio.wait_for(task, 20)  # type: ignore[attr-defined]

@@ -1,15 +1,20 @@
-"""The bot against the simulator through unmodified ccxt: quoting, requoting, skew."""
+"""The bot against the simulator through unmodified ccxt: quoting, requoting, inventory skew."""
 
 from __future__ import annotations
 
+import os
+import time
 from pathlib import Path
 
 import pytest
-from _bot_helpers import run_bot, seed_book, settings_for, wait_for
+from _bot_helpers import exchange_orders, run_bot, seed_book, settings_for, wait_for
 
+from pegbot.market import Side
 from pegbot.sim.testing import SimHandle
 
 pytestmark = pytest.mark.timeout(60)
+
+FAIR = 1 / 87.45
 
 
 async def test_both_sides_quoted_inside_the_band_within_seconds(
@@ -17,20 +22,111 @@ async def test_both_sides_quoted_inside_the_band_within_seconds(
 ) -> None:
     await seed_book(sim)
     settings = settings_for(sim, tmp_path)
-    async with run_bot(settings) as bot:
-        runner = bot.runners[0]
-        await wait_for(
-            lambda: {o.side for o in runner.live.values() if o.status.value == "open"} == {1, -1}, 5
-        )
-        ours = [
-            o
-            for o in await sim.client().fetch_open_orders("KGST/USDT")
-            if o["clientOrderId"].startswith("pegbot-")
-        ]
-        assert {o["side"] for o in ours} == {"buy", "sell"}
-        fair = 1 / 87.45
+    t0 = time.monotonic()
+    async with run_bot(settings):
+        ours = await wait_for_orders(sim, lambda o: {x["side"] for x in o} == {"buy", "sell"})
+        assert time.monotonic() - t0 < 5
         for o in ours:
-            assert abs(o["price"] - fair) / fair * 1e4 <= settings.risk.band_bps
+            assert abs(o["price"] - FAIR) / FAIR * 1e4 <= settings.risk.band_bps
         bids = [o["price"] for o in ours if o["side"] == "buy"]
         asks = [o["price"] for o in ours if o["side"] == "sell"]
-        assert max(bids) < fair < min(asks)
+        assert max(bids) < FAIR < min(asks)
+        assert len(bids) == len(asks) == 2  # two levels a side, each placed once
+
+
+async def wait_for_orders(sim: SimHandle, cond, timeout: float = 5.0):  # type: ignore[no-untyped-def]
+    client = sim.client()
+    await client.load_markets()
+    got: list = []
+
+    async def poll() -> bool:
+        nonlocal got
+        got = await exchange_orders(client)
+        return bool(cond(got))
+
+    deadline = time.monotonic() + timeout
+    while not await poll():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"orders on the exchange never matched: {got}")
+        await _sleep(0.05)
+    return got
+
+
+async def _sleep(s: float) -> None:
+    import asyncio
+
+    await asyncio.sleep(s)
+
+
+async def test_requotes_when_the_fair_value_moves(sim: SimHandle, tmp_path: Path) -> None:
+    await seed_book(sim)
+    rate = tmp_path / "usd_kgs.txt"
+    rate.write_text("87.45\n")
+    settings = settings_for(
+        sim,
+        tmp_path,
+        toml=f'''[peg]
+sources = [{{ name = "desk", kind = "file", path = "{rate}", interval_s = 0.1, max_age_s = 60 }}]
+''',
+    )
+    async with run_bot(settings):
+        before = await wait_for_orders(sim, lambda o: len(o) == 4)
+        # The som strengthens 0.5 %: fair moves up ~57 bps, about 6.6 ticks.
+        rate.write_text("87.00\n")
+        os.utime(rate)
+        new_fair = 1 / 87.00
+
+        def moved(orders: list) -> bool:  # type: ignore[type-arg]
+            bids = [o["price"] for o in orders if o["side"] == "buy"]
+            asks = [o["price"] for o in orders if o["side"] == "sell"]
+            return (
+                len(bids) == 2
+                and len(asks) == 2
+                and max(bids) < new_fair < min(asks)
+                and min(asks) > max(a["price"] for a in before if a["side"] == "sell")
+            )
+
+        after = await wait_for_orders(sim, moved)
+        assert {o["clientOrderId"] for o in after}.isdisjoint({o["clientOrderId"] for o in before})
+
+
+async def test_quotes_skew_down_as_the_maker_sells_us_inventory(
+    sim: SimHandle, tmp_path: Path
+) -> None:
+    await seed_book(sim)
+    settings = settings_for(
+        sim, tmp_path, params={"price_skew_bps": 50, "inventory_range_lots": 3000}
+    )
+    maker = sim.maker()
+    await maker.load_markets()
+    async with run_bot(settings) as bot:
+        runner = bot.runners[0]
+        first = await wait_for_orders(sim, lambda o: len(o) == 4)
+        bid0 = max(o["price"] for o in first if o["side"] == "buy")
+        ask0 = min(o["price"] for o in first if o["side"] == "sell")
+        base0 = bot.inventory(runner.market).base_units
+        # The maker account sells into our best bid, again and again.
+        for i in range(3):
+            live = await wait_for_orders(sim, lambda o: any(x["side"] == "buy" for x in o))
+            best = max(live, key=lambda o: o["price"] if o["side"] == "buy" else 0)
+            # A market sell takes the best bid, ours (the maker's own bid rests far below).
+            await maker.create_order("KGST/USDT", "market", "sell", best["amount"])
+            await wait_for(lambda i=i: runner.status.fills > i, 5)  # type: ignore[misc]
+        gained = bot.inventory(runner.market).base_units - base0
+        assert gained >= runner.market.lots_to_units(1000)  # three fills, bids shrinking
+
+        def skewed(orders: list) -> bool:  # type: ignore[type-arg]
+            bids = [o for o in orders if o["side"] == "buy"]
+            asks = [o for o in orders if o["side"] == "sell"]
+            return (
+                bool(bids and asks)
+                and max(o["price"] for o in bids) < bid0
+                and min(o["price"] for o in asks) < ask0
+            )
+
+        now = await wait_for_orders(sim, skewed)
+        # Size skews too: long inventory shrinks bids and grows asks.
+        bid_size = max(o["amount"] for o in now if o["side"] == "buy")
+        ask_size = min(o["amount"] for o in now if o["side"] == "sell")
+        assert bid_size < ask_size
+        assert {o.side for o in runner.live.values()} == {Side.BUY, Side.SELL}
