@@ -18,7 +18,17 @@ import dataclasses
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass
-from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, InvalidOperation
+from decimal import (
+    ROUND_CEILING,
+    ROUND_FLOOR,
+    Context,
+    Decimal,
+    DecimalException,
+    DivisionByZero,
+    Inexact,
+    InvalidOperation,
+    Overflow,
+)
 from typing import Any
 
 DecimalLike = Decimal | str | int
@@ -75,8 +85,17 @@ def to_decimal(value: DecimalLike) -> Decimal:
     return result
 
 
+# Division that must be exact: rounding to the context's precision would turn an off-grid or
+# absurd number into a plausible one, and an overflow must not escape as a non-ValueError.
+_EXACT = Context(prec=64, traps=[Inexact, Overflow, InvalidOperation, DivisionByZero])
+_ROUNDED = Context(prec=64, traps=[Overflow, InvalidOperation, DivisionByZero])
+
+
 def _quantize_units(value: Decimal, unit: Decimal, rounding: Rounding, what: str) -> int:
-    units = value / unit
+    try:
+        units = (_EXACT if rounding is Rounding.EXACT else _ROUNDED).divide(value, unit)
+    except DecimalException as exc:
+        raise MarketError(f"{what} {str(value)[:40]} is out of range or too precise") from exc
     whole = units.to_integral_value(ROUND_FLOOR)
     if whole == units:
         return int(whole)

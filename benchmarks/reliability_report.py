@@ -1,0 +1,179 @@
+"""The reliability report: what the reliability suite injected, survived and tried.
+
+The suite (``tests/reliability``) fills a :class:`Report` while it runs and prints it at the
+end (a ``pytest_terminal_summary`` hook). This script runs the suite, then keeps the report
+in ``benchmarks/RELIABILITY.md``; with ``--load`` it adds the figures of a full
+``bench_load.py`` run (its ``--json`` output)::
+
+    .venv/bin/python benchmarks/reliability_report.py [--load load.json] [--out FILE]
+
+Exit code: the suite's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+ENV_JSON = "PEGBOT_RELIABILITY_JSON"
+
+
+@dataclass
+class Report:
+    """Figures gathered by the reliability suite.
+
+    Attributes:
+        fuzz: Per target: inputs tried and how many ended in the documented clear error.
+        faults: One row per injected fault: what was injected, what the bot did.
+        crashes: Kill -9 restarts: counts of kills, fills checked, orphans, duplicates.
+        load: The shortened load run (or the full benchmark's figures).
+        security: One row per security check.
+        outcomes: Test node id → passed / failed / skipped.
+    """
+
+    fuzz: dict[str, dict[str, int]] = field(default_factory=dict)
+    faults: list[dict[str, Any]] = field(default_factory=list)
+    crashes: dict[str, Any] = field(default_factory=dict)
+    load: dict[str, Any] = field(default_factory=dict)
+    security: list[dict[str, Any]] = field(default_factory=list)
+    outcomes: dict[str, str] = field(default_factory=dict)
+
+    def fuzzed(self, target: str, inputs: int, clear_errors: int) -> None:
+        """Add fuzz inputs tried against ``target`` (summed over tests)."""
+        row = self.fuzz.setdefault(target, {"inputs": 0, "clear_errors": 0})
+        row["inputs"] += inputs
+        row["clear_errors"] += clear_errors
+
+    def fault(self, name: str, injected: str, outcome: str, **figures: Any) -> None:
+        """Record one fault scenario."""
+        self.faults.append({"name": name, "injected": injected, "outcome": outcome, **figures})
+
+    def check(self, name: str, outcome: str) -> None:
+        """Record one security check."""
+        self.security.append({"name": name, "outcome": outcome})
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-able data."""
+        return asdict(self)
+
+
+def _table(headers: list[str], rows: list[list[Any]]) -> list[str]:
+    out = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    out += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return out
+
+
+def render(data: dict[str, Any], load_full: dict[str, Any] | None = None) -> str:
+    """The report as Markdown (also printed by the suite)."""
+    outcomes: dict[str, str] = data.get("outcomes", {})
+    passed = sum(1 for v in outcomes.values() if v == "passed")
+    lines = [
+        "# pegbot reliability report",
+        "",
+        f"Tests: {passed} passed, "
+        f"{sum(1 for v in outcomes.values() if v == 'failed')} failed, "
+        f"{sum(1 for v in outcomes.values() if v == 'skipped')} skipped "
+        f"({len(outcomes)} in `tests/reliability`).",
+        "",
+        "## Bad input (hypothesis fuzzing)",
+        "",
+    ]
+    fuzz = data.get("fuzz", {})
+    rows = [[t, f"{r['inputs']:,}", f"{r['clear_errors']:,}"] for t, r in sorted(fuzz.items())]
+    total = sum(r["inputs"] for r in fuzz.values())
+    rows.append(["**total**", f"**{total:,}**", ""])
+    lines += _table(["target", "inputs tried", "ended in the documented error"], rows)
+    failed = [n for n, v in outcomes.items() if "fuzz" in n and v == "failed"]
+    lines += [
+        "",
+        f"FAILED: {', '.join(failed)}"
+        if failed
+        else "No input crashed a target with anything but its documented error.",
+        "",
+    ]
+    lines += ["## Faults injected (simulator through ccxt, the bot running)", ""]
+    rows = [[f["name"], f["injected"], f["outcome"]] for f in data.get("faults", [])]
+    lines += _table(["scenario", "injected", "what the bot did (asserted)"], rows) if rows else []
+    lines += [""]
+    crash = data.get("crashes", {})
+    lines += ["## Crash safety (kill -9)", ""]
+    if crash:
+        lines += [
+            f"- kills: {crash.get('kills', 0)} (seeded random points, seed {crash.get('seed')}), "
+            f"restarts: {crash.get('restarts', 0)}",
+            f"- exchange trades of the bot: {crash.get('exchange_trades', 0)}, journaled: "
+            f"{crash.get('journal_fills', 0)}, missing: {crash.get('missing', 0)}, "
+            f"duplicated: {crash.get('duplicates', 0)}",
+            f"- orphans cancelled at restarts: {crash.get('orphans_cancelled', 0)}; open "
+            f"orders left after the final stop: {crash.get('open_after', 0)}; client ids "
+            f"reused: {crash.get('reused_client_ids', 0)}",
+        ]
+        if "recorder_lost_s" in crash:
+            lines.append(
+                f"- recorder killed {crash.get('recorder_kills', 0)}x: at most "
+                f"{crash['recorder_lost_s']:.3f} s of messages lost before each kill"
+            )
+    else:
+        lines.append("- not run")
+    lines += ["", "## Load", ""]
+    for title, load in (("in the suite (shortened)", data.get("load")), ("full", load_full)):
+        if not load:
+            continue
+        lines += [
+            f"- {title}: {load.get('duration_s', 0):.0f} s at "
+            f"{load.get('target_msgs_per_s', 0):,.0f} msg/s target, "
+            f"{load.get('msgs_per_s', 0):,.0f} msg/s received by the bot's feed "
+            f"({load.get('messages', 0):,} messages), feed queue dropped "
+            f"{load.get('queue_dropped', 0)}; RSS {load.get('rss_start_mb', 0):.1f} → "
+            f"{load.get('rss_end_mb', 0):.1f} MB (slope {load.get('rss_slope_mb_per_min', 0):+.2f}"
+            f" MB/min over the second half); tick-to-quote p50 "
+            f"{load.get('p50_ms', 0):.2f} ms, p99 {load.get('p99_ms', 0):.2f} ms "
+            f"({load.get('quotes', 0):,} quote decisions)"
+        ]
+    lines += ["", "## Security", ""]
+    rows = [[s["name"], s["outcome"]] for s in data.get("security", [])]
+    lines += _table(["check", "outcome"], rows) if rows else ["- not run"]
+    lines += [
+        "",
+        f"_Generated {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on "
+        f"{platform.machine()} ({os.cpu_count()} cores, shared) by "
+        "`benchmarks/reliability_report.py`._",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the reliability suite and keep its report."""
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--load", type=Path, help="JSON written by bench_load.py --json")
+    ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "RELIABILITY.md")
+    args = ap.parse_args(argv)
+    with tempfile.TemporaryDirectory() as tmp:
+        out_json = Path(tmp) / "reliability.json"
+        env = {**os.environ, ENV_JSON: str(out_json)}
+        cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/reliability"]
+        rc = subprocess.call(cmd, cwd=ROOT, env=env)
+        if not out_json.exists():
+            print("the suite wrote no report", file=sys.stderr)
+            return rc or 1
+        data = json.loads(out_json.read_text())
+    load_full = json.loads(args.load.read_text()) if args.load else None
+    text = render(data, load_full)
+    args.out.write_text(text)
+    print(f"wrote {args.out}", file=sys.stderr)
+    return rc
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
