@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 ENV_JSON = "PEGBOT_RELIABILITY_JSON"
 
 
-@dataclass
+@dataclass(repr=False)
 class Report:
     """Figures gathered by the reliability suite.
 

@@ -33,6 +33,7 @@ from pydantic_settings import (
     EnvSettingsSource,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
+    SettingsError,
     TomlConfigSettingsSource,
 )
 from pydantic_settings.sources.utils import parse_env_vars
@@ -420,6 +421,8 @@ def load_settings(
         settings = scoped(**overrides)
     except ValidationError as exc:
         raise ConfigError(_format_errors(exc)) from exc
+    except SettingsError as exc:  # e.g. PEGBOT_VENUES='' (a table variable that is not JSON)
+        raise ConfigError(str(exc)) from exc
     # Back to the plain class (model_dump would lose the secrets' values).
     return Settings.model_construct(**{k: getattr(settings, k) for k in Settings.model_fields})
 

@@ -140,7 +140,7 @@ def parse_nbkr_daily(
         raise RateSourceError(source, "parse", "refusing XML with a DTD or entities")
     try:
         root = ET.fromstring(data)
-    except ET.ParseError as exc:
+    except (ET.ParseError, LookupError, ValueError) as exc:  # also unknown/multi-byte encodings
         raise RateSourceError(source, "parse", f"not well-formed XML: {exc}") from exc
     if root.tag != "CurrencyRates":
         raise RateSourceError(source, "parse", f"root is <{root.tag[:40]}>, not <CurrencyRates>")
@@ -159,7 +159,7 @@ def parse_nbkr_daily(
         raise RateSourceError(source, "parse", f"{currency} has no <Value>")
     value = parse_decimal(value_text, source)
     nominal_text = node.findtext("Nominal") or "1"
-    if not nominal_text.strip().isdigit() or int(nominal_text) <= 0:
+    if not re.fullmatch(r"\s*[0-9]+\s*", nominal_text) or int(nominal_text) <= 0:
         raise RateSourceError(source, "parse", f"{currency} Nominal {nominal_text[:20]!r} is bad")
     rate = value / int(nominal_text)
     if rate <= 0:
