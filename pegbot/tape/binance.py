@@ -48,12 +48,12 @@ import orjson
 from pegbot.feeds.sync import BookSync, DepthEvent, SnapshotTooOldError
 from pegbot.market import Market, MarketError
 from pegbot.tape import binance_scan as _scan
+from pegbot.tape.binance_fast import convert_fast
 from pegbot.tape.rawlines import (
     _MS_MIN,
     _NS_MIN,
     _US_MIN,
     RawCounters,
-    iter_byte_blocks,
     iter_line_blocks,
 )
 from pegbot.tape.reader import Array
@@ -86,7 +86,6 @@ _SIDE_RUN = 4096
 _BID_RUN = array("b", [1]) * _SIDE_RUN
 _ASK_RUN = array("b", [-1]) * _SIDE_RUN
 _CACHE_LIMIT = 1 << 21
-_I64_MAX = (1 << 63) - 1
 
 
 class ConvertError(ValueError):
@@ -235,7 +234,7 @@ class BinanceRawConverter:
         self._path = str(path)
         rc = RawCounters()
         if self._fast:
-            self._convert_fast(path, rc)
+            convert_fast(self, path, rc)
         else:
             self._convert_slow(path, rc)
         self.skipped["truncated_gzip"] += rc.truncated_gzip
@@ -314,139 +313,6 @@ class BinanceRawConverter:
             raise ConvertError(f"{self._path}:{lineno}: {exc}") from exc
         except (KeyError, TypeError, ValueError, AttributeError, IndexError):
             self.skipped["malformed"] += 1
-
-    def _convert_fast(self, path: str | Path, rc: RawCounters) -> None:
-        # Compiled scan of each block; Python handles BookSync and the lines it declined.
-        sym = np.frombuffer(self.symbol.encode("ascii"), dtype=np.uint8)
-        pdec, qdec = self._pdec, self._qdec
-        assert pdec is not None and qdec is not None
-        skip_tickers = not self.collect_tickers
-        for base, block, complete in iter_byte_blocks(path, rc):
-            if not complete or self._last_local > _I64_MAX:
-                # The last line without its newline (possibly torn), or a local time past
-                # int64 seen (the scanner cannot hold it): the slow way.
-                lines = block.split(b"\n")
-                if complete:
-                    lines.pop()
-                self._lines(lines, base, complete)
-                rc.lines += len(lines)
-                if len(self._price) >= self.chunk_rows:
-                    self._flush()
-                continue
-            buf = np.frombuffer(block, dtype=np.uint8)
-            n_lines = block.count(b"\n")
-            lv_cap = block.count(b"[") + n_lines
-            pos = done = 0
-            while done < n_lines:
-                out = _scan.scan(
-                    buf,
-                    pos,
-                    sym,
-                    pdec,
-                    qdec,
-                    skip_tickers,
-                    self._last_local,
-                    n_lines - done,
-                    lv_cap,
-                )
-                n, pos, self._last_local = out[0], out[1], out[2]
-                self.units["ns"] += out[3]
-                self.units["us"] += out[4]
-                self.units["ms"] += out[5]
-                self.nonmonotonic_local_ts += out[6]
-                self._scanned(block, base + done, n, out[7], *out[8:])
-                done += n
-                if self._last_local > _I64_MAX and done < n_lines:
-                    self._lines(block[pos:].split(b"\n")[:-1], base + done, True)
-                    break
-            rc.lines += n_lines
-            if len(self._price) >= self.chunk_rows:
-                self._flush()
-
-    def _scanned(
-        self,
-        block: bytes,
-        base: int,
-        n: int,
-        n_levels: int,
-        cls: Array,
-        start: Array,
-        end: Array,
-        local: Array,
-        ints: Array,
-        lo: Array,
-        lvp: Array,
-        lvq: Array,
-    ) -> None:
-        cls = cls[:n]
-        idx = np.flatnonzero(cls != _scan.C_TICKER)
-        self.messages["book_ticker"] += n - len(idx)
-        if not len(idx):
-            return
-        c_l = cls[idx].tolist()
-        loc = local[idx]
-        iv = ints[idx]
-        depth = c_l.count(_scan.C_DEPTH)
-        trade = c_l.count(_scan.C_TRADE)
-        self.messages["depth"] += depth
-        self.messages["trade"] += trade
-        if depth or trade:
-            fast = (cls[idx] == _scan.C_DEPTH) | (cls[idx] == _scan.C_TRADE)
-            self._latency.frombytes((loc[fast] - iv[fast, 0] * _MS).tobytes())
-        exch_l = (iv[:, 1] * _MS).tolist()
-        cols = iv.T.tolist()
-        big_u, small_u, pu, has_pu, nb_l, na_l, tid, tside = cols[2:10]
-        lo_l = lo[idx].tolist()
-        loc_l = loc.tolist()
-        idx_l = idx.tolist()
-        lp = array("q")
-        lp.frombytes(lvp[:n_levels].tobytes())
-        lq = array("q")
-        lq.frombytes(lvq[:n_levels].tobytes())
-        m_exch, m_local, m_kind, m_fid = self._m_exch, self._m_local, self._m_kind, self._m_fid
-        m_uid, m_count, side, price, qty = (
-            self._m_uid,
-            self._m_count,
-            self._side,
-            self._price,
-            self._qty,
-        )
-        for k, c in enumerate(c_l):
-            if c == 1:  # C_DEPTH
-                sync = self.sync if self.sync is not None else self._sync_for(bool(has_pu[k]))
-                event = DepthEvent(
-                    big_u[k],
-                    small_u[k],
-                    pu[k] if has_pu[k] else None,
-                    (base + idx_l[k] + 1, exch_l[k], lp, lq, lo_l[k], nb_l[k], na_l[k]),
-                )
-                was_synced = sync.synced
-                for ev in sync.on_diff(event):
-                    self._emit_depth(ev, loc_l[k], DIFF)
-                if was_synced and not sync.synced:
-                    self.gap_clears += 1
-                    self._emit_marker(CLEAR, 0, exch_l[k], loc_l[k], event.first_id, event.last_id)
-            elif c == 2:  # C_TRADE
-                m_exch.append(exch_l[k])
-                m_local.append(loc_l[k])
-                m_kind.append(TRADE)
-                side.append(tside[k])
-                m_fid.append(0)
-                m_uid.append(tid[k])
-                m_count.append(1)
-                price.append(lp[lo_l[k]])
-                qty.append(lq[lo_l[k]])
-            else:
-                i = idx_l[k]
-                line = block[start[i] : end[i]]
-                if c == _scan.C_MSG:
-                    sp = line.find(b" ")
-                    self._payload(line[sp + 1 :], base + i + 1, loc_l[k], False)
-                elif c == _scan.C_BADTS:
-                    if line.strip():
-                        self.skipped["bad_timestamp"] += 1
-                else:  # C_STOP: the timestamp too is Python's to read
-                    self._line(line, base + i + 1, False)
 
     def finish(self) -> dict[str, Any]:
         """Flush the last rows; return the stats (also what ``tape info`` shows)."""
@@ -531,12 +397,23 @@ class BinanceRawConverter:
             raise TypeError("levels must be lists")
         event = DepthEvent(int(data["U"]), int(data["u"]), data.get("pu"), (lineno, exch, b, a))
         was_synced = sync.synced
-        out = sync.on_diff(event)
+        self._depth_out(event, sync.on_diff(event), was_synced, local)
+
+    def _depth_out(
+        self,
+        event: DepthEvent[_Payload],
+        out: list[DepthEvent[_Payload]],
+        was_synced: bool,
+        local: int,
+    ) -> None:
+        """Write what the sync returned for ``event`` (and a ``CLEAR`` if it found a gap)."""
         for ev in out:
             self._emit_depth(ev, local, DIFF)
-        if was_synced and not sync.synced:
+        assert self.sync is not None
+        if was_synced and not self.sync.synced:
             # A gap: the book is unknown until the next snapshot; say so in the tape.
             self.gap_clears += 1
+            exch = event.payload[1]
             self._emit_marker(CLEAR, 0, exch, local, event.first_id, event.last_id)
 
     def _snapshot(self, data: dict[str, Any], lineno: int, local: int) -> None:

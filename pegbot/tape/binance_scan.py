@@ -20,24 +20,30 @@ pure-Python path.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
 
 import numpy as np
 
 try:  # pragma: no cover - exercised by the environment, not by a test
-    from numba import njit
+    from numba import njit as _njit
 
     AVAILABLE = True
 except ImportError:  # pragma: no cover
+    _njit = None  # type: ignore[assignment]
     AVAILABLE = False
 
-    def njit(*args: Any, **kwargs: Any) -> Any:
-        """Stand-in decorator: the functions stay plain Python and are never called."""
 
-        def wrap(fn: Any) -> Any:
-            return fn
+_F = TypeVar("_F", bound=Callable[..., Any])
 
-        return wrap
+
+def njit(**kwargs: Any) -> Callable[[_F], _F]:
+    """Compile with numba's ``njit`` when installed; else leave the function as it is."""
+
+    def wrap(fn: _F) -> _F:
+        return cast(_F, _njit(**kwargs)(fn)) if _njit is not None else fn
+
+    return wrap
 
 
 #: Line classes written to ``cls``.
@@ -88,7 +94,7 @@ def _eq(buf: Any, s: int, e: int, lit: Any) -> bool:
     n = e - s
     if n != len(lit):
         return False
-    for k in range(n):
+    for k in range(n):  # noqa: SIM110 - a plain loop compiles to a tight loop in numba
         if buf[s + k] != lit[k]:
             return False
     return True
@@ -214,7 +220,7 @@ def _levels(
             return -1, cur
         tick = units(buf, s1, e1, pdec)
         qty = units(buf, s2, e2, qdec)
-        if tick < 0 or qty < 0:
+        if tick < 0 or qty < 0 or cur >= len(lvp):
             return -1, cur
         lvp[cur] = tick
         lvq[cur] = qty
@@ -427,7 +433,7 @@ def _data(
             return C_MSG, -1, cur
         tick = units(buf, ps, pe, pdec)
         qty = units(buf, qs, qe, qdec)
-        if tick < 0 or qty < 0:
+        if tick < 0 or qty < 0 or cur >= len(lvp):
             return C_MSG, -1, cur
         lvp[cur] = tick
         lvq[cur] = qty
@@ -456,9 +462,9 @@ def scan(
 
     Stops after a ``C_STOP`` line or at the end of ``buf``. Returns ``(n, next_pos,
     last_local, n_ns, n_us, n_ms, n_clamped, n_levels, cls, start, end, local, ints, lo,
-    lvp, lvq)``: per line its class, byte span, clamped local ns, the integer fields (``ints[i]``: E, exch ms, U,
-    u, pu, has_pu, nb, na, trade id, trade side) and the offset of its rows in ``lvp`` (ticks)
-    and ``lvq`` (qty units).
+    lvp, lvq)``: per line its class, byte span, clamped local ns, the integer fields
+    (``ints[i]``: E, exch ms, U, u, pu, has_pu, nb, na, trade id, trade side) and the offset
+    of its rows in ``lvp`` (ticks) and ``lvq`` (qty units).
     """
     cls = np.empty(n_cap, np.int8)
     start = np.empty(n_cap, np.int64)

@@ -63,7 +63,11 @@ def _convert(
 ) -> tuple[dict[str, Any], Any]:
     cap = _Cap()
     conv = BinanceRawConverter(
-        market, cap, collect_tickers=tickers, fast=fast, chunk_rows=64  # type: ignore[arg-type]
+        market,
+        cap,
+        collect_tickers=tickers,
+        fast=fast,
+        chunk_rows=64,  # type: ignore[arg-type]
     )
     assert conv._fast is fast
     try:
@@ -92,6 +96,8 @@ def _assert_same(paths: list[Path], market: Market, tickers: bool = False) -> An
 # -- the decimal parser ---------------------------------------------------------------------
 
 
+# No deadline: the first call loads (or compiles) the scanner.
+@settings(deadline=None)
 @given(st.text(alphabet="0123456789.-+eE x", max_size=24), st.integers(0, 10))
 def test_units_agrees_with_fast_units_or_declines(s: str, d: int) -> None:
     got = _units(s, d)
@@ -103,6 +109,7 @@ def test_units_agrees_with_fast_units_or_declines(s: str, d: int) -> None:
         assert len(s.partition(".")[0]) + d > 18
 
 
+@settings(deadline=None)
 @given(
     whole=st.integers(0, 10**9),
     frac=st.text(alphabet="0123456789", max_size=10),

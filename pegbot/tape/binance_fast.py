@@ -1,0 +1,252 @@
+"""The converter's fast driver: compiled scan per block, Python only where order matters.
+
+:func:`convert_fast` reads a raw file in the same blocks as the slow path, lets
+:func:`pegbot.tape.binance_scan.scan` classify and read every line, and then walks in Python
+only over the lines that need it: each depth message goes through the converter's
+:class:`~pegbot.feeds.sync.BookSync` (one state machine for live and replay), and each line
+the scanner declined goes through the converter's exact slow methods.
+
+Rows are written in line order as before. The common case — a trade, or a depth message the
+sync applies at once — is collected as a list of line indices and turned into columns with
+numpy (a *run*). Anything else that writes rows (a snapshot, a gap's ``CLEAR``, events
+released after a snapshot, a declined line) is written by the slow methods; when that
+happens the pending run is written first, so the order of rows is unchanged.
+"""
+
+from __future__ import annotations
+
+from array import array
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from pegbot.feeds.sync import DepthEvent, SyncState
+from pegbot.tape import binance_scan as _scan
+from pegbot.tape.rawlines import RawCounters, iter_byte_blocks
+from pegbot.tape.reader import Array
+from pegbot.tape.schema import DIFF, TRADE
+
+if TYPE_CHECKING:
+    from pegbot.tape.binance import BinanceRawConverter
+
+_MS = 1_000_000
+_I64_MAX = (1 << 63) - 1
+_SYNCED = SyncState.SYNCED
+
+
+def convert_fast(conv: BinanceRawConverter, path: str | Path, rc: RawCounters) -> None:
+    """Convert one file with the compiled scanner; same rows and counters as the slow path."""
+    sym = np.frombuffer(conv.symbol.encode("ascii"), dtype=np.uint8)
+    pdec, qdec = conv._pdec, conv._qdec
+    assert pdec is not None and qdec is not None
+    skip_tickers = not conv.collect_tickers
+    for base, block, complete in iter_byte_blocks(path, rc):
+        if not complete or conv._last_local > _I64_MAX:
+            # The last line without its newline (possibly torn), or a local time past int64
+            # seen (the scanner cannot hold it): the slow way.
+            lines = block.split(b"\n")
+            if complete:
+                lines.pop()
+            conv._lines(lines, base, complete)
+            rc.lines += len(lines)
+        else:
+            buf = np.frombuffer(block, dtype=np.uint8)
+            n_lines = block.count(b"\n")
+            # Each level takes at least 9 bytes (["1","1"]); a trade takes one slot per line.
+            lv_cap = len(block) // 9 + n_lines
+            pos = done = 0
+            while done < n_lines:
+                out = _scan.scan(
+                    buf,
+                    pos,
+                    sym,
+                    pdec,
+                    qdec,
+                    skip_tickers,
+                    conv._last_local,
+                    n_lines - done,
+                    lv_cap,
+                )
+                n, pos, conv._last_local = out[0], out[1], out[2]
+                conv.units["ns"] += out[3]
+                conv.units["us"] += out[4]
+                conv.units["ms"] += out[5]
+                conv.nonmonotonic_local_ts += out[6]
+                _Block(conv, block, base + done, n, *out[7:]).run()
+                done += n
+                if conv._last_local > _I64_MAX and done < n_lines:
+                    conv._lines(block[pos:].split(b"\n")[:-1], base + done, True)
+                    break
+            rc.lines += n_lines
+        if len(conv._price) >= conv.chunk_rows:
+            conv._flush()
+
+
+class _Block:
+    """One scanned stretch of lines and the rows it writes."""
+
+    def __init__(
+        self,
+        conv: BinanceRawConverter,
+        block: bytes,
+        base: int,
+        n: int,
+        n_levels: int,
+        cls: Array,
+        start: Array,
+        end: Array,
+        local: Array,
+        ints: Array,
+        lo: Array,
+        lvp: Array,
+        lvq: Array,
+    ) -> None:
+        self.conv = conv
+        self.block = block
+        self.base = base
+        self.cls = cls[:n]
+        self.start, self.end, self.local, self.ints, self.lo = start, end, local, ints, lo
+        self.lvp, self.lvq = lvp[:n_levels], lvq[:n_levels]
+        self.n = n
+        self.run_start = 0
+        self.emitted: list[int] = []
+        self.trades = np.flatnonzero(self.cls == _scan.C_TRADE)
+
+    def run(self) -> None:
+        conv, cls = self.conv, self.cls
+        other = np.flatnonzero((cls != _scan.C_TICKER) & (cls != _scan.C_TRADE))
+        n_depth = int(np.count_nonzero(cls == _scan.C_DEPTH))
+        conv.messages["book_ticker"] += int(np.count_nonzero(cls == _scan.C_TICKER))
+        conv.messages["depth"] += n_depth
+        conv.messages["trade"] += len(self.trades)
+        fast = (cls == _scan.C_DEPTH) | (cls == _scan.C_TRADE)
+        if n_depth or len(self.trades):
+            lat = self.local[: self.n][fast] - self.ints[: self.n][fast, 0] * _MS
+            conv._latency.frombytes(lat.tobytes())
+        if not len(other):
+            self._write_run(self.n)
+            return
+        c_l = cls[other].tolist()
+        iv = self.ints[other]
+        exch_l = (iv[:, 1] * _MS).tolist()
+        big_u, small_u, pu, has_pu, nb_l, na_l = iv[:, 2:8].T.tolist()
+        lo_l = self.lo[other].tolist()
+        loc_l = self.local[other].tolist()
+        idx_l = other.tolist()
+        # Payload levels for events the sync keeps for later (released after a snapshot).
+        lp = array("q")
+        lp.frombytes(self.lvp.tobytes())
+        lq = array("q")
+        lq.frombytes(self.lvq.tobytes())
+        emitted = self.emitted
+        base = self.base
+        sync = conv.sync
+        for k, c in enumerate(c_l):
+            i = idx_l[k]
+            if c == _scan.C_DEPTH:
+                if sync is None:
+                    sync = conv._sync_for(bool(has_pu[k]))
+                event = DepthEvent(
+                    big_u[k],
+                    small_u[k],
+                    pu[k] if has_pu[k] else None,
+                    (base + i + 1, exch_l[k], lp, lq, lo_l[k], nb_l[k], na_l[k]),
+                )
+                was_synced = sync.state is _SYNCED
+                out = sync.on_diff(event)
+                if out and len(out) == 1 and out[0] is event:
+                    emitted.append(i)  # the common case: applied at once, in a run
+                elif out or (was_synced and sync.state is not _SYNCED):
+                    mark = self._mark()
+                    conv._depth_out(event, out, was_synced, loc_l[k])
+                    self._reorder(mark, i)
+                continue
+            mark = self._mark()
+            line = self.block[self.start[i] : self.end[i]]
+            if c == _scan.C_MSG:
+                sp = line.find(b" ")
+                conv._payload(line[sp + 1 :], base + i + 1, loc_l[k], False)
+            elif c == _scan.C_BADTS:
+                if line.strip():
+                    conv.skipped["bad_timestamp"] += 1
+            else:  # C_STOP: the timestamp too is Python's to read
+                conv._line(line, base + i + 1, False)
+            self._reorder(mark, i)
+        self._write_run(self.n)
+
+    # -- keeping row order ------------------------------------------------------------------
+
+    def _mark(self) -> int:
+        return len(self.conv._m_count)
+
+    def _reorder(self, mark: int, i: int) -> None:
+        # The slow methods just wrote messages [mark:] for line i; the pending run (lines
+        # before i) belongs before them.
+        conv = self.conv
+        if len(conv._m_count) == mark:
+            return
+        if self.emitted or self._trades_before(i):
+            n_rows = int(sum(conv._m_count[mark:]))
+            m_cols = (conv._m_exch, conv._m_local, conv._m_kind, conv._m_fid, conv._m_uid)
+            r_cols = (conv._side, conv._price, conv._qty)
+            m_tail = [a[mark:] for a in (*m_cols, conv._m_count)]
+            r_tail = [a[len(a) - n_rows :] for a in r_cols]
+            for a in (*m_cols, conv._m_count):
+                del a[mark:]
+            for a in r_cols:
+                del a[len(a) - n_rows :]
+            self._write_run(i)
+            for a, t in zip((*m_cols, conv._m_count), m_tail, strict=True):
+                a.extend(t)
+            for a, t in zip(r_cols, r_tail, strict=True):
+                a.extend(t)
+        self.run_start = i + 1
+
+    def _trades_before(self, i: int) -> bool:
+        t = self.trades
+        lo = int(np.searchsorted(t, self.run_start))
+        return lo < len(t) and int(t[lo]) < i
+
+    def _write_run(self, stop: int) -> None:
+        """Write the run's rows: trades and at-once depth messages in lines [run_start, stop)."""
+        t = self.trades
+        tr = t[np.searchsorted(t, self.run_start) : np.searchsorted(t, stop)]
+        if self.emitted:
+            lines = np.sort(np.concatenate([tr, np.asarray(self.emitted, dtype=np.int64)]))
+            self.emitted.clear()  # in place: run() holds this list
+        else:
+            lines = tr
+        self.run_start = stop
+        if not len(lines):
+            return
+        iv = self.ints[lines]
+        is_d = self.cls[lines] == _scan.C_DEPTH
+        nb = iv[:, 6]
+        cnt = np.where(is_d, nb + iv[:, 7], 1)
+        if not cnt.all():
+            # A depth message without levels writes no rows (as in the slow path).
+            keep = cnt > 0
+            lines, iv, is_d, nb, cnt = lines[keep], iv[keep], is_d[keep], nb[keep], cnt[keep]
+            if not len(lines):
+                return
+        total = int(cnt.sum())
+        offs = np.repeat(np.cumsum(cnt) - cnt, cnt)
+        rank = np.arange(total, dtype=np.int64) - offs
+        pos = rank + np.repeat(self.lo[lines], cnt)
+        d_rows = np.repeat(is_d, cnt)
+        side = np.where(
+            d_rows,
+            np.where(rank < np.repeat(nb, cnt), 1, -1),
+            np.repeat(iv[:, 9], cnt),
+        )
+        conv = self.conv
+        conv._m_exch.frombytes((iv[:, 1] * _MS).tobytes())
+        conv._m_local.frombytes(self.local[lines].tobytes())
+        conv._m_kind.frombytes(np.where(is_d, DIFF, TRADE).astype(np.uint8).tobytes())
+        conv._m_fid.frombytes(np.where(is_d, iv[:, 2], 0).tobytes())
+        conv._m_uid.frombytes(np.where(is_d, iv[:, 3], iv[:, 8]).tobytes())
+        conv._m_count.frombytes(cnt.astype(np.int64).tobytes())
+        conv._side.frombytes(side.astype(np.int8).tobytes())
+        conv._price.frombytes(self.lvp[pos].tobytes())
+        conv._qty.frombytes(self.lvq[pos].tobytes())
