@@ -21,9 +21,14 @@ sources = [{ name = "static", kind = "static", rate = "87.45", max_age_s = 60 }]
 
 
 async def seed_book(
-    sim: SimHandle, bid: str = "0.01130", ask: str = "0.01158", qty: float = 50_000
+    sim: SimHandle, bid: str = "0.01139", ask: str = "0.01148", qty: float = 50_000
 ) -> None:
-    """The maker account rests one bid and one ask, so the book is two-sided."""
+    """The maker account rests one bid and one ask, so the book is two-sided.
+
+    The defaults sit about 40 bps either side of fair: close enough that the mid stays
+    within the deviation threshold while our own quotes are being replaced (the book the
+    risk layer sees includes them), wide enough that our two levels a side fit inside.
+    """
     maker = sim.maker()
     await maker.load_markets()
     await maker.create_order("KGST/USDT", "limit", "buy", qty, float(bid))

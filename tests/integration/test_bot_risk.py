@@ -1,0 +1,152 @@
+"""Risk triggers end to end: each is injected through the simulator or the rate source,
+reaches its level (quotes pulled on the exchange) and recovers; the kill switch latches."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+
+import pytest
+from _bot_helpers import exchange_orders, run_bot, seed_book, settings_for, wait_for
+
+from pegbot.bot import Bot
+from pegbot.control import Control
+from pegbot.execution.risk import RiskLevel
+from pegbot.sim.testing import SimHandle
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def level(bot: Bot) -> RiskLevel | None:
+    rs = bot.runners[0].risk_state
+    return None if rs is None else rs.level
+
+
+def reasons(bot: Bot) -> tuple[str, ...]:
+    rs = bot.runners[0].risk_state
+    return () if rs is None else rs.reasons
+
+
+async def quoting(bot: Bot, timeout: float = 5.0) -> None:
+    runner = bot.runners[0]
+    await wait_for(
+        lambda: (
+            level(bot) is RiskLevel.NORMAL
+            and {o.side for o in runner.live.values() if o.status.value == "open"} == {1, -1}
+        ),
+        timeout,
+    )
+
+
+async def pulled(sim: SimHandle, bot: Bot, timeout: float = 5.0) -> None:
+    client = sim.client()
+    await client.load_markets()
+    await wait_for(lambda: not bot.runners[0].live, timeout)
+    assert await exchange_orders(client) == []
+
+
+async def test_kill_leaves_no_order_on_the_exchange_and_latches(
+    sim: SimHandle, tmp_path: Path
+) -> None:
+    await seed_book(sim)
+    settings = settings_for(sim, tmp_path)
+    control = Control(settings.loop.control_dir)
+    async with run_bot(settings) as bot:
+        await quoting(bot)
+        control.request_kill("test")
+        await wait_for(lambda: level(bot) is RiskLevel.HALT, 3)
+        await wait_for(lambda: bot.runners[0].halt_confirmed, 5)
+        await pulled(sim, bot)
+        assert control.latched() is not None and not control.kill_path.exists()
+        assert bot.metrics.kill_switch.labels(venue="sim")._value.get() == 1
+    # The latch survives a restart: the next bot starts halted and places nothing.
+    async with run_bot(settings) as bot2:
+        await wait_for(lambda: level(bot2) is RiskLevel.HALT, 3)
+        await pulled(sim, bot2)
+        assert bot2.runners[0].status.quotes_placed == 0
+        control.request_resume()
+        await quoting(bot2, timeout=5)
+    assert bot2.last_summary["open_orders_after_shutdown"] == 0  # type: ignore[attr-defined]
+
+
+async def test_ws_down_freezes_then_recovers(sim: SimHandle, tmp_path: Path) -> None:
+    await seed_book(sim)
+    async with run_bot(settings_for(sim, tmp_path)) as bot:
+        await quoting(bot)
+        await sim.admin("drop_ws")
+        await wait_for(lambda: level(bot) is RiskLevel.FREEZE, 3)
+        assert {"book_unsynced", "ws_down"} & set(reasons(bot))
+        await quoting(bot, timeout=8)
+
+
+async def test_fair_stale_and_jump_freeze_then_recover(sim: SimHandle, tmp_path: Path) -> None:
+    await seed_book(sim)
+    rate = tmp_path / "usd_kgs.txt"
+    rate.write_text("87.45\n")
+    src = f'{{ name = "desk", kind = "file", path = "{rate}", interval_s = 0.1, max_age_s = 1.0 }}'
+    toml = f"[peg]\nsources = [{src}]\n[peg.fair]\njump_bps = 100\njump_hold_s = 0.5\n"
+    fresh = True
+
+    async def desk() -> None:  # the desk's process keeps the file fresh, while it lives
+        while True:
+            if fresh:
+                os.utime(rate)
+            await asyncio.sleep(0.1)
+
+    keeper = asyncio.create_task(desk())
+    try:
+        async with run_bot(settings_for(sim, tmp_path, toml=toml)) as bot:
+            await quoting(bot)
+            fresh = False  # nobody updates the file: the observation ages past max_age_s
+            await wait_for(lambda: "fair_stale" in reasons(bot), 4)
+            await pulled(sim, bot)
+            fresh = True
+            await quoting(bot)
+            # A 3 % devaluation in one step is a jump: pulled while it is held.
+            rate.write_text("90.10\n")
+            await wait_for(lambda: "fair_jump" in reasons(bot), 3)
+            await pulled(sim, bot)
+            # It was a bad print: the rate comes back, and after the hold quoting resumes.
+            rate.write_text("87.45\n")
+            await quoting(bot, timeout=6)
+    finally:
+        keeper.cancel()
+
+
+async def test_reject_storm_freezes_then_recovers(sim: SimHandle, tmp_path: Path) -> None:
+    await seed_book(sim)
+    rate = tmp_path / "usd_kgs.txt"
+    rate.write_text("87.45\n")
+    src = f'{{ name = "desk", kind = "file", path = "{rate}", interval_s = 0.1, max_age_s = 60 }}'
+    settings = settings_for(
+        sim,
+        tmp_path,
+        toml=f"[peg]\nsources = [{src}]\n",
+        risk={"rejects_freeze": 3, "reject_window_s": 1.0, "cooldown_s": 0.3},
+    )
+    async with run_bot(settings) as bot:
+        await quoting(bot)
+        # The market halts: cancels still work, every new order is refused. The fair value
+        # moves two ticks, so the bot must requote into the halted market.
+        await sim.admin("status", {"symbol": "KGSTUSDT", "status": "HALT"})
+        rate.write_text("87.30\n")
+        await wait_for(lambda: "reject_storm" in reasons(bot), 5)
+        assert level(bot) is RiskLevel.FREEZE
+        assert bot.runners[0].rejects >= 3
+        await sim.admin("status", {"symbol": "KGSTUSDT", "status": "TRADING"})
+        await quoting(bot, timeout=8)
+
+
+async def test_peg_deviation_defends_then_recovers(sim: SimHandle, tmp_path: Path) -> None:
+    # The market trades 80 bps above fair: defend (wider, smaller); back at the peg: normal.
+    await seed_book(sim, bid="0.01151", ask="0.01154")
+    async with run_bot(settings_for(sim, tmp_path)) as bot:
+        await wait_for(
+            lambda: "peg_deviation" in reasons(bot) and level(bot) is RiskLevel.DEFEND, 5
+        )
+        maker = sim.maker()
+        await maker.load_markets()
+        await maker.cancel_all_orders("KGST/USDT")
+        await seed_book(sim)
+        await quoting(bot, timeout=6)
