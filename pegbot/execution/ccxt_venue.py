@@ -32,7 +32,7 @@ import logging
 import re
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
 import ccxt.pro as ccxtpro
@@ -40,6 +40,7 @@ import ccxt.pro as ccxtpro
 from pegbot.execution import errors
 from pegbot.execution.budget import RateBudget
 from pegbot.execution.ccxt_parse import num, parse_fee_rates, parse_fill, parse_order
+from pegbot.execution.ccxt_stream import UserStreamMixin
 from pegbot.execution.quirks import VenueQuirks, deep_copy, point_client_at, quirks_for
 from pegbot.execution.rate_guard import RateGuard
 from pegbot.execution.venue import Balance, Fill, OrderState, OrderUpdate, VenueEvent
@@ -126,7 +127,7 @@ async def load_market(
         await venue.close()
 
 
-class CcxtVenue:
+class CcxtVenue(UserStreamMixin):
     """A :class:`~pegbot.execution.venue.Venue` over a ccxt.pro client (see module doc).
 
     Attributes:
@@ -595,88 +596,6 @@ class CcxtVenue:
     def _fill(self, raw: Mapping[str, Any], market: Market) -> Fill:
         return parse_fill(raw, market, self.quirks, self.name, self.symbol, self._client_ids)
 
-    # -- the user-data stream -------------------------------------------------------------
-
-    async def _subscribe(self) -> None:
-        ready = self.quirks.user_stream_ready
-        method = getattr(self.client, ready, None) if ready else None
-        if method is not None:
-            # Returns once the venue confirmed the subscription: nothing placed after
-            # start() can be missed by the stream.
-            await self._call("subscribe", method)
-        self.stream_connected = True
-
-    def events(self) -> AsyncIterator[VenueEvent]:
-        """Order updates and fills as the venue pushes them, each exactly once.
-
-        Buffered from :meth:`start` on; one consumer (iterators share one queue).
-        """
-        return self._events()
-
-    async def _events(self) -> AsyncIterator[VenueEvent]:
-        while True:
-            yield await self._queue.get()
-
-    async def _stream(self, what: str) -> None:
-        failed = False
-        while not self._closed:
-            try:
-                if failed:
-                    await self._subscribe()
-                    self.stream_reconnects += 1
-                    failed = False
-                    await self._recover()
-                if what == "orders":
-                    raws = await self.client.watch_orders(self.symbol)
-                    for raw in raws:
-                        self._push_order(self._order_update(raw))
-                else:
-                    raws = await self.client.watch_my_trades(self.symbol)
-                    market = self.market
-                    for raw in raws:
-                        self._push_fill(self._fill(raw, market))
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # the stream must outlive any failure
-                if self._closed:
-                    return
-                self.stream_connected = False
-                failed = True
-                self._count(f"stream_errors_{what}")
-                log.warning(
-                    "user stream failed",
-                    extra={"event": "user_stream_down", "stream": what, "error": repr(exc)},
-                )
-                await self.sleep(self.reconnect_pause_s)
-
-    async def _recover(self) -> None:
-        """After a stream outage: push what the venue knows that the stream may have missed."""
-        try:
-            live = await self.open_orders()
-            for update in live:
-                self._push_order(update)
-            # Orders we last saw open and that are open no more: their final state.
-            still = {u.client_id for u in live}
-            for client_id in [c for c in self._open_known if c not in still]:
-                found = await self._lookup(client_id, errors.TemporaryError("recovery"))
-                if found is None:
-                    self._open_known.pop(client_id, None)
-                else:
-                    self._push_order(found)
-            since = max(self._last_fill_ns - 60 * _NS, 0) if self._last_fill_ns else 0
-            for fill in await self.fills_since(since):
-                self._push_fill(fill)
-        except errors.VenueError as exc:
-            log.warning("recovery failed", extra={"event": "recovery_failed", "error": str(exc)})
-
-    def _remember(self, memory: OrderedDict[Any, None], key: Any) -> bool:
-        if key in memory:
-            return False
-        memory[key] = None
-        if len(memory) > self._dedup_memory:
-            memory.popitem(last=False)
-        return True
-
     def _remember_order(self, update: OrderUpdate) -> None:
         if update.order_id:
             self._client_ids[update.order_id] = update.client_id
@@ -689,18 +608,6 @@ class CcxtVenue:
             self._open_known[update.client_id] = update
         else:
             self._open_known.pop(update.client_id, None)
-
-    def _push_order(self, update: OrderUpdate) -> None:
-        self._remember_order(update)
-        if self._remember(
-            self._seen_orders, (update.client_id, update.state.value, update.filled_units)
-        ):
-            self._queue.put_nowait(update)
-
-    def _push_fill(self, fill: Fill) -> None:
-        if self._remember(self._seen_fills, fill.trade_id):
-            self._last_fill_ns = max(self._last_fill_ns, fill.ts_ns)
-            self._queue.put_nowait(fill)
 
 
 def _maybe_executed(exc: errors.VenueError) -> bool:
