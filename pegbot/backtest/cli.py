@@ -1,0 +1,152 @@
+"""Commands of this room: ``pegbot backtest``, ``pegbot report``, ``pegbot sweep``.
+
+Commands stay thin: they load the scenario, run the library code and print. Results go to
+stdout (with ``--json`` the last line is one JSON object), progress to stderr (a rich bar,
+only on a TTY), errors to stderr with exit 1; a bad scenario or override exits 2.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from pegbot.backtest.engine import BacktestError
+from pegbot.backtest.scenario import ScenarioError, build_backtest, load_scenario
+
+
+@contextmanager
+def _progress(enabled: bool, what: str) -> Iterator[Callable[[int, int], None] | None]:
+    if not enabled or not sys.stderr.isatty():
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    ) as bar:
+        task = bar.add_task(what, total=None)
+
+        def update(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield update
+
+
+def _json_line(obj: dict[str, Any]) -> None:
+    typer.echo(json.dumps(obj, default=str, separators=(",", ":")))
+
+
+def backtest_command(
+    scenario: Annotated[Path, typer.Argument(help="Scenario TOML (backtests/*.toml).")],
+    tape: Annotated[Path | None, typer.Option("--tape", help="Tape to replay instead.")] = None,
+    strategy: Annotated[
+        str | None, typer.Option("--strategy", help="Strategy module or file instead.")
+    ] = None,
+    set_: Annotated[
+        list[str] | None, typer.Option("--set", help="Override key=value (dotted path).")
+    ] = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Results directory.")] = None,
+    no_save: Annotated[bool, typer.Option("--no-save", help="Do not write results.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    no_progress: Annotated[bool, typer.Option("--no-progress")] = False,
+) -> None:
+    """Replay a tape through the strategy, risk and reconciler; write tables and a summary."""
+    from pegbot.backtest import results
+    from pegbot.strategy import StrategyError
+
+    try:
+        sc, where = load_scenario(scenario, set_ or [])
+    except ScenarioError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    try:
+        with _progress(not no_progress, f"backtest {sc.name}") as update:
+            bt = build_backtest(sc, where, tape=tape, strategy=strategy, progress=update)
+            run = bt.run()
+    except (ScenarioError, StrategyError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    except (BacktestError, OSError, ValueError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    t = results.tables(run)
+    summary = results.summarize(run, t)
+    summary["scenario"] = sc.name
+    summary["tape"] = str(bt.reader.path)
+    if not no_save:
+        dest = results.save(out or Path(sc.output), t, summary, sc.model_dump(mode="json"))
+        summary["results"] = str(dest)
+    if as_json:
+        _json_line(summary)
+        return
+    for key in ("events", "wall_s", "events_per_s", "fills", "volume_base", "pnl_quote",
+                "fees_quote", "two_sided_uptime", "reconciled", "results"):  # fmt: skip
+        typer.echo(f"{key:18s} {summary.get(key)}")
+
+
+def report_command(
+    results_dir: Annotated[Path, typer.Argument(help="A results directory (or a sweep's).")],
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="HTML file to write.")] = None,
+) -> None:
+    """Write one self-contained HTML report of a backtest or a sweep."""
+    from pegbot.backtest.report import write_report
+
+    try:
+        path = write_report(results_dir, out)
+    except (OSError, ValueError, KeyError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(str(path))
+
+
+def sweep_command(
+    spec: Annotated[Path, typer.Argument(help="Sweep spec TOML (backtests/*sweep*.toml).")],
+    workers: Annotated[int, typer.Option("--workers", "-j", help="Processes.")] = 2,
+    dask: Annotated[
+        str | None, typer.Option("--dask", help="Run on a Dask cluster at ADDRESS.")
+    ] = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Results directory.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the table as JSON.")] = False,
+    no_progress: Annotated[bool, typer.Option("--no-progress")] = False,
+) -> None:
+    """Run a scenario over a parameter grid (or optuna trials) on an executor."""
+    from pegbot.backtest.sweep import SweepError, load_spec, run_sweep
+
+    try:
+        sw = load_spec(spec)
+    except SweepError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    try:
+        with _progress(not no_progress, f"sweep {spec.name}") as update:
+            table, dest = run_sweep(sw, workers=workers, dask=dask, out=out, progress=update)
+    except (SweepError, ScenarioError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    except (BacktestError, OSError, ValueError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    if as_json:
+        _json_line({"results": str(dest), "runs": table.to_dict(orient="records")})
+    else:
+        typer.echo(table.to_string(index=False))
+        typer.echo(str(dest))
+
+
+def register(app: typer.Typer) -> None:
+    """Add this room's commands to the ``pegbot`` app."""
+    app.command("backtest")(backtest_command)
+    app.command("report")(report_command)
+    app.command("sweep")(sweep_command)

@@ -1,0 +1,557 @@
+"""The backtest shell: the live bot's Strategy → Risk → Reconciler loop on a replayed tape.
+
+Only the clock and the venue are swapped (``DESIGN.md``, principle 1). The clock is the
+tape's: rows reach the exchange side at their exchange time and the strategy's book at their
+local receive time (:mod:`pegbot.backtest.core`), so feed latency is the recorded one. The
+venue is :class:`~pegbot.backtest.venue.SimVenue`, with order entry and response latency
+and queue-position fills from :mod:`pegbot.matching`.
+
+The shell honours the reconciler's contract (:mod:`pegbot.execution.reconciler`): rebinds
+are applied to the live set; cancels mark an order ``PENDING_CANCEL`` until its ack, a fill
+of its remainder or "not found"; places enter as ``PENDING_NEW`` until acked and leave on a
+reject; on ``RiskState.cancel_all`` every live order is cancelled. Inventory as the strategy
+sees it moves when a fill's response arrives; the venue's own account moves at the fill.
+
+The strategy is asked on a timer (``wake_ns``), and only when something it reads may have
+changed: for a strategy declaring ``inputs = "bbo"`` a best price, a response to one of our
+orders, or ``max_idle_ns`` since the last decision (so time-driven risk triggers such as a
+stale book still fire); for any other strategy, any book change as well.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from decimal import Decimal
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pegbot.backtest import core
+from pegbot.backtest.book import DenseBookView
+from pegbot.backtest.venue import ACK, CANCELED, FILL, NOT_FOUND, REJECT, Account, SimVenue
+from pegbot.execution.reconciler import Reconciler
+from pegbot.execution.risk import Risk
+from pegbot.market import Market, Side
+from pegbot.matching import FillEngine, LatencyModel, RiskAverse
+from pegbot.strategy import (
+    FairView,
+    FeedHealth,
+    Inventory,
+    LiveOrder,
+    MarketState,
+    OrderStatus,
+    Strategy,
+)
+from pegbot.tape.reader import Columns, TapeReader
+from pegbot.tape.schema import TRADE
+
+_COLS = ("kind", "side", "price", "qty", "exch_ts", "local_ts")
+_MARGIN = 256  # spare ticks on each side of the dense books
+MAX_DENSE_TICKS = 16_000_000  # 4 books x 8 B: 512 MB; a wider tape is refused
+
+
+class BacktestError(ValueError):
+    """The backtest cannot run on these inputs (the message says why)."""
+
+
+FairFn = Callable[[int, DenseBookView], FairView | None]
+
+
+def fixed_fair(market: Market, price: Decimal) -> FairFn:
+    """A fair value that never changes (a fixed rate)."""
+    view = FairView.from_price(market, price)
+
+    def fair(now_ns: int, book: DenseBookView) -> FairView | None:
+        return view
+
+    return fair
+
+
+_MID_CACHE: dict[int, Fraction] = {}
+
+
+def mid_fair(now_ns: int, book: DenseBookView) -> FairView | None:
+    """The tape's own mid as the fair value (None while a side is empty)."""
+    bb, ba = book.best_bid, book.best_ask
+    if bb is None or ba is None:
+        return None
+    twice = bb + ba
+    mid = _MID_CACHE.get(twice)
+    if mid is None:
+        if len(_MID_CACHE) > 4096:
+            _MID_CACHE.clear()
+        mid = _MID_CACHE[twice] = Fraction(twice, 2)
+    return FairView(mid, "ok", 0, now_ns)
+
+
+@dataclass
+class BacktestRun:
+    """Everything a run produced; :mod:`pegbot.backtest.results` turns it into tables.
+
+    Attributes:
+        market: The market.
+        events: Tape rows replayed.
+        wall_s: Wall time of the replay.
+        venue: The venue (records, its account).
+        local: The account as the shell saw it at the end.
+        initial: The account at the start.
+        target_base_units: The inventory target.
+        bbo: Local best-price timeline ``(local_ts, best_bid, best_ask)`` at each change.
+        evaluations: Strategy decisions made.
+        wakeups_skipped: Not counted exactly (the core jumps them); kept for the summary.
+        start_ns: First row's local time.
+        end_ns: Last row's local time.
+        fair_price: The fixed fair price, when fair came from a fixed rate.
+        fair_source: ``fixed``, ``mid`` or ``series``.
+        risk_transitions: Risk level changes ``(at_ns, from, to, reasons)``.
+        signals: Signals the arbitrage signaler raised.
+    """
+
+    market: Market
+    events: int
+    wall_s: float
+    venue: SimVenue
+    local: Account
+    initial: Account
+    target_base_units: int
+    bbo: np.ndarray[Any, Any]
+    evaluations: int
+    start_ns: int
+    end_ns: int
+    fair_source: str
+    fair_price: Decimal | None = None
+    fair_series: list[tuple[int, Fraction]] = field(default_factory=list)
+    risk_transitions: list[tuple[int, str, str, str]] = field(default_factory=list)
+    signals: int = 0
+
+
+class Backtest:
+    """One backtest run over a tape (see the module docstring).
+
+    Args:
+        tape: The tape file.
+        market: The market (fees, filters); its tick and lot must match the tape's.
+        strategy: The strategy.
+        reconciler: The reconciler (no rate budget in backtests unless you give one).
+        risk: The risk layer, or None to send the strategy's quotes unclamped.
+        fills: The fill engine (queue model, partial fills).
+        latency: Order entry and response latency.
+        fair: The fair value at a decision time; see :func:`fixed_fair`, :func:`mid_fair`.
+        fair_source: Name of the fair source, for the results.
+        initial: The starting account.
+        target_base_units: The inventory the strategy skews toward.
+        wake_ns: Timer period of strategy wake-ups.
+        max_idle_ns: Longest time without a decision.
+        progress: Called with (rows done, rows total) after each row group.
+        signaler: Optional callable ``(now_ns, book, fair) -> int`` (signals raised).
+    """
+
+    def __init__(
+        self,
+        tape: str | Path,
+        market: Market,
+        strategy: Strategy,
+        reconciler: Reconciler,
+        risk: Risk | None,
+        fills: FillEngine,
+        latency: LatencyModel,
+        fair: FairFn = mid_fair,
+        fair_source: str = "mid",
+        initial: Account | None = None,
+        target_base_units: int = 0,
+        wake_ns: int = 100_000_000,
+        max_idle_ns: int = 5_000_000_000,
+        progress: Callable[[int, int], None] | None = None,
+        signaler: Callable[[int, DenseBookView, FairView | None], int] | None = None,
+    ) -> None:
+        if wake_ns <= 0 or max_idle_ns <= 0:
+            raise BacktestError("wake_ns and max_idle_ns must be positive")
+        self.reader = TapeReader(tape)
+        meta = self.reader.meta
+        if meta.tick_size != market.tick_size or meta.qty_decimals != market.qty_decimals:
+            raise BacktestError(
+                f"tape grid (tick {meta.tick_size}, qty decimals {meta.qty_decimals}) differs "
+                f"from the market's (tick {market.tick_size}, {market.qty_decimals})"
+            )
+        if fills.lot_units != market.units_per_lot:
+            raise BacktestError("fill engine lot_units must equal market.units_per_lot")
+        self.market = market
+        self.strategy = strategy
+        self.reconciler = reconciler
+        self.risk = risk
+        self.fills = fills
+        self.fair = fair
+        self.fair_source = fair_source
+        self.progress = progress
+        self.signaler = signaler
+        start = initial or Account()
+        self.initial = Account(start.base_units, start.cash_tu, start.fees)
+        self.venue = SimVenue(market, fills, latency, Account(start.base_units, start.cash_tu))
+        self.local = Account(start.base_units, start.cash_tu)
+        self.target = target_base_units
+        self.live: dict[str, LiveOrder] = {}
+        self.st = core.new_state()
+        self.st[core.WAKE_NS] = wake_ns
+        self.st[core.MAX_IDLE] = max_idle_ns
+        self.st[core.BBO_ONLY] = int(getattr(strategy, "inputs", "book") == "bbo")
+        self.st[core.DEFER] = int(isinstance(fills.queue, RiskAverse))
+        self.evaluations = 0
+        self.signals = 0
+        self._rejects_seen = 0
+        self._upl = market.units_per_lot
+        tick_unit = Fraction(market.tick_size) * Fraction(market.qty_unit)
+        per_unit = Fraction(market.qty_unit) / tick_unit  # tick-units per quote unit
+        self._qu_num, self._qu_den = per_unit.denominator, per_unit.numerator
+        self._bbo_chunks: list[np.ndarray[Any, Any]] = []
+        self._transitions: list[tuple[int, str, str, str]] = []
+        self._batches: Iterator[Columns] = iter(())
+        self._rows_loaded = 0
+        self.fair_price: Decimal | None = None
+        self._first_ts: int | None = None
+        self._rows: np.ndarray[Any, Any] | None = None
+        self._books: np.ndarray[Any, Any] | None = None
+        self._tl = np.zeros((3, 1), dtype=np.int64)
+        self._carry = 0
+        self._last_diff_skipped = False
+        self._last_ts = 0
+
+    # -- data windows ---------------------------------------------------------------------
+
+    def _next_batch(self) -> Columns | None:
+        for cols in self._batches:
+            if len(cols["kind"]):
+                self._rows_loaded += len(cols["kind"])
+                if self.progress is not None:
+                    self.progress(self._rows_loaded, self.reader.num_rows)
+                return cols
+        return None
+
+    def _load(self, cols: Columns) -> None:
+        st = self.st
+        local = np.ascontiguousarray(cols["local_ts"], dtype=np.int64)
+        exch = np.asarray(cols["exch_ts"], dtype=np.int64)
+        ex = np.maximum.accumulate(np.where(exch > 0, exch, local))
+        if self._first_ts is None:
+            self._first_ts = int(local[0])
+            self._carry = int(ex[0])
+            st[core.NEXT_WAKE] = int(local[0]) + st[core.WAKE_NS]
+        ex = np.maximum(ex, self._carry)
+        self._carry = int(ex[-1])
+        self._last_ts = int(local[-1])
+        new = np.empty((6, len(local)), dtype=np.int64)
+        new[0] = cols["kind"]
+        new[1] = cols["side"]
+        new[2] = cols["price"]
+        new[3] = cols["qty"]
+        new[4] = ex
+        new[5] = local
+        if self._rows is not None:
+            cut = int(min(st[core.IE], st[core.IL]))
+            new = np.concatenate((self._rows[:, cut:], new), axis=1)
+            st[core.IE] -= cut
+            st[core.IL] -= cut
+        self._rows = new
+        st[core.N] = new.shape[1]
+        self._ensure_range(new[0], new[2])
+        self._tl = np.zeros((3, max(1024, new.shape[1] // 4 + 1)), dtype=np.int64)
+        st[core.NBBO] = 0
+
+    def _ensure_range(self, kind: np.ndarray[Any, Any], price: np.ndarray[Any, Any]) -> None:
+        prices = price[kind != 1]  # a CLEAR row's price means nothing
+        if not len(prices):
+            if self._books is None:
+                self._alloc(1, 2)
+            return
+        lo, hi = int(prices.min()), int(prices.max())
+        if lo <= 0:
+            raise BacktestError(f"tape has a non-positive price tick {lo}")
+        if self._books is not None:
+            base, size = int(self.st[core.BASE]), int(self.st[core.SIZE])
+            if lo >= base and hi < base + size:
+                return
+            lo, hi = min(lo, base), max(hi, base + size - 1)
+        self._alloc(max(1, lo - _MARGIN), hi + _MARGIN)
+
+    def _alloc(self, lo: int, hi: int) -> None:
+        size = hi - lo + 1
+        if size > MAX_DENSE_TICKS:
+            raise BacktestError(
+                f"the tape's prices span {size} ticks, more than the dense books hold "
+                f"({MAX_DENSE_TICKS}); split the tape or coarsen the tick"
+            )
+        fresh = np.zeros((6, size), dtype=np.int64)
+        fresh[4:] = -1
+        if self._books is not None:
+            old_base, old_size = int(self.st[core.BASE]), int(self.st[core.SIZE])
+            off = old_base - lo
+            fresh[:, off : off + old_size] = self._books
+        self._books = fresh
+        self.st[core.BASE] = lo
+        self.st[core.SIZE] = size
+
+    def _flush_bbo(self) -> None:
+        n = int(self.st[core.NBBO])
+        if n:
+            self._bbo_chunks.append(self._tl[:, :n].copy())
+        self.st[core.NBBO] = 0
+
+    # -- the loop -------------------------------------------------------------------------
+
+    def run(self) -> BacktestRun:
+        """Replay the whole tape; returns the run's records."""
+        core.warm_up()  # JIT compile or cache load is not replay time
+        t0 = time.perf_counter()
+        st = self.st
+        self._batches = self.reader.iter_batches(list(_COLS))
+        first = self._next_batch()
+        if first is None:
+            raise BacktestError(f"{self.reader.path}: the tape has no rows")
+        self._load(first)
+        venue = self.venue
+        advance = core.advance
+        while True:
+            na, nr = venue.next_arrival, venue.next_response
+            stop = core.INF
+            if na is not None:
+                stop = na
+            if nr is not None and nr < stop:
+                stop = nr
+            st[core.STOP] = stop
+            ev = advance(self._rows, self._books, self._tl, st)
+            if ev == core.EV_ROW:
+                self._on_row()
+            elif ev == core.EV_WAKE:
+                self._on_wake(int(st[core.NOW]))
+            elif ev == core.EV_TIME:
+                self._on_time(int(st[core.NOW]))
+            elif ev == core.EV_DATA:
+                self._flush_bbo()
+                nxt = self._next_batch()
+                if nxt is None:
+                    st[core.END] = 1
+                else:
+                    self._load(nxt)
+            elif ev == core.EV_FLUSH:
+                self._flush_bbo()
+            else:
+                break
+        self._flush_bbo()
+        # No more market data: let requests in flight land and their answers arrive.
+        while venue.next_arrival is not None or venue.next_response is not None:
+            cands = [t for t in (venue.next_arrival, venue.next_response) if t is not None]
+            self._on_time(min(cands))
+        wall = time.perf_counter() - t0
+        bbo = (
+            np.concatenate(self._bbo_chunks, axis=1)
+            if self._bbo_chunks
+            else np.zeros((3, 0), dtype=np.int64)
+        )
+        return BacktestRun(
+            market=self.market,
+            events=int(self.reader.num_rows),
+            wall_s=wall,
+            venue=venue,
+            local=self.local,
+            initial=self.initial,
+            target_base_units=self.target,
+            bbo=bbo,
+            evaluations=self.evaluations,
+            start_ns=self._first_ts or 0,
+            end_ns=self._last_ts,
+            fair_source=self.fair_source,
+            fair_price=self.fair_price,
+            risk_transitions=self._transitions,
+            signals=self.signals,
+        )
+
+    # -- events ---------------------------------------------------------------------------
+
+    def _sync_pending(self) -> None:
+        # Hand the deferred depth rows at our levels to the fill engine (risk-averse queue:
+        # the minimum caps the queue ahead, the level's current quantity is its last value).
+        st = self.st
+        if not st[core.PEND_N]:
+            return
+        st[core.PEND_N] = 0
+        base = int(st[core.BASE])
+        books = self._books
+        assert books is not None
+        t = int(st[core.E_TS])
+        eng = self.fills
+        out = []
+        for side, price, _ in list(self.venue.resting.values()):
+            ix = price - base
+            row = 4 if side > 0 else 5
+            low = int(books[row, ix])
+            if low >= 0:
+                books[row, ix] = -1
+                out += eng.on_depth(side, price, low, t)
+                out += eng.on_depth(side, price, int(books[row - 4, ix]), t)
+        if out:
+            self.venue.on_fills(out)
+
+    def _set_ranges(self) -> None:
+        st = self.st
+        bmin, bmax, amin, amax = core.INF, core.NO_BID, core.NO_ASK, -core.INF
+        for side, price, _ in self.venue.resting.values():
+            if side > 0:
+                bmin = min(bmin, price)
+                bmax = max(bmax, price)
+            else:
+                amin = min(amin, price)
+                amax = max(amax, price)
+        st[core.OWN_BID_MIN], st[core.OWN_BID_MAX] = bmin, bmax
+        st[core.OWN_ASK_MIN], st[core.OWN_ASK_MAX] = amin, amax
+        for side, lo_i, hi_i in ((1, core.TAKEN_BID_LO, core.TAKEN_BID_HI),
+                                 (-1, core.TAKEN_ASK_LO, core.TAKEN_ASK_HI)):  # fmt: skip
+            taken = self.venue.taken[side]
+            st[lo_i] = min(taken) if taken else core.INF
+            st[hi_i] = max(taken) if taken else -core.INF
+
+    def _on_row(self) -> None:
+        st = self.st
+        self._sync_pending()
+        r = int(st[core.IE]) - 1
+        assert self._rows is not None
+        k, s, p, q = self._rows[:4, r].tolist()
+        t = int(st[core.NOW])
+        if k == TRADE:
+            fills = self.fills.on_trade(s, p, q, t)
+        else:
+            fills = self.fills.on_depth(s, p, q, t)
+            taken = self.venue.taken[s]
+            if p in taken:
+                taken.discard(p)
+                self._set_ranges()
+        if fills:
+            self.venue.on_fills(fills)
+            self._set_ranges()
+
+    def _on_time(self, now: int) -> None:
+        self._sync_pending()
+        st = self.st
+        v = self.venue
+        na = v.next_arrival
+        if na is not None and na <= now:
+            bb, ba = int(st[core.BBE]), int(st[core.BAE])
+            assert self._books is not None
+            v.act(
+                now, self._books, int(st[core.BASE]),
+                None if bb == core.NO_BID else bb, None if ba == core.NO_ASK else ba,
+            )  # fmt: skip
+            self._set_ranges()
+        bbo_only = bool(st[core.BBO_ONLY])
+        for resp in v.due_responses(now):
+            self._deliver(resp.kind, resp.client_id, resp.fill)
+            # An ack or a cancel ack changes nothing a "bbo" strategy or a clean diff reads.
+            if not bbo_only or self._last_diff_skipped or resp.kind not in (ACK, CANCELED):
+                st[core.DIRTY] = 1
+
+    def _deliver(self, kind: str, cid: str, fill: Any) -> None:
+        live = self.live
+        if kind == ACK:
+            o = live.get(cid)
+            if o is not None and o.status is OrderStatus.PENDING_NEW:
+                live[cid] = LiveOrder(o.client_id, o.level_id, o.side, o.price_ticks, o.lots)
+        elif kind == REJECT:
+            live.pop(cid, None)
+            self._rejects_seen += 1
+        elif kind in (CANCELED, NOT_FOUND):
+            live.pop(cid, None)
+        elif kind == FILL:
+            self.local.apply(fill, Decimal(0))
+            o = live.get(cid)
+            if fill.leaves_units == 0:
+                live.pop(cid, None)
+            elif o is not None:
+                live[cid] = LiveOrder(
+                    o.client_id, o.level_id, o.side, o.price_ticks,
+                    fill.leaves_units // self._upl, o.status,
+                )  # fmt: skip
+
+    def _on_wake(self, now: int) -> None:
+        st = self.st
+        st[core.BBO_CHANGED] = st[core.BOOK_CHANGED] = st[core.DIRTY] = 0
+        st[core.LAST_EVAL] = now
+        self.evaluations += 1
+        bb, ba = int(st[core.BBL]), int(st[core.BAL])
+        assert self._books is not None
+        book = DenseBookView(
+            self._books[2], self._books[3], int(st[core.BASE]),
+            None if bb == core.NO_BID else bb, None if ba == core.NO_ASK else ba,
+            int(st[core.L_TS]),
+        )  # fmt: skip
+        fair = self.fair(now, book)
+        loc = self.local
+        quote_units = loc.cash_tu * self._qu_num // self._qu_den
+        state = MarketState(
+            now_ns=now,
+            book=book,
+            fair=fair,
+            inventory=Inventory(loc.base_units, quote_units, self.target),
+            live_orders=tuple(self.live.values()),
+            mode="backtest",
+            feed=FeedHealth(int(st[core.L_TS]), bool(st[core.L_SYNCED]), True,
+                            self._rejects_seen),
+        )  # fmt: skip
+        desired = self.strategy.quote(state)
+        cancel_all = False
+        if self.risk is not None:
+            desired, rs = self.risk.apply(state, desired)
+            cancel_all = rs.cancel_all
+            if rs.transition is not None:
+                tr = rs.transition
+                self._transitions.append(
+                    (tr.at_ns, tr.from_level.label, tr.to_level.label, ",".join(tr.reasons))
+                )
+        if self.signaler is not None:
+            self.signals += self.signaler(now, book, fair)
+        venue = self.venue
+        self._last_diff_skipped = cancel_all
+        if cancel_all:
+            for cid, o in list(self.live.items()):
+                if o.status is not OrderStatus.PENDING_CANCEL:
+                    venue.send_cancel(now, cid)
+                    self.live[cid] = _with_status(o, OrderStatus.PENDING_CANCEL)
+            return
+        actions = self.reconciler.diff(desired, tuple(self.live.values()), now)
+        self._last_diff_skipped = bool(actions.skipped)
+        for rb in actions.rebinds:
+            o = self.live[rb.client_id]
+            self.live[rb.client_id] = LiveOrder(
+                o.client_id, rb.level_id, o.side, o.price_ticks, o.lots, o.status
+            )
+        for c in actions.cancels:
+            o = self.live.get(c.client_id)
+            if o is not None:
+                venue.send_cancel(now, c.client_id)
+                self.live[c.client_id] = _with_status(o, OrderStatus.PENDING_CANCEL)
+        for pl in actions.places:
+            qt = pl.quote
+            venue.send_place(
+                now, pl.client_id, int(qt.side), qt.price_ticks, qt.lots * self._upl,
+                pl.post_only,
+            )  # fmt: skip
+            self.live[pl.client_id] = LiveOrder(
+                pl.client_id, qt.level_id, qt.side, qt.price_ticks, qt.lots,
+                OrderStatus.PENDING_NEW,
+            )  # fmt: skip
+
+
+def _with_status(o: LiveOrder, status: OrderStatus) -> LiveOrder:
+    return LiveOrder(o.client_id, o.level_id, o.side, o.price_ticks, o.lots, status)
+
+
+__all__ = [
+    "Backtest",
+    "BacktestError",
+    "BacktestRun",
+    "FairFn",
+    "Side",
+    "fixed_fair",
+    "mid_fair",
+]
