@@ -238,7 +238,12 @@ class CcxtVenue(UserStreamMixin):
         return self._market
 
     async def start(self, *, user_stream: bool = True) -> Market:
-        """Load the market and fees, set up the rate budget, start the user-data stream."""
+        """Load the market and fees, set up the rate budget, start the user-data stream.
+
+        Args:
+            user_stream: Subscribe the user-data stream (returns once the venue confirmed
+                it). Without it :meth:`events` yields nothing: for recovery and tools.
+        """
         await self._call("markets", self.client.load_markets)
         info = self.client.last_json_response
         if self.symbol not in self.client.markets:
