@@ -108,6 +108,9 @@ class JsonLogFormatter(JsonFormatter):
         log_data.setdefault("event", getattr(record, "event", None) or _event_name(record))
         if record.exc_info and "exc_info" not in log_data:
             log_data["exc_info"] = self.formatException(record.exc_info)
+        for key in ("exc_info", "stack_info"):  # venue errors quote signed URLs and bodies
+            if isinstance(log_data.get(key), str):
+                log_data[key] = redact_text(log_data[key])
 
 
 def _event_name(record: logging.LogRecord) -> str:
@@ -126,7 +129,7 @@ class _TextFormatter(logging.Formatter):
         if extras:
             base += "  " + " ".join(f"{k}={v}" for k, v in extras.items())
         if record.exc_info:
-            base += "\n" + self.formatException(record.exc_info)
+            base += "\n" + redact_text(self.formatException(record.exc_info))
         return base
 
 
