@@ -238,7 +238,8 @@ class Backtest:
         if self._first_ts is None:
             self._first_ts = int(local[0])
             self._carry = int(ex[0])
-            st[core.NEXT_WAKE] = int(local[0]) + st[core.WAKE_NS]
+            # The clock starts at the first row's exchange time, as hftbacktest's does.
+            st[core.NEXT_WAKE] = min(int(ex[0]), int(local[0])) + st[core.WAKE_NS]
         ex = np.maximum(ex, self._carry)
         self._carry = int(ex[-1])
         self._last_ts = int(local[-1])

@@ -1,0 +1,276 @@
+"""The full market-maker backtest, pegbot beside hftbacktest 2.4.4, on the same files.
+
+For each input — (a) the 5-M-row synthetic KGST-like tape (``synth.py``) and (b) the real
+Binance spot BTCUSDT day of ``/work/shared/data`` (converted to a tape) — the tape is
+exported with pegbot's npz converter and the cross-check market maker
+(``backtests/hftbacktest_crosscheck.toml``, ``strategies/hftbacktest_mm.py``) runs in both
+engines, each in its own process so that peak RSS is its own:
+
+* pegbot: the scenario through :class:`pegbot.backtest.engine.Backtest` (the same Strategy
+  → Reconciler → SimVenue code as every backtest; risk off as in hftbacktest's loop);
+* hftbacktest: the same rules as a numba-jitted loop over ``HashMapMarketDepthBacktest``
+  (risk-averse queue, no partial fills, 10 ms constant latency, GTX post-only orders, maker
+  0 / taker 0.1 % by value), compiled on a small slice before the timed run.
+
+Printed per input and engine: rows/s (tape rows ÷ wall and ÷ CPU time of the replay; the
+machine is shared, so CPU time is the steadier figure), peak RSS, fills, PnL (cash +
+position × last mid − fees) and where they differ.
+
+    .venv/bin/python benchmarks/bench_backtest.py [--rows 5000000] [--no-real] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+SCENARIO = ROOT / "backtests" / "hftbacktest_crosscheck.toml"
+SPOT = Path("/work/shared/data/binance_ws_raw/hftbacktest_examples/spot/btcusdt_20240808.gz")
+TMP = Path("/tmp/pegbot_bench_backtest")
+
+#: (label, size_lots, limit_lots) per input: KGST lots are 1 KGST, BTC lots 0.00001 BTC.
+PARAMS = {"kgst": (50_000, 2_000_000), "btc": (100, 4_000)}
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def run_pegbot(tape: Path, size: int, limit: int) -> dict[str, Any]:
+    """One pegbot run of the cross-check scenario (in this process)."""
+    from pegbot.backtest import results
+    from pegbot.backtest.scenario import build_backtest, load_scenario
+
+    sc, where = load_scenario(
+        SCENARIO,
+        [f"strategy.params.size_lots={size}", f"strategy.params.limit_lots={limit}"],
+    )
+    bt = build_backtest(sc, where, tape=tape)
+    cpu = time.process_time()
+    run = bt.run()
+    cpu = time.process_time() - cpu
+    t = results.tables(run)
+    s = results.summarize(run, t)
+    return {
+        "engine": "pegbot",
+        "rows": run.events,
+        "wall_s": run.wall_s,
+        "cpu_s": cpu,
+        "fills": s["fills"],
+        "pnl": s["pnl_quote"],
+        "fees": s["fees_quote"],
+        "volume": s["volume_base"],
+        "evaluations": run.evaluations,
+        "peak_rss_mb": _peak_rss_mb(),
+    }
+
+
+def run_hftbacktest(
+    npz: Path, rows: int, tick: float, lot: float, size: int, limit: int
+) -> dict[str, Any]:
+    """One hftbacktest run of the same market maker (in this process)."""
+    import numpy as np
+    from hftbacktest import BacktestAsset, HashMapMarketDepthBacktest
+    from hftbacktest.order import BUY, CANCELED, GTX, LIMIT, NEW, SELL
+    from numba import njit
+
+    @njit
+    def mm(hbt: Any, size_lots: int, limit_lots: int, lot: float, tick: float, step: int) -> Any:
+        oid = 0
+        evals = 0
+        while hbt.elapse(step) == 0:
+            hbt.clear_inactive_orders(0)
+            depth = hbt.depth(0)
+            bb = depth.best_bid_tick
+            ba = depth.best_ask_tick
+            if bb < -(1 << 60) or ba > (1 << 60):
+                continue
+            evals += 1
+            q = int(round(hbt.position(0) / lot))
+            skew = round(2.0 * q / limit_lots)
+            bid = min((bb + ba - 1) // 2 - skew, bb)
+            ask = max((bb + ba + 2) // 2 - skew, ba)
+            if ask <= bid:
+                ask = bid + 1
+            want_bid = q < limit_lots
+            want_ask = q > -limit_lots
+            have_bid = have_ask = False
+            busy_bid = busy_ask = False
+            values = hbt.orders(0).values()
+            while values.has_next():
+                o = values.get()
+                if o.status != NEW or o.req == CANCELED:
+                    continue  # gone, or its cancel is in flight
+                keep = o.price_tick == (bid if o.side == BUY else ask) and (
+                    want_bid if o.side == BUY else want_ask
+                )
+                if keep:
+                    if o.side == BUY:
+                        have_bid = True
+                    else:
+                        have_ask = True
+                elif o.cancellable:
+                    hbt.cancel(0, o.order_id, False)
+                elif o.side == BUY:  # unacknowledged: holds its level, as in the reconciler
+                    busy_bid = True
+                else:
+                    busy_ask = True
+            if want_bid and not have_bid and not busy_bid:
+                oid += 1
+                hbt.submit_buy_order(0, oid, bid * tick, size_lots * lot, GTX, LIMIT, False)
+            if want_ask and not have_ask and not busy_ask:
+                oid += 1
+                hbt.submit_sell_order(0, oid, ask * tick, size_lots * lot, GTX, LIMIT, False)
+        depth = hbt.depth(0)
+        return evals, depth.best_bid_tick, depth.best_ask_tick
+
+    def make(data: Any) -> Any:
+        asset = (
+            BacktestAsset()
+            .data([data])
+            .linear_asset(1.0)
+            .constant_order_latency(10_000_000, 10_000_000)
+            .risk_adverse_queue_model()
+            .no_partial_fill_exchange()
+            .trading_value_fee_model(0.0, 0.001)
+            .tick_size(tick)
+            .lot_size(lot)
+        )
+        return HashMapMarketDepthBacktest([asset])
+
+    data = np.load(npz)["data"]
+    # hftbacktest keeps a pointer to the array: keep it alive until close().
+    warm_data = np.ascontiguousarray(data[:20_000])
+    warm = make(warm_data)  # compile outside the timed run
+    mm(warm, size, limit, lot, tick, 100_000_000)
+    warm.close()
+    wall = time.perf_counter()
+    cpu = time.process_time()
+    hbt = make(data)
+    evals, bb, ba = mm(hbt, size, limit, lot, tick, 100_000_000)
+    wall = time.perf_counter() - wall
+    cpu = time.process_time() - cpu
+    sv = hbt.state_values(0)
+    mid = (bb + ba) / 2 * tick
+    out = {
+        "engine": "hftbacktest",
+        "rows": rows,
+        "npz_events": len(data),
+        "wall_s": wall,
+        "cpu_s": cpu,
+        "fills": int(sv.num_trades),
+        "pnl": sv.balance + sv.position * mid - sv.fee,
+        "fees": sv.fee,
+        "volume": sv.trading_volume,
+        "evaluations": int(evals),
+        "peak_rss_mb": _peak_rss_mb(),
+    }
+    hbt.close()
+    return out
+
+
+def prepare(rows: int, real: bool) -> list[tuple[str, Path, Path, str]]:
+    """Tapes and their npz exports: (label, tape, npz, params key)."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from common import market
+    from synth import make_columns, write_tape
+
+    from pegbot.tape.binance import convert_binance_raw
+    from pegbot.tape.hftbacktest import tape_to_npz
+
+    TMP.mkdir(parents=True, exist_ok=True)
+    out = []
+    synth = TMP / f"synth_{rows}.parquet"
+    if not synth.exists():
+        write_tape(synth, make_columns(rows))
+    out.append((f"synthetic KGST-like, {rows:,} rows", synth, "kgst"))
+    if real and SPOT.exists():
+        spot = TMP / "spot_btcusdt_20240808.parquet"
+        if not spot.exists():
+            convert_binance_raw([SPOT], spot, market("BTC/USDT", "0.01"))
+        out.append(("real Binance spot BTCUSDT 2024-08-08", spot, "btc"))
+    res = []
+    for label, tape, key in out:
+        npz = tape.with_suffix(".npz")
+        if not npz.exists():
+            tape_to_npz(tape, npz)
+        res.append((label, tape, npz, key))
+    return res
+
+
+def _child(args: argparse.Namespace) -> None:
+    size, limit = PARAMS[args.params]
+    if args.one == "pegbot":
+        out = run_pegbot(Path(args.tape), size, limit)
+    else:
+        from pegbot.tape.reader import TapeReader
+
+        reader = TapeReader(args.tape)
+        meta = reader.meta
+        out = run_hftbacktest(
+            Path(args.npz),
+            reader.num_rows,
+            float(meta.tick_size),
+            float(meta.lot_size),
+            size,
+            limit,
+        )
+    print(json.dumps(out))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rows", type=int, default=5_000_000)
+    ap.add_argument("--no-real", action="store_true")
+    ap.add_argument("--json", action="store_true")
+    ap.add_argument("--one", choices=["pegbot", "hftbacktest"], help=argparse.SUPPRESS)
+    ap.add_argument("--tape", help=argparse.SUPPRESS)
+    ap.add_argument("--npz", help=argparse.SUPPRESS)
+    ap.add_argument("--params", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.one:
+        _child(args)
+        return
+    report = []
+    for label, tape, npz, key in prepare(args.rows, not args.no_real):
+        rows = []
+        for engine in ("pegbot", "hftbacktest"):
+            cmd = [sys.executable, __file__, "--one", engine, "--tape", str(tape),
+                   "--npz", str(npz), "--params", key]  # fmt: skip
+            done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+            if done.returncode != 0:
+                print(done.stderr, file=sys.stderr)
+                raise SystemExit(f"{engine} failed on {label}")
+            rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
+        ours, theirs = rows
+        entry = {"input": label, "pegbot": ours, "hftbacktest": theirs}
+        entry["fills_diff_pct"] = (
+            100.0 * (ours["fills"] - theirs["fills"]) / max(1, theirs["fills"])
+        )
+        entry["pnl_diff"] = ours["pnl"] - theirs["pnl"]
+        report.append(entry)
+        if not args.json:
+            print(f"\n{label}")
+            for r in rows:
+                print(
+                    f"  {r['engine']:11s} {r['rows'] / r['wall_s'] / 1e6:6.2f} M rows/s wall "
+                    f"{r['rows'] / r['cpu_s'] / 1e6:6.2f} M rows/s CPU  "
+                    f"peak RSS {r['peak_rss_mb']:7.0f} MB  fills {r['fills']:7d}  "
+                    f"PnL {r['pnl']:12.4f}  volume {r['volume']:.6g}  decisions {r['evaluations']}"
+                )
+            print(
+                f"  fills differ by {entry['fills_diff_pct']:+.2f} %, PnL by {entry['pnl_diff']:+.4f}"
+            )
+    if args.json:
+        print(json.dumps(report))
+
+
+if __name__ == "__main__":
+    main()
