@@ -50,6 +50,7 @@ from pegbot.execution.risk import Risk, RiskLevel, RiskState
 from pegbot.execution.venue import Balance, Fill, OrderUpdate, Venue
 from pegbot.feeds.binance import BinanceFeed
 from pegbot.feeds.model import BookLost, BookUpdate, FeedConfig, Trade
+from pegbot.ledger import Ledger, LedgerError
 from pegbot.market import Market, Rounding, Side
 from pegbot.metrics import Metrics
 from pegbot.peg.fair import FairEstimator, FairValue
@@ -608,6 +609,8 @@ class Bot:
         self._fair: FairValue | None = None
         self._fair_ns = -1
         self.http_session: Any = None  # aiohttp session of HTTP rate sources, if any
+        # Realised/unrealised PnL and fees, from the balances at the first fair value on.
+        self.ledger: Ledger | None = None
         self.killed: str | None = None
         self.started = asyncio.Event()
 
@@ -653,6 +656,12 @@ class Bot:
         if fn is not None:
             fn(f)
         fresh = runner.on_fill(f)
+        if fresh and self.ledger is not None:
+            try:
+                self.ledger.apply(f)
+            except LedgerError as exc:
+                log.error("ledger refused a fill: %s", exc,
+                          extra={"event": "ledger_error", "venue": runner.name})  # fmt: skip
         if fresh:
             log.info(
                 "fill", extra={"event": "fill_recovered" if recovered else "fill",
@@ -703,8 +712,31 @@ class Bot:
             export_fair(m, runner.name, runner.symbol, fair)
             if runner.signaler is not None and runner.feed.synced and self.sinks is not None:
                 self.sinks.publish(runner.signaler.evaluate(now_ns, runner.feed.book, fair))
-        inv = self.inventory(market)
-        m.set_inventory(runner.name, runner.symbol, float(market.units_to_qty(inv.base_units)), 0.0)
+        if fair is not None and fair.price is not None:
+            self._update_pnl(runner, fair.price)
+        base = runner.balances.get(market.base)
+        limit = self.settings.risk.max_base_lots
+        held = float(base.total) if base is not None else 0.0
+        ratio = held / float(market.lots_to_qty(limit)) if limit else 0.0
+        m.set_inventory(runner.name, runner.symbol, held, ratio)
+
+    def _update_pnl(self, runner: VenueRunner, fair: Fraction) -> None:
+        market = runner.market
+        if self.ledger is None:
+            self.ledger = Ledger(market)
+            for r in self.runners:
+                b = r.balances.get(market.base)
+                q = r.balances.get(market.quote)
+                self.ledger.set_balances(
+                    r.name, b.total if b else 0, q.total if q else 0, cost_price=fair
+                )
+        pnl = self.ledger.pnl(fair, runner.name)
+        self.metrics.set_pnl(
+            runner.name,
+            runner.symbol,
+            {"realized": float(pnl.realised), "unrealized": float(pnl.unrealised),
+             "fees": float(pnl.fees)},
+        )  # fmt: skip
 
     # -- kill switch ---------------------------------------------------------------------------
 
@@ -856,4 +888,16 @@ class Bot:
             "open_orders_after_shutdown": sum(max(0, v) for v in (left or {}).values()),
             "tick_to_quote_p50_s": pct(0.5),
             "tick_to_quote_p99_s": pct(0.99),
+            "pnl": self._pnl_summary(),
+        }
+
+    def _pnl_summary(self) -> dict[str, str] | None:
+        if self.ledger is None or self._fair is None or self._fair.price is None:
+            return None
+        p = self.ledger.pnl(self._fair.price)
+        return {
+            "realised": f"{float(p.realised):.6f}",
+            "unrealised": f"{float(p.unrealised):.6f}",
+            "fees": f"{float(p.fees):.6f}",
+            "total": f"{float(p.total):.6f}",
         }

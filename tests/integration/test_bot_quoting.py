@@ -93,7 +93,9 @@ sources = [{{ name = "desk", kind = "file", path = "{rate}", interval_s = 0.1, m
 async def test_quotes_skew_down_as_the_maker_sells_us_inventory(
     sim: SimHandle, tmp_path: Path
 ) -> None:
-    await seed_book(sim)
+    # The maker's own bid rests well below, so its market sells always take ours first,
+    # even once the skew has moved our bids down several ticks.
+    await seed_book(sim, bid="0.01130", ask="0.01158")
     settings = settings_for(
         sim, tmp_path, params={"price_skew_bps": 50, "inventory_range_lots": 3000}
     )
@@ -101,16 +103,31 @@ async def test_quotes_skew_down_as_the_maker_sells_us_inventory(
     await maker.load_markets()
     async with run_bot(settings) as bot:
         runner = bot.runners[0]
+
+        def normal_with_bid() -> bool:
+            rs = runner.risk_state
+            return (
+                rs is not None
+                and rs.level.label == "normal"
+                and any(
+                    o.side is Side.BUY and o.status.value == "open" for o in runner.live.values()
+                )
+            )
+
+        await wait_for(normal_with_bid, 5)
         first = await wait_for_orders(sim, lambda o: len(o) == 4)
         bid0 = max(o["price"] for o in first if o["side"] == "buy")
         ask0 = min(o["price"] for o in first if o["side"] == "sell")
         base0 = bot.inventory(runner.market).base_units
         # The maker account sells into our best bid, again and again.
         for i in range(3):
-            live = await wait_for_orders(sim, lambda o: any(x["side"] == "buy" for x in o))
-            best = max(live, key=lambda o: o["price"] if o["side"] == "buy" else 0)
-            # A market sell takes the best bid, ours (the maker's own bid rests far below).
-            await maker.create_order("KGST/USDT", "market", "sell", best["amount"])
+            await wait_for(normal_with_bid, 5)
+            best = max(
+                (o for o in runner.live.values() if o.side is Side.BUY),
+                key=lambda o: o.price_ticks,
+            )
+            # A market sell takes the best bid, ours (the maker's own bid rests below).
+            await maker.create_order("KGST/USDT", "market", "sell", best.lots)
             await wait_for(lambda i=i: runner.status.fills > i, 5)  # type: ignore[misc]
         gained = bot.inventory(runner.market).base_units - base0
         assert gained >= runner.market.lots_to_units(1000)  # three fills, bids shrinking
