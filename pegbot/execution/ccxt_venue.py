@@ -53,6 +53,7 @@ log = logging.getLogger(__name__)
 _T = TypeVar("_T")
 _NS_PER_MS = 1_000_000
 _NS = 1_000_000_000
+_MAX_TRADES_PAGE = 1000
 _CLIENT_ID_RE = re.compile(r"^[A-Za-z0-9_\-.:/]+$")
 
 
@@ -533,7 +534,7 @@ class CcxtVenue(UserStreamMixin):
         out: dict[str, Fill] = {}
         since_ms: int | None = since_ns // _NS_PER_MS
         params: dict[str, Any] = {}
-        limit = self.fills_page
+        limit = min(self.fills_page, _MAX_TRADES_PAGE)
         while True:
             raws = await self._call(
                 "fills", self.client.fetch_my_trades, self.symbol, since_ms, limit, params
@@ -554,12 +555,13 @@ class CcxtVenue(UserStreamMixin):
                 since_ms, params = None, {from_id: str(last_id + 1)}
             elif newest_ms != since_ms:
                 since_ms = newest_ms  # the page's last millisecond comes again: deduplicated
+            elif limit < _MAX_TRADES_PAGE:
+                limit = min(limit * 2, _MAX_TRADES_PAGE)  # one millisecond filled the page
             else:
-                log.warning(
-                    "fills page full within one millisecond",
-                    extra={"event": "fills_page_stuck", "venue": self.name},
+                raise errors.UnknownVenueError(
+                    f"{self.name}: over {limit} trades within one millisecond at {since_ms};"
+                    " paging by time cannot get past it"
                 )
-                break
         return sorted(out.values(), key=lambda f: (f.ts_ns, f.trade_id))
 
     async def _learn_client_ids(self, order_ids: set[str]) -> None:

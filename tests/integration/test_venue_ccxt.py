@@ -333,12 +333,25 @@ async def test_fills_since_pages_through_history(sim: SimHandle, by_id: bool) ->
     quirks = BINANCE if by_id else dataclasses.replace(BINANCE, trades_from_id_param=None)
     fresh = build(sim, fills_page=3, quirks=quirks)
     await fresh.start(user_stream=False)
+    pages: list[tuple[Any, Any]] = []
+    real = fresh.client.fetch_my_trades
+
+    async def recorded(symbol: str, since: Any, limit: Any, params: Any) -> Any:
+        pages.append((since, dict(params)))  # records the pages, then asks the venue
+        return await real(symbol, since, limit, params)
+
+    fresh.client.fetch_my_trades = recorded
     try:
         fills = await fresh.fills_since(0)
-        last_url = str(fresh.client.last_request_url)
     finally:
         await fresh.close()
-    assert ("fromId=" in last_url) is by_id and ("startTime=" in last_url) is not by_id
+    assert len(pages) >= 3
+    assert pages[0] == (0, {})
+    later = pages[1:]
+    if by_id:
+        assert all(since is None and "fromId" in params for since, params in later)
+    else:
+        assert all(since is not None and params == {} for since, params in later)
     assert [f.trade_id for f in fills] == [str(n) for n in range(1, 10)]
     assert {f.client_id for f in fills} == {"pegbot-t1-b0-30", "pegbot-t1-b1-30"}
     assert sum(f.qty_units for f in fills) == fresh.market.lots_to_units(6500)
