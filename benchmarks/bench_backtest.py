@@ -40,6 +40,10 @@ PARAMS = {"kgst": (50_000, 2_000_000), "btc": (100, 4_000)}
 
 
 def _peak_rss_mb() -> float:
+    # VmHWM starts afresh at exec; ru_maxrss would carry the parent's peak over.
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024.0
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
@@ -78,7 +82,7 @@ def run_hftbacktest(
     """One hftbacktest run of the same market maker (in this process)."""
     import numpy as np
     from hftbacktest import BacktestAsset, HashMapMarketDepthBacktest
-    from hftbacktest.order import BUY, CANCELED, GTX, LIMIT, NEW, SELL
+    from hftbacktest.order import BUY, CANCELED, GTX, LIMIT, NEW
     from numba import njit
 
     @njit
@@ -93,7 +97,7 @@ def run_hftbacktest(
             if bb < -(1 << 60) or ba > (1 << 60):
                 continue
             evals += 1
-            q = int(round(hbt.position(0) / lot))
+            q = round(hbt.position(0) / lot)
             skew = round(2.0 * q / limit_lots)
             bid = min((bb + ba - 1) // 2 - skew, bb)
             ask = max((bb + ba + 2) // 2 - skew, ba)
@@ -265,9 +269,8 @@ def main() -> None:
                     f"peak RSS {r['peak_rss_mb']:7.0f} MB  fills {r['fills']:7d}  "
                     f"PnL {r['pnl']:12.4f}  volume {r['volume']:.6g}  decisions {r['evaluations']}"
                 )
-            print(
-                f"  fills differ by {entry['fills_diff_pct']:+.2f} %, PnL by {entry['pnl_diff']:+.4f}"
-            )
+            diff = f"{entry['fills_diff_pct']:+.2f} %, PnL by {entry['pnl_diff']:+.4f}"
+            print(f"  fills differ by {diff}")
     if args.json:
         print(json.dumps(report))
 

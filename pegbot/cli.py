@@ -21,6 +21,7 @@ _ROOMS = (
     "pegbot.tape.cli",
     "pegbot.peg.cli",
     "pegbot.sim.cli",
+    "pegbot.backtest.cli",
 )
 
 

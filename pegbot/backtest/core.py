@@ -73,11 +73,17 @@ NBBO = 32  # entries written to the best-price timeline
 PEND_N = 33  # deferred depth rows since Python last synced them
 ROWS_E = 34  # exchange rows applied (all windows)
 END = 35  # 1: no more data after this window
-STATE_LEN = 40
+FAR = 36  # depth rows outside the dense books' range (counted, not applied)
+E_LO = 37  # lowest and highest dense index ever set on the exchange books since a clear
+E_HI = 38
+L_LO = 39  # the same for the local books
+L_HI = 40
+STATE_LEN = 44
 
 #: Rows of the window array passed to :func:`advance`.
 ROW_FIELDS = ("kind", "side", "price", "qty", "ex", "lo")
-#: Rows of the books array: exchange bids/asks, local bids/asks, deferred minima bids/asks.
+#: Rows of the books array: exchange bids/asks, local bids/asks, deferred minima bids/asks
+#: (stored as minimum + 1, so that an all-zero array, which the OS maps lazily, means none).
 BOOK_FIELDS = ("bid_e", "ask_e", "bid_l", "ask_l", "pend_b", "pend_a")
 
 EV_ROW = 1
@@ -106,6 +112,8 @@ def new_state() -> np.ndarray[Any, np.dtype[np.int64]]:
     no_orders(st)
     st[TAKEN_BID_LO] = st[TAKEN_ASK_LO] = INF
     st[TAKEN_BID_HI] = st[TAKEN_ASK_HI] = -INF
+    st[E_LO] = st[L_LO] = INF
+    st[E_HI] = st[L_HI] = -1
     return st
 
 
@@ -157,6 +165,7 @@ def advance(rows: Any, books: Any, tl: Any, st: Any) -> int:
     base = st[BASE]
     wake = st[WAKE_NS]
     stop = st[STOP]
+    size = st[SIZE]
     cap = tl.shape[1]
     while True:
         if ie >= n or il >= n:
@@ -167,10 +176,14 @@ def advance(rows: Any, books: Any, tl: Any, st: Any) -> int:
         te = ex_t[ie] if ie < n else INF
         tloc = lo_t[il] if il < n else INF
         t = te if te < tloc else tloc
-        if t >= INF and stop >= INF:
+        if t >= INF:
+            # No more rows: no more wake-ups either; only requests in flight remain.
             st[IE] = ie
             st[IL] = il
-            return EV_END
+            if stop >= INF:
+                return EV_END
+            st[NOW] = stop
+            return EV_TIME
         nw = st[NEXT_WAKE]
         if nw < t and nw <= stop:
             need = st[DIRTY] != 0 or nw - st[LAST_EVAL] >= st[MAX_IDLE]
@@ -225,8 +238,12 @@ def advance(rows: Any, books: Any, tl: Any, st: Any) -> int:
                     return EV_ROW
                 continue
             if k == CLEAR:
-                bid_e[:] = 0
-                ask_e[:] = 0
+                # Only the touched span: a deep snapshot may have set a few far levels.
+                if st[E_LO] <= st[E_HI]:
+                    bid_e[st[E_LO] : st[E_HI] + 1] = 0
+                    ask_e[st[E_LO] : st[E_HI] + 1] = 0
+                st[E_LO] = INF
+                st[E_HI] = -1
                 st[BBE] = NO_BID
                 st[BAE] = NO_ASK
                 st[E_SYNCED] = 0
@@ -234,6 +251,13 @@ def advance(rows: Any, books: Any, tl: Any, st: Any) -> int:
             if k == SNAPSHOT:
                 st[E_SYNCED] = 1
             ix = p - base
+            if ix < 0 or ix >= size:
+                st[FAR] += 1
+                continue
+            if ix < st[E_LO]:
+                st[E_LO] = ix
+            if ix > st[E_HI]:
+                st[E_HI] = ix
             if s > 0:
                 bid_e[ix] = q
                 if q > 0:
@@ -245,8 +269,8 @@ def advance(rows: Any, books: Any, tl: Any, st: Any) -> int:
                 hit = hit or (st[TAKEN_BID_LO] <= p <= st[TAKEN_BID_HI])
                 mine = st[OWN_BID_MIN] <= p <= st[OWN_BID_MAX]
                 if mine and not hit and st[DEFER] != 0:
-                    if pend_b[ix] < 0 or q < pend_b[ix]:
-                        pend_b[ix] = q
+                    if pend_b[ix] == 0 or q + 1 < pend_b[ix]:
+                        pend_b[ix] = q + 1
                     st[PEND_N] += 1
                     mine = False
             else:
@@ -260,8 +284,8 @@ def advance(rows: Any, books: Any, tl: Any, st: Any) -> int:
                 hit = hit or (st[TAKEN_ASK_LO] <= p <= st[TAKEN_ASK_HI])
                 mine = st[OWN_ASK_MIN] <= p <= st[OWN_ASK_MAX]
                 if mine and not hit and st[DEFER] != 0:
-                    if pend_a[ix] < 0 or q < pend_a[ix]:
-                        pend_a[ix] = q
+                    if pend_a[ix] == 0 or q + 1 < pend_a[ix]:
+                        pend_a[ix] = q + 1
                     st[PEND_N] += 1
                     mine = False
             if hit or mine:
@@ -282,8 +306,11 @@ def advance(rows: Any, books: Any, tl: Any, st: Any) -> int:
             bb = st[BBL]
             ba = st[BAL]
             if k == CLEAR:
-                bid_l[:] = 0
-                ask_l[:] = 0
+                if st[L_LO] <= st[L_HI]:
+                    bid_l[st[L_LO] : st[L_HI] + 1] = 0
+                    ask_l[st[L_LO] : st[L_HI] + 1] = 0
+                st[L_LO] = INF
+                st[L_HI] = -1
                 st[BBL] = NO_BID
                 st[BAL] = NO_ASK
                 st[L_SYNCED] = 0
@@ -291,6 +318,12 @@ def advance(rows: Any, books: Any, tl: Any, st: Any) -> int:
                 if k == SNAPSHOT:
                     st[L_SYNCED] = 1
                 ix = p - base
+                if ix < 0 or ix >= size:
+                    continue  # counted on the exchange side
+                if ix < st[L_LO]:
+                    st[L_LO] = ix
+                if ix > st[L_HI]:
+                    st[L_HI] = ix
                 if s > 0:
                     bid_l[ix] = q
                     if q > 0:

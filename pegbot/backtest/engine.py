@@ -51,7 +51,9 @@ from pegbot.tape.schema import TRADE
 
 _COLS = ("kind", "side", "price", "qty", "exch_ts", "local_ts")
 _MARGIN = 256  # spare ticks on each side of the dense books
-MAX_DENSE_TICKS = 16_000_000  # 4 books x 8 B: 512 MB; a wider tape is refused
+#: Widest price range the dense books track (6 rows x 8 B x 2 M = 96 MB); depth rows
+#: further away are counted in ``BacktestRun.far_levels`` and not applied.
+MAX_DENSE_TICKS = 2_000_000
 
 
 class BacktestError(ValueError):
@@ -109,6 +111,7 @@ class BacktestRun:
         fair_source: ``fixed``, ``mid`` or ``series``.
         risk_transitions: Risk level changes ``(at_ns, from, to, reasons)``.
         signals: Signals the arbitrage signaler raised.
+        far_levels: Depth rows outside the dense books' range, counted and not applied.
     """
 
     market: Market
@@ -127,6 +130,7 @@ class BacktestRun:
     fair_series: list[tuple[int, Fraction]] = field(default_factory=list)
     risk_transitions: list[tuple[int, str, str, str]] = field(default_factory=list)
     signals: int = 0
+    far_levels: int = 0
 
 
 class Backtest:
@@ -148,6 +152,8 @@ class Backtest:
         max_idle_ns: Longest time without a decision.
         progress: Called with (rows done, rows total) after each row group.
         signaler: Optional callable ``(now_ns, book, fair) -> int`` (signals raised).
+        defer_depth: With the risk-averse queue, hand non-crossing depth rows at our levels
+            to the fill engine in one call (same fills, fewer calls); False sends each row.
     """
 
     def __init__(
@@ -167,6 +173,7 @@ class Backtest:
         max_idle_ns: int = 5_000_000_000,
         progress: Callable[[int, int], None] | None = None,
         signaler: Callable[[int, DenseBookView, FairView | None], int] | None = None,
+        defer_depth: bool = True,
     ) -> None:
         if wake_ns <= 0 or max_idle_ns <= 0:
             raise BacktestError("wake_ns and max_idle_ns must be positive")
@@ -198,7 +205,7 @@ class Backtest:
         self.st[core.WAKE_NS] = wake_ns
         self.st[core.MAX_IDLE] = max_idle_ns
         self.st[core.BBO_ONLY] = int(getattr(strategy, "inputs", "book") == "bbo")
-        self.st[core.DEFER] = int(isinstance(fills.queue, RiskAverse))
+        self.st[core.DEFER] = int(defer_depth and isinstance(fills.queue, RiskAverse))
         self.evaluations = 0
         self.signals = 0
         self._rejects_seen = 0
@@ -274,22 +281,33 @@ class Backtest:
             base, size = int(self.st[core.BASE]), int(self.st[core.SIZE])
             if lo >= base and hi < base + size:
                 return
+            if size >= MAX_DENSE_TICKS:
+                return  # already at the cap: rows outside are counted (core.FAR)
             lo, hi = min(lo, base), max(hi, base + size - 1)
-        self._alloc(max(1, lo - _MARGIN), hi + _MARGIN)
+        lo, hi = max(1, lo - _MARGIN), hi + _MARGIN
+        if hi - lo + 1 > MAX_DENSE_TICKS:
+            # Deep snapshots reach far from the touch: center the books on the median price
+            # and count the levels outside instead of tracking them.
+            mid = (
+                int(np.median(prices))
+                if self._books is None
+                else int(self.st[core.BASE] + self.st[core.SIZE] // 2)
+            )
+            lo = max(1, mid - MAX_DENSE_TICKS // 2)
+            hi = lo + MAX_DENSE_TICKS - 1
+        self._alloc(lo, hi)
 
     def _alloc(self, lo: int, hi: int) -> None:
         size = hi - lo + 1
-        if size > MAX_DENSE_TICKS:
-            raise BacktestError(
-                f"the tape's prices span {size} ticks, more than the dense books hold "
-                f"({MAX_DENSE_TICKS}); split the tape or coarsen the tick"
-            )
         fresh = np.zeros((6, size), dtype=np.int64)
-        fresh[4:] = -1
         if self._books is not None:
             old_base, old_size = int(self.st[core.BASE]), int(self.st[core.SIZE])
             off = old_base - lo
             fresh[:, off : off + old_size] = self._books
+            for i_lo, i_hi in ((core.E_LO, core.E_HI), (core.L_LO, core.L_HI)):
+                if self.st[i_lo] <= self.st[i_hi]:
+                    self.st[i_lo] += off
+                    self.st[i_hi] += off
         self._books = fresh
         self.st[core.BASE] = lo
         self.st[core.SIZE] = size
@@ -305,6 +323,8 @@ class Backtest:
     def run(self) -> BacktestRun:
         """Replay the whole tape; returns the run's records."""
         core.warm_up()  # JIT compile or cache load is not replay time
+        import pandas  # noqa: F401  (pyarrow imports it on the first read: not replay time)
+
         t0 = time.perf_counter()
         st = self.st
         self._batches = self.reader.iter_batches(list(_COLS))
@@ -367,6 +387,7 @@ class Backtest:
             fair_price=self.fair_price,
             risk_transitions=self._transitions,
             signals=self.signals,
+            far_levels=int(st[core.FAR]),
         )
 
     # -- events ---------------------------------------------------------------------------
@@ -387,9 +408,9 @@ class Backtest:
         for side, price, _ in list(self.venue.resting.values()):
             ix = price - base
             row = 4 if side > 0 else 5
-            low = int(books[row, ix])
+            low = int(books[row, ix]) - 1  # stored as minimum + 1; 0 means none
             if low >= 0:
-                books[row, ix] = -1
+                books[row, ix] = 0
                 out += eng.on_depth(side, price, low, t)
                 out += eng.on_depth(side, price, int(books[row - 4, ix]), t)
         if out:

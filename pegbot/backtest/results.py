@@ -249,6 +249,7 @@ def summarize(run: BacktestRun, t: dict[str, pd.DataFrame]) -> dict[str, Any]:
         "our_depth_at_best": depth,
         "signals": run.signals,
         "risk_transitions": len(run.risk_transitions),
+        "far_levels_skipped": run.far_levels,
         "reconciled": reconciled,
     }
 

@@ -227,7 +227,7 @@ class SimVenue:
             level = int(books[row, ix]) if 0 <= ix < books.shape[1] else 0
             if 0 <= ix < books.shape[1]:
                 # Deferred depth at this price predates the order: it must not reach it.
-                books[row + 4, ix] = -1
+                books[row + 4, ix] = 0
             self.engine.add(cid, req.side, req.price, req.units, level, at)
             self.resting[cid] = [req.side, req.price, req.units]
             self._respond(at, ACK, cid)

@@ -1,0 +1,222 @@
+"""The backtest engine on small hand-written tapes: latency, queue, partial fills, rejects."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from pegbot.backtest import results
+from pegbot.backtest.engine import Backtest, BacktestError, BacktestRun
+from pegbot.backtest.venue import Account
+from pegbot.execution.reconciler import Reconciler
+from pegbot.market import Side
+from pegbot.matching import ConstantLatency, FillEngine, PowerProbQueue, RiskAverse
+from pegbot.strategy import DesiredQuotes, MarketState, Quote
+from pegbot.tape.schema import CLEAR, DIFF, SNAPSHOT, TRADE, TapeMeta
+from pegbot.tape.writer import TapeWriter
+
+MS = 1_000_000
+T0 = 1_735_689_600_000_000_000
+LOT = 10**8  # qty units per KGST (lot 1, 8 decimals)
+
+
+def meta() -> TapeMeta:
+    return TapeMeta("test", "KGST/USDT", Decimal("0.00001"), Decimal("1"))
+
+
+def write(path: Path, rows: list[tuple[int, int, int, int, int]], feed_ms: int = 1) -> Path:
+    """Rows of (exch_ms, kind, side, price, lots) → a tape; local = exch + feed_ms."""
+    exch = np.array([T0 + r[0] * MS for r in rows], dtype=np.int64)
+    cols = {
+        "exch_ts": exch,
+        "local_ts": exch + feed_ms * MS,
+        "kind": np.array([r[1] for r in rows], dtype=np.uint8),
+        "side": np.array([r[2] for r in rows], dtype=np.int8),
+        "price": np.array([r[3] for r in rows], dtype=np.int64),
+        "qty": np.array([r[4] * LOT for r in rows], dtype=np.int64),
+        "first_update_id": np.arange(len(rows), dtype=np.int64),
+        "update_id": np.arange(len(rows), dtype=np.int64),
+    }
+    with TapeWriter(path, meta(), row_group_rows=4) as w:  # tiny row groups: windows join
+        w.write(cols)
+    return path
+
+
+def book_rows(ms: int = 0, bid: int = 1140, ask: int = 1141, lots: int = 100) -> list[Any]:
+    return [(ms, CLEAR, 0, 0, 0), (ms, SNAPSHOT, 1, bid, lots), (ms, SNAPSHOT, -1, ask, lots)]
+
+
+class Fixed:
+    """Quotes one bid (and optionally one ask) at fixed prices, always."""
+
+    name = "fixed"
+    inputs = "book"
+
+    def __init__(self, bid: int | None, ask: int | None = None, lots: int = 10) -> None:
+        self.bid, self.ask, self.lots = bid, ask, lots
+
+    def quote(self, state: MarketState) -> DesiredQuotes:
+        q = []
+        if self.bid is not None:
+            q.append(Quote(Side.BUY, self.bid, self.lots, "b0"))
+        if self.ask is not None:
+            q.append(Quote(Side.SELL, self.ask, self.lots, "a0"))
+        return DesiredQuotes(tuple(q))
+
+
+def run(
+    path: Path,
+    strategy: Any,
+    *,
+    partial: bool = True,
+    queue: Any = None,
+    entry_ms: int = 10,
+    response_ms: int = 10,
+    defer: bool = True,
+) -> BacktestRun:
+    market = replace(meta().market(), maker_fee=Decimal("0.0001"), taker_fee=Decimal("0.001"))
+    bt = Backtest(
+        path,
+        market,
+        strategy,
+        Reconciler(market, "t"),
+        None,
+        FillEngine(queue or RiskAverse(), partial_fills=partial, lot_units=LOT),
+        ConstantLatency(entry_ms * MS, response_ms * MS),
+        initial=Account(1_000 * LOT, 10**17),
+        target_base_units=1_000 * LOT,
+        defer_depth=defer,
+    )
+    return bt.run()
+
+
+def fills(r: BacktestRun) -> list[tuple[int, str, int, int, int, int]]:
+    return [(f[0] - T0, f[1], f[2], f[3], f[4] // LOT, f[7] // LOT) for f in r.venue.records.fills]
+
+
+def test_latency_queue_and_fill_equal_to_remaining(tmp_path: Path) -> None:
+    rows = [
+        *book_rows(),
+        # Our bid is decided at 100 ms (first wake-up), reaches the venue at 110 ms.
+        (105, TRADE, -1, 1140, 150),  # before it arrives: must not touch it
+        (106, DIFF, 1, 1140, 100),  # level refilled: 100 lots ahead of us on arrival
+        (120, TRADE, -1, 1140, 105),  # 5 lots reach us: a partial fill
+        (130, TRADE, -1, 1140, 5),  # exactly the remaining 5: closes the order once
+        (135, TRADE, -1, 1140, 50),  # nothing of ours rests there any more
+        (160, DIFF, -1, 1141, 90),
+    ]
+    r = run(write(tmp_path / "t.parquet", rows), Fixed(1140))
+    got = fills(r)
+    assert got[:2] == [
+        (120 * MS, "pegbot-t-b0-1", 1, 1140, 5, 5),
+        (130 * MS, "pegbot-t-b0-1", 1, 1140, 5, 0),
+    ]
+    assert len(got) == 2
+    accepted = [o for o in r.venue.records.orders if o[0] == "accepted"]
+    sent = [o for o in r.venue.records.orders if o[0] == "sent"]
+    assert sent[0][1] - T0 == 100 * MS  # decided at the wake-up
+    assert accepted[0][1] - T0 == 110 * MS  # + entry latency
+    # The venue's account moved by the fills; the shell's caught up by the end.
+    assert r.venue.account.base_units == 1_010 * LOT
+    assert r.local.base_units == r.venue.account.base_units
+    assert r.local.cash_tu == r.venue.account.cash_tu == 10**17 - 1140 * 10 * LOT
+    assert r.venue.account.fees == Decimal("0.0001") * Decimal("0.01140") * 10
+
+
+def test_no_partial_fills_fill_whole_order(tmp_path: Path) -> None:
+    rows = [*book_rows(), (120, TRADE, -1, 1140, 101), (160, DIFF, -1, 1141, 90)]
+    r = run(write(tmp_path / "t.parquet", rows), Fixed(1140), partial=False)
+    assert fills(r) == [(120 * MS, "pegbot-t-b0-1", 1, 1140, 10, 0)]
+
+
+def test_post_only_reject_when_crossing_on_arrival(tmp_path: Path) -> None:
+    rows = [*book_rows(), (150, DIFF, -1, 1141, 80), (250, DIFF, -1, 1141, 70)]
+    r = run(write(tmp_path / "t.parquet", rows), Fixed(1141))
+    events = [o[0] for o in r.venue.records.orders]
+    assert "rejected" in events and "accepted" not in events
+    assert not r.venue.records.fills
+    assert r.venue.rejects == events.count("rejected") >= 2  # re-sent at later wake-ups
+
+
+def test_crossing_depth_fills_at_our_price_as_maker(tmp_path: Path) -> None:
+    # The ask drops to 1139, through our bid at 1140: a seller arrived at our price.
+    rows = [
+        *book_rows(),
+        (140, DIFF, -1, 1139, 30),
+        (141, DIFF, -1, 1141, 0),
+        (200, DIFF, 1, 1138, 5),
+    ]
+    r = run(write(tmp_path / "t.parquet", rows), Fixed(1140))
+    f = r.venue.records.fills[0]
+    assert (f[0] - T0, f[3], f[4] // LOT, f[5]) == (140 * MS, 1140, 10, True)
+
+
+def test_cancel_racing_a_fill(tmp_path: Path) -> None:
+    # The strategy stops quoting after its first decision; the cancel is sent at 200 ms but
+    # the order fills at 205 ms, before the cancel lands at 210 ms: "not found", no double.
+    class Once(Fixed):
+        calls = 0
+
+        def quote(self, state: MarketState) -> DesiredQuotes:
+            self.calls += 1
+            return super().quote(state) if self.calls == 1 else DesiredQuotes(())
+
+    rows = [
+        *book_rows(),
+        (150, DIFF, 1, 1140, 100),
+        (205, TRADE, -1, 1140, 120),
+        (400, DIFF, 1, 1139, 1),
+    ]
+    r = run(write(tmp_path / "t.parquet", rows), Once(1140))
+    assert [x[4] // LOT for x in r.venue.records.fills] == [10]
+    assert not any(o[0] == "canceled" for o in r.venue.records.orders)
+    assert r.local.base_units == r.venue.account.base_units == 1_010 * LOT
+
+
+@pytest.mark.parametrize("queue", [RiskAverse(), PowerProbQueue(3)])
+def test_deferred_depth_gives_the_same_fills(tmp_path: Path, queue: Any) -> None:
+    rng = np.random.default_rng(3)
+    rows = book_rows(lots=50)
+    for k in range(1, 400):
+        rows.append((k * 37, DIFF, 1, 1140, int(rng.integers(1, 80))))
+        if k % 5 == 0:
+            rows.append((k * 37 + 1, TRADE, -1, 1140, int(rng.integers(1, 40))))
+    path = write(tmp_path / "t.parquet", rows)
+    a = run(path, Fixed(1140), queue=queue, defer=True)
+    b = run(path, Fixed(1140), queue=queue, defer=False)
+    assert fills(a) == fills(b) and len(fills(a)) > 3
+
+
+def test_results_tables_and_summary(tmp_path: Path) -> None:
+    rows = [
+        *book_rows(),
+        (120, TRADE, -1, 1140, 110),
+        (300, TRADE, 1, 1141, 200),
+        (2500, DIFF, 1, 1139, 3),
+    ]
+    r = run(write(tmp_path / "t.parquet", rows), Fixed(1140, 1141))
+    t = results.tables(r)
+    s = results.summarize(r, t)
+    assert s["fills"] == len(t["fills"]) == 2
+    assert s["volume_base"] == pytest.approx(20.0)
+    assert s["reconciled"] is True
+    assert 0 < s["two_sided_uptime"] <= 1
+    # Bought 10 at 0.01140 and sold 10 at 0.01141: 0.0001 realised before fees.
+    assert s["pnl_realised_quote"] == pytest.approx(0.0001)
+    assert s["pnl_quote"] == pytest.approx(0.0001 - float(r.venue.account.fees))
+    out = results.save(tmp_path / "res", t, s)
+    t2, s2 = results.load(out)
+    assert s2["fills"] == 2 and len(t2["fills"]) == 2
+
+
+def test_refuses_mismatched_grid(tmp_path: Path) -> None:
+    path = write(tmp_path / "t.parquet", book_rows())
+    market = replace(meta().market(), tick_size=Decimal("0.0001"))
+    with pytest.raises(BacktestError, match="tape grid"):
+        Backtest(path, market, Fixed(1), Reconciler(market, "t"), None,
+                 FillEngine(lot_units=LOT), ConstantLatency(0, 0))  # fmt: skip
