@@ -4,8 +4,9 @@
   row group by row group), bytes per row; the same rows as an hftbacktest npz (write, load).
 * all rates are per CPU-second of this process (see :func:`clock`).
 * real Binance recordings (``/work/shared/data`` when present): raw JSON → tape rows/s
-  (parse only, and parse + write), and for the USD-M file hftbacktest's own
-  ``binancefutures.convert`` on the same file, and the load speed of its npz.
+  (parse only — with the compiled scanner and on the pure-Python path — and parse +
+  write), and for the USD-M file hftbacktest's own ``binancefutures.convert`` on the same
+  file, and the load speed of its npz.
 
 Usage: ``python benchmarks/bench_tape.py [--rows 5000000] [--no-peers]``
 """
@@ -98,10 +99,13 @@ def bench_real(tmp: Path, peers: bool) -> dict[str, dict[str, float]]:
         m = market(symbol, tick)
         paths = [H / f for f in files]
 
-        def parse_only(m: Any = m, paths: Any = paths) -> dict[str, Any]:
-            return BinanceRawConverter(m).convert_files(paths)
+        def parse_only(m: Any = m, paths: Any = paths, fast: bool = True) -> dict[str, Any]:
+            return BinanceRawConverter(m, fast=fast).convert_files(paths)
 
-        t_parse, stats = best_of(2, parse_only)
+        t_parse, stats = best_of(3, parse_only)
+        # The pure-Python path (no numba): the same tape, for comparison.
+        t_slow, slow_stats = best_of(1, lambda m=m, paths=paths: parse_only(m, paths, False))
+        assert slow_stats == stats, "fast and slow paths disagree"
         out_path = tmp / "real.parquet"
 
         def parse_write(m: Any = m, paths: Any = paths, out_path: Path = out_path) -> None:
@@ -109,7 +113,7 @@ def bench_real(tmp: Path, peers: bool) -> dict[str, dict[str, float]]:
             with TapeWriter(out_path, meta) as w:
                 BinanceRawConverter(m, w).convert_files(paths)
 
-        t_full, _ = best_of(2, parse_write)
+        t_full, _ = best_of(3, parse_write)
         rows = stats["rows"]
         lines = sum(f["lines"] for f in stats["files"])
         t_read, _ = best_of(3, TapeReader(out_path).read_all)
@@ -117,6 +121,7 @@ def bench_real(tmp: Path, peers: bool) -> dict[str, dict[str, float]]:
             "rows": rows,
             "lines": lines,
             "convert_Mps": rows / t_parse / 1e6,
+            "convert_slow_Mps": rows / t_slow / 1e6,
             "convert_write_Mps": rows / t_full / 1e6,
             "lines_per_s_M": lines / t_parse / 1e6,
             "read_Mps": rows / t_read / 1e6,
@@ -124,8 +129,9 @@ def bench_real(tmp: Path, peers: bool) -> dict[str, dict[str, float]]:
         results[label] = r
         print(
             f"{label:38} {rows:>9,} rows from {lines:>7,} lines | convert "
-            f"{r['convert_Mps']:5.2f} M rows/s ({r['lines_per_s_M']:.2f} M lines/s) | + write "
-            f"{r['convert_write_Mps']:5.2f} M rows/s | read back {r['read_Mps']:6.1f} M rows/s"
+            f"{r['convert_Mps']:5.2f} M rows/s ({r['lines_per_s_M']:.2f} M lines/s; pure Python "
+            f"{r['convert_slow_Mps']:4.2f}) | + write {r['convert_write_Mps']:5.2f} M rows/s | "
+            f"read back {r['read_Mps']:6.1f} M rows/s"
         )
     if peers:
         results.update(bench_hftbacktest(tmp))

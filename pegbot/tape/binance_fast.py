@@ -52,21 +52,14 @@ def convert_fast(conv: BinanceRawConverter, path: str | Path, rc: RawCounters) -
             rc.lines += len(lines)
         else:
             buf = np.frombuffer(block, dtype=np.uint8)
-            n_lines = block.count(b"\n")
+            nl = np.flatnonzero(buf == 10)  # line ends, found by numpy (faster than a loop)
+            n_lines = len(nl)
             # Each level takes at least 9 bytes (["1","1"]); a trade takes one slot per line.
             lv_cap = len(block) // 9 + n_lines
-            pos = done = 0
+            done = 0
             while done < n_lines:
                 out = _scan.scan(
-                    buf,
-                    pos,
-                    sym,
-                    pdec,
-                    qdec,
-                    skip_tickers,
-                    conv._last_local,
-                    n_lines - done,
-                    lv_cap,
+                    buf, nl, done, sym, pdec, qdec, skip_tickers, conv._last_local, lv_cap
                 )
                 n, pos, conv._last_local = out[0], out[1], out[2]
                 conv.units["ns"] += out[3]

@@ -449,23 +449,25 @@ def _data(
 @njit(cache=True, nogil=True)
 def scan(
     buf: Any,
-    pos: int,
+    nl: Any,
+    first: int,
     sym: Any,
     pdec: int,
     qdec: int,
     skip_tickers: bool,
     last_local: int,
-    n_cap: int,
     lv_cap: int,
 ) -> tuple[Any, ...]:
-    """Classify and read the newline-terminated lines of ``buf`` from byte ``pos``.
+    """Classify and read the lines of ``buf`` from line ``first`` on.
 
-    Stops after a ``C_STOP`` line or at the end of ``buf``. Returns ``(n, next_pos,
+    ``nl`` holds the offsets of the newlines of ``buf`` (a line ends at each). Stops after a
+    ``C_STOP`` line or at the last newline. Returns ``(n, next_pos,
     last_local, n_ns, n_us, n_ms, n_clamped, n_levels, cls, start, end, local, ints, lo,
     lvp, lvq)``: per line its class, byte span, clamped local ns, the integer fields
     (``ints[i]``: E, exch ms, U, u, pu, has_pu, nb, na, trade id, trade side) and the offset
     of its rows in ``lvp`` (ticks) and ``lvq`` (qty units).
     """
+    n_cap = len(nl) - first
     cls = np.empty(n_cap, np.int8)
     start = np.empty(n_cap, np.int64)
     stop_ = np.empty(n_cap, np.int64)
@@ -477,13 +479,9 @@ def scan(
     n_ns = n_us = n_ms = n_clamped = 0
     cur = 0
     n = 0
-    size = len(buf)
-    while pos < size and n < n_cap:
-        end = pos
-        while end < size and buf[end] != 10:
-            end += 1
-        if end >= size:
-            break  # no newline: not a complete line (the caller never passes one)
+    pos = nl[first - 1] + 1 if first > 0 else 0
+    while n < n_cap:
+        end = nl[first + n]
         i = n
         n += 1
         start[i] = pos
