@@ -9,7 +9,7 @@ out.
 Decompression is done here with :mod:`zlib` rather than :mod:`gzip` because ``gzip`` raises
 on a truncated stream and loses what it had already decompressed; ``zlib.decompressobj``
 hands over every byte it could recover. Concatenated gzip members (appended rotations) are
-read one after the other.
+read one after the other. ``zlib_ng`` (the same API, faster) is used when installed.
 
 Local timestamps come in two units in the public data (ns in 2024 files, µs in older
 ``.dat`` files); the unit is told by magnitude, line by line, and normalised to ns.
@@ -17,11 +17,15 @@ Local timestamps come in two units in the public data (ns in 2024 files, µs in 
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
+
+try:  # zlib-ng: the same API, about twice as fast to inflate (half the converter's time)
+    from zlib_ng import zlib_ng as zlib
+except ImportError:  # pragma: no cover
+    import zlib  # type: ignore[no-redef]
 
 _GZIP_MAGIC = b"\x1f\x8b"
 _CHUNK = 1 << 20
