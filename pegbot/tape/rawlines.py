@@ -27,6 +27,8 @@ try:  # zlib-ng: the same API, about twice as fast to inflate (half the converte
 except ImportError:  # pragma: no cover
     import zlib  # type: ignore[no-redef]
 
+_INFLATE_ERROR: type[Exception] = zlib.error
+
 _GZIP_MAGIC = b"\x1f\x8b"
 _CHUNK = 1 << 20
 
@@ -107,7 +109,7 @@ def iter_chunks(path: Path, counters: RawCounters) -> Iterator[bytes]:
         while pending:
             try:
                 out = dec.decompress(pending)
-            except zlib.error:
+            except _INFLATE_ERROR:
                 counters.corrupt_gzip = 1
                 return
             if out:
