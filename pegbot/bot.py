@@ -122,6 +122,8 @@ class VenueRunner:
         self.user_connected = False
         self.rejects = 0
         self.last_book_ns = 0  # local receive time of the last book change
+        # Receive time of the first book message not yet decided upon (0: none pending).
+        self._book_wake_ns = 0
         self.book_lost = False
         self.halt_confirmed = False
         self.need_recover = False
@@ -222,6 +224,8 @@ class VenueRunner:
     def _on_book(self, ev: BookUpdate | BookLost) -> None:
         if isinstance(ev, BookUpdate):
             self.last_book_ns = ev.local_ts
+            if not self._book_wake_ns:
+                self._book_wake_ns = ev.local_ts
             self.book_lost = False
         else:
             self.book_lost = True
@@ -259,6 +263,7 @@ class VenueRunner:
         """Run the pure core once and dispatch its requests; returns the actions sent."""
         assert self.strategy is not None and self.risk is not None and self.reconciler is not None
         assert self.feed is not None
+        wake, self._book_wake_ns = self._book_wake_ns, 0
         view = adapt_fair(fair, self.market) if fair is not None else None
         state = MarketState(
             now_ns=now_ns,
@@ -280,10 +285,10 @@ class VenueRunner:
             return None
         self.halt_confirmed = False
         actions = self.reconciler.diff(out, list(self.live.values()), now_ns)
-        self._dispatch(actions, now_ns)
+        self._dispatch(actions, now_ns, wake)
         return actions
 
-    def _dispatch(self, actions: Actions, now_ns: int) -> None:
+    def _dispatch(self, actions: Actions, now_ns: int, wake: int = 0) -> None:
         for rb in actions.rebinds:
             order = self.live.get(rb.client_id)
             if order is not None:
@@ -294,10 +299,10 @@ class VenueRunner:
                 continue
             self.live[c.client_id] = replace(order, status=OrderStatus.PENDING_CANCEL)
             self._spawn(self._cancel(c.client_id, order.side))
-        if actions.places and self.last_book_ns:
-            # Book message received -> order request sent (the request leaves in the task,
-            # which starts at the next loop turn without waiting on anything else).
-            latency = max(0.0, (self.bot.clock() - self.last_book_ns) / _NS)
+        if actions.places and wake:
+            # Book message received -> order request sent, for decisions a book message woke
+            # (the request leaves in its task at the next loop turn, waiting on nothing else).
+            latency = max(0.0, (self.bot.clock() - wake) / _NS)
             self.bot.metrics.observe_tick_to_quote(self.name, self.symbol, latency)
             self.status.tick_to_quote_s.append(latency)
             if len(self.status.tick_to_quote_s) > 10_000:
