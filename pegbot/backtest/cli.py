@@ -7,6 +7,7 @@ only on a TTY), errors to stderr with exit 1; a bad scenario or override exits 2
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from collections.abc import Callable, Iterator
@@ -118,6 +119,7 @@ def sweep_command(
         str | None, typer.Option("--dask", help="Run on a Dask cluster at ADDRESS.")
     ] = None,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Results directory.")] = None,
+    tape: Annotated[Path | None, typer.Option("--tape", help="Tape instead of the spec's.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the table as JSON.")] = False,
     no_progress: Annotated[bool, typer.Option("--no-progress")] = False,
 ) -> None:
@@ -126,6 +128,8 @@ def sweep_command(
 
     try:
         sw = load_spec(spec)
+        if tape is not None:
+            sw = dataclasses.replace(sw, tape=tape)
     except SweepError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc

@@ -548,10 +548,10 @@ class Backtest:
                 o.client_id, rb.level_id, o.side, o.price_ticks, o.lots, o.status
             )
         for c in actions.cancels:
-            o = self.live.get(c.client_id)
-            if o is not None:
+            gone = self.live.get(c.client_id)
+            if gone is not None:
                 venue.send_cancel(now, c.client_id)
-                self.live[c.client_id] = _with_status(o, OrderStatus.PENDING_CANCEL)
+                self.live[c.client_id] = _with_status(gone, OrderStatus.PENDING_CANCEL)
         for pl in actions.places:
             qt = pl.quote
             venue.send_place(

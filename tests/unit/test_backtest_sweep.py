@@ -1,0 +1,86 @@
+"""Sweeps over a process pool, and the HTML reports of a backtest and of a sweep."""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pegbot.backtest import results
+from pegbot.backtest.report import write_report
+from pegbot.backtest.scenario import build_backtest, load_scenario
+from pegbot.backtest.sweep import SweepError, grid_points, load_spec, run_sweep
+from tests.unit.test_backtest_engine import DIFF, TRADE, book_rows, write
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _tape(tmp_path: Path) -> Path:
+    rng = np.random.default_rng(5)
+    rows = book_rows(lots=60_000)
+    bb = 1140
+    for k in range(1, 600):
+        bb += int(rng.choice([-1, 0, 0, 0, 1]))
+        ms = k * 100
+        rows += [(ms, DIFF, 1, bb, int(rng.integers(10_000, 90_000))),
+                 (ms, DIFF, -1, bb + 1, int(rng.integers(10_000, 90_000))),
+                 (ms, DIFF, -1, bb, 0), (ms, DIFF, 1, bb + 1, 0)]  # fmt: skip
+        if k % 4 == 0:
+            side = int(rng.choice([-1, 1]))
+            rows.append((ms + 50, TRADE, side, bb if side < 0 else bb + 1, 90_000))
+    return write(tmp_path / "kgst.parquet", rows)
+
+
+def _spec(tmp_path: Path, tape: Path, body: str) -> Path:
+    spec = tmp_path / "sweep.toml"
+    spec.write_text(
+        f'scenario = "{ROOT / "backtests/hftbacktest_crosscheck.toml"}"\n'
+        f'tape = "{tape}"\noutput = "{tmp_path / "out"}"\n' + body
+    )
+    return spec
+
+
+def test_grid_sweep_on_a_process_pool_and_its_report(tmp_path: Path) -> None:
+    tape = _tape(tmp_path)
+    body = '[grid]\n"strategy.params.size_lots" = [10000, 50000]\n"latency.entry_ms" = [1, 30]\n'
+    spec = load_spec(_spec(tmp_path, tape, body))
+    assert len(grid_points(spec.grid)) == 4
+    with cf.ProcessPoolExecutor(2) as ex:
+        table, dest = run_sweep(spec, executor=ex)
+    assert len(table) == 4 and set(table["strategy.params.size_lots"]) == {10000, 50000}
+    assert (table["events"] == table["events"].iloc[0]).all()
+    # Each point equals the same backtest run here, in this process.
+    sc, where = load_scenario(
+        spec.scenario, ["strategy.params.size_lots=50000", "latency.entry_ms=30"]
+    )
+    run = build_backtest(sc, where, tape=tape).run()
+    mine = results.summarize(run, results.tables(run))
+    row = table[(table["strategy.params.size_lots"] == 50000) & (table["latency.entry_ms"] == 30)]
+    assert int(row["fills"].iloc[0]) == mine["fills"] > 0
+    assert row["pnl_quote"].iloc[0] == pytest.approx(mine["pnl_quote"])
+    meta = json.loads((dest / "sweep.json").read_text())
+    assert meta["points"] == 4 and len(meta["tape_sha256"]) == 64
+    html = write_report(dest).read_text()
+    assert "<svg" in html and "strategy.params.size_lots=" in html
+
+
+def test_backtest_report_is_self_contained(tmp_path: Path) -> None:
+    tape = _tape(tmp_path)
+    sc, where = load_scenario(ROOT / "backtests/hftbacktest_crosscheck.toml", [])
+    run = build_backtest(sc, where, tape=tape).run()
+    t = results.tables(run)
+    out = results.save(tmp_path / "res", t, results.summarize(run, t))
+    html = write_report(out).read_text()
+    assert html.count("<svg") == 4 and "polyline" in html
+    assert "http" not in html  # nothing fetched from the network
+    assert "pnl_quote" in html
+
+
+def test_spec_errors(tmp_path: Path) -> None:
+    with pytest.raises(SweepError, match="exactly one"):
+        load_spec(_spec(tmp_path, tmp_path / "x.parquet", ""))
+    with pytest.raises(SweepError, match="unknown keys"):
+        load_spec(_spec(tmp_path, tmp_path / "x.parquet", 'colour = "red"\n[grid]\na = [1]\n'))
