@@ -335,13 +335,7 @@ class Backtest:
         venue = self.venue
         advance = core.advance
         while True:
-            na, nr = venue.next_arrival, venue.next_response
-            stop = core.INF
-            if na is not None:
-                stop = na
-            if nr is not None and nr < stop:
-                stop = nr
-            st[core.STOP] = stop
+            st[core.STOP] = venue.next_event(core.INF)
             ev = advance(self._rows, self._books, self._tl, st)
             if ev == core.EV_ROW:
                 self._on_row()
@@ -417,6 +411,9 @@ class Backtest:
             self.venue.on_fills(out)
 
     def _set_ranges(self) -> None:
+        if not self.venue.changed:
+            return
+        self.venue.changed = False
         st = self.st
         bmin, bmax, amin, amax = core.INF, core.NO_BID, core.NO_ASK, -core.INF
         for side, price, _ in self.venue.resting.values():
@@ -436,7 +433,8 @@ class Backtest:
 
     def _on_row(self) -> None:
         st = self.st
-        self._sync_pending()
+        if st[core.PEND_N]:
+            self._sync_pending()
         r = int(st[core.IE]) - 1
         assert self._rows is not None
         k, s, p, q = self._rows[:4, r].tolist()
@@ -448,14 +446,16 @@ class Backtest:
             taken = self.venue.taken[s]
             if p in taken:
                 taken.discard(p)
+                self.venue.changed = True
                 self._set_ranges()
         if fills:
             self.venue.on_fills(fills)
             self._set_ranges()
 
     def _on_time(self, now: int) -> None:
-        self._sync_pending()
         st = self.st
+        if st[core.PEND_N]:
+            self._sync_pending()
         v = self.venue
         na = v.next_arrival
         if na is not None and na <= now:

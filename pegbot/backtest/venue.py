@@ -116,6 +116,8 @@ class SimVenue:
         self._responses: list[tuple[int, int, Response]] = []
         self._seq = 0
         self.rejects = 0
+        #: Set when the resting orders or taken levels may have changed (the shell clears it).
+        self.changed = False
 
     # -- requests from the shell ---------------------------------------------------------
 
@@ -137,10 +139,12 @@ class SimVenue:
         self._seq += 1
         heapq.heappush(self._arrivals, (at, self._seq, req))
 
-    def _respond(self, exch_ns: int, resp_kind: str, cid: str, **kw: Any) -> None:
+    def _respond(
+        self, exch_ns: int, resp_kind: str, cid: str, fill: Fill | None = None, reason: str = ""
+    ) -> None:
         at = exch_ns + self.latency.response_ns(exch_ns)
         self._seq += 1
-        heapq.heappush(self._responses, (at, self._seq, Response(at, resp_kind, cid, **kw)))
+        heapq.heappush(self._responses, (at, self._seq, resp_kind, cid, fill, reason))
 
     @property
     def next_arrival(self) -> int | None:
@@ -152,11 +156,20 @@ class SimVenue:
         """Local time of the next answer to deliver."""
         return self._responses[0][0] if self._responses else None
 
+    def next_event(self, default: int) -> int:
+        """The earlier of :attr:`next_arrival` and :attr:`next_response`, else ``default``."""
+        t = self._arrivals[0][0] if self._arrivals else default
+        if self._responses and self._responses[0][0] < t:
+            return int(self._responses[0][0])
+        return int(t)
+
     def due_responses(self, now_ns: int) -> list[Response]:
         """Answers that have reached the shell by ``now_ns``, in order."""
         out = []
-        while self._responses and self._responses[0][0] <= now_ns:
-            out.append(heapq.heappop(self._responses)[2])
+        heap = self._responses
+        while heap and heap[0][0] <= now_ns:
+            at, _, kind, cid, fill, reason = heapq.heappop(heap)
+            out.append(Response(at, kind, cid, fill, reason))
         return out
 
     # -- the exchange side ---------------------------------------------------------------
@@ -278,6 +291,7 @@ class SimVenue:
 
     def _quote_changed(self, at: int) -> None:
         # Our resting best prices and the sizes there, for uptime and depth statistics.
+        self.changed = True
         bb_own = ba_own = bq = aq = 0
         for side, price, units in self.resting.values():
             if side > 0:

@@ -84,3 +84,23 @@ def test_spec_errors(tmp_path: Path) -> None:
         load_spec(_spec(tmp_path, tmp_path / "x.parquet", ""))
     with pytest.raises(SweepError, match="unknown keys"):
         load_spec(_spec(tmp_path, tmp_path / "x.parquet", 'colour = "red"\n[grid]\na = [1]\n'))
+
+
+def test_fixed_fair_risk_signaler_and_a_book_strategy(tmp_path: Path) -> None:
+    # peg_ladder reads the whole book (not only the best prices), risk is on and clamps to
+    # a band around a fixed fair (1 / 87.45 USDT), and the signaler runs alongside.
+    tape = _tape(tmp_path)
+    overrides = ["strategy.name=peg_ladder", "strategy.params={}", "fair.source=fixed",
+                 "fair.rate=87.45", "risk.enabled=true", "risk.params={band_bps=300}",
+                 "signals.enabled=true", "account.quote=1000000"]  # fmt: skip
+    sc, where = load_scenario(ROOT / "backtests/hftbacktest_crosscheck.toml", overrides)
+    bt = build_backtest(sc, where, tape=tape)
+    run = bt.run()
+    s = results.summarize(run, results.tables(run))
+    assert s["mark"] == "fixed fair" and s["reconciled"] is True
+    assert s["mid_near_fair"]["100bps"] is not None
+    assert run.evaluations > 500  # a book strategy is asked at every timer tick with news
+    band_lo, band_hi = 1143.5 * 0.97, 1143.5 * 1.03
+    for o in run.venue.records.orders:
+        if o[0] == "sent":
+            assert band_lo <= o[4] <= band_hi  # risk kept every quote inside the band
