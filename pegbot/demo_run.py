@@ -32,6 +32,7 @@ from pegbot.metrics import Metrics, start_metrics_server
 from pegbot.sim.client import make_pro_client
 from pegbot.sim.config import DEMO_API_KEY, DEMO_API_SECRET, DEMO_BALANCES, SimConfig
 from pegbot.sim.crowd import FlowSource
+from pegbot.sim.flow import DepegShock
 from pegbot.sim.server import SimServer
 
 __all__ = ["demo_settings", "run_demo", "status_snapshot"]
@@ -197,7 +198,26 @@ async def _open_pegbot_orders(http_url: str, ws_url: str) -> int:
 async def _demo(duration: float | None, metrics_port: int | None, speed: float) -> dict[str, Any]:
     from pegbot.bot_cli import install_signal_handlers
 
-    cfg = SimConfig()
+    # A busier, thinner crowd than the calibrated quiet day, pushed off the peg and back
+    # every 20 s (alternately 30 bps down and up), so that a short demo sees the market reach
+    # our quotes: fills, inventory, skew and PnL move.
+    base = SimConfig()
+    ns = 1_000_000_000
+    shocks = [
+        DepegShock(at_ns=(3 + 20 * i) * ns, bps=-30.0 if i % 2 == 0 else 30.0,
+                   ramp_ns=3 * ns, hold_ns=8 * ns, revert_ns=3 * ns)
+        for i in range(60)
+    ]  # fmt: skip
+    flow = base.flow.model_copy(
+        update={
+            "rates": base.flow.rates.model_copy(update={"market_per_s": 1.0}),
+            "sizes": base.flow.sizes.model_copy(
+                update={"limit_median_lots": 4_000, "market_median_lots": 8_000}
+            ),
+            "scenarios": shocks,
+        }
+    )
+    cfg = base.model_copy(update={"flow": flow})
     server = SimServer(cfg, "127.0.0.1", 0, market=FlowSource(cfg.flow, "KGSTUSDT", speed))
     await server.start()
     metrics = Metrics()
