@@ -113,7 +113,8 @@ class SimVenue:
         self.resting: dict[str, list[int]] = {}
         self.taken: dict[int, set[int]] = {1: set(), -1: set()}
         self._arrivals: list[tuple[int, int, _Req]] = []
-        self._responses: list[tuple[int, int, Response]] = []
+        # (local time, seq, kind, client id, fill, reason)
+        self._responses: list[tuple[int, int, str, str, Fill | None, str]] = []
         self._seq = 0
         self.rejects = 0
         #: Set when the resting orders or taken levels may have changed (the shell clears it).
