@@ -71,7 +71,7 @@ def make_venue(name: str, vs: VenueSettings, settings: Settings) -> Venue:
     factory = getattr(module, class_name, None)
     if factory is None:
         raise ValueError(f"mode {mode}: {module_name} has no {class_name}")
-    venue: Venue = factory(name=name, settings=vs)
+    venue: Venue = factory(name=name, settings=vs, balances=vs.paper_balances)
     return venue
 
 

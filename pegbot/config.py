@@ -23,6 +23,7 @@ import os
 import re
 import tomllib
 from collections.abc import Mapping
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
@@ -90,6 +91,8 @@ class VenueSettings(_Model):
         api_secret: API secret (environment or secrets dir only).
         depth_limit: Levels of the REST snapshot that seeds the book.
         target_base: Base holding this venue contributes to the inventory target.
+        paper_balances: Virtual balances of the paper and dry-run modes, by asset (``base``
+            and ``quote`` stand for the symbol's assets); None: the venue's defaults.
     """
 
     exchange: str = "binance"
@@ -100,6 +103,7 @@ class VenueSettings(_Model):
     api_secret: SecretStr | None = None
     depth_limit: int = Field(default=1000, ge=5, le=5000)
     target_base: float = Field(default=0.0, ge=0)
+    paper_balances: dict[str, Decimal] | None = None
 
     @field_validator("symbol")
     @classmethod
