@@ -41,7 +41,8 @@ def convert_fast(conv: BinanceRawConverter, path: str | Path, rc: RawCounters) -
     pdec, qdec = conv._pdec, conv._qdec
     assert pdec is not None and qdec is not None
     skip_tickers = not conv.collect_tickers
-    for base, block, complete in iter_byte_blocks(path, rc):
+    for block, complete in iter_byte_blocks(path, rc):
+        base = rc.lines
         if not complete or conv._last_local > _I64_MAX:
             # The last line without its newline (possibly torn), or a local time past int64
             # seen (the scanner cannot hold it): the slow way.
@@ -124,47 +125,55 @@ class _Block:
         iv = self.ints[other]
         exch_l = (iv[:, 1] * _MS).tolist()
         big_u, small_u, pu, has_pu, nb_l, na_l = iv[:, 2:8].T.tolist()
-        lo_l = self.lo[other].tolist()
-        loc_l = self.local[other].tolist()
-        idx_l = other.tolist()
+        # pu as the sync wants it: None where the message had none (spot).
+        pu_l = pu if all(has_pu) else [p if h else None for p, h in zip(pu, has_pu, strict=True)]
+        lineno_l = (other + (self.base + 1)).tolist()
         # Payload levels for events the sync keeps for later (released after a snapshot).
         lp = array("q")
         lp.frombytes(self.lvp.tobytes())
         lq = array("q")
         lq.frombytes(self.lvq.tobytes())
         emitted = self.emitted
-        base = self.base
         sync = conv.sync
-        for k, c in enumerate(c_l):
-            i = idx_l[k]
-            if c == _scan.C_DEPTH:
+        depth, synced = _scan.C_DEPTH, _SYNCED
+        rows = zip(
+            c_l,
+            other.tolist(),
+            lineno_l,
+            big_u,
+            small_u,
+            pu_l,
+            exch_l,
+            self.lo[other].tolist(),
+            nb_l,
+            na_l,
+            self.local[other].tolist(),
+            strict=True,
+        )
+        for c, i, lineno, first, last, prev, exch, o, nb, na, local in rows:
+            if c == depth:
                 if sync is None:
-                    sync = conv._sync_for(bool(has_pu[k]))
-                event = DepthEvent(
-                    big_u[k],
-                    small_u[k],
-                    pu[k] if has_pu[k] else None,
-                    (base + i + 1, exch_l[k], lp, lq, lo_l[k], nb_l[k], na_l[k]),
-                )
-                was_synced = sync.state is _SYNCED
+                    sync = conv._sync_for(prev is not None)
+                event = DepthEvent(first, last, prev, (lineno, exch, lp, lq, o, nb, na))
+                was_synced = sync.state is synced
                 out = sync.on_diff(event)
                 if out and len(out) == 1 and out[0] is event:
                     emitted.append(i)  # the common case: applied at once, in a run
-                elif out or (was_synced and sync.state is not _SYNCED):
+                elif out or (was_synced and sync.state is not synced):
                     mark = self._mark()
-                    conv._depth_out(event, out, was_synced, loc_l[k])
+                    conv._depth_out(event, out, was_synced, local)
                     self._reorder(mark, i)
                 continue
             mark = self._mark()
             line = self.block[self.start[i] : self.end[i]]
             if c == _scan.C_MSG:
                 sp = line.find(b" ")
-                conv._payload(line[sp + 1 :], base + i + 1, loc_l[k], False)
+                conv._payload(line[sp + 1 :], lineno, local, False)
             elif c == _scan.C_BADTS:
                 if line.strip():
                     conv.skipped["bad_timestamp"] += 1
             else:  # C_STOP: the timestamp too is Python's to read
-                conv._line(line, base + i + 1, False)
+                conv._line(line, lineno, False)
             self._reorder(mark, i)
         self._write_run(self.n)
 

@@ -213,24 +213,21 @@ def _split(line: bytes, lineno: int, complete: bool, c: RawCounters) -> RawLine 
     return RawLine(lineno, ns, line[sp + 1 :], complete)
 
 
-def iter_byte_blocks(path: str | Path, counters: RawCounters) -> Iterator[tuple[int, bytes, bool]]:
-    """Yield ``(lines before this block, block, complete)`` with whole lines as bytes.
+def iter_byte_blocks(path: str | Path, counters: RawCounters) -> Iterator[tuple[bytes, bool]]:
+    """Yield ``(block, complete)``: the blocks of :func:`iter_line_blocks`, not split.
 
-    The same blocks as :func:`iter_line_blocks`, not split: a complete block ends with a
-    newline; the last, incomplete line (possibly torn) comes alone with ``complete`` False.
-    For scanners that find the line ends themselves.
+    A complete block holds whole lines and ends with a newline; the last, incomplete line
+    (possibly torn) comes alone with ``complete`` False. For scanners that find the line
+    ends themselves (and count them: the caller numbers the lines).
     """
-    lineno = 0
     rest = b""
     for chunk in iter_chunks(Path(path), counters):
         data = rest + chunk if rest else chunk
         cut = data.rfind(b"\n") + 1
         if cut:
-            block = data[:cut] if cut < len(data) else data
             rest = data[cut:]
-            yield lineno, block, True
-            lineno += block.count(b"\n")
+            yield (data[:cut] if cut < len(data) else data), True
         else:
             rest = data
     if rest:
-        yield lineno, rest, False
+        yield rest, False
