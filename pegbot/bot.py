@@ -50,6 +50,7 @@ from pegbot.execution.risk import Risk, RiskLevel, RiskState
 from pegbot.execution.venue import Balance, Fill, OrderUpdate, Venue
 from pegbot.feeds.binance import BinanceFeed
 from pegbot.feeds.model import BookLost, BookUpdate, FeedConfig, Trade
+from pegbot.journal import Journal
 from pegbot.ledger import Ledger, LedgerError
 from pegbot.market import Market, Rounding, Side
 from pegbot.metrics import Metrics
@@ -343,7 +344,7 @@ class VenueRunner:
             return
         bot.metrics.observe_ack(self.name, "submit", time.perf_counter() - t0)
         self._acked_ns[cid] = bot.clock()
-        self.apply_update(upd)
+        self.apply_update(upd, journal=True)
 
     async def _cancel(self, cid: str, side: Side) -> None:
         t0 = time.perf_counter()
@@ -361,7 +362,7 @@ class VenueRunner:
                 self.live[cid] = replace(order, status=OrderStatus.OPEN)  # try again later
             return
         self.bot.metrics.observe_ack(self.name, "cancel", time.perf_counter() - t0)
-        self.apply_update(upd)
+        self.apply_update(upd, journal=True)
 
     def _on_error(self, exc: VenueError, action: str, cid: str) -> None:
         if exc.counts_as_reject:
@@ -385,8 +386,17 @@ class VenueRunner:
         if len(self._done) > 50_000:
             self._done.clear()
 
-    def apply_update(self, upd: OrderUpdate) -> None:
-        """Fold an order update (ack, event, fetch) into the live set."""
+    def apply_update(self, upd: OrderUpdate, journal: bool = False) -> None:
+        """Fold an order update (ack, event, fetch) into the live set.
+
+        Args:
+            upd: The update.
+            journal: Append it to the journal's order events (acks and stream events; the
+                periodic open-orders fetch repeats what is known and is not journaled).
+        """
+        j = self.bot.journal
+        if journal and j is not None:
+            j.record_order(self.name, self.symbol, upd, self.bot.clock())
         cid = upd.client_id
         if not upd.state.is_open:
             self._finish(cid)
@@ -474,7 +484,7 @@ class VenueRunner:
                 if isinstance(ev, Fill):
                     self.bot.record_fill(self, ev)
                 else:
-                    self.apply_update(ev)
+                    self.apply_update(ev, journal=True)
         finally:
             stopper.cancel()
             self.user_connected = False
@@ -554,6 +564,7 @@ class VenueRunner:
             try:
                 await self.refresh_balances()
                 await self.recover_orders()
+                self.bot.snapshot_pnl(self)
             except VenueError as exc:
                 log.warning("housekeeping failed: %s", exc,
                             extra={"event": "housekeeping_failed", "venue": self.name})  # fmt: skip
@@ -584,7 +595,8 @@ class Bot:
         venue_factory: Builds each venue (default: by mode, see :mod:`pegbot.bot_wiring`).
         metrics: Metrics to update (a private registry if None).
         clock: Wall clock in int ns UTC.
-        journal: The SQLite journal (None: no journal; tests of the loop alone).
+        journal: The SQLite journal (None: the bot opens ``settings.journal.path`` itself
+            and closes it when it stops).
     """
 
     def __init__(
@@ -593,13 +605,17 @@ class Bot:
         venue_factory: VenueFactory,
         metrics: Metrics | None = None,
         clock: Callable[[], int] = time.time_ns,
-        journal: Any = None,
+        journal: Journal | None = None,
         sources: list[Any] | None = None,
     ) -> None:
         self.settings = settings
         self.clock = clock
         self.metrics = metrics or Metrics()
-        self.journal = journal
+        self._own_journal = journal is None
+        if journal is None:
+            settings.journal.path.parent.mkdir(parents=True, exist_ok=True)
+            journal = Journal(settings.journal.path)
+        self.journal: Journal | None = journal
         self.run_id = settings.run_id or new_run_id()
         self.control = Control(settings.loop.control_dir)
         self.stop_event = asyncio.Event()
@@ -649,17 +665,13 @@ class Bot:
 
     def journal_last_fill_ns(self, venue: str) -> int:
         """Time of the newest journaled fill of ``venue`` (0: recover from the start of day)."""
-        fn = getattr(self.journal, "last_fill_ns", None)
-        if fn is None:
-            return self.clock() - 24 * 3600 * _NS
-        value = fn(venue)
+        value = self.journal.last_fill_ns(venue) if self.journal is not None else None
         return int(value) if value else self.clock() - 24 * 3600 * _NS
 
     def record_fill(self, runner: VenueRunner, f: Fill, recovered: bool = False) -> bool:
         """Journal a fill (before acting on it), then fold it in; False for a duplicate."""
-        fn = getattr(self.journal, "record_fill", None)
-        if fn is not None:
-            fn(f)
+        if self.journal is not None:
+            self.journal.record_fill(f, self.clock())
         fresh = runner.on_fill(f)
         if fresh and self.ledger is not None:
             try:
@@ -685,10 +697,8 @@ class Bot:
             extra={"event": "risk_transition", "venue": runner.name, "reason": ",".join(t.reasons),
                    "details": list(t.details)},
         )  # fmt: skip
-        fn = getattr(self.journal, "record_risk_transition", None)
-        if fn is not None:
-            with contextlib.suppress(Exception):
-                fn(runner.name, runner.symbol, t)
+        if self.journal is not None:
+            self.journal.record_risk_transition(runner.name, runner.symbol, t)
         if t.to_level is RiskLevel.HALT and self.killed is None:
             self.kill(",".join(t.reasons), t.at_ns)
 
@@ -724,6 +734,14 @@ class Bot:
         held = float(base.total) if base is not None else 0.0
         ratio = held / float(market.lots_to_qty(limit)) if limit else 0.0
         m.set_inventory(runner.name, runner.symbol, held, ratio)
+
+    def snapshot_pnl(self, runner: VenueRunner) -> None:
+        """Journal the venue's PnL marked at the current fair value (housekeeping)."""
+        fair = self._fair
+        if self.journal is None or self.ledger is None or fair is None or fair.price is None:
+            return
+        p = self.ledger.pnl(fair.price, runner.name)
+        self.journal.record_pnl(self.clock(), runner.name, runner.symbol, **p.journal_values())
 
     def _update_pnl(self, runner: VenueRunner, fair: Fraction) -> None:
         market = runner.market
@@ -851,6 +869,8 @@ class Bot:
                     await r.venue.close()
             if self.http_session is not None:
                 await self.http_session.close()
+            if self._own_journal and self.journal is not None:
+                self.journal.close()
         return self.summary(left)
 
     async def _run_feed(self, feed: BinanceFeed, stop: asyncio.Event) -> None:

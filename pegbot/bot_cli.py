@@ -91,10 +91,9 @@ def run_command(
             metrics.registry, settings.metrics.port, settings.metrics.host
         )
         log.info("metrics at %s", server.url, extra={"event": "metrics_listening"})
-    journal = _open_journal(settings)
 
     async def main() -> dict[str, Any]:
-        bot = Bot(settings, make_venue, metrics=metrics, journal=journal)
+        bot = Bot(settings, make_venue, metrics=metrics)
         install_signal_handlers(bot)
 
         async def stop_later(b: Bot) -> None:
@@ -113,19 +112,9 @@ def run_command(
     finally:
         if server is not None:
             server.close()
-        if journal is not None:
-            journal.close()
     _print_summary(summary, as_json)
     if summary.get("open_orders_after_shutdown"):
         raise typer.Exit(1)
-
-
-def _open_journal(settings: Settings) -> Any:
-    from pegbot.journal import Journal
-
-    path = settings.journal.path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return Journal(path)
 
 
 def _print_summary(summary: dict[str, Any], as_json: bool) -> None:

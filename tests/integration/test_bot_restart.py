@@ -60,8 +60,15 @@ async def test_restart_after_kill_9_cancels_orphans_and_never_duplicates(
     config = tmp_path / "bot.toml"
     config.write_text(settings_toml(sim, tmp_path))
     proc = await _start(config, _env(tmp_path))
+    maker = sim.maker()
+    await maker.load_markets()
     try:
-        first = await _orders_until(sim, lambda o: len(o) == 4, 20)
+        await _orders_until(sim, lambda o: len(o) == 4, 20)
+        # Freeze the bot, fill one of its orders, then kill -9: the dead process never saw
+        # (nor journaled) the fill; the next start must recover it from the exchange.
+        proc.send_signal(signal.SIGSTOP)
+        await maker.create_order("KGST/USDT", "market", "sell", 300)
+        first = await _orders_until(sim, lambda o: len(o) == 4, 5)
     finally:
         proc.send_signal(signal.SIGKILL)  # no cancel-all, no goodbye
         await proc.wait()
@@ -69,6 +76,8 @@ async def test_restart_after_kill_9_cancels_orphans_and_never_duplicates(
     assert len(old_run) == 1
     # The orders of the dead process are still resting.
     assert len(await _orders_until(sim, lambda o: len(o) == 4, 2)) == 4
+    trades = await sim.client().fetch_my_trades("KGST/USDT")
+    assert len(trades) == 1  # the exchange confirmed one fill of ours
 
     async with run_bot(settings_for(sim, tmp_path)) as bot:
         now = await _orders_until(
@@ -80,6 +89,9 @@ async def test_restart_after_kill_9_cancels_orphans_and_never_duplicates(
             10,
         )
         assert bot.runners[0].status.orphans_cancelled == 4
+        # Nothing the exchange confirmed is missing from the journal after the restart.
+        assert bot.journal is not None and bot.journal.fill_count("sim") == 1
+        assert bot.runners[0].status.fills_recovered == 1
         levels = Counter(parse_client_id(o["clientOrderId"]).level_id for o in now)  # type: ignore[union-attr]
         assert set(levels.values()) == {1}  # one order per level, never two
         assert bot.run_id not in old_run
