@@ -46,7 +46,7 @@ def convert_fast(conv: BinanceRawConverter, path: str | Path, rc: RawCounters) -
         if not complete or conv._last_local > _I64_MAX:
             # The last line without its newline (possibly torn), or a local time past int64
             # seen (the scanner cannot hold it): the slow way.
-            lines = block.split(b"\n")
+            lines = bytes(block).split(b"\n")
             if complete:
                 lines.pop()
             conv._lines(lines, base, complete)
@@ -70,7 +70,7 @@ def convert_fast(conv: BinanceRawConverter, path: str | Path, rc: RawCounters) -
                 _Block(conv, block, base + done, n, *out[7:]).run()
                 done += n
                 if conv._last_local > _I64_MAX and done < n_lines:
-                    conv._lines(block[pos:].split(b"\n")[:-1], base + done, True)
+                    conv._lines(bytes(block[pos:]).split(b"\n")[:-1], base + done, True)
                     break
             rc.lines += n_lines
         if len(conv._price) >= conv.chunk_rows:
@@ -83,7 +83,7 @@ class _Block:
     def __init__(
         self,
         conv: BinanceRawConverter,
-        block: bytes,
+        block: bytes | memoryview,
         base: int,
         n: int,
         n_levels: int,
@@ -165,7 +165,7 @@ class _Block:
                     self._reorder(mark, i)
                 continue
             mark = self._mark()
-            line = self.block[self.start[i] : self.end[i]]
+            line = bytes(self.block[self.start[i] : self.end[i]])
             if c == _scan.C_MSG:
                 sp = line.find(b" ")
                 conv._payload(line[sp + 1 :], lineno, local, False)

@@ -494,8 +494,8 @@ def scan(
         if skip_tickers and length >= 2 and buf[end - 1] == 125 and buf[end - 2] == 125:
             lim = min(length, 60) - 11
             found = False
-            for j in range(lim + 1):
-                if _eq(buf, line_pos + j, line_pos + j + 11, _TICKER):
+            for j in range(line_pos, line_pos + lim + 1):
+                if buf[j] == 64 and _eq(buf, j, j + 11, _TICKER):  # '@' first: cheap reject
                     found = True
                     break
             if found:

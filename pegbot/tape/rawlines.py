@@ -213,12 +213,15 @@ def _split(line: bytes, lineno: int, complete: bool, c: RawCounters) -> RawLine 
     return RawLine(lineno, ns, line[sp + 1 :], complete)
 
 
-def iter_byte_blocks(path: str | Path, counters: RawCounters) -> Iterator[tuple[bytes, bool]]:
+def iter_byte_blocks(
+    path: str | Path, counters: RawCounters
+) -> Iterator[tuple[bytes | memoryview, bool]]:
     """Yield ``(block, complete)``: the blocks of :func:`iter_line_blocks`, not split.
 
     A complete block holds whole lines and ends with a newline; the last, incomplete line
     (possibly torn) comes alone with ``complete`` False. For scanners that find the line
-    ends themselves (and count them: the caller numbers the lines).
+    ends themselves (and count them: the caller numbers the lines). A block may be a
+    memoryview (no copy of megabytes): read it before asking for the next one.
     """
     rest = b""
     for chunk in iter_chunks(Path(path), counters):
@@ -226,7 +229,7 @@ def iter_byte_blocks(path: str | Path, counters: RawCounters) -> Iterator[tuple[
         cut = data.rfind(b"\n") + 1
         if cut:
             rest = data[cut:]
-            yield (data[:cut] if cut < len(data) else data), True
+            yield (memoryview(data)[:cut] if cut < len(data) else data), True
         else:
             rest = data
     if rest:
