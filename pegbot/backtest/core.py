@@ -4,8 +4,11 @@ A Python call per tape row caps a backtest near 2–3 M rows/s (``shared/notes/a
 so the rows that cannot change a decision never reach Python. :func:`advance` (numba) walks
 one window of tape columns with two cursors on one time axis:
 
-* the **exchange side** applies rows in tape order at their exchange time (running maximum of
-  ``exch_ts``, ``local_ts`` where the venue gave none) to the exchange book;
+* the **exchange side** applies rows in exchange-time order (``exch_ts``; a row without one,
+  such as a REST snapshot, takes the previous row's, as the npz exporter does) to the
+  exchange book, as hftbacktest's exchange processor does. Rows come in local-time order
+  in windows (row groups), so the exchange side only runs up to ``HORIZON`` (the window's
+  last local time minus the engine's reorder allowance) until the next window is loaded;
 * the **local side** applies the same rows at ``local_ts`` to the book the strategy sees.
 
 Both books are dense arrays of qty units indexed by ``tick − base``, with their best prices
@@ -78,10 +81,15 @@ E_LO = 37  # lowest and highest dense index ever set on the exchange books since
 E_HI = 38
 L_LO = 39  # the same for the local books
 L_HI = 40
+NPEND = 41  # rows the exchange side has left in this window (entries of ``perm``)
+ROW = 42  # window row of the last EV_ROW
+HORIZON = 43  # the exchange side waits for more data before rows later than this
 STATE_LEN = 44
 
-#: Rows of the window array passed to :func:`advance`.
-ROW_FIELDS = ("kind", "side", "price", "qty", "ex", "lo")
+#: Rows of the window array passed to :func:`advance`: the tape columns, exchange time, local
+#: time, then the exchange side's schedule: ``perm`` (window rows not yet applied there, in
+#: exchange-time order) and ``perm_t`` (their exchange times).
+ROW_FIELDS = ("kind", "side", "price", "qty", "ex", "lo", "perm", "perm_t")
 #: Rows of the books array: exchange bids/asks, local bids/asks, deferred minima bids/asks
 #: (stored as minimum + 1, so that an all-zero array, which the OS maps lazily, means none).
 BOOK_FIELDS = ("bid_e", "ask_e", "bid_l", "ask_l", "pend_b", "pend_a")
@@ -151,8 +159,9 @@ def advance(rows: Any, books: Any, tl: Any, st: Any) -> int:
     side = rows[1]
     price = rows[2]
     qty = rows[3]
-    ex_t = rows[4]
     lo_t = rows[5]
+    perm = rows[6]
+    perm_t = rows[7]
     bid_e = books[0]
     ask_e = books[1]
     bid_l = books[2]
@@ -167,13 +176,23 @@ def advance(rows: Any, books: Any, tl: Any, st: Any) -> int:
     stop = st[STOP]
     size = st[SIZE]
     cap = tl.shape[1]
+    npend = st[NPEND]
     while True:
-        if ie >= n or il >= n:
+        if ie >= npend or il >= n:
             st[IE] = ie
             st[IL] = il
             if st[END] == 0:
                 return EV_DATA
-        te = ex_t[ie] if ie < n else INF
+        te = INF
+        if ie < npend:
+            te = perm_t[ie]
+            if te > st[HORIZON] and st[END] == 0:
+                # A row not loaded yet may still belong before this one on the venue.
+                st[IE] = ie
+                st[IL] = il
+                return EV_DATA
+            if te < st[E_TS]:  # across a window boundary time never runs backwards
+                te = st[E_TS]
         tloc = lo_t[il] if il < n else INF
         t = te if te < tloc else tloc
         if t >= INF:
@@ -223,11 +242,13 @@ def advance(rows: Any, books: Any, tl: Any, st: Any) -> int:
             return EV_END
         if te <= tloc:
             # -- exchange side ------------------------------------------------------------
-            k = kind[ie]
-            s = side[ie]
-            p = price[ie]
-            q = qty[ie]
+            r = perm[ie]
+            k = kind[r]
+            s = side[r]
+            p = price[r]
+            q = qty[r]
             st[E_TS] = te
+            st[ROW] = r
             ie += 1
             st[ROWS_E] += 1
             if k == TRADE:
@@ -358,7 +379,7 @@ def warm_up() -> None:
     st = new_state()
     st[END] = 1
     advance(
-        np.zeros((6, 0), dtype=np.int64),
+        np.zeros((8, 0), dtype=np.int64),
         np.zeros((6, 1), dtype=np.int64),
         np.zeros((3, 1), dtype=np.int64),
         st,

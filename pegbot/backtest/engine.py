@@ -154,6 +154,10 @@ class Backtest:
         signaler: Optional callable ``(now_ns, book, fair) -> int`` (signals raised).
         defer_depth: With the risk-averse queue, hand non-crossing depth rows at our levels
             to the fill engine in one call (same fills, fewer calls); False sends each row.
+        reorder_ns: How much earlier than its local receive time a row's exchange time may
+            be and still be applied in exchange-time order across row groups (the feed
+            latency allowance); rows later than that are applied no earlier than the rows
+            the venue side has already applied.
     """
 
     def __init__(
@@ -174,6 +178,7 @@ class Backtest:
         progress: Callable[[int, int], None] | None = None,
         signaler: Callable[[int, DenseBookView, FairView | None], int] | None = None,
         defer_depth: bool = True,
+        reorder_ns: int = 10_000_000_000,
     ) -> None:
         if wake_ns <= 0 or max_idle_ns <= 0:
             raise BacktestError("wake_ns and max_idle_ns must be positive")
@@ -206,6 +211,7 @@ class Backtest:
         self.st[core.MAX_IDLE] = max_idle_ns
         self.st[core.BBO_ONLY] = int(getattr(strategy, "inputs", "book") == "bbo")
         self.st[core.DEFER] = int(defer_depth and isinstance(fills.queue, RiskAverse))
+        self.reorder_ns = reorder_ns
         self.evaluations = 0
         self.signals = 0
         self._rejects_seen = 0
@@ -241,32 +247,63 @@ class Backtest:
         st = self.st
         local = np.ascontiguousarray(cols["local_ts"], dtype=np.int64)
         exch = np.asarray(cols["exch_ts"], dtype=np.int64)
-        ex = np.maximum.accumulate(np.where(exch > 0, exch, local))
+        ex = self._fill_exch(exch, local)
         if self._first_ts is None:
             self._first_ts = int(local[0])
-            self._carry = int(ex[0])
             # The clock starts at the first row's exchange time, as hftbacktest's does.
-            st[core.NEXT_WAKE] = min(int(ex[0]), int(local[0])) + st[core.WAKE_NS]
-        ex = np.maximum(ex, self._carry)
-        self._carry = int(ex[-1])
+            st[core.NEXT_WAKE] = min(int(ex.min()), int(local[0])) + st[core.WAKE_NS]
         self._last_ts = int(local[-1])
-        new = np.empty((6, len(local)), dtype=np.int64)
+        m = len(local)
+        new = np.empty((8, m), dtype=np.int64)
         new[0] = cols["kind"]
         new[1] = cols["side"]
         new[2] = cols["price"]
         new[3] = cols["qty"]
         new[4] = ex
         new[5] = local
+        done = np.zeros(m, dtype=bool)
         if self._rows is not None:
-            cut = int(min(st[core.IE], st[core.IL]))
-            new = np.concatenate((self._rows[:, cut:], new), axis=1)
-            st[core.IE] -= cut
+            old, ie = self._rows, int(st[core.IE])
+            old_done = np.zeros(old.shape[1], dtype=bool)
+            old_done[old[6, :ie]] = True  # applied on the exchange side already
+            pending = np.flatnonzero(~old_done)
+            first_pending = int(pending[0]) if len(pending) else old.shape[1]
+            cut = min(int(st[core.IL]), first_pending)
+            new = np.concatenate((old[:, cut:], new), axis=1)
+            done = np.concatenate((old_done[cut:], done))
             st[core.IL] -= cut
+        todo = np.flatnonzero(~done)
+        order = todo[np.argsort(new[4, todo], kind="stable")]
+        new[6, : len(order)] = order
+        new[7, : len(order)] = new[4, order]
+        st[core.IE] = 0
+        st[core.NPEND] = len(order)
+        st[core.HORIZON] = int(new[5, -1]) - self.reorder_ns
         self._rows = new
         st[core.N] = new.shape[1]
         self._ensure_range(new[0], new[2])
         self._tl = np.zeros((3, max(1024, new.shape[1] // 4 + 1)), dtype=np.int64)
         st[core.NBBO] = 0
+
+    def _fill_exch(self, exch: np.ndarray[Any, Any], local: np.ndarray[Any, Any]) -> Any:
+        # A row without exchange time takes the previous row's (the next row's at the very
+        # start), as the hftbacktest npz exporter does; all zero: local time.
+        ex = exch.copy()
+        missing = ex <= 0
+        if missing.any():
+            idx = np.where(~missing, np.arange(len(ex)), -1)
+            np.maximum.accumulate(idx, out=idx)
+            head = idx < 0
+            if self._carry > 0:
+                ex[missing & head] = self._carry
+            elif (~missing).any():
+                ex[missing & head] = ex[int(np.argmax(~missing))]
+            else:
+                ex[missing & head] = local[missing & head]
+            fill = missing & ~head
+            ex[fill] = ex[idx[fill]]
+        self._carry = int(ex[-1])
+        return ex
 
     def _ensure_range(self, kind: np.ndarray[Any, Any], price: np.ndarray[Any, Any]) -> None:
         prices = price[kind != 1]  # a CLEAR row's price means nothing
@@ -435,7 +472,7 @@ class Backtest:
         st = self.st
         if st[core.PEND_N]:
             self._sync_pending()
-        r = int(st[core.IE]) - 1
+        r = int(st[core.ROW])
         assert self._rows is not None
         k, s, p, q = self._rows[:4, r].tolist()
         t = int(st[core.NOW])

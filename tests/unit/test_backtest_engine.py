@@ -29,12 +29,15 @@ def meta() -> TapeMeta:
     return TapeMeta("test", "KGST/USDT", Decimal("0.00001"), Decimal("1"))
 
 
-def write(path: Path, rows: list[tuple[int, int, int, int, int]], feed_ms: int = 1) -> Path:
-    """Rows of (exch_ms, kind, side, price, lots) → a tape; local = exch + feed_ms."""
+def write(path: Path, rows: list[Any], feed_ms: int = 1) -> Path:
+    """Rows of (exch_ms, kind, side, price, lots[, local_ms]) → a tape; local = exch + feed_ms."""
     exch = np.array([T0 + r[0] * MS for r in rows], dtype=np.int64)
+    local = np.array(
+        [T0 + (r[5] if len(r) > 5 else r[0] + feed_ms) * MS for r in rows], dtype=np.int64
+    )
     cols = {
         "exch_ts": exch,
-        "local_ts": exch + feed_ms * MS,
+        "local_ts": local,
         "kind": np.array([r[1] for r in rows], dtype=np.uint8),
         "side": np.array([r[2] for r in rows], dtype=np.int8),
         "price": np.array([r[3] for r in rows], dtype=np.int64),
@@ -220,3 +223,21 @@ def test_refuses_mismatched_grid(tmp_path: Path) -> None:
     with pytest.raises(BacktestError, match="tape grid"):
         Backtest(path, market, Fixed(1), Reconciler(market, "t"), None,
                  FillEngine(lot_units=LOT), ConstantLatency(0, 0))  # fmt: skip
+
+
+def test_exchange_side_runs_in_exchange_time_order(tmp_path: Path) -> None:
+    # The trade happened on the venue at 105 ms, before our bid arrived (110 ms), but its
+    # stream delivered it late (local 130 ms, after a depth row stamped 120 ms). The venue
+    # side must apply it at 105 ms: no fill for an order that was not there yet.
+    rows = [
+        *book_rows(lots=5),
+        (120, DIFF, -1, 1141, 90, 121),
+        (105, TRADE, -1, 1140, 50, 130),
+        (200, DIFF, -1, 1141, 80, 201),
+    ]
+    r = run(write(tmp_path / "t.parquet", rows), Fixed(1140))
+    assert r.venue.records.fills == []
+    # Delivered on time, the same trade reaches the resting order and fills it.
+    rows[-2] = (125, TRADE, -1, 1140, 50, 130)
+    r = run(write(tmp_path / "u.parquet", rows), Fixed(1140))
+    assert [(f[0] - T0, f[4] // LOT) for f in r.venue.records.fills] == [(125 * MS, 10)]
