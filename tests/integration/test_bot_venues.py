@@ -31,8 +31,10 @@ async def sim2() -> AsyncIterator[SimHandle]:
 async def test_two_venues_quoted_at_once_with_aggregated_inventory(
     sim: SimHandle, sim2: SimHandle, tmp_path: Path
 ) -> None:
-    await seed_book(sim)
-    await seed_book(sim2)
+    # The maker's own bids rest well below ours, so its market sells always take ours first,
+    # even once the skew has moved our bids down several ticks.
+    await seed_book(sim, bid="0.01130", ask="0.01158")
+    await seed_book(sim2, bid="0.01130", ask="0.01158")
     toml = tmp_path / "two.toml"
     venues = "".join(
         f'[venues.{name}]\nrest_url = "{s.http_url}"\nws_url = "{s.ws_url}"\n'
