@@ -226,6 +226,7 @@ class Backtest:
         self.fair_price: Decimal | None = None
         self._first_ts: int | None = None
         self._rows: np.ndarray[Any, Any] | None = None
+        self._done = np.zeros(0, dtype=bool)  # window rows the venue side has applied
         self._books: np.ndarray[Any, Any] | None = None
         self._tl = np.zeros((3, 1), dtype=np.int64)
         self._carry = 0
@@ -264,7 +265,7 @@ class Backtest:
         done = np.zeros(m, dtype=bool)
         if self._rows is not None:
             old, ie = self._rows, int(st[core.IE])
-            old_done = np.zeros(old.shape[1], dtype=bool)
+            old_done = self._done
             old_done[old[6, :ie]] = True  # applied on the exchange side already
             pending = np.flatnonzero(~old_done)
             first_pending = int(pending[0]) if len(pending) else old.shape[1]
@@ -276,6 +277,7 @@ class Backtest:
         order = todo[np.argsort(new[4, todo], kind="stable")]
         new[6, : len(order)] = order
         new[7, : len(order)] = new[4, order]
+        self._done = done
         st[core.IE] = 0
         st[core.NPEND] = len(order)
         st[core.HORIZON] = int(new[5, -1]) - self.reorder_ns
@@ -424,8 +426,10 @@ class Backtest:
     # -- events ---------------------------------------------------------------------------
 
     def _sync_pending(self) -> None:
-        # Hand the deferred depth rows at our levels to the fill engine (risk-averse queue:
-        # the minimum caps the queue ahead, the level's current quantity is its last value).
+        # Hand the deferred depth rows at our levels to the fill engine. Deferring is only on
+        # with the risk-averse queue, where a depth row does ``ahead = min(ahead, level)`` and
+        # nothing else, so one call with the rows' minimum leaves every order as the rows
+        # one by one would.
         st = self.st
         if not st[core.PEND_N]:
             return
@@ -443,7 +447,6 @@ class Backtest:
             if low >= 0:
                 books[row, ix] = 0
                 out += eng.on_depth(side, price, low, t)
-                out += eng.on_depth(side, price, int(books[row - 4, ix]), t)
         if out:
             self.venue.on_fills(out)
 

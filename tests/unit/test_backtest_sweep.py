@@ -104,3 +104,21 @@ def test_fixed_fair_risk_signaler_and_a_book_strategy(tmp_path: Path) -> None:
     for o in run.venue.records.orders:
         if o[0] == "sent":
             assert band_lo <= o[4] <= band_hi  # risk kept every quote inside the band
+
+
+def test_fair_from_a_rate_series_file(tmp_path: Path) -> None:
+    from fractions import Fraction
+
+    from pegbot.backtest.scenario import FairSpec, make_fair
+    from tests.unit.test_backtest_engine import T0, meta
+
+    path = tmp_path / "rates.csv"
+    path.write_text(f"ts,usd_kgs\n{T0 - 3_600_000_000_000},87.45\n{T0 + 30_000_000_000},87.0\n")
+    market = meta().market()
+    fair, fixed = make_fair(FairSpec(source="series", file=str(path)), market, tmp_path)
+    assert fixed is None
+    before = fair(T0, None)  # type: ignore[arg-type]
+    after = fair(T0 + 31_000_000_000, None)  # type: ignore[arg-type]
+    assert before is not None and after is not None
+    assert before.price_ticks == Fraction(100_000) / Fraction("87.45")
+    assert after.price_ticks == Fraction(100_000) / Fraction("87.0")
