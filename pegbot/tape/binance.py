@@ -28,9 +28,12 @@ What comes out, and the decisions behind it:
 * ``bookTicker`` messages are not stored; they can be collected for checking the replayed
   book (see :func:`pegbot.tape.replay.check_book_tickers`).
 
-Speed: prices and sizes repeat a lot, so each distinct decimal string is converted once
-(exactly, through :class:`~pegbot.market.Market`) and then looked up; per message only the
-levels are expanded, the message fields are repeated with numpy at flush time.
+Speed: with numba installed, the common lines (bookTicker, compact depth and trade
+messages) are read by a compiled scanner (:mod:`pegbot.tape.binance_scan`, driven by
+:mod:`pegbot.tape.binance_fast`); every line it declines comes here, to the methods below,
+which are the reference. On that path each distinct decimal string is converted once
+(exactly, through :class:`~pegbot.market.Market`) and then looked up; message fields are
+repeated with numpy at flush time.
 """
 
 from __future__ import annotations
@@ -86,6 +89,8 @@ _SIDE_RUN = 4096
 _BID_RUN = array("b", [1]) * _SIDE_RUN
 _ASK_RUN = array("b", [-1]) * _SIDE_RUN
 _CACHE_LIMIT = 1 << 21
+# Files from this size on take the compiled scanner by default.
+_FAST_MIN_BYTES = 1 << 20
 
 
 class ConvertError(ValueError):
@@ -151,8 +156,9 @@ class BinanceRawConverter:
         collect_tickers: Keep ``bookTicker`` tops in :attr:`tickers` for checks.
         chunk_rows: Rows gathered before they are handed to the writer.
         fast: Use the compiled scanner (:mod:`pegbot.tape.binance_scan`) for the common
-            lines; None (default) when numba is installed. False forces the pure-Python
-            path; both give the same tape and stats.
+            lines. None (default): when numba is installed, for files of at least 1 MiB
+            (the first use compiles it, a few seconds, then cached; small files are quicker
+            without). False forces the pure-Python path. Both give the same tape and stats.
     """
 
     def __init__(
@@ -188,6 +194,7 @@ class BinanceRawConverter:
         self._pdec = _pow10_decimals(market.tick_size)
         self._qdec = _pow10_decimals(market.qty_unit)
         # The compiled scanner needs numba, grids of 10**-d and an ASCII symbol.
+        self._auto = fast is None
         self._fast = (
             (fast if fast is not None else _scan.AVAILABLE)
             and _scan.AVAILABLE
@@ -233,7 +240,7 @@ class BinanceRawConverter:
     def _convert_file(self, path: str | Path) -> None:
         self._path = str(path)
         rc = RawCounters()
-        if self._fast:
+        if self._fast and (not self._auto or Path(path).stat().st_size >= _FAST_MIN_BYTES):
             convert_fast(self, path, rc)
         else:
             self._convert_slow(path, rc)
