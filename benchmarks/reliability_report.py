@@ -82,7 +82,8 @@ def render(data: dict[str, Any], load_full: dict[str, Any] | None = None) -> str
         "",
         f"Tests: {passed} passed, "
         f"{sum(1 for v in outcomes.values() if v == 'failed')} failed, "
-        f"{sum(1 for v in outcomes.values() if v == 'skipped')} skipped "
+        f"{sum(1 for v in outcomes.values() if v == 'skipped')} skipped, "
+        f"{sum(1 for v in outcomes.values() if v.startswith('xfail'))} known failures "
         f"({len(outcomes)} in `tests/reliability`).",
         "",
         "## Bad input (hypothesis fuzzing)",
@@ -140,6 +141,10 @@ def render(data: dict[str, Any], load_full: dict[str, Any] | None = None) -> str
             f"{load.get('p50_ms', 0):.2f} ms, p99 {load.get('p99_ms', 0):.2f} ms "
             f"({load.get('quotes', 0):,} quote decisions)"
         ]
+    known = [(n, v.removeprefix("xfailed: ")) for n, v in outcomes.items() if v.startswith("xfail")]
+    if known:
+        lines += ["", "## Known failures (strict xfail: bugs reported, not yet fixed)", ""]
+        lines += _table(["test", "why"], [[f"`{n.split('::')[-1]}`", r] for n, r in known])
     lines += ["", "## Security", ""]
     rows = [[s["name"], s["outcome"]] for s in data.get("security", [])]
     lines += _table(["check", "outcome"], rows) if rows else ["- not run"]

@@ -73,7 +73,8 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     if _HERE not in Path(str(report.fspath)).resolve().parents:
         return
     if report.when == "call" or (report.when == "setup" and report.outcome != "passed"):
-        REPORT.outcomes[report.nodeid] = report.outcome
+        xfail = getattr(report, "wasxfail", None)
+        REPORT.outcomes[report.nodeid] = f"xfailed: {xfail}" if xfail else report.outcome
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
