@@ -13,9 +13,10 @@ reject; on ``RiskState.cancel_all`` every live order is cancelled. Inventory as 
 sees it moves when a fill's response arrives; the venue's own account moves at the fill.
 
 The strategy is asked on a timer (``wake_ns``), and only when something it reads may have
-changed: for a strategy declaring ``inputs = "bbo"`` a best price, a response to one of our
-orders, or ``max_idle_ns`` since the last decision (so time-driven risk triggers such as a
-stale book still fire); for any other strategy, any book change as well.
+changed: for a strategy declaring ``inputs = "bbo"`` a best price, a fill, a reject or a
+"not found" (an ack or a cancel ack only when the last diff left something out waiting for
+it), or ``max_idle_ns`` since the last decision (so time-driven risk triggers such as a
+stale book still fire); for any other strategy, any book change or order response.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ import numpy as np
 
 from pegbot.backtest import core
 from pegbot.backtest.book import DenseBookView
+from pegbot.backtest.fair import FairFn, fixed_fair, mid_fair
 from pegbot.backtest.venue import ACK, CANCELED, FILL, NOT_FOUND, REJECT, Account, SimVenue
 from pegbot.execution.reconciler import Reconciler
 from pegbot.execution.risk import Risk
@@ -58,36 +60,6 @@ MAX_DENSE_TICKS = 2_000_000
 
 class BacktestError(ValueError):
     """The backtest cannot run on these inputs (the message says why)."""
-
-
-FairFn = Callable[[int, DenseBookView], FairView | None]
-
-
-def fixed_fair(market: Market, price: Decimal) -> FairFn:
-    """A fair value that never changes (a fixed rate)."""
-    view = FairView.from_price(market, price)
-
-    def fair(now_ns: int, book: DenseBookView) -> FairView | None:
-        return view
-
-    return fair
-
-
-_MID_CACHE: dict[int, Fraction] = {}
-
-
-def mid_fair(now_ns: int, book: DenseBookView) -> FairView | None:
-    """The tape's own mid as the fair value (None while a side is empty)."""
-    bb, ba = book.best_bid, book.best_ask
-    if bb is None or ba is None:
-        return None
-    twice = bb + ba
-    mid = _MID_CACHE.get(twice)
-    if mid is None:
-        if len(_MID_CACHE) > 4096:
-            _MID_CACHE.clear()
-        mid = _MID_CACHE[twice] = Fraction(twice, 2)
-    return FairView(mid, "ok", 0, now_ns)
 
 
 @dataclass
@@ -613,7 +585,6 @@ __all__ = [
     "BacktestError",
     "BacktestRun",
     "FairFn",
-    "Side",
     "fixed_fair",
     "mid_fair",
 ]
