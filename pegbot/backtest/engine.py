@@ -37,7 +37,7 @@ from pegbot.backtest.fair import FairFn, fixed_fair, mid_fair
 from pegbot.backtest.venue import ACK, CANCELED, FILL, NOT_FOUND, REJECT, Account, SimVenue
 from pegbot.execution.reconciler import Reconciler
 from pegbot.execution.risk import Risk
-from pegbot.market import Market, Side
+from pegbot.market import Market
 from pegbot.matching import FillEngine, LatencyModel, RiskAverse
 from pegbot.strategy import (
     FairView,
