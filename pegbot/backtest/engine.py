@@ -246,7 +246,11 @@ class Backtest:
             done = np.concatenate((old_done[cut:], done))
             st[core.IL] -= cut
         todo = np.flatnonzero(~done)
-        order = todo[np.argsort(new[4, todo], kind="stable")]
+        t_todo = new[4, todo]
+        if len(t_todo) < 2 or bool((t_todo[1:] >= t_todo[:-1]).all()):
+            order = todo  # already in exchange-time order (the usual case): no sort
+        else:
+            order = todo[np.argsort(t_todo, kind="stable")]
         new[6, : len(order)] = order
         new[7, : len(order)] = new[4, order]
         self._done = done

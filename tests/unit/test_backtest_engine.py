@@ -9,99 +9,14 @@ from typing import Any
 
 import numpy as np
 import pytest
+from _backtest_helpers import LOT, MS, T0, Fixed, book_rows, fills, meta, run, write
 
 from pegbot.backtest import results
-from pegbot.backtest.engine import Backtest, BacktestError, BacktestRun
-from pegbot.backtest.venue import Account
+from pegbot.backtest.engine import Backtest, BacktestError
 from pegbot.execution.reconciler import Reconciler
-from pegbot.market import Side
 from pegbot.matching import ConstantLatency, FillEngine, PowerProbQueue, RiskAverse
-from pegbot.strategy import DesiredQuotes, MarketState, Quote
-from pegbot.tape.schema import CLEAR, DIFF, SNAPSHOT, TRADE, TapeMeta
-from pegbot.tape.writer import TapeWriter
-
-MS = 1_000_000
-T0 = 1_735_689_600_000_000_000
-LOT = 10**8  # qty units per KGST (lot 1, 8 decimals)
-
-
-def meta() -> TapeMeta:
-    return TapeMeta("test", "KGST/USDT", Decimal("0.00001"), Decimal("1"))
-
-
-def write(path: Path, rows: list[Any], feed_ms: int = 1, group: int = 4) -> Path:
-    """Rows of (exch_ms, kind, side, price, lots[, local_ms]) → a tape; local = exch + feed_ms."""
-    exch = np.array([T0 + r[0] * MS for r in rows], dtype=np.int64)
-    local = np.array(
-        [T0 + (r[5] if len(r) > 5 else r[0] + feed_ms) * MS for r in rows], dtype=np.int64
-    )
-    cols = {
-        "exch_ts": exch,
-        "local_ts": local,
-        "kind": np.array([r[1] for r in rows], dtype=np.uint8),
-        "side": np.array([r[2] for r in rows], dtype=np.int8),
-        "price": np.array([r[3] for r in rows], dtype=np.int64),
-        "qty": np.array([r[4] * LOT for r in rows], dtype=np.int64),
-        "first_update_id": np.arange(len(rows), dtype=np.int64),
-        "update_id": np.arange(len(rows), dtype=np.int64),
-    }
-    with TapeWriter(path, meta(), row_group_rows=group) as w:  # tiny row groups: windows join
-        w.write(cols)
-    return path
-
-
-def book_rows(ms: int = 0, bid: int = 1140, ask: int = 1141, lots: int = 100) -> list[Any]:
-    return [(ms, CLEAR, 0, 0, 0), (ms, SNAPSHOT, 1, bid, lots), (ms, SNAPSHOT, -1, ask, lots)]
-
-
-class Fixed:
-    """Quotes one bid (and optionally one ask) at fixed prices, always."""
-
-    name = "fixed"
-    inputs = "book"
-
-    def __init__(self, bid: int | None, ask: int | None = None, lots: int = 10) -> None:
-        self.bid, self.ask, self.lots = bid, ask, lots
-
-    def quote(self, state: MarketState) -> DesiredQuotes:
-        q = []
-        if self.bid is not None:
-            q.append(Quote(Side.BUY, self.bid, self.lots, "b0"))
-        if self.ask is not None:
-            q.append(Quote(Side.SELL, self.ask, self.lots, "a0"))
-        return DesiredQuotes(tuple(q))
-
-
-def run(
-    path: Path,
-    strategy: Any,
-    *,
-    partial: bool = True,
-    queue: Any = None,
-    entry_ms: int = 10,
-    response_ms: int = 10,
-    defer: bool = True,
-    reorder_ms: int = 10_000,
-) -> BacktestRun:
-    market = replace(meta().market(), maker_fee=Decimal("0.0001"), taker_fee=Decimal("0.001"))
-    bt = Backtest(
-        path,
-        market,
-        strategy,
-        Reconciler(market, "t"),
-        None,
-        FillEngine(queue or RiskAverse(), partial_fills=partial, lot_units=LOT),
-        ConstantLatency(entry_ms * MS, response_ms * MS),
-        initial=Account(1_000 * LOT, 10**17),
-        target_base_units=1_000 * LOT,
-        defer_depth=defer,
-        reorder_ns=reorder_ms * MS,
-    )
-    return bt.run()
-
-
-def fills(r: BacktestRun) -> list[tuple[int, str, int, int, int, int]]:
-    return [(f[0] - T0, f[1], f[2], f[3], f[4] // LOT, f[7] // LOT) for f in r.venue.records.fills]
+from pegbot.strategy import DesiredQuotes, MarketState
+from pegbot.tape.schema import DIFF, TRADE
 
 
 def test_latency_queue_and_fill_equal_to_remaining(tmp_path: Path) -> None:

@@ -8,12 +8,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _backtest_helpers import book_rows, write
 
 from pegbot.backtest import results
 from pegbot.backtest.report import write_report
 from pegbot.backtest.scenario import build_backtest, load_scenario
 from pegbot.backtest.sweep import SweepError, grid_points, load_spec, run_sweep
-from tests.unit.test_backtest_engine import DIFF, TRADE, book_rows, write
+from pegbot.tape.schema import DIFF, TRADE
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -109,8 +110,9 @@ def test_fixed_fair_risk_signaler_and_a_book_strategy(tmp_path: Path) -> None:
 def test_fair_from_a_rate_series_file(tmp_path: Path) -> None:
     from fractions import Fraction
 
+    from _backtest_helpers import T0, meta
+
     from pegbot.backtest.scenario import FairSpec, make_fair
-    from tests.unit.test_backtest_engine import T0, meta
 
     path = tmp_path / "rates.csv"
     path.write_text(f"ts,usd_kgs\n{T0 - 3_600_000_000_000},87.45\n{T0 + 30_000_000_000},87.0\n")
