@@ -57,6 +57,9 @@ C_STOP = 5  # the caller handles this whole line (timestamp too), then scans on
 _NS_MIN = 10**17
 _US_MIN = 10**14
 _MS_MIN = 10**11
+# The largest µs / ms stamps whose value in ns fits int64.
+_US_MAX = ((1 << 63) - 1) // 1_000
+_MS_MAX = ((1 << 63) - 1) // 1_000_000
 # E and T are ms; E * 10**6 must fit in int64.
 _MAX_MS = 9 * 10**12
 _MAX_DIGITS = 18
@@ -519,6 +522,11 @@ def scan(
                 value = value * 10 + (c - 48)
         if not ok:
             cls[i] = C_STOP  # signs, underscores, huge numbers: Python's int() decides
+            break
+        if (_US_MIN <= value < _NS_MIN and value > _US_MAX) or (
+            _MS_MIN <= value < _US_MIN and value > _MS_MAX
+        ):
+            cls[i] = C_STOP  # in ns it would not fit int64: Python's ints decide
             break
         if value >= _NS_MIN:
             n_ns += 1

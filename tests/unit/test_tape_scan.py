@@ -282,7 +282,11 @@ def _recordings(draw: Any) -> tuple[list[str], bool]:
     for i in range(n):
         step = draw(st.sampled_from([100_000_000] * 6 + [50_000_000, -2_000_000_000, 0]))
         local += step
-        unit = draw(st.sampled_from(["ns"] * 20 + ["us", "ms", "bad", "empty", "sign", "huge"]))
+        unit = draw(
+            st.sampled_from(
+                ["ns"] * 24 + ["us", "ms", "bad", "empty", "sign", "huge", "us_huge", "ms_huge"]
+            )
+        )
         ts = {
             "ns": str(local),
             "us": str(local // 1000),
@@ -291,6 +295,8 @@ def _recordings(draw: Any) -> tuple[list[str], bool]:
             "empty": "",
             "sign": "+" + str(local),
             "huge": "9" * 22,
+            "us_huge": str(5 * 10**16),  # µs, but past int64 in ns
+            "ms_huge": str(5 * 10**13),
         }[unit]
         if i == snapshot_at:
             snap = {"lastUpdateId": u0 + 1, "bids": [["0.01139", "5"]], "asks": [["0.01141", "7"]]}
