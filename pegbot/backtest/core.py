@@ -23,8 +23,9 @@ kept up to date. :func:`advance` returns to Python (the engine, which owns the
 * ``EV_WAKE``: a timer wake-up at which the strategy's inputs may have changed (the best
   prices for a strategy reading only them, any local row otherwise, a flag set by Python
   after an order response, or ``max_idle`` since the last decision);
-* ``EV_TIME``: the clock reached ``stop`` (an order request reaching the venue, a response
-  reaching us);
+* ``EV_TIME``: the clock reached ``stop`` (an order request reaching the venue). Responses
+  reaching us are delivered by Python at the next wake-up; ``DIRTY_AT`` says when the first
+  one the strategy must see arrives;
 * ``EV_DATA``: a cursor reached the end of the window (load the next row group);
 * ``EV_FLUSH``: the best-price timeline buffer is full.
 
@@ -84,7 +85,8 @@ L_HI = 40
 NPEND = 41  # rows the exchange side has left in this window (entries of ``perm``)
 ROW = 42  # window row of the last EV_ROW
 HORIZON = 43  # the exchange side waits for more data before rows later than this
-STATE_LEN = 44
+DIRTY_AT = 44  # an order response that the strategy must see arrives at this time
+STATE_LEN = 48
 
 #: Rows of the window array passed to :func:`advance`: the tape columns, exchange time, local
 #: time, then the exchange side's schedule: ``perm`` (window rows not yet applied there, in
@@ -116,6 +118,7 @@ def new_state() -> np.ndarray[Any, np.dtype[np.int64]]:
     st[BBE] = st[BBL] = NO_BID
     st[BAE] = st[BAL] = NO_ASK
     st[STOP] = INF
+    st[DIRTY_AT] = INF
     st[LAST_EVAL] = -INF
     no_orders(st)
     st[TAKEN_BID_LO] = st[TAKEN_ASK_LO] = INF
@@ -205,7 +208,7 @@ def advance(rows: Any, books: Any, tl: Any, st: Any) -> int:
             return EV_TIME
         nw = st[NEXT_WAKE]
         if nw < t and nw <= stop:
-            need = st[DIRTY] != 0 or nw - st[LAST_EVAL] >= st[MAX_IDLE]
+            need = st[DIRTY] != 0 or nw > st[DIRTY_AT] or nw - st[LAST_EVAL] >= st[MAX_IDLE]
             if not need:
                 need = st[BBO_CHANGED] != 0 if st[BBO_ONLY] != 0 else st[BOOK_CHANGED] != 0
             if need:
@@ -222,6 +225,8 @@ def advance(rows: Any, books: Any, tl: Any, st: Any) -> int:
             idle = st[LAST_EVAL] + st[MAX_IDLE]
             if idle < target:
                 target = idle
+            if st[DIRTY_AT] < target:
+                target = st[DIRTY_AT] + 1
             if target >= INF:
                 st[IE] = ie
                 st[IL] = il

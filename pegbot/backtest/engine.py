@@ -349,8 +349,14 @@ class Backtest:
         self._load(first)
         venue = self.venue
         advance = core.advance
+        bbo_only = bool(st[core.BBO_ONLY])
         while True:
-            st[core.STOP] = venue.next_event(core.INF)
+            na = venue.next_arrival
+            st[core.STOP] = core.INF if na is None else na
+            # Answers wait for the next wake-up (nothing reads them before); the core only
+            # needs to know when the first one the strategy must see arrives.
+            due = venue.first_response_at(bbo_only and not self._last_diff_skipped)
+            st[core.DIRTY_AT] = core.INF if due is None else due
             ev = advance(self._rows, self._books, self._tl, st)
             if ev == core.EV_ROW:
                 self._on_row()
@@ -374,6 +380,7 @@ class Backtest:
         while venue.next_arrival is not None or venue.next_response is not None:
             cands = [t for t in (venue.next_arrival, venue.next_response) if t is not None]
             self._on_time(min(cands))
+            self._deliver_due(min(cands))
         wall = time.perf_counter() - t0
         bbo = (
             np.concatenate(self._bbo_chunks, axis=1)
@@ -482,12 +489,10 @@ class Backtest:
                 None if bb == core.NO_BID else bb, None if ba == core.NO_ASK else ba,
             )  # fmt: skip
             self._set_ranges()
-        bbo_only = bool(st[core.BBO_ONLY])
-        for resp in v.due_responses(now):
+
+    def _deliver_due(self, now: int) -> None:
+        for resp in self.venue.due_responses(now):
             self._deliver(resp.kind, resp.client_id, resp.fill)
-            # An ack or a cancel ack changes nothing a "bbo" strategy or a clean diff reads.
-            if not bbo_only or self._last_diff_skipped or resp.kind not in (ACK, CANCELED):
-                st[core.DIRTY] = 1
 
     def _deliver(self, kind: str, cid: str, fill: Any) -> None:
         live = self.live
@@ -512,6 +517,8 @@ class Backtest:
                 )  # fmt: skip
 
     def _on_wake(self, now: int) -> None:
+        # Answers that arrived before now (one arriving exactly now is seen next time).
+        self._deliver_due(now - 1)
         st = self.st
         st[core.BBO_CHANGED] = st[core.BOOK_CHANGED] = st[core.DIRTY] = 0
         st[core.LAST_EVAL] = now

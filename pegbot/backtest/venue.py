@@ -164,6 +164,13 @@ class SimVenue:
             return int(self._responses[0][0])
         return int(t)
 
+    def first_response_at(self, dirtying_only: bool) -> int | None:
+        """Time of the first pending answer (only fills, rejects and "not found" if asked)."""
+        if not dirtying_only:
+            return self._responses[0][0] if self._responses else None
+        times = [r[0] for r in self._responses if r[2] in (FILL, REJECT, NOT_FOUND)]
+        return min(times) if times else None
+
     def due_responses(self, now_ns: int) -> list[Response]:
         """Answers that have reached the shell by ``now_ns``, in order."""
         out = []
