@@ -27,6 +27,17 @@ pytestmark = pytest.mark.skipif(not scan.AVAILABLE, reason="numba not installed"
 DATA = Path(__file__).parents[1] / "data" / "binance_raw"
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _compiled() -> None:
+    """Compile (or load from numba's cache) the scanner once, before the tests time anything.
+
+    A fresh checkout compiles it in about 6 CPU-s; later runs load it from ``__pycache__``.
+    """
+    buf = np.frombuffer(b"1 {}\n", dtype=np.uint8)
+    scan.scan(buf, np.flatnonzero(buf == 10), 0, buf[:1], 2, 8, True, 0, 8)
+    scan.units(buf, 0, 1, 2)
+
+
 def _market(symbol: str, tick: str, lot: str = "0.00001") -> Market:
     base, _, quote = symbol.partition("/")
     return Market(
