@@ -80,13 +80,14 @@ def run(
     response_ms: int = 10,
     defer: bool = True,
     reorder_ms: int = 10_000,
+    post_only: bool = True,
 ) -> BacktestRun:
     market = replace(meta().market(), maker_fee=Decimal("0.0001"), taker_fee=Decimal("0.001"))
     bt = Backtest(
         path,
         market,
         strategy,
-        Reconciler(market, "t"),
+        Reconciler(market, "t", post_only=post_only),
         None,
         FillEngine(queue or RiskAverse(), partial_fills=partial, lot_units=LOT),
         ConstantLatency(entry_ms * MS, response_ms * MS),

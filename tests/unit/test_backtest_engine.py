@@ -175,3 +175,16 @@ def test_row_groups_do_not_change_the_result(tmp_path: Path) -> None:
     big = run(write(tmp_path / "b.parquet", rows, group=10_000), Fixed(1140, lots=20))
     assert fills(small) == fills(big) and len(fills(big)) > 3
     assert small.venue.account == big.venue.account
+
+
+def test_taking_order_fills_as_taker_and_never_takes_a_level_twice(tmp_path: Path) -> None:
+    # Not post-only: a bid at 1141 takes the 6 lots offered there as taker; the rest (4)
+    # rests at 1141. Until the venue's next word on that level, the consumed lots are gone:
+    # a second order (re-placed after the fill) finds nothing more to take there.
+    rows = [*book_rows(lots=6), (150, DIFF, 1, 1139, 5), (350, DIFF, -1, 1141, 6)]
+    r = run(write(tmp_path / "t.parquet", rows), Fixed(1141), post_only=False)
+    first = r.venue.records.fills[0]
+    assert (first[0] - T0, first[3], first[4] // LOT, first[5]) == (110 * MS, 1141, 6, False)
+    taker_units = sum(f[4] for f in r.venue.records.fills if not f[5])
+    assert taker_units == 6 * LOT  # until the level is refreshed at 350 ms
+    assert r.venue.account.fees >= Decimal("0.001") * Decimal("0.01141") * 6
