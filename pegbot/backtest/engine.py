@@ -491,8 +491,8 @@ class Backtest:
             self._set_ranges()
 
     def _deliver_due(self, now: int) -> None:
-        for resp in self.venue.due_responses(now):
-            self._deliver(resp.kind, resp.client_id, resp.fill)
+        for _, _, kind, cid, fill, _ in self.venue.pop_due(now):
+            self._deliver(kind, cid, fill)
 
     def _deliver(self, kind: str, cid: str, fill: Any) -> None:
         live = self.live
@@ -533,15 +533,11 @@ class Backtest:
         fair = self.fair(now, book)
         loc = self.local
         quote_units = loc.cash_tu * self._qu_num // self._qu_den
+        live = tuple(self.live.values())
         state = MarketState(
-            now_ns=now,
-            book=book,
-            fair=fair,
-            inventory=Inventory(loc.base_units, quote_units, self.target),
-            live_orders=tuple(self.live.values()),
-            mode="backtest",
-            feed=FeedHealth(int(st[core.L_TS]), bool(st[core.L_SYNCED]), True,
-                            self._rejects_seen),
+            now, book, fair, Inventory(loc.base_units, quote_units, self.target), live,
+            "backtest", FeedHealth(int(st[core.L_TS]), bool(st[core.L_SYNCED]), True,
+                                   self._rejects_seen),
         )  # fmt: skip
         desired = self.strategy.quote(state)
         cancel_all = False
@@ -563,7 +559,7 @@ class Backtest:
                     venue.send_cancel(now, cid)
                     self.live[cid] = _with_status(o, OrderStatus.PENDING_CANCEL)
             return
-        actions = self.reconciler.diff(desired, tuple(self.live.values()), now)
+        actions = self.reconciler.diff(desired, live, now)
         self._last_diff_skipped = bool(actions.skipped)
         for rb in actions.rebinds:
             o = self.live[rb.client_id]

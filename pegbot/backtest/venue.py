@@ -171,6 +171,16 @@ class SimVenue:
         times = [r[0] for r in self._responses if r[2] in (FILL, REJECT, NOT_FOUND)]
         return min(times) if times else None
 
+    def pop_due(self, now_ns: int) -> list[tuple[int, int, str, str, Fill | None, str]]:
+        """Like :meth:`due_responses`, as raw ``(at, seq, kind, client id, fill, reason)``."""
+        heap = self._responses
+        if not heap or heap[0][0] > now_ns:
+            return []
+        out = []
+        while heap and heap[0][0] <= now_ns:
+            out.append(heapq.heappop(heap))
+        return out
+
     def due_responses(self, now_ns: int) -> list[Response]:
         """Answers that have reached the shell by ``now_ns``, in order."""
         out = []
