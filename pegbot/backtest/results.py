@@ -93,7 +93,10 @@ def _equity(run: BacktestRun, fills: pd.DataFrame, bbo: pd.DataFrame) -> pd.Data
     fees = np.concatenate(([0.0], np.cumsum(fills["fee"].to_numpy("float64"))))[k]
     mark = _mark_at(run, bbo, ts)
     equity = cash + pos * unit * mark - fees
-    first = equity[np.isfinite(equity)][0] if np.isfinite(equity).any() else 0.0
+    # Trading PnL: what the fills changed, marked now; the starting holdings' own
+    # revaluation is not the strategy's doing (it is in ``equity``).
+    d_cash = cash - run.initial.cash_tu * tick_unit
+    pnl = d_cash + (pos - run.initial.base_units) * unit * mark - fees
     return pd.DataFrame(
         {
             "ts_ns": ts,
@@ -102,7 +105,7 @@ def _equity(run: BacktestRun, fills: pd.DataFrame, bbo: pd.DataFrame) -> pd.Data
             "fees": fees,
             "mark": mark,
             "equity": equity,
-            "pnl": equity - first,
+            "pnl": pnl,
         }
     )
 

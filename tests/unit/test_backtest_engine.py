@@ -188,3 +188,22 @@ def test_taking_order_fills_as_taker_and_never_takes_a_level_twice(tmp_path: Pat
     taker_units = sum(f[4] for f in r.venue.records.fills if not f[5])
     assert taker_units == 6 * LOT  # until the level is refreshed at 350 ms
     assert r.venue.account.fees >= Decimal("0.001") * Decimal("0.01141") * 6
+
+
+def test_equity_pnl_is_the_trading_pnl(tmp_path: Path) -> None:
+    # Starting holdings (1,000 KGST) move with the mark; the PnL column must not.
+    rows = [
+        *book_rows(),
+        (120, TRADE, -1, 1140, 110),
+        (300, DIFF, -1, 1141, 0),
+        (300, DIFF, 1, 1140, 0),
+        (300, DIFF, 1, 1150, 5),
+        (301, DIFF, -1, 1151, 5),
+    ]
+    r = run(write(tmp_path / "t.parquet", rows), Fixed(1140))
+    t = results.tables(r)
+    s = results.summarize(r, t)
+    eq = t["equity"]
+    assert eq["pnl"].iloc[-1] == pytest.approx(s["pnl_quote"])
+    # Bought 10 at 0.01140, marked at the mid 0.011505 at the end, minus the maker fee.
+    assert s["pnl_quote"] == pytest.approx(10 * (0.011505 - 0.01140) - 10 * 0.01140 * 0.0001)
