@@ -110,12 +110,16 @@ def render(data: dict[str, Any], load_full: dict[str, Any] | None = None) -> str
     lines += ["## Crash safety (kill -9)", ""]
     if crash:
         lines += [
-            f"- kills: {crash.get('kills', 0)} (seeded random points, seed {crash.get('seed')}), "
-            f"restarts: {crash.get('restarts', 0)}",
+            f"- kills: {crash.get('kills', 0)} (seeded random points, seed {crash.get('seed')}: "
+            f"{', '.join(crash.get('kill_points_s', []))}), restarts: {crash.get('restarts', 0)}",
             f"- exchange trades of the bot: {crash.get('exchange_trades', 0)}, journaled: "
             f"{crash.get('journal_fills', 0)}, missing: {crash.get('missing', 0)}, "
             f"duplicated: {crash.get('duplicates', 0)}",
-            f"- orphans cancelled at restarts: {crash.get('orphans_cancelled', 0)}; open "
+            f"- orders open at a kill: {crash.get('orphans_cancelled', 0)} cancelled as orphans "
+            f"by the next run, {crash.get('orders_filled_while_dead', 0)} (partly) filled while "
+            "the bot was dead (fills recovered at restart); "
+            f"{crash.get('runs', 0)} runs quoted, none before the previous run's orders were "
+            "gone; open "
             f"orders left after the final stop: {crash.get('open_after', 0)}; client ids "
             f"reused: {crash.get('reused_client_ids', 0)}",
         ]
