@@ -201,6 +201,7 @@ class Bot:
         fair_ticks = float(fair.price / Fraction(market.tick_size)) if fair and fair.price else None
         if runner.feed.synced:
             m.observe_book(runner.name, runner.symbol, runner.feed.book, market, fair_ticks, now_ns)
+        self._connectivity(runner, now_ns)
         m.observe_quotes(
             runner.name,
             runner.symbol,
@@ -219,6 +220,26 @@ class Bot:
         held = float(base.total) if base is not None else 0.0
         ratio = held / float(market.lots_to_qty(limit)) if limit else 0.0
         m.set_inventory(runner.name, runner.symbol, held, ratio)
+
+    def _connectivity(self, runner: VenueRunner, now_ns: int) -> None:
+        m = self.metrics
+        feed = runner.feed
+        up = feed is not None and feed.synced and not runner.book_lost
+        m.set_ws_connected(runner.name, "depth", up)
+        m.set_ws_connected(runner.name, "trades", up and bool(feed and feed.config.trades))
+        m.set_ws_connected(runner.name, "user", runner.user_connected and runner.venue_stream_up())
+        if feed is not None:
+            # Reconnects of the market stream, counted from the feed's own counter.
+            new = feed.counters.connects - 1 - runner.reported_reconnects
+            if new > 0:
+                for _ in range(new):
+                    m.ws_reconnected(runner.name, "depth")
+                runner.reported_reconnects += new
+        budget = runner.budget
+        if budget is not None:
+            # Share of the tightest bucket in use (0 = idle, 1 = exhausted).
+            used = max((1 - b.tokens(now_ns) / b.limit.limit for b in budget.buckets), default=0.0)
+            m.set_rate_limit(runner.name, max(0.0, used))
 
     def snapshot_pnl(self, runner: VenueRunner) -> None:
         """Journal the venue's PnL marked at the current fair value (housekeeping)."""

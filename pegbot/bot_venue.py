@@ -92,6 +92,7 @@ class VenueRunner:
         self.book_lost = False
         self.halt_confirmed = False
         self.need_recover = False
+        self.reported_reconnects = 0
         self._inflight: set[asyncio.Task[None]] = set()
         self._unknown: set[str] = set()  # placements whose outcome the venue did not tell
         self._acked_ns: dict[str, int] = {}
@@ -219,6 +220,10 @@ class VenueRunner:
             ws_connected=synced and self.user_connected and self._venue_stream_up(),
             rejects_total=self.rejects,
         )
+
+    def venue_stream_up(self) -> bool:
+        """The venue's user-data stream is up (venues without one count as up)."""
+        return self._venue_stream_up()
 
     def _venue_stream_up(self) -> bool:
         # CcxtVenue reports its user stream; venues without one (paper) count as up.

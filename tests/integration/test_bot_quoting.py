@@ -23,7 +23,7 @@ async def test_both_sides_quoted_inside_the_band_within_seconds(
     await seed_book(sim)
     settings = settings_for(sim, tmp_path)
     t0 = time.monotonic()
-    async with run_bot(settings):
+    async with run_bot(settings) as bot:
         ours = await wait_for_orders(
             sim,
             lambda o: sorted(x["side"] for x in o) == ["buy", "buy", "sell", "sell"],
@@ -34,6 +34,21 @@ async def test_both_sides_quoted_inside_the_band_within_seconds(
         bids = [o["price"] for o in ours if o["side"] == "buy"]
         asks = [o["price"] for o in ours if o["side"] == "sell"]
         assert max(bids) < FAIR < min(asks)
+        # What ops sees: both sides up, streams connected, submissions recorded.
+        reg = bot.metrics.registry
+        labels = {"venue": "sim", "symbol": "KGST/USDT"}
+        await wait_for(
+            lambda: (
+                reg.get_sample_value("pegbot_quote_up", {**labels, "side": "bid"}) == 1
+                and reg.get_sample_value("pegbot_quote_up", {**labels, "side": "ask"}) == 1
+            ),
+            3,
+        )
+        assert reg.get_sample_value("pegbot_ws_connected", {"venue": "sim", "stream": "depth"}) == 1
+        assert reg.get_sample_value("pegbot_ws_connected", {"venue": "sim", "stream": "user"}) == 1
+        sent = reg.get_sample_value("pegbot_orders_submitted_total", {**labels, "side": "bid"})
+        assert sent is not None and sent >= 2
+        assert reg.get_sample_value("pegbot_fair_value_quote", labels) == pytest.approx(FAIR)
 
 
 async def wait_for_orders(sim: SimHandle, cond, timeout: float = 5.0):  # type: ignore[no-untyped-def]
