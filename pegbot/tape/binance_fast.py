@@ -33,6 +33,8 @@ if TYPE_CHECKING:
 _MS = 1_000_000
 _I64_MAX = (1 << 63) - 1
 _SYNCED = SyncState.SYNCED
+# Scanner calls per block before the rest of the block goes the slow way.
+_MAX_CALLS = 16
 
 
 def convert_fast(conv: BinanceRawConverter, path: str | Path, rc: RawCounters) -> None:
@@ -57,8 +59,9 @@ def convert_fast(conv: BinanceRawConverter, path: str | Path, rc: RawCounters) -
             n_lines = len(nl)
             # Each level takes at least 9 bytes (["1","1"]); a trade takes one slot per line.
             lv_cap = len(block) // 9 + n_lines
-            done = 0
+            done = calls = 0
             while done < n_lines:
+                calls += 1
                 out = _scan.scan(
                     buf, nl, done, sym, pdec, qdec, skip_tickers, conv._last_local, lv_cap
                 )
@@ -69,7 +72,9 @@ def convert_fast(conv: BinanceRawConverter, path: str | Path, rc: RawCounters) -
                 conv.nonmonotonic_local_ts += out[6]
                 _Block(conv, block, base + done, n, *out[7:]).run()
                 done += n
-                if conv._last_local > _I64_MAX and done < n_lines:
+                if done < n_lines and (conv._last_local > _I64_MAX or calls >= _MAX_CALLS):
+                    # A local time past int64, or a block full of lines the scanner stops
+                    # at (each stop costs a new scan): the rest of the block the slow way.
                     conv._lines(bytes(block[pos:]).split(b"\n")[:-1], base + done, True)
                     break
             rc.lines += n_lines

@@ -430,3 +430,21 @@ def test_multi_block_file_same_both_ways(tmp_path: Path) -> None:
     cap = _Cap()
     auto = BinanceRawConverter(m, cap, chunk_rows=64).convert_files([path])  # type: ignore[arg-type]
     assert auto == stats
+
+
+def test_many_lines_the_scanner_stops_at(tmp_path: Path) -> None:
+    # '+<ts>' is a timestamp only Python's int() reads; past a few of them in a block the
+    # rest of the block goes the slow way (no rescan per line). Same tape either way.
+    lines = []
+    snap = {"lastUpdateId": 1000, "bids": [["0.01139", "5"]], "asks": [["0.01141", "7"]]}
+    lines.append(f"1723161256000000000 {json.dumps(snap)}")
+    for i in range(200):
+        ts = 1723161256000000000 + i * 100_000_000
+        d = {"e": "depthUpdate", "E": 1723161257000 + i, "s": "KGSTUSDT", "U": 1001 + i}
+        d |= {"u": 1001 + i, "b": [["0.01139", f"{i + 1}"]], "a": []}
+        body = json.dumps(d, separators=(",", ":"))
+        lines.append(f'{"+" if i % 3 == 0 else ""}{ts} {{"stream":"s","data":{body}}}')
+    path = tmp_path / "stops.txt"
+    path.write_text("\n".join(lines) + "\n")
+    stats = _assert_same([path], _market("KGST/USDT", "0.00001", "0.01"))
+    assert stats["rows"] == 3 + 200 and stats["gaps"] == 0
