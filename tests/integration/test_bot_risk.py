@@ -150,3 +150,47 @@ async def test_peg_deviation_defends_then_recovers(sim: SimHandle, tmp_path: Pat
         await maker.cancel_all_orders("KGST/USDT")
         await seed_book(sim)
         await quoting(bot, timeout=6)
+
+
+async def test_disputed_fair_defends_then_recovers(sim: SimHandle, tmp_path: Path) -> None:
+    await seed_book(sim)
+    a, b = tmp_path / "a.txt", tmp_path / "b.txt"
+    a.write_text("87.45\n")
+    b.write_text("87.45\n")
+    srcs = ", ".join(
+        f'{{ name = "{p.stem}", kind = "file", path = "{p}", interval_s = 0.1, max_age_s = 60 }}'
+        for p in (a, b)
+    )
+    toml = f"[peg]\nsources = [{srcs}]\n[peg.fair]\nmax_disagreement_bps = 50\n"
+    async with run_bot(settings_for(sim, tmp_path, toml=toml)) as bot:
+        await quoting(bot)
+        b.write_text("88.10\n")  # ~74 bps apart: which one is right?
+        await wait_for(
+            lambda: "fair_disputed" in reasons(bot) and level(bot) is RiskLevel.DEFEND, 3
+        )
+        b.write_text("87.45\n")
+        await quoting(bot)
+
+
+async def test_loss_from_peak_halts_latches_and_resumes(sim: SimHandle, tmp_path: Path) -> None:
+    await seed_book(sim)
+    rate = tmp_path / "usd_kgs.txt"
+    rate.write_text("87.45\n")
+    src = f'{{ name = "desk", kind = "file", path = "{rate}", interval_s = 0.1, max_age_s = 60 }}'
+    toml = f"[peg]\nsources = [{src}]\n[peg.fair]\njump_bps = 1000\n"
+    settings = settings_for(sim, tmp_path, toml=toml, risk={"loss_halt": 50, "cooldown_s": 0.3})
+    control = Control(settings.loop.control_dir)
+    async with run_bot(settings) as bot:
+        await quoting(bot)
+        # The som weakens 1.2 %: 1,000,000 KGST held lose ~136 USDT at fair.
+        rate.write_text("88.50\n")
+        await wait_for(lambda: level(bot) is RiskLevel.HALT, 3)
+        assert bot.killed is not None and "loss_from_peak" in bot.killed
+        await pulled(sim, bot)
+        assert control.latched() is not None  # an automatic halt latches like a kill
+        rate.write_text("87.45\n")
+        await asyncio.sleep(0.5)
+        assert level(bot) is RiskLevel.HALT  # still down: only an operator lifts it
+        control.request_resume()
+        await quoting(bot, timeout=6)
+        assert control.latched() is None
