@@ -8,14 +8,15 @@ the scanner declined goes through the converter's exact slow methods.
 
 Rows are written in line order as before. The common case — a trade, or a depth message the
 sync applies at once — is collected as a list of line indices and turned into columns with
-numpy (a *run*). Anything else that writes rows (a snapshot, a gap's ``CLEAR``, events
-released after a snapshot, a declined line) is written by the slow methods; when that
-happens the pending run is written first, so the order of rows is unchanged.
+numpy (a *run*; a short run with plain appends). Anything else that may write rows (a
+snapshot, a gap's ``CLEAR``, events released after a snapshot, a declined line) is written
+by the slow methods, after the pending run, so the order of rows is unchanged.
 """
 
 from __future__ import annotations
 
 from array import array
+from bisect import bisect_left
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -35,6 +36,8 @@ _I64_MAX = (1 << 63) - 1
 _SYNCED = SyncState.SYNCED
 # Scanner calls per block before the rest of the block goes the slow way.
 _MAX_CALLS = 16
+# Runs up to this many lines are written with plain appends rather than numpy.
+_SMALL_RUN = 24
 
 
 def convert_fast(conv: BinanceRawConverter, path: str | Path, rc: RawCounters) -> None:
@@ -108,9 +111,10 @@ class _Block:
         self.start, self.end, self.local, self.ints, self.lo = start, end, local, ints, lo
         self.lvp, self.lvq = lvp[:n_levels], lvq[:n_levels]
         self.n = n
-        self.run_start = 0
         self.emitted: list[int] = []
         self.trades = np.flatnonzero(self.cls == _scan.C_TRADE)
+        self.trades_l: list[int] = self.trades.tolist()
+        self.t_pos = 0  # trades before self.trades_l[t_pos] are written
 
     def run(self) -> None:
         conv, cls = self.conv, self.cls
@@ -165,68 +169,42 @@ class _Block:
                 if out and len(out) == 1 and out[0] is event:
                     emitted.append(i)  # the common case: applied at once, in a run
                 elif out or (was_synced and sync.state is not synced):
-                    mark = self._mark()
+                    self._write_run(i)
                     conv._depth_out(event, out, was_synced, local)
-                    self._reorder(mark, i)
                 continue
-            mark = self._mark()
             line = bytes(self.block[self.start[i] : self.end[i]])
+            if c == _scan.C_BADTS:
+                if line.strip():
+                    conv.skipped["bad_timestamp"] += 1
+                continue
+            self._write_run(i)
             if c == _scan.C_MSG:
                 sp = line.find(b" ")
                 conv._payload(line[sp + 1 :], lineno, local, False)
-            elif c == _scan.C_BADTS:
-                if line.strip():
-                    conv.skipped["bad_timestamp"] += 1
             else:  # C_STOP: the timestamp too is Python's to read
                 conv._line(line, lineno, False)
-            self._reorder(mark, i)
         self._write_run(self.n)
 
-    # -- keeping row order ------------------------------------------------------------------
-
-    def _mark(self) -> int:
-        return len(self.conv._m_count)
-
-    def _reorder(self, mark: int, i: int) -> None:
-        # The slow methods just wrote messages [mark:] for line i; the pending run (lines
-        # before i) belongs before them.
-        conv = self.conv
-        if len(conv._m_count) == mark:
-            return
-        if self.emitted or self._trades_before(i):
-            n_rows = int(sum(conv._m_count[mark:]))
-            m_cols = (conv._m_exch, conv._m_local, conv._m_kind, conv._m_fid, conv._m_uid)
-            r_cols = (conv._side, conv._price, conv._qty)
-            m_tail = [a[mark:] for a in (*m_cols, conv._m_count)]
-            r_tail = [a[len(a) - n_rows :] for a in r_cols]
-            for a in (*m_cols, conv._m_count):
-                del a[mark:]
-            for a in r_cols:
-                del a[len(a) - n_rows :]
-            self._write_run(i)
-            for a, t in zip((*m_cols, conv._m_count), m_tail, strict=True):
-                a.extend(t)
-            for a, t in zip(r_cols, r_tail, strict=True):
-                a.extend(t)
-        self.run_start = i + 1
-
-    def _trades_before(self, i: int) -> bool:
-        t = self.trades
-        lo = int(np.searchsorted(t, self.run_start))
-        return lo < len(t) and int(t[lo]) < i
+    # -- writing runs -----------------------------------------------------------------------
 
     def _write_run(self, stop: int) -> None:
-        """Write the run's rows: trades and at-once depth messages in lines [run_start, stop)."""
-        t = self.trades
-        tr = t[np.searchsorted(t, self.run_start) : np.searchsorted(t, stop)]
+        """Write the pending rows of lines before ``stop``: trades and at-once depth messages."""
+        t_end = bisect_left(self.trades_l, stop, self.t_pos)
+        n_trades = t_end - self.t_pos
+        if not n_trades and not self.emitted:
+            return
+        if n_trades + len(self.emitted) <= _SMALL_RUN:
+            self._write_small(sorted(self.trades_l[self.t_pos : t_end] + self.emitted))
+            self.t_pos = t_end
+            self.emitted.clear()  # in place: run() holds this list
+            return
+        tr = self.trades[self.t_pos : t_end]
         if self.emitted:
             lines = np.sort(np.concatenate([tr, np.asarray(self.emitted, dtype=np.int64)]))
-            self.emitted.clear()  # in place: run() holds this list
         else:
             lines = tr
-        self.run_start = stop
-        if not len(lines):
-            return
+        self.t_pos = t_end
+        self.emitted.clear()
         iv = self.ints[lines]
         is_d = self.cls[lines] == _scan.C_DEPTH
         nb = iv[:, 6]
@@ -257,3 +235,32 @@ class _Block:
         conv._side.frombytes(side.astype(np.int8).tobytes())
         conv._price.frombytes(self.lvp[pos].tobytes())
         conv._qty.frombytes(self.lvq[pos].tobytes())
+
+    def _write_small(self, lines: list[int]) -> None:
+        # A few lines between two slow-path writes: numpy's fixed cost would dominate.
+        conv = self.conv
+        for i in lines:
+            _, exch, fid, uid, _, _, nb, na, tid, tside = self.ints[i].tolist()
+            o = int(self.lo[i])
+            conv._m_exch.append(exch * _MS)
+            conv._m_local.append(int(self.local[i]))
+            if self.cls[i] == _scan.C_DEPTH:
+                n = nb + na
+                if not n:
+                    del conv._m_exch[-1], conv._m_local[-1]
+                    continue  # no levels, no rows (as in the slow path)
+                conv._m_kind.append(DIFF)
+                conv._m_fid.append(fid)
+                conv._m_uid.append(uid)
+                conv._m_count.append(n)
+                conv._side.frombytes(b"\x01" * nb + b"\xff" * na)  # int8 1 and -1
+                conv._price.frombytes(self.lvp[o : o + n].tobytes())
+                conv._qty.frombytes(self.lvq[o : o + n].tobytes())
+            else:
+                conv._m_kind.append(TRADE)
+                conv._m_fid.append(0)
+                conv._m_uid.append(tid)
+                conv._m_count.append(1)
+                conv._side.append(tside)
+                conv._price.append(int(self.lvp[o]))
+                conv._qty.append(int(self.lvq[o]))
