@@ -130,3 +130,30 @@ async def test_inventory_beyond_its_limit_sells_down_then_recovers(
         await wait_for(lambda: runner.status.fills > 0, 5)
         await quoting(bot, timeout=8)
         assert "inventory_limit" not in reasons(bot)
+
+
+async def test_book_stale_freezes_then_recovers(sim: SimHandle, tmp_path: Path) -> None:
+    await seed_book(sim)
+    maker = sim.maker()
+    await maker.load_markets()
+    ticking = True
+
+    async def market() -> None:  # someone keeps touching the book, while the market lives
+        while True:
+            if ticking:
+                o = await maker.create_order("KGST/USDT", "limit", "buy", 100, 0.01120)
+                await maker.cancel_order(o["id"], "KGST/USDT")
+            await asyncio.sleep(0.2)
+
+    mover = asyncio.create_task(market())
+    try:
+        settings = settings_for(sim, tmp_path, risk={"book_stale_s": 1.0, "cooldown_s": 0.3})
+        async with run_bot(settings) as bot:
+            await quoting(bot)
+            ticking = False  # the stream goes quiet: no book message for over a second
+            await wait_for(lambda: "book_stale" in reasons(bot), 4)
+            await pulled(sim, bot)
+            ticking = True
+            await quoting(bot)
+    finally:
+        mover.cancel()
