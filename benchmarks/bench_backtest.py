@@ -32,15 +32,15 @@ a row whose exchange time is more than the reorder allowance (10 s) before its r
 is applied when it is read; hftbacktest aborts on a partial fill equal to the remaining
 quantity (its #301/#312), so the cross-check runs without partial fills.
 
-Measured (2 shared cores; rows/s wall / CPU):
+Measured (2 cores shared with other jobs, load 2-3; rows/s wall / CPU, range of 4 runs):
 
 ======================================  ==========================  ==========================
 input                                   pegbot                      hftbacktest 2.4.4
 ======================================  ==========================  ==========================
-synthetic KGST-like, 5,000,000 rows     0.54 M / 0.63 M             6.84 M / 6.89 M
-  peak RSS, fills, PnL (USDT)           669 MB, 73,149, 11,964.25   576 MB, 73,149, 11,964.25
-spot BTCUSDT 2024-08-08, 135,831 rows   1.41 M / 0.62 M (*)         5.94 M / 5.96 M
-  peak RSS, fills, PnL (USDT)           302 MB, 77, -0.65478        281 MB, 77, -0.65478
+synthetic KGST-like, 5,000,000 rows     0.42-0.54 M / 0.63-0.81 M   4.5-7.0 M / 6.9-7.5 M
+  peak RSS, fills, PnL (USDT)           661 MB, 73,149, 11,964.25   576 MB, 73,149, 11,964.25
+spot BTCUSDT 2024-08-08, 135,831 rows   1.4-1.8 M / 0.6-0.7 M (*)   5.9-7.8 M / 6.0-7.8 M
+  peak RSS, fills, PnL (USDT)           302 MB, 77, -0.654835       281 MB, 77, -0.654835
 ======================================  ==========================  ==========================
 
 (*) pyarrow decompresses on several threads, so CPU time exceeds wall time on a small file.
