@@ -130,6 +130,7 @@ class ReconcilerSpec(_Model):
     size_tolerance: float = Field(default=0.0, ge=0, lt=1)
     wait_for_cancel: bool = False
     post_only: bool = True
+    cross_level: bool = True
 
 
 class SignalsSpec(_Model):
@@ -355,6 +356,7 @@ def build_backtest(
         size_tolerance=rc.size_tolerance,
         wait_for_cancel=rc.wait_for_cancel,
         post_only=rc.post_only,
+        cross_level=rc.cross_level,
     )
     q = sc.queue
     engine = FillEngine(
