@@ -124,3 +124,20 @@ def test_fair_from_a_rate_series_file(tmp_path: Path) -> None:
     assert before is not None and after is not None
     assert before.price_ticks == Fraction(100_000) / Fraction("87.45")
     assert after.price_ticks == Fraction(100_000) / Fraction("87.0")
+
+
+def test_interpolated_latency_from_a_file(tmp_path: Path) -> None:
+    from pegbot.backtest.scenario import LatencySpec, ScenarioError, make_latency
+    from pegbot.matching import InterpolatedLatency
+
+    path = tmp_path / "lat.csv"
+    path.write_text("request,exchange,response\n0,10,15\n100,130,140\n")
+    lat = make_latency(LatencySpec(kind="interpolated", file="lat.csv"), tmp_path)
+    assert isinstance(lat, InterpolatedLatency)
+    assert lat.entry_ns(50) == 20  # halfway between 10 and 30
+    assert lat.response_ns(10) == 5
+    path.write_text("0,10,5\n")
+    with pytest.raises(ValueError, match="request <= exchange <= response"):
+        make_latency(LatencySpec(kind="interpolated", file=str(path)), tmp_path)
+    with pytest.raises(ScenarioError, match="latency.file"):
+        make_latency(LatencySpec(kind="interpolated"), tmp_path)
