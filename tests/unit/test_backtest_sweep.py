@@ -139,5 +139,5 @@ def test_interpolated_latency_from_a_file(tmp_path: Path) -> None:
     path.write_text("0,10,5\n")
     with pytest.raises(ValueError, match="request <= exchange <= response"):
         make_latency(LatencySpec(kind="interpolated", file=str(path)), tmp_path)
-    with pytest.raises(ScenarioError, match="latency.file"):
+    with pytest.raises(ScenarioError, match=r"latency\.file"):
         make_latency(LatencySpec(kind="interpolated"), tmp_path)
