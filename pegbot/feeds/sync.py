@@ -20,7 +20,7 @@ from __future__ import annotations
 import enum
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from typing import Generic, NamedTuple, TypeVar
 
 P = TypeVar("P")
 
@@ -34,9 +34,11 @@ class SyncState(enum.Enum):
     SYNCED = "synced"
 
 
-@dataclass(frozen=True, slots=True)
-class DepthEvent(Generic[P]):
+class DepthEvent(NamedTuple, Generic[P]):
     """The sequence ids of one diff message, and whatever the caller needs to apply it.
+
+    A named tuple: immutable and about three times cheaper to build than a frozen dataclass,
+    which matters at one event per depth message in the converter.
 
     Attributes:
         first_id: ``U``, the first update id in the message.
