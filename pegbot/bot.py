@@ -194,6 +194,9 @@ class Bot:
         rs = runner.risk_state
         if rs is not None:
             m.set_risk(runner.name, runner.symbol, rs.level.label, rs.reasons)
+            if self.killed is None and not self.stop_event.is_set():
+                quoting = all(r.risk_state is None or r.risk_state.quoting for r in self.runners)
+                m.set_state("quoting" if quoting else "paused")
         if now_ns - runner._last_signal_ns < 200_000_000 or runner.feed is None:
             return  # the rest is for humans: five times a second is plenty
         runner._last_signal_ns = now_ns
