@@ -54,10 +54,9 @@ from pegbot.tape import binance_scan as _scan
 from pegbot.tape.binance_fast import convert_fast
 from pegbot.tape.rawlines import (
     _MS_MIN,
-    _NS_MIN,
-    _US_MIN,
     RawCounters,
     iter_line_blocks,
+    split_local_ts,
 )
 from pegbot.tape.reader import Array
 from pegbot.tape.replay import Top
@@ -283,21 +282,15 @@ class BinanceRawConverter:
             value = int(line[:sp]) if sp > 0 else -1
         except ValueError:
             value = -1
-        if value >= _NS_MIN:
-            local = value
-            units["ns"] += 1
-        elif value >= _US_MIN:
-            local = value * 1_000
-            units["us"] += 1
-        elif value >= _MS_MIN:
-            local = value * 1_000_000
-            units["ms"] += 1
-        else:
-            if maybe_torn:
+        split = split_local_ts(value) if value >= 0 else None
+        if split is None:
+            if maybe_torn and value < _MS_MIN:
                 skipped["torn_line"] += 1
             elif line.strip():
                 skipped["bad_timestamp"] += 1
             return
+        local, unit = split
+        units[unit] += 1
         if local < self._last_local:
             self.nonmonotonic_local_ts += 1
             local = self._last_local

@@ -36,6 +36,7 @@ _CHUNK = 1 << 20
 # Epoch magnitudes: 2001-09-09 is 1e9 s, so a present-day stamp in ns has 19 digits, in µs
 # 16, in ms 13. Anything between the bands is not a timestamp we understand.
 _NS_MIN = 10**17
+_NS_MAX = 2**63
 _US_MIN = 10**14
 _MS_MIN = 10**11
 
@@ -81,19 +82,33 @@ class RawCounters:
     torn_lines: int = 0
 
 
+def split_local_ts(value: int) -> tuple[int, str] | None:
+    """An epoch timestamp in ns, µs or ms (told apart by magnitude) as ``(ns, unit)``.
+
+    None when it is not a plausible epoch timestamp in any of these units, or when in ns it
+    would not fit int64 (past the year 2262): no tape can hold it.
+    """
+    if value >= _NS_MIN:
+        ns, unit = value, "ns"
+    elif value >= _US_MIN:
+        ns, unit = value * 1_000, "us"
+    elif value >= _MS_MIN:
+        ns, unit = value * 1_000_000, "ms"
+    else:
+        return None
+    return (ns, unit) if ns < _NS_MAX else None
+
+
 def local_ts_to_ns(value: int) -> int:
     """Normalise an epoch timestamp in ns, µs or ms to ns, told apart by magnitude.
 
     Raises:
         ValueError: The value is not a plausible epoch timestamp in any of these units.
     """
-    if value >= _NS_MIN:
-        return value
-    if value >= _US_MIN:
-        return value * 1_000
-    if value >= _MS_MIN:
-        return value * 1_000_000
-    raise ValueError(f"not an epoch timestamp in ms, µs or ns: {value}")
+    split = split_local_ts(value)
+    if split is None:
+        raise ValueError(f"not an epoch timestamp in ms, µs or ns: {value}")
+    return split[0]
 
 
 def iter_chunks(path: Path, counters: RawCounters) -> Iterator[bytes]:
@@ -196,20 +211,18 @@ def _split(line: bytes, lineno: int, complete: bool, c: RawCounters) -> RawLine 
         else:
             c.bad_timestamp += 1
         return None
-    if value >= _NS_MIN:
-        ns = value
-    elif value >= _US_MIN:
-        ns = value * 1_000
+    split = split_local_ts(value)
+    if split is None:
+        if value < _MS_MIN and not complete:
+            c.torn_lines += 1
+        else:
+            c.bad_timestamp += 1
+        return None
+    ns, unit = split
+    if unit == "us":
         c.us_lines += 1
-    elif value >= _MS_MIN:
-        ns = value * 1_000_000
+    elif unit == "ms":
         c.ms_lines += 1
-    elif not complete:
-        c.torn_lines += 1
-        return None
-    else:
-        c.bad_timestamp += 1
-        return None
     return RawLine(lineno, ns, line[sp + 1 :], complete)
 
 

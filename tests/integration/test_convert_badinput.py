@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import gzip
 import json
+from decimal import Decimal
 from pathlib import Path
 
 from typer.testing import CliRunner
 
 from pegbot.cli import app
+from pegbot.market import Market
+from pegbot.tape.binance import BinanceRawConverter
 from pegbot.tape.reader import TapeReader
-from pegbot.tape.schema import DIFF
+from pegbot.tape.schema import DIFF, TapeMeta
+from pegbot.tape.writer import TapeWriter
 
 DATA = Path(__file__).parents[1] / "data" / "binance_raw"
 SRC = DATA / "spot_btcusdt_20240808_L1-1500.gz"
@@ -199,3 +203,23 @@ def test_tape_book_cli(tmp_path: Path) -> None:
     }
     res = runner.invoke(app, ["tape", "info", str(out)])
     assert res.exit_code == 0 and "depth_rows" in res.stdout
+
+
+def test_timestamps_past_int64_nanoseconds_are_counted_not_fatal(tmp_path: Path) -> None:
+    # A 22-digit nanosecond stamp and a millisecond stamp of the year 5000 overflow int64 ns.
+    body = lines()
+    trade = next(line for line in body[300:] if b"@trade" in line).split(b" ", 1)[1]
+    body.insert(300, b"1723161255000000000000 " + trade)
+    body.insert(301, b"99999999999999 " + trade)
+    src = write(tmp_path / "big.gz", body)
+    market = Market(
+        "BTC/USDT", "BTC", "USDT", tick_size=Decimal("0.01"), lot_size=Decimal("0.00001")
+    )
+    for fast in (False, True):
+        out = tmp_path / f"t{fast}.parquet"
+        with TapeWriter(
+            out, TapeMeta("binance", "BTC/USDT", market.tick_size, market.lot_size)
+        ) as w:
+            stats = BinanceRawConverter(market, w, fast=fast).convert_files([src])
+        assert stats["skipped"]["bad_timestamp"] == 2, fast
+        assert stats["gaps"] == 0
