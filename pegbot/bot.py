@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import secrets
 import string
@@ -346,6 +347,10 @@ class Bot:
                 m.set_state("quoting")
             for p in self.pollers:
                 await p.poll_once()  # a fair value before the first decision, if a source answers
+            # Start-up built large long-lived structures (ccxt's markets, strategy tables):
+            # move them out of the collector's reach so a full collection cannot stall a tick.
+            gc.collect()
+            gc.freeze()
             async with asyncio.TaskGroup() as tg:
                 for r in self.runners:
                     feed = r.make_feed()
