@@ -135,15 +135,21 @@ def render(data: dict[str, Any], load_full: dict[str, Any] | None = None) -> str
         if not load:
             continue
         lines += [
-            f"- {title}: {load.get('duration_s', 0):.0f} s at "
-            f"{load.get('target_msgs_per_s', 0):,.0f} msg/s target, "
-            f"{load.get('msgs_per_s', 0):,.0f} msg/s received by the bot's feed "
-            f"({load.get('messages', 0):,} messages), feed queue dropped "
-            f"{load.get('queue_dropped', 0)}; RSS {load.get('rss_start_mb', 0):.1f} → "
-            f"{load.get('rss_end_mb', 0):.1f} MB (slope {load.get('rss_slope_mb_per_min', 0):+.2f}"
-            f" MB/min over the second half); tick-to-quote p50 "
-            f"{load.get('p50_ms', 0):.2f} ms, p99 {load.get('p99_ms', 0):.2f} ms "
-            f"({load.get('quotes', 0):,} quote decisions)"
+            f"- {title}: {load.get('duration_s', 0):.0f} s, target 10 x "
+            f"{load.get('busiest_msgs_per_s', 0):.0f} = {load.get('target_msgs_per_s', 0):,.0f} "
+            f"msg/s; the bot's feed received {load.get('msgs_per_s', 0):,.0f} msg/s "
+            f"({load.get('messages', 0):,} messages; simulator pushed "
+            f"{load.get('pushed_per_s', 0):,.0f}/s incl. user data), resyncs "
+            f"{load.get('resyncs', 0)}, dropped {load.get('queue_dropped', 0)}",
+            f"  - no growing queue: feed delay p50 {load.get('feed_delay_p50_first_ms', 0):.2f} ms "
+            f"(first half) -> {load.get('feed_delay_p50_second_ms', 0):.2f} ms (second half); "
+            f"event-loop lag p99 {load.get('loop_lag_p99_ms', 0):.1f} ms",
+            f"  - memory: RSS {load.get('rss_start_mb', 0):.1f} -> {load.get('rss_end_mb', 0):.1f}"
+            f" MB, slope {load.get('rss_slope_mb_per_min', 0):+.2f} MB/min over the second half",
+            f"  - tick-to-quote (book message received -> order request sent): p50 "
+            f"{load.get('p50_ms', 0):.2f} ms, p99 {load.get('p99_ms', 0):.2f} ms over "
+            f"{load.get('quotes', 0):,} orders placed; risk at the end: "
+            f"{load.get('risk_level_at_end', '?')}",
         ]
     known = [(n, v.removeprefix("xfailed: ")) for n, v in outcomes.items() if v.startswith("xfail")]
     if known:

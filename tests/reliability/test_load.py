@@ -1,0 +1,44 @@
+"""Load, shortened: ``benchmarks/bench_load.py`` for 30 s instead of minutes.
+
+The bot takes 10x KGST's busiest market-data rate from a ``pegbot sim`` process and must keep
+up: the messages arrive (no slow-consumer drop, no resync), the feed delay does not grow
+from the first half to the second, the event loop is not starved, memory stays flat, and
+tick-to-quote p99 stays in milliseconds.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.timeout(120)
+_SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_load.py"
+
+
+def _bench() -> Any:
+    spec = importlib.util.spec_from_file_location("pegbot_bench_load", _SCRIPT)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+async def test_ten_times_the_busiest_rate_for_30_s(reliability: Any) -> None:
+    r = await _bench().run_load(duration_s=30.0, speed=60.0)
+    reliability.load.update(r)
+    assert r["msgs_per_s"] >= 0.9 * r["target_msgs_per_s"], r
+    assert r["resyncs"] == 0 and r["queue_dropped"] == 0, r
+    # No queue building up: the delay of the newest book stays where it started.
+    assert r["feed_delay_p50_second_ms"] < max(20.0, 3 * r["feed_delay_p50_first_ms"]), r
+    assert r["loop_lag_p99_ms"] < 100, r
+    # Flat memory: a leak at this rate shows as tens of MB a minute.
+    assert r["rss_slope_mb_per_min"] < 10, r
+    assert r["rss_end_mb"] - r["rss_start_mb"] < 30, r
+    assert r["quotes"] >= 20, "the bot hardly quoted: tick-to-quote would mean nothing"
+    assert r["p99_ms"] < 50, r
+    assert r["open_orders_after_shutdown"] == 0
