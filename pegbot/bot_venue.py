@@ -20,7 +20,13 @@ from typing import TYPE_CHECKING, Any
 
 from pegbot.config import VenueSettings
 from pegbot.execution.budget import RateBudget
-from pegbot.execution.errors import OrderNotFoundError, RateLimitedError, VenueError
+from pegbot.execution.errors import (
+    InsufficientFundsError,
+    OrderNotFoundError,
+    RateLimitedError,
+    RejectedError,
+    VenueError,
+)
 from pegbot.execution.reconciler import Actions, Reconciler, is_pegbot_order, parse_client_id
 from pegbot.execution.risk import Risk, RiskLevel, RiskState
 from pegbot.execution.venue import Balance, Fill, OrderUpdate, Venue
@@ -101,6 +107,7 @@ class VenueRunner:
         self._last_fill_ns = 0
         self._last_signal_ns = 0
         self._halt_task: asyncio.Task[None] | None = None
+        self._balance_task: asyncio.Task[None] | None = None
 
     # -- start-up ----------------------------------------------------------------------------
 
@@ -345,7 +352,25 @@ class VenueRunner:
             extra={"event": f"{action}_failed", "venue": self.name, "client_order_id": cid,
                    "reason": exc.reason},
         )  # fmt: skip
-        self.book_changed.set()  # re-decide soon
+        if isinstance(exc, InsufficientFundsError):
+            # Our balances are wrong (a withdrawal, another tool): re-deciding now would send
+            # the same order into the same reject. Refetch first; risk then trims that side.
+            if self._balance_task is None:
+                self._balance_task = asyncio.create_task(self._refresh_after_reject())
+            return
+        if isinstance(exc, RejectedError):
+            return  # the same request would fail again now: the next timer tick retries
+        self.book_changed.set()  # a temporary failure: re-decide soon
+
+    async def _refresh_after_reject(self) -> None:
+        try:
+            await self.refresh_balances()
+        except VenueError as exc:
+            log.warning("balance refetch failed: %s", exc,
+                        extra={"event": "balances_failed", "venue": self.name})  # fmt: skip
+        finally:
+            self._balance_task = None
+            self.book_changed.set()
 
     def _finish(self, cid: str) -> None:
         self.live.pop(cid, None)

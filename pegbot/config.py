@@ -19,6 +19,7 @@ Rules that keep the desk's money safe:
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import tomllib
@@ -66,6 +67,8 @@ MODES: tuple[str, ...] = ("dry-run", "paper", "testnet", "live")
 #: The variable that acknowledges live trading (the CLI flag is the other way).
 LIVE_ACK_ENV = "PEGBOT_LIVE_ACK"
 _SECRET_FIELDS = ("api_key", "api_secret")
+log = logging.getLogger("pegbot.config")
+
 # Variables with the prefix that are not fields of the model.
 _NON_FIELDS = frozenset({LIVE_ACK_ENV, "PEGBOT_SECRETS_DIR", "PEGBOT_CONFIG"})
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,15}$")
@@ -280,6 +283,13 @@ class _SecretsDirSource(PydanticBaseSettingsSource):
                 if not isinstance(child, dict):
                     raise ConfigError(f"secrets dir: {entry.name} clashes with another file")
                 node = child
+            if entry.stat().st_mode & 0o077:
+                # Still read (refusing would stop a bot over a chmod), but say so loudly.
+                log.warning(
+                    "secret file %s is readable by group or others (chmod 600 it)",
+                    entry,
+                    extra={"event": "secret_file_permissions", "path": str(entry)},
+                )
             node[path[-1]] = entry.read_text().strip()
         return out
 
