@@ -37,3 +37,7 @@ for _room in _ROOMS:
 def main() -> None:
     """Console-script entry point."""
     app()
+
+
+if __name__ == "__main__":
+    main()
