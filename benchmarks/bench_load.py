@@ -102,7 +102,7 @@ path = "{tmp / "journal.sqlite"}"
 [metrics]
 enabled = false
 [peg]
-sources = [{{ name = "static", kind = "static", rate = "87.45", max_age_s = 60 }}]
+sources = [{{ name = "static", kind = "static", rate = "87.45" }}]
 '''
     )
     return path
