@@ -51,6 +51,9 @@ class HftbacktestMM:
         self.params = params
         self.market = market
         self._upl = market.units_per_lot
+        # The same inputs give the same (immutable) quotes: keep recent ones, a backtest
+        # asks again and again at the same few prices.
+        self._cache: dict[tuple[int, int, bool, bool], DesiredQuotes] = {}
 
     def quote(self, state: MarketState) -> DesiredQuotes:
         """Return the bid and ask; empty while the book is one-sided or empty."""
@@ -66,12 +69,18 @@ class HftbacktestMM:
         ask = max((bb + ba + 2) // 2 - skew, ba)
         if ask <= bid:
             ask = bid + 1
-        quotes = []
-        if q < p.limit_lots and bid > 0:
-            quotes.append(Quote(Side.BUY, bid, p.size_lots, "b0"))
-        if q > -p.limit_lots and ask > 0:
-            quotes.append(Quote(Side.SELL, ask, p.size_lots, "a0"))
-        return DesiredQuotes(tuple(quotes))
+        key = (bid, ask, q < p.limit_lots and bid > 0, q > -p.limit_lots and ask > 0)
+        out = self._cache.get(key)
+        if out is None:
+            quotes = []
+            if key[2]:
+                quotes.append(Quote(Side.BUY, bid, p.size_lots, "b0"))
+            if key[3]:
+                quotes.append(Quote(Side.SELL, ask, p.size_lots, "a0"))
+            if len(self._cache) >= 4096:
+                self._cache.clear()
+            out = self._cache[key] = DesiredQuotes(tuple(quotes))
+        return out
 
 
 def build(params: Params, market: Market) -> HftbacktestMM:

@@ -198,6 +198,9 @@ class Backtest:
         self.fair_price: Decimal | None = None
         self._first_ts: int | None = None
         self._rows: np.ndarray[Any, Any] | None = None
+        self._flat: np.ndarray[Any, Any] | None = None  # buffer under ``_rows``
+        self._spare: np.ndarray[Any, Any] | None = None  # buffer under the window before
+        self._arange = np.zeros(0, dtype=np.int64)
         self._done = np.zeros(0, dtype=bool)  # window rows the venue side has applied
         self._books: np.ndarray[Any, Any] | None = None
         self._tl = np.zeros((3, 1), dtype=np.int64)
@@ -227,41 +230,77 @@ class Backtest:
             st[core.NEXT_WAKE] = min(int(ex.min()), int(local[0])) + st[core.WAKE_NS]
         self._last_ts = int(local[-1])
         m = len(local)
-        new = np.empty((8, m), dtype=np.int64)
-        new[0] = cols["kind"]
-        new[1] = cols["side"]
-        new[2] = cols["price"]
-        new[3] = cols["qty"]
-        new[4] = ex
-        new[5] = local
-        done = np.zeros(m, dtype=bool)
-        if self._rows is not None:
-            old, ie = self._rows, int(st[core.IE])
-            old_done = self._done
+        # The rows the last window left (not yet applied on both sides) go first; the new
+        # window is written straight after them (one allocation, no concatenation).
+        keep = cut = 0
+        old_done = self._done
+        old = self._rows
+        if old is not None:
+            ie = int(st[core.IE])
             old_done[old[6, :ie]] = True  # applied on the exchange side already
-            pending = np.flatnonzero(~old_done)
-            first_pending = int(pending[0]) if len(pending) else old.shape[1]
+            # argmin of a bool array: its first False (0 when all are True, checked first).
+            first_pending = old.shape[1] if old_done.all() else int(np.argmin(old_done))
             cut = min(int(st[core.IL]), first_pending)
-            new = np.concatenate((old[:, cut:], new), axis=1)
-            done = np.concatenate((old_done[cut:], done))
+            keep = old.shape[1] - cut
             st[core.IL] -= cut
-        todo = np.flatnonzero(~done)
-        t_todo = new[4, todo]
-        if len(t_todo) < 2 or bool((t_todo[1:] >= t_todo[:-1]).all()):
-            order = todo  # already in exchange-time order (the usual case): no sort
+        new = self._window(keep + m)
+        done = np.zeros(keep + m, dtype=bool)
+        if old is not None and keep:
+            new[:6, :keep] = old[:6, cut:]
+            done[:keep] = old_done[cut:]
+        new[0, keep:] = cols["kind"]
+        new[1, keep:] = cols["side"]
+        new[2, keep:] = cols["price"]
+        new[3, keep:] = cols["qty"]
+        new[4, keep:] = ex
+        new[5, keep:] = local
+        ex_all = new[4]
+        # Rows the exchange side applied already are (usually) a prefix of the window.
+        first = int(np.argmin(done)) if len(done) else 0
+        if not done[first:].any():
+            # Every row from ``first`` on is still to apply (the usual case): a slice, no
+            # index arrays to gather through.
+            t_todo = ex_all[first:]
+            n_order = len(t_todo)
+            if n_order < 2 or bool((t_todo[1:] >= t_todo[:-1]).all()):
+                np.add(self._arange[:n_order], first, out=new[6, :n_order])
+                new[7, :n_order] = t_todo
+            else:
+                order = np.argsort(t_todo, kind="stable") + first
+                new[6, :n_order] = order
+                new[7, :n_order] = ex_all[order]
         else:
-            order = todo[np.argsort(t_todo, kind="stable")]
-        new[6, : len(order)] = order
-        new[7, : len(order)] = new[4, order]
+            todo = np.flatnonzero(~done)
+            t_todo = ex_all[todo]
+            if len(t_todo) < 2 or bool((t_todo[1:] >= t_todo[:-1]).all()):
+                order = todo  # already in exchange-time order: no sort
+            else:
+                order = todo[np.argsort(t_todo, kind="stable")]
+            n_order = len(order)
+            new[6, :n_order] = order
+            new[7, :n_order] = ex_all[order]
         self._done = done
         st[core.IE] = 0
-        st[core.NPEND] = len(order)
+        st[core.NPEND] = n_order
         st[core.HORIZON] = int(new[5, -1]) - self.reorder_ns
         self._rows = new
         st[core.N] = new.shape[1]
         self._ensure_range(new[0], new[2])
         self._tl = np.zeros((3, max(1024, new.shape[1] // 4 + 1)), dtype=np.int64)
         st[core.NBBO] = 0
+
+    def _window(self, n: int) -> np.ndarray[Any, Any]:
+        # An (8, n) C-contiguous window over one of two flat buffers used in turn (the
+        # other holds the previous window, whose tail is copied in): memory written in
+        # place instead of fresh pages every row group.
+        flat = self._spare
+        if flat is None or len(flat) < 8 * n:
+            flat = np.empty(8 * n + 8 * n // 4, dtype=np.int64)  # room for longer windows
+        self._spare = self._flat
+        self._flat = flat
+        if len(self._arange) < n:
+            self._arange = np.arange(len(flat) // 8, dtype=np.int64)
+        return flat[: 8 * n].reshape(8, n)
 
     def _fill_exch(self, exch: np.ndarray[Any, Any], local: np.ndarray[Any, Any]) -> Any:
         # A row without exchange time takes the previous row's (the next row's at the very

@@ -31,6 +31,7 @@ CANCELED = "canceled"
 NOT_FOUND = "not_found"
 FILL = "fill"
 
+_DIRTYING = frozenset((FILL, REJECT, NOT_FOUND))
 _SEARCH = 64  # ticks of the opposite side copied for a marketable (taking) order
 
 
@@ -115,6 +116,11 @@ class SimVenue:
         self._arrivals: list[tuple[int, int, _Req]] = []
         # (local time, seq, kind, client id, fill, reason)
         self._responses: list[tuple[int, int, str, str, Fill | None, str]] = []
+        # (local time, seq) of the pending fills, rejects and "not found" answers: the
+        # shell asks for the first of them after every event.
+        self._dirtying: list[tuple[int, int]] = []
+        # Fees by (maker, price, qty): fills repeat the same few sizes and prices.
+        self._fees: dict[tuple[bool, int, int], Decimal] = {}
         self._seq = 0
         self.rejects = 0
         #: Set when the resting orders or taken levels may have changed (the shell clears it).
@@ -146,6 +152,8 @@ class SimVenue:
         at = exch_ns + self.latency.response_ns(exch_ns)
         self._seq += 1
         heapq.heappush(self._responses, (at, self._seq, resp_kind, cid, fill, reason))
+        if resp_kind in _DIRTYING:
+            heapq.heappush(self._dirtying, (at, self._seq))
 
     @property
     def next_arrival(self) -> int | None:
@@ -168,8 +176,7 @@ class SimVenue:
         """Time of the first pending answer (only fills, rejects and "not found" if asked)."""
         if not dirtying_only:
             return self._responses[0][0] if self._responses else None
-        times = [r[0] for r in self._responses if r[2] in (FILL, REJECT, NOT_FOUND)]
-        return min(times) if times else None
+        return self._dirtying[0][0] if self._dirtying else None
 
     def pop_due(self, now_ns: int) -> list[tuple[int, int, str, str, Fill | None, str]]:
         """Like :meth:`due_responses`, as raw ``(at, seq, kind, client id, fill, reason)``."""
@@ -179,6 +186,7 @@ class SimVenue:
         out = []
         while heap and heap[0][0] <= now_ns:
             out.append(heapq.heappop(heap))
+        self._drop_dirtying(now_ns)
         return out
 
     def due_responses(self, now_ns: int) -> list[Response]:
@@ -188,7 +196,14 @@ class SimVenue:
         while heap and heap[0][0] <= now_ns:
             at, _, kind, cid, fill, reason = heapq.heappop(heap)
             out.append(Response(at, kind, cid, fill, reason))
+        self._drop_dirtying(now_ns)
         return out
+
+    def _drop_dirtying(self, now_ns: int) -> None:
+        # Both heaps order by (time, seq) and lose everything up to now_ns together.
+        dirty = self._dirtying
+        while dirty and dirty[0][0] <= now_ns:
+            heapq.heappop(dirty)
 
     # -- the exchange side ---------------------------------------------------------------
 
@@ -295,7 +310,12 @@ class SimVenue:
             self._quote_changed(fills[-1].ts_ns)
 
     def _fill(self, f: Fill) -> None:
-        fee = fill_fee(self.market, f)
+        key = (f.maker, f.price_ticks, f.qty_units)
+        fee = self._fees.get(key)
+        if fee is None:
+            if len(self._fees) >= 4096:
+                self._fees.clear()
+            fee = self._fees[key] = fill_fee(self.market, f)
         self.account.apply(f, fee)
         cid = str(f.order_id)
         if f.closed:

@@ -304,91 +304,133 @@ class Reconciler:
         """
         skipped: list[Skip] = []
         wanted: list[Quote] = []
+        # The filters inlined (filter_reason's rules): this runs once per decision.
+        min_lots, min_tick_lots = self._min_lots, self._min_tick_lots
         for q in desired.quotes:
-            reason = self.filter_reason(q)
-            if reason is None:
-                wanted.append(q)
+            if q.lots < min_lots:
+                skipped.append(Skip(q.level_id, "min_qty"))
+            elif q.price_ticks * q.lots < min_tick_lots:
+                skipped.append(Skip(q.level_id, "min_notional"))
             else:
-                skipped.append(Skip(q.level_id, reason))
-        active = [o for o in live if o.status is not OrderStatus.PENDING_CANCEL]
-        cancelling = {o.level_id for o in live if o.status is OrderStatus.PENDING_CANCEL}
+                wanted.append(q)
+        pc = OrderStatus.PENDING_CANCEL
+        active: list[LiveOrder] = []
+        cancelling: set[str] = set()
+        for o in live:
+            if o.status is pc:
+                cancelling.add(o.level_id)
+            else:
+                active.append(o)
 
         match = self._max_matching(wanted, active)  # desired index -> live index
         matched_live = set(match.values())
-        rebinds = tuple(
-            Rebind(active[j].client_id, wanted[i].level_id)
-            for i, j in sorted(match.items())
-            if active[j].level_id != wanted[i].level_id
+        rebinds = (
+            tuple(
+                Rebind(active[j].client_id, wanted[i].level_id)
+                for i, j in sorted(match.items())
+                if active[j].level_id != wanted[i].level_id
+            )
+            if self.cross_level
+            else ()  # without cross-level matching every match is on its own level
         )
 
-        wanted_levels = {q.level_id for q in wanted}
         cancels: list[Cancel] = []
         busy: set[str] = set()  # levels an unacknowledged, unmatched order still holds
-        for j, o in enumerate(active):
-            if j in matched_live:
-                continue
-            if o.status is OrderStatus.PENDING_NEW:
-                busy.add(o.level_id)
-                continue
-            reason = "reprice" if o.level_id in wanted_levels else "unwanted"
-            cancels.append(Cancel(o.client_id, o.level_id, reason))
+        if len(matched_live) < len(active):
+            wanted_levels = {q.level_id for q in wanted}
+            pn = OrderStatus.PENDING_NEW
+            for j, o in enumerate(active):
+                if j in matched_live:
+                    continue
+                if o.status is pn:
+                    busy.add(o.level_id)
+                    continue
+                reason = "reprice" if o.level_id in wanted_levels else "unwanted"
+                cancels.append(Cancel(o.client_id, o.level_id, reason))
 
-        sent_cancels: list[Cancel] = []
-        for c in cancels:
-            if self.budget is None or self.budget.try_spend("cancel", now_ns):
-                sent_cancels.append(c)
-            else:
-                skipped.append(Skip(c.level_id, "rate_budget"))
+        budget = self.budget
+        if budget is None:
+            sent_cancels = cancels
+        else:
+            sent_cancels = []
+            for c in cancels:
+                if budget.try_spend("cancel", now_ns):
+                    sent_cancels.append(c)
+                else:
+                    skipped.append(Skip(c.level_id, "rate_budget"))
 
-        # A level whose old order is being cancelled waits, if asked to, for that cancel.
-        waiting = cancelling | {c.level_id for c in cancels} if self.wait_for_cancel else set()
-        to_place = [q for i, q in enumerate(wanted) if i not in match]
-        # Inner levels first: bids from the highest price down, asks from the lowest up.
-        to_place.sort(key=lambda q: (_rank(q, wanted), q.side < 0, q.level_id))
         places: list[Place] = []
-        for q in to_place:
-            if q.level_id in busy:
-                skipped.append(Skip(q.level_id, "level_busy"))
-            elif q.level_id in waiting:
-                skipped.append(Skip(q.level_id, "cancel_pending"))
-            elif self.budget is not None and not self.budget.try_spend("place", now_ns):
-                skipped.append(Skip(q.level_id, "rate_budget"))
-            else:
-                places.append(Place(q, self.next_client_id(q.level_id), self.post_only))
+        if len(match) < len(wanted):
+            # A level whose old order is being cancelled waits, if asked to, for that cancel.
+            waiting = cancelling | {c.level_id for c in cancels} if self.wait_for_cancel else set()
+            to_place = [q for i, q in enumerate(wanted) if i not in match]
+            if len(to_place) > 1:
+                # Inner levels first: bids from the highest price down, asks from the lowest up.
+                to_place.sort(key=lambda q: (_rank(q, wanted), q.side < 0, q.level_id))
+            for q in to_place:
+                if q.level_id in busy:
+                    skipped.append(Skip(q.level_id, "level_busy"))
+                elif q.level_id in waiting:
+                    skipped.append(Skip(q.level_id, "cancel_pending"))
+                elif budget is not None and not budget.try_spend("place", now_ns):
+                    skipped.append(Skip(q.level_id, "rate_budget"))
+                else:
+                    places.append(Place(q, self.next_client_id(q.level_id), self.post_only))
         return Actions(tuple(sent_cancels), tuple(places), rebinds, tuple(skipped), len(match))
 
     def _max_matching(self, wanted: list[Quote], active: list[LiveOrder]) -> dict[int, int]:
         # Kuhn's augmenting paths over small sets (a few dozen orders). Same-level pairs are
         # matched first and tried first, so ids stay with their level whenever the count of
         # kept orders does not suffer.
-        adj: list[list[int]] = []
-        # A level holding an unacknowledged order takes no order from another level: if that
-        # order turns out unmatched, it still holds the level.
-        pending = {o.level_id for o in active if o.status is OrderStatus.PENDING_NEW}
-        for d in wanted:
-            same = [
-                j
-                for j, o in enumerate(active)
-                if o.level_id == d.level_id and self._compatible(d, o)
-            ]
-            other = []
-            if self.cross_level and d.level_id not in pending:
-                other = [
-                    j
-                    for j, o in enumerate(active)
-                    if o.level_id != d.level_id and self._compatible(d, o)
-                ]
-            adj.append(same + other)
+        if not wanted or not active:
+            return {}
+        tol_px, tol_sz = self.price_tolerance_ticks, self.size_tolerance
+        # Level ids are unique among desired quotes, so a live order is a same-level
+        # candidate of one quote at most: the same-level pass needs no ownership check.
+        by_level: dict[str, list[int]] = {}
+        for j, o in enumerate(active):
+            js = by_level.get(o.level_id)
+            if js is None:
+                by_level[o.level_id] = [j]
+            else:
+                js.append(j)
         owner: dict[int, int] = {}  # live index -> desired index
         for i, d in enumerate(wanted):
-            for j in adj[i]:
-                if active[j].level_id == d.level_id and j not in owner:
+            for j in by_level.get(d.level_id, ()):
+                o = active[j]
+                if (
+                    d.side is o.side
+                    and abs(d.price_ticks - o.price_ticks) <= tol_px
+                    and abs(o.lots - d.lots) <= tol_sz * d.lots
+                    and j not in owner
+                ):
                     owner[j] = i
                     break
-        matched = set(owner.values())
-        for i in range(len(wanted)):
-            if i not in matched and _augment(i, adj, owner, set()):
-                matched.add(i)
+        # Without cross-level edges an unmatched quote's only candidates are its own
+        # level's orders, which the pass above already tried: no augmenting path exists.
+        if self.cross_level and len(owner) < len(wanted) and len(owner) < len(active):
+            adj: list[list[int]] = []
+            # A level holding an unacknowledged order takes no order from another level: if
+            # that order turns out unmatched, it still holds the level.
+            pending = {o.level_id for o in active if o.status is OrderStatus.PENDING_NEW}
+            for d in wanted:
+                same = [
+                    j
+                    for j, o in enumerate(active)
+                    if o.level_id == d.level_id and self._compatible(d, o)
+                ]
+                other = []
+                if d.level_id not in pending:
+                    other = [
+                        j
+                        for j, o in enumerate(active)
+                        if o.level_id != d.level_id and self._compatible(d, o)
+                    ]
+                adj.append(same + other)
+            matched = set(owner.values())
+            for i in range(len(wanted)):
+                if i not in matched and _augment(i, adj, owner, set()):
+                    matched.add(i)
         return {i: j for j, i in owner.items()}
 
 
