@@ -33,6 +33,7 @@ from pegbot.sim.client import make_pro_client
 from pegbot.sim.config import DEMO_API_KEY, DEMO_API_SECRET, DEMO_BALANCES, SimConfig
 from pegbot.sim.crowd import FlowSource
 from pegbot.sim.flow import DepegShock
+from pegbot.sim.metrics import SimMetrics
 from pegbot.sim.server import SimServer
 
 __all__ = ["demo_settings", "run_demo", "status_snapshot"]
@@ -219,9 +220,12 @@ async def _demo(duration: float | None, metrics_port: int | None, speed: float) 
     )
     cfg = base.model_copy(update={"flow": flow})
     server = SimServer(cfg, "127.0.0.1", 0, market=FlowSource(cfg.flow, "KGSTUSDT", speed))
-    await server.start()
     metrics = Metrics()
     metrics.add_process_collectors()
+    # One process, one /metrics: the simulator's pegbot_sim_* go on the bot's registry, so the
+    # dashboard's Simulator row has data in the demo too. Attach before start (middlewares).
+    SimMetrics(metrics.registry).attach(server)
+    await server.start()
     mserver = None
     try:
         with tempfile.TemporaryDirectory(prefix="pegbot-demo-") as tmp:
