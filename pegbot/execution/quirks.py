@@ -157,8 +157,12 @@ def deep_copy(value: Any) -> Any:
     return value
 
 
-def point_client_at(client: Any, quirks: VenueQuirks, http_url: str, ws_url: str) -> Any:
+def point_client_at(
+    client: Any, quirks: VenueQuirks, http_url: str, ws_url: str | None = None
+) -> Any:
     """Rewrite a ccxt client's REST and WebSocket URLs to other hosts (the simulator).
+
+    Without ``ws_url`` only REST is re-pointed (a plain, non-pro client has no streams).
 
     Raises:
         ValueError: The quirks do not say how to re-point this exchange.
@@ -168,6 +172,8 @@ def point_client_at(client: Any, quirks: VenueQuirks, http_url: str, ws_url: str
     api = client.urls["api"]
     for section, path in quirks.rest_sections.items():
         api[section] = http_url.rstrip("/") + path
+    if ws_url is None:
+        return client
     for keys, suffix in quirks.ws_sections:
         node = api["ws"]
         for key in keys[:-1]:

@@ -195,28 +195,16 @@ def make_rest_client(config: FeedConfig) -> Any:
     """
     import ccxt.async_support as ccxt_async  # heavy import: only when a feed starts
 
+    from pegbot.execution.quirks import BINANCE, deep_copy, point_client_at
+
     client = ccxt_async.binance(
         {
             "enableRateLimit": True,
             "timeout": config.rest_timeout_ms,
-            "options": {
-                "defaultType": "spot",
-                "fetchMarkets": {"types": ["spot"]},
-                "fetchCurrencies": False,
-                "fetchMargins": False,
-                "adjustForTimeDifference": False,
-            },
+            "options": deep_copy(BINANCE.options),
         }
     )
     if config.rest_url:
-        base = config.rest_url.rstrip("/")
-        api = client.urls["api"]
-        for name, path in {
-            "public": "/api/v3",
-            "private": "/api/v3",
-            "v1": "/api/v1",
-            "sapi": "/sapi/v1",
-            "sapiV2": "/sapi/v2",
-        }.items():
-            api[name] = base + path
+        # Only REST is used here: the feed opens its own WebSocket.
+        point_client_at(client, BINANCE, config.rest_url)
     return client

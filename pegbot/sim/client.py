@@ -12,42 +12,26 @@ from typing import Any
 import ccxt
 import ccxt.pro as ccxtpro
 
+from pegbot.execution.quirks import BINANCE, deep_copy, point_client_at
+
 from .config import DEMO_API_KEY, DEMO_API_SECRET
 
 
 def client_options(api_key: str, secret: str) -> dict[str, Any]:
-    """The ccxt constructor options for the simulator."""
+    """The ccxt constructor options for the simulator: Binance's, from the venue quirks table."""
     return {
         "apiKey": api_key,
         "secret": secret,
         "enableRateLimit": True,
-        "options": {
-            "defaultType": "spot",
-            "fetchMarkets": {"types": ["spot"]},
-            "fetchCurrencies": False,
-            "fetchMargins": False,
-            "adjustForTimeDifference": False,
-            "recvWindow": 10000,
-            "fetchOpenOrders": {"warnWithoutSymbol": False},
-        },
+        "options": deep_copy(BINANCE.options),
     }
 
 
 def point_at(exchange: Any, http_url: str, ws_url: str) -> Any:
     """Rewrite a ccxt Binance instance's URLs to ``http_url`` / ``ws_url``; returns it."""
-    api = exchange.urls["api"]
-    for name, path in {
-        "public": "/api/v3",
-        "private": "/api/v3",
-        "v1": "/api/v1",
-        "sapi": "/sapi/v1",
-        "sapiV2": "/sapi/v2",
-    }.items():
-        api[name] = http_url + path
-    if isinstance(api.get("ws"), dict):
-        api["ws"]["spot"] = ws_url + "/ws"
-        api["ws"]["ws-api"]["spot"] = ws_url + "/ws-api/v3"
-    return exchange
+    # A plain (non-pro) client has no WebSocket sections: re-point REST only.
+    has_ws = isinstance(exchange.urls["api"].get("ws"), dict)
+    return point_client_at(exchange, BINANCE, http_url, ws_url if has_ws else None)
 
 
 def make_pro_client(
