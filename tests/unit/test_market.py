@@ -77,10 +77,18 @@ EXCHANGE_INFO_SYMBOL = {
     "quoteAsset": "USDT",
     "orderTypes": ["LIMIT", "LIMIT_MAKER", "MARKET"],
     "filters": [
-        {"filterType": "PRICE_FILTER", "minPrice": "0.00001000", "maxPrice": "1000.00000000",
-         "tickSize": "0.00001000"},
-        {"filterType": "LOT_SIZE", "minQty": "1.00000000", "maxQty": "90000000.00000000",
-         "stepSize": "1.00000000"},
+        {
+            "filterType": "PRICE_FILTER",
+            "minPrice": "0.00001000",
+            "maxPrice": "1000.00000000",
+            "tickSize": "0.00001000",
+        },
+        {
+            "filterType": "LOT_SIZE",
+            "minQty": "1.00000000",
+            "maxQty": "90000000.00000000",
+            "stepSize": "1.00000000",
+        },
         {"filterType": "NOTIONAL", "minNotional": "5.00000000", "applyMinToMarket": True},
     ],
 }
@@ -105,8 +113,12 @@ def test_from_exchange_info_without_price_filter_is_an_error() -> None:
 
 def test_from_ccxt_prefers_the_exact_filter_strings() -> None:
     ccxt_market = {
-        "id": "KGSTUSDT", "symbol": "KGST/USDT", "base": "KGST", "quote": "USDT",
-        "maker": 0.001, "taker": 0.001,
+        "id": "KGSTUSDT",
+        "symbol": "KGST/USDT",
+        "base": "KGST",
+        "quote": "USDT",
+        "maker": 0.001,
+        "taker": 0.001,
         "precision": {"price": 1e-05, "amount": 1.0},
         "limits": {"amount": {"min": 1.0}, "cost": {"min": 5.0}},
         "info": EXCHANGE_INFO_SYMBOL,
