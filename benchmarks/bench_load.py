@@ -73,6 +73,12 @@ def _pct(values: list[float], q: float) -> float:
     return s[min(len(s) - 1, int(q * len(s)))]
 
 
+def _root_cause(exc: BaseException) -> str:
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    return f"{type(exc).__name__}: {str(exc)[:200]}"
+
+
 def _bot_toml(http: str, ws: str, tmp: Path) -> Path:
     path = tmp / "bot.toml"
     path.write_text(
@@ -173,7 +179,7 @@ async def run_load(duration_s: float = 180.0, speed: float = 60.0) -> dict[str, 
             m0, p0 = feed.counters.messages, await _pushed(http)
             q0 = runner.status.quotes_placed
             runner.status.tick_to_quote_s.clear()
-            while (now := time.monotonic()) - t0 < duration_s:
+            while (now := time.monotonic()) - t0 < duration_s and not task.done():
                 before = time.monotonic()
                 await asyncio.sleep(1.0)
                 lag = time.monotonic() - before - 1.0  # how late the loop woke us
@@ -201,7 +207,12 @@ async def run_load(duration_s: float = 180.0, speed: float = 60.0) -> dict[str, 
             reasons = sorted({t.name for t in rs.triggers}) if rs else []
         finally:
             bot.stop()
-            summary = await asyncio.wait_for(task, 60)
+            died = task.done()  # before the stop: it ended on its own
+            try:
+                summary = await asyncio.wait_for(task, 60)
+                error = None
+            except Exception as exc:  # report it with the figures so far
+                summary, error = {}, _root_cause(exc)
             transitions = [
                 f"{t.from_state}->{t.to_state}:{t.reasons}" for t in journal.risk_transitions()
             ]
@@ -230,6 +241,8 @@ async def run_load(duration_s: float = 180.0, speed: float = 60.0) -> dict[str, 
         "quotes": quotes,
         "p50_ms": 1e3 * _pct(ttq, 0.5),
         "p99_ms": 1e3 * _pct(ttq, 0.99),
+        "bot_error": error,
+        "died_at_s": elapsed if died else None,
         "risk_level_at_end": level,
         "risk_reasons_at_end": reasons,
         "risk_transitions": transitions,

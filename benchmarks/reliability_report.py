@@ -151,6 +151,11 @@ def render(data: dict[str, Any], load_full: dict[str, Any] | None = None) -> str
             f"{load.get('quotes', 0):,} orders placed; risk at the end: "
             f"{load.get('risk_level_at_end', '?')}",
         ]
+        if load.get("bot_error"):
+            lines.append(
+                f"  - **the bot died after {load.get('died_at_s') or 0:.0f} s: "
+                f"{load['bot_error']}** (see the known failures)"
+            )
     known = [(n, v.removeprefix("xfailed: ")) for n, v in outcomes.items() if v.startswith("xfail")]
     if known:
         lines += ["", "## Known failures (strict xfail: bugs reported, not yet fixed)", ""]

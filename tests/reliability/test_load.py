@@ -31,6 +31,7 @@ def _bench() -> Any:
 async def test_ten_times_the_busiest_rate_for_30_s(reliability: Any) -> None:
     r = await _bench().run_load(duration_s=30.0, speed=60.0)
     reliability.load.update(r)
+    assert r["bot_error"] is None, r["bot_error"]
     assert r["msgs_per_s"] >= 0.9 * r["target_msgs_per_s"], r
     assert r["resyncs"] == 0 and r["queue_dropped"] == 0, r
     # No queue building up: the delay of the newest book stays where it started.
