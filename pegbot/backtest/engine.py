@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
@@ -52,6 +53,12 @@ from pegbot.tape.reader import Columns, TapeReader
 from pegbot.tape.schema import TRADE
 
 _COLS = ("kind", "side", "price", "qty", "exch_ts", "local_ts")
+# Adjacent state slots written together by ``Backtest._set_ranges``.
+_OWN = slice(core.OWN_BID_MIN, core.OWN_ASK_MAX + 1)
+_TAKEN = slice(core.TAKEN_BID_LO, core.TAKEN_ASK_HI + 1)
+assert (core.OWN_BID_MAX, core.OWN_ASK_MIN) == (core.OWN_BID_MIN + 1, core.OWN_BID_MIN + 2)
+assert (core.TAKEN_BID_HI, core.TAKEN_ASK_LO) == (core.TAKEN_BID_LO + 1, core.TAKEN_BID_LO + 2)
+_ZERO = Decimal(0)
 _MARGIN = 256  # spare ticks on each side of the dense books
 #: Widest price range the dense books track (6 rows x 8 B x 2 M = 96 MB); depth rows
 #: further away are counted in ``BacktestRun.far_levels`` and not applied.
@@ -187,6 +194,8 @@ class Backtest:
         self.evaluations = 0
         self.signals = 0
         self._rejects_seen = 0
+        self._inventory: Inventory | None = None
+        self._inv_cash = 0
         self._upl = market.units_per_lot
         tick_unit = Fraction(market.tick_size) * Fraction(market.qty_unit)
         per_unit = Fraction(market.qty_unit) / tick_unit  # tick-units per quote unit
@@ -194,6 +203,8 @@ class Backtest:
         self._bbo_chunks: list[np.ndarray[Any, Any]] = []
         self._transitions: list[tuple[int, str, str, str]] = []
         self._batches: Iterator[Columns] = iter(())
+        self._pool: ThreadPoolExecutor | None = None
+        self._prefetch: Future[Columns | None] | None = None
         self._rows_loaded = 0
         self.fair_price: Decimal | None = None
         self._first_ts: int | None = None
@@ -211,13 +222,22 @@ class Backtest:
     # -- data windows ---------------------------------------------------------------------
 
     def _next_batch(self) -> Columns | None:
-        for cols in self._batches:
+        while True:
+            fut = self._prefetch
+            cols = fut.result() if fut is not None else next(self._batches, None)
+            if cols is None:
+                self._prefetch = None
+                return None
+            if self._pool is not None:
+                # Read and decompress the next row group while this one replays (pyarrow
+                # releases the GIL); one request in flight, so the iterator is never
+                # advanced by two threads at once.
+                self._prefetch = self._pool.submit(next, self._batches, None)
             if len(cols["kind"]):
                 self._rows_loaded += len(cols["kind"])
                 if self.progress is not None:
                     self.progress(self._rows_loaded, self.reader.num_rows)
                 return cols
-        return None
 
     def _load(self, cols: Columns) -> None:
         st = self.st
@@ -285,7 +305,8 @@ class Backtest:
         st[core.HORIZON] = int(new[5, -1]) - self.reorder_ns
         self._rows = new
         st[core.N] = new.shape[1]
-        self._ensure_range(new[0], new[2])
+        # The rows kept from the last window were in range (or counted far) already.
+        self._ensure_range(new[0, keep:], new[2, keep:])
         self._tl = np.zeros((3, max(1024, new.shape[1] // 4 + 1)), dtype=np.int64)
         st[core.NBBO] = 0
 
@@ -380,8 +401,19 @@ class Backtest:
         import pandas  # noqa: F401  (pyarrow imports it on the first read: not replay time)
 
         t0 = time.perf_counter()
-        st = self.st
         self._batches = self.reader.iter_batches(list(_COLS))
+        if self.reader.num_row_groups > 1:
+            self._pool = ThreadPoolExecutor(1, thread_name_prefix="pegbot-tape")
+        try:
+            return self._run(t0)
+        finally:
+            if self._pool is not None:
+                self._pool.shutdown(wait=True, cancel_futures=True)
+                self._pool = None
+                self._prefetch = None
+
+    def _run(self, t0: float) -> BacktestRun:
+        st = self.st
         first = self._next_batch()
         if first is None:
             raise BacktestError(f"{self.reader.path}: the tape has no rows")
@@ -389,20 +421,20 @@ class Backtest:
         venue = self.venue
         advance = core.advance
         bbo_only = bool(st[core.BBO_ONLY])
+        item = st.item
+        i_stop, i_due, i_now = core.STOP, core.DIRTY_AT, core.NOW
+        ev_row, ev_wake, ev_time = core.EV_ROW, core.EV_WAKE, core.EV_TIME
         while True:
-            na = venue.next_arrival
-            st[core.STOP] = core.INF if na is None else na
             # Answers wait for the next wake-up (nothing reads them before); the core only
             # needs to know when the first one the strategy must see arrives.
-            due = venue.first_response_at(bbo_only and not self._last_diff_skipped)
-            st[core.DIRTY_AT] = core.INF if due is None else due
+            st[i_stop], st[i_due] = venue.next_times(bbo_only and not self._last_diff_skipped)
             ev = advance(self._rows, self._books, self._tl, st)
-            if ev == core.EV_ROW:
+            if ev == ev_row:
                 self._on_row()
-            elif ev == core.EV_WAKE:
-                self._on_wake(int(st[core.NOW]))
-            elif ev == core.EV_TIME:
-                self._on_time(int(st[core.NOW]))
+            elif ev == ev_wake:
+                self._on_wake(item(i_now))
+            elif ev == ev_time:
+                self._on_time(item(i_now))
             elif ev == core.EV_DATA:
                 self._flush_bbo()
                 nxt = self._next_batch()
@@ -453,19 +485,21 @@ class Backtest:
         # nothing else, so one call with the rows' minimum leaves every order as the rows
         # one by one would.
         st = self.st
-        if not st[core.PEND_N]:
+        item = st.item
+        if not item(core.PEND_N):
             return
         st[core.PEND_N] = 0
-        base = int(st[core.BASE])
+        base = item(core.BASE)
         books = self._books
         assert books is not None
-        t = int(st[core.E_TS])
+        t = item(core.E_TS)
         eng = self.fills
         out = []
-        for side, price, _ in list(self.venue.resting.values()):
+        # The fill engine does not touch ``resting`` (on_fills below does, after the loop).
+        for side, price, _ in self.venue.resting.values():
             ix = price - base
             row = 4 if side > 0 else 5
-            low = int(books[row, ix]) - 1  # stored as minimum + 1; 0 means none
+            low = books.item(row, ix) - 1  # stored as minimum + 1; 0 means none
             if low >= 0:
                 books[row, ix] = 0
                 out += eng.on_depth(side, price, low, t)
@@ -476,31 +510,38 @@ class Backtest:
         if not self.venue.changed:
             return
         self.venue.changed = False
-        st = self.st
-        bmin, bmax, amin, amax = core.INF, core.NO_BID, core.NO_ASK, -core.INF
+        inf = core.INF
+        bmin, bmax, amin, amax = inf, core.NO_BID, core.NO_ASK, -inf
         for side, price, _ in self.venue.resting.values():
             if side > 0:
-                bmin = min(bmin, price)
-                bmax = max(bmax, price)
+                if price < bmin:
+                    bmin = price
+                if price > bmax:
+                    bmax = price
             else:
-                amin = min(amin, price)
-                amax = max(amax, price)
-        st[core.OWN_BID_MIN], st[core.OWN_BID_MAX] = bmin, bmax
-        st[core.OWN_ASK_MIN], st[core.OWN_ASK_MAX] = amin, amax
-        for side, lo_i, hi_i in ((1, core.TAKEN_BID_LO, core.TAKEN_BID_HI),
-                                 (-1, core.TAKEN_ASK_LO, core.TAKEN_ASK_HI)):  # fmt: skip
-            taken = self.venue.taken[side]
-            st[lo_i] = min(taken) if taken else core.INF
-            st[hi_i] = max(taken) if taken else -core.INF
+                if price < amin:
+                    amin = price
+                if price > amax:
+                    amax = price
+        taken = self.venue.taken
+        tb, ta = taken[1], taken[-1]
+        # One slice assignment per group of adjacent state slots (fewer numpy calls).
+        self.st[_OWN] = (bmin, bmax, amin, amax)
+        self.st[_TAKEN] = (
+            min(tb) if tb else inf,
+            max(tb) if tb else -inf,
+            min(ta) if ta else inf,
+            max(ta) if ta else -inf,
+        )
 
     def _on_row(self) -> None:
-        st = self.st
-        if st[core.PEND_N]:
+        item = self.st.item
+        if item(core.PEND_N):
             self._sync_pending()
-        r = int(st[core.ROW])
+        r = item(core.ROW)
         assert self._rows is not None
         k, s, p, q = self._rows[:4, r].tolist()
-        t = int(st[core.NOW])
+        t = item(core.NOW)
         if k == TRADE:
             fills = self.fills.on_trade(s, p, q, t)
         else:
@@ -515,22 +556,25 @@ class Backtest:
             self._set_ranges()
 
     def _on_time(self, now: int) -> None:
-        st = self.st
-        if st[core.PEND_N]:
+        item = self.st.item
+        if item(core.PEND_N):
             self._sync_pending()
         v = self.venue
         na = v.next_arrival
         if na is not None and na <= now:
-            bb, ba = int(st[core.BBE]), int(st[core.BAE])
+            bb, ba = item(core.BBE), item(core.BAE)
             assert self._books is not None
             v.act(
-                now, self._books, int(st[core.BASE]),
+                now, self._books, item(core.BASE),
                 None if bb == core.NO_BID else bb, None if ba == core.NO_ASK else ba,
             )  # fmt: skip
             self._set_ranges()
 
     def _deliver_due(self, now: int) -> None:
-        for _, _, kind, cid, fill, _ in self.venue.pop_due(now):
+        venue = self.venue
+        if venue.next_response is None or venue.next_response > now:
+            return
+        for _, _, kind, cid, fill, _ in venue.pop_due(now):
             self._deliver(kind, cid, fill)
 
     def _deliver(self, kind: str, cid: str, fill: Any) -> None:
@@ -545,7 +589,7 @@ class Backtest:
         elif kind in (CANCELED, NOT_FOUND):
             live.pop(cid, None)
         elif kind == FILL:
-            self.local.apply(fill, Decimal(0))
+            self.local.apply(fill, _ZERO)
             o = live.get(cid)
             if fill.leaves_units == 0:
                 live.pop(cid, None)
@@ -559,24 +603,29 @@ class Backtest:
         # Answers that arrived before now (one arriving exactly now is seen next time).
         self._deliver_due(now - 1)
         st = self.st
+        item = st.item
         st[core.BBO_CHANGED] = st[core.BOOK_CHANGED] = st[core.DIRTY] = 0
         st[core.LAST_EVAL] = now
         self.evaluations += 1
-        bb, ba = int(st[core.BBL]), int(st[core.BAL])
-        assert self._books is not None
+        bb, ba, l_ts = item(core.BBL), item(core.BAL), item(core.L_TS)
+        books = self._books
+        assert books is not None
         book = DenseBookView(
-            self._books[2], self._books[3], int(st[core.BASE]),
-            None if bb == core.NO_BID else bb, None if ba == core.NO_ASK else ba,
-            int(st[core.L_TS]),
+            books[2], books[3], item(core.BASE),
+            None if bb == core.NO_BID else bb, None if ba == core.NO_ASK else ba, l_ts,
         )  # fmt: skip
         fair = self.fair(now, book)
         loc = self.local
-        quote_units = loc.cash_tu * self._qu_num // self._qu_den
+        inv = self._inventory
+        if inv is None or inv.base_units != loc.base_units or self._inv_cash != loc.cash_tu:
+            # Immutable, so the same object serves every decision until a fill moves it.
+            quote_units = loc.cash_tu * self._qu_num // self._qu_den
+            inv = self._inventory = Inventory(loc.base_units, quote_units, self.target)
+            self._inv_cash = loc.cash_tu
         live = tuple(self.live.values())
         state = MarketState(
-            now, book, fair, Inventory(loc.base_units, quote_units, self.target), live,
-            "backtest", FeedHealth(int(st[core.L_TS]), bool(st[core.L_SYNCED]), True,
-                                   self._rejects_seen),
+            now, book, fair, inv, live, "backtest",
+            FeedHealth(l_ts, bool(item(core.L_SYNCED)), True, self._rejects_seen),
         )  # fmt: skip
         desired = self.strategy.quote(state)
         cancel_all = False

@@ -33,6 +33,7 @@ FILL = "fill"
 
 _DIRTYING = frozenset((FILL, REJECT, NOT_FOUND))
 _SEARCH = 64  # ticks of the opposite side copied for a marketable (taking) order
+_INF = 1 << 62  # pegbot.backtest.core.INF (not imported: numba is not needed here)
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,6 +173,18 @@ class SimVenue:
             return int(self._responses[0][0])
         return int(t)
 
+    def next_times(self, dirtying_only: bool) -> tuple[int, int]:
+        """:attr:`next_arrival` and :meth:`first_response_at` in one call, ``INF`` for none.
+
+        ``INF`` is :data:`pegbot.backtest.core.INF` (``1 << 62``), "never" to the replay core.
+        """
+        a = self._arrivals[0][0] if self._arrivals else _INF
+        if dirtying_only:
+            r = self._dirtying[0][0] if self._dirtying else _INF
+        else:
+            r = self._responses[0][0] if self._responses else _INF
+        return a, r
+
     def first_response_at(self, dirtying_only: bool) -> int | None:
         """Time of the first pending answer (only fills, rejects and "not found" if asked)."""
         if not dirtying_only:
@@ -270,8 +283,9 @@ class SimVenue:
                 self.resting[cid] = [req.side, req.price, left]
         else:
             row = 0 if req.side > 0 else 1
-            level = int(books[row, ix]) if 0 <= ix < books.shape[1] else 0
+            level = 0
             if 0 <= ix < books.shape[1]:
+                level = books.item(row, ix)
                 # Deferred depth at this price predates the order: it must not reach it.
                 books[row + 4, ix] = 0
             self.engine.add(cid, req.side, req.price, req.units, level, at)

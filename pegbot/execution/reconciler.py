@@ -248,6 +248,7 @@ class Reconciler:
         self.run = run
         self.price_tolerance_ticks = price_tolerance_ticks
         self.size_tolerance = tol
+        self._tol_num, self._tol_den = tol.numerator, tol.denominator
         self.budget = budget
         self.wait_for_cancel = wait_for_cancel
         self.cross_level = cross_level
@@ -287,7 +288,8 @@ class Reconciler:
     def _compatible(self, d: Quote, o: LiveOrder) -> bool:
         if d.side is not o.side or abs(d.price_ticks - o.price_ticks) > self.price_tolerance_ticks:
             return False
-        return abs(o.lots - d.lots) <= self.size_tolerance * d.lots
+        # |Δlots| ≤ tolerance × lots, in integers: the tolerance is num/den exactly.
+        return abs(o.lots - d.lots) * self._tol_den <= self._tol_num * d.lots
 
     # -- the diff ---------------------------------------------------------------------------
 
@@ -384,24 +386,16 @@ class Reconciler:
         # kept orders does not suffer.
         if not wanted or not active:
             return {}
-        tol_px, tol_sz = self.price_tolerance_ticks, self.size_tolerance
-        # Level ids are unique among desired quotes, so a live order is a same-level
-        # candidate of one quote at most: the same-level pass needs no ownership check.
-        by_level: dict[str, list[int]] = {}
-        for j, o in enumerate(active):
-            js = by_level.get(o.level_id)
-            if js is None:
-                by_level[o.level_id] = [j]
-            else:
-                js.append(j)
+        tol_px, tol_num, tol_den = self.price_tolerance_ticks, self._tol_num, self._tol_den
         owner: dict[int, int] = {}  # live index -> desired index
         for i, d in enumerate(wanted):
-            for j in by_level.get(d.level_id, ()):
-                o = active[j]
+            level = d.level_id
+            for j, o in enumerate(active):
                 if (
-                    d.side is o.side
+                    o.level_id == level
+                    and d.side is o.side
                     and abs(d.price_ticks - o.price_ticks) <= tol_px
-                    and abs(o.lots - d.lots) <= tol_sz * d.lots
+                    and abs(o.lots - d.lots) * tol_den <= tol_num * d.lots
                     and j not in owner
                 ):
                     owner[j] = i

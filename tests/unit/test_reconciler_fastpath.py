@@ -31,6 +31,12 @@ from pegbot.strategy import DesiredQuotes, LiveOrder, OrderStatus, Quote
 MARKET = Market.kgst_usdt()
 
 
+def _ref_compatible(rec: Reconciler, d: Quote, o: LiveOrder) -> bool:
+    if d.side is not o.side or abs(d.price_ticks - o.price_ticks) > rec.price_tolerance_ticks:
+        return False
+    return abs(o.lots - d.lots) <= rec.size_tolerance * d.lots  # Fraction arithmetic
+
+
 def _reference_matching(
     rec: Reconciler, wanted: list[Quote], active: list[LiveOrder]
 ) -> dict[int, int]:
@@ -38,14 +44,16 @@ def _reference_matching(
     pending = {o.level_id for o in active if o.status is OrderStatus.PENDING_NEW}
     for d in wanted:
         same = [
-            j for j, o in enumerate(active) if o.level_id == d.level_id and rec._compatible(d, o)
+            j
+            for j, o in enumerate(active)
+            if o.level_id == d.level_id and _ref_compatible(rec, d, o)
         ]
         other = []
         if rec.cross_level and d.level_id not in pending:
             other = [
                 j
                 for j, o in enumerate(active)
-                if o.level_id != d.level_id and rec._compatible(d, o)
+                if o.level_id != d.level_id and _ref_compatible(rec, d, o)
             ]
         adj.append(same + other)
     owner: dict[int, int] = {}
@@ -144,7 +152,7 @@ def _level(side: Side, i: int) -> str:
     quotes,
     orders,
     st.integers(0, 2),
-    st.sampled_from(["0", "0.1"]),
+    st.sampled_from(["0", "0.1", "0.25", "1/3"]),
     st.booleans(),
     st.booleans(),
     st.sampled_from([None, 1, 3]),
