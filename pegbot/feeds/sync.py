@@ -146,6 +146,25 @@ class BookSync(Generic[P]):
             self.counters.overlaps += 1
         return self._accept(event)
 
+    def advance(self, first_id: int, last_id: int, prev_last_id: int | None) -> bool:
+        """Accept a message that continues a synced book exactly, without building an event.
+
+        The common case of :meth:`on_diff` (spot ``U == last + 1``; futures ``pu == last``).
+
+        Returns True if the message was accepted (apply it now); False changes nothing, and the
+        caller must take the message through :meth:`on_diff`, which decides everything else.
+        """
+        if self.state is not SyncState.SYNCED or self._awaiting_first:
+            return False
+        last = self.last_update_id
+        if last_id <= last or last_id < first_id:
+            return False
+        if (prev_last_id != last) if self.futures else (first_id != last + 1):
+            return False
+        self.last_update_id = last_id
+        self.counters.applied += 1
+        return True
+
     def on_snapshot(self, last_update_id: int) -> list[DepthEvent[P]]:
         """Take a snapshot's ``lastUpdateId``; return the buffered events to apply after it.
 

@@ -163,6 +163,9 @@ class _Block:
             if c == depth:
                 if sync is None:
                     sync = conv._sync_for(prev is not None)
+                if sync.advance(first, last, prev):
+                    emitted.append(i)  # the common case: applied at once, in a run
+                    continue
                 event = DepthEvent(first, last, prev, (lineno, exch, lp, lq, o, nb, na))
                 was_synced = sync.state is synced
                 out = sync.on_diff(event)

@@ -182,3 +182,35 @@ def test_clean_stream_syncs_once_and_never_gaps(data: st.DataObject, futures: bo
     assert sync.synced and sync.last_update_id == len(venue.states) - 1
     assert book == venue.states[-1]
     assert sync.counters.gaps == 0 and sync.counters.stale_snapshots == 0
+
+
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 40), st.integers(0, 6), st.one_of(st.none(), st.integers(0, 40))),
+        max_size=40,
+    ),
+    st.booleans(),
+    st.integers(0, 40),
+)
+def test_advance_agrees_with_on_diff(
+    msgs: list[tuple[int, int, int | None]], futures: bool, snapshot: int
+) -> None:
+    # The fast path either declines (and changes nothing) or does exactly what on_diff does.
+    fast: BookSync[None] = BookSync(futures=futures)
+    slow: BookSync[None] = BookSync(futures=futures)
+    for sync in (fast, slow):
+        try:
+            sync.on_snapshot(snapshot)
+        except SnapshotTooOldError:
+            return
+    for first, span, prev in msgs:
+        event = DepthEvent(first, first + span, prev, None)
+        before = (fast.state, fast.last_update_id, fast.counters.as_dict())
+        if fast.advance(event.first_id, event.last_id, event.prev_last_id):
+            assert slow.on_diff(event) == [event]
+        else:
+            assert (fast.state, fast.last_update_id, fast.counters.as_dict()) == before
+            fast.on_diff(event)
+            slow.on_diff(event)
+        assert (fast.state, fast.last_update_id) == (slow.state, slow.last_update_id)
+        assert fast.counters == slow.counters
