@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import random
 from decimal import Decimal
+
 import pytest
 
 from pegbot.execution.venue import Fill
