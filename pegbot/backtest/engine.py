@@ -21,6 +21,7 @@ stale book still fire); for any other strategy, any book change or order respons
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -59,6 +60,7 @@ _TAKEN = slice(core.TAKEN_BID_LO, core.TAKEN_ASK_HI + 1)
 assert (core.OWN_BID_MAX, core.OWN_ASK_MIN) == (core.OWN_BID_MIN + 1, core.OWN_BID_MIN + 2)
 assert (core.TAKEN_BID_HI, core.TAKEN_ASK_LO) == (core.TAKEN_BID_LO + 1, core.TAKEN_BID_LO + 2)
 _ZERO = Decimal(0)
+_GC_GEN0 = 100_000  # young-generation threshold during a run (see Backtest.run)
 _MARGIN = 256  # spare ticks on each side of the dense books
 #: Widest price range the dense books track (6 rows x 8 B x 2 M = 96 MB); depth rows
 #: further away are counted in ``BacktestRun.far_levels`` and not applied.
@@ -404,9 +406,15 @@ class Backtest:
         self._batches = self.reader.iter_batches(list(_COLS))
         if self.reader.num_row_groups > 1:
             self._pool = ThreadPoolExecutor(1, thread_name_prefix="pegbot-tape")
+        # Each decision allocates a few dozen short-lived objects and creates no cycles of
+        # note: a rarer young-generation collection saves ~8 % of the replay (measured on
+        # the 5 M-row tape); the setting is restored when the run ends.
+        thresholds = gc.get_threshold()
+        gc.set_threshold(max(thresholds[0], _GC_GEN0), *thresholds[1:])
         try:
             return self._run(t0)
         finally:
+            gc.set_threshold(*thresholds)
             if self._pool is not None:
                 self._pool.shutdown(wait=True, cancel_futures=True)
                 self._pool = None
