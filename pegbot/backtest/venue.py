@@ -74,7 +74,7 @@ class Account:
         self.fees += fee
 
 
-@dataclass
+@dataclass(slots=True)
 class _Req:
     kind: str  # "place" or "cancel"
     client_id: str
