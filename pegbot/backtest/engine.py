@@ -79,6 +79,8 @@ class BacktestRun:
         market: The market.
         events: Tape rows replayed.
         wall_s: Wall time of the replay.
+        cpu_s: CPU time of the process over the same span (every thread, including the
+            tape reader's).
         venue: The venue (records, its account).
         local: The account as the shell saw it at the end.
         initial: The account at the start.
@@ -112,6 +114,7 @@ class BacktestRun:
     risk_transitions: list[tuple[int, str, str, str]] = field(default_factory=list)
     signals: int = 0
     far_levels: int = 0
+    cpu_s: float = 0.0
 
 
 class Backtest:
@@ -198,6 +201,7 @@ class Backtest:
         self._rejects_seen = 0
         self._inventory: Inventory | None = None
         self._inv_cash = 0
+        self._cpu0 = 0.0
         self._upl = market.units_per_lot
         tick_unit = Fraction(market.tick_size) * Fraction(market.qty_unit)
         per_unit = Fraction(market.qty_unit) / tick_unit  # tick-units per quote unit
@@ -403,6 +407,7 @@ class Backtest:
         import pandas  # noqa: F401  (pyarrow imports it on the first read: not replay time)
 
         t0 = time.perf_counter()
+        self._cpu0 = time.process_time()
         self._batches = self.reader.iter_batches(list(_COLS))
         if self.reader.num_row_groups > 1:
             self._pool = ThreadPoolExecutor(1, thread_name_prefix="pegbot-tape")
@@ -461,6 +466,7 @@ class Backtest:
             self._on_time(min(cands))
             self._deliver_due(min(cands))
         wall = time.perf_counter() - t0
+        cpu = time.process_time() - self._cpu0
         bbo = (
             np.concatenate(self._bbo_chunks, axis=1)
             if self._bbo_chunks
@@ -470,6 +476,7 @@ class Backtest:
             market=self.market,
             events=int(self.reader.num_rows),
             wall_s=wall,
+            cpu_s=cpu,
             venue=venue,
             local=self.local,
             initial=self.initial,
