@@ -27,10 +27,12 @@ from pegbot.execution.errors import (
     RejectedError,
     VenueError,
 )
+from pegbot.execution.quirks import quirks_for
 from pegbot.execution.reconciler import Actions, Reconciler, is_pegbot_order, parse_client_id
 from pegbot.execution.risk import Risk, RiskLevel, RiskState
 from pegbot.execution.venue import Balance, Fill, OrderUpdate, Venue
 from pegbot.feeds.binance import BinanceFeed
+from pegbot.feeds.ccxt_feed import CcxtFeed, make_pro_client
 from pegbot.feeds.model import BookLost, BookUpdate, FeedConfig, Trade
 from pegbot.market import Market, Rounding, Side
 from pegbot.peg.fair import FairValue
@@ -83,7 +85,7 @@ class VenueRunner:
         self.balances: dict[str, Balance] = {}
         self.status = BotStatus()
         self.book_changed = asyncio.Event()
-        self.feed: BinanceFeed | None = None
+        self.feed: BinanceFeed | CcxtFeed | None = None
         self.strategy: Strategy | None = None
         self.risk: Risk | None = None
         self.reconciler: Reconciler | None = None
@@ -178,9 +180,15 @@ class VenueRunner:
 
     # -- feed --------------------------------------------------------------------------------
 
-    def make_feed(self) -> BinanceFeed:
-        """The market-data feed of this venue (Binance combined stream + REST snapshots)."""
+    def make_feed(self) -> BinanceFeed | CcxtFeed:
+        """The market-data feed of this venue, as its quirks (or ``market_data``) say.
+
+        ``binance_stream``: Binance's combined stream + REST snapshots; ``ccxt``: ccxt.pro
+        ``watch_order_book`` / ``watch_trades`` of the venue's exchange.
+        """
         vs = self.settings
+        quirks = quirks_for(vs.exchange)
+        kind = vs.market_data or quirks.market_data
         cfg = FeedConfig(
             symbol=vs.symbol,
             ws_url=vs.ws_url or FeedConfig.ws_url,
@@ -189,6 +197,13 @@ class VenueRunner:
             backoff_initial=0.2,
             backoff_max=5.0,
         )
+        if kind == "ccxt":
+            client = make_pro_client(quirks, vs.rest_url, vs.ws_url if vs.rest_url else None)
+            self.feed = CcxtFeed(
+                cfg, self.market, client, clock=self.bot.clock,
+                on_book=self._on_book, on_trade=self._on_trade,
+            )  # fmt: skip
+            return self.feed
         self.feed = BinanceFeed(
             cfg, self.market, clock=self.bot.clock, on_book=self._on_book, on_trade=self._on_trade
         )

@@ -96,6 +96,8 @@ class VenueSettings(_Model):
         target_base: Base holding this venue contributes to the inventory target.
         paper_balances: Virtual balances of the paper and dry-run modes, by asset (``base``
             and ``quote`` stand for the symbol's assets); None: the venue's defaults.
+        market_data: The market-data feed, ``binance_stream`` or ``ccxt``; None: the
+            exchange's quirks decide (Binance: its own stream; others: ccxt.pro).
     """
 
     exchange: str = "binance"
@@ -107,6 +109,7 @@ class VenueSettings(_Model):
     depth_limit: int = Field(default=1000, ge=5, le=5000)
     target_base: float = Field(default=0.0, ge=0)
     paper_balances: dict[str, Decimal] | None = None
+    market_data: Literal["binance_stream", "ccxt"] | None = None
 
     @field_validator("symbol")
     @classmethod
@@ -172,11 +175,32 @@ def _default_sources() -> tuple[RateSourceSettings, ...]:
     return (RateSourceSettings(name="nbkr", kind="nbkr", interval_s=600, max_age_s=None),)
 
 
+class AutoExecuteSettings(_Model):
+    """``[peg.auto_execute]``: send the exchange leg of a new signal by itself (default off).
+
+    The order is a LIMIT IOC at the signal's limit price (the worst price the signal
+    accepts), sized to the signal and cut to the caps; the mint/redeem leg stays the
+    issuer's human process.
+
+    Attributes:
+        enabled: The explicit flag; nothing is ever sent while it is false.
+        max_base_per_signal: Most base (KGST) one execution may trade.
+        max_quote_per_day: Most quote notional (USDT, at the limit price) per UTC day.
+        max_signals_per_day: Most executions started per UTC day.
+    """
+
+    enabled: bool = False
+    max_base_per_signal: Decimal = Field(default=Decimal(10_000), gt=0)
+    max_quote_per_day: Decimal = Field(default=Decimal(500), gt=0)
+    max_signals_per_day: int = Field(default=3, ge=1)
+
+
 class PegSection(PegSettings):
     """``[peg]``: the rate sources plus the peg's own ``costs``, ``signals`` and ``fair``."""
 
     sources: tuple[RateSourceSettings, ...] = Field(default_factory=_default_sources)
     signals_enabled: bool = True
+    auto_execute: AutoExecuteSettings = Field(default_factory=AutoExecuteSettings)
 
     @field_validator("sources")
     @classmethod

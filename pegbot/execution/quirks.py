@@ -15,7 +15,20 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-__all__ = ["BINANCE", "HTX", "QUIRKS", "VenueQuirks", "deep_copy", "point_client_at", "quirks_for"]
+__all__ = [
+    "BINANCE",
+    "HTX",
+    "MARKET_DATA_FEEDS",
+    "QUIRKS",
+    "VenueQuirks",
+    "deep_copy",
+    "point_client_at",
+    "quirks_for",
+]
+
+
+#: The market-data feeds a venue can use (``VenueQuirks.market_data``).
+MARKET_DATA_FEEDS = ("binance_stream", "ccxt")
 
 
 def _frozen(d: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -50,6 +63,9 @@ class VenueQuirks:
             (``None``: page by time).
         order_limit_markers: Text in a 429 that says the *order count* limit was hit (only
             new orders must wait; cancels and reads go on).
+        market_data: The bot's market-data feed: ``binance_stream`` (the exact Binance
+            feed, :mod:`pegbot.feeds.binance`) or ``ccxt`` (ccxt.pro ``watch_order_book``
+            and ``watch_trades``, :mod:`pegbot.feeds.ccxt_feed`; any ccxt.pro exchange).
     """
 
     exchange_id: str
@@ -70,6 +86,7 @@ class VenueQuirks:
     exact_balance: tuple[str, ...] = ()
     trades_from_id_param: str | None = None
     order_limit_markers: tuple[str, ...] = ()
+    market_data: str = "ccxt"
 
 
 #: Binance spot (``binance-api.md``): only ``exchangeInfo`` at load, ``newClientOrderId``,
@@ -124,6 +141,7 @@ BINANCE = VenueQuirks(
     exact_balance=("balances", "asset", "free", "locked"),
     trades_from_id_param="fromId",
     order_limit_markers=("-1015", "Too many new orders"),
+    market_data="binance_stream",
 )
 
 #: HTX (Huobi) spot, which lists KGST/USDT too. Untested against a live venue: the entry

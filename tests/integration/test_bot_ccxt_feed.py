@@ -1,0 +1,112 @@
+"""A venue whose market data comes through ccxt.pro ``watch_order_book`` (quirks as data).
+
+The simulator speaks Binance; ``market_data = "ccxt"`` in the venue's table makes the bot use
+:class:`~pegbot.feeds.ccxt_feed.CcxtFeed` instead of the Binance stream feed, end to end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from _bot_helpers import run_bot, seed_book, settings_toml, wait_for
+
+from pegbot.bot import Bot
+from pegbot.config import Settings, load_settings
+from pegbot.execution.quirks import quirks_for
+from pegbot.feeds.binance import BinanceFeed
+from pegbot.feeds.ccxt_feed import CcxtFeed
+from pegbot.market import Market
+from pegbot.sim.config import DEMO_API_KEY, DEMO_API_SECRET
+from pegbot.sim.testing import SimHandle
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def _settings(sim: SimHandle, tmp_path: Path, market_data: str | None) -> Settings:
+    toml = settings_toml(sim, tmp_path)
+    if market_data is not None:
+        toml = toml.replace(
+            "target_base = 1000000\n", f'target_base = 1000000\nmarket_data = "{market_data}"\n'
+        )
+    path = tmp_path / "bot.toml"
+    path.write_text(toml)
+    environ = {"PEGBOT_VENUES__SIM__API_KEY": DEMO_API_KEY,
+               "PEGBOT_VENUES__SIM__API_SECRET": DEMO_API_SECRET}  # fmt: skip
+    return load_settings(path, environ=environ)
+
+
+async def _rest_depth(sim: SimHandle, market: Market) -> tuple[int, dict[int, int], dict[int, int]]:
+    url = f"{sim.http_url}/api/v3/depth?symbol=KGSTUSDT&limit=1000"
+    async with aiohttp.ClientSession() as session, session.get(url) as resp:
+        body: dict[str, Any] = await resp.json(content_type=None)
+    bids = {market.price_to_ticks(p): market.qty_to_units(q) for p, q in body["bids"]}
+    asks = {market.price_to_ticks(p): market.qty_to_units(q) for p, q in body["asks"]}
+    return int(body["lastUpdateId"]), bids, asks
+
+
+async def _book_equals_rest(sim: SimHandle, feed: CcxtFeed, market: Market) -> None:
+    # The bot requotes now and then: retry until a REST snapshot and our book are at the
+    # same update id, then they must be equal level for level.
+    for _ in range(100):
+        uid, bids, asks = await _rest_depth(sim, market)
+        if feed.synced and feed.book.update_id == uid:
+            assert feed.book.bids == bids
+            assert feed.book.asks == asks
+            return
+        await asyncio.sleep(0.03)
+    raise AssertionError("the ccxt feed's book never caught up with the REST depth")
+
+
+def test_quirks_choose_the_feed() -> None:
+    assert quirks_for("binance").market_data == "binance_stream"
+    assert quirks_for("htx").market_data == "ccxt"
+    assert quirks_for("kraken").market_data == "ccxt"
+
+
+async def test_ccxt_feed_quotes_and_recovers_from_a_gap(sim: SimHandle, tmp_path: Path) -> None:
+    await seed_book(sim)
+    settings = _settings(sim, tmp_path, "ccxt")
+    async with run_bot(settings) as bot:
+        runner = bot.runners[0]
+        await wait_for(lambda: runner.feed is not None, 5)
+        feed = runner.feed
+        assert isinstance(feed, CcxtFeed)
+        await wait_for(lambda: _quoting_both_sides(bot), 8)
+        market = runner.market
+        await _book_equals_rest(sim, feed, market)
+        # Our own quotes are in the book the feed built (exact ticks through ccxt's floats).
+        ours = {o.price_ticks for o in runner.live.values() if o.side > 0}
+        assert ours <= set(feed.book.bids)
+
+        # A gap in the diffs: ccxt raises, the feed loses the book, resyncs, re-watches.
+        gaps = feed.counters.gaps
+        await sim.admin("skip_update_ids", {"symbol": "KGSTUSDT", "count": 3})
+        maker = sim.maker()
+        await maker.load_markets()
+        await maker.create_order("KGST/USDT", "limit", "buy", 1000, 0.01120)
+        await wait_for(lambda: feed.counters.gaps > gaps, 5)
+        assert feed.counters.resyncs >= 1
+        await wait_for(lambda: feed.synced and not runner.book_lost, 5)
+        await _book_equals_rest(sim, feed, market)
+        assert 1120 in feed.book.bids  # the order that exposed the gap is in the new book
+        await wait_for(lambda: _quoting_both_sides(bot), 8)
+    assert bot.last_summary["open_orders_after_shutdown"] == 0  # type: ignore[attr-defined]
+
+
+async def test_binance_keeps_its_own_feed(sim: SimHandle, tmp_path: Path) -> None:
+    await seed_book(sim)
+    async with run_bot(_settings(sim, tmp_path, None)) as bot:
+        await wait_for(lambda: bot.runners[0].feed is not None, 5)
+        assert isinstance(bot.runners[0].feed, BinanceFeed)
+        await wait_for(lambda: _quoting_both_sides(bot), 8)
+
+
+def _quoting_both_sides(bot: Bot) -> bool:
+    r = bot.runners[0]
+    rs = r.risk_state
+    sides = {o.side for o in r.live.values() if o.status.value == "open"}
+    return rs is not None and rs.level.label == "normal" and len(sides) == 2
