@@ -12,9 +12,10 @@ engines, each in its own process so that peak RSS is its own:
   (risk-averse queue, no partial fills, 10 ms constant latency, GTX post-only orders, maker
   0 / taker 0.1 % by value), compiled on a small slice before the timed run.
 
-Printed per input and engine: rows/s (tape rows ÷ wall and ÷ CPU time of the replay; the
-machine is shared, so CPU time is the steadier figure), peak RSS, fills, PnL (cash +
-position × last mid − fees) and where they differ.
+Printed per input and engine: rows/s (tape rows ÷ wall and ÷ CPU time of the replay, the
+same span for both; pegbot's CPU counts every thread of the process, including the one
+reading the next row group; the machine is shared, so CPU time is the steadier figure),
+peak RSS, fills, PnL (cash + position × last mid − fees) and where they differ.
 
     .venv/bin/python benchmarks/bench_backtest.py [--rows 5000000] [--no-real] [--json]
 
@@ -32,23 +33,37 @@ a row whose exchange time is more than the reorder allowance (10 s) before its r
 is applied when it is read; hftbacktest aborts on a partial fill equal to the remaining
 quantity (its #301/#312), so the cross-check runs without partial fills.
 
-Measured (2 cores shared with other jobs, load 2-3; rows/s wall / CPU, range of 4 runs):
+Measured 2026-11-22 (2 cores shared with other jobs, load 1.3-1.9; rows/s wall / CPU, range
+of 4 runs; pegbot's CPU from the last 2, once it was taken over the replay's span):
 
 ======================================  ==========================  ==========================
 input                                   pegbot                      hftbacktest 2.4.4
 ======================================  ==========================  ==========================
-synthetic KGST-like, 5,000,000 rows     0.42-0.54 M / 0.63-0.81 M   4.5-7.0 M / 6.9-7.5 M
-  peak RSS, fills, PnL (USDT)           661 MB, 73,149, 11,964.25   576 MB, 73,149, 11,964.25
-spot BTCUSDT 2024-08-08, 135,831 rows   1.4-1.8 M / 0.6-0.7 M (*)   5.9-7.8 M / 6.0-7.8 M
-  peak RSS, fills, PnL (USDT)           302 MB, 77, -0.654835       281 MB, 77, -0.654835
+synthetic KGST-like, 5,000,000 rows     1.21-1.26 M / 1.22-1.23 M   7.2-7.7 M / 7.4-7.7 M
+  peak RSS, fills, PnL (USDT)           619-632 MB, 73,149,         576 MB, 73,149, 11,964.25
+                                        11,964.25
+spot BTCUSDT 2024-08-08, 135,831 rows   2.0-2.4 M / 2.1-2.3 M       5.6-7.9 M / 6.5-7.9 M
+  peak RSS, fills, PnL (USDT)           300-304 MB, 77, -0.654835   281 MB, 77, -0.654835
 ======================================  ==========================  ==========================
 
-(*) pyarrow decompresses on several threads, so CPU time exceeds wall time on a small file.
-Where pegbot's time goes on the synthetic tape (77 k decisions and 73 k fills, one decision
-per 65 rows): the compiled replay is about 5 %; the rest is the Python decisions with orders
-(strategy ≈ 6 µs, reconciler ≈ 20 µs, the shell's and the venue's bookkeeping, two latency
-events per decision), 60–80 µs each. Without orders the replay runs at 2.4–3.3 M rows/s. The
-1 M rows/s floor is not met by this market maker on the synthetic tape.
+The synthetic tape makes 77,439 decisions with orders and 73,149 fills (one decision per 65
+rows): 18.7-19.5 k decisions/s, 51-53 µs of replay per decision all in. Before the speed work
+(commit c780e0d, same machine, same hour, 3 runs each, interleaved): 0.86-0.96 M rows/s wall,
+67-75 µs per decision; the figures first published here (0.42-0.54 M / 0.63-0.81 M, CPU then
+including the compile-cache load) were taken under a heavier load. Where the time goes now
+(per-call means from wrapping the shell's methods, which adds ~0.3 µs each): the decision
+(strategy → reconciler → sends) ≈ 24 µs, of which the reconciler ≈ 8, delivering answers ≈ 4,
+the strategy ≈ 2; acting on an arriving request at the venue ≈ 10 µs; a row that fills us ≈
+10 µs; the compiled replay ≈ 1.7 µs per call, three calls per decision; loading five 1 M-row
+windows ≈ 0.5 s. What made the difference: the reconciler's bipartite matching built only
+when a cross-level match can exist and its size tolerance in integers; the market maker's
+quotes cached by their inputs; the next row group read on a thread during the replay; window
+loads written in place (no concatenation or index gathers); the pending answers the strategy
+must see kept in a heap instead of scanned after every event; fees cached by (maker, price,
+qty); a rarer young-generation GC during the run (~8 %). The 1 M rows/s floor is met, with
+little margin on a busy machine; hftbacktest's ~7 M rows/s is not: the rest of the time is
+Python object work per decision, per request and per fill (frozen dataclasses of the shared
+live path).
 """
 
 from __future__ import annotations
