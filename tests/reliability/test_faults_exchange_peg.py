@@ -66,12 +66,6 @@ async def test_clock_skew_resyncs_the_time_offset(
     )  # fmt: skip
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG (reported): a rejected place sets book_changed, the loop re-decides at once and "
-    "re-places the same bid; -2010 rejects pile up into a reject storm until the next balance "
-    "fetch, and the storm freezes both sides",
-)
 async def test_insufficient_balance_rejects_are_counted_and_the_other_side_quotes(
     sim: SimHandle, tmp_path: Path, reliability: Any
 ) -> None:

@@ -346,9 +346,8 @@ def test_secrets_in_the_config_file_are_refused(tmp_path: Path, reliability: Any
     reliability.check("an API secret written in the TOML file", "refused (ConfigError)")
 
 
-@pytest.mark.xfail(reason="config.py does not check secret files' permissions yet (reported)")
 def test_world_readable_secret_files_get_a_warning(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, reliability: Any
 ) -> None:
     secrets_dir = tmp_path / "secrets"
     secrets_dir.mkdir()
@@ -358,3 +357,9 @@ def test_world_readable_secret_files_get_a_warning(
     with caplog.at_level(logging.WARNING):
         load_settings(None, secrets_dir=secrets_dir, environ={})
     assert any("readable" in r.getMessage() for r in caplog.records)
+    caplog.clear()
+    os.chmod(f, 0o600)
+    with caplog.at_level(logging.WARNING):
+        load_settings(None, secrets_dir=secrets_dir, environ={})
+    assert not any("readable" in r.getMessage() for r in caplog.records)
+    reliability.check("a secret file readable by group/others (0644)", "warning; none at 0600")
