@@ -589,8 +589,15 @@ class Backtest:
         venue = self.venue
         if venue.next_response is None or venue.next_response > now:
             return
+        live = self.live
+        pending_new = OrderStatus.PENDING_NEW
         for _, _, kind, cid, fill, _ in venue.pop_due(now):
-            self._deliver(kind, cid, fill)
+            if kind == ACK:  # the most frequent answer: handled here, without a call
+                o = live.get(cid)
+                if o is not None and o.status is pending_new:
+                    live[cid] = LiveOrder(o.client_id, o.level_id, o.side, o.price_ticks, o.lots)
+            else:
+                self._deliver(kind, cid, fill)
 
     def _deliver(self, kind: str, cid: str, fill: Any) -> None:
         live = self.live

@@ -278,7 +278,10 @@ class Reconciler:
     # -- filters ----------------------------------------------------------------------------
 
     def filter_reason(self, quote: Quote) -> str | None:
-        """Why the exchange would refuse ``quote`` (``min_qty``, ``min_notional``), or None."""
+        """Why the exchange would refuse ``quote`` (``min_qty``, ``min_notional``), or None.
+
+        :meth:`diff` applies the same two rules inline (it runs once per decision).
+        """
         if quote.lots < self._min_lots:
             return "min_qty"
         if quote.price_ticks * quote.lots < self._min_tick_lots:
