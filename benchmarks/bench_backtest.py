@@ -34,20 +34,21 @@ is applied when it is read; hftbacktest aborts on a partial fill equal to the re
 quantity (its #301/#312), so the cross-check runs without partial fills.
 
 Measured 2026-11-22 (2 cores shared with other jobs, load 1.3-1.9; rows/s wall / CPU, range
-of 4 runs; pegbot's CPU from the last 2, once it was taken over the replay's span):
+of 5 runs; pegbot's CPU from the last 3, once it was taken over the replay's span):
 
 ======================================  ==========================  ==========================
 input                                   pegbot                      hftbacktest 2.4.4
 ======================================  ==========================  ==========================
-synthetic KGST-like, 5,000,000 rows     1.21-1.26 M / 1.22-1.23 M   7.2-7.7 M / 7.4-7.7 M
+synthetic KGST-like, 5,000,000 rows     1.21-1.30 M / 1.21-1.23 M   7.2-7.8 M / 7.4-7.8 M
   peak RSS, fills, PnL (USDT)           619-632 MB, 73,149,         576 MB, 73,149, 11,964.25
                                         11,964.25
-spot BTCUSDT 2024-08-08, 135,831 rows   2.0-2.4 M / 2.1-2.3 M       5.6-7.9 M / 6.5-7.9 M
+spot BTCUSDT 2024-08-08, 135,831 rows   1.6-2.4 M / 1.6-2.3 M (*)   5.6-7.9 M / 6.5-7.9 M
   peak RSS, fills, PnL (USDT)           300-304 MB, 77, -0.654835   281 MB, 77, -0.654835
 ======================================  ==========================  ==========================
 
+(*) The whole spot replay takes 0.06-0.09 s, so one busy moment of the machine moves it a lot.
 The synthetic tape makes 77,439 decisions with orders and 73,149 fills (one decision per 65
-rows): 18.7-19.5 k decisions/s, 51-53 µs of replay per decision all in. Before the speed work
+rows): 18.7-20.1 k decisions/s, 50-53 µs of replay per decision all in. Before the speed work
 (commit c780e0d, same machine, same hour, 3 runs each, interleaved): 0.86-0.96 M rows/s wall,
 67-75 µs per decision; the figures first published here (0.42-0.54 M / 0.63-0.81 M, CPU then
 including the compile-cache load) were taken under a heavier load. Where the time goes now
