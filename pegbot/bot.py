@@ -41,12 +41,14 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
+from pegbot.bot_autoexec import AutoExecutor
 from pegbot.bot_venue import BotStatus, VenueRunner
 from pegbot.config import Settings, VenueSettings
 from pegbot.control import Control
 from pegbot.execution.risk import RiskLevel, RiskState
 from pegbot.execution.venue import Fill, Venue
 from pegbot.feeds.binance import BinanceFeed
+from pegbot.feeds.ccxt_feed import CcxtFeed
 from pegbot.journal import Journal
 from pegbot.ledger import Ledger, LedgerError
 from pegbot.market import Market, Rounding
@@ -113,6 +115,7 @@ class Bot:
         self.estimator: FairEstimator | None = None
         self.pollers: list[RatePoller] = []
         self.sinks: SignalSinks | None = None
+        self.auto: AutoExecutor | None = None  # ``[peg.auto_execute]`` (off by default)
         self._fair: FairValue | None = None
         self._fair_ns = -1
         self.http_session: Any = None  # aiohttp session of HTTP rate sources, if any
@@ -216,7 +219,10 @@ class Bot:
         if fair is not None:
             export_fair(m, runner.name, runner.symbol, fair)
             if runner.signaler is not None and runner.feed.synced and self.sinks is not None:
-                self.sinks.publish(runner.signaler.evaluate(now_ns, runner.feed.book, fair))
+                events = list(runner.signaler.evaluate(now_ns, runner.feed.book, fair))
+                self.sinks.publish(events)
+                if self.auto is not None and events:
+                    self.auto.consider(runner, events, fair, now_ns)
         if fair is not None and fair.price is not None:
             self._update_pnl(runner, fair.price)
         base = runner.balances.get(market.base)
@@ -387,7 +393,7 @@ class Bot:
                 self.journal.close()
         return self.summary(left)
 
-    async def _run_feed(self, feed: BinanceFeed, stop: asyncio.Event) -> None:
+    async def _run_feed(self, feed: BinanceFeed | CcxtFeed, stop: asyncio.Event) -> None:
         waiter = asyncio.create_task(stop.wait())
         runner = asyncio.create_task(feed.run())
         await asyncio.wait({waiter, runner}, return_when=asyncio.FIRST_COMPLETED)
@@ -401,6 +407,10 @@ class Bot:
 
         self.estimator, self.pollers = build_fair(self, self.sources)
         self.sinks = SignalSinks(self.runners[0].market, self.journal, None, self.metrics)
+        if self.settings.peg.auto_execute.enabled:
+            self.auto = AutoExecutor(self, self.settings.peg.auto_execute)
+            log.warning("auto-execution of the exchange leg is ON",
+                        extra={"event": "auto_execute_enabled"})  # fmt: skip
 
     def summary(self, left: dict[str, int] | None = None) -> dict[str, Any]:
         """Counters and the final state, JSON-able."""

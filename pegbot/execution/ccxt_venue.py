@@ -347,9 +347,25 @@ class CcxtVenue(UserStreamMixin):
             raise errors.InvalidOrderError(f"client id {client_id!r} has illegal characters")
 
     async def place(
-        self, side: Side, price_ticks: int, lots: int, client_id: str, post_only: bool = True
+        self,
+        side: Side,
+        price_ticks: int,
+        lots: int,
+        client_id: str,
+        post_only: bool = True,
+        time_in_force: str | None = None,
     ) -> OrderUpdate:
-        """Place a limit order; idempotent by ``client_id`` (see the module docstring)."""
+        """Place a limit order; idempotent by ``client_id`` (see the module docstring).
+
+        Args:
+            side: Buy or sell.
+            price_ticks: Limit price.
+            lots: Size in lots.
+            client_id: Our client order id.
+            post_only: Ask for post-only (maker only).
+            time_in_force: ccxt's unified ``timeInForce`` (``IOC``: a taker order that never
+                rests nor trades beyond its price); None: the venue's default (GTC).
+        """
         market = self.market
         self._check_client_id(client_id)
         known = self._latest.get(client_id)
@@ -364,6 +380,10 @@ class CcxtVenue(UserStreamMixin):
         params: dict[str, Any] = {self.quirks.client_id_param: client_id}
         if post_only:
             params.update(self.quirks.post_only_params)
+        if time_in_force is not None:
+            if post_only:
+                raise errors.InvalidOrderError("post-only and a time in force do not mix")
+            params["timeInForce"] = time_in_force
         args = (
             self.symbol,
             "limit",
