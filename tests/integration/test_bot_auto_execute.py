@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,10 @@ import pytest
 from _bot_helpers import run_bot, seed_book, settings_for, wait_for
 
 from pegbot.bot import Bot
+from pegbot.bot_autoexec import Plan
 from pegbot.config import Settings
+from pegbot.market import Side
+from pegbot.peg.fair import FairState
 from pegbot.peg.signals import SignalKind, SignalState
 from pegbot.sim.testing import SimHandle
 
@@ -138,6 +142,24 @@ async def test_one_ioc_within_caps_then_caps_stop_the_next(sim: SimHandle, tmp_p
             "pegbot_arb_auto_executions_total", {"venue": "sim", "result": "executed"}
         )
         assert sample == 1.0
+
+        # An IOC that finds nothing at its price: the signal is rejected with the reason.
+        pending = next(s for s in _proposed(bot) if s.state is SignalState.PROPOSED)
+        assert runner.signaler is not None
+        runner.signaler.approve(pending.id, bot.clock())
+        far = Plan(Side.SELL, market.price_to_ticks("0.01200"), 1000, Decimal("12"))
+        await auto._execute(runner, pending, far, f"pegbot-{bot.run_id}-arb-99")
+        after = runner.signaler.signal(pending.id)
+        assert after.state is SignalState.REJECTED
+        assert after.reason.startswith("auto_execute: nothing filled at 0.012")
+        assert await _remaining(maker, bid_id) == 40_000
+
+        # Fair not ok, or the kill switch: nothing may be sent.
+        fair = bot.fair(bot.clock())
+        assert fair is not None and auto.blocked(runner, fair) == ""
+        assert auto.blocked(runner, replace(fair, state=FairState.STALE)) == "fair_not_ok"
+        bot.kill("test")
+        assert auto.blocked(runner, fair) == "kill_switch"
 
 
 async def test_risk_not_normal_blocks(sim: SimHandle, tmp_path: Path) -> None:
