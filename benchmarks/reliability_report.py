@@ -152,9 +152,13 @@ def render(data: dict[str, Any], load_full: dict[str, Any] | None = None) -> str
             f"{load.get('risk_level_at_end', '?')}",
         ]
         if load.get("bot_error"):
+            when = (
+                f"after {load['died_at_s']:.0f} s"
+                if load.get("died_at_s")
+                else "at the end of the run (during its last second or at shutdown)"
+            )
             lines.append(
-                f"  - **the bot died after {load.get('died_at_s') or 0:.0f} s: "
-                f"{load['bot_error']}** (see the known failures)"
+                f"  - **the bot died {when}: {load['bot_error']}** (see the known failures)"
             )
     known = [(n, v.removeprefix("xfailed: ")) for n, v in outcomes.items() if v.startswith("xfail")]
     if known:

@@ -194,7 +194,7 @@ async def test_rest_5xx_and_timeout_bursts_never_duplicate(
     reliability.fault(
         "REST 5xx burst, then time-out burst",
         f"40% of REST calls: {injected['5xx']} x 503, {injected['timeout']} x stalled 2 s",
-        f"retried/looked up; {placed} orders, no client id twice, never two at one price, "
+        f"retried/looked up; {placed} orders, no client id twice, never one order open twice, "
         f"at most {max(w.max_open_per_side.values())} a side while cancels failed, {LEVELS} "
         f"once settled; {len(fills)} fills journaled once; none left open",
     )  # fmt: skip
