@@ -9,6 +9,9 @@ Accounting rules, stated once:
   size-weighted mean; reducing it realises ``(price - average) × size`` (sign-adjusted for a
   short) and leaves the average unchanged; crossing through zero closes the old position
   and opens the rest at the fill price.
+* **Bounded size.** The average cost is kept on a 1e-18 grid; the rounding residual (at
+  most 5e-19 × position per fill) is booked to realised PnL, so the identity below stays
+  exact while the numbers stay small.
 * **Fees in the quote currency** are paid from the quote balance and counted in ``fees``.
 * **Fees in the base asset** (Binance takes a buyer's commission from the KGST received) are
   a disposal of that much base at the fill price — realising ``(price - average) × fee`` —
@@ -36,6 +39,8 @@ from pegbot.market import Market, Side
 __all__ = ["Inventory", "Ledger", "LedgerError", "PnL"]
 
 Number = Fraction | Decimal | int
+#: Resolution of the average cost, in quote currency per base unit.
+_AVERAGE_GRID = 10**18
 
 
 class LedgerError(ValueError):
@@ -118,8 +123,13 @@ class _Account:
         if delta == 0:
             return
         if p == 0 or (p > 0) == (delta > 0):
-            self.average = (abs(p) * self.average + abs(delta) * price) / (abs(p) + abs(delta))
+            exact = (abs(p) * self.average + abs(delta) * price) / (abs(p) + abs(delta))
             self.position = p + delta
+            # The exact mean's denominator would grow with every fill (after a day of fills
+            # it no longer prints); keep it on a 1e-18 grid and book the residual to realised,
+            # so realised - position × average, hence total PnL, stays exact.
+            self.average = Fraction(round(exact * _AVERAGE_GRID), _AVERAGE_GRID)
+            self.realised += self.position * (self.average - exact)
             return
         closing = min(abs(delta), abs(p))
         self.realised += (price - self.average) * closing * (1 if p > 0 else -1)
