@@ -69,6 +69,10 @@ __all__ = [
 ]
 
 log = logging.getLogger("pegbot.feeds.binance")
+# When a 429 carries no Retry-After, wait this long; never longer than the cap (a ban can be
+# days: past the cap the reconnect backoff and the operator take over).
+_DEFAULT_RETRY_AFTER_S = 1.0
+_MAX_RETRY_AFTER_S = 120.0
 
 
 def _ms_to_ns(value: Any) -> int:
@@ -319,6 +323,10 @@ class BinanceFeed:
                         "snapshot failed",
                         extra={"event": "feed_snapshot_failed", "error": repr(exc)},
                     )
+                    wait = self._retry_after(exc)
+                    if wait is not None:
+                        # 429/418: asking again before Retry-After earns (a longer) IP ban.
+                        await asyncio.sleep(wait)
                     continue
                 if self.on_raw is not None:
                     self.on_raw(local_ns, raw)
@@ -352,6 +360,20 @@ class BinanceFeed:
         except _RestartConnection:
             log.warning("no usable snapshot, reconnecting", extra={"event": "feed_no_snapshot"})
             await ws.close()
+
+    def _retry_after(self, exc: BaseException) -> float | None:
+        """Seconds to stay away after a rate-limit answer (None if ``exc`` is not one)."""
+        from ccxt.base.errors import DDoSProtection, RateLimitExceeded
+
+        if not isinstance(exc, DDoSProtection | RateLimitExceeded):
+            return None
+        headers = getattr(self._rest, "last_response_headers", None) or {}
+        value = next((v for k, v in headers.items() if k.lower() == "retry-after"), None)
+        try:
+            seconds = float(value) if value is not None else _DEFAULT_RETRY_AFTER_S
+        except ValueError:
+            seconds = _DEFAULT_RETRY_AFTER_S
+        return min(max(seconds, 0.0), _MAX_RETRY_AFTER_S)
 
     async def _fetch_snapshot(self) -> tuple[bytes, int]:
         assert self.market is not None
