@@ -237,8 +237,7 @@ class AutoExecutor:
         now = self.bot.clock()
         try:
             if to is SignalState.EXECUTED:
-                # The public mark_executed takes no reason; the filled size belongs in it.
-                ev = signaler._transition(sig.id, to, now, reason)
+                ev = signaler.mark_executed(sig.id, now, reason)
             else:
                 ev = signaler.reject(sig.id, now, reason)
         except SignalStateError as exc:

@@ -556,9 +556,9 @@ class ArbSignaler:
         """A human (or the risk layer) declined it; its size returns to the daily cap."""
         return self._transition(signal_id, SignalState.REJECTED, now_ns, reason)
 
-    def mark_executed(self, signal_id: str, now_ns: int) -> SignalEvent:
-        """Both legs are done."""
-        return self._transition(signal_id, SignalState.EXECUTED, now_ns, "")
+    def mark_executed(self, signal_id: str, now_ns: int, reason: str = "") -> SignalEvent:
+        """Both legs are done; ``reason`` records how (e.g. the size and order that filled)."""
+        return self._transition(signal_id, SignalState.EXECUTED, now_ns, reason)
 
     def restore(self, signals: Iterable[Signal]) -> None:
         """Reload signals after a restart (from the journal) so caps and cooldowns hold."""

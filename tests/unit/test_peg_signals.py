@@ -213,8 +213,9 @@ def test_life_cycle_expiry_and_illegal_transitions() -> None:
     with pytest.raises(SignalStateError, match="proposed → executed"):
         s.mark_executed(sig.id, 1)
     assert s.approve(sig.id, 2).signal.state is SignalState.APPROVED
-    done = s.mark_executed(sig.id, 3)
+    done = s.mark_executed(sig.id, 3, "filled 100 KGST (order x-1)")
     assert done.previous is SignalState.APPROVED and done.signal.state is SignalState.EXECUTED
+    assert done.signal.reason == "filled 100 KGST (order x-1)"
     with pytest.raises(SignalStateError):
         s.reject(sig.id, 4)
     late = s.evaluate(20 * NS, book(bids={1147: 100}), FAIR)[0].signal
