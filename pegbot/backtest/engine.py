@@ -54,11 +54,6 @@ from pegbot.tape.reader import Columns, TapeReader
 from pegbot.tape.schema import TRADE
 
 _COLS = ("kind", "side", "price", "qty", "exch_ts", "local_ts")
-# Adjacent state slots written together by ``Backtest._set_ranges``.
-_OWN = slice(core.OWN_BID_MIN, core.OWN_ASK_MAX + 1)
-_TAKEN = slice(core.TAKEN_BID_LO, core.TAKEN_ASK_HI + 1)
-assert (core.OWN_BID_MAX, core.OWN_ASK_MIN) == (core.OWN_BID_MIN + 1, core.OWN_BID_MIN + 2)
-assert (core.TAKEN_BID_HI, core.TAKEN_ASK_LO) == (core.TAKEN_BID_LO + 1, core.TAKEN_BID_LO + 2)
 _ZERO = Decimal(0)
 _GC_GEN0 = 100_000  # young-generation threshold during a run (see Backtest.run)
 _MARGIN = 256  # spare ticks on each side of the dense books
@@ -313,7 +308,11 @@ class Backtest:
         st[core.N] = new.shape[1]
         # The rows kept from the last window were in range (or counted far) already.
         self._ensure_range(new[0, keep:], new[2, keep:])
-        self._tl = np.zeros((3, max(1024, new.shape[1] // 4 + 1)), dtype=np.int64)
+        need = max(1024, new.shape[1] // 4 + 1)
+        if self._tl.shape[1] < need:
+            # Reused across windows: entries are copied out at each flush, so only the
+            # first NBBO columns are ever read.
+            self._tl = np.empty((3, need), dtype=np.int64)
         st[core.NBBO] = 0
 
     def _window(self, n: int) -> np.ndarray[Any, Any]:
@@ -540,14 +539,15 @@ class Backtest:
                     amax = price
         taken = self.venue.taken
         tb, ta = taken[1], taken[-1]
-        # One slice assignment per group of adjacent state slots (fewer numpy calls).
-        self.st[_OWN] = (bmin, bmax, amin, amax)
-        self.st[_TAKEN] = (
-            min(tb) if tb else inf,
-            max(tb) if tb else -inf,
-            min(ta) if ta else inf,
-            max(ta) if ta else -inf,
-        )
+        st = self.st  # scalar writes: cheaper than building an array for a slice
+        st[core.OWN_BID_MIN] = bmin
+        st[core.OWN_BID_MAX] = bmax
+        st[core.OWN_ASK_MIN] = amin
+        st[core.OWN_ASK_MAX] = amax
+        st[core.TAKEN_BID_LO] = min(tb) if tb else inf
+        st[core.TAKEN_BID_HI] = max(tb) if tb else -inf
+        st[core.TAKEN_ASK_LO] = min(ta) if ta else inf
+        st[core.TAKEN_ASK_HI] = max(ta) if ta else -inf
 
     def _on_row(self) -> None:
         item = self.st.item
