@@ -71,28 +71,22 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
+
+from hftbacktest_peer import agree, peak_rss_mb, run_hftbacktest
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIO = ROOT / "backtests" / "hftbacktest_crosscheck.toml"
 SPOT = Path("/work/shared/data/binance_ws_raw/hftbacktest_examples/spot/btcusdt_20240808.gz")
 TMP = Path("/tmp/pegbot_bench_backtest")
 
+#: pegbot, then hftbacktest with its loop compiled, then the same loop in plain Python.
+ENGINES = ("pegbot", "hftbacktest", "hftbacktest-py")
 #: (label, size_lots, limit_lots) per input: KGST lots are 1 KGST, BTC lots 0.00001 BTC.
 PARAMS = {"kgst": (50_000, 2_000_000), "btc": (100, 4_000)}
-
-
-def _peak_rss_mb() -> float:
-    # VmHWM starts afresh at exec; ru_maxrss would carry the parent's peak over.
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024.0
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
 def run_pegbot(tape: Path, size: int, limit: int) -> dict[str, Any]:
@@ -120,120 +114,8 @@ def run_pegbot(tape: Path, size: int, limit: int) -> dict[str, Any]:
         "volume": s["volume_base"],
         "notional": s["volume_quote"],
         "evaluations": run.evaluations,
-        "peak_rss_mb": _peak_rss_mb(),
+        "peak_rss_mb": peak_rss_mb(),
     }
-
-
-def run_hftbacktest(
-    npz: Path, rows: int, tick: float, lot: float, size: int, limit: int
-) -> dict[str, Any]:
-    """One hftbacktest run of the same market maker (in this process)."""
-    import numpy as np
-    from hftbacktest import BacktestAsset, HashMapMarketDepthBacktest
-    from hftbacktest.order import BUY, CANCELED, GTX, LIMIT, NEW
-    from numba import njit
-
-    @njit
-    def mm(hbt: Any, size_lots: int, limit_lots: int, lot: float, tick: float, step: int) -> Any:
-        oid = 0
-        evals = 0
-        while hbt.elapse(step) == 0:
-            hbt.clear_inactive_orders(0)
-            depth = hbt.depth(0)
-            bb = depth.best_bid_tick
-            ba = depth.best_ask_tick
-            if bb < -(1 << 60) or ba > (1 << 60):
-                continue
-            evals += 1
-            q = round(hbt.position(0) / lot)
-            skew = round(2.0 * q / limit_lots)
-            bid = min((bb + ba - 1) // 2 - skew, bb)
-            ask = max((bb + ba + 2) // 2 - skew, ba)
-            if ask <= bid:
-                ask = bid + 1
-            want_bid = q < limit_lots
-            want_ask = q > -limit_lots
-            have_bid = have_ask = False
-            busy_bid = busy_ask = False
-            values = hbt.orders(0).values()
-            while values.has_next():
-                o = values.get()
-                if o.status != NEW or o.req == CANCELED:
-                    continue  # gone, or its cancel is in flight
-                keep = o.price_tick == (bid if o.side == BUY else ask) and (
-                    want_bid if o.side == BUY else want_ask
-                )
-                if keep:
-                    if o.side == BUY:
-                        have_bid = True
-                    else:
-                        have_ask = True
-                elif o.cancellable:
-                    hbt.cancel(0, o.order_id, False)
-                elif o.side == BUY:  # unacknowledged: holds its level, as in the reconciler
-                    busy_bid = True
-                else:
-                    busy_ask = True
-            if want_bid and not have_bid and not busy_bid:
-                oid += 1
-                hbt.submit_buy_order(0, oid, bid * tick, size_lots * lot, GTX, LIMIT, False)
-            if want_ask and not have_ask and not busy_ask:
-                oid += 1
-                hbt.submit_sell_order(0, oid, ask * tick, size_lots * lot, GTX, LIMIT, False)
-        depth = hbt.depth(0)
-        return evals, depth.best_bid_tick, depth.best_ask_tick
-
-    def make(data: Any) -> Any:
-        asset = (
-            BacktestAsset()
-            .data([data])
-            .linear_asset(1.0)
-            .constant_order_latency(10_000_000, 10_000_000)
-            .risk_adverse_queue_model()
-            .no_partial_fill_exchange()
-            .trading_value_fee_model(0.0, 0.001)
-            .tick_size(tick)
-            .lot_size(lot)
-        )
-        return HashMapMarketDepthBacktest([asset])
-
-    data = np.load(npz)["data"]
-    # hftbacktest keeps a pointer to the array: keep it alive until close().
-    warm_data = np.ascontiguousarray(data[:20_000])
-    warm = make(warm_data)  # compile outside the timed run
-    mm(warm, size, limit, lot, tick, 100_000_000)
-    warm.close()
-    wall = time.perf_counter()
-    cpu = time.process_time()
-    hbt = make(data)
-    evals, bb, ba = mm(hbt, size, limit, lot, tick, 100_000_000)
-    wall = time.perf_counter() - wall
-    cpu = time.process_time() - cpu
-    sv = hbt.state_values(0)
-    mid = (bb + ba) / 2 * tick
-    out = {
-        "engine": "hftbacktest",
-        "rows": rows,
-        "npz_events": len(data),
-        "wall_s": wall,
-        "cpu_s": cpu,
-        "fills": int(sv.num_trades),
-        "pnl": sv.balance + sv.position * mid - sv.fee,
-        "fees": sv.fee,
-        "volume": sv.trading_volume,
-        "notional": sv.trading_value,
-        "evaluations": int(evals),
-        "peak_rss_mb": _peak_rss_mb(),
-    }
-    hbt.close()
-    return out
-
-
-def agree(ours: dict[str, Any], theirs: dict[str, Any]) -> bool:
-    """The cross-check tolerance (see the module docstring): same fills, PnL to float noise."""
-    fills_ok = abs(ours["fills"] - theirs["fills"]) <= 0.001 * theirs["fills"]
-    pnl_ok = abs(ours["pnl"] - theirs["pnl"]) <= 1e-9 * max(1.0, abs(theirs["notional"]))
-    return fills_ok and pnl_ok
 
 
 def prepare(rows: int, real: bool) -> list[tuple[str, Path, Path, str]]:
@@ -269,7 +151,7 @@ def _child(args: argparse.Namespace) -> None:
     size, limit = PARAMS[args.params]
     if args.one == "pegbot":
         out = run_pegbot(Path(args.tape), size, limit)
-    else:
+    else:  # hftbacktest, its loop compiled (numba) or in plain Python
         from pegbot.tape.reader import TapeReader
 
         reader = TapeReader(args.tape)
@@ -281,7 +163,9 @@ def _child(args: argparse.Namespace) -> None:
             float(meta.lot_size),
             size,
             limit,
+            compiled=args.one == "hftbacktest",
         )
+        out["engine"] = args.one
     print(json.dumps(out))
 
 
@@ -290,7 +174,12 @@ def main() -> None:
     ap.add_argument("--rows", type=int, default=5_000_000)
     ap.add_argument("--no-real", action="store_true")
     ap.add_argument("--json", action="store_true")
-    ap.add_argument("--one", choices=["pegbot", "hftbacktest"], help=argparse.SUPPRESS)
+    ap.add_argument(
+        "--no-python-peer",
+        action="store_true",
+        help="skip hftbacktest with the strategy loop in plain Python (the slow peer run)",
+    )
+    ap.add_argument("--one", choices=ENGINES, help=argparse.SUPPRESS)
     ap.add_argument("--tape", help=argparse.SUPPRESS)
     ap.add_argument("--npz", help=argparse.SUPPRESS)
     ap.add_argument("--params", help=argparse.SUPPRESS)
@@ -301,7 +190,8 @@ def main() -> None:
     report = []
     for label, tape, npz, key in prepare(args.rows, not args.no_real):
         rows = []
-        for engine in ("pegbot", "hftbacktest"):
+        engines = ENGINES[:2] if args.no_python_peer else ENGINES
+        for engine in engines:
             cmd = [sys.executable, __file__, "--one", engine, "--tape", str(tape),
                    "--npz", str(npz), "--params", key]  # fmt: skip
             done = subprocess.run(cmd, capture_output=True, text=True, check=False)
@@ -309,19 +199,19 @@ def main() -> None:
                 print(done.stderr, file=sys.stderr)
                 raise SystemExit(f"{engine} failed on {label}")
             rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
-        ours, theirs = rows
-        entry = {"input": label, "pegbot": ours, "hftbacktest": theirs}
+        ours, theirs = rows[0], rows[1]
+        entry = {"input": label, **{r["engine"]: r for r in rows}}
         entry["fills_diff_pct"] = (
             100.0 * (ours["fills"] - theirs["fills"]) / max(1, theirs["fills"])
         )
         entry["pnl_diff"] = ours["pnl"] - theirs["pnl"]
-        entry["agree"] = agree(ours, theirs)
+        entry["agree"] = all(agree(ours, r) for r in rows[1:])
         report.append(entry)
         if not args.json:
             print(f"\n{label}")
             for r in rows:
                 print(
-                    f"  {r['engine']:11s} {r['rows'] / r['wall_s'] / 1e6:6.2f} M rows/s wall "
+                    f"  {r['engine']:14s} {r['rows'] / r['wall_s'] / 1e6:6.2f} M rows/s wall "
                     f"{r['rows'] / r['cpu_s'] / 1e6:6.2f} M rows/s CPU  "
                     f"peak RSS {r['peak_rss_mb']:7.0f} MB  fills {r['fills']:7d}  "
                     f"PnL {r['pnl']:12.4f}  volume {r['volume']:.6g}  decisions {r['evaluations']}"
