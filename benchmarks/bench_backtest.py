@@ -33,18 +33,29 @@ a row whose exchange time is more than the reorder allowance (10 s) before its r
 is applied when it is read; hftbacktest aborts on a partial fill equal to the remaining
 quantity (its #301/#312), so the cross-check runs without partial fills.
 
-Measured 2026-11-22 (2 cores shared with other jobs, load 1.3-1.9; rows/s wall / CPU, range
-of 5 runs; pegbot's CPU from the last 3, once it was taken over the replay's span):
+Measured 2026-11-22 (2 cores shared with other jobs; rows/s wall / CPU, range of runs;
+"hftbacktest, Python loop" is the same loop run as plain Python, ``mm.py_func``, calling
+hftbacktest's compiled backtest object — hftbacktest with a strategy in plain Python):
 
-======================================  ==========================  ==========================
-input                                   pegbot                      hftbacktest 2.4.4
-======================================  ==========================  ==========================
-synthetic KGST-like, 5,000,000 rows     1.21-1.30 M / 1.21-1.23 M   7.2-7.8 M / 7.4-7.8 M
-  peak RSS, fills, PnL (USDT)           619-632 MB, 73,149,         576 MB, 73,149, 11,964.25
-                                        11,964.25
-spot BTCUSDT 2024-08-08, 135,831 rows   1.6-2.4 M / 1.6-2.3 M (*)   5.6-7.9 M / 6.5-7.9 M
-  peak RSS, fills, PnL (USDT)           300-304 MB, 77, -0.654835   281 MB, 77, -0.654835
-======================================  ==========================  ==========================
+Synthetic KGST-like tape, 5,000,000 rows:
+
+* pegbot: 1.08-1.30 M / 1.08-1.23 M; peak RSS 617-632 MB; 73,149 fills; PnL 11,964.25
+* hftbacktest 2.4.4: 6.3-7.8 M / 6.3-7.8 M; 576 MB; 73,149 fills; PnL 11,964.25
+* hftbacktest, Python loop: 0.56-0.58 M (wall = CPU); 588 MB; 73,149 fills; PnL 11,964.25
+
+Real spot BTCUSDT 2024-08-08, 135,831 rows:
+
+* pegbot: 1.4-2.4 M / 1.4-2.3 M (*); 300-304 MB; 77 fills; PnL -0.654835
+* hftbacktest 2.4.4: 5.6-7.9 M / 6.0-7.9 M; 281 MB; 77 fills; PnL -0.654835
+* hftbacktest, Python loop: 0.18-0.21 M; 293 MB; 77 fills; PnL -0.654835
+
+With the strategy in plain Python — the condition the issue sets for pegbot — hftbacktest
+runs 0.56-0.58 M rows/s on the synthetic tape and 0.18-0.21 M on the spot day: pegbot is
+about 2x and 7-10x faster. Its loop makes a Python round trip per 100 ms step (819,616
+decisions on the synthetic tape, each several boxed calls into the compiled object), where
+pegbot's compiled core skips the steps whose inputs did not change (77,439 decisions). With
+the strategy compiled by numba, hftbacktest runs 6-8 M rows/s: no Python at all per step,
+which a plain-Python strategy (pegbot's contract, the same code as live) cannot match.
 
 (*) The whole spot replay takes 0.06-0.09 s, so one busy moment of the machine moves it a lot.
 The synthetic tape makes 77,439 decisions with orders and 73,149 fills (one decision per 65
