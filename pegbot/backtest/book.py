@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from pegbot.book import Level, OrderBook
+from pegbot.book import Level
 from pegbot.book import band_ticks as _band
 
 
@@ -136,9 +136,16 @@ class DenseBookView:
         ticks = np.arange(a + self._base, b + self._base, dtype=np.int64)
         return int(seg.sum()), int((seg * ticks).sum())
 
-    def to_order_book(self, levels: int = 200) -> OrderBook:
-        """The best ``levels`` of each side as an :class:`OrderBook` (for the signaler)."""
-        book = OrderBook()
-        book.apply_snapshot(self.top(1, levels), self.top(-1, levels))
-        book.local_ts = self._local_ts
-        return book
+    @property
+    def update_id(self) -> int:
+        """A replayed book carries no venue sequence number: always 0."""
+        return 0
+
+    def levels(self, side: int) -> list[Level]:
+        """Every level of a side, best first (the signaler sizes a signal from these)."""
+        base = self._base
+        if side > 0:
+            idx = np.flatnonzero(self._bids)[::-1]
+            return [(base + int(i), int(self._bids[i])) for i in idx]
+        idx = np.flatnonzero(self._asks)
+        return [(base + int(i), int(self._asks[i])) for i in idx]

@@ -14,6 +14,7 @@ first and then against the scenario file's directory.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
@@ -316,12 +317,21 @@ def _signaler(market: Market) -> Callable[[int, DenseBookView, FairView | None],
 
     sig = ArbSignaler(market, ArbCosts(), ArbConfig(), venue="backtest")
     tick = Fraction(market.tick_size)
+    last: list[tuple[Fraction, FairValue]] = []  # the last fair price and its FairValue
 
     def run(now_ns: int, book: DenseBookView, fair: FairView | None) -> int:
         if fair is None or not book.is_two_sided:
             return 0
-        value = FairValue.fixed(fair.price_ticks * tick, market, now_ns)
-        events = sig.evaluate(now_ns, book.to_order_book(), value)
+        if last and last[0][0] == fair.price_ticks:
+            # The same price (always, with a fixed fair): restamp instead of rebuilding
+            # the exact ticks and rates.
+            value = dataclasses.replace(
+                last[0][1], now_ns=now_ns, observed_at_ns=now_ns, effective_at_ns=now_ns
+            )
+        else:
+            value = FairValue.fixed(fair.price_ticks * tick, market, now_ns)
+        last[:] = [(fair.price_ticks, value)]
+        events = sig.evaluate(now_ns, book, value)
         return sum(1 for e in events if e.previous is None)  # newly proposed
 
     return run

@@ -26,14 +26,42 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from pegbot.book import ASK, BID, OrderBook
+from pegbot.book import ASK, BID, Level
 from pegbot.market import Market, Rounding
 from pegbot.peg.fair import FairState, FairValue
 
 if TYPE_CHECKING:
     from pegbot.metrics import Metrics
+
+
+class SignalBook(Protocol):
+    """What the signaler reads of a book (:class:`pegbot.book.OrderBook` is one).
+
+    The backtest passes its dense book view directly instead of copying it into an
+    OrderBook at every decision.
+    """
+
+    @property
+    def best_bid(self) -> int | None:
+        """Best bid tick, None when the side is empty."""
+
+    @property
+    def best_ask(self) -> int | None:
+        """Best ask tick, None when the side is empty."""
+
+    @property
+    def update_id(self) -> int:
+        """The venue's sequence number of the book (0 when it has none)."""
+
+    @property
+    def local_ts(self) -> int:
+        """Local receive time of the last change (ns)."""
+
+    def levels(self, side: int) -> list[Level]:
+        """Every level of ``side`` (BID or ASK), best first."""
+
 
 _NS = 1_000_000_000
 _DAY_NS = 86_400 * _NS
@@ -346,7 +374,7 @@ class ArbSignaler:
     def evaluate(
         self,
         now_ns: int,
-        book: OrderBook,
+        book: SignalBook,
         fair: FairValue,
         inventory: Inventory | None = None,
     ) -> list[SignalEvent]:
@@ -373,7 +401,7 @@ class ArbSignaler:
         self,
         kind: SignalKind,
         now_ns: int,
-        book: OrderBook,
+        book: SignalBook,
         fair: FairValue,
         inventory: Inventory | None,
     ) -> list[SignalEvent]:
@@ -428,7 +456,7 @@ class ArbSignaler:
         self,
         kind: SignalKind,
         now_ns: int,
-        book: OrderBook,
+        book: SignalBook,
         fair: FairValue,
         inventory: Inventory | None,
     ) -> Signal | None:
