@@ -135,13 +135,46 @@ def heatmap(title: str, df: pd.DataFrame, xcol: str, ycol: str, zcol: str) -> st
     return "".join(out)
 
 
+_BAND_KEYS = ("mid_near_fair", "mid_near_fair_note", "our_depth_near_fair")
+
+
 def _table(summary: dict[str, Any]) -> str:
     rows = []
     for key, value in summary.items():
+        if key in _BAND_KEYS:
+            continue  # in the bands table
         if isinstance(value, dict):
             value = ", ".join(f"{k}: {_fmt(v)}" for k, v in value.items())
         rows.append(f"<tr><th>{html.escape(key)}</th><td>{html.escape(_fmt(value))}</td></tr>")
     return "<table>" + "".join(rows) + "</table>"
+
+
+def bands_table(summary: dict[str, Any]) -> str:
+    """The figures around fair: mid time within ±N bps, and our resting size within ±N bps."""
+    near = summary.get("mid_near_fair") or {}
+    depth = summary.get("our_depth_near_fair") or {}
+    bands = list(near) or sorted({k.split("_")[0] for k in depth}, key=lambda b: int(b[:-3]))
+    head = (
+        "<tr><th>band (of fair)</th><th>time the mid spent within</th>"
+        "<th>our bids within (base, time-weighted)</th><th>our asks within</th>"
+        "<th>ours, both sides</th></tr>"
+    )
+    rows = []
+    for b in bands:
+        share = near.get(b)
+        cells = ["n/a" if share is None else f"{share * 100:.2f} %"]
+        for side in ("_bid_base", "_ask_base", "_base"):
+            v = depth.get(b + side)
+            cells.append("n/a" if v is None else _fmt(float(v)))
+        label = "±" + b.replace("bps", " bps")
+        rows.append(
+            f"<tr><th>{html.escape(label)}</th>"
+            + "".join(f"<td>{html.escape(c)}</td>" for c in cells)
+            + "</tr>"
+        )
+    note = summary.get("mid_near_fair_note")
+    tail = f"<p>Mid time: {html.escape(str(note))}</p>" if note else ""
+    return "<table>" + head + "".join(rows) + "</table>" + tail
 
 
 def _fmt(v: Any) -> str:
@@ -163,7 +196,7 @@ def _page(title: str, body: list[str]) -> str:
 def backtest_html(t: dict[str, pd.DataFrame], summary: dict[str, Any], title: str) -> str:
     """The report of one backtest."""
     bbo, quotes, eq = t.get("bbo"), t.get("quotes"), t.get("equity")
-    body = ["<h2>Summary</h2>", _table(summary)]
+    body = ["<h2>Summary</h2>", _table(summary), "<h2>Around fair</h2>", bands_table(summary)]
     tick = None
     if quotes is not None and bbo is not None and len(bbo):
         valid = bbo["mid"].notna()
@@ -172,7 +205,7 @@ def backtest_html(t: dict[str, pd.DataFrame], summary: dict[str, Any], title: st
     series: list[tuple[str, Any, Any]] = []
     if bbo is not None and len(bbo):
         series.append(("mid", bbo["ts_ns"], bbo["mid"]))
-    if eq is not None and len(eq) and summary.get("mark") == "fixed fair":
+    if eq is not None and len(eq) and summary.get("mark") in ("fixed fair", "series fair"):
         series.append(("fair", eq["ts_ns"], eq["mark"]))
     if quotes is not None and len(quotes) and tick is not None:
         qb = quotes["own_bid"].where(quotes["own_bid"] > 0) * tick

@@ -2,25 +2,32 @@
 
 :func:`tables` turns a :class:`~pegbot.backtest.engine.BacktestRun` into DataFrames,
 :func:`summarize` computes the summary (PnL realised and marked at fair, fees, volume, fill
-ratio, markouts, inventory, quote uptime, time near the peg, signals), and :func:`save` writes
+ratio, markouts, inventory, quote uptime, the time the mid spent within ±N bps of fair, the
+size of all our resting orders within ±N bps of fair, signals), and :func:`save` writes
 them to a directory as Parquet plus ``summary.json``, which :mod:`pegbot.backtest.report`
 reads back. Prices in the tables are ticks (exact) with a float column for plotting.
 
-Marking: "at fair" uses the fixed fair price when the scenario has one, else the mid of the
-tape's book (for ``fair.source = "mid"`` that *is* the fair value; for a rate series the mid is
-the stated stand-in, see ``summary["mark"]``).
+Marking: "at fair" uses the fixed fair price when the scenario has one, the rate series' last
+value when the run carries it (:func:`attach_fair`), else the mid of the tape's book (for
+``fair.source = "mid"`` that *is* the fair value); ``summary["mark"]`` says which. The bands
+around fair are exact: integer price bounds from the rational fair, integer ns per crossing.
 """
 
 from __future__ import annotations
 
 import json
+import math
+from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from pegbot.backtest.engine import BacktestRun
+
+if TYPE_CHECKING:
+    from pegbot.backtest.scenario import Scenario
 
 MARKOUTS_S = (1, 10, 60)
 BANDS_BPS = (10, 50, 100)
@@ -63,15 +70,55 @@ def tables(run: BacktestRun) -> dict[str, pd.DataFrame]:
 
 
 def _mark_at(run: BacktestRun, bbo: pd.DataFrame, ts: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
-    # Fair price (quote currency) at each time: fixed, else the last mid at or before it.
+    # Fair price (quote currency) at each time: fixed, the rate series' last value, else the
+    # last mid at or before it.
     if run.fair_price is not None:
         return np.full(len(ts), float(run.fair_price))
+    if run.fair_series:
+        st = np.array([t for t, _ in run.fair_series], dtype=np.int64)
+        px = np.array([float(p) for _, p in run.fair_series], dtype="float64")
+        j = np.searchsorted(st, ts, side="right") - 1
+        return np.where(j >= 0, px[np.clip(j, 0, None)], np.nan)
     if not len(bbo):
         return np.full(len(ts), np.nan)
     idx = np.searchsorted(bbo["ts_ns"].to_numpy(), ts, side="right") - 1
     mid = bbo["mid"].to_numpy()
     out = np.where(idx >= 0, mid[np.clip(idx, 0, None)], np.nan)
     return out.astype("float64")
+
+
+def _mark_name(run: BacktestRun) -> str:
+    if run.fair_price is not None:
+        return "fixed fair"
+    if run.fair_series:
+        return "series fair"
+    if run.fair_source == "series":
+        return "mid (rate series not attached)"
+    return "mid"
+
+
+def fair_series_from_file(path: str | Path) -> list[tuple[int, Fraction]]:
+    """A rate series file as ``(time ns, fair price in quote per base)`` steps.
+
+    The price is ``1 / rate`` of the last observation, exactly; it is the price the peg's
+    estimator holds for a single source (its stale/jump status flags are not applied here).
+    """
+    from pegbot.peg.replay import read_fair_file
+
+    return [(o.observed_at_ns, 1 / Fraction(o.rate)) for o in read_fair_file(path)]
+
+
+def attach_fair(run: BacktestRun, sc: Scenario, where: Path) -> BacktestRun:
+    """Fill ``run.fair_series`` from the scenario's rate series file (a no-op otherwise).
+
+    The engine keeps no fair timeline; the summary needs one to mark at fair and to measure
+    the bands around fair for a ``fair.source = "series"`` run.
+    """
+    if sc.fair.source == "series" and sc.fair.file and not run.fair_series:
+        from pegbot.backtest.scenario import resolve
+
+        run.fair_series = fair_series_from_file(resolve(sc.fair.file, where))
+    return run
 
 
 def _equity(run: BacktestRun, fills: pd.DataFrame, bbo: pd.DataFrame) -> pd.DataFrame:
@@ -147,6 +194,194 @@ def _time_weighted(ts: np.ndarray[Any, Any], values: np.ndarray[Any, Any], end: 
     return float((values * dt).sum() / total) if total > 0 else float(values[-1])
 
 
+def _fair_steps(run: BacktestRun) -> tuple[np.ndarray[Any, Any], list[Fraction]] | None:
+    # The fair value as steps (start times, price in ticks); None for the tape's mid (it is
+    # per book row, see _bands) or a series that was not attached.
+    tick = Fraction(run.market.tick_size)
+    if run.fair_price is not None:
+        return np.array([run.start_ns], dtype=np.int64), [Fraction(run.fair_price) / tick]
+    if run.fair_series:
+        ts = np.array([t for t, _ in run.fair_series], dtype=np.int64)
+        return ts, [p / tick for _, p in run.fair_series]
+    return None
+
+
+def _bands(
+    run: BacktestRun, bbo: pd.DataFrame, n_bps: int, twice: bool
+) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any], np.ndarray[Any, Any]] | None:
+    """Steps ``(start ns, lo, hi)``: a price ``x`` is within ±n bps of fair iff lo <= x <= hi.
+
+    ``x`` is a price in ticks, or twice a price (``twice``; the mid is (bid + ask) / 2). Exact:
+    integer bounds from the rational fair. Before the first step there is no fair (empty band).
+    """
+    n = Fraction(n_bps, 10_000)
+    k = 2 if twice else 1
+    steps = _fair_steps(run)
+    if steps is not None:
+        ts, fair = steps
+        lo = np.array([math.ceil(k * f * (1 - n)) for f in fair], dtype=np.int64)
+        hi = np.array([math.floor(k * f * (1 + n)) for f in fair], dtype=np.int64)
+        return ts, lo, hi
+    if run.fair_source != "mid" or twice:
+        return None
+    # Fair is the mid m2 / 2: |p - m2/2| <= n m2 / 2  <=>  m2 (1 - n) / 2 <= p <= m2 (1 + n) / 2.
+    bb = bbo["best_bid"].to_numpy(np.int64)
+    ba = bbo["best_ask"].to_numpy(np.int64)
+    valid = (bb > -(1 << 61)) & (ba < (1 << 61))
+    m2 = np.where(valid, bb + ba, 0)
+    lo = -((-m2 * (10_000 - n_bps)) // 20_000)
+    hi = (m2 * (10_000 + n_bps)) // 20_000
+    lo = np.where(valid, lo, 1)  # a one-sided book has no mid: an empty band
+    hi = np.where(valid, hi, 0)
+    return bbo["ts_ns"].to_numpy(np.int64), lo, hi
+
+
+def _inside_ns(
+    steps: tuple[np.ndarray[Any, Any], np.ndarray[Any, Any], np.ndarray[Any, Any]],
+    end: int,
+    price: np.ndarray[Any, Any],
+    t_a: np.ndarray[Any, Any],
+    t_b: np.ndarray[Any, Any],
+) -> np.ndarray[Any, Any]:
+    """For each k, the ns of ``[t_a[k], t_b[k])`` during which ``price[k]`` is in the band."""
+    ts, lo, hi = steps
+    out = np.zeros(len(price), dtype=np.int64)
+    if not len(ts) or not len(price):
+        return out
+    seg_end = np.append(ts[1:], max(end, int(ts[-1])))
+    for p in np.unique(price).tolist():
+        sel = np.flatnonzero(price == p)
+        a, b = t_a[sel], t_b[sel]
+        # Only the steps these orders overlap: a quote price lives a short while, so the
+        # total work stays near (orders alive at once) x (steps).
+        j0 = max(int(np.searchsorted(ts, a.min(), side="right")) - 1, 0)
+        j1 = max(int(np.searchsorted(ts, b.max(), side="left")), j0 + 1)
+        t0, t1 = ts[j0:j1], seg_end[j0:j1]
+        inside = (lo[j0:j1] <= p) & (p <= hi[j0:j1])
+        cum = np.concatenate(([0], np.cumsum(np.where(inside, t1 - t0, 0))))
+        # In-band ns from ts[j0] to each end of each piece (nothing before the first step).
+        t = np.maximum(np.concatenate((b, a)), t0[0])
+        j = np.clip(np.searchsorted(t0, t, side="right") - 1, 0, len(t0) - 1)
+        upto = cum[j] + np.where(inside[j], np.minimum(t, t1[j]) - t0[j], 0)
+        out[sel] = upto[: len(b)] - upto[len(b) :]
+    return out
+
+
+def mid_near_fair(run: BacktestRun, bbo: pd.DataFrame) -> tuple[dict[str, float | None], str]:
+    """Share of the run's time the tape's mid spent within ±N bps of fair, per N.
+
+    Returns ``({"10bps": share, ...}, note)``. Shares are None (and the note says why) when
+    the fair *is* the mid (trivially 100 %, not a measurement) or is unknown. Time without a
+    mid (one-sided book) or before the first fair counts as outside.
+    """
+    keys = [f"{n}bps" for n in BANDS_BPS]
+    if run.fair_price is None and not run.fair_series:
+        note = (
+            "fair is the tape's mid: trivially 100 %, not measured"
+            if run.fair_source == "mid"
+            else "no fair timeline (rate series not attached: results.attach_fair)"
+        )
+        return dict.fromkeys(keys), note
+    start, end = run.start_ns, run.end_ns
+    if end <= start or not len(bbo):
+        return dict.fromkeys(keys), "empty run"
+    bt = bbo["ts_ns"].to_numpy(np.int64)
+    bb = bbo["best_bid"].to_numpy(np.int64)
+    ba = bbo["best_ask"].to_numpy(np.int64)
+    valid = (bb > -(1 << 61)) & (ba < (1 << 61))
+    m2 = bb + ba
+    out: dict[str, float | None] = {}
+    for n_bps, key in zip(BANDS_BPS, keys, strict=True):
+        steps = _bands(run, bbo, n_bps, twice=True)
+        assert steps is not None  # a fixed or series fair
+        fts, lo, hi = steps
+        # Piecewise constant on the union of book and fair changes.
+        u = np.union1d(bt, fts)
+        jb = np.searchsorted(bt, u, side="right") - 1
+        jf = np.searchsorted(fts, u, side="right") - 1
+        jbc, jfc = np.clip(jb, 0, None), np.clip(jf, 0, None)
+        ok = (jb >= 0) & (jf >= 0) & valid[jbc]
+        inside = ok & (lo[jfc] <= m2[jbc]) & (m2[jbc] <= hi[jfc])
+        edges = np.clip(np.append(u, end), start, end)
+        out[key] = float(np.diff(edges)[inside].sum()) / (end - start)
+    return out, ""
+
+
+def _order_segments(
+    orders: pd.DataFrame, fills: pd.DataFrame, end: int
+) -> tuple[np.ndarray[Any, Any], ...]:
+    """Our resting orders as constant pieces ``(side, price, units, from, to)``.
+
+    From the venue's records: an order rests from its acceptance with its size, each fill
+    takes its quantity off, a cancel takes the rest; what is left rests to the end of the run.
+    """
+    acc = orders[orders["event"] == "accepted"]
+    if acc["client_id"].duplicated().any():
+        raise ValueError("results: an order id was accepted twice; depth would be wrong")
+    where = acc.set_index("client_id")
+    can = orders[orders["event"] == "canceled"]
+    ev = pd.DataFrame(
+        {
+            "client_id": pd.concat([acc["client_id"], fills["client_id"], can["client_id"]]),
+            "ts_ns": pd.concat([acc["ts_ns"], fills["ts_ns"], can["ts_ns"]]).astype(np.int64),
+            "rank": np.repeat([0, 1, 2], [len(acc), len(fills), len(can)]),
+            "delta": pd.concat([acc["qty_units"], -fills["qty_units"], -can["qty_units"]]).astype(
+                np.int64
+            ),
+        }
+    )
+    unknown = ~ev["client_id"].isin(where.index)
+    if unknown.any():
+        raise ValueError(f"results: {int(unknown.sum())} fills/cancels of orders never accepted")
+    ev = ev.sort_values(["client_id", "ts_ns", "rank"], kind="mergesort")
+    cid = ev["client_id"].to_numpy()
+    ts = ev["ts_ns"].to_numpy(np.int64)
+    units = ev.groupby("client_id", sort=False)["delta"].cumsum().to_numpy(np.int64)
+    last = np.append(cid[1:] != cid[:-1], True)
+    to = np.where(last, np.maximum(end, ts), np.append(ts[1:], 0))
+    keep = (units > 0) & (to > ts)
+    ix = where.index.get_indexer(cid[keep])
+    return (
+        where["side"].to_numpy(np.int64)[ix],
+        where["price_ticks"].to_numpy(np.int64)[ix],
+        units[keep],
+        ts[keep],
+        to[keep],
+    )
+
+
+def depth_near_fair(
+    run: BacktestRun, orders: pd.DataFrame, fills: pd.DataFrame, bbo: pd.DataFrame
+) -> dict[str, float | None]:
+    """Time-weighted size of ALL our resting orders within ±N bps of fair, in base units.
+
+    Keys ``{N}bps_bid_base``, ``{N}bps_ask_base`` and ``{N}bps_base`` (both sides), averaged
+    over the run's span; an order counts while its price is within the band of the fair at
+    that time (fixed, rate series, or the tape's mid). None without a fair timeline. Exact in
+    time (integer ns per band crossing); the sizes are summed in float64.
+    """
+    unit = float(run.market.qty_unit)
+    out: dict[str, float | None] = {}
+    start, end = run.start_ns, run.end_ns
+    segs = _order_segments(orders, fills, end) if len(orders) else None
+    for n_bps in BANDS_BPS:
+        steps = _bands(run, bbo, n_bps, twice=False)
+        names = [f"{n_bps}bps_bid_base", f"{n_bps}bps_ask_base", f"{n_bps}bps_base"]
+        if steps is None:
+            out.update(dict.fromkeys(names))
+            continue
+        if segs is None or end <= start:
+            out.update(dict.fromkeys(names, 0.0))
+            continue
+        side, price, units, t_a, t_b = segs
+        ns = _inside_ns(steps, end, price, t_a, t_b)
+        weighted = units.astype("float64") * ns.astype("float64")
+        bid = float(weighted[side > 0].sum()) / (end - start) * unit
+        ask = float(weighted[side < 0].sum()) / (end - start) * unit
+        out.update(zip(names, (bid, ask, bid + ask), strict=True))
+    return out
+
+
 def summarize(run: BacktestRun, t: dict[str, pd.DataFrame]) -> dict[str, Any]:
     """The summary of a run (see the module docstring); JSON-ready."""
     m = run.market
@@ -194,29 +429,8 @@ def summarize(run: BacktestRun, t: dict[str, pd.DataFrame]) -> dict[str, Any]:
         uptime = _time_weighted(
             np.concatenate(([run.start_ns], qts)), np.concatenate(([0.0], two_sided)), span_end
         )
-    near: dict[str, float | None] = {}
-    depth: dict[str, float] = {}
-    fair_now = float(run.fair_price) if run.fair_price is not None else None
-    for n_bps in BANDS_BPS:
-        if fair_now is not None and len(bbo):
-            mids = bbo["mid"].to_numpy()
-            inside = (np.abs(mids - fair_now) / fair_now * 10_000 <= n_bps).astype(float)
-            inside[~np.isfinite(mids)] = 0.0
-            near[f"{n_bps}bps"] = _time_weighted(bbo["ts_ns"].to_numpy(), inside, span_end)
-        else:
-            near[f"{n_bps}bps"] = None
-        if len(qts):
-            ref = _mark_at(run, bbo, qts)
-            ob = quotes["own_bid"].to_numpy() * tick
-            oa = quotes["own_ask"].to_numpy() * tick
-            bid_in = (np.abs(ob - ref) / ref * 10_000 <= n_bps) & (ob > 0)
-            ask_in = (np.abs(oa - ref) / ref * 10_000 <= n_bps) & (oa > 0)
-            units = (
-                quotes["bid_units"].to_numpy() * bid_in + quotes["ask_units"].to_numpy() * ask_in
-            )
-            depth[f"{n_bps}bps_base"] = _time_weighted(qts, units * unit, span_end)
-        else:
-            depth[f"{n_bps}bps_base"] = 0.0
+    near, near_note = mid_near_fair(run, bbo)
+    depth = depth_near_fair(run, orders, fills, bbo)
     reconciled = run.local.base_units == acct.base_units and run.local.cash_tu == acct.cash_tu
     return {
         "events": run.events,
@@ -233,7 +447,7 @@ def summarize(run: BacktestRun, t: dict[str, pd.DataFrame]) -> dict[str, Any]:
         "fees_quote_exact": str(acct.fees),
         "pnl_quote": pnl,
         "pnl_realised_quote": _realised(fills, tick_unit),
-        "mark": "fixed fair" if run.fair_price is not None else "mid",
+        "mark": _mark_name(run),
         "mark_start": start_mark,
         "mark_end": end_mark,
         "orders_sent": len(sent),
@@ -249,7 +463,8 @@ def summarize(run: BacktestRun, t: dict[str, pd.DataFrame]) -> dict[str, Any]:
         },
         "two_sided_uptime": uptime,
         "mid_near_fair": near,
-        "our_depth_at_best": depth,
+        "mid_near_fair_note": near_note,
+        "our_depth_near_fair": depth,
         "signals": run.signals,
         "risk_transitions": len(run.risk_transitions),
         "far_levels_skipped": run.far_levels,

@@ -125,7 +125,7 @@ def run_point(scenario: str, params: dict[str, Any], tape: str | None) -> dict[s
 
     overrides = [f"{k}={json.dumps(v)}" for k, v in params.items()]
     sc, where = load_scenario(scenario, overrides)
-    run = build_backtest(sc, where, tape=tape).run()
+    run = results.attach_fair(build_backtest(sc, where, tape=tape).run(), sc, where)
     return results.summarize(run, results.tables(run))
 
 
@@ -140,6 +140,11 @@ def _row(params: dict[str, Any], summary: dict[str, Any]) -> dict[str, Any]:
         row[key] = summary.get(key)
     for key, value in (summary.get("markouts") or {}).items():
         row[f"markout_{key}"] = value
+    for key, value in (summary.get("mid_near_fair") or {}).items():
+        row[f"mid_near_fair_{key}"] = value
+    for key, value in (summary.get("our_depth_near_fair") or {}).items():
+        if key.count("_") == 1:  # both sides only: "10bps_base"
+            row[f"depth_{key}"] = value
     return row
 
 
