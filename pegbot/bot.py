@@ -42,7 +42,7 @@ from fractions import Fraction
 from typing import Any
 
 from pegbot.bot_autoexec import AutoExecutor
-from pegbot.bot_venue import BotStatus, VenueRunner
+from pegbot.bot_venue import BotStatus, VenueRunner, describe
 from pegbot.config import Settings, VenueSettings
 from pegbot.control import Control
 from pegbot.execution.risk import RiskLevel, RiskState
@@ -341,7 +341,14 @@ class Bot:
         stop = self.stop_event
         try:
             for r in self.runners:
-                await r.start()
+                try:
+                    await r.start()
+                except Exception as exc:
+                    # The cause, named: str() of a time-out is empty (see describe()).
+                    log.error("start of venue %s failed: %s", r.name, describe(exc),
+                              extra={"event": "start_failed", "venue": r.name,
+                                     "error": repr(exc)})  # fmt: skip
+                    raise
                 m.init_peg(r.name, r.symbol, [s.name for s in self.sources])
             self._build_fair()
             latched = self.control.latched()
@@ -373,25 +380,34 @@ class Bot:
         finally:
             m.set_state("stopping")
             stop.set()
-            for r in self.runners:
-                try:
-                    still = await asyncio.wait_for(
-                        r.shutdown(), self.settings.loop.shutdown_timeout_s
-                    )
-                except Exception as exc:  # report, then close the rest anyway
-                    log.error("shutdown of %s failed: %s", r.name, exc,
-                              extra={"event": "shutdown_failed", "venue": r.name})  # fmt: skip
-                    still = []
-                    left[r.name] = -1
-                else:
-                    left[r.name] = len(still)
-                with contextlib.suppress(Exception):
-                    await r.venue.close()
+            # Every venue at once, each within the one deadline (shutdown_timeout_s).
+            timeout = self.settings.loop.shutdown_timeout_s
+            results = await asyncio.gather(
+                *(self._shutdown_venue(r, timeout) for r in self.runners)
+            )
+            left.update(zip((r.name for r in self.runners), results, strict=True))
             if self.http_session is not None:
                 await self.http_session.close()
             if self._own_journal and self.journal is not None:
                 self.journal.close()
         return self.summary(left)
+
+    async def _shutdown_venue(self, r: VenueRunner, timeout_s: float) -> int:
+        # Orders possibly left open on ``r`` (-1: unknown), then the venue closed.
+        try:
+            # The runner keeps to the deadline itself; this is a backstop for a venue call
+            # that ignores its time-out.
+            still = await asyncio.wait_for(r.shutdown(timeout_s), timeout_s + 1.0)
+            n = len(still)
+        except Exception as exc:  # report, then close the rest anyway
+            log.error("shutdown of %s failed: %s; orders may still be open: %s", r.name,
+                      describe(exc), ", ".join(sorted(r.live)) or "(none known)",
+                      extra={"event": "shutdown_failed", "venue": r.name,
+                             "open_order_ids": sorted(r.live)})  # fmt: skip
+            n = -1
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(r.venue.close(), 2.0)
+        return n
 
     async def _run_feed(self, feed: BinanceFeed | CcxtFeed, stop: asyncio.Event) -> None:
         waiter = asyncio.create_task(stop.wait())
@@ -435,6 +451,8 @@ class Bot:
             else (max(levels).label if levels else "unknown"),
             "risk_levels": {r.name: r.risk.level.label for r in self.runners if r.risk},
             "open_orders_after_shutdown": sum(max(0, v) for v in (left or {}).values()),
+            # False when a venue's cancel-all was not confirmed (its count may be unknown).
+            "shutdown_complete": all(v == 0 for v in (left or {}).values()),
             "tick_to_quote_p50_s": pct(0.5),
             "tick_to_quote_p99_s": pct(0.99),
             "pnl": self._pnl_summary(),

@@ -106,14 +106,16 @@ def run_command(
     try:
         summary = asyncio.run(main())
     except Exception as exc:
-        log.exception("bot failed", extra={"event": "bot_failed"})
-        typer.echo(f"error: {exc}", err=True)
+        from pegbot.bot_venue import describe
+
+        log.exception("bot failed: %s", describe(exc), extra={"event": "bot_failed"})
+        typer.echo(f"error: {describe(exc)}", err=True)
         raise typer.Exit(1) from exc
     finally:
         if server is not None:
             server.close()
     _print_summary(summary, as_json)
-    if summary.get("open_orders_after_shutdown"):
+    if summary.get("open_orders_after_shutdown") or not summary.get("shutdown_complete", True):
         raise typer.Exit(1)
 
 

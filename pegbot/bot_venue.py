@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from pegbot.config import VenueSettings
 from pegbot.execution.budget import RateBudget
 from pegbot.execution.errors import (
+    DeadlineError,
     InsufficientFundsError,
     OrderNotFoundError,
     RateLimitedError,
@@ -50,10 +51,33 @@ from pegbot.strategy import (
 if TYPE_CHECKING:
     from pegbot.bot import Bot
 
-__all__ = ["BotStatus", "VenueRunner"]
+__all__ = ["BotStatus", "VenueRunner", "describe"]
 
 log = logging.getLogger("pegbot.bot")
 _NS = 1_000_000_000
+
+
+def describe(exc: BaseException) -> str:
+    """An exception as a log line can show it: its type, and its message if it has one.
+
+    ``str()`` of a ``TimeoutError`` (and of many bare exceptions) is empty; a log line
+    reading ``failed:`` and nothing else has cost an operator the cause before.
+    """
+    if isinstance(exc, BaseExceptionGroup):  # a TaskGroup's: the causes are inside
+        return "; ".join(describe(e) for e in exc.exceptions)
+    text = str(exc)
+    name = type(exc).__name__
+    return f"{name}: {text}" if text else f"{name} (no message): {exc!r}"
+
+
+@dataclass(frozen=True, slots=True)
+class _ShutdownNote:
+    # A journal risk-transition record of a shutdown that left orders possibly open.
+    at_ns: int
+    from_level: str | None
+    reasons: tuple[str, ...]
+    details: tuple[str, ...]
+    to_level: str = "halt"
 
 
 @dataclass
@@ -135,6 +159,7 @@ class VenueRunner:
             size_tolerance=s.loop.size_tolerance,
             budget=self.budget,
             wait_for_cancel=s.loop.wait_for_cancel,
+            cap_exposure=s.loop.cap_side_exposure,
         )
         if s.peg.signals_enabled:
             self.signaler = ArbSignaler(
@@ -584,19 +609,57 @@ class VenueRunner:
                 log.warning("housekeeping failed: %s", exc,
                             extra={"event": "housekeeping_failed", "venue": self.name})  # fmt: skip
 
-    async def shutdown(self) -> list[OrderUpdate]:
-        """Cancel everything, confirm it, and return what the exchange still shows open."""
-        await self.drain(2.0)
-        for attempt in range(5):
+    async def shutdown(self, timeout_s: float) -> list[str]:
+        """Cancel everything and confirm it, within ``timeout_s``; returns what may be left.
+
+        One venue cancel-all (a single ``DELETE openOrders`` per symbol where it touches only
+        our orders) is retried until it is confirmed or the deadline comes. A rate-limit
+        block is waited out only while it ends before the deadline. When the deadline wins,
+        the client ids still believed open are logged at ERROR (``shutdown_incomplete``),
+        counted in ``pegbot_order_rejects_total{reason="deadline"}`` and journaled as a risk
+        transition with reason ``shutdown_incomplete`` (the ids in its details).
+
+        Returns:
+            Client ids of our orders that may still be open ([] when confirmed none is).
+        """
+        loop = asyncio.get_running_loop()
+        # A little of the time is kept back to log and journal what is left.
+        end = loop.time() + timeout_s - min(0.5, timeout_s * 0.1)
+        await self.drain(min(2.0, timeout_s / 4))
+        last: BaseException | None = None
+        attempt = 0
+        while (remaining := end - loop.time()) > 0:
             try:
-                await self.venue.cancel_all()
-                left = [o for o in await self.venue.open_orders() if is_pegbot_order(o.client_id)]
-            except VenueError as exc:
-                log.error("shutdown cancel-all failed: %s", exc,
+                await asyncio.wait_for(self.venue.cancel_all(timeout_s=remaining), remaining)
+            except (VenueError, TimeoutError) as exc:
+                last = exc
+                log.error("shutdown cancel-all failed: %s", describe(exc),
                           extra={"event": "cancel_all_failed", "venue": self.name})  # fmt: skip
-                await asyncio.sleep(0.2 * (attempt + 1))
+                if isinstance(exc, DeadlineError | TimeoutError):
+                    break  # the venue already used up the time it was given
+                attempt += 1
+                await asyncio.sleep(max(0.0, min(0.2 * attempt, end - loop.time())))
                 continue
-            if not left:
-                self.live.clear()
-                return []
-        return [o for o in await self.venue.open_orders() if is_pegbot_order(o.client_id)]
+            self.live.clear()
+            return []
+        left = sorted(self.live)
+        self._report_left(left, last, timeout_s)
+        return left
+
+    def _report_left(self, left: list[str], cause: BaseException | None, timeout_s: float) -> None:
+        bot = self.bot
+        log.error(
+            "shutdown deadline hit: %d order(s) of ours may still be open on %s: %s",
+            len(left), self.name, ", ".join(left) or "(none known)",
+            extra={"event": "shutdown_incomplete", "venue": self.name, "open_order_ids": left,
+                   "timeout_s": timeout_s, "cause": describe(cause) if cause else None},
+        )  # fmt: skip
+        bot.metrics.order_rejected(self.name, self.symbol, DeadlineError.reason)
+        if bot.journal is not None:
+            level = self.risk.level.label if self.risk is not None else None
+            note = _ShutdownNote(bot.clock(), level, ("shutdown_incomplete",), tuple(left))
+            try:
+                bot.journal.record_risk_transition(self.name, self.symbol, note)
+            except Exception as exc:  # the journal may be what failed; the log line stands
+                log.error("could not journal the shutdown report: %s", describe(exc),
+                          extra={"event": "journal_failed", "venue": self.name})  # fmt: skip

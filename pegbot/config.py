@@ -243,6 +243,10 @@ class LoopSettings(_Model):
         price_tolerance_ticks: A resting order this close to its wanted price is kept.
         size_tolerance: A resting order within this fraction of its wanted size is kept.
         wait_for_cancel: A level's new order waits for its old order's cancel.
+        cap_side_exposure: A side never holds more than its ladder's lots, counting orders
+            whose cancel is unconfirmed or failed (they can still fill); a requote then waits
+            for the old order's cancel when the side is full. Off: a replacement may go out
+            beside the order it replaces, up to twice the ladder while cancels fail.
         balance_refresh_s: Seconds between balance fetches (fills update inventory between).
         control_interval_s: How often the kill/resume sentinels are checked.
         control_dir: Directory of the kill, halt and resume sentinel files.
@@ -255,6 +259,7 @@ class LoopSettings(_Model):
     price_tolerance_ticks: int = Field(default=0, ge=0)
     size_tolerance: float = Field(default=0.0, ge=0, lt=1)
     wait_for_cancel: bool = False
+    cap_side_exposure: bool = True
     balance_refresh_s: float = Field(default=10.0, gt=0)
     control_interval_s: float = Field(default=0.25, gt=0)
     control_dir: Path = Path(".")

@@ -303,14 +303,20 @@ class CcxtVenue(UserStreamMixin):
         self.counters[what] = self.counters.get(what, 0) + 1
 
     async def _call(
-        self, kind: str, fn: Callable[..., Awaitable[_T]], *args: Any, fail_fast: bool = False
+        self,
+        kind: str,
+        fn: Callable[..., Awaitable[_T]],
+        *args: Any,
+        fail_fast: bool = False,
+        deadline_ns: int | None = None,
     ) -> _T:
         """One venue request: honour a ban window, read the weight header, map errors.
 
-        A clock-skew error resynchronises the time offset and retries once.
+        A clock-skew error resynchronises the time offset and retries once. With
+        ``deadline_ns``, a ban window ending after it raises :class:`DeadlineError` at once.
         """
         for attempt in (0, 1):
-            await self.guard.wait(kind, fail_fast)
+            await self.guard.wait(kind, fail_fast, deadline_ns)
             try:
                 result = await fn(*args)
             except Exception as exc:  # every venue failure is mapped below
@@ -488,23 +494,38 @@ class CcxtVenue(UserStreamMixin):
     def _ours(self, update: OrderUpdate) -> bool:
         return self.own_prefix is None or update.client_id.startswith(self.own_prefix)
 
-    async def cancel_all(self) -> list[OrderUpdate]:
+    async def cancel_all(self, timeout_s: float | None = None) -> list[OrderUpdate]:
         """Cancel every open order of ours on the symbol and confirm none is left.
 
         Each round fetches the open orders (the confirmation) and cancels what of ours is
-        left; a failing request only costs a round.
+        left — with one ``DELETE openOrders`` (weight 1) when every open order is ours, else
+        one cancel per order; a failing request only costs a round.
+
+        Args:
+            timeout_s: Give up after this long (None: after the rounds). A rate-limit block
+                that ends after the deadline is not waited for (:class:`DeadlineError` at
+                once), so the caller can report in time what may still be open.
 
         Raises:
             OutcomeUnknownError: Not confirmed after ``cancel_all_rounds`` rounds.
+            DeadlineError: Not confirmed within ``timeout_s``.
         """
+        deadline = None if timeout_s is None else self.clock() + int(timeout_s * _NS)
         cancelled: list[OrderUpdate] = []
         left = -1
+        last: errors.VenueError | None = None
         for round_ in range(self.cancel_all_rounds):
             if round_:
-                await self.sleep(self.retry_pause_s)
+                pause = self.retry_pause_s
+                if deadline is not None and self.clock() + int(pause * _NS) >= deadline:
+                    break
+                await self.sleep(pause)
             try:
-                every = await self.open_orders()
-            except errors.TemporaryError:
+                every = await self._open_orders(deadline)
+            except errors.DeadlineError:
+                raise
+            except errors.TemporaryError as exc:
+                last = exc
                 continue
             live = [o for o in every if self._ours(o)]
             left = len(live)
@@ -516,11 +537,17 @@ class CcxtVenue(UserStreamMixin):
             if everything:
                 try:
                     raws = await self._call(
-                        "cancel_all", self.client.cancel_all_orders, self.symbol
+                        "cancel_all",
+                        self.client.cancel_all_orders,
+                        self.symbol,
+                        deadline_ns=deadline,
                     )
                 except errors.OrderNotFoundError:
                     raws = []  # Binance -2011: nothing was open any more
-                except errors.TemporaryError:
+                except errors.DeadlineError:
+                    raise
+                except errors.TemporaryError as exc:
+                    last = exc
                     continue
                 for raw in raws if isinstance(raws, list) else []:
                     update = self._order_update(raw)
@@ -528,16 +555,29 @@ class CcxtVenue(UserStreamMixin):
                     cancelled.append(update)
             else:
                 for order in live:
+                    if deadline is not None and self.clock() >= deadline:
+                        break
                     with contextlib.suppress(errors.OrderNotFoundError, errors.TemporaryError):
                         cancelled.append(await self.cancel(order.client_id))
+        seen = "unknown" if left < 0 else str(left)
+        if deadline is not None and self.clock() + int(self.retry_pause_s * _NS) >= deadline:
+            raise errors.DeadlineError(
+                f"{self.name}: cancel-all not confirmed within {timeout_s:.1f} s"
+                f" ({seen} orders of ours last seen open; last error: {last!r})"
+            )
         raise errors.OutcomeUnknownError(
             f"{self.name}: cancel-all not confirmed after {self.cancel_all_rounds} rounds"
-            f" ({'unknown' if left < 0 else left} orders of ours last seen open)"
+            f" ({seen} orders of ours last seen open; last error: {last!r})"
         )
 
     async def open_orders(self) -> list[OrderUpdate]:
         """Every open order on the symbol (ours and any other of the account)."""
-        raws = await self._call("open_orders", self.client.fetch_open_orders, self.symbol)
+        return await self._open_orders(None)
+
+    async def _open_orders(self, deadline_ns: int | None) -> list[OrderUpdate]:
+        raws = await self._call(
+            "open_orders", self.client.fetch_open_orders, self.symbol, deadline_ns=deadline_ns
+        )
         out = [self._order_update(raw) for raw in raws]
         for update in out:
             if update.order_id:

@@ -135,8 +135,8 @@ class DryRunVenue:
         self._queue.put_nowait(update)
         return update
 
-    async def cancel_all(self) -> list[OrderUpdate]:
-        """Cancel every pretend order."""
+    async def cancel_all(self, timeout_s: float | None = None) -> list[OrderUpdate]:
+        """Cancel every pretend order (immediate: ``timeout_s`` is never reached)."""
         return [await self.cancel(c) for c, u in list(self._orders.items()) if u.state.is_open]
 
     async def open_orders(self) -> list[OrderUpdate]:

@@ -62,6 +62,17 @@ class RateLimitedError(TemporaryError):
     counts_as_reject = True
 
 
+class DeadlineError(OutcomeUnknownError):
+    """The caller's deadline came before the request could be sent or confirmed.
+
+    Raised instead of waiting out a rate-limit block (or a retry) that ends after the
+    deadline, e.g. the final cancel-all of a shutdown: what it was to do may be undone.
+    """
+
+    reason = "deadline"
+    counts_as_reject = False
+
+
 class ClockSkewError(TemporaryError):
     """The request's timestamp fell outside the venue's receive window."""
 
@@ -141,6 +152,7 @@ REASONS: tuple[str, ...] = tuple(
                 TemporaryError,
                 OutcomeUnknownError,
                 RateLimitedError,
+                DeadlineError,
                 ClockSkewError,
                 RejectedError,
                 InsufficientFundsError,

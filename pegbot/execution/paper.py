@@ -209,8 +209,8 @@ class PaperVenue:
         self._finish(order, OrderState.CANCELED, self.clock())
         return order.update
 
-    async def cancel_all(self) -> list[OrderUpdate]:
-        """Cancel every open order of ours; nothing can be left afterwards."""
+    async def cancel_all(self, timeout_s: float | None = None) -> list[OrderUpdate]:
+        """Cancel every open order of ours; nothing can be left (``timeout_s`` unused)."""
         out = [
             await self.cancel(o.update.client_id)
             for o in list(self._orders.values())

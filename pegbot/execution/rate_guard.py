@@ -60,11 +60,18 @@ class RateGuard:
         self.rate_limited = 0
         self.orders_blocked_until_ns = 0
 
-    async def wait(self, kind: str, fail_fast: bool) -> None:
+    async def wait(self, kind: str, fail_fast: bool, deadline_ns: int | None = None) -> None:
         """Return once ``kind`` may be sent; with ``fail_fast`` refuse instead of waiting.
+
+        Args:
+            kind: The request kind (``place`` also waits for an order-count block).
+            fail_fast: Refuse at once rather than wait.
+            deadline_ns: Refuse at once if the block ends after this time (clock ns): a
+                wait that cannot end in time only delays the caller's own report.
 
         Raises:
             RateLimitedError: ``fail_fast`` and the venue asked us to wait (nothing was sent).
+            DeadlineError: The block outlasts ``deadline_ns`` (nothing was sent).
         """
         while True:
             now = self.clock()
@@ -73,6 +80,12 @@ class RateGuard:
                 until = max(until, self.orders_blocked_until_ns)
             if now >= until:
                 return
+            if deadline_ns is not None and until > deadline_ns:
+                raise errors.DeadlineError(
+                    f"{self.name}: rate-limited for another {(until - now) / _NS:.1f} s, "
+                    f"{max(0, deadline_ns - now) / _NS:.1f} s left before the deadline; "
+                    f"{kind} not sent"
+                )
             if fail_fast:
                 raise errors.RateLimitedError(
                     f"{self.name}: rate-limited for another "

@@ -17,6 +17,12 @@ Rules that make the output safe to send as it is:
 * an order whose cancel is in flight (``PENDING_CANCEL``) is not cancelled twice; with
   ``wait_for_cancel`` its level also waits for the cancel before a new order goes there;
 * quotes breaking the exchange filters (min quantity, min notional) are skipped and counted;
+* with ``cap_exposure``, a side never holds more than one ladder: the lots that count against
+  the side are those of *every* order of ours there — resting, ``PENDING_NEW`` and
+  ``PENDING_CANCEL`` (a cancel not yet confirmed can still fill) — and a place goes out only
+  while that sum plus its lots stays within the side's desired lots (the sum of the side's
+  quotes that pass the filters). A requote whose old order is still being cancelled therefore
+  waits one round trip for the cancel; while cancels keep failing, nothing is added at all;
 * cancels go first, then places from the inner levels out, while the rate budget allows;
   whatever it does not allow is skipped and comes back at the next diff.
 
@@ -45,7 +51,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from pegbot.execution.budget import RateBudget
-from pegbot.market import Market
+from pegbot.market import Market, Side
 from pegbot.strategy import DesiredQuotes, LiveOrder, OrderStatus, Quote, frac
 
 __all__ = [
@@ -165,7 +171,8 @@ class Skip:
     Attributes:
         level_id: The level.
         reason: ``min_qty``, ``min_notional``, ``level_busy`` (an unacknowledged order
-            holds the level), ``cancel_pending`` or ``rate_budget``.
+            holds the level), ``cancel_pending``, ``exposure`` (the side already holds its
+            ladder's lots, counting unconfirmed cancels) or ``rate_budget``.
     """
 
     level_id: str
@@ -219,6 +226,7 @@ class Reconciler:
         cross_level: bool = True,
         post_only: bool = True,
         first_seq: int = 1,
+        cap_exposure: bool = False,
     ) -> None:
         """Configure.
 
@@ -234,6 +242,9 @@ class Reconciler:
             cross_level: Let a live order serve another level of the same side.
             post_only: Places are maker-only.
             first_seq: First order number (a restarted run continues after its last one).
+            cap_exposure: Never let a side's orders (resting, unacknowledged and being
+                cancelled) exceed the side's desired lots (the live bot; see the module
+                docstring). Off by default: a backtest's cancels are immediate.
         """
         if not _RUN_RE.match(run):
             raise ValueError(f"run id must be 1-8 ASCII letters or digits, got {run!r}")
@@ -253,6 +264,7 @@ class Reconciler:
         self.wait_for_cancel = wait_for_cancel
         self.cross_level = cross_level
         self.post_only = post_only
+        self.cap_exposure = cap_exposure
         self._seq = first_seq
         # Filters as integer thresholds: lots >= min_lots, ticks × lots >= min_tick_lots.
         self._min_lots = max(1, math.ceil(Fraction(market.min_qty) / Fraction(market.lot_size)))
@@ -372,16 +384,32 @@ class Reconciler:
             if len(to_place) > 1:
                 # Inner levels first: bids from the highest price down, asks from the lowest up.
                 to_place.sort(key=lambda q: (_rank(q, wanted), q.side < 0, q.level_id))
+            room = self._room(wanted, live) if self.cap_exposure else None
             for q in to_place:
                 if q.level_id in busy:
                     skipped.append(Skip(q.level_id, "level_busy"))
                 elif q.level_id in waiting:
                     skipped.append(Skip(q.level_id, "cancel_pending"))
+                elif room is not None and q.lots > room[q.side]:
+                    skipped.append(Skip(q.level_id, "exposure"))
                 elif budget is not None and not budget.try_spend("place", now_ns):
                     skipped.append(Skip(q.level_id, "rate_budget"))
                 else:
+                    if room is not None:
+                        room[q.side] -= q.lots
                     places.append(Place(q, self.next_client_id(q.level_id), self.post_only))
         return Actions(tuple(sent_cancels), tuple(places), rebinds, tuple(skipped), len(match))
+
+    @staticmethod
+    def _room(wanted: list[Quote], live: Sequence[LiveOrder]) -> dict[Side, int]:
+        # Lots a side may still add: its ladder minus every order of ours there, whatever
+        # its status (an unconfirmed cancel, or one that failed, can still fill).
+        room = {Side.BUY: 0, Side.SELL: 0}
+        for q in wanted:
+            room[q.side] += q.lots
+        for o in live:
+            room[o.side] -= o.lots
+        return room
 
     def _max_matching(self, wanted: list[Quote], active: list[LiveOrder]) -> dict[int, int]:
         # Kuhn's augmenting paths over small sets (a few dozen orders). Same-level pairs are

@@ -162,8 +162,12 @@ class Venue(Protocol):
         """
         ...
 
-    async def cancel_all(self) -> list[OrderUpdate]:
-        """Cancel every open order of ours on the symbol and confirm none is left."""
+    async def cancel_all(self, timeout_s: float | None = None) -> list[OrderUpdate]:
+        """Cancel every open order of ours on the symbol and confirm none is left.
+
+        ``timeout_s`` bounds the whole call: past it the venue raises
+        :class:`~pegbot.execution.errors.DeadlineError` rather than keep waiting.
+        """
         ...
 
     async def open_orders(self) -> list[OrderUpdate]:

@@ -101,7 +101,7 @@ def test_subclass_ccxt_adds_later_maps_to_its_parent() -> None:
 
 
 def test_reasons_are_bounded_and_unique() -> None:
-    assert len(e.REASONS) == len(set(e.REASONS)) == 14  # VenueError and Unknown share one
+    assert len(e.REASONS) == len(set(e.REASONS)) == 15  # VenueError and Unknown share one
     classes = [c for c in vars(e).values() if isinstance(c, type) and issubclass(c, e.VenueError)]
     assert {c.reason for c in classes} == set(e.REASONS)
     assert all(r.isidentifier() and r.islower() for r in e.REASONS)
