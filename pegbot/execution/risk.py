@@ -262,19 +262,42 @@ class Risk:
         self._tick = Fraction(market.tick_size)
         self._lot_cost = Fraction(market.tick_size) * Fraction(market.lot_size)  # per tick·lot
         self._band_cache: tuple[Fraction, int, int, int] | None = None
-        # Thresholds as exact fractions, once.
-        self._dev_thresholds = [(frac(p.deviation_defend_bps), RiskLevel.DEFEND)]
+        # Thresholds as exact fractions, once, with their release values:
+        # (threshold, release × threshold, level).
+        dev = [(frac(p.deviation_defend_bps), RiskLevel.DEFEND)]
         if p.deviation_freeze_bps is not None:
-            self._dev_thresholds.append((frac(p.deviation_freeze_bps), RiskLevel.FREEZE))
-        self._loss_thresholds = []
+            dev.append((frac(p.deviation_freeze_bps), RiskLevel.FREEZE))
+        loss = []
         if p.loss_defend is not None:
-            self._loss_thresholds.append((frac(p.loss_defend), RiskLevel.DEFEND))
+            loss.append((frac(p.loss_defend), RiskLevel.DEFEND))
         if p.loss_halt is not None:
-            self._loss_thresholds.append((frac(p.loss_halt), RiskLevel.HALT))
-        self._reject_thresholds = [
+            loss.append((frac(p.loss_halt), RiskLevel.HALT))
+        rejects = [
             (Fraction(p.rejects_freeze), RiskLevel.FREEZE),
             (Fraction(p.rejects_halt), RiskLevel.HALT),
         ]
+        inventory = (
+            []
+            if p.inventory_defend_lots is None
+            else [(Fraction(p.inventory_defend_lots), RiskLevel.DEFEND)]
+        )
+        self._dev_latch = self._with_release(dev)
+        self._loss_latch = self._with_release(loss)
+        self._reject_latch = self._with_release(rejects)
+        self._inventory_latch = self._with_release(inventory)
+        # One-entry caches of exact results keyed by their inputs: decisions come many
+        # times a second with the same best prices, fair and holdings.
+        self._dev_key: tuple[int | None, int | None, Fraction] | None = None
+        self._dev_value: Fraction | None = None
+        self._equity_key: tuple[int, int, Fraction] | None = None
+        self._equity = Fraction(0)
+        self._cash_key: int | None = None
+        self._cash_lots = 0
+
+    def _with_release(
+        self, thresholds: list[tuple[Fraction, RiskLevel]]
+    ) -> list[tuple[Fraction, Fraction, RiskLevel]]:
+        return [(t, t * self._release, level) for t, level in thresholds]
 
     @property
     def level(self) -> RiskLevel:
@@ -363,14 +386,15 @@ class Risk:
     # -- triggers -------------------------------------------------------------------------
 
     def _latch(
-        self, name: str, value: Fraction, thresholds: list[tuple[Fraction, RiskLevel]]
+        self, name: str, value: Fraction, thresholds: list[tuple[Fraction, Fraction, RiskLevel]]
     ) -> RiskLevel | None:
-        # Numeric hysteresis: a level stays on until the value falls below release × threshold.
+        # Numeric hysteresis: a level stays on until the value falls below release × threshold
+        # (each threshold comes with that release value, computed once).
         previous = self._active.get(name)
         hit: RiskLevel | None = None
-        for threshold, level in thresholds:
+        for threshold, release, level in thresholds:
             on = value >= threshold
-            held = previous is not None and previous >= level and value >= threshold * self._release
+            held = previous is not None and previous >= level and value >= release
             if (on or held) and (hit is None or level > hit):
                 hit = level
         if hit is None:
@@ -427,20 +451,18 @@ class Risk:
                 add(Trigger("fair_jump", freeze))
             deviation = self._deviation_bps(state, f)
             if deviation is not None:
-                hit = self._latch("peg_deviation", abs(deviation), self._dev_thresholds)
+                hit = self._latch("peg_deviation", abs(deviation), self._dev_latch)
                 if hit is not None:
                     add(Trigger("peg_deviation", hit, f"{float(deviation):+.1f} bps"))
             drawdown = self._drawdown(state, f)
-            hit = self._latch("loss_from_peak", drawdown, self._loss_thresholds)
+            hit = self._latch("loss_from_peak", drawdown, self._loss_latch)
             if hit is not None:
                 add(Trigger("loss_from_peak", hit, f"{float(drawdown):.4f} {self.market.quote}"))
 
         inv = state.inventory
-        lots_excess = Fraction(abs(inv.excess_units), self._units_per_lot)
-        if p.inventory_defend_lots is not None:
-            hit = self._latch(
-                "inventory", lots_excess, [(Fraction(p.inventory_defend_lots), RiskLevel.DEFEND)]
-            )
+        if self._inventory_latch:
+            lots_excess = Fraction(abs(inv.excess_units), self._units_per_lot)
+            hit = self._latch("inventory", lots_excess, self._inventory_latch)
             if hit is not None:
                 add(Trigger("inventory", hit, f"{float(lots_excess):.0f} lots from target"))
         too_long = (
@@ -456,7 +478,7 @@ class Risk:
             )
 
         rejects = self._rejects_in_window(now, feed.rejects_total if feed is not None else None)
-        hit = self._latch("reject_storm", Fraction(rejects), self._reject_thresholds)
+        hit = self._latch("reject_storm", Fraction(rejects), self._reject_latch)
         if hit is not None:
             add(Trigger("reject_storm", hit, f"{rejects} in {p.reject_window_s}s"))
 
@@ -469,6 +491,13 @@ class Risk:
         # Mid against fair; with one side only, how far that side's touch is through fair.
         book = state.book
         bb, ba = book.best_bid, book.best_ask
+        key = (bb, ba, fair)
+        if key != self._dev_key:
+            self._dev_key, self._dev_value = key, self._deviation_of(bb, ba, fair)
+        return self._dev_value
+
+    @staticmethod
+    def _deviation_of(bb: int | None, ba: int | None, fair: Fraction) -> Fraction | None:
         if bb is not None and ba is not None:
             ref = Fraction(bb + ba, 2)
         elif bb is not None:
@@ -481,7 +510,11 @@ class Risk:
 
     def _drawdown(self, state: MarketState, fair: Fraction) -> Fraction:
         inv = state.inventory
-        equity = (inv.quote_units + inv.base_units * fair * self._tick) * self._qty_unit
+        key = (inv.quote_units, inv.base_units, fair)
+        if key != self._equity_key:
+            self._equity_key = key
+            self._equity = (inv.quote_units + inv.base_units * fair * self._tick) * self._qty_unit
+        equity = self._equity
         if self._peak is None or equity > self._peak:
             self._peak = equity
         return self._peak - equity
@@ -530,7 +563,12 @@ class Risk:
         # What the quote balance pays for, in tick·lots: price × lots of every bid must fit.
         cash: int | None = None
         if p.respect_balances:
-            cash = math.floor(Fraction(inv.quote_units) * self._qty_unit / self._lot_cost)
+            if inv.quote_units != self._cash_key:
+                self._cash_key = inv.quote_units
+                self._cash_lots = math.floor(
+                    Fraction(inv.quote_units) * self._qty_unit / self._lot_cost
+                )
+            cash = self._cash_lots
         kept: list[Quote] = []
         for side in (Side.BUY, Side.SELL):
             room = bid_room if side is Side.BUY else ask_room
