@@ -592,6 +592,12 @@ class Risk:
                 room -= lots
                 if side is Side.BUY and cash is not None:
                     cash -= lots * price
-                kept.append(Quote(side, price, lots, q.level_id))
-        note = desired.note if level is RiskLevel.NORMAL else f"risk {level.label}"
-        return DesiredQuotes(tuple(kept), note=note), len(desired.quotes) - len(kept)
+                # Quotes are immutable: one that passes unchanged is passed on as it is.
+                same = price == q.price_ticks and lots == q.lots
+                kept.append(q if same else Quote(side, price, lots, q.level_id))
+        dropped = len(desired.quotes) - len(kept)
+        if level is RiskLevel.NORMAL:
+            if not dropped and all(a is b for a, b in zip(kept, desired.quotes, strict=True)):
+                return desired, 0
+            return DesiredQuotes(tuple(kept), note=desired.note), dropped
+        return DesiredQuotes(tuple(kept), note=f"risk {level.label}"), dropped
