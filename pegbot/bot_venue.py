@@ -601,13 +601,29 @@ class VenueRunner:
                 await asyncio.wait_for(stop.wait(), period)
             if stop.is_set():
                 return
+            # Raced against stop: a venue call can wait out a long rate-limit block, and the
+            # shutdown must not wait for it (its own cancel-all has a deadline).
+            work = asyncio.ensure_future(self._housekeep_once())
+            stopper = asyncio.ensure_future(stop.wait())
             try:
-                await self.refresh_balances()
-                await self.recover_orders()
-                self.bot.snapshot_pnl(self)
+                await asyncio.wait({work, stopper}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                stopper.cancel()
+            if not work.done():
+                work.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await work
+                return
+            try:
+                work.result()
             except VenueError as exc:
                 log.warning("housekeeping failed: %s", exc,
                             extra={"event": "housekeeping_failed", "venue": self.name})  # fmt: skip
+
+    async def _housekeep_once(self) -> None:
+        await self.refresh_balances()
+        await self.recover_orders()
+        self.bot.snapshot_pnl(self)
 
     async def shutdown(self, timeout_s: float) -> list[str]:
         """Cancel everything and confirm it, within ``timeout_s``; returns what may be left.

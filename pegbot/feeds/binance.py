@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import random
 import time
 from collections.abc import AsyncIterator, Callable
@@ -69,10 +70,26 @@ __all__ = [
 ]
 
 log = logging.getLogger("pegbot.feeds.binance")
-# When a 429 carries no Retry-After, wait this long; never longer than the cap (a ban can be
-# days: past the cap the reconnect backoff and the operator take over).
+# A 429 without a usable Retry-After waits out the weight window, at least this long; never
+# longer than the cap (a ban can be days: past the cap the reconnect backoff and the
+# operator take over).
 _DEFAULT_RETRY_AFTER_S = 1.0
 _MAX_RETRY_AFTER_S = 120.0
+_NS = 1_000_000_000
+
+
+def _retry_after_seconds(value: Any) -> float | None:
+    # A Retry-After header value in seconds, or None when it is missing or not a usable
+    # number of seconds (HTTP also allows a date: not Binance's, treated as garbage).
+    if value is None:
+        return None
+    try:
+        seconds = float(str(value).strip())
+    except ValueError:
+        return None
+    if math.isnan(seconds) or seconds < 0:
+        return None
+    return seconds
 
 
 def _ms_to_ns(value: Any) -> int:
@@ -362,18 +379,25 @@ class BinanceFeed:
             await ws.close()
 
     def _retry_after(self, exc: BaseException) -> float | None:
-        """Seconds to stay away after a rate-limit answer (None if ``exc`` is not one)."""
+        """Seconds to stay away after a rate-limit answer (None if ``exc`` is not one).
+
+        ``Retry-After`` in seconds (Binance sends an integer; a decimal is accepted), capped
+        at two minutes (a ban can be days: past the cap the reconnect backoff and the
+        operator take over). Missing, garbage (a date, text, a negative number, NaN): wait
+        out the rest of Binance's one-minute weight window, at least a second — a short
+        guess would ask again inside the window, and the third 429 there earns a 418 ban.
+        """
         from ccxt.base.errors import DDoSProtection, RateLimitExceeded
 
         if not isinstance(exc, DDoSProtection | RateLimitExceeded):
             return None
         headers = getattr(self._rest, "last_response_headers", None) or {}
-        value = next((v for k, v in headers.items() if k.lower() == "retry-after"), None)
-        try:
-            seconds = float(value) if value is not None else _DEFAULT_RETRY_AFTER_S
-        except ValueError:
-            seconds = _DEFAULT_RETRY_AFTER_S
-        return min(max(seconds, 0.0), _MAX_RETRY_AFTER_S)
+        value = next((v for k, v in headers.items() if str(k).lower() == "retry-after"), None)
+        seconds = _retry_after_seconds(value)
+        if seconds is None:
+            into_minute = (self.clock() % (60 * _NS)) / _NS
+            seconds = max(_DEFAULT_RETRY_AFTER_S, 60.0 - into_minute)
+        return min(seconds, _MAX_RETRY_AFTER_S)
 
     async def _fetch_snapshot(self) -> tuple[bytes, int]:
         assert self.market is not None
