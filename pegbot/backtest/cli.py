@@ -148,6 +148,15 @@ def sweep_command(
     else:
         typer.echo(table.to_string(index=False))
         typer.echo(str(dest))
+    failed = int(table["error"].notna().sum()) if "error" in table else 0
+    if failed:
+        # The other points are in the table; the failed ones carry their error.
+        for err in table["error"].dropna().unique()[:5]:
+            typer.echo(f"error: {err}", err=True)
+        typer.echo(
+            f"error: {failed} of {len(table)} points failed (see the error column)", err=True
+        )
+        raise typer.Exit(1)
 
 
 def register(app: typer.Typer) -> None:

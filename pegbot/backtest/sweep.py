@@ -17,10 +17,19 @@ Spec (TOML, paths relative to the spec file)::
     "strategy.params.size_lots" = [10000, 50000]
     "latency.entry_ms" = [5, 10, 20]
     [optuna]                                # instead of [grid]: adaptive search
-    trials = 40
-    storage = "sqlite:///out/sweep.db"      # optuna RDB storage (resumable)
+    trials = 40                             # trials added by each run
+    storage = "sqlite:///out/sweep.db"      # optional; relative to the spec; resumable
+    study = "size"                          # optional; default: the output folder's name
+    seed = 1                                # optional: a reproducible TPE sampler
     [optuna.params]
     "strategy.params.size_lots" = { low = 1000, high = 100000, log = true, int = true }
+    "queue.model" = { choices = ["risk_averse", "power2"] }
+
+optuna runs ask/tell in this process and evaluates each batch of trials (as many as there
+are workers) on the executor. A stored study is resumed: a rerun adds ``trials`` trials to
+it, and the table lists every finished trial of the study (figures kept as the trial's
+``row`` user attribute), so its best row is the study's best trial. A point that fails is a
+row with its ``error`` (and a FAIL trial), not a lost sweep.
 
 Results: one row per point (the parameters, the headline summary figures, a parameter hash,
 the git commit and the tape's SHA-256) in ``sweep.parquet``, and ``sweep.json``; ``pegbot
@@ -31,8 +40,10 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import hashlib
+import importlib
 import itertools
 import json
+import math
 import os
 import subprocess
 import tomllib
@@ -93,6 +104,8 @@ def load_spec(path: str | Path) -> SweepSpec:
     for key, values in grid.items():
         if not isinstance(values, list) or not values:
             raise SweepError(f"{p}: grid.{key} must be a non-empty list")
+    if opt:
+        _check_optuna(p, opt)
     direction = raw.get("direction", "maximize")
     if direction not in ("maximize", "minimize"):
         raise SweepError(f"{p}: direction must be maximize or minimize")
@@ -102,6 +115,11 @@ def load_spec(path: str | Path) -> SweepSpec:
         q = Path(v)
         return q if q.is_absolute() else here / q
 
+    storage = opt.get("storage")
+    if isinstance(storage, str) and storage.startswith("sqlite:///"):
+        db = storage.removeprefix("sqlite:///")
+        if db and db != ":memory:" and not Path(db).is_absolute():
+            opt = {**opt, "storage": "sqlite:///" + str(here / db)}  # relative to the spec
     return SweepSpec(
         scenario=rel(raw["scenario"]),
         tape=rel(raw["tape"]) if raw.get("tape") else None,
@@ -111,6 +129,20 @@ def load_spec(path: str | Path) -> SweepSpec:
         grid=grid,
         optuna=opt,
     )
+
+
+def _check_optuna(p: Path, opt: Mapping[str, Any]) -> None:
+    extra = set(opt) - {"trials", "storage", "study", "seed", "params"}
+    if extra:
+        raise SweepError(f"{p}: unknown optuna keys {sorted(extra)}")
+    params = opt.get("params")
+    if not isinstance(params, dict) or not params:
+        raise SweepError(f"{p}: optuna.params must name at least one parameter")
+    for key, d in params.items():
+        if not isinstance(d, dict) or not ("choices" in d or ("low" in d and "high" in d)):
+            raise SweepError(f"{p}: optuna.params.{key} needs low and high, or choices")
+    if int(opt.get("trials", 20)) < 1:
+        raise SweepError(f"{p}: optuna.trials must be at least 1")
 
 
 def grid_points(grid: Mapping[str, list[Any]]) -> list[dict[str, Any]]:
@@ -133,9 +165,12 @@ def _init_worker() -> None:
     os.environ["OMP_NUM_THREADS"] = "1"
 
 
-def _row(params: dict[str, Any], summary: dict[str, Any]) -> dict[str, Any]:
+def _row(params: dict[str, Any], summary: dict[str, Any] | None, error: str | None = None
+         ) -> dict[str, Any]:  # fmt: skip
     row = dict(params)
     row["param_hash"] = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:12]
+    row["error"] = error
+    summary = summary or {}
     for key in COLUMNS:
         row[key] = summary.get(key)
     for key, value in (summary.get("markouts") or {}).items():
@@ -165,14 +200,27 @@ def _file_sha(path: Path) -> str:
     return h.hexdigest()
 
 
-def _executor(workers: int, dask: str | None) -> cf.Executor:
-    if dask:
-        try:
-            from dask.distributed import Client
-        except ImportError as exc:
-            raise SweepError("--dask needs the dist extra: pip install 'pegbot[dist]'") from exc
-        return Client(dask).get_executor()  # type: ignore[no-any-return]
-    return cf.ProcessPoolExecutor(max_workers=workers, initializer=_init_worker)
+_NEED_DIST = "{what} needs the dist extra: pip install 'pegbot[dist]'"
+
+
+def _dask_client(address: str) -> Any:
+    # Imported only here: the process pool needs neither dask nor distributed.
+    # (importlib: typed as Any, so mypy is the same with or without the extra installed)
+    try:
+        distributed = importlib.import_module("distributed")
+    except ImportError as exc:
+        raise SweepError(_NEED_DIST.format(what="--dask")) from exc
+    try:
+        return distributed.Client(address)
+    except (OSError, TimeoutError) as exc:
+        raise SweepError(f"--dask {address}: cannot reach the scheduler: {exc}") from exc
+
+
+def _import_optuna() -> Any:
+    try:
+        return importlib.import_module("optuna")
+    except ImportError as exc:
+        raise SweepError(_NEED_DIST.format(what="an [optuna] sweep")) from exc
 
 
 def run_sweep(
@@ -183,24 +231,50 @@ def run_sweep(
     progress: Callable[[int, int], None] | None = None,
     executor: cf.Executor | None = None,
 ) -> tuple[pd.DataFrame, Path]:
-    """Run every point of ``spec``; returns the table and the directory it was saved in."""
+    """Run every point of ``spec``; returns the table and the directory it was saved in.
+
+    A point that raises (in its worker, or because the worker died) is a row with its
+    ``error`` and no figures; the other points are kept. ``error`` is None on good rows.
+
+    Args:
+        spec: The sweep.
+        workers: Processes of the default pool (and the optuna batch size with it).
+        dask: A Dask scheduler address (``tcp://host:port``): run the points there.
+        out: Results directory instead of the spec's ``output``.
+        progress: Called with (points done, points) as they finish.
+        executor: Run on this executor instead (the caller shuts it down).
+    """
     sc, where = load_scenario(spec.scenario)  # fail fast on a bad scenario
     tape = spec.tape or (where / sc.tape if sc.tape else None)
     if tape is None or not Path(tape).is_file():
         raise SweepError(f"tape not found: {tape}")
-    own = executor is None
-    ex = executor or _executor(workers, dask)
+    tape = Path(tape).resolve()  # workers may run in another directory
+    client = None
+    if executor is not None:
+        ex, batch = executor, max(1, workers)
+    elif dask:
+        client = _dask_client(dask)
+        # pure=False: every submit runs (the points are pure, but a retry must not be a cache hit).
+        ex = client.get_executor(pure=False)
+        batch = max(1, sum(client.nthreads().values()))
+    else:
+        ex = cf.ProcessPoolExecutor(max_workers=workers, initializer=_init_worker)
+        batch = max(1, workers)
     try:
         if spec.grid:
             rows = _run_grid(spec, ex, str(tape), progress)
         else:
-            rows = _run_optuna(spec, ex, str(tape), max(1, workers), progress)
+            rows = _run_optuna(spec, ex, str(tape), batch, progress)
     finally:
-        if own:
+        if executor is None:
             ex.shutdown()
+        if client is not None:
+            client.close()
     df = pd.DataFrame(rows)
     ascending = spec.direction == "minimize"
-    df = df.sort_values(spec.objective, ascending=ascending, na_position="last")
+    order = [spec.objective] + (["trial"] if "trial" in df else [])
+    df = df.sort_values(order, ascending=[ascending] + [True] * (len(order) - 1),
+                        na_position="last", kind="mergesort")  # fmt: skip
     dest = Path(out) if out is not None else spec.output
     dest.mkdir(parents=True, exist_ok=True)
     df.to_parquet(dest / "sweep.parquet", index=False)
@@ -213,9 +287,22 @@ def run_sweep(
         "tape_sha256": _file_sha(Path(tape)),
         "git_sha": _git_sha(),
         "points": len(df),
+        "failed": int(df["error"].notna().sum()) if "error" in df else 0,
+        "executor": f"dask {dask}" if dask and executor is None else "local",
     }
+    if spec.optuna:
+        meta["optuna_storage"] = spec.optuna.get("storage")
+        meta["optuna_study"] = _study_name(spec)
     (dest / "sweep.json").write_text(json.dumps(meta, indent=2) + "\n")
     return df.reset_index(drop=True), dest
+
+
+def _outcome(fut: cf.Future[dict[str, Any]]) -> tuple[dict[str, Any] | None, str | None]:
+    # The point's summary, or why there is none (its exception, a dead worker, ...).
+    try:
+        return fut.result(), None
+    except Exception as exc:  # reported in the point's row, never lost
+        return None, f"{type(exc).__name__}: {exc}"
 
 
 def _run_grid(spec: SweepSpec, ex: cf.Executor, tape: str,
@@ -224,42 +311,73 @@ def _run_grid(spec: SweepSpec, ex: cf.Executor, tape: str,
     futures = {ex.submit(run_point, str(spec.scenario), p, tape): p for p in points}
     rows = []
     for i, fut in enumerate(cf.as_completed(futures), 1):
-        rows.append(_row(futures[fut], fut.result()))
+        rows.append(_row(futures[fut], *_outcome(fut)))
         if progress is not None:
             progress(i, len(points))
     return rows
 
 
+def _study_name(spec: SweepSpec) -> str:
+    return str(spec.optuna.get("study", spec.output.name))
+
+
 def _run_optuna(spec: SweepSpec, ex: cf.Executor, tape: str, batch: int,
                 progress: Callable[[int, int], None] | None) -> list[dict[str, Any]]:  # fmt: skip
-    try:
-        import optuna
-    except ImportError as exc:
-        raise SweepError("[optuna] sweeps need optuna: pip install optuna") from exc
+    """Ask/tell from this process, trials evaluated on the executor; returns every trial's row.
+
+    Each run adds ``trials`` trials to the study (a stored study is resumed, never
+    restarted); the table holds all finished trials of the study, so its best row is the
+    study's best trial.
+    """
+    optuna = _import_optuna()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
     cfg = spec.optuna
     space = cfg.get("params", {})
     if not space:
         raise SweepError("optuna.params is empty")
+    storage = cfg.get("storage")
+    if isinstance(storage, str) and storage.startswith("sqlite:///"):
+        Path(storage.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    seed = cfg.get("seed")
     study = optuna.create_study(
         direction=spec.direction,
-        storage=cfg.get("storage"),
-        study_name=cfg.get("study", spec.output.name),
+        storage=storage,
+        study_name=_study_name(spec),
         load_if_exists=True,
+        sampler=optuna.samplers.TPESampler(seed=int(seed)) if seed is not None else None,
     )
+    if study.direction.name.lower() != spec.direction:
+        raise SweepError(f"stored study {study.study_name!r} is {study.direction.name.lower()}")
     total = int(cfg.get("trials", 20))
-    rows: list[dict[str, Any]] = []
-    while len(rows) < total:
-        # Ask a batch, run it on the executor, tell the results (the study stays in this process).
-        trials = [study.ask() for _ in range(min(batch, total - len(rows)))]
+    done = 0
+    while done < total:
+        # Ask a batch, run it on the executor, tell the results (the study stays here).
+        trials = [study.ask() for _ in range(min(batch, total - done))]
         points = [_suggest(t, space) for t in trials]
         futures = [ex.submit(run_point, str(spec.scenario), p, tape) for p in points]
         for trial, p, fut in zip(trials, points, futures, strict=True):
-            summary = fut.result()
-            value = summary.get(spec.objective)
-            study.tell(trial, float(value) if value is not None else None)
-            rows.append(_row(p, summary))
+            summary, error = _outcome(fut)
+            row = _row(p, summary, error)
+            row["trial"] = trial.number
+            value = (summary or {}).get(spec.objective)
+            trial.set_user_attr("row", row)
+            if value is None or not math.isfinite(float(value)):
+                if error is None:
+                    row["error"] = f"objective {spec.objective} is {value}"
+                    trial.set_user_attr("row", row)
+                study.tell(trial, state=optuna.trial.TrialState.FAIL)
+            else:
+                study.tell(trial, float(value))
+            done += 1
             if progress is not None:
-                progress(len(rows), total)
+                progress(done, total)
+    rows = []
+    for t in study.get_trials(deepcopy=False):
+        if t.state.is_finished() and "row" in t.user_attrs:
+            rows.append(dict(t.user_attrs["row"]))
+        elif t.state.is_finished():  # a trial told elsewhere: its parameters and value only
+            rows.append({**t.params, "trial": t.number, spec.objective: t.value,
+                         "error": None if t.value is not None else str(t.state.name)})  # fmt: skip
     return rows
 
 
