@@ -23,6 +23,7 @@ from pegbot.backtest import results
 _W, _H, _PAD = 900, 260, 48
 _COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd")
 _MAX_POINTS = 2000
+_HEAT_CELLS = 8  # per axis: more distinct values than this are binned
 
 
 def _thin(x: np.ndarray[Any, Any], y: np.ndarray[Any, Any]) -> tuple[Any, Any]:
@@ -226,7 +227,12 @@ def sweep_html(df: pd.DataFrame, params: list[str], objective: str, title: str) 
     """The report of a sweep: the heatmap and the table of runs."""
     body = []
     if len(params) >= 2:
-        body.append(heatmap(f"{objective} by {params[0]} x {params[1]}", df, params[0],
+        # optuna samples continuous values: bin them so the heatmap is a readable grid.
+        cells = df[[params[0], params[1], objective]].copy()
+        for p in params[:2]:
+            if cells[p].nunique() > _HEAT_CELLS and pd.api.types.is_numeric_dtype(cells[p]):
+                cells[p] = pd.cut(cells[p], _HEAT_CELLS).astype(str)
+        body.append(heatmap(f"{objective} by {params[0]} x {params[1]}", cells, params[0],
                             params[1], objective))  # fmt: skip
     elif len(params) == 1:
         d = df.sort_values(params[0])

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from _backtest_helpers import book_rows, write
 
@@ -141,3 +142,15 @@ def test_interpolated_latency_from_a_file(tmp_path: Path) -> None:
         make_latency(LatencySpec(kind="interpolated", file=str(path)), tmp_path)
     with pytest.raises(ScenarioError, match=r"latency\.file"):
         make_latency(LatencySpec(kind="interpolated"), tmp_path)
+
+
+def test_sweep_heatmap_bins_continuous_optuna_values() -> None:
+    from pegbot.backtest.report import sweep_html
+
+    rng = np.random.default_rng(1)
+    df = pd.DataFrame({"a": rng.uniform(0, 1, 40), "b": rng.integers(1, 1000, 40)})
+    df["pnl_quote"] = df["a"] * 10 - df["b"] / 100
+    html = sweep_html(df, ["a", "b"], "pnl_quote", "t")
+    cells = html.split("<h2>Runs</h2>")[0].count("<rect")
+    assert 8 <= cells <= 64  # an 8 x 8 grid at most, not 40 x 40 mostly empty cells
+    assert "a=(" in html and "b=(" in html  # the bins' intervals label the axes

@@ -18,6 +18,7 @@ import pandas as pd
 import pytest
 from test_backtest_sweep import _spec, _tape
 
+from pegbot.backtest.report import write_report
 from pegbot.backtest.sweep import SweepError, load_spec, run_point, run_sweep
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -133,6 +134,8 @@ def test_optuna_on_the_process_pool_in_sqlite_resumes(tmp_path: Path) -> None:
     assert again["pnl_quote"] == best["pnl_quote"]
     meta = json.loads((dest / "sweep.json").read_text())
     assert meta["optuna_study"] == "mm" and meta["points"] == 6
+    html = write_report(dest).read_text()
+    assert html.count("<rect") > 6 and "strategy.params.size_lots=" in html
 
 
 def test_optuna_on_dask_relative_storage(cluster: str, tmp_path: Path) -> None:
@@ -147,6 +150,7 @@ def test_optuna_on_dask_relative_storage(cluster: str, tmp_path: Path) -> None:
 
 _NO_DIST = """
 import sys
+from pegbot.backtest.report import write_report
 from pegbot.backtest.sweep import SweepError, load_spec, run_sweep
 grid, opt = load_spec(sys.argv[1]), load_spec(sys.argv[2])
 table, _ = run_sweep(grid, workers=1)
