@@ -30,6 +30,7 @@ SAME = ["events", "fills", "volume_base", "pnl_quote", "pnl_realised_quote", "fe
 GRID = '[grid]\n"strategy.params.size_lots" = [10000, 50000]\n"latency.entry_ms" = [1, 30]\n'
 KEYS = ["strategy.params.size_lots", "latency.entry_ms"]
 
+pytestmark = pytest.mark.dist
 distributed = pytest.importorskip("distributed")
 optuna = pytest.importorskip("optuna")
 
