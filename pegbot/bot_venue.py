@@ -67,6 +67,9 @@ def describe(exc: BaseException) -> str:
         return "; ".join(describe(e) for e in exc.exceptions)
     text = str(exc)
     name = type(exc).__name__
+    cause = exc.__cause__
+    if cause is not None and type(cause) is not type(exc):
+        name += f" (from {type(cause).__name__})"  # e.g. the ccxt class behind our mapping
     return f"{name}: {text}" if text else f"{name} (no message): {exc!r}"
 
 

@@ -146,7 +146,8 @@ class RateSourceSettings(_Model):
         field: Dotted path of the rate in an ``http_json`` body.
         invert: Take ``1 / value``.
         interval_s: Seconds between polls.
-        max_age_s: An observation older than this is stale (None: never, for constants).
+        max_age_s: An observation older than this is stale (None: never, for constants);
+            at least ``interval_s`` (a shorter one is refused: always stale between polls).
         timeout_s: HTTP timeout.
     """
 
@@ -169,6 +170,14 @@ class RateSourceSettings(_Model):
             raise ValueError(f"a {self.kind} source needs {need}")
         if self.kind == "http_json" and self.field is None:
             raise ValueError("an http_json source needs field")
+        if self.max_age_s is not None and self.max_age_s < self.interval_s:
+            # Polled less often than it may age: every observation goes stale before the
+            # next poll, and the bot freezes for part of every interval.
+            raise ValueError(
+                f"source {self.name!r}: max_age_s ({self.max_age_s:g}) is shorter than "
+                f"interval_s ({self.interval_s:g}): it would be stale before each next poll; "
+                "raise max_age_s or lower interval_s"
+            )
 
 
 def _default_sources() -> tuple[RateSourceSettings, ...]:

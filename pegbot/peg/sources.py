@@ -41,6 +41,12 @@ PAIRS = (USD_KGS, USDT_USD)
 #: Every value of :attr:`RateSourceError.reason`: bounded, safe as a metric label.
 ERROR_REASONS = ("http", "timeout", "parse", "missing", "invalid", "io")
 
+#: Years a ``Date`` of NBKR may carry (the som exists since 1993).
+NBKR_YEARS = (1993, 2100)
+#: How far after the fetch a ``Date`` may lie: NBKR stamps its fixing with the next working
+#: day, which after a long holiday weekend is a few days ahead; more is a broken file.
+NBKR_MAX_AHEAD_S = 7 * 24 * 3600
+
 _NS = 1_000_000_000
 _MAX_BODY = 1 << 20  # daily.xml is ~0.5 kB; a megabyte is a broken or hostile server
 _DECIMAL_RE = re.compile(r"^\s*[0-9]+(?:[.,][0-9]+)?\s*$")
@@ -101,19 +107,34 @@ def parse_decimal(text: str, source: str = "value") -> Fraction:
 
 
 def nbkr_effective_ns(date_text: str, source: str = "nbkr") -> int:
-    """NBKR's ``Date`` (``dd.mm.yyyy``) as ns UTC of 00:00 Bishkek time that day."""
+    """NBKR's ``Date`` (``dd.mm.yyyy``) as ns UTC of 00:00 Bishkek time that day.
+
+    Raises:
+        RateSourceError: Not ``dd.mm.yyyy`` (``parse``), or a year outside
+            :data:`NBKR_YEARS` (``invalid``: before the som, or absurdly far ahead).
+    """
     try:
         day = dt.datetime.strptime(date_text.strip(), "%d.%m.%Y")
     except ValueError as exc:
         raise RateSourceError(
             source, "parse", f"Date {date_text[:20]!r} is not dd.mm.yyyy"
         ) from exc
+    if not NBKR_YEARS[0] <= day.year <= NBKR_YEARS[1]:
+        raise RateSourceError(
+            source,
+            "invalid",
+            f"Date {date_text.strip()[:20]!r} is outside {NBKR_YEARS[0]}..{NBKR_YEARS[1]}",
+        )
     local_midnight = day.replace(tzinfo=BISHKEK)
     return int(local_midnight.timestamp()) * _NS
 
 
 def parse_nbkr_daily(
-    data: bytes, observed_at_ns: int, currency: str = "USD", source: str = "nbkr"
+    data: bytes,
+    observed_at_ns: int,
+    currency: str = "USD",
+    source: str = "nbkr",
+    now_ns: int | None = None,
 ) -> RateObservation:
     """Parse NBKR ``daily.xml`` (or ``weekly.xml``) bytes into the KGS rate of ``currency``.
 
@@ -126,13 +147,17 @@ def parse_nbkr_daily(
         observed_at_ns: When it was fetched, ns UTC.
         currency: ISO code to extract; only ``USD`` maps onto a pair pegbot uses.
         source: Source name for the observation and errors.
+        now_ns: The clock, to refuse a ``Date`` more than :data:`NBKR_MAX_AHEAD_S` ahead
+            of it (None: only the :data:`NBKR_YEARS` bounds apply).
 
     Returns:
         The observation; ``effective_at_ns`` is 00:00 Bishkek time on ``Date``.
 
     Raises:
         RateSourceError: Not XML, a DTD (refused: no entity expansion from the network), the
-            wrong root, a bad ``Date``, the currency missing or duplicated, or a bad number.
+            wrong root, a bad ``Date`` (not ``dd.mm.yyyy``, a year outside
+            :data:`NBKR_YEARS`, or more than :data:`NBKR_MAX_AHEAD_S` after ``now_ns``), the
+            currency missing or duplicated, or a bad number.
     """
     if currency != "USD":
         raise ValueError(f"{source}: only USD maps onto a pegbot pair, got {currency!r}")
@@ -148,6 +173,12 @@ def parse_nbkr_daily(
     if not date_text:
         raise RateSourceError(source, "parse", "<CurrencyRates> has no Date attribute")
     effective = nbkr_effective_ns(date_text, source)
+    if now_ns is not None and effective > now_ns + NBKR_MAX_AHEAD_S * _NS:
+        # Taking it would hold a rate "in force" from a date nobody will reach soon.
+        days = (effective - now_ns) / (86400 * _NS)
+        raise RateSourceError(
+            source, "invalid", f"Date {date_text.strip()[:20]!r} is {days:.0f} days ahead of now"
+        )
     found = [c for c in root.findall("Currency") if c.get("ISOCode") == currency]
     if not found:
         raise RateSourceError(source, "missing", f"no {currency} rate in the file ({date_text})")
@@ -245,7 +276,7 @@ class FileSource:
         except OSError as exc:
             raise RateSourceError(self.name, "io", f"cannot read {self.path}: {exc}") from exc
         if data.lstrip().startswith(b"<"):
-            obs = parse_nbkr_daily(data, mtime_ns, source=self.name)
+            obs = parse_nbkr_daily(data, mtime_ns, source=self.name, now_ns=now_ns)
             if self.pair != USD_KGS:
                 raise RateSourceError(self.name, "invalid", "an NBKR file only gives USD/KGS")
             return obs
@@ -298,7 +329,7 @@ class NbkrSource(_HttpSource):
 
     async def fetch(self, now_ns: int) -> RateObservation:
         """Download and parse ``daily.xml``."""
-        return parse_nbkr_daily(await self._get(), now_ns, source=self.name)
+        return parse_nbkr_daily(await self._get(), now_ns, source=self.name, now_ns=now_ns)
 
 
 class HttpJsonSource(_HttpSource):

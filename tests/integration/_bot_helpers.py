@@ -16,7 +16,7 @@ from pegbot.sim.config import DEMO_API_KEY, DEMO_API_SECRET
 from pegbot.sim.testing import SimHandle
 
 STATIC_FAIR = """[peg]
-sources = [{ name = "static", kind = "static", rate = "87.45", max_age_s = 60 }]
+sources = [{ name = "static", kind = "static", rate = "87.45", interval_s = 30, max_age_s = 60 }]
 """
 
 

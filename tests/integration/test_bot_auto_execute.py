@@ -34,7 +34,7 @@ SYMBOL = "KGST/USDT"
 
 def _toml(enabled: bool, max_signals: int = 1) -> str:
     return f"""[peg]
-sources = [{{ name = "static", kind = "static", rate = "87.45", max_age_s = 60 }}]
+sources = [{{ name = "static", kind = "static", rate = "87.45", interval_s = 30, max_age_s = 60 }}]
 [peg.signals]
 cooldown_s = 0.3
 hysteresis_bps = 0

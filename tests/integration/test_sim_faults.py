@@ -124,7 +124,7 @@ async def test_nbkr_daily_xml_through_the_peg_source(sim: SimHandle) -> None:
             assert resp.headers["Content-Type"] == "text/xml; charset=windows-1251"
         assert raw.startswith(b'<?xml version="1.0" encoding="windows-1251"?>')
         assert b"<Value>84,9500</Value>" in raw and "Курсы".encode("cp1251") in raw
-        obs = await NbkrSource(http, url=f"{sim.http_url}/XML/daily.xml").fetch(1)
+        obs = await NbkrSource(http, url=f"{sim.http_url}/XML/daily.xml").fetch(time.time_ns())
     assert obs.rate == Fraction(Decimal("84.95"))
 
 

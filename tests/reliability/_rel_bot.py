@@ -30,7 +30,7 @@ SYMBOL = "KGST/USDT"
 SYM = "KGSTUSDT"
 LEVELS = 2  # the ladder of bot_toml: two levels a side
 STATIC_PEG = """[peg]
-sources = [{ name = "static", kind = "static", rate = "87.45", max_age_s = 60 }]
+sources = [{ name = "static", kind = "static", rate = "87.45", interval_s = 30, max_age_s = 60 }]
 """
 
 

@@ -145,7 +145,7 @@ async def test_connected_but_silent_stream_freezes(
 
 
 _STATIC = """[peg]
-sources = [{ name = "static", kind = "static", rate = "87.45", max_age_s = 60 }]
+sources = [{ name = "static", kind = "static", rate = "87.45", interval_s = 30, max_age_s = 60 }]
 """
 
 

@@ -219,7 +219,7 @@ async def test_secrets_never_reach_logs_metrics_journal_or_tracebacks(
             sim,
             tmp_path,
             peg="""[peg]
-sources = [{ name = "static", kind = "static", rate = "87.45", max_age_s = 60 }]
+sources = [{ name = "static", kind = "static", rate = "87.45", interval_s = 30, max_age_s = 60 }]
 """,
         )
         .read_text()

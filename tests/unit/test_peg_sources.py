@@ -90,9 +90,10 @@ async def test_static_source_is_exact_and_in_force_now() -> None:
 async def test_file_source_reads_xml_or_number_and_uses_mtime(tmp_path: Path) -> None:
     xml = tmp_path / "daily.xml"
     xml.write_bytes((DATA / "daily_2026-07-03.xml").read_bytes())
-    os.utime(xml, ns=(5 * NS, 5 * NS))
-    obs = await FileSource("file", xml).fetch(10 * NS)
-    assert obs.rate == Fraction(8745, 100) and obs.observed_at_ns == 5 * NS
+    now = utc_ns(2026, 7, 2, 10, 0)  # the day before its Date: the fixing was published
+    os.utime(xml, ns=(now - 5 * NS, now - 5 * NS))
+    obs = await FileSource("file", xml).fetch(now)
+    assert obs.rate == Fraction(8745, 100) and obs.observed_at_ns == now - 5 * NS
     num = tmp_path / "usdt.txt"
     num.write_text("0.9995\n")
     obs = await FileSource("usdt", num, pair=USDT_USD).fetch(0)
