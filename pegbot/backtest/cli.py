@@ -82,7 +82,6 @@ def backtest_command(
     except (BacktestError, OSError, ValueError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from exc
-    results.attach_fair(run, sc, where)
     t = results.tables(run)
     summary = results.summarize(run, t)
     summary["scenario"] = sc.name

@@ -208,6 +208,8 @@ class Backtest:
         self._prefetch: Future[Columns | None] | None = None
         self._rows_loaded = 0
         self.fair_price: Decimal | None = None
+        #: The fair price steps of a rate series, for the results (empty otherwise).
+        self.fair_series: list[tuple[int, Fraction]] = []
         self._first_ts: int | None = None
         self._rows: np.ndarray[Any, Any] | None = None
         self._flat: np.ndarray[Any, Any] | None = None  # buffer under ``_rows``
@@ -486,6 +488,7 @@ class Backtest:
             end_ns=self._last_ts,
             fair_source=self.fair_source,
             fair_price=self.fair_price,
+            fair_series=self.fair_series,
             risk_transitions=self._transitions,
             signals=self.signals,
             far_levels=int(st[core.FAR]),

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from decimal import Decimal
 from fractions import Fraction
+from pathlib import Path
 
 from pegbot.backtest.book import DenseBookView
 from pegbot.market import Market
@@ -24,6 +25,18 @@ def fixed_fair(market: Market, price: Decimal) -> FairFn:
         return view
 
     return fair
+
+
+def fair_series_from_file(path: str | Path) -> list[tuple[int, Fraction]]:
+    """A rate series file as ``(time ns, fair price in quote per base)`` steps.
+
+    The price is ``1 / rate`` of the last observation, exactly: the price the peg's estimator
+    holds for a single source (its stale/jump flags are not applied). The results mark PnL
+    and measure the bands around fair on these steps.
+    """
+    from pegbot.peg.replay import read_fair_file
+
+    return [(o.observed_at_ns, 1 / Fraction(o.rate)) for o in read_fair_file(path)]
 
 
 _MID_CACHE: dict[int, Fraction] = {}

@@ -8,7 +8,7 @@ them to a directory as Parquet plus ``summary.json``, which :mod:`pegbot.backtes
 reads back. Prices in the tables are ticks (exact) with a float column for plotting.
 
 Marking: "at fair" uses the fixed fair price when the scenario has one, the rate series' last
-value when the run carries it (:func:`attach_fair`), else the mid of the tape's book (for
+value (``run.fair_series``, filled by the scenario), else the mid of the tape's book (for
 ``fair.source = "mid"`` that *is* the fair value); ``summary["mark"]`` says which. The bands
 around fair are exact: integer price bounds from the rational fair, integer ns per crossing.
 """
@@ -19,15 +19,12 @@ import json
 import math
 from fractions import Fraction
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from pegbot.backtest.engine import BacktestRun
-
-if TYPE_CHECKING:
-    from pegbot.backtest.scenario import Scenario
 
 MARKOUTS_S = (1, 10, 60)
 BANDS_BPS = (10, 50, 100)
@@ -95,30 +92,6 @@ def _mark_name(run: BacktestRun) -> str:
     if run.fair_source == "series":
         return "mid (rate series not attached)"
     return "mid"
-
-
-def fair_series_from_file(path: str | Path) -> list[tuple[int, Fraction]]:
-    """A rate series file as ``(time ns, fair price in quote per base)`` steps.
-
-    The price is ``1 / rate`` of the last observation, exactly; it is the price the peg's
-    estimator holds for a single source (its stale/jump status flags are not applied here).
-    """
-    from pegbot.peg.replay import read_fair_file
-
-    return [(o.observed_at_ns, 1 / Fraction(o.rate)) for o in read_fair_file(path)]
-
-
-def attach_fair(run: BacktestRun, sc: Scenario, where: Path) -> BacktestRun:
-    """Fill ``run.fair_series`` from the scenario's rate series file (a no-op otherwise).
-
-    The engine keeps no fair timeline; the summary needs one to mark at fair and to measure
-    the bands around fair for a ``fair.source = "series"`` run.
-    """
-    if sc.fair.source == "series" and sc.fair.file and not run.fair_series:
-        from pegbot.backtest.scenario import resolve
-
-        run.fair_series = fair_series_from_file(resolve(sc.fair.file, where))
-    return run
 
 
 def _equity(run: BacktestRun, fills: pd.DataFrame, bbo: pd.DataFrame) -> pd.DataFrame:
@@ -279,7 +252,7 @@ def mid_near_fair(run: BacktestRun, bbo: pd.DataFrame) -> tuple[dict[str, float 
         note = (
             "fair is the tape's mid: trivially 100 %, not measured"
             if run.fair_source == "mid"
-            else "no fair timeline (rate series not attached: results.attach_fair)"
+            else "no fair timeline"
         )
         return dict.fromkeys(keys), note
     start, end = run.start_ns, run.end_ns

@@ -14,7 +14,6 @@ first and then against the scenario file's directory.
 from __future__ import annotations
 
 import copy
-import dataclasses
 import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
@@ -27,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from pegbot.backtest.book import DenseBookView
 from pegbot.backtest.engine import Backtest, BacktestError, FairFn, fixed_fair, mid_fair
+from pegbot.backtest.fair import fair_series_from_file
 from pegbot.backtest.venue import Account
 from pegbot.execution.reconciler import Reconciler
 from pegbot.execution.risk import Risk, RiskParams
@@ -325,7 +325,7 @@ def _signaler(market: Market) -> Callable[[int, DenseBookView, FairView | None],
         if last and last[0][0] == fair.price_ticks:
             # The same price (always, with a fixed fair): restamp instead of rebuilding
             # the exact ticks and rates.
-            value = dataclasses.replace(
+            value = replace(
                 last[0][1], now_ns=now_ns, observed_at_ns=now_ns, effective_at_ns=now_ns
             )
         else:
@@ -396,4 +396,6 @@ def build_backtest(
     except BacktestError as exc:
         raise ScenarioError(str(exc)) from exc
     bt.fair_price = fixed_price
+    if sc.fair.source == "series" and sc.fair.file:
+        bt.fair_series = fair_series_from_file(resolve(sc.fair.file, where))
     return bt

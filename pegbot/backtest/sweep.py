@@ -157,7 +157,7 @@ def run_point(scenario: str, params: dict[str, Any], tape: str | None) -> dict[s
 
     overrides = [f"{k}={json.dumps(v)}" for k, v in params.items()]
     sc, where = load_scenario(scenario, overrides)
-    run = results.attach_fair(build_backtest(sc, where, tape=tape).run(), sc, where)
+    run = build_backtest(sc, where, tape=tape).run()
     return results.summarize(run, results.tables(run))
 
 

@@ -17,6 +17,7 @@ from _backtest_helpers import LOT, T0, book_rows, meta, run, write
 
 from pegbot.backtest import results
 from pegbot.backtest.engine import BacktestRun
+from pegbot.backtest.fair import fair_series_from_file
 from pegbot.backtest.report import backtest_html
 from pegbot.backtest.venue import Account, SimVenue
 from pegbot.market import Side
@@ -114,7 +115,7 @@ def test_fair_from_a_rate_series(tmp_path: Path) -> None:
     # Mid within 10 bps: 0-40 s (1140 vs 1140) and 50-70 s (1151 vs 1150): 60 %.
     path = tmp_path / "rates.csv"
     path.write_text(f"ts,fair\n{T0 - S},0.0114\n{T0 + 50 * S},0.0115\n")
-    series = results.fair_series_from_file(path)
+    series = fair_series_from_file(path)
     assert series == [(T0 - S, Fraction("0.0114")), (T0 + 50 * S, Fraction("0.0115"))]
     r = _hand_run("series", fair_series=series)
     s = _summary(r)
@@ -126,7 +127,7 @@ def test_fair_from_a_rate_series(tmp_path: Path) -> None:
     # A series run without its series says so instead of guessing.
     s = _summary(_hand_run("series"))
     assert s["our_depth_near_fair"]["10bps_base"] is None
-    assert "not attached" in s["mid_near_fair_note"] and s["mark"].startswith("mid (")
+    assert "no fair timeline" in s["mid_near_fair_note"] and s["mark"].startswith("mid (")
 
 
 class Ladder:

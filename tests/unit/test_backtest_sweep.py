@@ -154,3 +154,16 @@ def test_sweep_heatmap_bins_continuous_optuna_values() -> None:
     cells = html.split("<h2>Runs</h2>")[0].count("<rect")
     assert 8 <= cells <= 64  # an 8 x 8 grid at most, not 40 x 40 mostly empty cells
     assert "a=(" in html and "b=(" in html  # the bins' intervals label the axes
+
+
+def test_a_series_scenario_run_carries_its_fair_steps(tmp_path: Path) -> None:
+    # build_backtest hands the rate series to the run, so every caller's summary marks at it.
+    tape = _tape(tmp_path)
+    rates = tmp_path / "rates.csv"
+    rates.write_text("ts,usd_kgs\n1735686000000000000,87.45\n1735689630000000000,87.0\n")
+    overrides = ["fair.source=series", f"fair.file={rates.as_posix()}"]
+    sc, where = load_scenario(ROOT / "backtests/hftbacktest_crosscheck.toml", overrides)
+    run = build_backtest(sc, where, tape=tape).run()
+    assert [t for t, _ in run.fair_series] == [1735686000000000000, 1735689630000000000]
+    s = results.summarize(run, results.tables(run))
+    assert s["mark"] == "series fair"
