@@ -24,8 +24,12 @@ The reliability suite runs a shortened version (``tests/reliability/test_load.py
 
 from __future__ import annotations
 
+import _sqlite3
 import argparse
 import asyncio
+import contextlib
+import ctypes
+import gc
 import json
 import os
 import socket
@@ -33,6 +37,8 @@ import statistics
 import sys
 import tempfile
 import time
+import tracemalloc
+from collections import deque
 from pathlib import Path
 from typing import Any
 
@@ -50,12 +56,133 @@ from pegbot.sim.config import DEMO_API_KEY, DEMO_API_SECRET  # noqa: E402
 
 BUSIEST_MSGS_PER_S = 15.0  # see the module docstring
 
+#: "Flat" memory: the RSS slope over the second half stays below this. At the ~245 msg/s
+#: pushed, 0.5 MB/min is ~34 bytes a message: anything kept per message (one small object
+#: is 50+ bytes) crosses it, while the allocator's and caches' settling stays under it once
+#: the bounded caches are full (``--cache-limit``). Slower leaks, per order (~8/s here), are
+#: caught by the container check instead: no container without a bound may grow.
+RSS_FLAT_MB_PER_MIN = 0.5
+#: Entries queued anywhere between the socket and an order request (``_queue_depths``):
+#: the WebSocket reader pauses at 16 frames, so more than this means the bot fell behind.
+QUEUE_MAX = 50
 
-def _rss_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
+#: Containers that grow with orders or fills but have a bound (path -> the bound, and where).
+BOUNDED: dict[str, str] = {
+    "runner.venue.client.orders": "ccxt ordersLimit (1000 by default)",
+    "runner.venue.client.myTrades": "ccxt tradesLimit (1000 by default)",
+    "runner.venue._latest": "CcxtVenue dedup_memory (20,000)",
+    "runner.venue._seen_orders": "CcxtVenue dedup_memory (20,000)",
+    "runner.venue._seen_fills": "CcxtVenue dedup_memory (20,000)",
+    "runner._done": "VenueRunner: cleared above 50,000",
+    "runner.status.tick_to_quote_s": "VenueRunner: trimmed above 10,000",
+    "runner.risk._rejects": "Risk: samples of the last reject_window_s (60 s)",
+    "bot.ledger._seen": "Ledger DEDUP_MEMORY (20,000) per venue",
+}
+#: Containers with no bound that grow per order/fill: reported, in files this benchmark's
+#: owner does not own (see benchmarks/RELIABILITY.md). Listed so that a *new* one fails.
+KNOWN_UNBOUNDED: dict[str, str] = {
+    "runner._seen_trades": "VenueRunner: every trade id of the run (bot_venue.py)",
+    "runner.venue._client_ids": "CcxtVenue: venue order id -> client id (ccxt_venue.py)",
+    "runner.risk.transitions": "Risk: every transition of the run (execution/risk.py)",
+}
+
+
+def _bound_of(path: str) -> str | None:
+    for prefix, bound in BOUNDED.items():
+        if path == prefix or path.startswith(prefix + "["):
+            return bound
+    return None
+
+
+def verdict(r: dict[str, Any]) -> dict[str, Any]:
+    """Pass/fail of each promise ("held", "no growing queue", "flat memory") with the why."""
+    grown = r["containers_grown_second_half"]
+    unbounded = {
+        p: v for p, v in grown.items() if _bound_of(p) is None and p not in KNOWN_UNBOUNDED
+    }
+    known = {p: v for p, v in grown.items() if p in KNOWN_UNBOUNDED}
+    rate_ok = r["msgs_per_s"] >= 0.9 * r["target_msgs_per_s"] and r["queue_dropped"] == 0
+    queue_ok = (
+        r["queue_total_max"] <= QUEUE_MAX
+        and r["resyncs"] == 0
+        and r["feed_delay_p50_second_ms"] < max(20.0, 3 * r["feed_delay_p50_first_ms"])
+    )
+    rss_ok = r["rss_slope_mb_per_min"] < RSS_FLAT_MB_PER_MIN
+    return {
+        "rate_held": rate_ok,
+        "no_growing_queue": queue_ok,
+        "rss_flat": rss_ok,
+        "rss_threshold_mb_per_min": RSS_FLAT_MB_PER_MIN,
+        "new_unbounded_containers": sorted(unbounded),
+        "known_unbounded_grew": {p: v[2] for p, v in known.items()},
+        "bounded_still_filling": sorted(p for p in grown if _bound_of(p) is not None),
+        "memory_flat": rss_ok and not unbounded and not known,
+    }
+
+
+def render_verdict(r: dict[str, Any]) -> str:
+    """The verdict as a few lines of text."""
+    v = r["verdict"]
+    ok = {True: "PASS", False: "FAIL"}
+    q = ", ".join(f"{k} {int(n)}" for k, n in r["queue_max"].items())
+    lines = [
+        f"rate            {ok[v['rate_held']]}: {r['msgs_per_s']:.0f} msg/s received, target "
+        f"{r['target_msgs_per_s']:.0f} (10 x {r['busiest_msgs_per_s']:.0f}); "
+        f"dropped {r['queue_dropped']}, resyncs {r['resyncs']}",
+        f"growing queue   {ok[v['no_growing_queue']]}: max queued {r['queue_total_max']:.0f} "
+        f"(<= {QUEUE_MAX}; {q}), last-minute trend {r['queue_total_slope_last_min_per_min']:+.2f}"
+        f"/min; feed delay p50 {r['feed_delay_p50_first_ms']:.2f} -> "
+        f"{r['feed_delay_p50_second_ms']:.2f} ms, max {r['feed_delay_max_ms']:.1f} ms, "
+        f"last-minute trend {r['feed_delay_slope_last_min_ms_per_min']:+.2f} ms/min",
+        f"RSS slope       {ok[v['rss_flat']]}: {r['rss_slope_mb_per_min']:+.2f} MB/min over the "
+        f"second half (flat: < {RSS_FLAT_MB_PER_MIN} MB/min); RSS {r['rss_start_mb']:.1f} -> "
+        f"{r['rss_half_mb']:.1f} -> {r['rss_end_mb']:.1f} MB; Python heap "
+        f"{r['py_blocks_slope_per_min'] / 1e3:+.1f} k blocks/min",
+        f"containers      {ok[not v['new_unbounded_containers']]}: no bound and growing: "
+        f"{v['new_unbounded_containers'] or 'none'}; known (reported): "
+        + (", ".join(f"{p} +{n:.0f}/min" for p, n in v["known_unbounded_grew"].items()) or "none")
+        + f"; bounded, still filling: {', '.join(v['bounded_still_filling']) or 'none'}",
+        f"memory flat     {ok[v['memory_flat']]}",
+        f"tick-to-quote   p50 {r['p50_ms']:.2f} ms, p99 {r['p99_ms']:.2f} ms over "
+        f"{r['quotes']:,} orders ({r['quotes_per_s']:.1f}/s)",
+    ]
+    return "\n".join(lines)
+
+
+def _rss_mb(pid: int | str = "self") -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return 0.0
+
+
+class _MallInfo2(ctypes.Structure):
+    _fields_ = [
+        (n, ctypes.c_size_t)
+        for n in (
+            "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks",
+            "fordblks", "keepcost",
+        )
+    ]  # fmt: skip
+
+
+def _native_mb() -> tuple[float, float]:
+    """(malloc bytes in use, SQLite's own bytes) in MB; -1 where the C library says nothing.
+
+    Python objects above 512 bytes, ccxt's JSON buffers and SQLite's page cache live in
+    malloc; RSS growing while these stay flat is the allocator holding freed pages.
+    """
+    malloc_mb = sqlite_mb = -1.0
+    with contextlib.suppress(OSError, AttributeError):
+        fn = ctypes.CDLL(None).mallinfo2
+        fn.restype = _MallInfo2
+        info = fn()
+        malloc_mb = (info.uordblks + info.hblkhd) / 2**20
+    with contextlib.suppress(OSError, AttributeError):
+        used = ctypes.CDLL(_sqlite3.__file__).sqlite3_memory_used
+        used.restype = ctypes.c_int64
+        sqlite_mb = used() / 2**20
+    return malloc_mb, sqlite_mb
 
 
 def _slope_per_min(xs: list[float], ys: list[float]) -> float:
@@ -77,6 +204,113 @@ def _root_cause(exc: BaseException) -> str:
     while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
         exc = exc.exceptions[0]
     return f"{type(exc).__name__}: {str(exc)[:200]}"
+
+
+_CONTAINERS = (list, dict, set, deque, asyncio.Queue)
+_WALKED = ("pegbot", "ccxt", "prometheus_client", "websockets")
+
+
+def _size(value: object) -> int:
+    return value.qsize() if isinstance(value, asyncio.Queue) else len(value)  # type: ignore[arg-type]
+
+
+def _containers(roots: dict[str, object], depth: int = 3) -> dict[str, object]:
+    """Every list/dict/set/deque/queue reachable through attributes of ``roots``, by path.
+
+    A leak is a container that grows with the messages or orders: sampled over the run, the
+    growing ones name themselves (``venue._client_ids``, ``ccxt.orders``, a metric's label
+    sets...). Walks attributes of pegbot, ccxt, prometheus_client and websockets objects (and
+    the values of dicts of them, e.g. ccxt's WebSocket clients) ``depth`` levels down.
+    """
+    out: dict[str, object] = {}
+    seen: set[int] = set()
+
+    def walk(path: str, obj: object, left: int) -> None:
+        if id(obj) in seen or left < 0:
+            return
+        seen.add(id(obj))
+        try:
+            attrs = vars(obj)
+        except TypeError:
+            return
+        for name, value in list(attrs.items()):
+            if isinstance(value, _CONTAINERS):
+                out[f"{path}.{name}"] = value
+                if isinstance(value, dict) and len(value) <= 16:
+                    for key, item in list(value.items()):
+                        if isinstance(item, _CONTAINERS):  # e.g. per-venue memories
+                            out[f"{path}.{name}[{str(key)[-24:]}]"] = item
+                        elif type(item).__module__.startswith(_WALKED):
+                            walk(f"{path}.{name}[{str(key)[-24:]}]", item, left - 1)
+            elif type(value).__module__.startswith(_WALKED):
+                walk(f"{path}.{name}", value, left - 1)
+
+    for name, root in roots.items():
+        if root is not None:
+            walk(name, root, depth)
+    return out
+
+
+def _deep_bytes(obj: object) -> int:
+    """Approximate bytes held by ``obj`` and everything it alone reaches (containers, slots)."""
+    seen: set[int] = set()
+    total = 0
+    stack = [obj]
+    while stack:
+        o = stack.pop()
+        if id(o) in seen or isinstance(o, type):
+            continue
+        seen.add(id(o))
+        total += sys.getsizeof(o)
+        if isinstance(o, dict):
+            stack.extend(o.keys())
+            stack.extend(o.values())
+        elif isinstance(o, list | tuple | set | frozenset | deque):
+            stack.extend(o)
+        elif type(o).__module__.startswith("pegbot"):  # records; not into the wider world
+            d = getattr(o, "__dict__", None)
+            if isinstance(d, dict):
+                stack.append(d)
+            for slot in getattr(type(o), "__slots__", ()):
+                if hasattr(o, slot):
+                    stack.append(getattr(o, slot))
+    return total
+
+
+def _queue_depths(runner: Any) -> dict[str, int]:
+    """Everything that could back up between the socket and an order request, right now."""
+    feed, venue = runner.feed, runner.venue
+    ws = getattr(feed, "_ws", None)
+    frames = getattr(getattr(ws, "recv_messages", None), "frames", None)
+    fq = getattr(feed, "_queue", None)
+    vq = getattr(venue, "_queue", None)
+    loop = asyncio.get_running_loop()
+    return {
+        "ws_frames": len(frames) if frames is not None else 0,  # received, not yet read
+        "feed_events": fq.qsize() if fq is not None else 0,
+        "venue_events": vq.qsize() if vq is not None else 0,  # order/fill events not folded
+        "inflight": len(runner._inflight),  # order requests sent, not answered
+        "loop_ready": len(getattr(loop, "_ready", ())),  # callbacks waiting for the loop
+    }
+
+
+def _heap_growth(before: Any, after: Any, top: int = 15) -> list[dict[str, Any]]:
+    """Top allocation growth between two ``tracemalloc`` snapshots, by traceback.
+
+    Each row: KiB and blocks gained, and where (innermost frame last; asyncio's own frames
+    left out, they only say that a callback ran).
+    """
+    keep = [tracemalloc.Filter(False, tracemalloc.__file__)]
+    stats = after.filter_traces(keep).compare_to(before.filter_traces(keep), "traceback")
+    out = []
+    for st in stats[:top]:
+        frames = [
+            f"{Path(f.filename).parent.name}/{Path(f.filename).name}:{f.lineno}"
+            for f in st.traceback
+            if "/asyncio/" not in f.filename
+        ]
+        out.append({"kb": st.size_diff / 1024, "count": st.count_diff, "where": frames[-5:]})
+    return out
 
 
 def _bot_toml(http: str, ws: str, tmp: Path) -> Path:
@@ -148,9 +382,47 @@ async def _pushed(http: str) -> int:
         return int((await r.json())["messages_pushed"])
 
 
-async def run_load(duration_s: float = 180.0, speed: float = 60.0) -> dict[str, Any]:
-    """Run the bot against a busy simulator for ``duration_s``; return the figures."""
+def _small_caches(limit: int) -> Any:
+    def factory(name: str, vs: Any, settings: Any) -> Any:
+        venue = make_venue(name, vs, settings)
+        client = getattr(venue, "client", None)
+        if client is not None:  # ccxt.pro's caches of watched orders and trades
+            client.options["ordersLimit"] = client.options["tradesLimit"] = limit
+        if hasattr(venue, "_dedup_memory"):
+            venue._dedup_memory = limit
+        return venue
+
+    return factory
+
+
+async def run_load(
+    duration_s: float = 180.0,
+    speed: float = 60.0,
+    *,
+    heap: bool = False,
+    sizes_every_s: float = 10.0,
+    cache_limit: int | None = None,
+) -> dict[str, Any]:
+    """Run the bot against a busy simulator for ``duration_s``; return the figures.
+
+    Args:
+        duration_s: Seconds of load after the bot is synced and quoting.
+        speed: Crowd speed of the simulator (market seconds per second).
+        heap: Trace Python allocations (``tracemalloc``, 16 frames; slows the bot down) and
+            report the top growth by traceback between the end of the first half and the end.
+        sizes_every_s: Period of the container-size and ``gc`` object-count samples.
+        cache_limit: Shrink the caches that have a bound (ccxt's order and trade caches,
+            1000 each by default, and the venue's de-duplication memory, 20,000) to this many
+            entries, so they are full before the measured half: what still grows then has
+            no bound. None: the bot as configured.
+    """
     samples: list[dict[str, float]] = []
+    sizes: list[tuple[float, dict[str, int]]] = []
+    objects: list[tuple[float, int]] = []
+    snap_half: Any = None
+    growth: list[dict[str, Any]] = []
+    if heap:
+        tracemalloc.start(16)
     with tempfile.TemporaryDirectory(prefix="pegbot-load-") as tmpdir:
         tmp = Path(tmpdir)
         sim, http, ws = await _start_sim(speed, tmp)
@@ -162,7 +434,8 @@ async def run_load(duration_s: float = 180.0, speed: float = 60.0) -> dict[str, 
             },
         )
         journal = Journal(settings.journal.path)
-        bot = Bot(settings, make_venue, journal=journal)
+        factory = make_venue if cache_limit is None else _small_caches(cache_limit)
+        bot = Bot(settings, factory, journal=journal)
         task = asyncio.create_task(bot.run())
         try:
             deadline = time.monotonic() + 30
@@ -175,20 +448,34 @@ async def run_load(duration_s: float = 180.0, speed: float = 60.0) -> dict[str, 
             runner = bot.runners[0]
             feed = runner.feed
             assert feed is not None
+
+            def roots() -> dict[str, object]:
+                return {
+                    "bot": bot, "runner": runner, "venue": runner.venue, "feed": feed,
+                    "ccxt": getattr(runner.venue, "client", None), "metrics": bot.metrics,
+                    "ledger": bot.ledger, "journal": journal,
+                }  # fmt: skip
+
             t0 = time.monotonic()
             m0, p0 = feed.counters.messages, await _pushed(http)
             q0 = runner.status.quotes_placed
             runner.status.tick_to_quote_s.clear()
+            next_sizes = 0.0
             while (now := time.monotonic()) - t0 < duration_s and not task.done():
                 before = time.monotonic()
                 await asyncio.sleep(1.0)
                 lag = time.monotonic() - before - 1.0  # how late the loop woke us
+                t = now - t0
                 book = feed.book
                 delay = (book.local_ts - book.exch_ts) / 1e9 if book.exch_ts else 0.0
                 samples.append(
                     {
-                        "t": now - t0,
+                        "t": t,
                         "rss_mb": _rss_mb(),
+                        "sim_rss_mb": _rss_mb(sim.pid),
+                        "malloc_mb": _native_mb()[0],
+                        "sqlite_mb": _native_mb()[1],
+                        "py_blocks": float(sys.getallocatedblocks()),
                         "messages": feed.counters.messages - m0,
                         "pushed": await _pushed(http) - p0,
                         "feed_delay_s": delay,
@@ -196,10 +483,26 @@ async def run_load(duration_s: float = 180.0, speed: float = 60.0) -> dict[str, 
                         "resyncs": feed.counters.resyncs,
                         "queue_dropped": feed.counters.queue_dropped,
                         "quotes": runner.status.quotes_placed - q0,
+                        "live": len(runner.live),
                         "level": float(runner.risk_state.level) if runner.risk_state else -1.0,
+                        **{f"q_{k}": float(v) for k, v in _queue_depths(runner).items()},
                     }
                 )
+                if t >= next_sizes:
+                    next_sizes += sizes_every_s
+                    sizes.append((t, {k: _size(v) for k, v in _containers(roots()).items()}))
+                    objects.append((t, len(gc.get_objects())))
+                if heap and snap_half is None and t >= duration_s / 2:
+                    snap_half = tracemalloc.take_snapshot()
+            if heap and snap_half is not None:
+                growth = _heap_growth(snap_half, tracemalloc.take_snapshot())
+            held = _containers(roots())
+            sizes.append((time.monotonic() - t0, {k: _size(v) for k, v in held.items()}))
+            objects.append((time.monotonic() - t0, len(gc.get_objects())))
             elapsed = time.monotonic() - t0
+            grown = _growth(sizes, elapsed / 2)
+            for path, row in grown.items():
+                row.append(_deep_bytes(held[path]) / 1024)  # KiB held now
             ttq = list(runner.status.tick_to_quote_s)
             quotes = runner.status.quotes_placed - q0
             rs = runner.risk_state
@@ -219,9 +522,55 @@ async def run_load(duration_s: float = 180.0, speed: float = 60.0) -> dict[str, 
             journal.close()
             sim.terminate()
             await sim.wait()
+            if heap:
+                tracemalloc.stop()
+    return _figures(
+        samples, grown, objects, growth, elapsed, speed, ttq, quotes,
+        {
+            "bot_error": error,
+            "died_at_s": elapsed if died else None,
+            "risk_level_at_end": level,
+            "risk_reasons_at_end": reasons,
+            "risk_transitions": transitions,
+            "open_orders_after_shutdown": summary.get("open_orders_after_shutdown"),
+        },
+    )  # fmt: skip
+
+
+def _growth(
+    sizes: list[tuple[float, dict[str, int]]], since_s: float, min_growth: int = 20
+) -> dict[str, list[float]]:
+    """Containers that grew from ``since_s`` to the end: path -> [len then, len at end, /min]."""
+    base = next(((t, d) for t, d in sizes if t >= since_s), sizes[0])
+    end = sizes[-1]
+    span_min = max(1e-9, (end[0] - base[0]) / 60)
+    out = {}
+    for path, n in end[1].items():
+        was = base[1].get(path, 0)
+        if n > was + min_growth:  # a few live orders or headers come and go
+            out[path] = [float(was), float(n), (n - was) / span_min]
+    return dict(sorted(out.items(), key=lambda kv: -kv[1][2]))
+
+
+def _figures(
+    samples: list[dict[str, float]],
+    grown: dict[str, list[float]],
+    objects: list[tuple[float, int]],
+    heap_growth: list[dict[str, Any]],
+    elapsed: float,
+    speed: float,
+    ttq: list[float],
+    quotes: int,
+    end_state: dict[str, Any],
+) -> dict[str, Any]:
     half = [s for s in samples if s["t"] >= elapsed / 2]
     first = [s for s in samples if s["t"] < elapsed / 2]
+    last_min = [s for s in samples if s["t"] >= elapsed - 60]
     last = samples[-1]
+    ts = [s["t"] for s in half]
+    qkeys = [k for k in last if k.startswith("q_")]
+    depth = {k[2:]: max(s[k] for s in samples) for k in qkeys}
+    obj_half = [(t, n) for t, n in objects if t >= elapsed / 2]
     return {
         "duration_s": elapsed,
         "speed": speed,
@@ -234,20 +583,50 @@ async def run_load(duration_s: float = 180.0, speed: float = 60.0) -> dict[str, 
         "queue_dropped": int(last["queue_dropped"]),
         "feed_delay_p50_first_ms": 1e3 * _pct([s["feed_delay_s"] for s in first], 0.5),
         "feed_delay_p50_second_ms": 1e3 * _pct([s["feed_delay_s"] for s in half], 0.5),
+        "feed_delay_max_ms": 1e3 * max(s["feed_delay_s"] for s in samples),
+        "feed_delay_slope_last_min_ms_per_min": 1e3
+        * _slope_per_min([s["t"] for s in last_min], [s["feed_delay_s"] for s in last_min]),
+        "queue_max": depth,
+        "queue_total_max": max(sum(s[k] for k in qkeys) for s in samples),
+        "queue_total_slope_last_min_per_min": _slope_per_min(
+            [s["t"] for s in last_min], [sum(s[k] for k in qkeys) for s in last_min]
+        ),
+        "live_orders_max": int(max(s["live"] for s in samples)),
         "loop_lag_p99_ms": 1e3 * _pct([s["loop_lag_s"] for s in samples], 0.99),
         "rss_start_mb": samples[0]["rss_mb"],
+        "rss_half_mb": half[0]["rss_mb"] if half else samples[0]["rss_mb"],
         "rss_end_mb": last["rss_mb"],
-        "rss_slope_mb_per_min": _slope_per_min([s["t"] for s in half], [s["rss_mb"] for s in half]),
+        "rss_slope_mb_per_min": _slope_per_min(ts, [s["rss_mb"] for s in half]),
+        "malloc_mb_start_half_end": [
+            samples[0]["malloc_mb"],
+            half[0]["malloc_mb"],
+            last["malloc_mb"],
+        ],
+        "malloc_slope_mb_per_min": _slope_per_min(ts, [s["malloc_mb"] for s in half]),
+        "sqlite_mb_start_half_end": [
+            samples[0]["sqlite_mb"],
+            half[0]["sqlite_mb"],
+            last["sqlite_mb"],
+        ],
+        "sim_rss_start_mb": samples[0]["sim_rss_mb"],
+        "sim_rss_end_mb": last["sim_rss_mb"],
+        "sim_rss_slope_mb_per_min": _slope_per_min(ts, [s["sim_rss_mb"] for s in half]),
+        "py_blocks_end": int(last["py_blocks"]),
+        "py_blocks_slope_per_min": _slope_per_min(ts, [s["py_blocks"] for s in half]),
+        "gc_objects": [n for _, n in objects],
+        "gc_objects_slope_per_min": _slope_per_min(
+            [float(t) for t, _ in obj_half], [float(n) for _, n in obj_half]
+        ),
+        "containers_grown_second_half": grown,
+        "heap_growth_second_half": heap_growth,
         "quotes": quotes,
+        "quotes_per_s": quotes / elapsed,
         "p50_ms": 1e3 * _pct(ttq, 0.5),
         "p99_ms": 1e3 * _pct(ttq, 0.99),
-        "bot_error": error,
-        "died_at_s": elapsed if died else None,
-        "risk_level_at_end": level,
-        "risk_reasons_at_end": reasons,
-        "risk_transitions": transitions,
         "timeline_quotes_level": [(int(x["quotes"]), int(x["level"])) for x in samples[::5]],
-        "open_orders_after_shutdown": summary.get("open_orders_after_shutdown"),
+        "timeline_rss_mb": [round(x["rss_mb"], 1) for x in samples[::10]],
+        "timeline_py_kblocks": [round(x["py_blocks"] / 1e3, 1) for x in samples[::10]],
+        **end_state,
     }
 
 
@@ -257,10 +636,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--duration", type=float, default=180.0, help="seconds of load")
     ap.add_argument("--speed", type=float, default=60.0, help="crowd speed (market s per s)")
     ap.add_argument("--json", type=Path, help="write the figures here as JSON")
+    ap.add_argument("--heap", action="store_true", help="trace allocations (tracemalloc; slower)")
+    ap.add_argument(
+        "--cache-limit", type=int, help="shrink the bounded caches to N entries (see run_load)"
+    )
     args = ap.parse_args(argv)
-    result = asyncio.run(run_load(args.duration, args.speed))
+    load = run_load(args.duration, args.speed, heap=args.heap, cache_limit=args.cache_limit)
+    result = asyncio.run(load)
+    result["verdict"] = verdict(result)
     for key, value in result.items():
         print(f"{key:>28}: {value:.3f}" if isinstance(value, float) else f"{key:>28}: {value}")
+    print("\nVERDICT\n" + render_verdict(result))
     if args.json:
         args.json.write_text(json.dumps(result, indent=1))
     return 0

@@ -23,11 +23,15 @@ Accounting rules, stated once:
   starting inventory is valued at its ``cost_price``.
 
 Fills are applied once: a second fill with the same ``(venue, symbol, trade_id)`` is ignored,
-so replaying the journal and recovered fills after a restart is safe.
+so replaying the journal and recovered fills after a restart is safe. The ledger remembers the
+newest :data:`DEDUP_MEMORY` trade ids per venue (a set of every id would grow for as long as
+the bot runs); a fill it no longer remembers and not newer than the forgotten ones cannot be
+told from a duplicate and is refused with :class:`LedgerError`, never counted twice.
 """
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -36,11 +40,15 @@ from fractions import Fraction
 from pegbot.execution.venue import Fill
 from pegbot.market import Market, Side
 
-__all__ = ["Inventory", "Ledger", "LedgerError", "PnL"]
+__all__ = ["DEDUP_MEMORY", "Inventory", "Ledger", "LedgerError", "PnL"]
 
 Number = Fraction | Decimal | int
 #: Resolution of the average cost, in quote currency per base unit.
 _AVERAGE_GRID = 10**18
+#: Trade ids remembered per venue to ignore repeats. Repeats come from stream replays and the
+#: recovery fetch, which looks a minute back: 20,000 fills is over an hour at the load test's
+#: 4 fills/s (months at KGST's real pace), about 3 MB at most.
+DEDUP_MEMORY = 20_000
 
 
 class LedgerError(ValueError):
@@ -148,12 +156,29 @@ class Ledger:
         rates: Prices in the quote currency of third assets that fees are paid in.
     """
 
-    def __init__(self, market: Market, rates: Mapping[str, Number] | None = None) -> None:
-        """Start empty; set starting balances with :meth:`set_balances`."""
+    def __init__(
+        self,
+        market: Market,
+        rates: Mapping[str, Number] | None = None,
+        dedup_memory: int = DEDUP_MEMORY,
+    ) -> None:
+        """Start empty; set starting balances with :meth:`set_balances`.
+
+        Args:
+            market: The symbol's market.
+            rates: Prices in quote of third assets that fees are paid in.
+            dedup_memory: Trade ids remembered per venue (see the module docstring).
+        """
+        if dedup_memory < 1:
+            raise ValueError("dedup_memory must be at least 1")
         self.market = market
         self.rates: dict[str, Fraction] = {k: _frac(v) for k, v in (rates or {}).items()}
         self._accounts: dict[str, _Account] = {}
-        self._seen: set[tuple[str, str, str]] = set()
+        self._dedup_memory = dedup_memory
+        # Per venue: trade id -> venue time, oldest first (bounded, see DEDUP_MEMORY), and the
+        # newest venue time among the ids forgotten (-1: none forgotten yet).
+        self._seen: dict[str, OrderedDict[str, int]] = {}
+        self._forgotten_ns: dict[str, int] = {}
 
     def set_rate(self, asset: str, price: Number) -> None:
         """Set the quote price of a fee asset (e.g. BNB)."""
@@ -188,14 +213,20 @@ class Ledger:
         """Account for one fill; False if that trade was applied before.
 
         Raises:
-            LedgerError: The fill's symbol is not this ledger's, or its fee asset has no rate.
+            LedgerError: The fill's symbol is not this ledger's, its fee asset has no rate, or
+                it is older than the trade ids the ledger still remembers (it may be a repeat).
         """
         m = self.market
         if fill.symbol != m.symbol:
             raise LedgerError(f"fill {fill.trade_id} is {fill.symbol}, ledger is {m.symbol}")
-        key = (fill.venue, fill.symbol, fill.trade_id)
-        if key in self._seen:
+        seen = self._seen.get(fill.venue)
+        if seen is not None and fill.trade_id in seen:
             return False
+        if fill.ts_ns <= self._forgotten_ns.get(fill.venue, -1):
+            raise LedgerError(
+                f"fill {fill.trade_id} at {fill.ts_ns} ns is older than the trade ids the ledger "
+                f"remembers (last {self._dedup_memory}): it may be a repeat, not applied"
+            )
         fee = _frac(fill.fee)
         if fee and fill.fee_asset not in (m.base, m.quote) and fill.fee_asset not in self.rates:
             raise LedgerError(
@@ -223,8 +254,16 @@ class Ledger:
                 acct.other[fill.fee_asset] = acct.other.get(fill.fee_asset, Fraction(0)) - fee
                 acct.fees += fee * self.rates[fill.fee_asset]
         acct.fills += 1
-        self._seen.add(key)
+        self._remember(fill)
         return True
+
+    def _remember(self, fill: Fill) -> None:
+        seen = self._seen.setdefault(fill.venue, OrderedDict())
+        seen[fill.trade_id] = fill.ts_ns
+        if len(seen) > self._dedup_memory:
+            _, ts = seen.popitem(last=False)
+            venue = fill.venue
+            self._forgotten_ns[venue] = max(self._forgotten_ns.get(venue, -1), ts)
 
     def apply_all(self, fills: Iterable[Fill]) -> int:
         """Apply fills in order; returns how many were new."""

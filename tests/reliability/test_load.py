@@ -10,13 +10,20 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+from decimal import Decimal
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from pegbot.execution.venue import Fill
+from pegbot.ledger import Ledger, LedgerError
+from pegbot.market import Market, Side
+
 pytestmark = pytest.mark.timeout(120)
 _SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_load.py"
+M = Market.kgst_usdt()
 
 
 def _bench() -> Any:
@@ -43,3 +50,37 @@ async def test_ten_times_the_busiest_rate_for_30_s(reliability: Any) -> None:
     assert r["quotes"] >= 20, "the bot hardly quoted: tick-to-quote would mean nothing"
     assert r["p99_ms"] < 50, r
     assert r["open_orders_after_shutdown"] == 0
+
+
+def _fill(n: int, ts_ns: int) -> Fill:
+    side = Side.BUY if n % 2 == 0 else Side.SELL
+    return Fill(
+        "sim",
+        M.symbol,
+        f"t{n}",
+        "c",
+        "o",
+        side,
+        1143,
+        M.units_per_lot,
+        Decimal(0),
+        "USDT",
+        True,
+        ts_ns,
+    )
+
+
+def test_ledger_remembers_a_bounded_number_of_trade_ids() -> None:
+    # The ledger used to keep every trade id of the run (a set that only grew, ~150 B a fill).
+    ledger = Ledger(M, dedup_memory=100)
+    for n in range(1000):
+        assert ledger.apply(_fill(n, 1_000 + n))
+    assert sum(len(ids) for ids in ledger._seen.values()) == 100
+    assert ledger.pnl(Fraction(1143, 100_000)).fills == 1000
+    assert not ledger.apply(_fill(999, 1_999))  # a recent repeat: ignored, as before
+    assert not ledger.apply(_fill(950, 1_950))
+    # A repeat of a forgotten fill cannot be told from a late new one: refused, not counted.
+    with pytest.raises(LedgerError, match="older than the trade ids"):
+        ledger.apply(_fill(5, 1_005))
+    assert ledger.pnl(Fraction(1143, 100_000)).fills == 1000
+    assert ledger.apply(_fill(1000, 2_000))  # a new fill still counts
