@@ -68,6 +68,7 @@ from .model import (
 
 __all__ = [
     "CANCELED",
+    "CROWD_MEMORY",
     "EXPIRED",
     "EXTERNAL_KEY",
     "FILLED",
@@ -98,15 +99,29 @@ __all__ = [
 ]
 
 
+#: Closed orders and trades kept of the ``unlimited`` accounts (a market source's crowd). The
+#: crowd stands for many participants and nobody queries its history, but the engine kept
+#: every crowd order and trade: at ``--speed 60`` that grew the simulator by ~12 MB a minute.
+#: Users' orders and trades (what the bot queries) are all kept, as Binance does.
+CROWD_MEMORY = 10_000
+
+
 class Engine:
     """Books of several symbols, the accounts, and the matching between users' orders.
 
     Args:
         markets: The symbols traded; each market's ``exchange_symbol`` is its id.
         ledger: The accounts (a new empty one if omitted).
+        crowd_memory: Closed orders and trades kept of the ``unlimited`` accounts (see
+            :data:`CROWD_MEMORY`).
     """
 
-    def __init__(self, markets: Sequence[Market], ledger: Ledger | None = None) -> None:
+    def __init__(
+        self,
+        markets: Sequence[Market],
+        ledger: Ledger | None = None,
+        crowd_memory: int = CROWD_MEMORY,
+    ) -> None:
         self.ledger = ledger or Ledger()
         self.books: dict[str, SymbolBook] = {}
         self.events: list[Event] = []
@@ -117,6 +132,9 @@ class Engine:
         self._max_open: dict[str, int] = {}
         #: Accounts exempt from ``MAX_NUM_ORDERS`` (a market source's crowd).
         self.unlimited: set[str] = set()
+        #: Closed orders and trades of the ``unlimited`` accounts kept (see CROWD_MEMORY).
+        self.crowd_memory = crowd_memory
+        self._prune_at = 2 * crowd_memory
         self._next_order_id = 1
         self._rates: dict[str, tuple[Fraction, Fraction]] = {}
         self._units: dict[str, tuple[int, int]] = {}
@@ -226,6 +244,8 @@ class Engine:
         self._next_order_id += 1
         self.orders[order.order_id] = order
         self._by_client[(api_key, req.symbol, order.client_order_id)] = order.order_id
+        if len(self.orders) > self._prune_at and self.unlimited:
+            self._forget_crowd_orders()
         touched: dict[str, set[str]] = {api_key: {lock_asset}}
         self._report(order, "NEW", now_ns)
         if order.tif == FOK and not self._fok_fillable(book, order):
@@ -535,7 +555,10 @@ class Engine:
         order.update_ns = now
         order.status = FILLED if order.remaining == 0 else PARTIALLY_FILLED
         touched.setdefault(order.api_key, set()).update((market.base, market.quote))
-        self.trades.setdefault(order.api_key, []).append(
+        trades = self.trades.setdefault(order.api_key, [])
+        if order.api_key in self.unlimited and len(trades) >= 2 * self.crowd_memory:
+            del trades[: -self.crowd_memory]  # see CROWD_MEMORY; amortised O(1) a trade
+        trades.append(
             AccountTrade(
                 symbol=sym,
                 trade_id=trade_id,
@@ -579,6 +602,18 @@ class Engine:
         order.status = status
         order.update_ns = now
         self._report(order, status if status != FILLED else "TRADE", now)
+
+    def _forget_crowd_orders(self) -> None:
+        # Drop the closed orders of the unlimited accounts (see CROWD_MEMORY), then wait for
+        # as many new orders again: each sweep costs what the orders since the last one did.
+        unlimited = self.unlimited
+        closed = [o for o in self.orders.values() if o.api_key in unlimited and not o.is_open]
+        for o in closed[: max(0, len(closed) - self.crowd_memory)]:
+            del self.orders[o.order_id]
+            key = (o.api_key, o.symbol, o.client_order_id)
+            if self._by_client.get(key) == o.order_id:
+                del self._by_client[key]
+        self._prune_at = max(2 * self.crowd_memory, 2 * len(self.orders))
 
     def _report(self, order: Order, exec_type: str, now: int) -> None:
         if exec_type == "TRADE":

@@ -8,6 +8,7 @@ tick-to-quote p99 stays in milliseconds.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import sys
 from decimal import Decimal
@@ -20,6 +21,7 @@ import pytest
 from pegbot.execution.venue import Fill
 from pegbot.ledger import Ledger, LedgerError
 from pegbot.market import Market, Side
+from pegbot.sim.engine import LIMIT, Engine, NewOrder
 
 pytestmark = pytest.mark.timeout(120)
 _SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_load.py"
@@ -84,3 +86,22 @@ def test_ledger_remembers_a_bounded_number_of_trade_ids() -> None:
         ledger.apply(_fill(5, 1_005))
     assert ledger.pnl(Fraction(1143, 100_000)).fills == 1000
     assert ledger.apply(_fill(1000, 2_000))  # a new fill still counts
+
+
+def test_simulator_forgets_closed_crowd_orders_and_trades_not_users() -> None:
+    # The engine used to keep every order and trade of the crowd (~12 MB/min at --speed 60).
+    m = dataclasses.replace(M, min_notional=Decimal("0.1"))
+    engine = Engine([m], crowd_memory=50)
+    engine.ledger.add("crowd", "s", {"KGST": "10000000", "USDT": "100000"})
+    engine.ledger.add("user", "s", {"KGST": "10000000", "USDT": "100000"})
+    engine.unlimited.add("crowd")
+    sym, lot = m.exchange_symbol, m.units_per_lot
+    for n in range(1000):
+        side = Side.BUY if n % 2 == 0 else Side.SELL
+        engine.place("crowd", NewOrder(sym, side, LIMIT, units=10 * lot, price=1143), n)
+    engine.place("user", NewOrder(sym, Side.SELL, LIMIT, units=10 * lot, price=1200), 1000)
+    engine.place("user", NewOrder(sym, Side.BUY, LIMIT, units=10 * lot, price=1100), 1001)
+    crowd = [o for o in engine.orders.values() if o.api_key == "crowd"]
+    assert len(crowd) <= 2 * 50 + 1  # 500 closed by trading with each other, most forgotten
+    assert len(engine.trades["crowd"]) <= 2 * 50
+    assert len(engine.all_orders("user", sym)) == 2  # users' history is kept
