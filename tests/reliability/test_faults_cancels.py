@@ -185,12 +185,16 @@ async def test_refused_cancels_never_make_a_second_ladder(
     assert summary["open_orders_after_shutdown"] == 0 and summary["shutdown_complete"]
     assert ours_open(sim) == []
     assert_journal(settings, sim)
+
+    def qty(units: int) -> str:
+        return f"{runner.market.units_to_qty(units).normalize():f}"
+
     reliability.fault(
         "every single-order cancel refused (503) over 4 requotes",
         f"{len(refused)} cancels refused, {top['samples']} samples of the exchange",
-        f"open qty a side never above one ladder ({top['buy']}/{top['sell']} of "
-        f"{ladder_units} units); no order added while the old ones stood; one ladder at the "
-        "new prices once cancels worked",
+        f"open qty a side never above one ladder (max {qty(top['buy'])}/{qty(top['sell'])} "
+        f"KGST bid/ask, ladder {qty(ladder_units)}); no order added while the old ones stood; "
+        "one ladder at the new prices once cancels worked",
     )  # fmt: skip
 
 
