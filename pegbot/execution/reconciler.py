@@ -21,8 +21,10 @@ Rules that make the output safe to send as it is:
   the side are those of *every* order of ours there — resting, ``PENDING_NEW`` and
   ``PENDING_CANCEL`` (a cancel not yet confirmed can still fill) — and a place goes out only
   while that sum plus its lots stays within the side's desired lots (the sum of the side's
-  quotes that pass the filters). A requote whose old order is still being cancelled therefore
-  waits one round trip for the cancel; while cancels keep failing, nothing is added at all;
+  quotes that pass the filters; a kept order larger than its quote, within
+  ``size_tolerance``, counts as its quote). A requote whose old order is still being
+  cancelled therefore waits one round trip for the cancel; while cancels keep failing,
+  nothing is added at all;
 * cancels go first, then places from the inner levels out, while the rate budget allows;
   whatever it does not allow is skipped and comes back at the next diff.
 
@@ -384,7 +386,7 @@ class Reconciler:
             if len(to_place) > 1:
                 # Inner levels first: bids from the highest price down, asks from the lowest up.
                 to_place.sort(key=lambda q: (_rank(q, wanted), q.side < 0, q.level_id))
-            room = self._room(wanted, live) if self.cap_exposure else None
+            room = self._room(wanted, live, match, active) if self.cap_exposure else None
             for q in to_place:
                 if q.level_id in busy:
                     skipped.append(Skip(q.level_id, "level_busy"))
@@ -401,14 +403,25 @@ class Reconciler:
         return Actions(tuple(sent_cancels), tuple(places), rebinds, tuple(skipped), len(match))
 
     @staticmethod
-    def _room(wanted: list[Quote], live: Sequence[LiveOrder]) -> dict[Side, int]:
+    def _room(
+        wanted: list[Quote],
+        live: Sequence[LiveOrder],
+        match: dict[int, int],
+        active: list[LiveOrder],
+    ) -> dict[Side, int]:
         # Lots a side may still add: its ladder minus every order of ours there, whatever
-        # its status (an unconfirmed cancel, or one that failed, can still fill).
+        # its status (an unconfirmed cancel, or one that failed, can still fill). A kept
+        # order larger than its quote (within size_tolerance) counts as its quote's lots, so
+        # the tolerance never starves the other levels of the side.
         room = {Side.BUY: 0, Side.SELL: 0}
         for q in wanted:
             room[q.side] += q.lots
         for o in live:
             room[o.side] -= o.lots
+        for i, j in match.items():
+            excess = active[j].lots - wanted[i].lots
+            if excess > 0:
+                room[active[j].side] += excess
         return room
 
     def _max_matching(self, wanted: list[Quote], active: list[LiveOrder]) -> dict[int, int]:

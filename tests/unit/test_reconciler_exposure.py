@@ -130,3 +130,19 @@ def test_never_more_than_one_ladder_whatever_the_cancels_do(
     assert sorted((o.side, o.price_ticks, o.lots) for o in live) == sorted(
         (q.side, q.price_ticks, q.lots) for q in _ladder(mid - 5, mid + 5).quotes
     )
+
+
+def test_a_kept_order_within_size_tolerance_does_not_starve_the_other_levels() -> None:
+    rec = Reconciler(MARKET, "r1", size_tolerance="0.1", cap_exposure=True)
+    # b0 rests with 1080 lots where 1000 are wanted now: kept (within 10 %). b1 must still go
+    # out, although 1080 + 1000 > 2 x 1000: the kept order counts as its quote.
+    live = [LiveOrder("pegbot-r1-b0-1", "b0", Side.BUY, 1140, 1080)]
+    want = DesiredQuotes((Quote(Side.BUY, 1140, 1000, "b0"), Quote(Side.BUY, 1139, 1000, "b1")))
+    actions = rec.diff(want, live)
+    assert actions.kept == 1 and [p.quote.level_id for p in actions.places] == ["b1"]
+    # An order being cancelled still counts in full.
+    stale = [
+        *live,
+        LiveOrder("pegbot-r1-b1-2", "b1", Side.BUY, 1130, 500, OrderStatus.PENDING_CANCEL),
+    ]
+    assert rec.diff(want, stale).places == ()
