@@ -55,6 +55,8 @@ __all__ = ["BotStatus", "VenueRunner", "describe"]
 
 log = logging.getLogger("pegbot.bot")
 _NS = 1_000_000_000
+# Skip reasons of a place that goes out once a cancel is confirmed.
+_WAITS = frozenset({"exposure", "cancel_pending"})
 
 
 def describe(exc: BaseException) -> str:
@@ -306,6 +308,11 @@ class VenueRunner:
         self.halt_confirmed = False
         actions = self.reconciler.diff(out, list(self.live.values()), now_ns)
         self._dispatch(actions, now_ns, wake)
+        if wake and not actions.places and any(s.reason in _WAITS for s in actions.skipped):
+            # The requote this book message asked for waits for a cancel: tick-to-quote is
+            # measured when it goes out, from this message on.
+            pending = self._book_wake_ns
+            self._book_wake_ns = min(wake, pending) if pending else wake
         return actions
 
     def _dispatch(self, actions: Actions, now_ns: int, wake: int = 0) -> None:

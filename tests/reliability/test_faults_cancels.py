@@ -35,8 +35,9 @@ from pegbot.bot import Bot
 from pegbot.journal import Journal
 from pegbot.market import Side
 from pegbot.sim import errors as sim_errors
+from pegbot.sim.model import GTC, LIMIT, NewOrder
 from pegbot.sim.rest import RestApi
-from pegbot.sim.testing import SimHandle
+from pegbot.sim.testing import MAKER_KEY, SimHandle
 from pegbot.strategy import DesiredQuotes, Quote
 
 pytestmark = pytest.mark.timeout(90)
@@ -98,6 +99,22 @@ async def _qty_watch(sim: SimHandle) -> AsyncIterator[dict[str, int]]:
             await task
 
 
+def _full_ladder(sim: SimHandle, bot: Bot) -> bool:
+    # Quoting in ``normal`` with the whole ladder out: 2 levels a side of 1000 lots (the
+    # bot starts in a wider, smaller ``defend`` until the book and fair agree).
+    runner = bot.runners[0]
+    rs = runner.risk_state
+    unit = runner.market.lots_to_units(1000)
+    orders = ours_open(sim)
+    return (
+        rs is not None
+        and rs.level.label == "normal"
+        and len(orders) == 4
+        and all(o.remaining == unit for o in orders)
+        and all(o.status.value == "open" for o in runner.live.values())
+    )
+
+
 def _spy_ladder(runner: Any) -> tuple[dict[Side, int], list[Quote]]:
     """Record the largest ladder (lots a side) the bot asked its reconciler for, and the
     quotes of the last diff (the ladder it wants now)."""
@@ -135,7 +152,7 @@ async def test_refused_cancels_never_make_a_second_ladder(
     runner = bot.runners[0]
     try:
         await wait_for(lambda: bot.started.is_set() or task.done(), 15)
-        await wait_for(lambda: len(ours_open(sim)) == 4, 10)
+        await wait_for(lambda: _full_ladder(sim, bot), 15)
         ladder, last = _spy_ladder(runner)
         await asyncio.sleep(0.3)
         ladder_units = runner.market.lots_to_units(max(ladder.values()))
@@ -300,3 +317,51 @@ async def test_shutdown_waits_out_a_retry_after_that_fits(
         "a 429's Retry-After that ends before the shutdown deadline",
         f"waited it out, cancelled and confirmed everything in {took:.2f} s",
     )  # fmt: skip
+
+
+async def test_tick_to_quote_counts_the_wait_for_a_refused_cancel(
+    sim: SimHandle, tmp_path: Path
+) -> None:
+    """A requote a book message asked for, held back while its cancel is refused, is timed
+    from that message to the order going out (not dropped from tick-to-quote)."""
+    await seed_book(sim)
+    rate = tmp_path / "usd_kgs.txt"
+    rate.write_text("87.45\n")
+    settings = bot_settings(sim, tmp_path, peg=_file_peg(rate))
+    bot = Bot(settings, fast_venue, journal=Journal(settings.journal.path))
+    task = asyncio.create_task(bot.run())
+    runner = bot.runners[0]
+    try:
+        await wait_for(lambda: bot.started.is_set() or task.done(), 15)
+        await wait_for(lambda: _full_ladder(sim, bot), 15)
+        with cancels_refused(sim) as refused:
+            rate.write_text("87.10\n")
+            os.utime(rate)
+            await wait_for(lambda: len(refused) > 0, 5)  # the requote is under way
+            timed = len(runner.status.tick_to_quote_s)
+            feed = runner.feed
+            assert feed is not None
+            seen = feed.counters.book_updates
+            _maker_bid_direct(sim, 1110, 500)  # a book message wakes the loop
+            await wait_for(lambda: feed.counters.book_updates > seen, 5)
+            t_book = time.monotonic()
+            await asyncio.sleep(1.0)
+            assert len(runner.status.tick_to_quote_s) == timed  # nothing went out yet
+        await wait_for(lambda: len(runner.status.tick_to_quote_s) > timed, 10)
+        waited = time.monotonic() - t_book
+        latency = runner.status.tick_to_quote_s[timed]
+    finally:
+        bot.stop()
+        await asyncio.wait_for(task, 30)
+        assert bot.journal is not None
+        bot.journal.close()
+    assert 1.0 <= latency <= waited + 0.1, (latency, waited)
+
+
+def _maker_bid_direct(sim: SimHandle, price_ticks: int, lots: int) -> None:
+    # The counterparty's order straight into the engine (no REST round trip to wait for).
+    ex = sim.exchange
+    market = ex.engine.books["KGSTUSDT"].market
+    req = NewOrder("KGSTUSDT", Side.BUY, LIMIT, market.lots_to_units(lots), price_ticks, GTC)
+    ex.engine.place(MAKER_KEY, req, ex.now_ns())
+    ex.publish()
