@@ -63,3 +63,40 @@ def test_help_lists_the_bot_commands() -> None:
         assert cmd in out.stdout
     demo = runner.invoke(app, ["demo", "--help"])
     assert "--metrics-port" in demo.stdout and "--duration" in demo.stdout
+
+
+def test_run_names_the_cause_when_the_venue_is_unreachable(tmp_path: Path) -> None:
+    # Nothing listens on 127.0.0.1:1: the start fails at once; the message must say why
+    # (it once read "error: " and nothing else), and the shutdown keeps to its deadline.
+    import time
+
+    cfg = tmp_path / "bot.toml"
+    cfg.write_text(
+        f'''mode = "testnet"
+[venues.sim]
+rest_url = "http://127.0.0.1:1"
+ws_url = "ws://127.0.0.1:1"
+[peg]
+sources = [{{ name = "static", kind = "static", rate = "87.45" }}]
+[loop]
+shutdown_timeout_s = 1.0
+control_dir = "{tmp_path / "ctl"}"
+[journal]
+path = "{tmp_path / "journal.sqlite"}"
+[metrics]
+enabled = false
+[logging]
+format = "json"
+'''
+    )
+    env = {"PEGBOT_VENUES__SIM__API_KEY": "k" * 64, "PEGBOT_VENUES__SIM__API_SECRET": "s" * 64}
+    t0 = time.monotonic()
+    out = runner.invoke(app, ["run", "--config", str(cfg)], env=env)
+    assert out.exit_code == 1, out.output
+    assert time.monotonic() - t0 < 10
+    line = [x for x in out.stderr.splitlines() if x.startswith("error: ")][-1]
+    assert len(line) > len("error: ") + 10 and "Error" in line, line
+    events = [json.loads(x) for x in out.stderr.splitlines() if x.startswith("{")]
+    start = [e for e in events if e.get("event") == "start_failed"]
+    assert start and start[0]["message"].startswith("start of venue sim failed: ")
+    assert start[0]["message"].rstrip() != "start of venue sim failed:"
