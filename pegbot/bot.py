@@ -24,7 +24,11 @@ Safety (``anchors.md`` §1 weaknesses pegbot must not repeat):
 * kill: ``pegbot kill`` (a sentinel file), ``SIGUSR1``, or an automatic halt cancels every
   order, confirms with an open-orders fetch, and latches until ``pegbot resume`` (the latch is
   a file, so a restart stays down); ``SIGTERM``/``SIGINT`` stop the bot the same way;
-* no order is placed after shutdown began: the loops stop before the final cancel-all.
+* no order is placed after shutdown began: the loops stop before the final cancel-all, which
+  keeps to ``loop.shutdown_timeout_s`` (every venue at once; a rate-limit block is waited out
+  only if it ends in time) and names, at ERROR, the orders it may have left;
+* while cancels fail, a side never holds more than its ladder (``loop.cap_side_exposure``:
+  orders being cancelled count until the cancel is confirmed).
 """
 
 from __future__ import annotations
@@ -398,7 +402,7 @@ class Bot:
             # The runner keeps to the deadline itself; this is a backstop for a venue call
             # that ignores its time-out.
             still = await asyncio.wait_for(r.shutdown(timeout_s), timeout_s + 1.0)
-            n = len(still)
+            n = len(still) if still or r.shutdown_confirmed else -1  # -1: not confirmed
         except Exception as exc:  # report, then close the rest anyway
             log.error("shutdown of %s failed: %s; orders may still be open: %s", r.name,
                       describe(exc), ", ".join(sorted(r.live)) or "(none known)",

@@ -138,6 +138,8 @@ class VenueRunner:
         self._last_fill_ns = 0
         self._last_signal_ns = 0
         self._halt_task: asyncio.Task[None] | None = None
+        # The final cancel-all was confirmed by the venue (set by :meth:`shutdown`).
+        self.shutdown_confirmed = False
         self._balance_task: asyncio.Task[None] | None = None
 
     # -- start-up ----------------------------------------------------------------------------
@@ -646,8 +648,10 @@ class VenueRunner:
         transition with reason ``shutdown_incomplete`` (the ids in its details).
 
         Returns:
-            Client ids of our orders that may still be open ([] when confirmed none is).
+            Client ids of our orders that may still be open: [] when confirmed none is (see
+            :attr:`shutdown_confirmed`; unconfirmed with no order known also gives []).
         """
+        self.shutdown_confirmed = False
         loop = asyncio.get_running_loop()
         # A little of the time is kept back to log and journal what is left.
         end = loop.time() + timeout_s - min(0.5, timeout_s * 0.1)
@@ -667,6 +671,7 @@ class VenueRunner:
                 await asyncio.sleep(max(0.0, min(0.2 * attempt, end - loop.time())))
                 continue
             self.live.clear()
+            self.shutdown_confirmed = True
             return []
         left = sorted(self.live)
         self._report_left(left, last, timeout_s)
