@@ -76,3 +76,18 @@ async def test_order_count_429_blocks_only_new_orders() -> None:
     assert budget.can_spend("cancel", now[0]) and not budget.can_spend("place", now[0])
     await guard.wait("place", fail_fast=False)
     assert sum(slept) == pytest.approx(4)
+
+
+async def test_a_block_past_the_deadline_is_refused_at_once_one_that_fits_is_waited() -> None:
+    now = [7 * 60 * S]
+    guard, slept = make(now)
+    guard.on_rate_limited({"Retry-After": "30"})
+    with pytest.raises(errors.DeadlineError, match="cancel_all not sent") as err:
+        await guard.wait("cancel_all", fail_fast=False, deadline_ns=now[0] + 20 * S)
+    assert slept == [] and err.value.outcome_unknown and not err.value.counts_as_reject
+    assert "30.0 s" in str(err.value) and "20.0 s left" in str(err.value)
+    # The same block with a later deadline is waited out, then the request may go.
+    await guard.wait("cancel_all", fail_fast=False, deadline_ns=now[0] + 31 * S)
+    assert sum(slept) == pytest.approx(30.0)
+    # No block: the deadline changes nothing.
+    await guard.wait("open_orders", fail_fast=False, deadline_ns=now[0])
