@@ -73,6 +73,65 @@ def _table(headers: list[str], rows: list[list[Any]]) -> list[str]:
     return out
 
 
+def _load_lines(title: str, load: dict[str, Any]) -> list[str]:
+    cap = load.get("cache_limit")
+    lines = [
+        f"- {title}: {load.get('duration_s', 0):.0f} s, target 10 x "
+        f"{load.get('busiest_msgs_per_s', 0):.0f} = {load.get('target_msgs_per_s', 0):,.0f} "
+        f"msg/s; the bot's feed received {load.get('msgs_per_s', 0):,.0f} msg/s "
+        f"({load.get('messages', 0):,} messages; simulator pushed "
+        f"{load.get('pushed_per_s', 0):,.0f}/s incl. user data), resyncs "
+        f"{load.get('resyncs', 0)}, dropped {load.get('queue_dropped', 0)}"
+        + (f"; bounded caches shrunk to {cap} entries" if cap else ""),
+        f"  - no growing queue: feed delay p50 {load.get('feed_delay_p50_first_ms', 0):.2f} ms "
+        f"(first half) -> {load.get('feed_delay_p50_second_ms', 0):.2f} ms (second half); "
+        f"event-loop lag p99 {load.get('loop_lag_p99_ms', 0):.1f} ms",
+    ]
+    if "queue_max" in load:
+        q = ", ".join(f"{k} {int(v)}" for k, v in load["queue_max"].items())
+        lines.append(
+            f"  - queued at most {load['queue_total_max']:.0f} items ({q}); last-minute trend "
+            f"{load['queue_total_slope_last_min_per_min']:+.1f}/min, feed delay "
+            f"{load['feed_delay_slope_last_min_ms_per_min']:+.2f} ms/min"
+        )
+    lines.append(
+        f"  - memory: RSS {load.get('rss_start_mb', 0):.1f} -> {load.get('rss_end_mb', 0):.1f}"
+        f" MB, slope {load.get('rss_slope_mb_per_min', 0):+.2f} MB/min over the second half"
+        + (
+            f"; Python heap {load['py_blocks_slope_per_min'] / 1e3:+.1f} k blocks/min"
+            if "py_blocks_slope_per_min" in load
+            else ""
+        )
+    )
+    verdict = load.get("verdict")
+    if verdict:
+        known = ", ".join(
+            f"`{p}` +{n:.0f}/min" for p, n in verdict.get("known_unbounded_grew", {}).items()
+        )
+        lines.append(
+            f"  - verdict: rate {'held' if verdict['rate_held'] else 'NOT held'}, "
+            f"{'no' if verdict['no_growing_queue'] else 'a'} growing queue, RSS "
+            f"{'flat' if verdict['rss_flat'] else 'NOT flat'} (< "
+            f"{verdict['rss_threshold_mb_per_min']} MB/min); containers growing with no bound: "
+            f"{', '.join(verdict['new_unbounded_containers']) or 'none new'}"
+            + (f"; known, reported: {known}" if known else "")
+        )
+    lines.append(
+        f"  - tick-to-quote (book message received -> order request sent): p50 "
+        f"{load.get('p50_ms', 0):.2f} ms, p99 {load.get('p99_ms', 0):.2f} ms over "
+        f"{load.get('quotes', 0):,} orders placed; risk at the end: "
+        f"{load.get('risk_level_at_end', '?')}"
+    )
+    if load.get("bot_error"):
+        when = (
+            f"after {load['died_at_s']:.0f} s"
+            if load.get("died_at_s")
+            else "at the end of the run (during its last second or at shutdown)"
+        )
+        lines.append(f"  - **the bot died {when}: {load['bot_error']}** (see the known failures)")
+    return lines
+
+
 def render(data: dict[str, Any], load_full: dict[str, Any] | None = None) -> str:
     """The report as Markdown (also printed by the suite)."""
     outcomes: dict[str, str] = data.get("outcomes", {})
@@ -132,34 +191,8 @@ def render(data: dict[str, Any], load_full: dict[str, Any] | None = None) -> str
         lines.append("- not run")
     lines += ["", "## Load", ""]
     for title, load in (("in the suite (shortened)", data.get("load")), ("full", load_full)):
-        if not load:
-            continue
-        lines += [
-            f"- {title}: {load.get('duration_s', 0):.0f} s, target 10 x "
-            f"{load.get('busiest_msgs_per_s', 0):.0f} = {load.get('target_msgs_per_s', 0):,.0f} "
-            f"msg/s; the bot's feed received {load.get('msgs_per_s', 0):,.0f} msg/s "
-            f"({load.get('messages', 0):,} messages; simulator pushed "
-            f"{load.get('pushed_per_s', 0):,.0f}/s incl. user data), resyncs "
-            f"{load.get('resyncs', 0)}, dropped {load.get('queue_dropped', 0)}",
-            f"  - no growing queue: feed delay p50 {load.get('feed_delay_p50_first_ms', 0):.2f} ms "
-            f"(first half) -> {load.get('feed_delay_p50_second_ms', 0):.2f} ms (second half); "
-            f"event-loop lag p99 {load.get('loop_lag_p99_ms', 0):.1f} ms",
-            f"  - memory: RSS {load.get('rss_start_mb', 0):.1f} -> {load.get('rss_end_mb', 0):.1f}"
-            f" MB, slope {load.get('rss_slope_mb_per_min', 0):+.2f} MB/min over the second half",
-            f"  - tick-to-quote (book message received -> order request sent): p50 "
-            f"{load.get('p50_ms', 0):.2f} ms, p99 {load.get('p99_ms', 0):.2f} ms over "
-            f"{load.get('quotes', 0):,} orders placed; risk at the end: "
-            f"{load.get('risk_level_at_end', '?')}",
-        ]
-        if load.get("bot_error"):
-            when = (
-                f"after {load['died_at_s']:.0f} s"
-                if load.get("died_at_s")
-                else "at the end of the run (during its last second or at shutdown)"
-            )
-            lines.append(
-                f"  - **the bot died {when}: {load['bot_error']}** (see the known failures)"
-            )
+        if load:
+            lines += _load_lines(title, load)
     known = [(n, v.removeprefix("xfailed: ")) for n, v in outcomes.items() if v.startswith("xfail")]
     if known:
         lines += ["", "## Known failures (strict xfail: bugs reported, not yet fixed)", ""]
