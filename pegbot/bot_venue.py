@@ -268,8 +268,10 @@ class VenueRunner:
         feed = self.feed
         synced = feed is not None and feed.synced and not self.book_lost
         last_msg = feed.counters.last_message_ns if feed is not None else 0
+        # A quiet Binance book sends nothing: a REST probe finding no change confirms it too.
+        confirmed = feed.counters.last_confirmed_ns if feed is not None else 0
         return FeedHealth(
-            book_ts_ns=max(self.last_book_ns, last_msg),
+            book_ts_ns=max(self.last_book_ns, last_msg, confirmed),
             book_synced=synced,
             ws_connected=synced and self.user_connected and self._venue_stream_up(),
             rejects_total=self.rejects,

@@ -7,7 +7,7 @@ and the desired quotes, each trigger naming the level it asks for:
 trigger            condition                                            default level
 =================  ==================================================  ===============
 no_feed_health     the shell gave no :class:`FeedHealth` (unknown)      freeze
-book_stale         no book message for ``book_stale_s``                 freeze
+book_stale         no confirmation of the book for ``book_stale_s``     freeze
 book_unsynced      the book lost its sequence (gap, resync)             freeze
 book_empty         no level on either side                              freeze
 book_crossed       best bid at or above best ask                        freeze
@@ -105,7 +105,8 @@ class RiskParams(BaseModel):
 
     Attributes:
         band_bps: Half-width of the peg band around fair no quote may leave.
-        book_stale_s: Seconds without a book message before ``book_stale``.
+        book_stale_s: Seconds without a confirmation of the book before ``book_stale``: a
+            book message, or (Binance feed) a REST probe finding the venue's book unchanged.
         fair_max_age_s: Oldest acceptable fair value (None: trust the peg's own state).
         fair_disputed: Level for a disputed fair value (explicit policy).
         deviation_defend_bps: Mid–fair deviation that widens quotes.

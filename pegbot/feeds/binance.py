@@ -11,7 +11,13 @@ Failure handling, all counted in :class:`FeedCounters`:
   fetches a new snapshot (a *resync*); the stream stays open;
 * a snapshot older than the buffered stream is fetched again, a few times, then the connection
   is restarted;
-* a dropped or failed connection is reopened after a capped exponential backoff with jitter.
+* a dropped or failed connection is reopened after a capped exponential backoff with jitter;
+* a depth stream silent for ``quiet_probe_s`` is normal on a thin book (Binance sends nothing
+  while nothing changes), so the feed asks ``GET /api/v3/depth?limit=5`` whether the venue's
+  ``lastUpdateId`` is still the book's: equal confirms the book (``last_confirmed_ns``),
+  greater is a *silent gap* (resync). After a silent gap the resynced book is held back until
+  the stream delivers a diff or a probe finds nothing changed; a second silent gap with no
+  diff in between means the connection is dead though open: it is restarted.
 
 Every message is handed, as received, to ``on_raw`` before it is parsed, so the recorder
 sees exactly what the venue sent, including messages this feed cannot understand.
@@ -48,9 +54,11 @@ from pegbot.feeds.model import (
     FeedCounters,
     FeedEvent,
     Levels,
+    ProbeVerdict,
     Trade,
     backoff_delay,
     make_rest_client,
+    probe_verdict,
 )
 from pegbot.feeds.sync import BookSync, DepthEvent, SnapshotTooOldError
 from pegbot.market import Market, MarketError, Side
@@ -76,6 +84,8 @@ log = logging.getLogger("pegbot.feeds.binance")
 _DEFAULT_RETRY_AFTER_S = 1.0
 _MAX_RETRY_AFTER_S = 120.0
 _NS = 1_000_000_000
+# Levels of the liveness probe: only lastUpdateId matters, and 1..100 levels cost the least.
+_PROBE_LIMIT = 5
 
 
 def _retry_after_seconds(value: Any) -> float | None:
@@ -156,6 +166,8 @@ class BinanceFeed:
         self._first_diff = asyncio.Event()
         self._queue: asyncio.Queue[FeedEvent] | None = None
         self._book_valid = False
+        self._heard_ns = 0  # last depth message, snapshot or probe: the probe's clock
+        self._suspect = False  # a silent gap was found and no depth message came since
 
     # -- public -----------------------------------------------------------------------------
 
@@ -279,6 +291,7 @@ class BinanceFeed:
         self._invalidate("disconnect", emit=False)
         healthy = False
         self._start_resync(ws, wait_first=True)
+        prober = self._watch(asyncio.create_task(self._probe_loop(ws)), ws)
         try:
             while True:
                 if self.config.idle_timeout is None:
@@ -297,25 +310,29 @@ class BinanceFeed:
         finally:
             self.counters.disconnects += 1
             task, self._snapshot_task = self._snapshot_task, None
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            for t in (prober, task):
+                if t is not None:
+                    t.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await t
             if self._book_valid:
                 self._invalidate("disconnect")
         return healthy or self._book_valid
 
     def _start_resync(self, ws: ClientConnection, *, wait_first: bool) -> None:
-        task = asyncio.create_task(self._resync(ws, wait_first=wait_first))
+        self._snapshot_task = self._watch(
+            asyncio.create_task(self._resync(ws, wait_first=wait_first)), ws
+        )
 
+    def _watch(self, task: asyncio.Task[None], ws: ClientConnection) -> asyncio.Task[None]:
         def done(t: asyncio.Task[None]) -> None:
-            # A callback that failed inside the snapshot task must stop the feed, not vanish.
+            # A callback that failed inside a side task must stop the feed, not vanish.
             if not t.cancelled() and t.exception() is not None and self._fatal is None:
                 self._fatal = t.exception()
                 self._close_task = asyncio.ensure_future(ws.close())
 
         task.add_done_callback(done)
-        self._snapshot_task = task
+        return task
 
     def _snapshot_running(self) -> bool:
         return self._snapshot_task is not None and not self._snapshot_task.done()
@@ -428,15 +445,99 @@ class BinanceFeed:
         book = self.book
         book.apply_snapshot(bids, asks, snap_id)
         book.exch_ts = 0
-        book.local_ts = self.clock()
+        book.local_ts = self._heard_ns = self.clock()
         if not self.sync.synced:
             return
         for event in pending:
             self._apply(event)
         if self._check_crossed():
             return
+        if self._suspect:
+            # After a silent gap a snapshot does not show the stream works: hold the book
+            # until a diff applies on it or a probe finds nothing changed.
+            log.info("book held until the stream proves live", extra={"event": "feed_held"})
+            return
+        self._release()
+
+    def _release(self) -> None:
         self._book_valid = True
         self._emit_book(snapshot=True)
+
+    # -- liveness probe -----------------------------------------------------------------------
+
+    async def _probe_loop(self, ws: ClientConnection) -> None:
+        interval = self.config.quiet_probe_s
+        if interval is None:
+            return
+        while True:
+            wait = (self._heard_ns - self.clock()) / _NS + interval
+            if wait > 0:
+                await asyncio.sleep(min(wait, interval))
+            elif self.sync.synced and not self._snapshot_running():
+                await self._probe(ws)
+            else:
+                await asyncio.sleep(interval / 2)  # nothing to confirm until a snapshot lands
+
+    async def _probe(self, ws: ClientConnection) -> None:
+        from ccxt.base.errors import BaseError as CcxtError
+
+        assert self.market is not None
+        started = self._heard_ns = self.clock()  # at most one probe per quiet_probe_s
+        self.counters.probes += 1
+        try:
+            reply = await self._rest.publicGetDepth(
+                {"symbol": self.market.exchange_symbol, "limit": _PROBE_LIMIT}
+            )
+            rest_id = int(reply["lastUpdateId"])
+        except (CcxtError, TimeoutError, OSError, KeyError, TypeError, ValueError) as exc:
+            # No answer is no confirmation: the staleness clock runs on.
+            self.counters.probe_errors += 1
+            log.warning("probe failed", extra={"event": "feed_probe_failed", "error": repr(exc)})
+            wait = self._retry_after(exc)
+            if wait is not None:
+                await asyncio.sleep(wait)
+            return
+        if not self.sync.synced or self._snapshot_running():
+            return  # a gap or a resync meanwhile: the answer is about another book
+        # The id now, not at the start: a diff may have landed while the request was out.
+        verdict = probe_verdict(self.sync.last_update_id, rest_id)
+        log.debug(
+            "probe",
+            extra={"event": "feed_probe", "verdict": verdict.value, "rest_id": rest_id,
+                   "book_id": self.sync.last_update_id},
+        )  # fmt: skip
+        if verdict is ProbeVerdict.CONFIRMED:
+            # The venue's state at some moment after ``started`` equals the book.
+            self.counters.last_confirmed_ns = started
+            self._suspect = False
+            if not self._book_valid:
+                self._release()
+            return
+        if verdict is ProbeVerdict.UNKNOWN:
+            return
+        # A diff may be in flight (Binance batches per 100 ms): give the stream a moment.
+        await asyncio.sleep(self.config.probe_grace_s)
+        if not self.sync.synced or self._snapshot_running() or self.sync.last_update_id >= rest_id:
+            return
+        self._silent_gap(ws, rest_id)
+
+    def _silent_gap(self, ws: ClientConnection, rest_id: int) -> None:
+        self.counters.silent_gaps += 1
+        self.counters.gaps += 1
+        restart = self._suspect
+        log.warning(
+            "depth stream silent but the venue's book moved",
+            extra={"event": "feed_silent_gap", "book_id": self.sync.last_update_id,
+                   "rest_id": rest_id, "restart": restart},
+        )  # fmt: skip
+        self._force_resync(self.clock(), "gap")
+        if restart:
+            # Nothing since the last silent gap either: the connection is open but dead, and
+            # only a new one cures that.
+            self._close_task = asyncio.ensure_future(ws.close())
+            return
+        self._suspect = True
+        self._start_resync(ws, wait_first=False)
 
     # -- messages -----------------------------------------------------------------------------
 
@@ -460,6 +561,8 @@ class BinanceFeed:
         kind = body.get("e") if isinstance(body, dict) else None
         if kind == "depthUpdate":
             counters.depth_messages += 1
+            self._heard_ns = local_ns
+            self._suspect = False
             self._on_depth(local_ns, body)
         elif kind == "trade":
             self._on_trade(local_ns, body)
@@ -509,6 +612,8 @@ class BinanceFeed:
             return
         if self._book_valid:
             self._emit_book(snapshot=False)
+        elif self.sync.synced:
+            self._release()  # a book held after a silent gap: the stream is back
 
     def _apply(self, event: DepthEvent[DepthPayload]) -> None:
         book = self.book

@@ -6,6 +6,8 @@ types without pulling in websockets, and so the feed module stays one concern.
 
 from __future__ import annotations
 
+import enum
+import math
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -42,7 +44,8 @@ class BookUpdate:
         update_id: The venue's update id the book is now at.
         exch_ts: Exchange time (ns) of the last applied message (0 for a snapshot).
         local_ts: Local receive time (ns) of the last applied message.
-        snapshot: True when the book was just (re)seeded from a REST snapshot.
+        snapshot: True when the book was (re)seeded from a REST snapshot since consumers
+            last saw it valid (a book held after a silent gap is released this way).
     """
 
     book: OrderBook
@@ -58,7 +61,8 @@ class BookLost:
 
     Attributes:
         local_ts: When it was lost (ns).
-        reason: ``gap``, ``disconnect``, ``crossed`` or ``bad_message``.
+        reason: ``gap`` (in the stream, or a silent gap found by a probe), ``disconnect``,
+            ``crossed`` or ``bad_message``.
     """
 
     local_ts: int
@@ -93,7 +97,11 @@ FeedEvent = BookUpdate | BookLost | Trade
 class FeedCounters:
     """What the feed has seen; each field maps to a ``pegbot_feed_*`` metric.
 
-    ``last_message_ns`` and ``last_book_ns`` are staleness timestamps (0 = never).
+    ``last_message_ns``, ``last_book_ns`` and ``last_confirmed_ns`` are staleness timestamps
+    (0 = never). ``last_confirmed_ns`` is when a liveness probe (``GET /api/v3/depth``) last
+    found the venue's book where ours is: a quiet book, not a dead stream. ``silent_gaps``
+    counts probes that found the venue ahead of a silent stream (each also counted in
+    ``gaps``); ``probe_errors`` probes that got no answer.
     """
 
     messages: int = 0
@@ -114,8 +122,12 @@ class FeedCounters:
     crossed: int = 0
     book_updates: int = 0
     queue_dropped: int = 0
+    probes: int = 0
+    probe_errors: int = 0
+    silent_gaps: int = 0
     last_message_ns: int = 0
     last_book_ns: int = 0
+    last_confirmed_ns: int = 0
 
     def as_dict(self) -> dict[str, int]:
         """The counters as a plain dict."""
@@ -145,6 +157,13 @@ class FeedConfig:
         open_timeout: Seconds allowed for the WebSocket handshake.
         rest_timeout_ms: ccxt's HTTP timeout.
         queue_size: Capacity of :meth:`BinanceFeed.events`; the oldest event goes first.
+        quiet_probe_s: When a synced book has heard nothing (no depth message, snapshot or
+            probe) for this long, ask ``GET /api/v3/depth?limit=5`` (weight 5) whether the
+            venue's ``lastUpdateId`` is still the book's: Binance's diff stream sends nothing
+            while the book does not change, so silence alone proves nothing. Keep it well
+            under the risk's ``book_stale_s``. ``None``: never probe.
+        probe_grace_s: How long a probe answer ahead of the book waits for the stream to
+            deliver (Binance batches diffs per 100 ms) before it counts as a silent gap.
     """
 
     symbol: str = "KGST/USDT"
@@ -163,6 +182,18 @@ class FeedConfig:
     open_timeout: float = 10.0
     rest_timeout_ms: int = 10_000
     queue_size: int = 10_000
+    quiet_probe_s: float | None = 5.0
+    probe_grace_s: float = 0.5
+
+    def __post_init__(self) -> None:
+        q = self.quiet_probe_s
+        if q is not None and not (math.isfinite(q) and q > 0):
+            raise ValueError(
+                f"quiet_probe_s must be a positive number of seconds or None, got {q!r}"
+            )
+        g = self.probe_grace_s
+        if not (math.isfinite(g) and g >= 0):
+            raise ValueError(f"probe_grace_s must be a finite number of seconds >= 0, got {g!r}")
 
     @property
     def stream_symbol(self) -> str:
@@ -179,6 +210,29 @@ class FeedConfig:
     def stream_url(self) -> str:
         """The full combined-stream URL."""
         return f"{self.ws_url.rstrip('/')}/stream?streams={'/'.join(self.streams())}"
+
+
+class ProbeVerdict(enum.Enum):
+    """What a liveness probe's ``lastUpdateId`` says about a synced book."""
+
+    #: The venue is where the book is: nothing changed, the book is confirmed live.
+    CONFIRMED = "confirmed"
+    #: The venue is ahead: the stream has not delivered updates (a gap, unless they arrive).
+    MISSED = "missed"
+    #: No answer, or the venue's REST behind the stream (a lagging cache): no conclusion.
+    UNKNOWN = "unknown"
+
+
+def probe_verdict(book_id: int, rest_id: int | None) -> ProbeVerdict:
+    """Compare the book's last applied update id with a REST snapshot's ``lastUpdateId``.
+
+    Args:
+        book_id: The update id the book is at.
+        rest_id: The probe's ``lastUpdateId``; ``None`` when the probe failed.
+    """
+    if rest_id is None or rest_id < book_id:
+        return ProbeVerdict.UNKNOWN
+    return ProbeVerdict.CONFIRMED if rest_id == book_id else ProbeVerdict.MISSED
 
 
 def backoff_delay(attempt: int, config: FeedConfig, rng: random.Random) -> float:
