@@ -204,6 +204,47 @@ async def test_held_book_released_when_a_probe_finds_nothing_changed(sim: SimHan
     assert task.exception() is None
 
 
+async def test_probe_failures_confirm_nothing_and_429_is_waited_out(sim: SimHandle) -> None:
+    await seed_book(sim)
+    feed = BinanceFeed(feed_config(sim), None)
+    task = asyncio.create_task(feed.run())
+    try:
+        await wait_for(lambda: matches_exchange(feed, sim), 10)
+        c = feed.counters
+        await wait_for(lambda: c.last_confirmed_ns > 0, 3)
+        # 1. Every REST call answers 503: no confirmation, and no guess either way.
+        await sim.admin("faults", {"rest_fail_rate": 1.0, "rest_fail_mode": "5xx"})
+        confirmed, errors = c.last_confirmed_ns, c.probe_errors
+        await asyncio.sleep(1.2)
+        await sim.admin("faults", {"rest_fail_rate": 0.0})
+        assert c.probe_errors - errors >= 3
+        assert c.last_confirmed_ns == confirmed  # the staleness clock ran on
+        assert (time.time_ns() - confirmed_ns(feed)) / NS > 1.0  # a 1 s book_stale_s trips
+        assert c.silent_gaps == 0 and c.resyncs == 0 and feed.synced
+        await wait_for(lambda: c.last_confirmed_ns > confirmed, 3)  # answers again: confirmed
+        # 2. The minute's weight is spent (another client on our IP): one 429, then the probe
+        # waits out Retry-After (the rest of the minute) instead of asking again.
+        into = time.time() % 60.0
+        if into > 56.0:
+            await asyncio.sleep(60.0 - into + 0.2)
+        lim, now = sim.exchange.limiter, sim.exchange.now_ns()
+        lim.charge(
+            "127.0.0.1", lim.config.weight_per_minute - lim.used_weight("127.0.0.1", now), now
+        )
+        errors = c.probe_errors
+        await wait_for(lambda: c.probe_errors == errors + 1, 3)
+        probes, confirmed = c.probes, c.last_confirmed_ns
+        await asyncio.sleep(1.5)  # five probe periods
+        assert c.probes == probes and c.probe_errors == errors + 1
+        assert c.last_confirmed_ns == confirmed
+        assert not lim._bans  # never earned a 418
+    finally:
+        await sim.admin("faults", {"rest_fail_rate": 0.0})
+        feed.stop()
+        await asyncio.wait_for(task, 10)
+    assert task.exception() is None
+
+
 # -- the bot: risk on a quiet market ------------------------------------------------------
 
 
@@ -279,3 +320,48 @@ async def test_bot_keeps_quoting_on_a_quiet_book(
         probes = c.probes - probes0
         assert window / probe_s - 3 <= probes <= window / probe_s + 1, probes
         assert c.silent_gaps == 0 and c.probe_errors == 0 and c.resyncs == 0
+
+
+async def test_bot_freezes_on_a_silent_gap_and_stays_frozen(
+    sim: SimHandle, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The production shape (probe well under book_stale_s): a connected stream that stops
+    # pushing while the venue's book moves is caught by the probe before book_stale, and the
+    # bot stays frozen for as long as the stream is silent (the resynced book is held).
+    probe_every(monkeypatch, 0.5)
+    await seed_book(sim)
+    settings = settings_for(sim, tmp_path, risk={"book_stale_s": 4.0})
+    maker = sim.maker()
+    stop = asyncio.Event()
+
+    async def mover() -> None:
+        while not stop.is_set():
+            o = await maker.create_order("KGST/USDT", "limit", "buy", 1000, 0.01100)
+            await maker.cancel_order(o["id"], "KGST/USDT")
+            await asyncio.sleep(0.1)
+
+    moving = asyncio.create_task(mover())
+    try:
+        async with run_bot(settings) as bot:
+            await wait_for(lambda: quoting_both(bot, sim) and level(bot) == "normal", 10)
+            feed = bot.runners[0].feed
+            assert isinstance(feed, BinanceFeed)
+            t0 = time.monotonic()
+            await sim.admin("faults", {"ws_delay_ms": 60_000})  # connected, nothing arrives
+            await wait_for(lambda: level(bot) == "freeze", 3)
+            assert time.monotonic() - t0 < 4.0  # before book_stale could have said it
+            rs = bot.runners[0].risk_state
+            assert rs is not None and "book_unsynced" in {t.name for t in rs.triggers}
+            assert feed.counters.silent_gaps >= 1
+            await wait_for(lambda: not ours(sim), 5)  # quotes pulled on the exchange
+            t_end = time.monotonic() + 2.0
+            while time.monotonic() < t_end:
+                assert level(bot) == "freeze" and not ours(sim) and not feed.synced
+                await asyncio.sleep(0.05)
+            await sim.admin("faults", {"ws_delay_ms": 0})
+            await sim.admin("drop_ws")
+            await wait_for(lambda: quoting_both(bot, sim) and level(bot) == "normal", 15)
+    finally:
+        stop.set()
+        await moving
+        await sim.admin("faults", {"ws_delay_ms": 0})
