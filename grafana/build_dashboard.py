@@ -277,12 +277,13 @@ def rows() -> list[Row]:
             ),
             Panel(
                 "Book age",
-                "Seconds since the last book update; the book-stale alert fires above 10 s.",
+                "Seconds since the book was last confirmed live (a message, or a REST probe "
+                "finding a quiet book unchanged); the book-stale alert fires above 10 s.",
                 "s",
                 [
                     (
                         "time() - max by (venue, symbol) "
-                        f"(pegbot_book_last_update_timestamp_seconds{{{S}}})",
+                        f"(pegbot_book_confirmed_timestamp_seconds{{{S}}})",
                         "{{venue}} {{symbol}}",
                     )
                 ],
@@ -569,13 +570,18 @@ def rows() -> list[Row]:
             ),
             Panel(
                 "Heartbeat and book age",
-                "Seconds since the main loop last ran and since the last book update.",
+                "Seconds since the main loop last ran, since the book was last confirmed live, "
+                "and since it last changed (a quiet peg book may not change for minutes).",
                 "s",
                 [
                     (f"time() - pegbot_loop_last_run_timestamp_seconds{{{J}}}", "loop"),
                     (
+                        f"time() - pegbot_book_confirmed_timestamp_seconds{{{S}}}",
+                        "confirmed {{venue}} {{symbol}}",
+                    ),
+                    (
                         f"time() - pegbot_book_last_update_timestamp_seconds{{{S}}}",
-                        "book {{venue}} {{symbol}}",
+                        "changed {{venue}} {{symbol}}",
                     ),
                 ],
             ),

@@ -211,7 +211,10 @@ class Bot:
         market = runner.market
         fair_ticks = float(fair.price / Fraction(market.tick_size)) if fair and fair.price else None
         if runner.feed.synced:
-            m.observe_book(runner.name, runner.symbol, runner.feed.book, market, fair_ticks, now_ns)
+            m.observe_book(
+                runner.name, runner.symbol, runner.feed.book, market, fair_ticks, now_ns,
+                confirmed_ns=runner.feed_health().book_ts_ns,
+            )  # fmt: skip
         self._connectivity(runner, now_ns)
         m.observe_quotes(
             runner.name,

@@ -226,6 +226,7 @@ class VenueRunner:
             ws_url=vs.ws_url or FeedConfig.ws_url,
             rest_url=vs.rest_url or FeedConfig.rest_url,
             depth_limit=vs.depth_limit,
+            quiet_probe_s=vs.quiet_probe_s,
             backoff_initial=0.2,
             backoff_max=5.0,
         )
@@ -267,11 +268,10 @@ class VenueRunner:
         """What risk needs to know about the inputs."""
         feed = self.feed
         synced = feed is not None and feed.synced and not self.book_lost
-        last_msg = feed.counters.last_message_ns if feed is not None else 0
         # A quiet Binance book sends nothing: a REST probe finding no change confirms it too.
-        confirmed = feed.counters.last_confirmed_ns if feed is not None else 0
+        confirmed = feed.counters.confirmed_ns if feed is not None else 0
         return FeedHealth(
-            book_ts_ns=max(self.last_book_ns, last_msg, confirmed),
+            book_ts_ns=max(self.last_book_ns, confirmed),
             book_synced=synced,
             ws_connected=synced and self.user_connected and self._venue_stream_up(),
             rejects_total=self.rejects,

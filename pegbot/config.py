@@ -28,7 +28,15 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
@@ -98,6 +106,10 @@ class VenueSettings(_Model):
             and ``quote`` stand for the symbol's assets); None: the venue's defaults.
         market_data: The market-data feed, ``binance_stream`` or ``ccxt``; None: the
             exchange's quirks decide (Binance: its own stream; others: ccxt.pro).
+        quiet_probe_s: After this long without a depth message, the Binance stream feed asks
+            REST whether the book changed (a quiet book is confirmed live, a silent stream is
+            caught); it must stay below ``risk.book_stale_s`` (half of it or less leaves room
+            for a failed probe). None: never probe (a quiet book then goes stale).
     """
 
     exchange: str = "binance"
@@ -110,6 +122,7 @@ class VenueSettings(_Model):
     target_base: float = Field(default=0.0, ge=0)
     paper_balances: dict[str, Decimal] | None = None
     market_data: Literal["binance_stream", "ccxt"] | None = None
+    quiet_probe_s: float | None = Field(default=5.0, gt=0)
 
     @field_validator("symbol")
     @classmethod
@@ -389,6 +402,19 @@ class Settings(BaseSettings):
             if not _NAME_RE.match(name):
                 raise ValueError(f"venue name {name!r} must be 1-16 of [a-z0-9_], a letter first")
         return v
+
+    @model_validator(mode="after")
+    def _probe_before_stale(self) -> Settings:
+        # A probe slower than the staleness limit would confirm a quiet book too late: the
+        # bot would freeze and pull its quotes on every quiet spell.
+        stale = self.risk.book_stale_s
+        for name, vs in self.venues.items():
+            if vs.quiet_probe_s is not None and vs.quiet_probe_s >= stale:
+                raise ValueError(
+                    f"venues.{name}.quiet_probe_s ({vs.quiet_probe_s}) must be below "
+                    f"risk.book_stale_s ({stale}), at most half of it is advised"
+                )
+        return self
 
     @classmethod
     def settings_customise_sources(

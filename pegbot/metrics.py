@@ -316,6 +316,13 @@ class Metrics:
             vs,
             registry=r,
         )
+        self.book_confirmed = Gauge(
+            "pegbot_book_confirmed_timestamp_seconds",
+            "Local time the book was last confirmed live: a venue message, a resync, or a REST "
+            "probe finding no change on a quiet book (Unix seconds).",
+            vs,
+            registry=r,
+        )
         self.book_resyncs = Counter(
             "pegbot_book_resyncs",
             "Times the book was discarded and rebuilt from a snapshot, by reason.",
@@ -443,6 +450,7 @@ class Metrics:
                     self.market_spread,
                     self.quoted_spread,
                     self.book_last_update,
+                    self.book_confirmed,
                     self.inventory,
                     self.inventory_limit_ratio,
                 ):
@@ -542,6 +550,7 @@ class Metrics:
         market: Market,
         fair_ticks: float | None,
         now_ns: int,
+        confirmed_ns: int | None = None,
     ) -> None:
         """Publish mid, market spread, peg deviation and market depth from a synced book.
 
@@ -550,10 +559,13 @@ class Metrics:
         without a fair value (the fair-value state says why). The book's last update is
         stamped with ``book.local_ts`` (when the last venue message was applied), so a book
         that stopped moving ages even while this is called every loop; ``now_ns`` is used only
-        for a book that carries no time.
+        for a book that carries no time. ``confirmed_ns`` is when the feed last confirmed the
+        book live (a quiet book does not change, yet is current); it feeds the book-stale alert.
         """
         vs = {"venue": venue, "symbol": symbol}
         self.book_last_update.labels(**vs).set((book.local_ts or now_ns) / _NS)
+        if confirmed_ns:
+            self.book_confirmed.labels(**vs).set(confirmed_ns / _NS)
         mid = book.mid_ticks()
         spread = book.spread_bps()
         if mid is not None:

@@ -260,7 +260,8 @@ class FeedHealth:
     """How fresh and trustworthy the inputs are; the shell fills it in.
 
     Attributes:
-        book_ts_ns: Local time the book was last confirmed live (a message or a resync).
+        book_ts_ns: Local time the book was last confirmed live (a message, a resync, or a
+            REST probe finding a quiet book unchanged).
         book_synced: The book follows the venue's sequence (no gap since the last snapshot).
         ws_connected: The market and user streams are connected.
         rejects_total: Rejected requests since start (monotone; risk measures its rate).

@@ -33,6 +33,13 @@ _FEED_COUNTERS = (
     ("pegbot_feed_disconnects", "WebSocket connections lost or closed.", "disconnects"),
     ("pegbot_feed_snapshots", "REST depth snapshots fetched.", "snapshots"),
     ("pegbot_feed_gaps", "Sequence gaps detected in the depth stream.", "gaps"),
+    ("pegbot_feed_probes", "REST probes of a quiet book (is it unchanged?).", "probes"),
+    ("pegbot_feed_probe_errors", "REST probes that failed (nothing confirmed).", "probe_errors"),
+    (
+        "pegbot_feed_silent_gaps",
+        "Probes that found the venue ahead of a silent stream (then resynced).",
+        "silent_gaps",
+    ),
     ("pegbot_feed_resyncs", "Times the book was discarded and rebuilt from a snapshot.", "resyncs"),
     ("pegbot_feed_crossed_books", "Times the book came out crossed (then resynced).", "crossed"),
     ("pegbot_feed_book_updates", "Book updates delivered to consumers.", "book_updates"),
@@ -116,6 +123,11 @@ class FeedCollector(Collector):
                 "pegbot_feed_last_book_update_timestamp_seconds",
                 "Time of the last book update.",
                 c.last_book_ns,
+            ),
+            (
+                "pegbot_feed_last_confirmed_timestamp_seconds",
+                "Time a REST probe last found the quiet book unchanged.",
+                c.last_confirmed_ns,
             ),
         ):
             g = GaugeMetricFamily(name, doc, labels=names)

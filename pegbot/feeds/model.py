@@ -129,6 +129,11 @@ class FeedCounters:
     last_book_ns: int = 0
     last_confirmed_ns: int = 0
 
+    @property
+    def confirmed_ns(self) -> int:
+        """When the book was last known current: a message, a book update or a probe."""
+        return max(self.last_message_ns, self.last_book_ns, self.last_confirmed_ns)
+
     def as_dict(self) -> dict[str, int]:
         """The counters as a plain dict."""
         return dict(self.__dict__)

@@ -147,7 +147,12 @@ async def test_book_stale_freezes_then_recovers(sim: SimHandle, tmp_path: Path) 
 
     mover = asyncio.create_task(market())
     try:
-        settings = settings_for(sim, tmp_path, risk={"book_stale_s": 1.0, "cooldown_s": 0.3})
+        # Probing off: a stream that goes quiet is then never confirmed and goes stale (with
+        # the probe on, a quiet book is confirmed live: tests/integration/test_feed_quiet.py).
+        settings = settings_for(
+            sim, tmp_path, risk={"book_stale_s": 1.0, "cooldown_s": 0.3},
+            venues={"sim": {"quiet_probe_s": None}},
+        )  # fmt: skip
         async with run_bot(settings) as bot:
             await quoting(bot)
             ticking = False  # the stream goes quiet: no book message for over a second

@@ -11,15 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from _bot_helpers import run_bot, seed_book, settings_for, wait_for
 
 from pegbot.bot import Bot
-from pegbot.bot_venue import VenueRunner
 from pegbot.feeds.binance import BinanceFeed, BookLost, BookUpdate, FeedConfig
 from pegbot.feeds.model import ProbeVerdict, probe_verdict
 from pegbot.sim.config import DEMO_API_KEY
@@ -248,19 +245,6 @@ async def test_probe_failures_confirm_nothing_and_429_is_waited_out(sim: SimHand
 # -- the bot: risk on a quiet market ------------------------------------------------------
 
 
-def probe_every(monkeypatch: pytest.MonkeyPatch, seconds: float | None) -> None:
-    """The bot's feed probes every ``seconds`` (VenueSettings has no field for it yet)."""
-    make_feed: Callable[[VenueRunner], object] = VenueRunner.make_feed
-
-    def patched(self: VenueRunner) -> object:
-        feed = make_feed(self)
-        assert isinstance(feed, BinanceFeed)
-        feed.config = replace(feed.config, quiet_probe_s=seconds, probe_grace_s=0.2)
-        return feed
-
-    monkeypatch.setattr(VenueRunner, "make_feed", patched)
-
-
 def ours(sim: SimHandle) -> set[str]:
     eng = sim.exchange.engine
     return {
@@ -282,12 +266,13 @@ def quoting_both(bot: Bot, sim: SimHandle) -> bool:
 
 @pytest.mark.parametrize("probe_s", [0.5, None], ids=["probing", "no-probe"])
 async def test_bot_keeps_quoting_on_a_quiet_book(
-    sim: SimHandle, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, probe_s: float | None
+    sim: SimHandle, tmp_path: Path, probe_s: float | None
 ) -> None:
     stale_s = 1.5
-    probe_every(monkeypatch, probe_s)
     await seed_book(sim)
-    settings = settings_for(sim, tmp_path, risk={"book_stale_s": stale_s})
+    settings = settings_for(
+        sim, tmp_path, risk={"book_stale_s": stale_s}, venues={"sim": {"quiet_probe_s": probe_s}}
+    )
     async with run_bot(settings) as bot:
         await wait_for(lambda: quoting_both(bot, sim) and level(bot) == "normal", 10)
         feed = bot.runners[0].feed
@@ -319,18 +304,23 @@ async def test_bot_keeps_quoting_on_a_quiet_book(
         assert c.depth_messages == depth0, "the market was not quiet"
         probes = c.probes - probes0
         assert window / probe_s - 3 <= probes <= window / probe_s + 1, probes
+        # What ops see: the book is confirmed (the book-stale alert's metric) but unchanged.
+        reg, labels = bot.metrics.registry, {"venue": "sim", "symbol": "KGST/USDT"}
+        confirmed = reg.get_sample_value("pegbot_book_confirmed_timestamp_seconds", labels)
+        changed = reg.get_sample_value("pegbot_book_last_update_timestamp_seconds", labels)
+        assert confirmed is not None and changed is not None
+        assert time.time() - confirmed < stale_s < time.time() - changed
         assert c.silent_gaps == 0 and c.probe_errors == 0 and c.resyncs == 0
 
 
-async def test_bot_freezes_on_a_silent_gap_and_stays_frozen(
-    sim: SimHandle, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_bot_freezes_on_a_silent_gap_and_stays_frozen(sim: SimHandle, tmp_path: Path) -> None:
     # The production shape (probe well under book_stale_s): a connected stream that stops
     # pushing while the venue's book moves is caught by the probe before book_stale, and the
     # bot stays frozen for as long as the stream is silent (the resynced book is held).
-    probe_every(monkeypatch, 0.5)
     await seed_book(sim)
-    settings = settings_for(sim, tmp_path, risk={"book_stale_s": 4.0})
+    settings = settings_for(
+        sim, tmp_path, risk={"book_stale_s": 4.0}, venues={"sim": {"quiet_probe_s": 0.5}}
+    )
     maker = sim.maker()
     stop = asyncio.Event()
 

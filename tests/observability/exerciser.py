@@ -183,7 +183,10 @@ async def run(duration: float | None, speed: float) -> None:
                 metrics.set_ws_connected(VENUE, "trades", connected)
                 fair_ticks = float(fair.price / Fraction(market.tick_size)) if fair.price else None
                 if feed.synced:
-                    metrics.observe_book(VENUE, SYMBOL, feed.book, market, fair_ticks, now)
+                    metrics.observe_book(
+                        VENUE, SYMBOL, feed.book, market, fair_ticks, now,
+                        confirmed_ns=feed.counters.confirmed_ns,
+                    )  # fmt: skip
                     sinks.publish(signaler.evaluate(now, feed.book, fair))
                 if fair_ticks is not None and step % 2 == 0:
                     await ex.cancel_all(client)

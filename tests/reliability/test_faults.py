@@ -106,8 +106,11 @@ async def test_connected_but_silent_stream_freezes(
     settings = bot_settings(
         sim, tmp_path, extra="", peg=_STATIC.replace("max_age_s = 60", "max_age_s = 600")
     )
+    # The staleness path on its own: probing off (with it, the REST probe catches the silent
+    # stream first, as book_unsynced: tests/integration/test_feed_quiet.py).
+    venues = {n: v.model_copy(update={"quiet_probe_s": None}) for n, v in settings.venues.items()}
     settings = settings.model_copy(
-        update={"risk": settings.risk.model_copy(update={"book_stale_s": 1.5})}
+        update={"risk": settings.risk.model_copy(update={"book_stale_s": 1.5}), "venues": venues}
     )
     maker = sim.maker()
     await maker.load_markets()

@@ -59,6 +59,23 @@ def test_the_guard_reaches_the_config_file_with_the_source_named(tmp_path: Path)
     assert "peg.sources" in text and "'bank'" in text and "interval_s (600)" in text
 
 
+# -- the quiet-book probe vs book_stale_s --------------------------------------------------------
+
+
+def test_a_quiet_book_probe_slower_than_staleness_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "bot.toml"
+    path.write_text("[venues.main]\nquiet_probe_s = 8\n[risk]\nbook_stale_s = 6\n")
+    with pytest.raises(ConfigError, match=r"venues.main.quiet_probe_s \(8.0\) must be below"):
+        load_settings(path, environ={})
+    # Below the limit, or probing off, is accepted; the default (5 s) fits the default 10 s.
+    assert (
+        load_settings(path, environ={}, risk={"book_stale_s": 20}).venues["main"].quiet_probe_s == 8
+    )
+    off = load_settings(path, environ={}, venues={"main": {"quiet_probe_s": None}})
+    assert off.venues["main"].quiet_probe_s is None
+    assert load_settings(None, environ={}).venues["binance"].quiet_probe_s == 5.0
+
+
 # -- NBKR Date ---------------------------------------------------------------------------------
 
 
