@@ -38,6 +38,7 @@ import sys
 import tempfile
 import time
 import tracemalloc
+from array import array
 from collections import deque
 from pathlib import Path
 from typing import Any
@@ -400,7 +401,6 @@ async def run_load(
     speed: float = 60.0,
     *,
     heap: bool = False,
-    sizes_every_s: float = 10.0,
     cache_limit: int | None = None,
 ) -> dict[str, Any]:
     """Run the bot against a busy simulator for ``duration_s``; return the figures.
@@ -412,7 +412,6 @@ async def run_load(
             by traceback between the end of the first half and the end. For attribution
             only: tracing slows the bot about twice, its RSS, queue and latency figures then
             mean nothing.
-        sizes_every_s: Period of the container-size and ``gc`` object-count samples.
         cache_limit: Shrink the caches that have a bound (ccxt's order and trade caches,
             1000 each by default, and the venue's de-duplication memory, 20,000) to this many
             entries, so they are full before the measured half: what still grows then has
@@ -462,7 +461,10 @@ async def run_load(
             m0, p0 = feed.counters.messages, await _pushed(http)
             q0 = runner.status.quotes_placed
             runner.status.tick_to_quote_s.clear()
-            next_sizes = 0.0
+            # The sampling must not grow the process it measures: one row of floats a second in
+            # arrays, container sizes only at half time and at the end.
+            cols: dict[str, array[float]] = {}
+            next_objects = 0.0
             while (now := time.monotonic()) - t0 < duration_s and not task.done():
                 before = time.monotonic()
                 await asyncio.sleep(1.0)
@@ -470,29 +472,30 @@ async def run_load(
                 t = now - t0
                 book = feed.book
                 delay = (book.local_ts - book.exch_ts) / 1e9 if book.exch_ts else 0.0
-                samples.append(
-                    {
-                        "t": t,
-                        "rss_mb": _rss_mb(),
-                        "sim_rss_mb": _rss_mb(sim.pid),
-                        "malloc_mb": _native_mb()[0],
-                        "sqlite_mb": _native_mb()[1],
-                        "py_blocks": float(sys.getallocatedblocks()),
-                        "messages": feed.counters.messages - m0,
-                        "pushed": await _pushed(http) - p0,
-                        "feed_delay_s": delay,
-                        "loop_lag_s": max(0.0, lag),
-                        "resyncs": feed.counters.resyncs,
-                        "queue_dropped": feed.counters.queue_dropped,
-                        "quotes": runner.status.quotes_placed - q0,
-                        "live": len(runner.live),
-                        "level": float(runner.risk_state.level) if runner.risk_state else -1.0,
-                        **{f"q_{k}": float(v) for k, v in _queue_depths(runner).items()},
-                    }
-                )
-                if t >= next_sizes:
-                    next_sizes += sizes_every_s
+                row = {
+                    "t": t,
+                    "rss_mb": _rss_mb(),
+                    "sim_rss_mb": _rss_mb(sim.pid),
+                    "malloc_mb": _native_mb()[0],
+                    "sqlite_mb": _native_mb()[1],
+                    "py_blocks": float(sys.getallocatedblocks()),
+                    "messages": feed.counters.messages - m0,
+                    "pushed": await _pushed(http) - p0,
+                    "feed_delay_s": delay,
+                    "loop_lag_s": max(0.0, lag),
+                    "resyncs": feed.counters.resyncs,
+                    "queue_dropped": feed.counters.queue_dropped,
+                    "quotes": runner.status.quotes_placed - q0,
+                    "live": len(runner.live),
+                    "level": float(runner.risk_state.level) if runner.risk_state else -1.0,
+                    **{f"q_{k}": float(v) for k, v in _queue_depths(runner).items()},
+                }
+                for key, value in row.items():
+                    cols.setdefault(key, array("d")).append(value)
+                if not sizes and t >= duration_s / 2:
                     sizes.append((t, {k: _size(v) for k, v in _containers(roots()).items()}))
+                if t >= next_objects:
+                    next_objects += 10.0
                     objects.append((t, len(gc.get_objects())))
                 if heap and snap_half is None and t >= duration_s / 2:
                     snap_half = tracemalloc.take_snapshot()
@@ -502,13 +505,17 @@ async def run_load(
             sizes.append((time.monotonic() - t0, {k: _size(v) for k, v in held.items()}))
             objects.append((time.monotonic() - t0, len(gc.get_objects())))
             elapsed = time.monotonic() - t0
-            grown = _growth(sizes, elapsed / 2)
+            columns = list(cols.values())
+            samples = [
+                dict(zip(cols, values, strict=True)) for values in zip(*columns, strict=True)
+            ]
+            grown = _growth(sizes[0], sizes[-1])
             watched = {*grown, *KNOWN_UNBOUNDED}
             end_sizes = {
                 k: n for k, n in sizes[-1][1].items() if k in watched or _bound_of(k) is not None
             }
-            for path, row in grown.items():
-                row.append(_deep_bytes(held[path]) / 1024)  # KiB held now
+            for path, growth_row in grown.items():
+                growth_row.append(_deep_bytes(held[path]) / 1024)  # KiB held now
             ttq = list(runner.status.tick_to_quote_s)
             quotes = runner.status.quotes_placed - q0
             rs = runner.risk_state
@@ -545,11 +552,9 @@ async def run_load(
 
 
 def _growth(
-    sizes: list[tuple[float, dict[str, int]]], since_s: float, min_growth: int = 20
+    base: tuple[float, dict[str, int]], end: tuple[float, dict[str, int]], min_growth: int = 20
 ) -> dict[str, list[float]]:
-    """Containers that grew from ``since_s`` to the end: path -> [len then, len at end, /min]."""
-    base = next(((t, d) for t, d in sizes if t >= since_s), sizes[0])
-    end = sizes[-1]
+    """Containers that grew from ``base`` to ``end``: path -> [len then, len at end, /min]."""
     span_min = max(1e-9, (end[0] - base[0]) / 60)
     out = {}
     for path, n in end[1].items():

@@ -43,7 +43,7 @@ async def test_ten_times_the_busiest_rate_for_30_s(reliability: Any) -> None:
     bench = _bench()
     # Bounded caches shrunk to 100 entries: full within seconds, so in 30 s "bounded" is
     # checked against the bound itself (RSS over 15 s cannot tell a cache filling from a leak).
-    r = await bench.run_load(duration_s=30.0, speed=60.0, sizes_every_s=5.0, cache_limit=100)
+    r = await bench.run_load(duration_s=30.0, speed=60.0, cache_limit=100)
     r["verdict"] = bench.verdict(r)
     reliability.load.update(r)
     assert r["bot_error"] is None, r["bot_error"]
