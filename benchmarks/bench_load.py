@@ -11,24 +11,35 @@ so the book changes in almost every 10 ms window and trades stream alongside.
 another) quotes:
 
 * messages/s the bot's feed received, against what the simulator pushed;
-* a queue that grows shows as a growing delay: feed delay (local receive time minus the
-  exchange's event time of the newest book) and event-loop lag, first half against second
-  half; and the simulator's slow-consumer drops (a client that falls behind is cut off);
-* resident memory (RSS) of the bot's process (the simulator runs in its own), its slope over
-  the second half;
+* queues: what waits anywhere between the socket and an order request (WebSocket frames
+  received and not read, feed and venue event queues, requests in flight, the event loop's
+  ready callbacks), max and last-minute trend; a queue that grows also shows as a growing
+  feed delay (local receive time minus the exchange's event time of the newest book) and
+  event-loop lag; and the simulator's slow-consumer drops;
+* memory of the bot's process: RSS and its slope over the second half, the Python heap
+  (allocated blocks, ``gc`` objects), malloc in use and SQLite's own memory; every
+  list/dict/set/deque reachable from the bot's objects at half time and at the end (those
+  that grew, with the bytes they hold); ``--heap`` adds ``tracemalloc`` growth by traceback;
+  the simulator's RSS (its own process);
 * tick-to-quote: book message received -> order request sent, p50 and p99.
 
-Run: ``.venv/bin/python benchmarks/bench_load.py [--duration 180] [--speed 60] [--json OUT]``.
-The reliability suite runs a shortened version (``tests/reliability/test_load.py``).
+**Verdict** (printed last): rate held (>= 90 % of the target, nothing dropped), no growing
+queue (at most :data:`QUEUE_MAX` queued, feed delay not growing), RSS flat (slope under
+:data:`RSS_FLAT_MB_PER_MIN`), and no container growing without a bound (:data:`BOUNDED`
+lists the bounded ones, :data:`KNOWN_UNBOUNDED` the ones reported and not yet fixed). The
+bounded caches fill for a long time at this rate (ccxt's 1000 orders and trades in ~4 min,
+the venue's 20,000-entry memories in ~40 min): ``--cache-limit 200`` shrinks them so they
+are full before the measured half, which separates caches filling from a leak.
+
+Run: ``.venv/bin/python benchmarks/bench_load.py [--duration 180] [--speed 60]
+[--cache-limit N] [--heap] [--json OUT]``. The reliability suite runs a shortened version
+(``tests/reliability/test_load.py``).
 """
 
 from __future__ import annotations
 
-import _sqlite3
 import argparse
 import asyncio
-import contextlib
-import ctypes
 import gc
 import json
 import os
@@ -39,7 +50,6 @@ import tempfile
 import time
 import tracemalloc
 from array import array
-from collections import deque
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +65,18 @@ from pegbot.config import load_settings  # noqa: E402
 from pegbot.journal import Journal  # noqa: E402
 from pegbot.sim.config import DEMO_API_KEY, DEMO_API_SECRET  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from load_probes import (  # noqa: E402
+    containers,
+    deep_bytes,
+    growth,
+    heap_growth,
+    native_mb,
+    queue_depths,
+    rss_mb,
+    size,
+)
+
 BUSIEST_MSGS_PER_S = 15.0  # see the module docstring
 
 #: "Flat" memory: the RSS slope over the second half stays below this. At the ~245 msg/s
@@ -63,7 +85,7 @@ BUSIEST_MSGS_PER_S = 15.0  # see the module docstring
 #: the bounded caches are full (``--cache-limit``). Slower leaks, per order (~8/s here), are
 #: caught by the container check instead: no container without a bound may grow.
 RSS_FLAT_MB_PER_MIN = 0.5
-#: Entries queued anywhere between the socket and an order request (``_queue_depths``):
+#: Entries queued anywhere between the socket and an order request (``queue_depths``):
 #: the WebSocket reader pauses at 16 frames, so more than this means the bot fell behind.
 QUEUE_MAX = 50
 
@@ -150,42 +172,6 @@ def render_verdict(r: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _rss_mb(pid: int | str = "self") -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
-
-
-class _MallInfo2(ctypes.Structure):
-    _fields_ = [
-        (n, ctypes.c_size_t)
-        for n in (
-            "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks",
-            "fordblks", "keepcost",
-        )
-    ]  # fmt: skip
-
-
-def _native_mb() -> tuple[float, float]:
-    """(malloc bytes in use, SQLite's own bytes) in MB; -1 where the C library says nothing.
-
-    Python objects above 512 bytes, ccxt's JSON buffers and SQLite's page cache live in
-    malloc; RSS growing while these stay flat is the allocator holding freed pages.
-    """
-    malloc_mb = sqlite_mb = -1.0
-    with contextlib.suppress(OSError, AttributeError):
-        fn = ctypes.CDLL(None).mallinfo2
-        fn.restype = _MallInfo2
-        info = fn()
-        malloc_mb = (info.uordblks + info.hblkhd) / 2**20
-    with contextlib.suppress(OSError, AttributeError):
-        used = ctypes.CDLL(_sqlite3.__file__).sqlite3_memory_used
-        used.restype = ctypes.c_int64
-        sqlite_mb = used() / 2**20
-    return malloc_mb, sqlite_mb
-
-
 def _slope_per_min(xs: list[float], ys: list[float]) -> float:
     if len(xs) < 3:
         return 0.0
@@ -205,113 +191,6 @@ def _root_cause(exc: BaseException) -> str:
     while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
         exc = exc.exceptions[0]
     return f"{type(exc).__name__}: {str(exc)[:200]}"
-
-
-_CONTAINERS = (list, dict, set, deque, asyncio.Queue)
-_WALKED = ("pegbot", "ccxt", "prometheus_client", "websockets")
-
-
-def _size(value: object) -> int:
-    return value.qsize() if isinstance(value, asyncio.Queue) else len(value)  # type: ignore[arg-type]
-
-
-def _containers(roots: dict[str, object], depth: int = 3) -> dict[str, object]:
-    """Every list/dict/set/deque/queue reachable through attributes of ``roots``, by path.
-
-    A leak is a container that grows with the messages or orders: sampled over the run, the
-    growing ones name themselves (``venue._client_ids``, ``ccxt.orders``, a metric's label
-    sets...). Walks attributes of pegbot, ccxt, prometheus_client and websockets objects (and
-    the values of dicts of them, e.g. ccxt's WebSocket clients) ``depth`` levels down.
-    """
-    out: dict[str, object] = {}
-    seen: set[int] = set()
-
-    def walk(path: str, obj: object, left: int) -> None:
-        if id(obj) in seen or left < 0:
-            return
-        seen.add(id(obj))
-        try:
-            attrs = vars(obj)
-        except TypeError:
-            return
-        for name, value in list(attrs.items()):
-            if isinstance(value, _CONTAINERS):
-                out[f"{path}.{name}"] = value
-                if isinstance(value, dict) and len(value) <= 16:
-                    for key, item in list(value.items()):
-                        if isinstance(item, _CONTAINERS):  # e.g. per-venue memories
-                            out[f"{path}.{name}[{str(key)[-24:]}]"] = item
-                        elif type(item).__module__.startswith(_WALKED):
-                            walk(f"{path}.{name}[{str(key)[-24:]}]", item, left - 1)
-            elif type(value).__module__.startswith(_WALKED):
-                walk(f"{path}.{name}", value, left - 1)
-
-    for name, root in roots.items():
-        if root is not None:
-            walk(name, root, depth)
-    return out
-
-
-def _deep_bytes(obj: object) -> int:
-    """Approximate bytes held by ``obj`` and everything it alone reaches (containers, slots)."""
-    seen: set[int] = set()
-    total = 0
-    stack = [obj]
-    while stack:
-        o = stack.pop()
-        if id(o) in seen or isinstance(o, type):
-            continue
-        seen.add(id(o))
-        total += sys.getsizeof(o)
-        if isinstance(o, dict):
-            stack.extend(o.keys())
-            stack.extend(o.values())
-        elif isinstance(o, list | tuple | set | frozenset | deque):
-            stack.extend(o)
-        elif type(o).__module__.startswith("pegbot"):  # records; not into the wider world
-            d = getattr(o, "__dict__", None)
-            if isinstance(d, dict):
-                stack.append(d)
-            for slot in getattr(type(o), "__slots__", ()):
-                if hasattr(o, slot):
-                    stack.append(getattr(o, slot))
-    return total
-
-
-def _queue_depths(runner: Any) -> dict[str, int]:
-    """Everything that could back up between the socket and an order request, right now."""
-    feed, venue = runner.feed, runner.venue
-    ws = getattr(feed, "_ws", None)
-    frames = getattr(getattr(ws, "recv_messages", None), "frames", None)
-    fq = getattr(feed, "_queue", None)
-    vq = getattr(venue, "_queue", None)
-    loop = asyncio.get_running_loop()
-    return {
-        "ws_frames": len(frames) if frames is not None else 0,  # received, not yet read
-        "feed_events": fq.qsize() if fq is not None else 0,
-        "venue_events": vq.qsize() if vq is not None else 0,  # order/fill events not folded
-        "inflight": len(runner._inflight),  # order requests sent, not answered
-        "loop_ready": len(getattr(loop, "_ready", ())),  # callbacks waiting for the loop
-    }
-
-
-def _heap_growth(before: Any, after: Any, top: int = 15) -> list[dict[str, Any]]:
-    """Top allocation growth between two ``tracemalloc`` snapshots, by traceback.
-
-    Each row: KiB and blocks gained, and where (innermost frame last; asyncio's own frames
-    left out, they only say that a callback ran).
-    """
-    keep = [tracemalloc.Filter(False, tracemalloc.__file__)]
-    stats = after.filter_traces(keep).compare_to(before.filter_traces(keep), "traceback")
-    out = []
-    for st in stats[:top]:
-        frames = [
-            f"{Path(f.filename).parent.name}/{Path(f.filename).name}:{f.lineno}"
-            for f in st.traceback
-            if "/asyncio/" not in f.filename
-        ]
-        out.append({"kb": st.size_diff / 1024, "count": st.count_diff, "where": frames[-5:]})
-    return out
 
 
 def _bot_toml(http: str, ws: str, tmp: Path) -> Path:
@@ -421,7 +300,7 @@ async def run_load(
     sizes: list[tuple[float, dict[str, int]]] = []
     objects: list[tuple[float, int]] = []
     snap_half: Any = None
-    growth: list[dict[str, Any]] = []
+    traced: list[dict[str, Any]] = []
     if heap:
         tracemalloc.start(8)
     with tempfile.TemporaryDirectory(prefix="pegbot-load-") as tmpdir:
@@ -474,10 +353,10 @@ async def run_load(
                 delay = (book.local_ts - book.exch_ts) / 1e9 if book.exch_ts else 0.0
                 row = {
                     "t": t,
-                    "rss_mb": _rss_mb(),
-                    "sim_rss_mb": _rss_mb(sim.pid),
-                    "malloc_mb": _native_mb()[0],
-                    "sqlite_mb": _native_mb()[1],
+                    "rss_mb": rss_mb(),
+                    "sim_rss_mb": rss_mb(sim.pid),
+                    "malloc_mb": native_mb()[0],
+                    "sqlite_mb": native_mb()[1],
                     "py_blocks": float(sys.getallocatedblocks()),
                     "messages": feed.counters.messages - m0,
                     "pushed": await _pushed(http) - p0,
@@ -488,34 +367,34 @@ async def run_load(
                     "quotes": runner.status.quotes_placed - q0,
                     "live": len(runner.live),
                     "level": float(runner.risk_state.level) if runner.risk_state else -1.0,
-                    **{f"q_{k}": float(v) for k, v in _queue_depths(runner).items()},
+                    **{f"q_{k}": float(v) for k, v in queue_depths(runner).items()},
                 }
                 for key, value in row.items():
                     cols.setdefault(key, array("d")).append(value)
                 if not sizes and t >= duration_s / 2:
-                    sizes.append((t, {k: _size(v) for k, v in _containers(roots()).items()}))
+                    sizes.append((t, {k: size(v) for k, v in containers(roots()).items()}))
                 if t >= next_objects:
                     next_objects += 10.0
                     objects.append((t, len(gc.get_objects())))
                 if heap and snap_half is None and t >= duration_s / 2:
                     snap_half = tracemalloc.take_snapshot()
             if heap and snap_half is not None:
-                growth = _heap_growth(snap_half, tracemalloc.take_snapshot())
-            held = _containers(roots())
-            sizes.append((time.monotonic() - t0, {k: _size(v) for k, v in held.items()}))
+                traced = heap_growth(snap_half, tracemalloc.take_snapshot())
+            held = containers(roots())
+            sizes.append((time.monotonic() - t0, {k: size(v) for k, v in held.items()}))
             objects.append((time.monotonic() - t0, len(gc.get_objects())))
             elapsed = time.monotonic() - t0
             columns = list(cols.values())
             samples = [
                 dict(zip(cols, values, strict=True)) for values in zip(*columns, strict=True)
             ]
-            grown = _growth(sizes[0], sizes[-1])
+            grown = growth(sizes[0], sizes[-1])
             watched = {*grown, *KNOWN_UNBOUNDED}
             end_sizes = {
                 k: n for k, n in sizes[-1][1].items() if k in watched or _bound_of(k) is not None
             }
             for path, growth_row in grown.items():
-                growth_row.append(_deep_bytes(held[path]) / 1024)  # KiB held now
+                growth_row.append(deep_bytes(held[path]) / 1024)  # KiB held now
             ttq = list(runner.status.tick_to_quote_s)
             quotes = runner.status.quotes_placed - q0
             rs = runner.risk_state
@@ -538,7 +417,7 @@ async def run_load(
             if heap:
                 tracemalloc.stop()
     return _figures(
-        samples, grown, end_sizes, objects, growth, elapsed, speed, ttq, quotes,
+        samples, grown, end_sizes, objects, traced, elapsed, speed, ttq, quotes,
         {
             "cache_limit": cache_limit,
             "bot_error": error,
@@ -549,19 +428,6 @@ async def run_load(
             "open_orders_after_shutdown": summary.get("open_orders_after_shutdown"),
         },
     )  # fmt: skip
-
-
-def _growth(
-    base: tuple[float, dict[str, int]], end: tuple[float, dict[str, int]], min_growth: int = 20
-) -> dict[str, list[float]]:
-    """Containers that grew from ``base`` to ``end``: path -> [len then, len at end, /min]."""
-    span_min = max(1e-9, (end[0] - base[0]) / 60)
-    out = {}
-    for path, n in end[1].items():
-        was = base[1].get(path, 0)
-        if n > was + min_growth:  # a few live orders or headers come and go
-            out[path] = [float(was), float(n), (n - was) / span_min]
-    return dict(sorted(out.items(), key=lambda kv: -kv[1][2]))
 
 
 def _figures(
