@@ -175,7 +175,7 @@ class AutoExecutor:
         self._seq += 1
         cid = f"pegbot-{self.bot.run_id}-arb-{self._seq}"
         # A late stream event of this order must never enter the quoting live set.
-        runner._done.add(cid)
+        runner.retire(cid)
         self.sent += 1
         runner._spawn(self._execute(runner, sig, plan, cid))
 

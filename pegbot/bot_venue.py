@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Coroutine
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
@@ -133,8 +134,11 @@ class VenueRunner:
         self._inflight: set[asyncio.Task[None]] = set()
         self._unknown: set[str] = set()  # placements whose outcome the venue did not tell
         self._acked_ns: dict[str, int] = {}
-        self._done: set[str] = set()  # finished client ids: a late ack never revives one
-        self._seen_trades: set[str] = set()
+        # Finished client ids (a late ack never revives one) and applied trade ids, newest
+        # last; bounded (the oldest forgotten first) so a bot running for months stays flat.
+        self._done: OrderedDict[str, None] = OrderedDict()
+        self._seen_trades: OrderedDict[str, None] = OrderedDict()
+        self.id_memory = ID_MEMORY
         self._last_fill_ns = 0
         self._last_signal_ns = 0
         self._halt_task: asyncio.Task[None] | None = None
@@ -305,6 +309,7 @@ class VenueRunner:
         self.risk_state = rs
         if rs.transition is not None:
             self.bot.on_transition(self, rs)
+            self.risk.drain_transitions()  # journaled just now: the list need not grow
         if rs.cancel_all:
             if not self.halt_confirmed and self._halt_task is None:
                 self._halt_task = asyncio.create_task(self._halt())
@@ -430,9 +435,11 @@ class VenueRunner:
         self.live.pop(cid, None)
         self._unknown.discard(cid)
         self._acked_ns.pop(cid, None)
-        self._done.add(cid)
-        if len(self._done) > 50_000:
-            self._done.clear()
+        self.retire(cid)
+
+    def retire(self, cid: str) -> None:
+        """Never let ``cid`` (a finished order, or one quoting must not own) into the live set."""
+        _remember(self._done, cid, self.id_memory)
 
     def apply_update(self, upd: OrderUpdate, journal: bool = False) -> None:
         """Fold an order update (ack, event, fetch) into the live set.
@@ -547,7 +554,7 @@ class VenueRunner:
         """Fold a fill into balances and the live set; False for a duplicate."""
         if f.trade_id in self._seen_trades:
             return False
-        self._seen_trades.add(f.trade_id)
+        _remember(self._seen_trades, f.trade_id, self.id_memory)
         self._last_fill_ns = max(self._last_fill_ns, f.ts_ns)
         m = self.market
         qty = m.units_to_qty(f.qty_units)
@@ -696,3 +703,14 @@ class VenueRunner:
             except Exception as exc:  # the journal may be what failed; the log line stands
                 log.error("could not journal the shutdown report: %s", describe(exc),
                           extra={"event": "journal_failed", "venue": self.name})  # fmt: skip
+
+
+#: Ids each bounded memory of a runner keeps (finished orders, applied trades).
+ID_MEMORY = 20_000
+
+
+def _remember(memory: OrderedDict[str, None], key: str, limit: int) -> None:
+    memory[key] = None
+    memory.move_to_end(key)
+    if len(memory) > limit:
+        memory.popitem(last=False)

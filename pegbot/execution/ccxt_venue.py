@@ -202,7 +202,8 @@ class CcxtVenue(UserStreamMixin):
         self._tasks: list[asyncio.Task[None]] = []
         self._seen_fills: OrderedDict[str, None] = OrderedDict()
         self._seen_orders: OrderedDict[tuple[str, str, int], None] = OrderedDict()
-        self._client_ids: dict[str, str] = {}  # venue order id -> our client id
+        # Venue order id -> our client id, newest last (bounded like the other memories).
+        self._client_ids: OrderedDict[str, str] = OrderedDict()
         self._open_known: dict[str, OrderUpdate] = {}  # open as the stream last said
         self._latest: OrderedDict[str, OrderUpdate] = OrderedDict()  # by client id
         self._dedup_memory = dedup_memory
@@ -581,7 +582,7 @@ class CcxtVenue(UserStreamMixin):
         out = [self._order_update(raw) for raw in raws]
         for update in out:
             if update.order_id:
-                self._client_ids[update.order_id] = update.client_id
+                self._name_order(update.order_id, update.client_id)
         return out
 
     async def fills_since(self, since_ns: int) -> list[Fill]:
@@ -626,7 +627,7 @@ class CcxtVenue(UserStreamMixin):
 
     async def _learn_client_ids(self, order_ids: set[str]) -> None:
         # Trades name the venue's order id only: ask for each order we cannot name yet.
-        for order_id in sorted(order_ids - set(self._client_ids) - {""}):
+        for order_id in sorted(order_ids - self._client_ids.keys() - {""}):
             try:
                 raw = await self._call("lookup", self.client.fetch_order, order_id, self.symbol)
             except errors.VenueError as exc:
@@ -637,7 +638,7 @@ class CcxtVenue(UserStreamMixin):
                 )  # fmt: skip
                 continue
             if raw.get("clientOrderId"):
-                self._client_ids[order_id] = str(raw["clientOrderId"])
+                self._name_order(order_id, str(raw["clientOrderId"]))
 
     async def balances(self) -> dict[str, Balance]:
         """Balances of the account, by asset (exact strings where the venue gives them)."""
@@ -663,9 +664,17 @@ class CcxtVenue(UserStreamMixin):
     def _fill(self, raw: Mapping[str, Any], market: Market) -> Fill:
         return parse_fill(raw, market, self.quirks, self.name, self.symbol, self._client_ids)
 
+    def _name_order(self, order_id: str, client_id: str) -> None:
+        # A bot running for months names millions of orders: keep the newest ones only (a
+        # fill of a forgotten order is named by a lookup, _learn_client_ids).
+        self._client_ids[order_id] = client_id
+        self._client_ids.move_to_end(order_id)
+        if len(self._client_ids) > self._dedup_memory:
+            self._client_ids.popitem(last=False)
+
     def _remember_order(self, update: OrderUpdate) -> None:
         if update.order_id:
-            self._client_ids[update.order_id] = update.client_id
+            self._name_order(update.order_id, update.client_id)
         self._latest[update.client_id] = update
         self._latest.move_to_end(update.client_id)
         if len(self._latest) > self._dedup_memory:
