@@ -147,6 +147,8 @@ def render(
         f"{sum(1 for v in outcomes.values() if v.startswith('xfail'))} known failures "
         f"({len(outcomes)} in `tests/reliability`).",
         "",
+        "What the figures mean, and what was fixed to get them: `RELIABILITY_NOTES.md`.",
+        "",
         "## Bad input (hypothesis fuzzing)",
         "",
     ]
