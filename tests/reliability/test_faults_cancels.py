@@ -140,19 +140,35 @@ sources = [{{ name = "desk", kind = "file", path = "{path}", interval_s = 0.1, m
 """
 
 
-async def test_refused_cancels_never_make_a_second_ladder(
-    sim: SimHandle, tmp_path: Path, reliability: Any
-) -> None:
+@contextlib.asynccontextmanager
+async def _ladder_bot(sim: SimHandle, tmp_path: Path) -> AsyncIterator[tuple[Bot, Path]]:
+    """A bot whose fair comes from a rate file, with its full normal ladder out.
+
+    Yields the bot and the rate file (write it, then ``os.utime``, to move fair). On exit
+    the bot is stopped (cancel-all confirmed); its summary is left in ``bot.final``.
+    """
     await seed_book(sim)
     rate = tmp_path / "usd_kgs.txt"
     rate.write_text("87.45\n")
     settings = bot_settings(sim, tmp_path, peg=_file_peg(rate))
     bot = Bot(settings, fast_venue, journal=Journal(settings.journal.path))
     task = asyncio.create_task(bot.run())
-    runner = bot.runners[0]
     try:
         await wait_for(lambda: bot.started.is_set() or task.done(), 15)
         await wait_for(lambda: _full_ladder(sim, bot), 15)
+        yield bot, rate
+    finally:
+        bot.stop()
+        bot.final = await asyncio.wait_for(task, 30)  # type: ignore[attr-defined]
+        assert bot.journal is not None
+        bot.journal.close()
+
+
+async def test_refused_cancels_never_make_a_second_ladder(
+    sim: SimHandle, tmp_path: Path, reliability: Any
+) -> None:
+    async with _ladder_bot(sim, tmp_path) as (bot, rate):
+        runner = bot.runners[0]
         ladder, last = _spy_ladder(runner)
         await asyncio.sleep(0.3)
         ladder_units = runner.market.lots_to_units(max(ladder.values()))
@@ -188,11 +204,7 @@ async def test_refused_cancels_never_make_a_second_ladder(
             await asyncio.sleep(0.3)
             await wait_for(settled, 5)  # still (or again, after a requote) one ladder
             after = _open_qty(sim)
-    finally:
-        bot.stop()
-        summary = await asyncio.wait_for(task, 30)
-        assert bot.journal is not None
-        bot.journal.close()
+    summary = bot.final  # type: ignore[attr-defined]
     # Nothing was added while the old ladder could not be cancelled.
     assert during == before
     # The largest ladder the bot ever wanted is the one it started with (never more).
@@ -201,7 +213,7 @@ async def test_refused_cancels_never_make_a_second_ladder(
     assert after["buy"] <= ladder_units and after["sell"] <= ladder_units
     assert summary["open_orders_after_shutdown"] == 0 and summary["shutdown_complete"]
     assert ours_open(sim) == []
-    assert_journal(settings, sim)
+    assert_journal(bot.settings, sim)
 
     def qty(units: int) -> str:
         return f"{runner.market.units_to_qty(units).normalize():f}"
@@ -324,16 +336,8 @@ async def test_tick_to_quote_counts_the_wait_for_a_refused_cancel(
 ) -> None:
     """A requote a book message asked for, held back while its cancel is refused, is timed
     from that message to the order going out (not dropped from tick-to-quote)."""
-    await seed_book(sim)
-    rate = tmp_path / "usd_kgs.txt"
-    rate.write_text("87.45\n")
-    settings = bot_settings(sim, tmp_path, peg=_file_peg(rate))
-    bot = Bot(settings, fast_venue, journal=Journal(settings.journal.path))
-    task = asyncio.create_task(bot.run())
-    runner = bot.runners[0]
-    try:
-        await wait_for(lambda: bot.started.is_set() or task.done(), 15)
-        await wait_for(lambda: _full_ladder(sim, bot), 15)
+    async with _ladder_bot(sim, tmp_path) as (bot, rate):
+        runner = bot.runners[0]
         with cancels_refused(sim) as refused:
             rate.write_text("87.10\n")
             os.utime(rate)
@@ -350,11 +354,6 @@ async def test_tick_to_quote_counts_the_wait_for_a_refused_cancel(
         await wait_for(lambda: len(runner.status.tick_to_quote_s) > timed, 10)
         waited = time.monotonic() - t_book
         latency = runner.status.tick_to_quote_s[timed]
-    finally:
-        bot.stop()
-        await asyncio.wait_for(task, 30)
-        assert bot.journal is not None
-        bot.journal.close()
     assert 1.0 <= latency <= waited + 0.1, (latency, waited)
 
 
