@@ -46,7 +46,7 @@ from fractions import Fraction
 from typing import Any
 
 from pegbot.bot_autoexec import AutoExecutor
-from pegbot.bot_venue import BotStatus, VenueRunner, describe
+from pegbot.bot_venue import BotStatus, VenueRunner
 from pegbot.config import Settings, VenueSettings
 from pegbot.control import Control
 from pegbot.execution.risk import RiskLevel, RiskState
@@ -55,6 +55,7 @@ from pegbot.feeds.binance import BinanceFeed
 from pegbot.feeds.ccxt_feed import CcxtFeed
 from pegbot.journal import Journal
 from pegbot.ledger import Ledger, LedgerError
+from pegbot.logging import describe
 from pegbot.market import Market, Rounding
 from pegbot.metrics import Metrics
 from pegbot.peg.fair import FairEstimator, FairValue
@@ -63,11 +64,11 @@ from pegbot.peg.sinks import SignalSinks, export_fair
 from pegbot.strategy import (
     Inventory,
 )
+from pegbot.timeunits import NS_PER_S
 
 __all__ = ["Bot", "BotStatus", "VenueFactory", "VenueRunner", "new_run_id"]
 
 log = logging.getLogger("pegbot.bot")
-_NS = 1_000_000_000
 
 #: Builds the venue of one ``[venues.<name>]`` table for the bot's mode.
 VenueFactory = Callable[[str, VenueSettings, Settings], Venue]
@@ -159,7 +160,7 @@ class Bot:
     def journal_last_fill_ns(self, venue: str) -> int:
         """Time of the newest journaled fill of ``venue`` (0: recover from the start of day)."""
         value = self.journal.last_fill_ns(venue) if self.journal is not None else None
-        return int(value) if value else self.clock() - 24 * 3600 * _NS
+        return int(value) if value else self.clock() - 24 * 3600 * NS_PER_S
 
     def record_fill(self, runner: VenueRunner, f: Fill, recovered: bool = False) -> bool:
         """Journal a fill (before acting on it), then fold it in; False for a duplicate."""

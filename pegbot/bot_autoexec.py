@@ -32,6 +32,7 @@ from pegbot.execution.venue import OrderUpdate
 from pegbot.market import Rounding, Side
 from pegbot.peg.fair import FairState, FairValue
 from pegbot.peg.signals import Signal, SignalEvent, SignalKind, SignalState, SignalStateError
+from pegbot.timeunits import NS_PER_DAY
 
 if TYPE_CHECKING:
     from pegbot.bot import Bot
@@ -40,7 +41,6 @@ if TYPE_CHECKING:
 __all__ = ["AutoExecutor", "Plan"]
 
 log = logging.getLogger("pegbot.bot")
-_DAY_NS = 86_400 * 1_000_000_000
 _METRIC = "pegbot_arb_auto_executions"
 
 
@@ -139,7 +139,7 @@ class AutoExecutor:
         return Plan(side, sig.limit_ticks, lots, m.lots_to_qty(lots) * price)
 
     def _roll(self, now_ns: int) -> None:
-        day = now_ns // _DAY_NS
+        day = now_ns // NS_PER_DAY
         if day != self.day:
             self.day, self.signals_today, self.quote_today = day, 0, Decimal(0)
 

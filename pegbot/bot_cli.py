@@ -106,7 +106,7 @@ def run_command(
     try:
         summary = asyncio.run(main())
     except Exception as exc:
-        from pegbot.bot_venue import describe
+        from pegbot.logging import describe
 
         log.exception("bot failed: %s", describe(exc), extra={"event": "bot_failed"})
         typer.echo(f"error: {describe(exc)}", err=True)

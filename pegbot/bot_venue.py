@@ -36,6 +36,7 @@ from pegbot.execution.venue import Balance, Fill, OrderUpdate, Venue
 from pegbot.feeds.binance import BinanceFeed
 from pegbot.feeds.ccxt_feed import CcxtFeed, make_pro_client
 from pegbot.feeds.model import BookLost, BookUpdate, FeedConfig, Trade
+from pegbot.logging import describe
 from pegbot.market import Market, Rounding, Side
 from pegbot.peg.fair import FairValue
 from pegbot.peg.signals import ArbSignaler
@@ -48,32 +49,16 @@ from pegbot.strategy import (
     adapt_fair,
     load_strategy,
 )
+from pegbot.timeunits import NS_PER_S
 
 if TYPE_CHECKING:
     from pegbot.bot import Bot
 
-__all__ = ["BotStatus", "VenueRunner", "describe"]
+__all__ = ["BotStatus", "VenueRunner"]
 
 log = logging.getLogger("pegbot.bot")
-_NS = 1_000_000_000
 # Skip reasons of a place that goes out once a cancel is confirmed.
 _WAITS = frozenset({"exposure", "cancel_pending"})
-
-
-def describe(exc: BaseException) -> str:
-    """An exception as a log line can show it: its type, and its message if it has one.
-
-    ``str()`` of a ``TimeoutError`` (and of many bare exceptions) is empty; a log line
-    reading ``failed:`` and nothing else has cost an operator the cause before.
-    """
-    if isinstance(exc, BaseExceptionGroup):  # a TaskGroup's: the causes are inside
-        return "; ".join(describe(e) for e in exc.exceptions)
-    text = str(exc)
-    name = type(exc).__name__
-    cause = exc.__cause__
-    if cause is not None and type(cause) is not type(exc):
-        name += f" (from {type(cause).__name__})"  # e.g. the ccxt class behind our mapping
-    return f"{name}: {text}" if text else f"{name} (no message): {exc!r}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -338,7 +323,7 @@ class VenueRunner:
         if actions.places and wake:
             # Book message received -> order request sent, for decisions a book message woke
             # (the request leaves in its task at the next loop turn, waiting on nothing else).
-            latency = max(0.0, (self.bot.clock() - wake) / _NS)
+            latency = max(0.0, (self.bot.clock() - wake) / NS_PER_S)
             self.bot.metrics.observe_tick_to_quote(self.name, self.symbol, latency)
             self.status.tick_to_quote_s.append(latency)
             if len(self.status.tick_to_quote_s) > 10_000:

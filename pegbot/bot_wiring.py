@@ -23,14 +23,13 @@ from pegbot.config import RateSourceSettings, Settings, VenueSettings
 from pegbot.peg.fair import FairEstimator, SourceSpec
 from pegbot.peg.poll import RatePoller
 from pegbot.peg.sources import FileSource, HttpJsonSource, NbkrSource, RateSource, StaticSource
+from pegbot.timeunits import NS_PER_S
 
 if TYPE_CHECKING:
     from pegbot.bot import Bot
     from pegbot.execution.venue import Venue
 
 __all__ = ["build_fair", "build_source", "make_venue"]
-
-_NS = 1_000_000_000
 
 
 def _secret(value: Any) -> str:
@@ -112,7 +111,7 @@ def build_fair(bot: Bot, extra: list[Any] | None = None) -> tuple[FairEstimator,
     specs: list[SourceSpec] = []
     pollers: list[tuple[RateSource, float]] = []
     for cfg in s.peg.sources:
-        max_age = None if cfg.max_age_s is None else int(cfg.max_age_s * _NS)
+        max_age = None if cfg.max_age_s is None else int(cfg.max_age_s * NS_PER_S)
         specs.append(SourceSpec(cfg.name, cfg.pair, max_age))
         pollers.append((build_source(cfg, bot), cfg.interval_s))
     for source, spec, interval in extra or []:

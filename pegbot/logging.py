@@ -7,6 +7,11 @@ the message when none is given) and the context fields set by :func:`setup_loggi
 (``mode``, ``run_id``) plus whatever ``extra=`` a call adds (``venue``, ``client_order_id``,
 ``reason``…).
 
+Code logs through :class:`EventLog` (``event_log(__name__)``): the stable event name and the
+fields are arguments, ``log.warning("orphan_cancelled", "cancelled orphan %s", cid,
+venue=name, client_order_id=cid)``, and :meth:`EventLog.bind` fixes fields such as ``venue``
+once for a component. :func:`describe` names an exception for a log line.
+
 Secrets are redacted twice over: keys are :class:`~pydantic.SecretStr` everywhere in pegbot,
 and a filter masks any field named like a secret (``api_key``, ``secret``, ``signature``…)
 and any ``signature=``/``apiKey=`` fragment in a message (ccxt puts them in URLs it logs).
@@ -23,7 +28,15 @@ from typing import IO, Any, Literal
 
 from pythonjsonlogger.json import JsonFormatter
 
-__all__ = ["REDACTED", "JsonLogFormatter", "RedactFilter", "setup_logging"]
+__all__ = [
+    "REDACTED",
+    "EventLog",
+    "JsonLogFormatter",
+    "RedactFilter",
+    "describe",
+    "event_log",
+    "setup_logging",
+]
 
 REDACTED = "**********"
 _SECRET_KEY_RE = re.compile(r"(api[_-]?key|secret|signature|password|passphrase|token)", re.I)
@@ -169,3 +182,78 @@ def setup_logging(
     for noisy in ("ccxt", "websockets", "aiohttp.access"):
         logging.getLogger(noisy).setLevel(max(logging.INFO, root.level))
     return handler
+
+
+# -- the structured logging helper ----------------------------------------------------------
+
+
+class EventLog:
+    """A stdlib logger whose calls take a stable event name and fields as arguments.
+
+    Fields become attributes of the record (as ``extra=`` would), so the JSON formatter, the
+    redaction filter and ``caplog`` see them unchanged; fields bound with :meth:`bind` are on
+    every record of this log unless a call sets them itself.
+
+    Args:
+        logger: The stdlib logger to write to.
+        context: Fields bound to every record.
+    """
+
+    __slots__ = ("_context", "logger")
+
+    def __init__(self, logger: logging.Logger, context: Mapping[str, Any] | None = None) -> None:
+        self.logger = logger
+        self._context = dict(context or {})
+
+    def bind(self, **fields: Any) -> EventLog:
+        """A log writing to the same logger with ``fields`` added to every record."""
+        return EventLog(self.logger, {**self._context, **fields})
+
+    def log(
+        self, level: int, event: str, msg: str, *args: Any, exc_info: Any = None, **fields: Any
+    ) -> None:
+        """Log ``msg % args`` at ``level`` as ``event`` with ``fields``."""
+        if self.logger.isEnabledFor(level):
+            extra = {**self._context, **fields, "event": event}
+            self.logger.log(level, msg, *args, exc_info=exc_info, extra=extra, stacklevel=3)
+
+    def debug(self, event: str, msg: str, *args: Any, **fields: Any) -> None:
+        """Log at DEBUG (see :meth:`log`)."""
+        self.log(logging.DEBUG, event, msg, *args, **fields)
+
+    def info(self, event: str, msg: str, *args: Any, **fields: Any) -> None:
+        """Log at INFO (see :meth:`log`)."""
+        self.log(logging.INFO, event, msg, *args, **fields)
+
+    def warning(self, event: str, msg: str, *args: Any, **fields: Any) -> None:
+        """Log at WARNING (see :meth:`log`)."""
+        self.log(logging.WARNING, event, msg, *args, **fields)
+
+    def error(self, event: str, msg: str, *args: Any, **fields: Any) -> None:
+        """Log at ERROR (see :meth:`log`)."""
+        self.log(logging.ERROR, event, msg, *args, **fields)
+
+    def exception(self, event: str, msg: str, *args: Any, **fields: Any) -> None:
+        """Log at ERROR with the exception being handled (see :meth:`log`)."""
+        self.log(logging.ERROR, event, msg, *args, exc_info=True, **fields)
+
+
+def event_log(name: str, **context: Any) -> EventLog:
+    """The :class:`EventLog` of logger ``name`` with ``context`` bound."""
+    return EventLog(logging.getLogger(name), context)
+
+
+def describe(exc: BaseException) -> str:
+    """An exception as a log line can show it: its type, and its message if it has one.
+
+    ``str()`` of a ``TimeoutError`` (and of many bare exceptions) is empty; a log line
+    reading ``failed:`` and nothing else has cost an operator the cause before.
+    """
+    if isinstance(exc, BaseExceptionGroup):  # a TaskGroup's: the causes are inside
+        return "; ".join(describe(e) for e in exc.exceptions)
+    text = str(exc)
+    name = type(exc).__name__
+    cause = exc.__cause__
+    if cause is not None and type(cause) is not type(exc):
+        name += f" (from {type(cause).__name__})"  # e.g. the ccxt class behind our mapping
+    return f"{name}: {text}" if text else f"{name} (no message): {exc!r}"

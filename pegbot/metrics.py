@@ -46,6 +46,7 @@ from pegbot.execution.errors import REASONS as REJECT_REASONS
 from pegbot.execution.risk import TRIGGERS as RISK_TRIGGERS
 from pegbot.market import Market, Side
 from pegbot.metrics_http import MetricsServer, git_sha, start_metrics_server
+from pegbot.timeunits import NS_PER_S
 
 __all__ = [
     "ARB_DIRECTIONS",
@@ -110,8 +111,6 @@ ORDER_ACTIONS = ("submit", "cancel", "cancel_all")
 TICK_TO_QUOTE_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
 # Venue round trips: a few ms on loopback, tens to hundreds of ms to Binance, 10 s timeouts.
 ACK_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
-
-_NS = 1e9
 
 
 def _side(side: Side | str) -> str:
@@ -538,7 +537,7 @@ class Metrics:
 
     def heartbeat(self, now_ns: int) -> None:
         """Stamp the main loop's heartbeat (call once per loop iteration)."""
-        self.loop_last_run.set(now_ns / _NS)
+        self.loop_last_run.set(now_ns / NS_PER_S)
 
     # -- book and quotes ------------------------------------------------------------------
 
@@ -563,9 +562,9 @@ class Metrics:
         book live (a quiet book does not change, yet is current); it feeds the book-stale alert.
         """
         vs = {"venue": venue, "symbol": symbol}
-        self.book_last_update.labels(**vs).set((book.local_ts or now_ns) / _NS)
+        self.book_last_update.labels(**vs).set((book.local_ts or now_ns) / NS_PER_S)
         if confirmed_ns:
-            self.book_confirmed.labels(**vs).set(confirmed_ns / _NS)
+            self.book_confirmed.labels(**vs).set(confirmed_ns / NS_PER_S)
         mid = book.mid_ticks()
         spread = book.spread_bps()
         if mid is not None:

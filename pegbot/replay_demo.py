@@ -30,6 +30,7 @@ from pegbot.market import Market
 from pegbot.tape.reader import Columns, TapeReader
 from pegbot.tape.replay import BookReplayer
 from pegbot.tape.schema import TRADE
+from pegbot.timeunits import NS_PER_MS
 
 DEMO_TAPE = "nexousdt_demo.parquet"
 # How often the view refreshes, in wall-clock seconds.
@@ -60,7 +61,7 @@ class DemoStats:
 def _fmt_ts(ns: int) -> str:
     return (
         time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(ns / 1e9))
-        + f".{ns // 1_000_000 % 1000:03d}Z"
+        + f".{ns // NS_PER_MS % 1000:03d}Z"
     )
 
 

@@ -40,8 +40,7 @@ from pegbot.strategy import (
     post_only_clamp,
     round_passive,
 )
-
-_NS = 1_000_000_000
+from pegbot.timeunits import NS_PER_S
 
 
 class Params(StrategyParams):
@@ -132,7 +131,7 @@ class Avellaneda:
     def _update_vol(self, ref: float, now_ns: int) -> None:
         last = self._last_ref
         if last is not None and now_ns > self._last_ns:
-            dt = (now_ns - self._last_ns) / _NS
+            dt = (now_ns - self._last_ns) / NS_PER_S
             ret = math.log(ref / last)
             alpha = 1.0 - 0.5 ** (dt / self.params.vol_halflife_s)
             self._var += alpha * (ret * ret / dt - self._var)

@@ -25,10 +25,10 @@ import numpy as np
 import pandas as pd
 
 from pegbot.backtest.engine import BacktestRun
+from pegbot.timeunits import NS_PER_S
 
 MARKOUTS_S = (1, 10, 60)
 BANDS_BPS = (10, 50, 100)
-_NS = 1_000_000_000
 _EQUITY_POINTS = 4000
 
 
@@ -382,7 +382,7 @@ def summarize(run: BacktestRun, t: dict[str, pd.DataFrame]) -> dict[str, Any]:
         sgn = np.where(fills["side"].to_numpy() > 0, 1.0, -1.0)
         w = fills["qty"].to_numpy()
         for h in MARKOUTS_S:
-            idx = np.searchsorted(bt, ft + h * _NS, side="right") - 1
+            idx = np.searchsorted(bt, ft + h * NS_PER_S, side="right") - 1
             later = np.where(idx >= 0, mid[np.clip(idx, 0, None)], np.nan)
             bps = sgn * (later - px) / px * 10_000
             ok = np.isfinite(bps)

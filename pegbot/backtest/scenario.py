@@ -46,8 +46,7 @@ from pegbot.matching import (
 )
 from pegbot.strategy import FairView, adapt_fair, load_strategy
 from pegbot.tape.reader import TapeReader
-
-_MS = 1_000_000
+from pegbot.timeunits import NS_PER_MS
 
 
 class ScenarioError(ValueError):
@@ -263,7 +262,7 @@ def make_queue(spec: QueueSpec, market: Market) -> QueueModel:
 def make_latency(spec: LatencySpec, where: Path) -> LatencyModel:
     """The latency model a scenario names."""
     if spec.kind == "constant":
-        return ConstantLatency(int(spec.entry_ms * _MS), int(spec.response_ms * _MS))
+        return ConstantLatency(int(spec.entry_ms * NS_PER_MS), int(spec.response_ms * NS_PER_MS))
     if spec.file is None:
         raise ScenarioError("latency.file is required for interpolated latency")
     rows = []
@@ -388,8 +387,8 @@ def build_backtest(
             fair_source=sc.fair.source,
             initial=Account(upl_units, int(cash_tu)),
             target_base_units=target,
-            wake_ns=int(sc.engine.wake_ms * _MS),
-            max_idle_ns=int(sc.engine.max_idle_ms * _MS),
+            wake_ns=int(sc.engine.wake_ms * NS_PER_MS),
+            max_idle_ns=int(sc.engine.max_idle_ms * NS_PER_MS),
             progress=progress,
             signaler=_signaler(market) if sc.signals.enabled else None,
         )

@@ -16,10 +16,16 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from pegbot.timeunits import NS_PER_DAY, NS_PER_HOUR, NS_PER_MIN, NS_PER_S
+
 __all__ = ["BINANCE_SPOT_WEIGHTS", "RateBudget", "RateLimit", "TokenBucket"]
 
-_NS = 1_000_000_000
-_INTERVAL_NS = {"SECOND": _NS, "MINUTE": 60 * _NS, "HOUR": 3600 * _NS, "DAY": 86_400 * _NS}
+_INTERVAL_NS = {
+    "SECOND": NS_PER_S,
+    "MINUTE": NS_PER_MIN,
+    "HOUR": NS_PER_HOUR,
+    "DAY": NS_PER_DAY,
+}
 
 #: Request weights of Binance spot (``/api/v3``) by request kind and limit type.
 BINANCE_SPOT_WEIGHTS: Mapping[str, Mapping[str, int]] = {

@@ -15,10 +15,10 @@ from pegbot.execution import errors
 from pegbot.execution.quirks import VenueQuirks
 from pegbot.execution.venue import Fill, OrderState, OrderUpdate
 from pegbot.market import Market, Side, to_decimal
+from pegbot.timeunits import NS_PER_MS
 
 __all__ = ["header", "num", "parse_fee_rates", "parse_fill", "parse_order"]
 
-_NS_PER_MS = 1_000_000
 
 _STATUS: Mapping[str, OrderState] = {
     "NEW": OrderState.NEW,
@@ -87,7 +87,7 @@ def parse_order(
         qty_units=market.qty_to_units(num(amount)) if amount not in (None, "") else 0,
         filled_units=filled_units,
         state=state,
-        ts_ns=int(ts_ms) * _NS_PER_MS,
+        ts_ns=int(ts_ms) * NS_PER_MS,
         reason=_reason(raw.get("info")),
     )
 
@@ -126,7 +126,7 @@ def parse_fill(
         fee=num(fee_cost).normalize() if fee_cost is not None else Decimal(0),
         fee_asset=str(fee_asset or market.quote),
         maker=raw.get("takerOrMaker") == "maker",
-        ts_ns=int(raw.get("timestamp") or 0) * _NS_PER_MS,
+        ts_ns=int(raw.get("timestamp") or 0) * NS_PER_MS,
     )
 
 

@@ -21,12 +21,11 @@ from pegbot.execution import errors
 from pegbot.execution.quirks import VenueQuirks
 from pegbot.execution.venue import Fill, OrderUpdate, VenueEvent
 from pegbot.market import Market
+from pegbot.timeunits import NS_PER_S
 
 __all__ = ["UserStreamMixin"]
 
 log = logging.getLogger(__name__)
-
-_NS = 1_000_000_000
 
 
 class UserStreamMixin:
@@ -132,7 +131,7 @@ class UserStreamMixin:
                     self._open_known.pop(client_id, None)
                 else:
                     self._push_order(found)
-            since = max(self._last_fill_ns - 60 * _NS, 0) if self._last_fill_ns else 0
+            since = max(self._last_fill_ns - 60 * NS_PER_S, 0) if self._last_fill_ns else 0
             for fill in await self.fills_since(since):
                 self._push_fill(fill)
         except errors.VenueError as exc:

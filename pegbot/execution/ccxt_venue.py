@@ -45,14 +45,13 @@ from pegbot.execution.quirks import VenueQuirks, deep_copy, point_client_at, qui
 from pegbot.execution.rate_guard import RateGuard
 from pegbot.execution.venue import Balance, Fill, OrderState, OrderUpdate, VenueEvent
 from pegbot.market import Market, Side
+from pegbot.timeunits import NS_PER_MS, NS_PER_S
 
 __all__ = ["CcxtVenue", "load_market", "make_ccxt_venue", "point_client_at"]
 
 log = logging.getLogger(__name__)
 
 _T = TypeVar("_T")
-_NS_PER_MS = 1_000_000
-_NS = 1_000_000_000
 _MAX_TRADES_PAGE = 1000
 _CLIENT_ID_RE = re.compile(r"^[A-Za-z0-9_\-.:/]+$")
 
@@ -511,14 +510,14 @@ class CcxtVenue(UserStreamMixin):
             OutcomeUnknownError: Not confirmed after ``cancel_all_rounds`` rounds.
             DeadlineError: Not confirmed within ``timeout_s``.
         """
-        deadline = None if timeout_s is None else self.clock() + int(timeout_s * _NS)
+        deadline = None if timeout_s is None else self.clock() + int(timeout_s * NS_PER_S)
         cancelled: list[OrderUpdate] = []
         left = -1
         last: errors.VenueError | None = None
         for round_ in range(self.cancel_all_rounds):
             if round_:
                 pause = self.retry_pause_s
-                if deadline is not None and self.clock() + int(pause * _NS) >= deadline:
+                if deadline is not None and self.clock() + int(pause * NS_PER_S) >= deadline:
                     break
                 await self.sleep(pause)
             try:
@@ -561,7 +560,7 @@ class CcxtVenue(UserStreamMixin):
                     with contextlib.suppress(errors.OrderNotFoundError, errors.TemporaryError):
                         cancelled.append(await self.cancel(order.client_id))
         seen = "unknown" if left < 0 else str(left)
-        if deadline is not None and self.clock() + int(self.retry_pause_s * _NS) >= deadline:
+        if deadline is not None and self.clock() + int(self.retry_pause_s * NS_PER_S) >= deadline:
             raise errors.DeadlineError(
                 f"{self.name}: cancel-all not confirmed within {timeout_s:.1f} s"
                 f" ({seen} orders of ours last seen open; last error: {last!r})"
@@ -593,7 +592,7 @@ class CcxtVenue(UserStreamMixin):
         """
         market = self.market
         out: dict[str, Fill] = {}
-        since_ms: int | None = since_ns // _NS_PER_MS
+        since_ms: int | None = since_ns // NS_PER_MS
         params: dict[str, Any] = {}
         limit = min(self.fills_page, _MAX_TRADES_PAGE)
         while True:
@@ -606,7 +605,7 @@ class CcxtVenue(UserStreamMixin):
                 fill = self._fill(raw, market)
                 if fill.ts_ns >= since_ns:
                     out[fill.trade_id] = fill
-                newest_ms = max(newest_ms, fill.ts_ns // _NS_PER_MS)
+                newest_ms = max(newest_ms, fill.ts_ns // NS_PER_MS)
                 if fill.trade_id.isdigit():
                     last_id = max(last_id, int(fill.trade_id))
             if len(raws) < limit:

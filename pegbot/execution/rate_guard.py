@@ -25,12 +25,11 @@ from pegbot.execution import errors
 from pegbot.execution.budget import RateBudget
 from pegbot.execution.ccxt_parse import header
 from pegbot.execution.quirks import VenueQuirks
+from pegbot.timeunits import NS_PER_S
 
 __all__ = ["RateGuard"]
 
 log = logging.getLogger(__name__)
-
-_NS = 1_000_000_000
 
 
 class RateGuard:
@@ -82,16 +81,16 @@ class RateGuard:
                 return
             if deadline_ns is not None and until > deadline_ns:
                 raise errors.DeadlineError(
-                    f"{self.name}: rate-limited for another {(until - now) / _NS:.1f} s, "
-                    f"{max(0, deadline_ns - now) / _NS:.1f} s left before the deadline; "
+                    f"{self.name}: rate-limited for another {(until - now) / NS_PER_S:.1f} s, "
+                    f"{max(0, deadline_ns - now) / NS_PER_S:.1f} s left before the deadline; "
                     f"{kind} not sent"
                 )
             if fail_fast:
                 raise errors.RateLimitedError(
                     f"{self.name}: rate-limited for another "
-                    f"{(until - now) / _NS:.1f} s; {kind} not sent"
+                    f"{(until - now) / NS_PER_S:.1f} s; {kind} not sent"
                 )
-            await self.sleep(min((until - now) / _NS, 1.0))
+            await self.sleep(min((until - now) / NS_PER_S, 1.0))
 
     def observe(self, headers: Mapping[str, Any] | None) -> None:
         """Read the used-weight header of a reply into the budget."""
@@ -127,7 +126,7 @@ class RateGuard:
         retry_ns: int | None = None
         if raw is not None:
             with contextlib.suppress(InvalidOperation, ValueError):
-                retry_ns = max(int(Decimal(raw) * _NS), 0)
+                retry_ns = max(int(Decimal(raw) * NS_PER_S), 0)
         if retry_ns is None:
             # No Retry-After: wait out the rest of the venue's window.
             window = self.quirks.weight_window_ns
@@ -146,7 +145,7 @@ class RateGuard:
             extra={
                 "event": "rate_limited",
                 "venue": self.name,
-                "retry_after_s": retry_ns / _NS,
+                "retry_after_s": retry_ns / NS_PER_S,
                 "scope": "orders" if orders_only else "all",
             },
         )

@@ -55,10 +55,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from pegbot.market import Market, Side
 from pegbot.strategy import DesiredQuotes, MarketState, Quote, band_ticks, bps_ticks, frac
+from pegbot.timeunits import NS_PER_S
 
 __all__ = ["TRIGGERS", "Risk", "RiskLevel", "RiskParams", "RiskState", "Transition", "Trigger"]
 
-_NS = 1_000_000_000
 _UNLIMITED = 1 << 62
 
 LevelName = Literal["normal", "defend", "freeze", "halt"]
@@ -256,8 +256,8 @@ class Risk:
         self._release = frac(p.release_ratio)
         self._widen_bps = frac(p.defend_widen_bps)
         self._size_factor = frac(p.defend_size_factor)
-        self._cooldown_ns = int(p.cooldown_s * _NS)
-        self._window_ns = int(p.reject_window_s * _NS)
+        self._cooldown_ns = int(p.cooldown_s * NS_PER_S)
+        self._window_ns = int(p.reject_window_s * NS_PER_S)
         self._units_per_lot = market.units_per_lot
         self._qty_unit = Fraction(market.qty_unit)
         self._tick = Fraction(market.tick_size)
@@ -420,8 +420,8 @@ class Risk:
             add(Trigger("no_feed_health", freeze))
         else:
             age = now - feed.book_ts_ns
-            if age > p.book_stale_s * _NS:
-                add(Trigger("book_stale", freeze, f"{age / _NS:.1f}s > {p.book_stale_s}s"))
+            if age > p.book_stale_s * NS_PER_S:
+                add(Trigger("book_stale", freeze, f"{age / NS_PER_S:.1f}s > {p.book_stale_s}s"))
             if not feed.book_synced:
                 add(Trigger("book_unsynced", freeze))
             if not feed.ws_connected:
@@ -444,8 +444,12 @@ class Risk:
                 add(Trigger("fair_stale", freeze, "state stale"))
             elif p.fair_max_age_s is not None:
                 age = max(fair.age_ns, now - fair.observed_at_ns)
-                if age > p.fair_max_age_s * _NS:
-                    add(Trigger("fair_stale", freeze, f"{age / _NS:.0f}s > {p.fair_max_age_s}s"))
+                if age > p.fair_max_age_s * NS_PER_S:
+                    add(
+                        Trigger(
+                            "fair_stale", freeze, f"{age / NS_PER_S:.0f}s > {p.fair_max_age_s}s"
+                        )
+                    )
             if fair.state == "disputed":
                 add(Trigger("fair_disputed", RiskLevel[p.fair_disputed.upper()]))
             elif fair.state == "jump":

@@ -62,6 +62,7 @@ from pegbot.feeds.model import (
 )
 from pegbot.feeds.sync import BookSync, DepthEvent, SnapshotTooOldError
 from pegbot.market import Market, MarketError, Side
+from pegbot.timeunits import NS_PER_S
 
 __all__ = [
     "BINANCE_REST_URL",
@@ -83,7 +84,6 @@ log = logging.getLogger("pegbot.feeds.binance")
 # operator take over).
 _DEFAULT_RETRY_AFTER_S = 1.0
 _MAX_RETRY_AFTER_S = 120.0
-_NS = 1_000_000_000
 # Levels of the liveness probe: only lastUpdateId matters, and 1..100 levels cost the least.
 _PROBE_LIMIT = 5
 
@@ -412,7 +412,7 @@ class BinanceFeed:
         value = next((v for k, v in headers.items() if str(k).lower() == "retry-after"), None)
         seconds = _retry_after_seconds(value)
         if seconds is None:
-            into_minute = (self.clock() % (60 * _NS)) / _NS
+            into_minute = (self.clock() % (60 * NS_PER_S)) / NS_PER_S
             seconds = max(_DEFAULT_RETRY_AFTER_S, 60.0 - into_minute)
         return min(seconds, _MAX_RETRY_AFTER_S)
 
@@ -470,7 +470,7 @@ class BinanceFeed:
         if interval is None:
             return
         while True:
-            wait = (self._heard_ns - self.clock()) / _NS + interval
+            wait = (self._heard_ns - self.clock()) / NS_PER_S + interval
             if wait > 0:
                 await asyncio.sleep(min(wait, interval))
             elif self.sync.synced and not self._snapshot_running():

@@ -36,11 +36,11 @@ from pegbot.feeds.model import (
     backoff_delay,
 )
 from pegbot.market import Market, Side
+from pegbot.timeunits import NS_PER_MS
 
 __all__ = ["CcxtFeed", "make_pro_client"]
 
 log = logging.getLogger("pegbot.feeds.ccxt")
-_MS = 1_000_000
 
 
 def make_pro_client(
@@ -223,7 +223,7 @@ class CcxtFeed:
         nonce = ob.get("nonce")
         book.apply_snapshot(bids, asks, int(nonce) if nonce is not None else book.update_id + 1)
         ts = ob.get("timestamp")
-        book.exch_ts = int(ts) * _MS if ts else 0
+        book.exch_ts = int(ts) * NS_PER_MS if ts else 0
         book.local_ts = now
         if book.is_crossed:
             c.crossed += 1
@@ -273,7 +273,7 @@ class CcxtFeed:
                 self._trade_seq += 1
                 trade_id = self._trade_seq
             trade = Trade(
-                exch_ts=int(t.get("timestamp") or 0) * _MS,
+                exch_ts=int(t.get("timestamp") or 0) * NS_PER_MS,
                 local_ts=now,
                 trade_id=trade_id,
                 price=self.market.price_to_ticks(price),

@@ -27,8 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from pegbot.peg.fair import FairConfig
 from pegbot.peg.signals import ArbConfig, ArbCosts
-
-_NS = 1_000_000_000
+from pegbot.timeunits import NS_PER_S
 
 
 class _Model(BaseModel):
@@ -68,8 +67,8 @@ class SignalSettings(_Model):
         return ArbConfig(
             min_edge_bps=self.min_edge_bps,
             hysteresis_bps=self.hysteresis_bps,
-            cooldown_ns=int(self.cooldown_s * _NS),
-            expiry_ns=int(self.expiry_s * _NS),
+            cooldown_ns=int(self.cooldown_s * NS_PER_S),
+            expiry_ns=int(self.expiry_s * NS_PER_S),
             issuer_min_qty=self.issuer_min_qty,
             max_qty_per_signal=self.max_qty_per_signal,
             max_qty_per_day=self.max_qty_per_day,
@@ -91,7 +90,7 @@ class FairSettings(_Model):
             min_sources=self.min_sources,
             max_disagreement_bps=self.max_disagreement_bps,
             jump_bps=self.jump_bps,
-            jump_hold_ns=int(self.jump_hold_s * _NS),
+            jump_hold_ns=int(self.jump_hold_s * NS_PER_S),
         )
 
 

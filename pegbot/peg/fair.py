@@ -28,8 +28,7 @@ from typing import Any
 
 from pegbot.market import Market
 from pegbot.peg.sources import PAIRS, USD_KGS, USDT_USD, RateObservation
-
-_NS = 1_000_000_000
+from pegbot.timeunits import NS_PER_S
 
 
 class FairState(enum.StrEnum):
@@ -56,7 +55,7 @@ class SourceSpec:
 
     name: str
     pair: str = USD_KGS
-    max_age_ns: int | None = 15 * 60 * _NS
+    max_age_ns: int | None = 15 * 60 * NS_PER_S
     max_effective_age_ns: int | None = None
 
     def __post_init__(self) -> None:
@@ -79,7 +78,7 @@ class FairConfig:
     min_sources: int = 1
     max_disagreement_bps: Decimal = Decimal(50)
     jump_bps: Decimal = Decimal(200)
-    jump_hold_ns: int = 30 * 60 * _NS
+    jump_hold_ns: int = 30 * 60 * NS_PER_S
 
     def __post_init__(self) -> None:
         if self.min_sources < 1:

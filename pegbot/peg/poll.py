@@ -18,10 +18,9 @@ from collections.abc import Callable
 from pegbot.metrics import Metrics
 from pegbot.peg.fair import FairEstimator
 from pegbot.peg.sources import RateObservation, RateSource, RateSourceError
+from pegbot.timeunits import NS_PER_S
 
 log = logging.getLogger(__name__)
-
-_NS = 1_000_000_000
 
 
 class RatePoller:
@@ -79,7 +78,7 @@ class RatePoller:
         self.last_error = None
         if self.metrics is not None:
             self.metrics.reference_rate.labels(source=name).set(float(obs.rate))
-            self.metrics.reference_updated.labels(source=name).set(obs.observed_at_ns / _NS)
+            self.metrics.reference_updated.labels(source=name).set(obs.observed_at_ns / NS_PER_S)
         return obs
 
     async def run(self, stop: asyncio.Event) -> None:

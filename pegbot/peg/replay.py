@@ -29,8 +29,7 @@ from pegbot.peg.signals import ArbConfig, ArbCosts, ArbSignaler, SignalEvent, Si
 from pegbot.peg.sources import USD_KGS, RateObservation, RateSourceError, parse_decimal
 from pegbot.tape.reader import TapeReader
 from pegbot.tape.replay import BookReplayer
-
-_NS = 1_000_000_000
+from pegbot.timeunits import NS_PER_S
 
 
 class FairFileError(ValueError):
@@ -70,7 +69,7 @@ def _parse_ts(text: str) -> int:
     parsed = dt.datetime.fromisoformat(text)
     if parsed.tzinfo is None:
         raise ValueError(f"timestamp {text!r} has no UTC offset")
-    return int(parsed.timestamp()) * _NS + parsed.microsecond * 1000
+    return int(parsed.timestamp()) * NS_PER_S + parsed.microsecond * 1000
 
 
 @dataclass

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from pegbot.book import ASK, BID, Level
 from pegbot.market import Market, Rounding
 from pegbot.peg.fair import FairState, FairValue
+from pegbot.timeunits import NS_PER_S
 
 if TYPE_CHECKING:
     from pegbot.metrics import Metrics
@@ -63,8 +64,7 @@ class SignalBook(Protocol):
         """Every level of ``side`` (BID or ASK), best first."""
 
 
-_NS = 1_000_000_000
-_DAY_NS = 86_400 * _NS
+_DAY_NS = 86_400 * NS_PER_S
 _BPS = 10_000
 
 
@@ -166,8 +166,8 @@ class ArbConfig:
 
     min_edge_bps: Decimal = Decimal(5)
     hysteresis_bps: Decimal = Decimal(2)
-    cooldown_ns: int = 60 * _NS
-    expiry_ns: int = 300 * _NS
+    cooldown_ns: int = 60 * NS_PER_S
+    expiry_ns: int = 300 * NS_PER_S
     issuer_min_qty: Decimal = Decimal(0)
     max_qty_per_signal: Decimal | None = None
     max_qty_per_day: Decimal | None = None

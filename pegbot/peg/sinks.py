@@ -33,10 +33,10 @@ from pegbot.market import Market
 from pegbot.metrics import Metrics
 from pegbot.peg.fair import FairValue
 from pegbot.peg.signals import SignalEvent, SignalState
+from pegbot.timeunits import NS_PER_S
 
 log = logging.getLogger(__name__)
 
-_NS = 1_000_000_000
 SIGNATURE_HEADER = "X-Pegbot-Signature"
 TIMESTAMP_HEADER = "X-Pegbot-Timestamp"
 DELIVERY_HEADER = "X-Pegbot-Delivery"
@@ -73,7 +73,7 @@ def export_fair(metrics: Metrics, venue: str, symbol: str, fair: FairValue) -> N
     """Set the fair-value gauges from one evaluation."""
     if fair.price is not None:
         metrics.fair_value.labels(venue=venue, symbol=symbol).set(float(fair.price))
-        metrics.fair_observed.labels(venue=venue, symbol=symbol).set(fair.observed_at_ns / _NS)
+        metrics.fair_observed.labels(venue=venue, symbol=symbol).set(fair.observed_at_ns / NS_PER_S)
     metrics.fair_disagreement.labels(venue=venue, symbol=symbol).set(fair.disagreement_bps)
     for state in ("ok", "stale", "disputed", "jump"):
         metrics.fair_state.labels(venue=venue, symbol=symbol, state=state).set(
@@ -167,8 +167,8 @@ class WebhookDeliverer:
         self.session = session
         self.name = name
         self.clock = clock
-        self.backoff_base_ns = int(backoff_base_s * _NS)
-        self.backoff_max_ns = int(backoff_max_s * _NS)
+        self.backoff_base_ns = int(backoff_base_s * NS_PER_S)
+        self.backoff_max_ns = int(backoff_max_s * NS_PER_S)
         self.max_attempts = max_attempts
         self.timeout = aiohttp.ClientTimeout(total=timeout_s)
         self.metrics = metrics
@@ -179,7 +179,7 @@ class WebhookDeliverer:
 
     async def _post(self, delivery: Delivery) -> str | None:
         body = delivery.payload.encode()
-        timestamp = str(self.clock() // _NS)
+        timestamp = str(self.clock() // NS_PER_S)
         headers = {
             "Content-Type": "application/json",
             DELIVERY_HEADER: delivery.key,
@@ -233,7 +233,7 @@ class WebhookDeliverer:
         while not stop.is_set():
             await self.deliver_due()
             due = self.journal.next_due_ns(self.name)
-            wait = idle_s if due is None else max(0.0, min(idle_s, (due - self.clock()) / _NS))
+            wait = idle_s if due is None else max(0.0, min(idle_s, (due - self.clock()) / NS_PER_S))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=wait)
 

@@ -27,6 +27,8 @@ from typing import Any, Protocol
 
 import aiohttp
 
+from pegbot.timeunits import NS_PER_S
+
 #: NBKR's official daily rates (USD, EUR, RUB, KZT, CNY), windows-1251, comma decimals.
 NBKR_DAILY_URL = "https://www.nbkr.kg/XML/daily.xml"
 #: Bishkek is UTC+6 all year (no DST since 2005).
@@ -47,7 +49,6 @@ NBKR_YEARS = (1993, 2100)
 #: day, which after a long holiday weekend is a few days ahead; more is a broken file.
 NBKR_MAX_AHEAD_S = 7 * 24 * 3600
 
-_NS = 1_000_000_000
 _MAX_BODY = 1 << 20  # daily.xml is ~0.5 kB; a megabyte is a broken or hostile server
 _DECIMAL_RE = re.compile(r"^\s*[0-9]+(?:[.,][0-9]+)?\s*$")
 
@@ -126,7 +127,7 @@ def nbkr_effective_ns(date_text: str, source: str = "nbkr") -> int:
             f"Date {date_text.strip()[:20]!r} is outside {NBKR_YEARS[0]}..{NBKR_YEARS[1]}",
         )
     local_midnight = day.replace(tzinfo=BISHKEK)
-    return int(local_midnight.timestamp()) * _NS
+    return int(local_midnight.timestamp()) * NS_PER_S
 
 
 def parse_nbkr_daily(
@@ -173,9 +174,9 @@ def parse_nbkr_daily(
     if not date_text:
         raise RateSourceError(source, "parse", "<CurrencyRates> has no Date attribute")
     effective = nbkr_effective_ns(date_text, source)
-    if now_ns is not None and effective > now_ns + NBKR_MAX_AHEAD_S * _NS:
+    if now_ns is not None and effective > now_ns + NBKR_MAX_AHEAD_S * NS_PER_S:
         # Taking it would hold a rate "in force" from a date nobody will reach soon.
-        days = (effective - now_ns) / (86400 * _NS)
+        days = (effective - now_ns) / (86400 * NS_PER_S)
         raise RateSourceError(
             source, "invalid", f"Date {date_text.strip()[:20]!r} is {days:.0f} days ahead of now"
         )
@@ -371,7 +372,7 @@ class HttpJsonSource(_HttpSource):
         effective = now_ns
         if self.effective_field is not None:
             raw = _to_fraction(select_field(document, self.effective_field, self.name), self.name)
-            effective = int(raw * _NS)
+            effective = int(raw * NS_PER_S)
         return RateObservation(self.name, self.pair, rate, now_ns, effective)
 
     async def fetch(self, now_ns: int) -> RateObservation:

@@ -16,6 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from pegbot.timeunits import NS_PER_MS
+
 from .accounts import Ledger
 from .config import SimConfig, SymbolConfig
 from .engine import (
@@ -108,7 +110,7 @@ class Exchange:
 
     def now_ms(self) -> int:
         """Server time in ms."""
-        return self.now_ns() // 1_000_000
+        return self.now_ns() // NS_PER_MS
 
     def publish(self) -> None:
         """Route every event the engine produced since the last call."""

@@ -70,8 +70,8 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from pegbot.market import Market, Rounding, Side
+from pegbot.timeunits import NS_PER_S
 
-NS = 1_000_000_000
 _UP = Rounding.UP
 
 
@@ -185,9 +185,9 @@ class DepegShock(_Model):
     kind: Literal["depeg"] = "depeg"
     at_ns: int = Field(ge=0)
     bps: float
-    ramp_ns: int = Field(default=60 * NS, ge=0)
-    hold_ns: int = Field(default=600 * NS, ge=0)
-    revert_ns: int = Field(default=600 * NS, ge=0)
+    ramp_ns: int = Field(default=60 * NS_PER_S, ge=0)
+    hold_ns: int = Field(default=600 * NS_PER_S, ge=0)
+    revert_ns: int = Field(default=600 * NS_PER_S, ge=0)
     push_fraction: float = Field(default=0.9, ge=0.5, le=1, description="market orders pushing")
 
 
@@ -435,10 +435,10 @@ class OrderFlow:
             end = bounds[i] if i < len(bounds) else None
             rate = base_rate * self._drought(t)[0]
             if rate > 0:
-                dt = hazard / rate * NS
+                dt = hazard / rate * NS_PER_S
                 if end is None or t + dt < end:
                     return t + int(dt) + 1
-                hazard -= rate * (end - t) / NS
+                hazard -= rate * (end - t) / NS_PER_S
             if end is None:
                 return None
             t = end
@@ -472,7 +472,7 @@ class OrderFlow:
         self._resting[cid] = _Resting(side, price, units)
         rate = self.config.rates.cancel_per_order_per_s
         if rate > 0:
-            life = int(self._rng.expovariate(rate) * NS) + 1
+            life = int(self._rng.expovariate(rate) * NS_PER_S) + 1
             self._seq += 1
             heapq.heappush(self._cancels, (ts + life, self._seq, cid))
         return PlaceLimit(ts, side, price, units, cid)

@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 from pegbot.market import Market, Side
+from pegbot.timeunits import NS_PER_MS
 
 from .accounts import format_amount
 from .config import SymbolConfig
@@ -22,8 +23,6 @@ from .engine import (
     Order,
     PublicTrade,
 )
-
-NS_PER_MS = 1_000_000
 
 
 def ms(ns: int) -> int:

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from pegbot.timeunits import NS_PER_MS, NS_PER_S
+
 from . import errors
 from .config import RateLimitConfig
-
-NS = 1_000_000_000
 
 #: Request weight of each REST endpoint (method, path); ``depth`` and the ticker depend on
 #: parameters and are computed in :func:`request_weight`.
@@ -75,7 +75,7 @@ class RateLimiter:
     def used_weight(self, ip: str, now_ns: int) -> int:
         """Weight used by ``ip`` in the current minute."""
         win = self._ips.get(ip)
-        if win is None or win.start_ns != now_ns - now_ns % (60 * NS):
+        if win is None or win.start_ns != now_ns - now_ns % (60 * NS_PER_S):
             return 0
         return win.used
 
@@ -86,14 +86,14 @@ class RateLimiter:
         banned_until = self._bans.get(ip, 0)
         if now_ns < banned_until:
             raise _banned(banned_until, now_ns)
-        win = _roll(self._ips, ip, now_ns, 60 * NS)
+        win = _roll(self._ips, ip, now_ns, 60 * NS_PER_S)
         if win.used + weight > self.config.weight_per_minute:
             win.rejected += 1
             if win.rejected > self.config.ban_after_429s:
-                until = now_ns + self.config.ban_seconds * NS
+                until = now_ns + self.config.ban_seconds * NS_PER_S
                 self._bans[ip] = until
                 raise _banned(until, now_ns)
-            retry = (win.start_ns + 60 * NS - now_ns + NS - 1) // NS
+            retry = (win.start_ns + 60 * NS_PER_S - now_ns + NS_PER_S - 1) // NS_PER_S
             raise errors.SimError(
                 -1003,
                 f"Too much request weight used; current limit is {self.config.weight_per_minute} "
@@ -109,10 +109,10 @@ class RateLimiter:
         """Count one new order; returns the 10 s and day counts or raises 429 (-1015)."""
         if not self.config.enabled:
             return 0, 0
-        ten = _roll(self._orders_10s, account, now_ns, 10 * NS)
-        day = _roll(self._orders_day, account, now_ns, 86400 * NS)
+        ten = _roll(self._orders_10s, account, now_ns, 10 * NS_PER_S)
+        day = _roll(self._orders_day, account, now_ns, 86400 * NS_PER_S)
         if ten.used + 1 > self.config.orders_per_10s:
-            retry = (ten.start_ns + 10 * NS - now_ns + NS - 1) // NS
+            retry = (ten.start_ns + 10 * NS_PER_S - now_ns + NS_PER_S - 1) // NS_PER_S
             raise errors.SimError(
                 -1015,
                 f"Too many new orders; current limit is {self.config.orders_per_10s} orders "
@@ -126,7 +126,7 @@ class RateLimiter:
                 f"Too many new orders; current limit is {self.config.orders_per_day} orders "
                 "per DAY.",
                 429,
-                {"Retry-After": str((day.start_ns + 86400 * NS - now_ns) // NS)},
+                {"Retry-After": str((day.start_ns + 86400 * NS_PER_S - now_ns) // NS_PER_S)},
             )
         ten.used += 1
         day.used += 1
@@ -134,8 +134,8 @@ class RateLimiter:
 
     def order_counts(self, account: str, now_ns: int) -> tuple[int, int]:
         """Current 10 s and day order counts of ``account``."""
-        ten = _roll(self._orders_10s, account, now_ns, 10 * NS)
-        day = _roll(self._orders_day, account, now_ns, 86400 * NS)
+        ten = _roll(self._orders_10s, account, now_ns, 10 * NS_PER_S)
+        day = _roll(self._orders_day, account, now_ns, 86400 * NS_PER_S)
         return ten.used, day.used
 
     def reset(self) -> None:
@@ -157,8 +157,8 @@ def _roll(table: dict[str, _Window], key: str, now_ns: int, width: int) -> _Wind
 def _banned(until_ns: int, now_ns: int) -> errors.SimError:
     return errors.SimError(
         -1003,
-        f"Way too much request weight used; IP banned until {until_ns // 1_000_000}. "
+        f"Way too much request weight used; IP banned until {until_ns // NS_PER_MS}. "
         "Please use WebSocket Streams for live updates to avoid bans.",
         418,
-        {"Retry-After": str((until_ns - now_ns + NS - 1) // NS)},
+        {"Retry-After": str((until_ns - now_ns + NS_PER_S - 1) // NS_PER_S)},
     )

@@ -19,6 +19,8 @@ from urllib.parse import parse_qsl
 import orjson
 from aiohttp import web
 
+from pegbot.timeunits import NS_PER_DAY, NS_PER_MS
+
 from . import errors
 from .accounts import format_amount
 from .engine import MARKET, Order
@@ -246,7 +248,7 @@ class RestApi:
                 "price": price_str(market, t.price),
                 "qty": qty_str(market, t.units),
                 "quoteQty": fixed(market.notional(t.price, t.units)),
-                "time": t.time_ns // 1_000_000,
+                "time": t.time_ns // NS_PER_MS,
                 "isBuyerMaker": t.buyer_is_maker,
                 "isBestMatch": True,
             }
@@ -264,12 +266,12 @@ class RestApi:
                 "q": qty_str(market, t.units),
                 "f": t.trade_id,
                 "l": t.trade_id,
-                "T": t.time_ns // 1_000_000,
+                "T": t.time_ns // NS_PER_MS,
                 "m": t.buyer_is_maker,
                 "M": True,
             }
             for t in trades
-            if start is None or t.time_ns // 1_000_000 >= start
+            if start is None or t.time_ns // NS_PER_MS >= start
         ]
 
     async def ticker_24hr(self, request: web.Request, call: Call) -> Any:
@@ -283,7 +285,7 @@ class RestApi:
         book = ex.engine.books[symbol]
         market = book.market
         now = ex.now_ns()
-        day = [t for t in ex.recent_trades.get(symbol, ()) if t.time_ns >= now - 86400 * 10**9]
+        day = [t for t in ex.recent_trades.get(symbol, ()) if t.time_ns >= now - NS_PER_DAY]
         bb = book.public_levels(1, 1)
         ba = book.public_levels(-1, 1)
         last = day[-1] if day else None
@@ -311,8 +313,8 @@ class RestApi:
             "lowPrice": price_str(market, min(ticks)),
             "volume": qty_str(market, volume),
             "quoteVolume": fixed(market.notional_of_tick_units(value)),
-            "openTime": (first.time_ns if first else now - 86400 * 10**9) // 1_000_000,
-            "closeTime": now // 1_000_000,
+            "openTime": (first.time_ns if first else now - NS_PER_DAY) // NS_PER_MS,
+            "closeTime": now // NS_PER_MS,
             "firstId": first.trade_id if first else -1,
             "lastId": last.trade_id if last else -1,
             "count": len(day),
@@ -365,7 +367,7 @@ class RestApi:
             "brokered": False,
             "requireSelfTradePrevention": False,
             "preventSor": False,
-            "updateTime": acct.update_ns // 1_000_000,
+            "updateTime": acct.update_ns // NS_PER_MS,
             "accountType": "SPOT",
             "balances": [
                 {"asset": a, "free": format_amount(b.free), "locked": format_amount(b.locked)}
@@ -490,8 +492,8 @@ class RestApi:
         rows = [
             o
             for o in self.ex.engine.all_orders(call.api_key, spec.exchange_symbol)
-            if (start is None or o.time_ns // 1_000_000 >= start)
-            and (end is None or o.time_ns // 1_000_000 <= end)
+            if (start is None or o.time_ns // NS_PER_MS >= start)
+            and (end is None or o.time_ns // NS_PER_MS <= end)
             and (from_id is None or o.order_id >= from_id)
         ]
         rows = rows[:limit] if (start is not None or from_id is not None) else rows[-limit:]
@@ -508,8 +510,8 @@ class RestApi:
         rows = [
             t
             for t in self.ex.engine.my_trades(call.api_key, spec.exchange_symbol)
-            if (start is None or t.time_ns // 1_000_000 >= start)
-            and (end is None or t.time_ns // 1_000_000 <= end)
+            if (start is None or t.time_ns // NS_PER_MS >= start)
+            and (end is None or t.time_ns // NS_PER_MS <= end)
             and (from_id is None or t.trade_id >= from_id)
             and (order_id is None or t.order_id == order_id)
         ]
@@ -582,7 +584,7 @@ def check_timestamp(params: dict[str, str], now_ns: int, max_window_ms: int) -> 
     window = 5000 if window is None else window
     if window > max_window_ms or window <= 0:
         raise errors.SimError(-1131, "recvWindow must be less than 60000")
-    server = now_ns // 1_000_000
+    server = now_ns // NS_PER_MS
     if ts >= server + 1000:
         raise errors.SimError(
             -1021, "Timestamp for this request was 1000ms ahead of the server's time."

@@ -23,6 +23,8 @@ from typing import Any
 import orjson
 from aiohttp import WSMsgType, web
 
+from pegbot.timeunits import NS_PER_MS
+
 from . import errors
 from .accounts import format_amount
 from .engine import MARKET
@@ -238,7 +240,7 @@ class WsApi:
             "canWithdraw": True,
             "canDeposit": True,
             "accountType": "SPOT",
-            "updateTime": acct.update_ns // 1_000_000,
+            "updateTime": acct.update_ns // NS_PER_MS,
             "balances": [
                 {"asset": a, "free": format_amount(b.free), "locked": format_amount(b.locked)}
                 for a, b in sorted(acct.balances.items())

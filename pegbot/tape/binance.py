@@ -62,6 +62,7 @@ from pegbot.tape.reader import Array
 from pegbot.tape.replay import Top
 from pegbot.tape.schema import CLEAR, DIFF, SNAPSHOT, TRADE, TapeMeta
 from pegbot.tape.writer import TapeWriter
+from pegbot.timeunits import NS_PER_MS
 
 #: Reasons a line or message can be skipped; all appear (as 0) in the stats.
 SKIP_REASONS = (
@@ -81,7 +82,6 @@ SKIP_REASONS = (
     "depth_before_snapshot",
 )
 
-_MS = 1_000_000
 _TICKER_MARK = b"@bookTicker"
 # Ready-made side columns for a message's levels (bids first, then asks).
 _SIDE_RUN = 4096
@@ -325,7 +325,7 @@ class BinanceRawConverter:
         lat = np.frombuffer(self._latency, dtype=np.int64) if len(self._latency) else None
         latency: dict[str, float | int] = {"n": 0}
         if lat is not None:
-            q = np.percentile(lat, [0, 1, 50, 99, 100]) / _MS
+            q = np.percentile(lat, [0, 1, 50, 99, 100]) / NS_PER_MS
             latency = {
                 "n": len(lat),
                 "min": round(float(q[0]), 3),
@@ -390,8 +390,8 @@ class BinanceRawConverter:
         self.messages["depth"] += 1
         sync = self._sync_for("pu" in data)
         event_ms = data["E"]
-        exch = data.get("T", event_ms) * _MS
-        self._latency.append(local - event_ms * _MS)
+        exch = data.get("T", event_ms) * NS_PER_MS
+        self._latency.append(local - event_ms * NS_PER_MS)
         b, a = data["b"], data["a"]
         if type(b) is not list or type(a) is not list:
             raise TypeError("levels must be lists")
@@ -438,7 +438,7 @@ class BinanceRawConverter:
             return
         if not sync.synced:
             return
-        exch = int(data.get("T", 0)) * _MS
+        exch = int(data.get("T", 0)) * NS_PER_MS
         self._emit_marker(CLEAR, 0, exch, local, last_id, last_id)
         self._emit_depth(
             DepthEvent(last_id, last_id, None, (lineno, exch, bids, asks)), local, SNAPSHOT
@@ -457,7 +457,7 @@ class BinanceRawConverter:
             self.skipped["non_market_trade"] += 1
             return
         self.messages["trade"] += 1
-        self._latency.append(local - data["E"] * _MS)
+        self._latency.append(local - data["E"] * NS_PER_MS)
         try:
             tick = self._ticks[data["p"]]
         except MarketError:
@@ -465,7 +465,7 @@ class BinanceRawConverter:
             return
         qty = self._units[data["q"]]
         side = -1 if data["m"] else 1
-        self._m_exch.append(data["T"] * _MS)
+        self._m_exch.append(data["T"] * NS_PER_MS)
         self._m_local.append(local)
         self._m_kind.append(TRADE)
         self._side.append(side)

@@ -27,11 +27,11 @@ from pegbot.tape import binance_scan as _scan
 from pegbot.tape.rawlines import RawCounters, iter_byte_blocks
 from pegbot.tape.reader import Array
 from pegbot.tape.schema import DIFF, TRADE
+from pegbot.timeunits import NS_PER_MS
 
 if TYPE_CHECKING:
     from pegbot.tape.binance import BinanceRawConverter
 
-_MS = 1_000_000
 _I64_MAX = (1 << 63) - 1
 _SYNCED = SyncState.SYNCED
 # Scanner calls per block before the rest of the block goes the slow way.
@@ -125,14 +125,14 @@ class _Block:
         conv.messages["trade"] += len(self.trades)
         fast = (cls == _scan.C_DEPTH) | (cls == _scan.C_TRADE)
         if n_depth or len(self.trades):
-            lat = self.local[: self.n][fast] - self.ints[: self.n][fast, 0] * _MS
+            lat = self.local[: self.n][fast] - self.ints[: self.n][fast, 0] * NS_PER_MS
             conv._latency.frombytes(lat.tobytes())
         if not len(other):
             self._write_run(self.n)
             return
         c_l = cls[other].tolist()
         iv = self.ints[other]
-        exch_l = (iv[:, 1] * _MS).tolist()
+        exch_l = (iv[:, 1] * NS_PER_MS).tolist()
         big_u, small_u, pu, has_pu, nb_l, na_l = iv[:, 2:8].T.tolist()
         # pu as the sync wants it: None where the message had none (spot).
         pu_l = pu if all(has_pu) else [p if h else None for p, h in zip(pu, has_pu, strict=True)]
@@ -229,7 +229,7 @@ class _Block:
             np.repeat(iv[:, 9], cnt),
         )
         conv = self.conv
-        conv._m_exch.frombytes((iv[:, 1] * _MS).tobytes())
+        conv._m_exch.frombytes((iv[:, 1] * NS_PER_MS).tobytes())
         conv._m_local.frombytes(self.local[lines].tobytes())
         conv._m_kind.frombytes(np.where(is_d, DIFF, TRADE).astype(np.uint8).tobytes())
         conv._m_fid.frombytes(np.where(is_d, iv[:, 2], 0).tobytes())
@@ -245,7 +245,7 @@ class _Block:
         for i in lines:
             _, exch, fid, uid, _, _, nb, na, tid, tside = self.ints[i].tolist()
             o = int(self.lo[i])
-            conv._m_exch.append(exch * _MS)
+            conv._m_exch.append(exch * NS_PER_MS)
             conv._m_local.append(int(self.local[i]))
             if self.cls[i] == _scan.C_DEPTH:
                 n = nb + na

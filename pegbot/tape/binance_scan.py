@@ -25,6 +25,8 @@ from typing import Any, TypeVar, cast
 
 import numpy as np
 
+from pegbot.timeunits import NS_PER_MS
+
 try:  # pragma: no cover - exercised by the environment, not by a test
     from numba import njit as _njit
 
@@ -59,7 +61,7 @@ _US_MIN = 10**14
 _MS_MIN = 10**11
 # The largest µs / ms stamps whose value in ns fits int64.
 _US_MAX = ((1 << 63) - 1) // 1_000
-_MS_MAX = ((1 << 63) - 1) // 1_000_000
+_MS_MAX = ((1 << 63) - 1) // NS_PER_MS
 # E and T are ms; E * 10**6 must fit in int64.
 _MAX_MS = 9 * 10**12
 _MAX_DIGITS = 18

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from pegbot.bot_venue import describe
 from pegbot.config import ConfigError, RateSourceSettings, load_settings
+from pegbot.logging import describe
 from pegbot.peg.sources import (
     NBKR_MAX_AHEAD_S,
     FileSource,
