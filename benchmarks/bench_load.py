@@ -59,10 +59,10 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from pegbot.bot import Bot  # noqa: E402
-from pegbot.bot_wiring import make_venue  # noqa: E402
 from pegbot.config import load_settings  # noqa: E402
 from pegbot.journal import Journal  # noqa: E402
+from pegbot.live.bot import Bot  # noqa: E402
+from pegbot.live.wiring import make_venue  # noqa: E402
 from pegbot.sim.config import DEMO_API_KEY, DEMO_API_SECRET  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -96,8 +96,8 @@ BOUNDED: dict[str, str] = {
     "runner.venue._latest": "CcxtVenue dedup_memory (20,000)",
     "runner.venue._seen_orders": "CcxtVenue dedup_memory (20,000)",
     "runner.venue._seen_fills": "CcxtVenue dedup_memory (20,000)",
-    "runner._done": "VenueRunner id_memory (20,000)",
-    "runner._seen_trades": "VenueRunner id_memory (20,000)",
+    "runner.orders._done": "OrderTracker memory (20,000)",
+    "runner.orders._seen_trades": "OrderTracker memory (20,000)",
     "runner.venue._client_ids": "CcxtVenue dedup_memory (20,000)",
     "runner.risk.transitions": "drained as each transition is journaled",
     "runner.status.tick_to_quote_s": "VenueRunner: trimmed above 10,000",
@@ -328,7 +328,7 @@ async def run_load(
             feed = runner.feed
             assert feed is not None
             if cache_limit is not None:
-                runner.id_memory = cache_limit  # the runner's id memories, like the venue's
+                runner.orders.memory = cache_limit  # the tracker's id memories, like the venue's
 
             def roots() -> dict[str, object]:
                 return {

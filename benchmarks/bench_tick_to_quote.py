@@ -30,9 +30,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from pegbot.bot import Bot  # noqa: E402
-from pegbot.bot_wiring import make_venue  # noqa: E402
 from pegbot.config import load_settings  # noqa: E402
+from pegbot.live.bot import Bot  # noqa: E402
+from pegbot.live.wiring import make_venue  # noqa: E402
 from pegbot.sim.client import make_pro_client  # noqa: E402
 from pegbot.sim.config import DEMO_API_KEY, DEMO_API_SECRET  # noqa: E402
 

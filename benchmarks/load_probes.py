@@ -78,10 +78,11 @@ def containers(roots: dict[str, object], depth: int = 3) -> dict[str, object]:
         if id(obj) in seen or left < 0:
             return
         seen.add(id(obj))
-        try:
-            attrs = vars(obj)
-        except TypeError:
-            return
+        attrs = dict(getattr(obj, "__dict__", {}))
+        for cls in type(obj).__mro__:  # slotted objects (the order tracker) have no __dict__
+            for slot in getattr(cls, "__slots__", ()):
+                if hasattr(obj, slot):
+                    attrs[slot] = getattr(obj, slot)
         for name, value in list(attrs.items()):
             if isinstance(value, _CONTAINERS):
                 out[f"{path}.{name}"] = value

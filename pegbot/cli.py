@@ -16,7 +16,7 @@ app = typer.Typer(
 
 # Each module exposes ``register(app)``; the order is the order of ``pegbot --help``.
 _ROOMS = (
-    "pegbot.bot_cli",
+    "pegbot.live.cli",
     "pegbot.feeds.cli",
     "pegbot.tape.cli",
     "pegbot.peg.cli",

@@ -364,6 +364,12 @@ class Metrics:
             [*vs, "reason"],
             registry=r,
         )
+        self.arb_auto_executions = Counter(
+            "pegbot_arb_auto_executions",
+            "Arbitrage exchange legs sent by auto-execution, by venue and result.",
+            ["venue", "result"],
+            registry=r,
+        )
         self.rate_limit_used = Gauge(
             "pegbot_rate_limit_used_ratio",
             "Request weight used in the venue's window over its limit.",
@@ -653,6 +659,10 @@ class Metrics:
     def order_cancelled(self, venue: str, symbol: str, side: Side | str) -> None:
         """Count a cancel sent."""
         self.orders_cancelled.labels(venue=venue, symbol=symbol, side=_side(side)).inc()
+
+    def auto_execution(self, venue: str, result: str) -> None:
+        """Count one auto-execution outcome (``executed``, ``error``, ``skipped_<reason>``…)."""
+        self.arb_auto_executions.labels(venue=venue, result=result).inc()
 
     def order_rejected(self, venue: str, symbol: str, reason: str) -> None:
         """Count a refused or failed request (``VenueError.reason``)."""

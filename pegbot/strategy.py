@@ -36,6 +36,8 @@ from pegbot.book import Level
 from pegbot.market import Market, Side
 
 __all__ = [
+    "ALL_INPUTS",
+    "BEST_PRICE_INPUTS",
     "FAIR_STATES",
     "BookView",
     "DesiredQuotes",
@@ -43,6 +45,7 @@ __all__ = [
     "FairValueLike",
     "FairView",
     "FeedHealth",
+    "Input",
     "Inventory",
     "LiveOrder",
     "MarketState",
@@ -68,6 +71,31 @@ FAIR_STATES: Final[frozenset[str]] = frozenset({"ok", "stale", "disputed", "jump
 
 class StrategyError(ValueError):
     """A strategy cannot be loaded, or its parameters are invalid."""
+
+
+class Input(enum.StrEnum):
+    """What a strategy reads from :class:`MarketState` (its :attr:`Strategy.inputs`).
+
+    A shell may skip asking a strategy when none of its inputs changed: a backtest of a
+    strategy that does not read ``depth`` is woken by best-price changes, fills and its own
+    orders' answers, not by every level update.
+    """
+
+    BEST_PRICES = "best_prices"  #: best bid and ask (prices and sizes)
+    DEPTH = "depth"  #: any level of the book beyond the best
+    TRADES = "trades"  #: public trades
+    FAIR = "fair"  #: the fair value
+    INVENTORY = "inventory"  #: holdings and target
+    OWN_ORDERS = "own_orders"  #: our live orders
+    TIMER = "timer"  #: the clock alone (time-driven decisions)
+
+
+#: Everything: a strategy that may read any part of the state.
+ALL_INPUTS: Final[frozenset[Input]] = frozenset(Input)
+#: Best prices, fair, inventory and own orders, with the timer: a top-of-book quoter.
+BEST_PRICE_INPUTS: Final[frozenset[Input]] = frozenset(
+    {Input.BEST_PRICES, Input.FAIR, Input.INVENTORY, Input.OWN_ORDERS, Input.TIMER}
+)
 
 
 # -- inputs ---------------------------------------------------------------------------------
@@ -389,9 +417,20 @@ class StrategyParams(BaseModel):
 
 @runtime_checkable
 class Strategy(Protocol):
-    """A quoting strategy. ``quote`` must not do I/O or read the clock."""
+    """A quoting strategy. ``quote`` must not do I/O or read the clock.
+
+    =========  ====================================================================
+    member     meaning
+    =========  ====================================================================
+    ``name``   short name, for logs and results
+    ``inputs`` the parts of :class:`MarketState` ``quote`` reads (:class:`Input`);
+               :data:`ALL_INPUTS` when in doubt
+    ``quote``  the quotes wanted for a state; pure and deterministic
+    =========  ====================================================================
+    """
 
     name: str
+    inputs: frozenset[Input]
 
     def quote(self, state: MarketState) -> DesiredQuotes:
         """Return the quotes wanted for ``state``."""
@@ -434,9 +473,18 @@ def load_strategy(spec: str, market: Market, params: Mapping[str, Any] | None = 
         ]
         raise StrategyError(f"{spec}: invalid parameters: " + "; ".join(lines)) from exc
     strategy = build(parsed, market)
-    if not isinstance(strategy, Strategy):
-        raise StrategyError(f"{spec}: build() did not return a Strategy")
-    return strategy
+    missing = [m for m in ("name", "inputs", "quote") if not hasattr(strategy, m)]
+    if missing:
+        raise StrategyError(
+            f"{spec}: build() did not return a Strategy (missing {', '.join(missing)}; "
+            "declare inputs = ALL_INPUTS if unsure)"
+        )
+    inputs = strategy.inputs
+    if not (isinstance(inputs, frozenset) and inputs and all(isinstance(i, Input) for i in inputs)):
+        raise StrategyError(
+            f"{spec}: inputs must be a non-empty frozenset of Input, got {inputs!r}"
+        )
+    return cast(Strategy, strategy)
 
 
 def _import_strategy_module(spec: str) -> ModuleType:

@@ -31,6 +31,7 @@ from pydantic import Field
 
 from pegbot.market import Market, Side
 from pegbot.strategy import (
+    ALL_INPUTS,
     DesiredQuotes,
     MarketState,
     Quote,
@@ -95,6 +96,7 @@ class Avellaneda:
     """
 
     name = "avellaneda"
+    inputs = ALL_INPUTS
 
     def __init__(self, params: Params, market: Market) -> None:
         """Build from validated parameters.

@@ -23,6 +23,7 @@ from pydantic import Field
 
 from pegbot.market import Market, Side
 from pegbot.strategy import (
+    ALL_INPUTS,
     DesiredQuotes,
     MarketState,
     Quote,
@@ -54,6 +55,7 @@ class FixedSpread:
     """The fixed-spread strategy (see the module docstring)."""
 
     name = "fixed_spread"
+    inputs = ALL_INPUTS
 
     def __init__(self, params: Params, market: Market) -> None:
         """Build from validated parameters.

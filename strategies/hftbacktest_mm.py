@@ -11,7 +11,7 @@ round):
 No bid once ``q ≥ limit``, no ask once ``q ≤ −limit``. One order of ``size_lots`` per side;
 the reconciler keeps an order already at its target and replaces the rest. The quotes depend
 on the best prices and the position only, so a backtest may skip wake-ups where neither
-changed (:attr:`HftbacktestMM.inputs` is ``"bbo"``).
+changed (its :attr:`HftbacktestMM.inputs` leave out the book's depth).
 """
 
 from __future__ import annotations
@@ -19,7 +19,13 @@ from __future__ import annotations
 from pydantic import Field
 
 from pegbot.market import Market, Side
-from pegbot.strategy import DesiredQuotes, MarketState, Quote, StrategyParams
+from pegbot.strategy import (
+    BEST_PRICE_INPUTS,
+    DesiredQuotes,
+    MarketState,
+    Quote,
+    StrategyParams,
+)
 
 
 class Params(StrategyParams):
@@ -39,7 +45,7 @@ class HftbacktestMM:
 
     name = "hftbacktest_mm"
     #: The quotes read only the best bid and ask prices (plus position and live orders).
-    inputs = "bbo"
+    inputs = BEST_PRICE_INPUTS
 
     def __init__(self, params: Params, market: Market) -> None:
         """Build from validated parameters.

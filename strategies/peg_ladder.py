@@ -23,6 +23,7 @@ from pydantic import Field, model_validator
 
 from pegbot.market import Market, Side
 from pegbot.strategy import (
+    ALL_INPUTS,
     DesiredQuotes,
     MarketState,
     Quote,
@@ -84,6 +85,7 @@ class PegLadder:
     """The peg ladder strategy (see the module docstring)."""
 
     name = "peg_ladder"
+    inputs = ALL_INPUTS
 
     def __init__(self, params: Params, market: Market) -> None:
         """Build from validated parameters.

@@ -13,7 +13,7 @@ from pydantic import Field
 
 from pegbot.book import ASK, BID
 from pegbot.market import Market, Side
-from pegbot.strategy import DesiredQuotes, MarketState, Quote, StrategyParams
+from pegbot.strategy import ALL_INPUTS, DesiredQuotes, MarketState, Quote, StrategyParams
 
 
 class Params(StrategyParams):
@@ -27,6 +27,7 @@ class TouchLadder:
     """See the module docstring."""
 
     name = "touch_ladder"
+    inputs = ALL_INPUTS
 
     def __init__(self, params: Params, market: Market) -> None:
         """Build from validated parameters."""

@@ -6,17 +6,20 @@ local receive time (:mod:`pegbot.backtest.core`), so feed latency is the recorde
 venue is :class:`~pegbot.backtest.venue.SimVenue`, with order entry and response latency
 and queue-position fills from :mod:`pegbot.matching`.
 
-The shell honours the reconciler's contract (:mod:`pegbot.execution.reconciler`): rebinds
-are applied to the live set; cancels mark an order ``PENDING_CANCEL`` until its ack, a fill
-of its remainder or "not found"; places enter as ``PENDING_NEW`` until acked and leave on a
-reject; on ``RiskState.cancel_all`` every live order is cancelled. Inventory as the strategy
-sees it moves when a fill's response arrives; the venue's own account moves at the fill.
+Each decision is the shared :class:`~pegbot.execution.decision.DecisionStep` (strategy,
+risk, reconciler), and our orders are an :class:`~pegbot.execution.orders.OrderTracker` — the
+very objects the live runner uses — so what counts as resting, pending or finished is decided
+by one piece of code in both worlds. The venue's answers are folded into the tracker when
+they reach the shell; on ``RiskState.cancel_all`` every order is cancelled one by one.
+Inventory as the strategy sees it moves when a fill's answer arrives; the venue's own account
+moves at the fill.
 
 The strategy is asked on a timer (``wake_ns``), and only when something it reads may have
-changed: for a strategy declaring ``inputs = "bbo"`` a best price, a fill, a reject or a
-"not found" (an ack or a cancel ack only when the last diff left something out waiting for
-it), or ``max_idle_ns`` since the last decision (so time-driven risk triggers such as a
-stale book still fire); for any other strategy, any book change or order response.
+changed: for a strategy whose :attr:`~pegbot.strategy.Strategy.inputs` leave out the book's
+depth, a best price, a fill, a reject or a "not found" (an ack or a cancel ack only when the
+last diff left something out waiting for it), or ``max_idle_ns`` since the last decision (so
+time-driven risk triggers such as a stale book still fire); for any other strategy, any book
+change or order response.
 """
 
 from __future__ import annotations
@@ -36,20 +39,14 @@ import numpy as np
 from pegbot.backtest import core
 from pegbot.backtest.book import DenseBookView
 from pegbot.backtest.fair import FairFn, fixed_fair, mid_fair
-from pegbot.backtest.venue import ACK, CANCELED, FILL, NOT_FOUND, REJECT, Account, SimVenue
+from pegbot.backtest.venue import ACK, FILL, REJECT, Account, SimVenue
+from pegbot.execution.decision import DecisionStep
+from pegbot.execution.orders import OrderTracker
 from pegbot.execution.reconciler import Reconciler
 from pegbot.execution.risk import Risk
 from pegbot.market import Market
 from pegbot.matching import FillEngine, LatencyModel, RiskAverse
-from pegbot.strategy import (
-    FairView,
-    FeedHealth,
-    Inventory,
-    LiveOrder,
-    MarketState,
-    OrderStatus,
-    Strategy,
-)
+from pegbot.strategy import FairView, FeedHealth, Input, Inventory, MarketState, Strategy
 from pegbot.tape.reader import Columns, TapeReader
 from pegbot.tape.schema import TRADE
 
@@ -184,11 +181,12 @@ class Backtest:
         self.venue = SimVenue(market, fills, latency, Account(start.base_units, start.cash_tu))
         self.local = Account(start.base_units, start.cash_tu)
         self.target = target_base_units
-        self.live: dict[str, LiveOrder] = {}
+        self.step = DecisionStep(strategy, risk, reconciler)
+        self.orders = OrderTracker(reconciler.run)
         self.st = core.new_state()
         self.st[core.WAKE_NS] = wake_ns
         self.st[core.MAX_IDLE] = max_idle_ns
-        self.st[core.BBO_ONLY] = int(getattr(strategy, "inputs", "book") == "bbo")
+        self.st[core.BBO_ONLY] = int(Input.DEPTH not in strategy.inputs)
         self.st[core.DEFER] = int(defer_depth and isinstance(fills.queue, RiskAverse))
         self.reorder_ns = reorder_ns
         self.evaluations = 0
@@ -592,37 +590,19 @@ class Backtest:
         venue = self.venue
         if venue.next_response is None or venue.next_response > now:
             return
-        live = self.live
-        pending_new = OrderStatus.PENDING_NEW
-        for _, _, kind, cid, fill, _ in venue.pop_due(now):
-            if kind == ACK:  # the most frequent answer: handled here, without a call
-                o = live.get(cid)
-                if o is not None and o.status is pending_new:
-                    live[cid] = LiveOrder(o.client_id, o.level_id, o.side, o.price_ticks, o.lots)
-            else:
-                self._deliver(kind, cid, fill)
-
-    def _deliver(self, kind: str, cid: str, fill: Any) -> None:
-        live = self.live
-        if kind == ACK:
-            o = live.get(cid)
-            if o is not None and o.status is OrderStatus.PENDING_NEW:
-                live[cid] = LiveOrder(o.client_id, o.level_id, o.side, o.price_ticks, o.lots)
-        elif kind == REJECT:
-            live.pop(cid, None)
-            self._rejects_seen += 1
-        elif kind in (CANCELED, NOT_FOUND):
-            live.pop(cid, None)
-        elif kind == FILL:
-            self.local.apply(fill, _ZERO)
-            o = live.get(cid)
-            if fill.leaves_units == 0:
-                live.pop(cid, None)
-            elif o is not None:
-                live[cid] = LiveOrder(
-                    o.client_id, o.level_id, o.side, o.price_ticks,
-                    fill.leaves_units // self._upl, o.status,
-                )  # fmt: skip
+        orders = self.orders
+        for at, _, kind, cid, fill, _ in venue.pop_due(now):
+            if kind == ACK:
+                orders.on_open(cid, at)
+            elif kind == FILL:
+                assert fill is not None
+                self.local.apply(fill, _ZERO)
+                leaves = fill.leaves_units
+                orders.on_fill(cid, None, leaves_lots=leaves // self._upl, closed=leaves == 0)
+            else:  # a reject, a cancel's ack or "not found": the order is done
+                if kind == REJECT:
+                    self._rejects_seen += 1
+                orders.on_closed(cid)
 
     def _on_wake(self, now: int) -> None:
         # Answers that arrived before now (one arriving exactly now is seen next time).
@@ -647,57 +627,35 @@ class Backtest:
             quote_units = loc.cash_tu * self._qu_num // self._qu_den
             inv = self._inventory = Inventory(loc.base_units, quote_units, self.target)
             self._inv_cash = loc.cash_tu
-        live = tuple(self.live.values())
         state = MarketState(
-            now, book, fair, inv, live, "backtest",
+            now, book, fair, inv, self.orders.live_orders(), "backtest",
             FeedHealth(l_ts, bool(item(core.L_SYNCED)), True, self._rejects_seen),
         )  # fmt: skip
-        desired = self.strategy.quote(state)
-        cancel_all = False
-        if self.risk is not None:
-            desired, rs = self.risk.apply(state, desired)
-            cancel_all = rs.cancel_all
-            if rs.transition is not None:
-                tr = rs.transition
+        decision = self.step.decide(state)
+        if decision.risk is not None and decision.risk.transition is not None:
+            assert self.risk is not None
+            for tr in self.risk.drain_transitions():  # recorded here: the list need not grow
                 self._transitions.append(
                     (tr.at_ns, tr.from_level.label, tr.to_level.label, ",".join(tr.reasons))
                 )
         if self.signaler is not None:
             self.signals += self.signaler(now, book, fair)
         venue = self.venue
-        self._last_diff_skipped = cancel_all
-        if cancel_all:
-            for cid, o in list(self.live.items()):
-                if o.status is not OrderStatus.PENDING_CANCEL:
-                    venue.send_cancel(now, cid)
-                    self.live[cid] = _with_status(o, OrderStatus.PENDING_CANCEL)
+        if decision.cancel_all:
+            self._last_diff_skipped = True
+            for o in self.orders.cancel_everything():
+                venue.send_cancel(now, o.client_id)
             return
-        actions = self.reconciler.diff(desired, live, now)
-        self._last_diff_skipped = bool(actions.skipped)
-        for rb in actions.rebinds:
-            o = self.live[rb.client_id]
-            self.live[rb.client_id] = LiveOrder(
-                o.client_id, rb.level_id, o.side, o.price_ticks, o.lots, o.status
-            )
-        for c in actions.cancels:
-            gone = self.live.get(c.client_id)
-            if gone is not None:
-                venue.send_cancel(now, c.client_id)
-                self.live[c.client_id] = _with_status(gone, OrderStatus.PENDING_CANCEL)
-        for pl in actions.places:
+        self._last_diff_skipped = bool(decision.actions.skipped)
+        sent = self.orders.apply(decision.actions)
+        for c in sent.cancels:
+            venue.send_cancel(now, c.client_id)
+        upl = self._upl
+        for pl in sent.places:
             qt = pl.quote
             venue.send_place(
-                now, pl.client_id, int(qt.side), qt.price_ticks, qt.lots * self._upl,
-                pl.post_only,
-            )  # fmt: skip
-            self.live[pl.client_id] = LiveOrder(
-                pl.client_id, qt.level_id, qt.side, qt.price_ticks, qt.lots,
-                OrderStatus.PENDING_NEW,
-            )  # fmt: skip
-
-
-def _with_status(o: LiveOrder, status: OrderStatus) -> LiveOrder:
-    return LiveOrder(o.client_id, o.level_id, o.side, o.price_ticks, o.lots, status)
+                now, pl.client_id, int(qt.side), qt.price_ticks, qt.lots * upl, pl.post_only
+            )
 
 
 __all__ = [

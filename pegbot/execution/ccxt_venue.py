@@ -32,18 +32,27 @@ import logging
 import re
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import ccxt.pro as ccxtpro
 
+from pegbot.book import OrderBook
 from pegbot.execution import errors
 from pegbot.execution.budget import RateBudget
 from pegbot.execution.ccxt_parse import num, parse_fee_rates, parse_fill, parse_order
 from pegbot.execution.ccxt_stream import UserStreamMixin
 from pegbot.execution.quirks import VenueQuirks, deep_copy, point_client_at, quirks_for
 from pegbot.execution.rate_guard import RateGuard
-from pegbot.execution.venue import Balance, Fill, OrderState, OrderUpdate, VenueEvent
+from pegbot.execution.venue import (
+    Balance,
+    Fill,
+    OrderState,
+    OrderUpdate,
+    VenueCapabilities,
+    VenueEvent,
+)
+from pegbot.feeds.model import Trade
 from pegbot.market import Market, Side
 from pegbot.timeunits import NS_PER_MS, NS_PER_S
 
@@ -140,6 +149,8 @@ class CcxtVenue(UserStreamMixin):
         counters: Counts of notable events (``lookups``, ``resends``, ``rate_limited``, …).
     """
 
+    capabilities = VenueCapabilities(time_in_force=frozenset({"GTC", "IOC"}), user_stream=True)
+
     def __init__(
         self,
         client: Any,
@@ -228,6 +239,14 @@ class CcxtVenue(UserStreamMixin):
     def used_weight(self) -> int:
         """Last used weight the venue reported (-1 before any reply)."""
         return self.guard.used_weight
+
+    def on_book(self, book: OrderBook, ts_ns: int) -> Sequence[Fill]:
+        """The exchange fills our orders itself: nothing to do with the feed's book."""
+        return ()
+
+    def on_trade(self, trade: Trade) -> Sequence[Fill]:
+        """The exchange fills our orders itself: nothing to do with public trades."""
+        return ()
 
     # -- lifecycle ------------------------------------------------------------------------
 

@@ -11,13 +11,23 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
+from pegbot.book import OrderBook
 from pegbot.execution import errors
-from pegbot.execution.venue import Balance, Fill, OrderState, OrderUpdate, VenueEvent
+from pegbot.execution.budget import RateBudget
+from pegbot.execution.venue import (
+    Balance,
+    Fill,
+    OrderState,
+    OrderUpdate,
+    VenueCapabilities,
+    VenueEvent,
+)
+from pegbot.feeds.model import Trade
 from pegbot.market import Market, MarketError, Side
 
 __all__ = ["DryRunVenue", "make_dryrun_venue"]
@@ -32,6 +42,8 @@ class DryRunVenue:
         name: Venue name.
         intended: Every order it was asked to place, in order (for the operator and tests).
     """
+
+    capabilities = VenueCapabilities()
 
     def __init__(
         self,
@@ -79,10 +91,41 @@ class DryRunVenue:
     async def close(self) -> None:
         """Nothing to close."""
 
+    @property
+    def budget(self) -> RateBudget | None:
+        """Nothing is sent, so nothing is limited."""
+        return None
+
+    @property
+    def stream_connected(self) -> bool:
+        """No stream to lose: always up."""
+        return True
+
+    def on_book(self, book: OrderBook, ts_ns: int) -> Sequence[Fill]:
+        """Dry-run orders never fill."""
+        return ()
+
+    def on_trade(self, trade: Trade) -> Sequence[Fill]:
+        """Dry-run orders never fill."""
+        return ()
+
     async def place(
-        self, side: Side, price_ticks: int, lots: int, client_id: str, post_only: bool = True
+        self,
+        side: Side,
+        price_ticks: int,
+        lots: int,
+        client_id: str,
+        post_only: bool = True,
+        time_in_force: str | None = None,
     ) -> OrderUpdate:
-        """Log the order and report it resting; idempotent by ``client_id``."""
+        """Log the order and report it resting; idempotent by ``client_id``.
+
+        Raises:
+            InvalidOrderError: A time in force other than GTC (a dry run cannot tell what an
+                IOC would have taken).
+        """
+        if time_in_force not in (None, "GTC"):
+            raise errors.InvalidOrderError(f"dry-run: time in force {time_in_force} unsupported")
         known = self._orders.get(client_id)
         if known is not None:
             return known

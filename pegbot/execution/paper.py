@@ -24,7 +24,15 @@ from typing import Any
 
 from pegbot.book import OrderBook
 from pegbot.execution import errors
-from pegbot.execution.venue import Balance, Fill, OrderState, OrderUpdate, VenueEvent
+from pegbot.execution.budget import RateBudget
+from pegbot.execution.venue import (
+    Balance,
+    Fill,
+    OrderState,
+    OrderUpdate,
+    VenueCapabilities,
+    VenueEvent,
+)
 from pegbot.feeds.model import Trade
 from pegbot.market import Market, MarketError, Side
 from pegbot.matching import Fill as EngineFill
@@ -51,6 +59,8 @@ class PaperVenue:
         name: Venue name.
         engine: The queue-position fill engine.
     """
+
+    capabilities = VenueCapabilities(time_in_force=frozenset({"GTC", "IOC"}))
 
     def __init__(
         self,
@@ -118,6 +128,16 @@ class PaperVenue:
     async def close(self) -> None:
         """Nothing to close."""
 
+    @property
+    def budget(self) -> RateBudget | None:
+        """Virtual orders have no request limits."""
+        return None
+
+    @property
+    def stream_connected(self) -> bool:
+        """Events are in-process: always up."""
+        return True
+
     # -- market data ----------------------------------------------------------------------
 
     def on_depth(self, side: int, price_ticks: int, qty_units: int, ts_ns: int) -> list[Fill]:
@@ -152,9 +172,23 @@ class PaperVenue:
     # -- orders ---------------------------------------------------------------------------
 
     async def place(
-        self, side: Side, price_ticks: int, lots: int, client_id: str, post_only: bool = True
+        self,
+        side: Side,
+        price_ticks: int,
+        lots: int,
+        client_id: str,
+        post_only: bool = True,
+        time_in_force: str | None = None,
     ) -> OrderUpdate:
-        """Place a virtual limit order; idempotent by ``client_id``."""
+        """Place a virtual limit order; idempotent by ``client_id``.
+
+        With ``time_in_force="IOC"`` whatever does not fill at once expires instead of
+        resting.
+        """
+        if time_in_force not in (None, "GTC", "IOC"):
+            raise errors.InvalidOrderError(f"paper: time in force {time_in_force} unsupported")
+        if time_in_force is not None and post_only:
+            raise errors.InvalidOrderError("post-only and a time in force do not mix")
         known = self._orders.get(client_id)
         if known is not None:
             return known.update
@@ -190,7 +224,9 @@ class PaperVenue:
             extra={"event": "paper_place", "client_order_id": client_id, "side": side.name},
         )
         self._settle(result.fills)
-        if not result.resting:
+        if result.resting and time_in_force == "IOC":
+            self.engine.cancel(client_id)
+        if not result.resting or time_in_force == "IOC":
             order = self._orders[client_id]
             if order.update.state.is_open:  # nothing rests: the unfilled rest expires
                 self._finish(order, OrderState.EXPIRED, now)

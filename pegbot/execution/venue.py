@@ -13,6 +13,30 @@ Everything crossing this boundary is in integer ticks and qty units of :attr:`Ve
 fees stay Decimal because they are money in some asset, not a size on our grid. Time is int
 ns UTC. Errors are the typed hierarchy of :mod:`pegbot.execution.errors`.
 
+The protocol's members, all required (a venue without a behaviour says so in its
+:class:`VenueCapabilities` or implements the member as a no-op):
+
+=====================  ==================================================================
+member                 what the shell relies on
+=====================  ==================================================================
+``name``, ``market``   venue name; the symbol's filters and fees (after ``start``)
+``capabilities``       what the venue can do beyond plain limit orders (data, not probing)
+``budget``             the rate budget the venue feeds from the exchange's limits and
+                       replies (None: the venue has no request limits)
+``stream_connected``   the user-data stream is up (venues without one: always True)
+``start``, ``close``   connect / load the market; close connections (never cancels)
+``place``              limit order, idempotent by client id; ``time_in_force`` one of
+                       ``capabilities.time_in_force``
+``cancel``,            one order; every order of ours, confirmed with an open-orders
+``cancel_all``         fetch
+``open_orders``,       snapshots for recovery
+``fills_since``,
+``balances``
+``events``             order updates and fills as the venue pushes them
+``on_book``,           the live market, for venues that fill against it (paper); the
+``on_trade``           others do nothing
+=====================  ==================================================================
+
 What the bot relies on:
 
 * ``place`` is idempotent by ``client_id``: if a placement's outcome is unknown (time-out,
@@ -27,12 +51,17 @@ What the bot relies on:
 from __future__ import annotations
 
 import enum
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from pegbot.market import Market, Side
+
+if TYPE_CHECKING:
+    from pegbot.book import OrderBook
+    from pegbot.execution.budget import RateBudget
+    from pegbot.feeds.model import Trade
 
 
 class OrderState(enum.Enum):
@@ -133,15 +162,41 @@ class Balance:
 VenueEvent = OrderUpdate | Fill
 
 
+@dataclass(frozen=True, slots=True)
+class VenueCapabilities:
+    """What a venue can do beyond resting limit orders; the shell reads this, never probes.
+
+    Attributes:
+        time_in_force: Times in force ``place`` accepts besides post-only (``GTC``; ``IOC``
+            for auto-execution's taking order).
+        user_stream: The venue pushes order and fill events over a connection whose state
+            matters (``stream_connected`` then says whether it is up).
+    """
+
+    time_in_force: frozenset[str] = frozenset({"GTC"})
+    user_stream: bool = False
+
+
 @runtime_checkable
 class Venue(Protocol):
     """Where the bot's orders go. See the module docstring for the guarantees."""
 
     name: str
+    capabilities: VenueCapabilities
 
     @property
     def market(self) -> Market:
         """The symbol's market spec (valid after :meth:`start`)."""
+        ...
+
+    @property
+    def budget(self) -> RateBudget | None:
+        """The rate budget the venue keeps from the exchange's limits (None: no limits)."""
+        ...
+
+    @property
+    def stream_connected(self) -> bool:
+        """The user-data stream is up (always True for a venue without one)."""
         ...
 
     async def start(self) -> Market:
@@ -149,9 +204,19 @@ class Venue(Protocol):
         ...
 
     async def place(
-        self, side: Side, price_ticks: int, lots: int, client_id: str, post_only: bool = True
+        self,
+        side: Side,
+        price_ticks: int,
+        lots: int,
+        client_id: str,
+        post_only: bool = True,
+        time_in_force: str | None = None,
     ) -> OrderUpdate:
-        """Place a limit order (LIMIT_MAKER when ``post_only``); idempotent by ``client_id``."""
+        """Place a limit order (LIMIT_MAKER when ``post_only``); idempotent by ``client_id``.
+
+        ``time_in_force`` (not with ``post_only``) is one of ``capabilities.time_in_force``;
+        None is the venue's default (GTC).
+        """
         ...
 
     async def cancel(self, client_id: str) -> OrderUpdate:
@@ -188,4 +253,12 @@ class Venue(Protocol):
 
     async def close(self) -> None:
         """Close connections; does not cancel orders (the bot decides that)."""
+        ...
+
+    def on_book(self, book: OrderBook, ts_ns: int) -> Sequence[Fill]:
+        """The feed's book after a change; returns fills it caused (also sent as events)."""
+        ...
+
+    def on_trade(self, trade: Trade) -> Sequence[Fill]:
+        """A public trade from the feed; returns fills it caused (also sent as events)."""
         ...

@@ -11,7 +11,7 @@ import math
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from pegbot.book import OrderBook
 from pegbot.market import Side
@@ -21,6 +21,42 @@ Levels = list[tuple[int, int]]
 
 BINANCE_WS_URL = "wss://stream.binance.com:9443"
 BINANCE_REST_URL = "https://api.binance.com"
+
+
+# -- the feed as its consumers see it ----------------------------------------------------
+
+
+class MarketFeed(Protocol):
+    """A market-data feed as the live bot uses it (``BinanceFeed``, ``CcxtFeed``).
+
+    ===============  ==============================================================
+    member           meaning
+    ===============  ==============================================================
+    ``config``       what it follows and how it reconnects
+    ``counters``     messages, resyncs, connects, probes (staleness timestamps)
+    ``book``         the live book (mutated in place; read it, never keep a copy)
+    ``synced``       the book follows the venue's sequence right now
+    ``run()``        follow the venue until :meth:`stop`, reconnecting as needed
+    ``stop()``       end :meth:`run`
+    ===============  ==============================================================
+    """
+
+    config: FeedConfig
+    counters: FeedCounters
+    book: OrderBook
+
+    @property
+    def synced(self) -> bool:
+        """The book follows the venue's sequence right now."""
+        ...
+
+    async def run(self) -> None:
+        """Follow the venue until :meth:`stop`."""
+        ...
+
+    def stop(self) -> None:
+        """End :meth:`run`."""
+        ...
 
 
 # -- what the feed emits ----------------------------------------------------------------

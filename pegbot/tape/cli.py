@@ -156,6 +156,9 @@ def book_command(
 
 
 def register(app: typer.Typer) -> None:
-    """Add this room's commands to ``app``."""
+    """Add this room's commands to ``app``: ``convert``, ``tape`` and the ``replay`` viewer."""
+    from pegbot.tape import viewer  # rich and the live view only when the CLI is built
+
     app.command("convert")(convert_command)
     app.add_typer(tape_app, name="tape")
+    viewer.register(app)

@@ -9,9 +9,9 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
-from pegbot.bot import Bot
-from pegbot.bot_wiring import make_venue
 from pegbot.config import Settings, load_settings
+from pegbot.live.bot import Bot
+from pegbot.live.wiring import make_venue
 from pegbot.sim.config import DEMO_API_KEY, DEMO_API_SECRET
 from pegbot.sim.testing import SimHandle
 

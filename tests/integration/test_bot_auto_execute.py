@@ -19,9 +19,9 @@ from typing import Any
 import pytest
 from _bot_helpers import run_bot, seed_book, settings_for, wait_for
 
-from pegbot.bot import Bot
-from pegbot.bot_autoexec import Plan
 from pegbot.config import Settings
+from pegbot.live.autoexec import Plan
+from pegbot.live.bot import Bot
 from pegbot.market import Side
 from pegbot.peg.fair import FairState
 from pegbot.peg.signals import SignalKind, SignalState

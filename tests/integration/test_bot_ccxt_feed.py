@@ -14,11 +14,11 @@ import aiohttp
 import pytest
 from _bot_helpers import run_bot, seed_book, settings_toml, wait_for
 
-from pegbot.bot import Bot
 from pegbot.config import Settings, load_settings
 from pegbot.execution.quirks import quirks_for
 from pegbot.feeds.binance import BinanceFeed
 from pegbot.feeds.ccxt_feed import CcxtFeed
+from pegbot.live.bot import Bot
 from pegbot.market import Market
 from pegbot.sim.config import DEMO_API_KEY, DEMO_API_SECRET
 from pegbot.sim.testing import SimHandle

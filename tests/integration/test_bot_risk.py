@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from _bot_helpers import exchange_orders, run_bot, seed_book, settings_for, wait_for
 
-from pegbot.bot import Bot
 from pegbot.control import Control
 from pegbot.execution.risk import RiskLevel
+from pegbot.live.bot import Bot
 from pegbot.sim.testing import SimHandle
 
 pytestmark = pytest.mark.timeout(60)

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from pegbot.bot import Bot
 from pegbot.config import Settings, VenueSettings, load_settings
 from pegbot.execution.ccxt_venue import make_ccxt_venue
 from pegbot.execution.venue import Venue
 from pegbot.journal import Journal
+from pegbot.live.bot import Bot
 from pegbot.sim.config import DEMO_API_KEY, DEMO_API_SECRET
 
 pytestmark = pytest.mark.timeout(30)

@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 from _bot_helpers import run_bot, seed_book, settings_for, wait_for
 
-from pegbot.bot import Bot
 from pegbot.feeds.binance import BinanceFeed, BookLost, BookUpdate, FeedConfig
 from pegbot.feeds.model import ProbeVerdict, probe_verdict
+from pegbot.live.bot import Bot
 from pegbot.sim.config import DEMO_API_KEY
 from pegbot.sim.testing import SimHandle
 

@@ -15,13 +15,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pegbot.bot import Bot
-from pegbot.bot_wiring import make_venue
 from pegbot.config import Settings, VenueSettings, load_settings
 from pegbot.execution.ccxt_venue import make_ccxt_venue
 from pegbot.execution.reconciler import parse_client_id
 from pegbot.execution.venue import Venue
 from pegbot.journal import Journal
+from pegbot.live.bot import Bot
+from pegbot.live.wiring import make_venue
 from pegbot.sim.config import DEMO_API_KEY, DEMO_API_SECRET
 from pegbot.sim.testing import SimHandle
 

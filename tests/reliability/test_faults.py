@@ -34,9 +34,9 @@ from _rel_bot import (
     watching,
 )
 
-from pegbot.bot import Bot
-from pegbot.bot_wiring import make_venue
 from pegbot.journal import Journal
+from pegbot.live.bot import Bot
+from pegbot.live.wiring import make_venue
 from pegbot.market import Side
 from pegbot.sim.model import GTC, LIMIT, NewOrder
 from pegbot.sim.testing import MAKER_KEY, SimHandle

@@ -31,8 +31,8 @@ from _rel_bot import (
     wait_for,
 )
 
-from pegbot.bot import Bot
 from pegbot.journal import Journal
+from pegbot.live.bot import Bot
 from pegbot.market import Side
 from pegbot.sim import errors as sim_errors
 from pegbot.sim.model import GTC, LIMIT, NewOrder

@@ -61,7 +61,7 @@ async def test_ten_times_the_busiest_rate_for_30_s(reliability: Any) -> None:
                  "_client_ids"):  # fmt: skip
         assert sizes[f"runner.venue.{path}"] <= 100, (path, sizes)
     for path in ("_done", "_seen_trades"):
-        assert sizes[f"runner.{path}"] <= 100, (path, sizes)
+        assert sizes[f"runner.orders.{path}"] <= 100, (path, sizes)
     assert sizes["runner.venue.client.orders"] == 100, "fewer orders than the cache: no test"
     # Memory: a per-message leak at this rate is tens of MB a minute.
     assert r["rss_slope_mb_per_min"] < 10, r

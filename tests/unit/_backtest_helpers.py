@@ -14,7 +14,7 @@ from pegbot.backtest.venue import Account
 from pegbot.execution.reconciler import Reconciler
 from pegbot.market import Side
 from pegbot.matching import ConstantLatency, FillEngine, RiskAverse
-from pegbot.strategy import DesiredQuotes, MarketState, Quote
+from pegbot.strategy import ALL_INPUTS, DesiredQuotes, MarketState, Quote
 from pegbot.tape.schema import CLEAR, SNAPSHOT, TapeMeta
 from pegbot.tape.writer import TapeWriter
 
@@ -56,7 +56,7 @@ class Fixed:
     """Quotes one bid (and optionally one ask) at fixed prices, always."""
 
     name = "fixed"
-    inputs = "book"
+    inputs = ALL_INPUTS
 
     def __init__(self, bid: int | None, ask: int | None = None, lots: int = 10) -> None:
         self.bid, self.ask, self.lots = bid, ask, lots

@@ -22,7 +22,7 @@ from pegbot.backtest.report import backtest_html
 from pegbot.backtest.venue import Account, SimVenue
 from pegbot.market import Side
 from pegbot.matching import ConstantLatency, FillEngine, RiskAverse
-from pegbot.strategy import DesiredQuotes, MarketState, Quote
+from pegbot.strategy import ALL_INPUTS, DesiredQuotes, MarketState, Quote
 from pegbot.tape.schema import DIFF
 
 S = 1_000_000_000
@@ -134,7 +134,7 @@ class Ladder:
     """Two bids and two asks: one level at the touch, one far outside every band."""
 
     name = "ladder"
-    inputs = "book"
+    inputs = ALL_INPUTS
 
     def __init__(self, far: bool) -> None:
         self.far = far

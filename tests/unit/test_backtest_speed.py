@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pegbot.strategy import DesiredQuotes, MarketState
+from pegbot.strategy import ALL_INPUTS, DesiredQuotes, MarketState
 from tests.unit._backtest_helpers import Fixed, book_rows, fills, run, write
 
 
@@ -16,7 +16,7 @@ class Boom:
     """Raises at its first decision."""
 
     name = "boom"
-    inputs = "book"
+    inputs = ALL_INPUTS
 
     def quote(self, state: MarketState) -> DesiredQuotes:
         raise RuntimeError("boom")

@@ -24,16 +24,16 @@ def restore_root() -> Iterator[None]:
 def test_json_lines_with_standard_fields_and_context(restore_root: None) -> None:
     out = io.StringIO()
     setup_logging("json", "INFO", stream=out, context={"mode": "paper", "run_id": "abc"})
-    logging.getLogger("pegbot.bot").warning(
+    logging.getLogger("pegbot.live.bot").warning(
         "risk %s -> %s", "normal", "freeze", extra={"event": "risk_transition", "venue": "sim"}
     )
-    logging.getLogger("pegbot.bot").debug("not shown")
+    logging.getLogger("pegbot.live.bot").debug("not shown")
     lines = out.getvalue().splitlines()
     assert len(lines) == 1
     rec = json.loads(lines[0])
     assert rec["event"] == "risk_transition"
     assert rec["message"] == "risk normal -> freeze"
-    assert rec["level"] == "warning" and rec["logger"] == "pegbot.bot"
+    assert rec["level"] == "warning" and rec["logger"] == "pegbot.live.bot"
     assert rec["mode"] == "paper" and rec["run_id"] == "abc" and rec["venue"] == "sim"
     assert rec["ts"].endswith("Z") and len(rec["ts"]) == len("2026-01-01T00:00:00.000Z")
 

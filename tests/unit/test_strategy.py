@@ -124,13 +124,14 @@ def test_load_from_file(tmp_path: Path) -> None:
         textwrap.dedent(
             """
             from pegbot.market import Side
-            from pegbot.strategy import DesiredQuotes, Quote, StrategyParams
+            from pegbot.strategy import DesiredQuotes, Input, Quote, StrategyParams
 
             class Params(StrategyParams):
                 ticks_below: int = 2
 
             class OneBid:
                 name = "one_bid"
+                inputs = frozenset({Input.BEST_PRICES})
                 def __init__(self, params, market):
                     self.params = params
                 def quote(self, state):
@@ -169,6 +170,31 @@ def test_load_refuses_module_breaking_the_contract(tmp_path: Path) -> None:
     )
     with pytest.raises(StrategyError, match="build"):
         load_strategy(str(nobuild), MARKET)
+
+
+@pytest.mark.parametrize(
+    ("members", "message"),
+    [
+        ("name = 'x'\n    def quote(self, s): return None\n", "missing inputs"),
+        ("name = 'x'\n    inputs = 'book'\n    def quote(self, s): return None\n", "frozenset"),
+        (
+            "name = 'x'\n    inputs = frozenset()\n    def quote(self, s): return None\n",
+            "non-empty",
+        ),
+    ],
+)
+def test_load_refuses_a_strategy_without_valid_inputs(
+    tmp_path: Path, members: str, message: str
+) -> None:
+    path = tmp_path / "noinputs.py"
+    path.write_text(
+        "from pegbot.strategy import StrategyParams\n"
+        "class Params(StrategyParams):\n    pass\n"
+        f"class S:\n    {members}"
+        "def build(p, m):\n    return S()\n"
+    )
+    with pytest.raises(StrategyError, match=message):
+        load_strategy(str(path), MARKET)
 
 
 def test_helpers_are_exact() -> None:

@@ -1,10 +1,8 @@
 """``pegbot replay``: watch a recorded order book replay live, with no internet and no keys.
 
-(This was the interim ``pegbot demo``; the demo now runs the bot against the simulator, see
-:mod:`pegbot.bot_cli`.) It replays a bundled real Binance
-recording (NEXOUSDT spot, a thin one-tick-spread book, see ``pegbot/data/README.md``) through
-the same tape replay path the backtester uses, and shows the live book: top levels, mid,
-microprice, spread, depth near the mid and the trades. On a terminal it draws a live view;
+It replays a bundled real Binance recording (NEXOUSDT spot, a thin one-tick-spread book, see
+``pegbot/data/README.md``) through the same tape replay path the backtester uses, and shows
+the live book: top levels, mid, microprice, spread, depth near the mid and the trades. On a terminal it draws a live view;
 otherwise it prints one status line a second, so it is useful in logs too.
 """
 

@@ -17,31 +17,25 @@ switch is engaged or the bot is stopping: the signal then stays proposed for a h
 
 from __future__ import annotations
 
-import inspect
-import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
-
-from prometheus_client import Counter
 
 from pegbot.config import AutoExecuteSettings
 from pegbot.execution.errors import VenueError
 from pegbot.execution.risk import RiskLevel
-from pegbot.execution.venue import OrderUpdate
+from pegbot.journal import Journal
+from pegbot.live.runner import VenueRunner
+from pegbot.logging import event_log
 from pegbot.market import Rounding, Side
+from pegbot.metrics import Metrics
 from pegbot.peg.fair import FairState, FairValue
 from pegbot.peg.signals import Signal, SignalEvent, SignalKind, SignalState, SignalStateError
 from pegbot.timeunits import NS_PER_DAY
 
-if TYPE_CHECKING:
-    from pegbot.bot import Bot
-    from pegbot.bot_venue import VenueRunner
-
 __all__ = ["AutoExecutor", "Plan"]
 
-log = logging.getLogger("pegbot.bot")
-_METRIC = "pegbot_arb_auto_executions"
+log = event_log("pegbot.bot")
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,32 +49,37 @@ class Plan:
     skip: str = ""
 
 
-def _counter(registry: Any) -> Counter:
-    # One bot per registry is the rule, but a restarted bot in the same process (tests, the
-    # demo) must reuse the series instead of failing on a duplicate name.
-    existing = getattr(registry, "_names_to_collectors", {}).get(_METRIC + "_total")
-    if isinstance(existing, Counter):
-        return existing
-    return Counter(
-        _METRIC,
-        "Arbitrage exchange legs sent by auto-execution, by venue and result.",
-        ["venue", "result"],
-        registry=registry,
-    )
-
-
 class AutoExecutor:
     """Approves and executes new signals within the caps (see the module docstring).
 
     Args:
-        bot: The bot (clock, journal, sinks, kill state, metrics).
         settings: The ``[peg.auto_execute]`` table.
+        run_id: The run's id (in the IOC's client order id).
+        metrics: Where outcomes are counted.
+        journal: Where the IOC's answer is journaled (None: not journaled).
+        clock: Wall clock, int ns UTC.
+        bot_block: Why the bot as a whole forbids sending now (``kill_switch``,
+            ``stopping``), "" when it does not.
+        publish: Sends signal events to the sinks.
     """
 
-    def __init__(self, bot: Bot, settings: AutoExecuteSettings) -> None:
-        self.bot = bot
+    def __init__(
+        self,
+        settings: AutoExecuteSettings,
+        run_id: str,
+        metrics: Metrics,
+        journal: Journal | None,
+        clock: Callable[[], int],
+        bot_block: Callable[[], str],
+        publish: Callable[[list[SignalEvent]], None],
+    ) -> None:
         self.settings = settings
-        self.counter = _counter(bot.metrics.registry)
+        self.run_id = run_id
+        self.metrics = metrics
+        self.journal = journal
+        self.clock = clock
+        self.bot_block = bot_block
+        self.publish = publish
         self.day = -1
         self.signals_today = 0
         self.quote_today = Decimal(0)
@@ -100,17 +99,15 @@ class AutoExecutor:
 
     def blocked(self, runner: VenueRunner, fair: FairValue) -> str:
         """Why nothing may be sent now on ``runner`` ("" when it may)."""
-        bot = self.bot
-        if bot.killed is not None:
-            return "kill_switch"
-        if bot.stop_event.is_set():
-            return "stopping"
+        blocked = self.bot_block()
+        if blocked:
+            return blocked
         if fair.state is not FairState.OK or fair.price is None:
             return "fair_not_ok"
         rs = runner.risk_state
         if rs is None or rs.level is not RiskLevel.NORMAL:
             return "risk_not_normal"
-        if "time_in_force" not in inspect.signature(runner.venue.place).parameters:
+        if "IOC" not in runner.venue.capabilities.time_in_force:
             return "venue_without_ioc"
         return ""
 
@@ -145,12 +142,15 @@ class AutoExecutor:
 
     def _skip(self, runner: VenueRunner, sig: Signal, reason: str) -> None:
         self.skipped[reason] = self.skipped.get(reason, 0) + 1
-        self.counter.labels(venue=runner.name, result=f"skipped_{reason}").inc()
+        self.metrics.auto_execution(runner.name, f"skipped_{reason}")
         log.info(
-            "auto-execution skipped: %s", reason,
-            extra={"event": "auto_execute_skipped", "venue": runner.name,
-                   "signal_id": sig.id, "reason": reason},
-        )  # fmt: skip
+            "auto_execute_skipped",
+            "auto-execution skipped: %s",
+            reason,
+            venue=runner.name,
+            signal_id=sig.id,
+            reason=reason,
+        )
 
     def _one(self, runner: VenueRunner, sig: Signal, fair: FairValue, now_ns: int) -> None:
         reason = self.blocked(runner, fair)
@@ -166,51 +166,50 @@ class AutoExecutor:
             approved = signaler.approve(sig.id, now_ns)
         except SignalStateError as exc:  # expired meanwhile
             self._skip(runner, sig, "not_live")
-            log.info("auto-execution: %s", exc, extra={"event": "auto_execute_skipped"})
+            log.info("auto_execute_skipped", "auto-execution: %s", exc, venue=runner.name)
             return
-        self._publish([approved])
+        self.publish([approved])
         # Caps are taken when the order is sent, so two signals can never both pass them.
         self.signals_today += 1
         self.quote_today += plan.notional
         self._seq += 1
-        cid = f"pegbot-{self.bot.run_id}-arb-{self._seq}"
+        cid = f"pegbot-{self.run_id}-arb-{self._seq}"
         # A late stream event of this order must never enter the quoting live set.
         runner.retire(cid)
         self.sent += 1
-        runner._spawn(self._execute(runner, sig, plan, cid))
+        runner.submit(self._execute(runner, sig, plan, cid))
 
     async def _execute(self, runner: VenueRunner, sig: Signal, plan: Plan, cid: str) -> None:
-        bot = self.bot
         m = runner.market
         log.warning(
-            "auto-executing signal", extra={
-                "event": "auto_execute", "venue": runner.name, "signal_id": sig.id,
-                "client_order_id": cid, "side": plan.side.name.lower(),
-                "price": m.format_price(plan.price_ticks),
-                "qty": m.format_qty(m.lots_to_units(plan.lots))},
+            "auto_execute", "auto-executing signal", venue=runner.name, signal_id=sig.id,
+            client_order_id=cid, side=plan.side.name.lower(),
+            price=m.format_price(plan.price_ticks), qty=m.format_qty(m.lots_to_units(plan.lots)),
         )  # fmt: skip
-        bot.metrics.order_submitted(runner.name, runner.symbol, plan.side)
+        self.metrics.order_submitted(runner.name, runner.symbol, plan.side)
         try:
-            upd: OrderUpdate = await runner.venue.place(  # type: ignore[call-arg]
+            upd = await runner.venue.place(
                 plan.side, plan.price_ticks, plan.lots, cid, post_only=False, time_in_force="IOC"
             )
         except VenueError as exc:
-            self.counter.labels(venue=runner.name, result="error").inc()
-            bot.metrics.order_rejected(runner.name, runner.symbol, exc.reason)
+            self.metrics.auto_execution(runner.name, "error")
+            self.metrics.order_rejected(runner.name, runner.symbol, exc.reason)
             if exc.outcome_unknown:
                 # It may have traded: its fills come through recovery; a human decides.
-                log.error("auto-execution outcome unknown: %s", exc,
-                          extra={"event": "auto_execute_unknown", "signal_id": sig.id})  # fmt: skip
+                log.error(
+                    "auto_execute_unknown", "auto-execution outcome unknown: %s", exc,
+                    venue=runner.name, signal_id=sig.id,
+                )  # fmt: skip
                 runner.need_recover = True
                 return
             self._release(plan)
             self._finish(runner, sig, SignalState.REJECTED, f"auto_execute: order failed: {exc}")
             return
-        if bot.journal is not None:
-            bot.journal.record_order(runner.name, runner.symbol, upd, bot.clock())
+        if self.journal is not None:
+            self.journal.record_order(runner.name, runner.symbol, upd, self.clock())
         filled = upd.filled_units
         if filled > 0:
-            self.counter.labels(venue=runner.name, result="executed").inc()
+            self.metrics.auto_execution(runner.name, "executed")
             # Only what traded counts against the daily notional.
             self.quote_today -= plan.notional - m.units_to_qty(filled) * m.ticks_to_price(
                 plan.price_ticks
@@ -222,7 +221,7 @@ class AutoExecutor:
             )
             self._finish(runner, sig, SignalState.EXECUTED, reason)
         else:
-            self.counter.labels(venue=runner.name, result="nothing_filled").inc()
+            self.metrics.auto_execution(runner.name, "nothing_filled")
             self._release(plan)
             reason = f"auto_execute: nothing filled at {m.format_price(plan.price_ticks)} ({cid})"
             self._finish(runner, sig, SignalState.REJECTED, reason)
@@ -234,18 +233,16 @@ class AutoExecutor:
     def _finish(self, runner: VenueRunner, sig: Signal, to: SignalState, reason: str) -> None:
         signaler = runner.signaler
         assert signaler is not None
-        now = self.bot.clock()
+        now = self.clock()
         try:
             if to is SignalState.EXECUTED:
                 ev = signaler.mark_executed(sig.id, now, reason)
             else:
                 ev = signaler.reject(sig.id, now, reason)
         except SignalStateError as exc:
-            log.error("auto-execution: signal state: %s", exc,
-                      extra={"event": "auto_execute_state", "signal_id": sig.id})  # fmt: skip
+            log.error(
+                "auto_execute_state", "auto-execution: signal state: %s", exc,
+                venue=runner.name, signal_id=sig.id,
+            )  # fmt: skip
             return
-        self._publish([ev])
-
-    def _publish(self, events: list[SignalEvent]) -> None:
-        if self.bot.sinks is not None:
-            self.bot.sinks.publish(events)
+        self.publish([ev])

@@ -1,14 +1,14 @@
-"""pegbot replay (the former interim demo): the bundled recording replays to its end."""
+"""pegbot replay (the tape viewer): the bundled recording replays to its end."""
 
 import json
 
 from typer.testing import CliRunner
 
 from pegbot.cli import app
-from pegbot.replay_demo import bundled_tape
 from pegbot.tape.reader import TapeReader
 from pegbot.tape.replay import replay
 from pegbot.tape.schema import DIFF
+from pegbot.tape.viewer import bundled_tape
 
 runner = CliRunner()
 

@@ -24,9 +24,11 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from pegbot.bot import Bot, VenueRunner
-from pegbot.bot_wiring import make_venue
 from pegbot.config import Settings, load_settings
+from pegbot.journal import Journal
+from pegbot.live.bot import Bot
+from pegbot.live.runner import VenueRunner
+from pegbot.live.wiring import make_venue
 from pegbot.market import Side
 from pegbot.metrics import Metrics, start_metrics_server
 from pegbot.sim.client import make_pro_client
@@ -35,6 +37,7 @@ from pegbot.sim.crowd import FlowSource
 from pegbot.sim.flow import DepegShock
 from pegbot.sim.metrics import SimMetrics
 from pegbot.sim.server import SimServer
+from pegbot.timeunits import NS_PER_S
 
 __all__ = ["demo_settings", "run_demo", "status_snapshot"]
 
@@ -197,13 +200,12 @@ async def _open_pegbot_orders(http_url: str, ws_url: str) -> int:
 
 
 async def _demo(duration: float | None, metrics_port: int | None, speed: float) -> dict[str, Any]:
-    from pegbot.bot_cli import install_signal_handlers
 
     # A busier, thinner crowd than the calibrated quiet day, pushed off the peg and back
     # every 20 s (alternately 30 bps down and up), so that a short demo sees the market reach
     # our quotes: fills, inventory, skew and PnL move.
     base = SimConfig()
-    ns = 1_000_000_000
+    ns = NS_PER_S
     shocks = [
         DepegShock(at_ns=(3 + 20 * i) * ns, bps=-30.0 if i % 2 == 0 else 30.0,
                    ramp_ns=3 * ns, hold_ns=8 * ns, revert_ns=3 * ns)
@@ -233,12 +235,9 @@ async def _demo(duration: float | None, metrics_port: int | None, speed: float) 
             if metrics_port is not None:
                 mserver = start_metrics_server(metrics.registry, metrics_port, "127.0.0.1")
                 print(f"metrics: {mserver.url}", file=sys.stderr, flush=True)
-            from pegbot.journal import Journal
-
             journal = Journal(settings.journal.path)
             bot = Bot(settings, make_venue, metrics=metrics, journal=journal)
-            install_signal_handlers(bot)
-            shown = asyncio.Event()
+            bot.handle_signals()
 
             async def on_started(b: Bot) -> None:
                 if duration is not None:
@@ -249,7 +248,6 @@ async def _demo(duration: float | None, metrics_port: int | None, speed: float) 
             try:
                 summary = await bot.run(on_started=on_started)
             finally:
-                shown.set()
                 bot.stop_event.set()
                 await show
                 journal.close()

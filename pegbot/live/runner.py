@@ -1,26 +1,42 @@
 """One venue inside the live bot: its feed callbacks, the decision step, requests, user data.
 
-:class:`VenueRunner` is the per-venue half of :mod:`pegbot.bot` (see its docstring for the
-loop and the safety rules). It follows the reconciler's contract for the live set: an order is
-``PENDING_NEW`` from the moment its request is sent until the venue acknowledges it,
-``PENDING_CANCEL`` while its cancel is in flight, and a placement whose outcome is unknown
-stays until an open-orders fetch settles it.
+A :class:`VenueRunner` owns everything about one venue — feed, venue, strategy, risk,
+reconciler, our orders, balances — and reaches the bot around it only through
+:class:`~pegbot.live.context.RunnerContext`.
+
+Each decision is :class:`~pegbot.execution.decision.DecisionStep` on the state the runner
+builds, and the live set is an :class:`~pegbot.execution.orders.OrderTracker`: the backtest
+uses the very same two objects, so "what is resting" means the same in both worlds. The
+resulting requests are sent as tasks, so the loop never waits on a round trip; every answer
+(ack, reject, unknown outcome, cancel, fill, stream event, open-orders snapshot) is folded
+into the tracker.
+
+Safety rules kept here:
+
+* at start every ``pegbot-`` order left on the exchange (another run, a kill -9) is cancelled
+  and the cancel confirmed before the first quote;
+* on a halt, in-flight requests land first, then one cancel-all is retried until an
+  open-orders fetch confirms nothing of ours is left;
+* an insufficient-balance reject refetches balances before the next decision, so the same
+  order is not sent into the same reject;
+* the final cancel-all keeps to its deadline and names, at ERROR, what it may have left.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import time
-from collections import OrderedDict
-from collections.abc import Coroutine
-from dataclasses import dataclass, field, replace
+from collections.abc import Coroutine, Mapping
+from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from fractions import Fraction
+from types import MappingProxyType
+from typing import Any
 
 from pegbot.config import VenueSettings
 from pegbot.execution.budget import RateBudget
+from pegbot.execution.decision import DecisionStep
 from pegbot.execution.errors import (
     DeadlineError,
     InsufficientFundsError,
@@ -29,36 +45,30 @@ from pegbot.execution.errors import (
     RejectedError,
     VenueError,
 )
+from pegbot.execution.orders import OpenOrder, OrderTracker
 from pegbot.execution.quirks import quirks_for
-from pegbot.execution.reconciler import Actions, Reconciler, is_pegbot_order, parse_client_id
+from pegbot.execution.reconciler import Actions, Reconciler, is_pegbot_order
 from pegbot.execution.risk import Risk, RiskLevel, RiskState
 from pegbot.execution.venue import Balance, Fill, OrderUpdate, Venue
 from pegbot.feeds.binance import BinanceFeed
 from pegbot.feeds.ccxt_feed import CcxtFeed, make_pro_client
-from pegbot.feeds.model import BookLost, BookUpdate, FeedConfig, Trade
-from pegbot.logging import describe
+from pegbot.feeds.model import BookLost, BookUpdate, FeedConfig, MarketFeed, Trade
+from pegbot.live.context import RunnerContext
+from pegbot.logging import describe, event_log
 from pegbot.market import Market, Rounding, Side
 from pegbot.peg.fair import FairValue
 from pegbot.peg.signals import ArbSignaler
-from pegbot.strategy import (
-    FeedHealth,
-    LiveOrder,
-    MarketState,
-    OrderStatus,
-    Strategy,
-    adapt_fair,
-    load_strategy,
-)
-from pegbot.timeunits import NS_PER_S
+from pegbot.peg.sinks import export_fair
+from pegbot.strategy import FeedHealth, LiveOrder, MarketState, Strategy, adapt_fair, load_strategy
+from pegbot.timeunits import NS_PER_DAY, NS_PER_S
 
-if TYPE_CHECKING:
-    from pegbot.bot import Bot
+__all__ = ["RunnerStatus", "VenueRunner"]
 
-__all__ = ["BotStatus", "VenueRunner"]
-
-log = logging.getLogger("pegbot.bot")
+log = event_log("pegbot.bot")
 # Skip reasons of a place that goes out once a cancel is confirmed.
 _WAITS = frozenset({"exposure", "cancel_pending"})
+# The displays and the arbitrage signaler are for humans: five times a second is plenty.
+_OBSERVE_EVERY_NS = NS_PER_S // 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,8 +82,8 @@ class _ShutdownNote:
 
 
 @dataclass
-class BotStatus:
-    """Counters and a snapshot for the status display and the demo's summary."""
+class RunnerStatus:
+    """Counters of one venue, for the status display and the run's summary."""
 
     quotes_placed: int = 0
     cancels_sent: int = 0
@@ -81,89 +91,110 @@ class BotStatus:
     rejects: int = 0
     orphans_cancelled: int = 0
     fills_recovered: int = 0
-    max_tick_to_quote_s: float = 0.0
+    refused: int = 0
     tick_to_quote_s: list[float] = field(default_factory=list)
 
 
 class VenueRunner:
-    """One venue: its feed, venue, core objects and live order set."""
+    """One venue: its feed, venue, core objects and our orders (see the module docstring).
 
-    def __init__(self, bot: Bot, name: str, settings: VenueSettings, venue: Venue) -> None:
-        """Wire one venue; :meth:`start` talks to the exchange."""
-        self.bot = bot
+    Args:
+        ctx: The bot around it.
+        name: The venue's name (``[venues.<name>]``).
+        settings: Its settings.
+        venue: The venue.
+    """
+
+    def __init__(
+        self, ctx: RunnerContext, name: str, settings: VenueSettings, venue: Venue
+    ) -> None:
+        self.ctx = ctx
         self.name = name
         self.settings = settings
         self.venue = venue
-        self.market: Market = Market.kgst_usdt()
         self.symbol = settings.symbol
-        self.live: dict[str, LiveOrder] = {}
+        self.log = log.bind(venue=name)
+        self.orders = OrderTracker(ctx.run_id)
         self.balances: dict[str, Balance] = {}
-        self.status = BotStatus()
+        self.status = RunnerStatus()
         self.book_changed = asyncio.Event()
-        self.feed: BinanceFeed | CcxtFeed | None = None
+        self.feed: MarketFeed | None = None
         self.strategy: Strategy | None = None
         self.risk: Risk | None = None
         self.reconciler: Reconciler | None = None
+        self.step: DecisionStep | None = None
         self.budget: RateBudget | None = None
         self.signaler: ArbSignaler | None = None
         self.risk_state: RiskState | None = None
         self.user_connected = False
         self.rejects = 0
         self.last_book_ns = 0  # local receive time of the last book change
-        # Receive time of the first book message not yet decided upon (0: none pending).
-        self._book_wake_ns = 0
         self.book_lost = False
         self.halt_confirmed = False
         self.need_recover = False
-        self.reported_reconnects = 0
-        self._inflight: set[asyncio.Task[None]] = set()
-        self._unknown: set[str] = set()  # placements whose outcome the venue did not tell
-        self._acked_ns: dict[str, int] = {}
-        # Finished client ids (a late ack never revives one) and applied trade ids, newest
-        # last; bounded (the oldest forgotten first) so a bot running for months stays flat.
-        self._done: OrderedDict[str, None] = OrderedDict()
-        self._seen_trades: OrderedDict[str, None] = OrderedDict()
-        self.id_memory = ID_MEMORY
-        self._last_fill_ns = 0
-        self._last_signal_ns = 0
-        self._halt_task: asyncio.Task[None] | None = None
         # The final cancel-all was confirmed by the venue (set by :meth:`shutdown`).
         self.shutdown_confirmed = False
+        self._market: Market | None = None
+        # Receive time of the first book message not yet decided upon (0: none pending).
+        self._book_wake_ns = 0
+        self._inflight: set[asyncio.Task[None]] = set()
+        self._halt_task: asyncio.Task[None] | None = None
         self._balance_task: asyncio.Task[None] | None = None
+        self._last_observed_ns = 0
+        self._reported_reconnects = 0
+
+    @property
+    def market(self) -> Market:
+        """The venue's market (known once :meth:`start` loaded it)."""
+        if self._market is None:
+            raise RuntimeError(f"{self.name}: the market is known only after start()")
+        return self._market
+
+    @property
+    def started(self) -> bool:
+        """:meth:`start` has loaded the market and built the core."""
+        return self.step is not None
+
+    @property
+    def live(self) -> Mapping[str, LiveOrder]:
+        """Our orders believed to be on the venue, by client id (read-only)."""
+        return MappingProxyType({o.client_id: o for o in self.orders.live_orders()})
 
     # -- start-up ----------------------------------------------------------------------------
 
-    async def start(self, first: bool = True) -> None:
+    async def start(self) -> None:
         """Load the market, cancel orphans, load balances, recover fills, build the core."""
-        bot = self.bot
-        self.market = await self.venue.start()
-        s = bot.settings
-        self.strategy = load_strategy(s.strategy.name, self.market, s.strategy.params)
-        self.risk = Risk(s.risk, self.market, bot.clock())
-        # One budget per venue: the venue feeds it from the exchange's weight headers and
-        # 429s, the reconciler spends it on what it decides to send.
-        shared = getattr(self.venue, "budget", None)
-        self.budget = (
-            shared
-            if isinstance(shared, RateBudget)
-            else RateBudget.binance_spot(safety=s.loop.rate_safety, now_ns=bot.clock())
-        )
+        ctx = self.ctx
+        s = ctx.settings
+        market = self._market = await self.venue.start()
+        self.strategy = load_strategy(s.strategy.name, market, s.strategy.params)
+        self.risk = Risk(s.risk, market, ctx.clock())
+        # One budget per venue: the venue feeds it from the exchange's limits, weight
+        # headers and 429s; the reconciler spends it on what it decides to send.
+        self.budget = self.venue.budget
         self.reconciler = Reconciler(
-            self.market,
-            bot.run_id,
+            market,
+            ctx.run_id,
             price_tolerance_ticks=s.loop.price_tolerance_ticks,
             size_tolerance=s.loop.size_tolerance,
             budget=self.budget,
             wait_for_cancel=s.loop.wait_for_cancel,
             cap_exposure=s.loop.cap_side_exposure,
         )
+        self.step = DecisionStep(self.strategy, self.risk, self.reconciler)
         if s.peg.signals_enabled:
             self.signaler = ArbSignaler(
-                self.market, s.peg.costs.build(), s.peg.signals.build(), self.name, bot.metrics
+                market, s.peg.costs.build(), s.peg.signals.build(), self.name, ctx.metrics
             )
         await self.cancel_orphans()
         await self.refresh_balances()
-        await self.recover_fills(bot.journal_last_fill_ns(self.name))
+        await self.recover_fills(self._recover_since())
+
+    def _recover_since(self) -> int:
+        journal = self.ctx.journal
+        last = journal.last_fill_ns(self.name) if journal is not None else None
+        # Nothing journaled yet: recover from a day back (the venue's own history bound).
+        return int(last) if last else self.ctx.clock() - NS_PER_DAY
 
     async def cancel_orphans(self) -> None:
         """Cancel every ``pegbot-`` order not of this run and confirm none is left."""
@@ -172,7 +203,7 @@ class VenueRunner:
             stale = [
                 o.client_id
                 for o in opened
-                if is_pegbot_order(o.client_id) and o.client_id not in self.live
+                if is_pegbot_order(o.client_id) and o.client_id not in self.orders
             ]
             if not stale:
                 return
@@ -180,11 +211,9 @@ class VenueRunner:
                 with contextlib.suppress(OrderNotFoundError):
                     await self.venue.cancel(cid)
                     self.status.orphans_cancelled += 1
-                    log.warning(
-                        "cancelled orphan order",
-                        extra={"event": "orphan_cancelled", "venue": self.name,
-                               "client_order_id": cid},
-                    )  # fmt: skip
+                    self.log.warning(
+                        "orphan_cancelled", "cancelled orphan order", client_order_id=cid
+                    )
             await asyncio.sleep(0.05 * (attempt + 1))
         raise RuntimeError(f"{self.name}: orphaned pegbot orders are still open after 5 rounds")
 
@@ -194,14 +223,13 @@ class VenueRunner:
 
     async def recover_fills(self, since_ns: int) -> None:
         """Fetch fills since ``since_ns`` and record those the journal misses."""
-        fills = await self.venue.fills_since(since_ns)
-        for f in fills:
-            if self.bot.record_fill(self, f, recovered=True):
+        for f in await self.venue.fills_since(since_ns):
+            if self.record_fill(f, recovered=True):
                 self.status.fills_recovered += 1
 
     # -- feed --------------------------------------------------------------------------------
 
-    def make_feed(self) -> BinanceFeed | CcxtFeed:
+    def make_feed(self) -> MarketFeed:
         """The market-data feed of this venue, as its quirks (or ``market_data``) say.
 
         ``binance_stream``: Binance's combined stream + REST snapshots; ``ccxt``: ccxt.pro
@@ -219,17 +247,20 @@ class VenueRunner:
             backoff_initial=0.2,
             backoff_max=5.0,
         )
+        clock = self.ctx.clock
+        feed: MarketFeed
         if kind == "ccxt":
             client = make_pro_client(quirks, vs.rest_url, vs.ws_url if vs.rest_url else None)
-            self.feed = CcxtFeed(
-                cfg, self.market, client, clock=self.bot.clock,
+            feed = CcxtFeed(
+                cfg, self.market, client, clock=clock,
                 on_book=self._on_book, on_trade=self._on_trade,
             )  # fmt: skip
-            return self.feed
-        self.feed = BinanceFeed(
-            cfg, self.market, clock=self.bot.clock, on_book=self._on_book, on_trade=self._on_trade
-        )
-        return self.feed
+        else:
+            feed = BinanceFeed(
+                cfg, self.market, clock=clock, on_book=self._on_book, on_trade=self._on_trade
+            )
+        self.feed = feed
+        return feed
 
     def _on_book(self, ev: BookUpdate | BookLost) -> None:
         if isinstance(ev, BookUpdate):
@@ -237,19 +268,16 @@ class VenueRunner:
             if not self._book_wake_ns:
                 self._book_wake_ns = ev.local_ts
             self.book_lost = False
+            if self.feed is not None:
+                self.venue.on_book(self.feed.book, ev.local_ts)  # the paper venue fills here
         else:
             self.book_lost = True
             reason = ev.reason if ev.reason in ("gap", "crossed", "bad_message") else "reconnect"
-            self.bot.metrics.book_resync(self.name, self.symbol, reason)
-        hook = getattr(self.venue, "on_book", None)  # the paper venue fills against the book
-        if hook is not None and self.feed is not None and isinstance(ev, BookUpdate):
-            hook(self.feed.book, ev.local_ts)
+            self.ctx.metrics.book_resync(self.name, self.symbol, reason)
         self.book_changed.set()
 
     def _on_trade(self, trade: Trade) -> None:
-        hook = getattr(self.venue, "on_trade", None)
-        if hook is not None:
-            hook(trade)
+        self.venue.on_trade(trade)
 
     # -- the decision step -------------------------------------------------------------------
 
@@ -262,46 +290,36 @@ class VenueRunner:
         return FeedHealth(
             book_ts_ns=max(self.last_book_ns, confirmed),
             book_synced=synced,
-            ws_connected=synced and self.user_connected and self._venue_stream_up(),
+            ws_connected=synced and self.user_connected and self.venue.stream_connected,
             rejects_total=self.rejects,
         )
 
-    def venue_stream_up(self) -> bool:
-        """The venue's user-data stream is up (venues without one count as up)."""
-        return self._venue_stream_up()
-
-    def _venue_stream_up(self) -> bool:
-        # CcxtVenue reports its user stream; venues without one (paper) count as up.
-        return bool(getattr(self.venue, "stream_connected", True))
-
     def decide(self, now_ns: int, fair: FairValue | None) -> Actions | None:
-        """Run the pure core once and dispatch its requests; returns the actions sent."""
-        assert self.strategy is not None and self.risk is not None and self.reconciler is not None
-        assert self.feed is not None
+        """Run the decision step once and send its requests; returns the actions decided."""
+        assert self.step is not None and self.feed is not None and self.risk is not None
         wake, self._book_wake_ns = self._book_wake_ns, 0
-        view = adapt_fair(fair, self.market) if fair is not None else None
         state = MarketState(
             now_ns=now_ns,
             book=self.feed.book,
-            fair=view,
-            inventory=self.bot.inventory(self.market),
-            live_orders=tuple(self.live.values()),
-            mode=self.bot.settings.mode,
+            fair=adapt_fair(fair, self.market) if fair is not None else None,
+            inventory=self.ctx.inventory(self.market),
+            live_orders=self.orders.live_orders(),
+            mode=self.ctx.settings.mode,
             feed=self.feed_health(),
         )
-        desired = self.strategy.quote(state)
-        out, rs = self.risk.apply(state, desired)
-        self.risk_state = rs
-        if rs.transition is not None:
-            self.bot.on_transition(self, rs)
-            self.risk.drain_transitions()  # journaled just now: the list need not grow
-        if rs.cancel_all:
+        decision = self.step.decide(state)
+        self.risk_state = decision.risk
+        # Every level change since the last decision, including the operator's kill and
+        # resume (made outside a decision), is reported once and forgotten.
+        for t in self.risk.drain_transitions():
+            self.ctx.risk_changed(self.name, self.symbol, t)
+        if decision.cancel_all:
             if not self.halt_confirmed and self._halt_task is None:
                 self._halt_task = asyncio.create_task(self._halt())
             return None
         self.halt_confirmed = False
-        actions = self.reconciler.diff(out, list(self.live.values()), now_ns)
-        self._dispatch(actions, now_ns, wake)
+        actions = decision.actions
+        self._dispatch(actions, wake)
         if wake and not actions.places and any(s.reason in _WAITS for s in actions.skipped):
             # The requote this book message asked for waits for a cancel: tick-to-quote is
             # measured when it goes out, from this message on.
@@ -309,93 +327,140 @@ class VenueRunner:
             self._book_wake_ns = min(wake, pending) if pending else wake
         return actions
 
-    def _dispatch(self, actions: Actions, now_ns: int, wake: int = 0) -> None:
-        for rb in actions.rebinds:
-            order = self.live.get(rb.client_id)
+    def _dispatch(self, actions: Actions, wake: int = 0) -> None:
+        sent = self.orders.apply(actions)
+        for r in sent.refused:  # the reconciler asked for something unsafe: never sent
+            self.status.refused += 1
+            self.log.error(
+                "action_refused", "refused to send %s for %s: %s", r.client_id, r.level_id,
+                r.reason, client_order_id=r.client_id, reason=r.reason,
+            )  # fmt: skip
+        for c in sent.cancels:
+            order = self.orders.get(c.client_id)
             if order is not None:
-                self.live[rb.client_id] = replace(order, level_id=rb.level_id)
-        for c in actions.cancels:
-            order = self.live.get(c.client_id)
-            if order is None:
-                continue
-            self.live[c.client_id] = replace(order, status=OrderStatus.PENDING_CANCEL)
-            self._spawn(self._cancel(c.client_id, order.side))
-        if actions.places and wake:
+                self.submit(self._cancel(c.client_id, order.side))
+        if sent.places and wake:
             # Book message received -> order request sent, for decisions a book message woke
             # (the request leaves in its task at the next loop turn, waiting on nothing else).
-            latency = max(0.0, (self.bot.clock() - wake) / NS_PER_S)
-            self.bot.metrics.observe_tick_to_quote(self.name, self.symbol, latency)
-            self.status.tick_to_quote_s.append(latency)
-            if len(self.status.tick_to_quote_s) > 10_000:
-                del self.status.tick_to_quote_s[:5_000]
-        for p in actions.places:
+            latency = max(0.0, (self.ctx.clock() - wake) / NS_PER_S)
+            self.ctx.metrics.observe_tick_to_quote(self.name, self.symbol, latency)
+            ttq = self.status.tick_to_quote_s
+            ttq.append(latency)
+            if len(ttq) > 10_000:
+                del ttq[:5_000]
+        for p in sent.places:
             q = p.quote
-            self.live[p.client_id] = LiveOrder(
-                p.client_id, q.level_id, q.side, q.price_ticks, q.lots, OrderStatus.PENDING_NEW
-            )
-            self._spawn(self._place(p.client_id, q.side, q.price_ticks, q.lots, p.post_only))
+            self.submit(self._place(p.client_id, q.side, q.price_ticks, q.lots, p.post_only))
 
-    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+    def observe(self, now_ns: int, fair: FairValue | None) -> None:
+        """Per-venue metrics and the arbitrage signaler, after the requests went out."""
+        m = self.ctx.metrics
+        rs = self.risk_state
+        if rs is not None:
+            m.set_risk(self.name, self.symbol, rs.level.label, rs.reasons)
+        feed = self.feed
+        if now_ns - self._last_observed_ns < _OBSERVE_EVERY_NS or feed is None:
+            return
+        self._last_observed_ns = now_ns
+        market = self.market
+        fair_ticks = float(fair.price / Fraction(market.tick_size)) if fair and fair.price else None
+        if feed.synced:
+            m.observe_book(
+                self.name, self.symbol, feed.book, market, fair_ticks, now_ns,
+                confirmed_ns=self.feed_health().book_ts_ns,
+            )  # fmt: skip
+        self._observe_connectivity(now_ns)
+        quotes = [(o.side, o.price_ticks, market.lots_to_units(o.lots)) for o in self.live.values()]
+        m.observe_quotes(self.name, self.symbol, quotes, market, fair_ticks)
+        if fair is not None:
+            export_fair(m, self.name, self.symbol, fair)
+            if self.signaler is not None and feed.synced:
+                events = list(self.signaler.evaluate(now_ns, feed.book, fair))
+                if events:
+                    self.ctx.signals_raised(self.name, events, fair, now_ns)
+        base = self.balances.get(market.base)
+        limit = self.ctx.settings.risk.max_base_lots
+        held = float(base.total) if base is not None else 0.0
+        ratio = held / float(market.lots_to_qty(limit)) if limit else 0.0
+        m.set_inventory(self.name, self.symbol, held, ratio)
+
+    def _observe_connectivity(self, now_ns: int) -> None:
+        m = self.ctx.metrics
+        feed = self.feed
+        up = feed is not None and feed.synced and not self.book_lost
+        m.set_ws_connected(self.name, "depth", up)
+        m.set_ws_connected(self.name, "trades", up and bool(feed and feed.config.trades))
+        m.set_ws_connected(self.name, "user", self.user_connected and self.venue.stream_connected)
+        if feed is not None:
+            # Reconnects of the market stream, counted from the feed's own counter.
+            new = feed.counters.connects - 1 - self._reported_reconnects
+            for _ in range(max(0, new)):
+                m.ws_reconnected(self.name, "depth")
+            self._reported_reconnects += max(0, new)
+        budget = self.budget
+        if budget is not None:
+            # Share of the tightest bucket in use (0 = idle, 1 = exhausted).
+            used = max((1 - b.tokens(now_ns) / b.limit.limit for b in budget.buckets), default=0.0)
+            m.set_rate_limit(self.name, max(0.0, used))
+
+    # -- requests ----------------------------------------------------------------------------
+
+    def submit(self, coro: Coroutine[Any, Any, None]) -> None:
+        """Run a request as a task the shutdown waits for (:meth:`drain`)."""
         task = asyncio.create_task(coro)
         self._inflight.add(task)
         task.add_done_callback(self._inflight.discard)
 
     async def drain(self, timeout_s: float) -> None:
-        """Wait for the requests in flight (shutdown)."""
+        """Wait for the requests in flight (shutdown, halt)."""
         if self._inflight:
             await asyncio.wait(set(self._inflight), timeout=timeout_s)
 
-    # -- requests ----------------------------------------------------------------------------
-
     async def _place(self, cid: str, side: Side, price: int, lots: int, post_only: bool) -> None:
-        bot = self.bot
+        ctx = self.ctx
         t0 = time.perf_counter()
-        bot.metrics.order_submitted(self.name, self.symbol, side)
+        ctx.metrics.order_submitted(self.name, self.symbol, side)
         self.status.quotes_placed += 1
         try:
             upd = await self.venue.place(side, price, lots, cid, post_only)
         except VenueError as exc:
             self._on_error(exc, "place", cid)
             if exc.outcome_unknown:
-                self._unknown.add(cid)  # stays PENDING_NEW until an open-orders fetch
+                self.orders.on_unknown(cid)  # stays PENDING_NEW until an open-orders fetch
                 self.need_recover = True
             else:
-                self._finish(cid)
+                self.orders.on_closed(cid)
             return
-        bot.metrics.observe_ack(self.name, "submit", time.perf_counter() - t0)
-        self._acked_ns[cid] = bot.clock()
+        ctx.metrics.observe_ack(self.name, "submit", time.perf_counter() - t0)
         self.apply_update(upd, journal=True)
 
     async def _cancel(self, cid: str, side: Side) -> None:
         t0 = time.perf_counter()
-        self.bot.metrics.order_cancelled(self.name, self.symbol, side)
+        self.ctx.metrics.order_cancelled(self.name, self.symbol, side)
         self.status.cancels_sent += 1
         try:
             upd = await self.venue.cancel(cid)
         except OrderNotFoundError:
-            self._finish(cid)  # filled or gone already: its fill comes as an event
+            self.orders.on_closed(cid)  # filled or gone already: its fill comes as an event
+            self.book_changed.set()
             return
         except VenueError as exc:
             self._on_error(exc, "cancel", cid)
-            order = self.live.get(cid)
-            if order is not None and order.status is OrderStatus.PENDING_CANCEL:
-                self.live[cid] = replace(order, status=OrderStatus.OPEN)  # try again later
+            self.orders.on_cancel_failed(cid)  # open again: the next decision retries
             return
-        self.bot.metrics.observe_ack(self.name, "cancel", time.perf_counter() - t0)
+        self.ctx.metrics.observe_ack(self.name, "cancel", time.perf_counter() - t0)
         self.apply_update(upd, journal=True)
 
     def _on_error(self, exc: VenueError, action: str, cid: str) -> None:
         if exc.counts_as_reject:
             self.rejects += 1
             self.status.rejects += 1
-        self.bot.metrics.order_rejected(self.name, self.symbol, exc.reason)
+        self.ctx.metrics.order_rejected(self.name, self.symbol, exc.reason)
         if isinstance(exc, RateLimitedError) and self.budget is not None:
-            self.budget.on_rate_limited(self.bot.clock())
-        log.warning(
-            "%s failed: %s", action, exc,
-            extra={"event": f"{action}_failed", "venue": self.name, "client_order_id": cid,
-                   "reason": exc.reason},
-        )  # fmt: skip
+            self.budget.on_rate_limited(self.ctx.clock())
+        self.log.warning(
+            f"{action}_failed", "%s failed: %s", action, exc, client_order_id=cid, reason=exc.reason
+        )
         if isinstance(exc, InsufficientFundsError):
             # Our balances are wrong (a withdrawal, another tool): re-deciding now would send
             # the same order into the same reject. Refetch first; risk then trims that side.
@@ -410,53 +475,38 @@ class VenueRunner:
         try:
             await self.refresh_balances()
         except VenueError as exc:
-            log.warning("balance refetch failed: %s", exc,
-                        extra={"event": "balances_failed", "venue": self.name})  # fmt: skip
+            self.log.warning("balances_failed", "balance refetch failed: %s", exc)
         finally:
             self._balance_task = None
             self.book_changed.set()
 
-    def _finish(self, cid: str) -> None:
-        self.live.pop(cid, None)
-        self._unknown.discard(cid)
-        self._acked_ns.pop(cid, None)
-        self.retire(cid)
+    # -- our orders ----------------------------------------------------------------------------
 
     def retire(self, cid: str) -> None:
         """Never let ``cid`` (a finished order, or one quoting must not own) into the live set."""
-        _remember(self._done, cid, self.id_memory)
+        self.orders.retire(cid)
 
     def apply_update(self, upd: OrderUpdate, journal: bool = False) -> None:
-        """Fold an order update (ack, event, fetch) into the live set.
+        """Fold an order update (ack, stream event, fetch) into our orders.
 
         Args:
             upd: The update.
             journal: Append it to the journal's order events (acks and stream events; the
                 periodic open-orders fetch repeats what is known and is not journaled).
         """
-        j = self.bot.journal
+        j = self.ctx.journal
         if journal and j is not None:
-            j.record_order(self.name, self.symbol, upd, self.bot.clock())
-        cid = upd.client_id
+            j.record_order(self.name, self.symbol, upd, self.ctx.clock())
         if not upd.state.is_open:
-            self._finish(cid)
+            self.orders.on_closed(upd.client_id)
             self.book_changed.set()
             return
-        if cid in self._done:
-            return
-        order = self.live.get(cid)
         lots = self.market.units_to_lots(upd.remaining_units, Rounding.DOWN)
-        if order is None:
-            parsed = parse_client_id(cid)
-            if parsed is None or parsed.run != self.bot.run_id:
-                return  # not ours (another run's orders are orphans, cancelled at start)
-            order = LiveOrder(cid, parsed.level_id, upd.side, upd.price_ticks, lots)
-        status = order.status
-        if status is OrderStatus.PENDING_NEW:
-            status = OrderStatus.OPEN
-        self._unknown.discard(cid)
-        self.live[cid] = replace(order, price_ticks=upd.price_ticks, lots=lots, status=status)
-        if self.risk is not None and self.risk.level is RiskLevel.HALT and self.halt_confirmed:
+        known = self.orders.on_open(
+            upd.client_id, self.ctx.clock(), upd.side, upd.price_ticks, lots
+        )
+        halted = self.risk is not None and self.risk.level is RiskLevel.HALT
+        if known and halted and self.halt_confirmed:
             # An order of ours is open although the halt was confirmed: cancel all again.
             self.halt_confirmed = False
             self.book_changed.set()
@@ -464,23 +514,21 @@ class VenueRunner:
     async def recover_orders(self) -> None:
         """Settle unknown placements and missed updates with an open-orders fetch."""
         self.need_recover = False
-        started = self.bot.clock()
-        opened = {o.client_id: o for o in await self.venue.open_orders()}
-        for cid, o in opened.items():
-            if not is_pegbot_order(cid):
-                continue
-            parsed = parse_client_id(cid)
-            if parsed is None or parsed.run != self.bot.run_id or cid in self._done:
-                with contextlib.suppress(OrderNotFoundError, VenueError):
-                    await self.venue.cancel(cid)  # an orphan, or one we already gave up on
-                continue
-            self.apply_update(o)
-        for cid in list(self.live):
-            if cid in opened:
-                continue
-            acked = self._acked_ns.get(cid)
-            if cid in self._unknown or (acked is not None and acked < started):
-                self._finish(cid)
+        started = self.ctx.clock()
+        opened = await self.venue.open_orders()
+        market = self.market
+        snapshot = [
+            OpenOrder(
+                o.client_id,
+                o.side,
+                o.price_ticks,
+                market.units_to_lots(o.remaining_units, Rounding.DOWN),
+            )
+            for o in opened
+        ]
+        for cid in self.orders.reconcile(snapshot, started):
+            with contextlib.suppress(OrderNotFoundError, VenueError):
+                await self.venue.cancel(cid)  # an orphan, or one we already gave up on
         self.book_changed.set()
 
     async def _halt(self) -> None:
@@ -495,21 +543,31 @@ class VenueRunner:
                         o for o in await self.venue.open_orders() if is_pegbot_order(o.client_id)
                     ]
                 except VenueError as exc:
-                    log.error("cancel-all failed: %s", exc,
-                              extra={"event": "cancel_all_failed", "venue": self.name})  # fmt: skip
+                    self.log.error("cancel_all_failed", "cancel-all failed: %s", exc)
                     await asyncio.sleep(0.5)
                     continue
                 if not left:
                     break
-            for cid in list(self.live):
-                self._finish(cid)
+            self.orders.finish_all()
             self.halt_confirmed = True
-            log.warning("all orders cancelled and confirmed",
-                        extra={"event": "kill", "venue": self.name})  # fmt: skip
+            self.log.warning("kill", "all orders cancelled and confirmed")
         finally:
             self._halt_task = None
 
-    # -- user data ---------------------------------------------------------------------------
+    def halt(self, now_ns: int, reason: str) -> None:
+        """Engage the kill switch on this venue (the next decision cancels everything)."""
+        if self.risk is not None:
+            self.risk.kill(now_ns, reason)
+        self.halt_confirmed = False
+        self.book_changed.set()
+
+    def resume(self, now_ns: int) -> None:
+        """Leave the halt (to ``freeze``; risk steps down after its cooldown)."""
+        if self.risk is not None:
+            self.risk.resume(now_ns)
+        self.book_changed.set()
+
+    # -- user data -----------------------------------------------------------------------------
 
     async def user_data(self, stop: asyncio.Event) -> None:
         """Consume order and fill events until ``stop`` (the venue recovers after drops)."""
@@ -528,20 +586,23 @@ class VenueRunner:
                 except StopAsyncIteration:
                     return
                 if isinstance(ev, Fill):
-                    self.bot.record_fill(self, ev)
+                    self.record_fill(ev)
                 else:
                     self.apply_update(ev, journal=True)
         finally:
             stopper.cancel()
             self.user_connected = False
 
-    def on_fill(self, f: Fill) -> bool:
-        """Fold a fill into balances and the live set; False for a duplicate."""
-        if f.trade_id in self._seen_trades:
-            return False
-        _remember(self._seen_trades, f.trade_id, self.id_memory)
-        self._last_fill_ns = max(self._last_fill_ns, f.ts_ns)
+    def record_fill(self, f: Fill, recovered: bool = False) -> bool:
+        """Journal a fill (before acting on it), then fold it in once; False for a duplicate."""
+        journal = self.ctx.journal
+        if journal is not None:
+            journal.record_fill(f, self.ctx.clock())
         m = self.market
+        if not self.orders.on_fill(
+            f.client_id, f.trade_id, filled_lots=m.units_to_lots(f.qty_units, Rounding.UP)
+        ):
+            return False
         qty = m.units_to_qty(f.qty_units)
         notional = m.ticks_to_price(f.price_ticks) * qty
         sign = Decimal(int(f.side))
@@ -549,17 +610,10 @@ class VenueRunner:
         self._adjust(m.quote, -sign * notional)
         if f.fee:
             self._adjust(f.fee_asset, -f.fee)
-        order = self.live.get(f.client_id)
-        if order is not None:
-            left = order.lots - m.units_to_lots(f.qty_units, Rounding.UP)
-            if left <= 0:
-                self._finish(f.client_id)
-            else:
-                self.live[f.client_id] = replace(order, lots=left)
         self.status.fills += 1
-        self.bot.metrics.fill(
-            self.name, self.symbol, f.side, "maker" if f.maker else "taker", float(notional)
-        )
+        liquidity = "maker" if f.maker else "taker"
+        self.ctx.metrics.fill(self.name, self.symbol, f.side, liquidity, float(notional))
+        self.ctx.fill_applied(self.name, f, recovered)
         self.book_changed.set()
         return True
 
@@ -567,11 +621,11 @@ class VenueRunner:
         b = self.balances.get(asset, Balance(asset, Decimal(0), Decimal(0)))
         self.balances[asset] = Balance(asset, b.free + delta, b.locked)
 
-    # -- loops -------------------------------------------------------------------------------
+    # -- loops ---------------------------------------------------------------------------------
 
     async def decision_loop(self, stop: asyncio.Event) -> None:
         """Wake on a book change or the timer, decide, repeat until ``stop``."""
-        s = self.bot.settings.loop
+        s = self.ctx.settings.loop
         last = 0.0
         while not stop.is_set():
             with contextlib.suppress(TimeoutError):
@@ -584,24 +638,25 @@ class VenueRunner:
                 if wait > 0:
                     await asyncio.sleep(wait)
             last = time.monotonic()
-            now = self.bot.clock()
-            fair = self.bot.fair(now)
+            now = self.ctx.clock()
+            fair = self.ctx.fair(now)
             self.decide(now, fair)
-            self.bot.after_decision(self, now, fair)
+            self.observe(now, fair)
+            if self.risk_state is not None:
+                self.ctx.decided(self.name, now, fair, self.risk_state)
             if self.need_recover:
-                self._spawn(self._recover_safely())
+                self.submit(self._recover_safely())
 
     async def _recover_safely(self) -> None:
         try:
             await self.recover_orders()
         except VenueError as exc:
             self.need_recover = True
-            log.warning("open-orders fetch failed: %s", exc,
-                        extra={"event": "recover_failed", "venue": self.name})  # fmt: skip
+            self.log.warning("recover_failed", "open-orders fetch failed: %s", exc)
 
     async def housekeeping(self, stop: asyncio.Event) -> None:
         """Refresh balances and reconcile with the exchange now and then."""
-        period = self.bot.settings.loop.balance_refresh_s
+        period = self.ctx.settings.loop.balance_refresh_s
         while not stop.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), period)
@@ -623,13 +678,14 @@ class VenueRunner:
             try:
                 work.result()
             except VenueError as exc:
-                log.warning("housekeeping failed: %s", exc,
-                            extra={"event": "housekeeping_failed", "venue": self.name})  # fmt: skip
+                self.log.warning("housekeeping_failed", "housekeeping failed: %s", exc)
 
     async def _housekeep_once(self) -> None:
         await self.refresh_balances()
         await self.recover_orders()
-        self.bot.snapshot_pnl(self)
+        self.ctx.housekept(self.name)
+
+    # -- shutdown ------------------------------------------------------------------------------
 
     async def shutdown(self, timeout_s: float) -> list[str]:
         """Cancel everything and confirm it, within ``timeout_s``; returns what may be left.
@@ -657,45 +713,34 @@ class VenueRunner:
                 await asyncio.wait_for(self.venue.cancel_all(timeout_s=remaining), remaining)
             except (VenueError, TimeoutError) as exc:
                 last = exc
-                log.error("shutdown cancel-all failed: %s", describe(exc),
-                          extra={"event": "cancel_all_failed", "venue": self.name})  # fmt: skip
+                self.log.error("cancel_all_failed", "shutdown cancel-all failed: %s", describe(exc))
                 if isinstance(exc, DeadlineError | TimeoutError):
                     break  # the venue already used up the time it was given
                 attempt += 1
                 await asyncio.sleep(max(0.0, min(0.2 * attempt, end - loop.time())))
                 continue
-            self.live.clear()
+            self.orders.finish_all()
             self.shutdown_confirmed = True
             return []
-        left = sorted(self.live)
+        left = self.orders.client_ids()
         self._report_left(left, last, timeout_s)
         return left
 
     def _report_left(self, left: list[str], cause: BaseException | None, timeout_s: float) -> None:
-        bot = self.bot
-        log.error(
+        ctx = self.ctx
+        self.log.error(
+            "shutdown_incomplete",
             "shutdown deadline hit: %d order(s) of ours may still be open on %s: %s",
             len(left), self.name, ", ".join(left) or "(none known)",
-            extra={"event": "shutdown_incomplete", "venue": self.name, "open_order_ids": left,
-                   "timeout_s": timeout_s, "cause": describe(cause) if cause else None},
+            open_order_ids=left, timeout_s=timeout_s, cause=describe(cause) if cause else None,
         )  # fmt: skip
-        bot.metrics.order_rejected(self.name, self.symbol, DeadlineError.reason)
-        if bot.journal is not None:
+        ctx.metrics.order_rejected(self.name, self.symbol, DeadlineError.reason)
+        if ctx.journal is not None:
             level = self.risk.level.label if self.risk is not None else None
-            note = _ShutdownNote(bot.clock(), level, ("shutdown_incomplete",), tuple(left))
+            note = _ShutdownNote(ctx.clock(), level, ("shutdown_incomplete",), tuple(left))
             try:
-                bot.journal.record_risk_transition(self.name, self.symbol, note)
+                ctx.journal.record_risk_transition(self.name, self.symbol, note)
             except Exception as exc:  # the journal may be what failed; the log line stands
-                log.error("could not journal the shutdown report: %s", describe(exc),
-                          extra={"event": "journal_failed", "venue": self.name})  # fmt: skip
-
-
-#: Ids each bounded memory of a runner keeps (finished orders, applied trades).
-ID_MEMORY = 20_000
-
-
-def _remember(memory: OrderedDict[str, None], key: str, limit: int) -> None:
-    memory[key] = None
-    memory.move_to_end(key)
-    if len(memory) > limit:
-        memory.popitem(last=False)
+                self.log.error(
+                    "journal_failed", "could not journal the shutdown report: %s", describe(exc)
+                )

@@ -4,19 +4,18 @@ One :class:`asyncio.TaskGroup` holds everything. Per venue: a market-data task (
 book feed), a user-data task (the venue's order and fill events) and a decision loop; once for
 the bot: the fair-value pollers and the control task (kill, resume, halt latch).
 
-The decision loop wakes on a book change or on a timer, and runs the pure core in one
-synchronous step: :class:`~pegbot.strategy.MarketState` → ``Strategy.quote`` →
-``Risk.apply`` → ``Reconciler.diff``. The resulting requests are sent as tasks, so the loop
-never waits on a round trip; the live set follows the reconciler's contract (its module
-docstring): ``PENDING_NEW`` until the ack, ``PENDING_CANCEL`` until the cancel is known, an
-outcome-unknown placement kept until an open-orders fetch says whether it exists — never
-re-sent under a new id before that. The arbitrage signaler runs after the requests went out.
+The decision loop of each venue (:class:`~pegbot.live.runner.VenueRunner`) wakes on a book
+change or on a timer and runs the shared decision step (strategy → risk → reconciler); its
+orders are an :class:`~pegbot.execution.orders.OrderTracker`, the same state machine the
+backtest uses. The arbitrage signaler runs after the requests went out. The bot is the
+runners' :class:`~pegbot.live.context.RunnerContext`: the fair value, the aggregated
+inventory, the ledger, the journal of risk changes, the signal sinks and auto-execution.
 
 Several venues at once: each has its own book, strategy, risk and reconciler, and all see
 the *aggregated* inventory (every venue's balances summed), so skew and inventory limits act
 on what the desk holds in total. A halt on any venue (kill, loss, reject storm) halts all.
 
-Safety (``anchors.md`` §1 weaknesses pegbot must not repeat):
+Safety:
 
 * at start, every ``pegbot-`` order left on the exchange (a previous run, a kill -9) is
   cancelled and the cancel confirmed before the first quote; fills since the last journaled
@@ -36,39 +35,37 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-import logging
 import secrets
+import signal
 import string
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
-from pegbot.bot_autoexec import AutoExecutor
-from pegbot.bot_venue import BotStatus, VenueRunner
 from pegbot.config import Settings, VenueSettings
 from pegbot.control import Control
-from pegbot.execution.risk import RiskLevel, RiskState
+from pegbot.execution.risk import RiskLevel, RiskState, Transition
 from pegbot.execution.venue import Fill, Venue
-from pegbot.feeds.binance import BinanceFeed
-from pegbot.feeds.ccxt_feed import CcxtFeed
+from pegbot.feeds.model import MarketFeed
 from pegbot.journal import Journal
 from pegbot.ledger import Ledger, LedgerError
-from pegbot.logging import describe
+from pegbot.live.autoexec import AutoExecutor
+from pegbot.live.runner import RunnerStatus, VenueRunner
+from pegbot.live.wiring import ExtraSource, build_fair
+from pegbot.logging import describe, event_log
 from pegbot.market import Market, Rounding
 from pegbot.metrics import Metrics
 from pegbot.peg.fair import FairEstimator, FairValue
 from pegbot.peg.poll import RatePoller
-from pegbot.peg.sinks import SignalSinks, export_fair
-from pegbot.strategy import (
-    Inventory,
-)
-from pegbot.timeunits import NS_PER_S
+from pegbot.peg.signals import SignalEvent
+from pegbot.peg.sinks import SignalSinks
+from pegbot.strategy import Inventory
 
-__all__ = ["Bot", "BotStatus", "VenueFactory", "VenueRunner", "new_run_id"]
+__all__ = ["Bot", "RunnerStatus", "VenueFactory", "VenueRunner", "new_run_id"]
 
-log = logging.getLogger("pegbot.bot")
+log = event_log("pegbot.bot")
 
 #: Builds the venue of one ``[venues.<name>]`` table for the bot's mode.
 VenueFactory = Callable[[str, VenueSettings, Settings], Venue]
@@ -81,15 +78,16 @@ def new_run_id() -> str:
 
 
 class Bot:
-    """The whole bot (see the module docstring).
+    """The whole bot (see the module docstring); the runners' context.
 
     Args:
         settings: The configuration.
-        venue_factory: Builds each venue (default: by mode, see :mod:`pegbot.bot_wiring`).
+        venue_factory: Builds each venue (default: by mode, see :mod:`pegbot.live.wiring`).
         metrics: Metrics to update (a private registry if None).
         clock: Wall clock in int ns UTC.
         journal: The SQLite journal (None: the bot opens ``settings.journal.path`` itself
             and closes it when it stops).
+        sources: Ready-made rate sources besides the configured ones (tests, the demo).
     """
 
     def __init__(
@@ -99,7 +97,7 @@ class Bot:
         metrics: Metrics | None = None,
         clock: Callable[[], int] = time.time_ns,
         journal: Journal | None = None,
-        sources: list[Any] | None = None,
+        sources: Sequence[ExtraSource] = (),
     ) -> None:
         self.settings = settings
         self.clock = clock
@@ -116,20 +114,21 @@ class Bot:
             VenueRunner(self, name, vs, venue_factory(name, vs, settings))
             for name, vs in settings.venues.items()
         ]
-        self.sources = sources or []
+        self._by_name = {r.name: r for r in self.runners}
+        self.sources = list(sources)
         self.estimator: FairEstimator | None = None
         self.pollers: list[RatePoller] = []
         self.sinks: SignalSinks | None = None
         self.auto: AutoExecutor | None = None  # ``[peg.auto_execute]`` (off by default)
         self._fair: FairValue | None = None
         self._fair_ns = -1
-        self.http_session: Any = None  # aiohttp session of HTTP rate sources, if any
+        self._http_session: Any = None  # aiohttp session of HTTP rate sources, if any
         # Realised/unrealised PnL and fees, from the balances at the first fair value on.
         self.ledger: Ledger | None = None
         self.killed: str | None = None
         self.started = asyncio.Event()
 
-    # -- shared state --------------------------------------------------------------------------
+    # -- the runners' context ----------------------------------------------------------------
 
     def inventory(self, market: Market) -> Inventory:
         """Holdings summed over every venue, in ``market``'s qty units."""
@@ -157,115 +156,66 @@ class Bot:
             self._fair_ns = now_ns
         return self._fair
 
-    def journal_last_fill_ns(self, venue: str) -> int:
-        """Time of the newest journaled fill of ``venue`` (0: recover from the start of day)."""
-        value = self.journal.last_fill_ns(venue) if self.journal is not None else None
-        return int(value) if value else self.clock() - 24 * 3600 * NS_PER_S
-
-    def record_fill(self, runner: VenueRunner, f: Fill, recovered: bool = False) -> bool:
-        """Journal a fill (before acting on it), then fold it in; False for a duplicate."""
-        if self.journal is not None:
-            self.journal.record_fill(f, self.clock())
-        fresh = runner.on_fill(f)
-        if fresh and self.ledger is not None:
+    def fill_applied(self, venue: str, fill: Fill, recovered: bool) -> None:
+        """A fresh fill of ``venue``: into the ledger, and logged."""
+        if self.ledger is not None:
             try:
-                self.ledger.apply(f)
+                self.ledger.apply(fill)
             except LedgerError as exc:
-                log.error("ledger refused a fill: %s", exc,
-                          extra={"event": "ledger_error", "venue": runner.name})  # fmt: skip
-        if fresh:
-            log.info(
-                "fill", extra={"event": "fill_recovered" if recovered else "fill",
-                               "venue": runner.name, "client_order_id": f.client_id,
-                               "side": f.side.name.lower(), "price_ticks": f.price_ticks,
-                               "qty_units": f.qty_units},
-            )  # fmt: skip
-        return fresh
+                log.error("ledger_error", "ledger refused a fill: %s", exc, venue=venue)
+        log.info(
+            "fill_recovered" if recovered else "fill", "fill", venue=venue,
+            client_order_id=fill.client_id, side=fill.side.name.lower(),
+            price_ticks=fill.price_ticks, qty_units=fill.qty_units,
+        )  # fmt: skip
 
-    def on_transition(self, runner: VenueRunner, rs: RiskState) -> None:
+    def risk_changed(self, venue: str, symbol: str, transition: Transition) -> None:
         """Log, journal and publish a risk level change; a halt anywhere halts everywhere."""
-        t = rs.transition
-        assert t is not None
+        t = transition
         log.warning(
-            "risk %s -> %s", t.from_level.label, t.to_level.label,
-            extra={"event": "risk_transition", "venue": runner.name, "reason": ",".join(t.reasons),
-                   "details": list(t.details)},
+            "risk_transition", "risk %s -> %s", t.from_level.label, t.to_level.label,
+            venue=venue, reason=",".join(t.reasons), details=list(t.details),
         )  # fmt: skip
         if self.journal is not None:
-            self.journal.record_risk_transition(runner.name, runner.symbol, t)
+            self.journal.record_risk_transition(venue, symbol, t)
         if t.to_level is RiskLevel.HALT and self.killed is None:
             self.kill(",".join(t.reasons), t.at_ns)
 
-    def after_decision(self, runner: VenueRunner, now_ns: int, fair: FairValue | None) -> None:
-        """Metrics and the arbitrage signaler, after the requests went out."""
+    def signals_raised(
+        self, venue: str, events: list[SignalEvent], fair: FairValue, now_ns: int
+    ) -> None:
+        """Publish signal events; auto-execution considers the new ones."""
+        if self.sinks is not None:
+            self.sinks.publish(events)
+        if self.auto is not None:
+            self.auto.consider(self._by_name[venue], events, fair, now_ns)
+
+    def decided(self, venue: str, now_ns: int, fair: FairValue | None, risk: RiskState) -> None:
+        """Bot-wide metrics after a decision: heartbeat, state, PnL."""
         m = self.metrics
         m.heartbeat(now_ns)
-        rs = runner.risk_state
-        if rs is not None:
-            m.set_risk(runner.name, runner.symbol, rs.level.label, rs.reasons)
-            if self.killed is None and not self.stop_event.is_set():
-                quoting = all(r.risk_state is None or r.risk_state.quoting for r in self.runners)
-                m.set_state("quoting" if quoting else "paused")
-        if now_ns - runner._last_signal_ns < 200_000_000 or runner.feed is None:
-            return  # the rest is for humans: five times a second is plenty
-        runner._last_signal_ns = now_ns
-        market = runner.market
-        fair_ticks = float(fair.price / Fraction(market.tick_size)) if fair and fair.price else None
-        if runner.feed.synced:
-            m.observe_book(
-                runner.name, runner.symbol, runner.feed.book, market, fair_ticks, now_ns,
-                confirmed_ns=runner.feed_health().book_ts_ns,
-            )  # fmt: skip
-        self._connectivity(runner, now_ns)
-        m.observe_quotes(
-            runner.name,
-            runner.symbol,
-            [(o.side, o.price_ticks, market.lots_to_units(o.lots)) for o in runner.live.values()],
-            market,
-            fair_ticks,
-        )
-        if fair is not None:
-            export_fair(m, runner.name, runner.symbol, fair)
-            if runner.signaler is not None and runner.feed.synced and self.sinks is not None:
-                events = list(runner.signaler.evaluate(now_ns, runner.feed.book, fair))
-                self.sinks.publish(events)
-                if self.auto is not None and events:
-                    self.auto.consider(runner, events, fair, now_ns)
+        if self.killed is None and not self.stop_event.is_set():
+            quoting = all(r.risk_state is None or r.risk_state.quoting for r in self.runners)
+            m.set_state("quoting" if quoting else "paused")
         if fair is not None and fair.price is not None:
-            self._update_pnl(runner, fair.price)
-        base = runner.balances.get(market.base)
-        limit = self.settings.risk.max_base_lots
-        held = float(base.total) if base is not None else 0.0
-        ratio = held / float(market.lots_to_qty(limit)) if limit else 0.0
-        m.set_inventory(runner.name, runner.symbol, held, ratio)
+            self._update_pnl(self._by_name[venue], fair.price)
 
-    def _connectivity(self, runner: VenueRunner, now_ns: int) -> None:
-        m = self.metrics
-        feed = runner.feed
-        up = feed is not None and feed.synced and not runner.book_lost
-        m.set_ws_connected(runner.name, "depth", up)
-        m.set_ws_connected(runner.name, "trades", up and bool(feed and feed.config.trades))
-        m.set_ws_connected(runner.name, "user", runner.user_connected and runner.venue_stream_up())
-        if feed is not None:
-            # Reconnects of the market stream, counted from the feed's own counter.
-            new = feed.counters.connects - 1 - runner.reported_reconnects
-            if new > 0:
-                for _ in range(new):
-                    m.ws_reconnected(runner.name, "depth")
-                runner.reported_reconnects += new
-        budget = runner.budget
-        if budget is not None:
-            # Share of the tightest bucket in use (0 = idle, 1 = exhausted).
-            used = max((1 - b.tokens(now_ns) / b.limit.limit for b in budget.buckets), default=0.0)
-            m.set_rate_limit(runner.name, max(0.0, used))
+    def _bot_block(self) -> str:
+        # Why auto-execution may send nothing now, bot-wide ("" when it may).
+        if self.killed is not None:
+            return "kill_switch"
+        if self.stop_event.is_set():
+            return "stopping"
+        return ""
 
-    def snapshot_pnl(self, runner: VenueRunner) -> None:
-        """Journal the venue's PnL marked at the current fair value (housekeeping)."""
+    def housekept(self, venue: str) -> None:
+        """A housekeeping round of ``venue`` ended: journal its PnL at the current fair value."""
         fair = self._fair
         if self.journal is None or self.ledger is None or fair is None or fair.price is None:
             return
-        p = self.ledger.pnl(fair.price, runner.name)
-        self.journal.record_pnl(self.clock(), runner.name, runner.symbol, **p.journal_values())
+        runner = self._by_name[venue]
+        p = self.ledger.pnl(fair.price, venue)
+        self.journal.record_pnl(self.clock(), venue, runner.symbol, **p.journal_values())
 
     def _update_pnl(self, runner: VenueRunner, fair: Fraction) -> None:
         market = runner.market
@@ -293,25 +243,20 @@ class Bot:
         self.killed = reason
         self.control.latch(reason, now)
         for r in self.runners:
-            if r.risk is not None:
-                r.risk.kill(now, reason)
-            r.halt_confirmed = False
+            r.halt(now, reason)
             self.metrics.set_kill_switch(r.name, True)
-            r.book_changed.set()
         self.metrics.set_state("killed")
-        log.warning("kill switch engaged: %s", reason, extra={"event": "kill", "reason": reason})
+        log.warning("kill", "kill switch engaged: %s", reason, reason=reason)
 
     def resume(self, now_ns: int | None = None) -> None:
         """Leave the halt on every venue (to ``freeze``; risk steps down after its cooldown)."""
         now = now_ns if now_ns is not None else self.clock()
         self.killed = None
         for r in self.runners:
-            if r.risk is not None:
-                r.risk.resume(now)
+            r.resume(now)
             self.metrics.set_kill_switch(r.name, False)
-            r.book_changed.set()
         self.metrics.set_state("quoting")
-        log.warning("resumed", extra={"event": "resume"})
+        log.warning("resume", "resumed")
 
     async def control_loop(self) -> None:
         """Check the sentinel files: kill requests, resume requests."""
@@ -329,6 +274,13 @@ class Bot:
                 self.control.take_resume()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.stop_event.wait(), period)
+
+    def handle_signals(self) -> None:
+        """SIGTERM/SIGINT stop the bot (cancel all, confirm); SIGUSR1 engages the kill switch."""
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.stop)
+        loop.add_signal_handler(signal.SIGUSR1, lambda: self.kill("signal SIGUSR1"))
 
     def stop(self) -> None:
         """Ask the bot to stop: loops end, then everything is cancelled and confirmed."""
@@ -353,11 +305,12 @@ class Bot:
                     await r.start()
                 except Exception as exc:
                     # The cause, named: str() of a time-out is empty (see describe()).
-                    log.error("start of venue %s failed: %s", r.name, describe(exc),
-                              extra={"event": "start_failed", "venue": r.name,
-                                     "error": repr(exc)})  # fmt: skip
+                    log.error(
+                        "start_failed", "start of venue %s failed: %s", r.name, describe(exc),
+                        venue=r.name, error=repr(exc),
+                    )  # fmt: skip
                     raise
-                m.init_peg(r.name, r.symbol, [s.name for s in self.sources])
+                m.init_peg(r.name, r.symbol, self._source_names())
             self._build_fair()
             latched = self.control.latched()
             if latched is not None:
@@ -394,8 +347,8 @@ class Bot:
                 *(self._shutdown_venue(r, timeout) for r in self.runners)
             )
             left.update(zip((r.name for r in self.runners), results, strict=True))
-            if self.http_session is not None:
-                await self.http_session.close()
+            if self._http_session is not None:
+                await self._http_session.close()
             if self._own_journal and self.journal is not None:
                 self.journal.close()
         return self.summary(left)
@@ -408,16 +361,18 @@ class Bot:
             still = await asyncio.wait_for(r.shutdown(timeout_s), timeout_s + 1.0)
             n = len(still) if still or r.shutdown_confirmed else -1  # -1: not confirmed
         except Exception as exc:  # report, then close the rest anyway
-            log.error("shutdown of %s failed: %s; orders may still be open: %s", r.name,
-                      describe(exc), ", ".join(sorted(r.live)) or "(none known)",
-                      extra={"event": "shutdown_failed", "venue": r.name,
-                             "open_order_ids": sorted(r.live)})  # fmt: skip
+            ids = r.orders.client_ids()
+            log.error(
+                "shutdown_failed", "shutdown of %s failed: %s; orders may still be open: %s",
+                r.name, describe(exc), ", ".join(ids) or "(none known)",
+                venue=r.name, open_order_ids=ids,
+            )  # fmt: skip
             n = -1
         with contextlib.suppress(Exception):
             await asyncio.wait_for(r.venue.close(), 2.0)
         return n
 
-    async def _run_feed(self, feed: BinanceFeed | CcxtFeed, stop: asyncio.Event) -> None:
+    async def _run_feed(self, feed: MarketFeed, stop: asyncio.Event) -> None:
         waiter = asyncio.create_task(stop.wait())
         runner = asyncio.create_task(feed.run())
         await asyncio.wait({waiter, runner}, return_when=asyncio.FIRST_COMPLETED)
@@ -426,15 +381,30 @@ class Bot:
         with contextlib.suppress(asyncio.CancelledError):
             await runner
 
-    def _build_fair(self) -> None:
-        from pegbot.bot_wiring import build_fair  # keeps HTTP sources out of the core import
+    def _source_names(self) -> list[str]:
+        configured = [c.name for c in self.settings.peg.sources]
+        return configured + [spec.name for _, spec, _ in self.sources]
 
-        self.estimator, self.pollers = build_fair(self, self.sources)
-        self.sinks = SignalSinks(self.runners[0].market, self.journal, None, self.metrics)
+    def _session(self) -> Any:
+        # The aiohttp session HTTP rate sources share, created on first use.
+        if self._http_session is None:
+            import aiohttp  # only when a configured source speaks HTTP
+
+            self._http_session = aiohttp.ClientSession()
+        return self._http_session
+
+    def _build_fair(self) -> None:
+        market = self.runners[0].market
+        self.estimator, self.pollers = build_fair(
+            self.settings, market, self.clock, self.metrics, self._session, self.sources
+        )
+        self.sinks = SignalSinks(market, self.journal, None, self.metrics)
         if self.settings.peg.auto_execute.enabled:
-            self.auto = AutoExecutor(self, self.settings.peg.auto_execute)
-            log.warning("auto-execution of the exchange leg is ON",
-                        extra={"event": "auto_execute_enabled"})  # fmt: skip
+            self.auto = AutoExecutor(
+                self.settings.peg.auto_execute, self.run_id, self.metrics, self.journal,
+                self.clock, self._bot_block, self.sinks.publish,
+            )  # fmt: skip
+            log.warning("auto_execute_enabled", "auto-execution of the exchange leg is ON")
 
     def summary(self, left: dict[str, int] | None = None) -> dict[str, Any]:
         """Counters and the final state, JSON-able."""

@@ -1,6 +1,6 @@
 """Commands of the live bot: ``pegbot run``, ``kill``, ``resume``, ``demo`` (and ``replay``).
 
-Commands stay thin: they build settings, call :mod:`pegbot.bot`, and print results on stdout.
+Commands stay thin: they build settings, call :mod:`pegbot.live.bot`, and print results on stdout.
 Exit codes: 0 OK, 1 runtime error, 2 usage or configuration error (including live mode
 without its acknowledgement).
 """
@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import signal
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -38,14 +37,6 @@ def _control_dir(config: Path | None, control_dir: Path | None) -> Path:
     return _load(config).loop.control_dir
 
 
-def install_signal_handlers(bot: Any) -> None:
-    """SIGTERM/SIGINT stop the bot (cancel all, confirm); SIGUSR1 engages the kill switch."""
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, bot.stop)
-    loop.add_signal_handler(signal.SIGUSR1, lambda: bot.kill("signal SIGUSR1"))
-
-
 def run_command(
     config: Annotated[Path, typer.Option("--config", "-c", help=_CONFIG_HELP)],
     mode: Annotated[
@@ -64,8 +55,8 @@ def run_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Run the market-making bot until SIGTERM/SIGINT; cancels everything on the way out."""
-    from pegbot.bot import Bot
-    from pegbot.bot_wiring import make_venue
+    from pegbot.live.bot import Bot
+    from pegbot.live.wiring import make_venue
     from pegbot.logging import setup_logging
     from pegbot.metrics import Metrics, start_metrics_server
 
@@ -94,7 +85,7 @@ def run_command(
 
     async def main() -> dict[str, Any]:
         bot = Bot(settings, make_venue, metrics=metrics)
-        install_signal_handlers(bot)
+        bot.handle_signals()
 
         async def stop_later(b: Bot) -> None:
             if duration is not None:
@@ -169,7 +160,7 @@ def demo_command(
     No internet and no keys: the simulator (KGST/USDT, an order-flow crowd, the NBKR rate
     fixture) listens on 127.0.0.1, the bot trades on it with the simulator's demo account.
     """
-    from pegbot.demo_run import run_demo
+    from pegbot.live.demo import run_demo
 
     summary = run_demo(duration, metrics_port, as_json, speed)
     _print_summary(summary, as_json)
@@ -178,14 +169,11 @@ def demo_command(
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``run``, ``demo``, ``kill``, ``resume`` and ``replay``."""
+    """Add ``run``, ``demo``, ``kill`` and ``resume``."""
     app.command("run")(run_command)
     app.command("demo")(demo_command)
     app.command("kill")(kill_command)
     app.command("resume")(resume_command)
-    from pegbot import replay_demo
-
-    replay_demo.register(app)
 
 
-__all__ = ["install_signal_handlers", "register"]
+__all__ = ["register"]
