@@ -2,8 +2,9 @@
 
 It replays a bundled real Binance recording (NEXOUSDT spot, a thin one-tick-spread book, see
 ``pegbot/data/README.md``) through the same tape replay path the backtester uses, and shows
-the live book: top levels, mid, microprice, spread, depth near the mid and the trades. On a terminal it draws a live view;
-otherwise it prints one status line a second, so it is useful in logs too.
+the live book: top levels, mid, microprice, spread, depth near the mid and the trades. On a
+terminal it draws a live view; otherwise it prints one status line a second, so it is useful
+in logs too.
 """
 
 from __future__ import annotations
