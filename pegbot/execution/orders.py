@@ -17,7 +17,9 @@ An order's life, from our side of the wire (:class:`~pegbot.strategy.OrderStatus
 Rules (each one a property test in ``tests/unit/execution/test_orders_props.py``):
 
 * a level never holds two *active* orders (``PENDING_NEW`` or ``OPEN``): a place for a level
-  that still holds one is refused, never sent;
+  that still holds one is refused, never sent; an order whose cancel failed is ``OPEN`` again,
+  and if its level took a new order meanwhile it serves no level (:data:`DETACHED`) — the next
+  diff cancels it again or lets it serve a level it fits;
 * an order is never cancelled before the venue acknowledged it (a cancel can overtake the
   place and leave it resting), nor cancelled twice;
 * a placement whose outcome is unknown stays ``PENDING_NEW`` — its level busy — until an
@@ -40,10 +42,12 @@ from pegbot.execution.reconciler import Actions, Cancel, Place, is_pegbot_order,
 from pegbot.market import Side
 from pegbot.strategy import LiveOrder, OrderStatus
 
-__all__ = ["ID_MEMORY", "OpenOrder", "OrderTracker", "Refusal", "ToSend"]
+__all__ = ["DETACHED", "ID_MEMORY", "OpenOrder", "OrderTracker", "Refusal", "ToSend"]
 
 #: Ids each bounded memory keeps (finished orders, applied trades).
 ID_MEMORY = 20_000
+#: The level of an order that serves none (its cancel failed after its level was re-quoted).
+DETACHED = ""
 
 _NEW, _OPEN, _CANCELLING = OrderStatus.PENDING_NEW, OrderStatus.OPEN, OrderStatus.PENDING_CANCEL
 
@@ -298,10 +302,19 @@ class OrderTracker:
             self._unknown.add(client_id)
 
     def on_cancel_failed(self, client_id: str) -> None:
-        """A cancel failed (not "not found"): the order is ``OPEN`` again, to be retried."""
+        """A cancel failed (not "not found"): the order is ``OPEN`` again, to be retried.
+
+        If its level holds another active order by now (the requote went out), it is
+        :data:`DETACHED` from the level instead of making it two.
+        """
         o = self._orders.get(client_id)
-        if o is not None and o.status is _CANCELLING:
-            self._set(_with(o, status=_OPEN))
+        if o is None or o.status is not _CANCELLING:
+            return
+        taken = any(
+            x.level_id == o.level_id and x.status is not _CANCELLING
+            for x in self._orders.values()
+        )
+        self._set(_with(o, level_id=DETACHED if taken else o.level_id, status=_OPEN))
 
     def on_fill(
         self,

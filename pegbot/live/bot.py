@@ -127,6 +127,8 @@ class Bot:
         self.ledger: Ledger | None = None
         self.killed: str | None = None
         self.started = asyncio.Event()
+        #: What the last :meth:`run` returned (None before one ended).
+        self.final_summary: dict[str, Any] | None = None
 
     # -- the runners' context ----------------------------------------------------------------
 
@@ -351,7 +353,8 @@ class Bot:
                 await self._http_session.close()
             if self._own_journal and self.journal is not None:
                 self.journal.close()
-        return self.summary(left)
+        self.final_summary = self.summary(left)
+        return self.final_summary
 
     async def _shutdown_venue(self, r: VenueRunner, timeout_s: float) -> int:
         # Orders possibly left open on ``r`` (-1: unknown), then the venue closed.

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _bot_helpers import run_bot, seed_book, settings_for, wait_for
 
 from pegbot.config import Settings
 from pegbot.live.autoexec import Plan
@@ -26,6 +25,7 @@ from pegbot.market import Side
 from pegbot.peg.fair import FairState
 from pegbot.peg.signals import SignalKind, SignalState
 from pegbot.sim.testing import SimHandle
+from pegbot.testing.bot import bot_settings, run_bot, seed_book, wait_for
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -47,7 +47,7 @@ max_signals_per_day = {max_signals}
 
 
 def _settings(sim: SimHandle, tmp_path: Path, enabled: bool, defend_bps: float = 200) -> Settings:
-    return settings_for(
+    return bot_settings(
         sim, tmp_path, _toml(enabled),
         params={"first_bps": 80, "step_bps": 10},
         risk={"deviation_defend_bps": defend_bps, "cooldown_s": 0.3},

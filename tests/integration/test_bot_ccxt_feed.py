@@ -12,31 +12,23 @@ from typing import Any
 
 import aiohttp
 import pytest
-from _bot_helpers import run_bot, seed_book, settings_toml, wait_for
 
-from pegbot.config import Settings, load_settings
+from pegbot.config import Settings
 from pegbot.execution.quirks import quirks_for
 from pegbot.feeds.binance import BinanceFeed
 from pegbot.feeds.ccxt_feed import CcxtFeed
 from pegbot.live.bot import Bot
 from pegbot.market import Market
-from pegbot.sim.config import DEMO_API_KEY, DEMO_API_SECRET
 from pegbot.sim.testing import SimHandle
+from pegbot.testing.bot import bot_settings, run_bot, seed_book, wait_for
 
 pytestmark = pytest.mark.timeout(60)
 
 
 def _settings(sim: SimHandle, tmp_path: Path, market_data: str | None) -> Settings:
-    toml = settings_toml(sim, tmp_path)
-    if market_data is not None:
-        toml = toml.replace(
-            "target_base = 1000000\n", f'target_base = 1000000\nmarket_data = "{market_data}"\n'
-        )
-    path = tmp_path / "bot.toml"
-    path.write_text(toml)
-    environ = {"PEGBOT_VENUES__SIM__API_KEY": DEMO_API_KEY,
-               "PEGBOT_VENUES__SIM__API_SECRET": DEMO_API_SECRET}  # fmt: skip
-    return load_settings(path, environ=environ)
+    if market_data is None:
+        return bot_settings(sim, tmp_path)
+    return bot_settings(sim, tmp_path, venues={"sim": {"market_data": market_data}})
 
 
 async def _rest_depth(sim: SimHandle, market: Market) -> tuple[int, dict[int, int], dict[int, int]]:
@@ -100,7 +92,7 @@ async def test_ccxt_feed_quotes_and_recovers_from_a_gap(sim: SimHandle, tmp_path
         await _book_equals_rest(sim, feed, market)
         assert 1120 in feed.book.bids  # the order that exposed the gap is in the new book
         await wait_for(lambda: _quoting_both_sides(bot), 8)
-    assert bot.last_summary["open_orders_after_shutdown"] == 0  # type: ignore[attr-defined]
+    assert bot.final_summary["open_orders_after_shutdown"] == 0  # type: ignore[attr-defined]
 
 
 async def test_binance_keeps_its_own_feed(sim: SimHandle, tmp_path: Path) -> None:

@@ -7,10 +7,10 @@ import time
 from pathlib import Path
 
 import pytest
-from _bot_helpers import exchange_orders, run_bot, seed_book, settings_for, wait_for
 
 from pegbot.market import Side
 from pegbot.sim.testing import SimHandle
+from pegbot.testing.bot import bot_settings, our_open_orders, run_bot, seed_book, wait_for
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -21,7 +21,7 @@ async def test_both_sides_quoted_inside_the_band_within_seconds(
     sim: SimHandle, tmp_path: Path
 ) -> None:
     await seed_book(sim)
-    settings = settings_for(sim, tmp_path)
+    settings = bot_settings(sim, tmp_path)
     t0 = time.monotonic()
     async with run_bot(settings) as bot:
         ours = await wait_for_orders(
@@ -58,7 +58,7 @@ async def wait_for_orders(sim: SimHandle, cond, timeout: float = 5.0):  # type: 
 
     async def poll() -> bool:
         nonlocal got
-        got = await exchange_orders(client)
+        got = await our_open_orders(client)
         return bool(cond(got))
 
     deadline = time.monotonic() + timeout
@@ -79,10 +79,10 @@ async def test_requotes_when_the_fair_value_moves(sim: SimHandle, tmp_path: Path
     await seed_book(sim)
     rate = tmp_path / "usd_kgs.txt"
     rate.write_text("87.45\n")
-    settings = settings_for(
+    settings = bot_settings(
         sim,
         tmp_path,
-        toml=f'''[peg]
+        peg=f'''[peg]
 sources = [{{ name = "desk", kind = "file", path = "{rate}", interval_s = 0.1, max_age_s = 60 }}]
 ''',
     )
@@ -113,7 +113,7 @@ async def test_quotes_skew_down_as_the_maker_sells_us_inventory(
     # The maker's own bid rests well below, so its market sells always take ours first,
     # even once the skew has moved our bids down several ticks.
     await seed_book(sim, bid="0.01130", ask="0.01158")
-    settings = settings_for(
+    settings = bot_settings(
         sim, tmp_path, params={"price_skew_bps": 50, "inventory_range_lots": 3000}
     )
     maker = sim.maker()

@@ -11,11 +11,11 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from _bot_helpers import exchange_orders, run_bot, seed_book, settings_for, settings_toml
 
 from pegbot.execution.reconciler import parse_client_id
 from pegbot.sim.config import DEMO_API_KEY, DEMO_API_SECRET
 from pegbot.sim.testing import SimHandle
+from pegbot.testing.bot import bot_settings, bot_toml, our_open_orders, run_bot, seed_book
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -45,7 +45,7 @@ async def _orders_until(sim: SimHandle, cond, timeout: float):  # type: ignore[n
     await client.load_markets()
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
-        orders = await exchange_orders(client)
+        orders = await our_open_orders(client)
         if cond(orders):
             return orders
         if asyncio.get_running_loop().time() > deadline:
@@ -57,8 +57,7 @@ async def test_restart_after_kill_9_cancels_orphans_and_never_duplicates(
     sim: SimHandle, tmp_path: Path
 ) -> None:
     await seed_book(sim)
-    config = tmp_path / "bot.toml"
-    config.write_text(settings_toml(sim, tmp_path))
+    config = bot_toml(sim, tmp_path)
     proc = await _start(config, _env(tmp_path))
     maker = sim.maker()
     await maker.load_markets()
@@ -79,7 +78,7 @@ async def test_restart_after_kill_9_cancels_orphans_and_never_duplicates(
     trades = await sim.client().fetch_my_trades("KGST/USDT")
     assert len(trades) == 1  # the exchange confirmed one fill of ours
 
-    async with run_bot(settings_for(sim, tmp_path)) as bot:
+    async with run_bot(bot_settings(sim, tmp_path)) as bot:
         now = await _orders_until(
             sim,
             lambda o: (
@@ -99,8 +98,7 @@ async def test_restart_after_kill_9_cancels_orphans_and_never_duplicates(
 
 async def test_sigterm_cancels_everything_and_exits_cleanly(sim: SimHandle, tmp_path: Path) -> None:
     await seed_book(sim)
-    config = tmp_path / "bot.toml"
-    config.write_text(settings_toml(sim, tmp_path))
+    config = bot_toml(sim, tmp_path)
     proc = await _start(config, _env(tmp_path), "--json")
     await _orders_until(sim, lambda o: len(o) == 4, 20)
     proc.send_signal(signal.SIGTERM)

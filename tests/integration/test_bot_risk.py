@@ -8,12 +8,12 @@ import os
 from pathlib import Path
 
 import pytest
-from _bot_helpers import exchange_orders, run_bot, seed_book, settings_for, wait_for
 
 from pegbot.control import Control
 from pegbot.execution.risk import RiskLevel
 from pegbot.live.bot import Bot
 from pegbot.sim.testing import SimHandle
+from pegbot.testing.bot import bot_settings, our_open_orders, run_bot, seed_book, wait_for
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -43,14 +43,14 @@ async def pulled(sim: SimHandle, bot: Bot, timeout: float = 5.0) -> None:
     client = sim.client()
     await client.load_markets()
     await wait_for(lambda: not bot.runners[0].live, timeout)
-    assert await exchange_orders(client) == []
+    assert await our_open_orders(client) == []
 
 
 async def test_kill_leaves_no_order_on_the_exchange_and_latches(
     sim: SimHandle, tmp_path: Path
 ) -> None:
     await seed_book(sim)
-    settings = settings_for(sim, tmp_path)
+    settings = bot_settings(sim, tmp_path)
     control = Control(settings.loop.control_dir)
     async with run_bot(settings) as bot:
         await quoting(bot)
@@ -67,12 +67,12 @@ async def test_kill_leaves_no_order_on_the_exchange_and_latches(
         assert bot2.runners[0].status.quotes_placed == 0
         control.request_resume()
         await quoting(bot2, timeout=5)
-    assert bot2.last_summary["open_orders_after_shutdown"] == 0  # type: ignore[attr-defined]
+    assert bot2.final_summary["open_orders_after_shutdown"] == 0  # type: ignore[attr-defined]
 
 
 async def test_ws_down_freezes_then_recovers(sim: SimHandle, tmp_path: Path) -> None:
     await seed_book(sim)
-    async with run_bot(settings_for(sim, tmp_path)) as bot:
+    async with run_bot(bot_settings(sim, tmp_path)) as bot:
         await quoting(bot)
         await sim.admin("drop_ws")
         await wait_for(lambda: level(bot) is RiskLevel.FREEZE, 3)
@@ -96,7 +96,7 @@ async def test_fair_stale_and_jump_freeze_then_recover(sim: SimHandle, tmp_path:
 
     keeper = asyncio.create_task(desk())
     try:
-        async with run_bot(settings_for(sim, tmp_path, toml=toml)) as bot:
+        async with run_bot(bot_settings(sim, tmp_path, peg=toml)) as bot:
             await quoting(bot)
             fresh = False  # nobody updates the file: the observation ages past max_age_s
             await wait_for(lambda: "fair_stale" in reasons(bot), 4)
@@ -119,10 +119,10 @@ async def test_reject_storm_freezes_then_recovers(sim: SimHandle, tmp_path: Path
     rate = tmp_path / "usd_kgs.txt"
     rate.write_text("87.45\n")
     src = f'{{ name = "desk", kind = "file", path = "{rate}", interval_s = 0.1, max_age_s = 60 }}'
-    settings = settings_for(
+    settings = bot_settings(
         sim,
         tmp_path,
-        toml=f"[peg]\nsources = [{src}]\n",
+        peg=f"[peg]\nsources = [{src}]\n",
         risk={"rejects_freeze": 3, "reject_window_s": 1.0, "cooldown_s": 0.3},
     )
     async with run_bot(settings) as bot:

@@ -7,12 +7,12 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from _bot_helpers import exchange_orders, run_bot, seed_book, settings_for, wait_for
 
 from pegbot.control import Control
 from pegbot.execution.risk import RiskLevel
 from pegbot.live.bot import Bot
 from pegbot.sim.testing import SimHandle
+from pegbot.testing.bot import bot_settings, our_open_orders, run_bot, seed_book, wait_for
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -42,13 +42,13 @@ async def pulled(sim: SimHandle, bot: Bot, timeout: float = 5.0) -> None:
     client = sim.client()
     await client.load_markets()
     await wait_for(lambda: not bot.runners[0].live, timeout)
-    assert await exchange_orders(client) == []
+    assert await our_open_orders(client) == []
 
 
 async def test_peg_deviation_defends_then_recovers(sim: SimHandle, tmp_path: Path) -> None:
     # The market trades 80 bps above fair: defend (wider, smaller); back at the peg: normal.
     await seed_book(sim, bid="0.01151", ask="0.01154")
-    async with run_bot(settings_for(sim, tmp_path)) as bot:
+    async with run_bot(bot_settings(sim, tmp_path)) as bot:
         await wait_for(
             lambda: "peg_deviation" in reasons(bot) and level(bot) is RiskLevel.DEFEND, 5
         )
@@ -69,7 +69,7 @@ async def test_disputed_fair_defends_then_recovers(sim: SimHandle, tmp_path: Pat
         for p in (a, b)
     )
     toml = f"[peg]\nsources = [{srcs}]\n[peg.fair]\nmax_disagreement_bps = 50\n"
-    async with run_bot(settings_for(sim, tmp_path, toml=toml)) as bot:
+    async with run_bot(bot_settings(sim, tmp_path, peg=toml)) as bot:
         await quoting(bot)
         b.write_text("88.10\n")  # ~74 bps apart: which one is right?
         await wait_for(
@@ -85,7 +85,7 @@ async def test_loss_from_peak_halts_latches_and_resumes(sim: SimHandle, tmp_path
     rate.write_text("87.45\n")
     src = f'{{ name = "desk", kind = "file", path = "{rate}", interval_s = 0.1, max_age_s = 60 }}'
     toml = f"[peg]\nsources = [{src}]\n[peg.fair]\njump_bps = 1000\n"
-    settings = settings_for(sim, tmp_path, toml=toml, risk={"loss_halt": 50, "cooldown_s": 0.3})
+    settings = bot_settings(sim, tmp_path, peg=toml, risk={"loss_halt": 50, "cooldown_s": 0.3})
     control = Control(settings.loop.control_dir)
     async with run_bot(settings) as bot:
         await quoting(bot)
@@ -109,7 +109,7 @@ async def test_inventory_beyond_its_limit_sells_down_then_recovers(
     await seed_book(sim)
     # Holding 1,000,000 KGST with a 999,800 limit: a breach. Policy here: defend, which
     # quotes asks only (no bid has room), so the market can take us back inside.
-    settings = settings_for(
+    settings = bot_settings(
         sim, tmp_path, risk={"max_base_lots": 999_800, "inventory_breach": "defend"}
     )
     maker = sim.maker()
@@ -149,7 +149,7 @@ async def test_book_stale_freezes_then_recovers(sim: SimHandle, tmp_path: Path) 
     try:
         # Probing off: a stream that goes quiet is then never confirmed and goes stale (with
         # the probe on, a quiet book is confirmed live: tests/integration/test_feed_quiet.py).
-        settings = settings_for(
+        settings = bot_settings(
             sim, tmp_path, risk={"book_stale_s": 1.0, "cooldown_s": 0.3},
             venues={"sim": {"quiet_probe_s": None}},
         )  # fmt: skip

@@ -6,12 +6,12 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from _bot_helpers import exchange_orders, run_bot, seed_book, wait_for
 
 from pegbot.config import load_settings
 from pegbot.sim.config import DEMO_API_KEY, DEMO_API_SECRET
 from pegbot.sim.server import SimServer
 from pegbot.sim.testing import SimHandle, default_sim_config
+from pegbot.testing.bot import our_open_orders, run_bot, seed_book, wait_for
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -73,7 +73,7 @@ async def test_two_venues_quoted_at_once_with_aggregated_inventory(
 
         await wait_for(open_on_both, 6)
         for client in (c1, c2):
-            orders = await exchange_orders(client)
+            orders = await our_open_orders(client)
             assert {o["side"] for o in orders} == {"buy", "sell"}
         # Each demo account holds 1,000,000 KGST: the strategy sees both.
         market = alpha.market
@@ -102,5 +102,5 @@ async def test_two_venues_quoted_at_once_with_aggregated_inventory(
             ),
             6,
         )
-    assert bot.last_summary["open_orders_after_shutdown"] == 0  # type: ignore[attr-defined]
-    assert await exchange_orders(c1) == [] and await exchange_orders(c2) == []
+    assert bot.final_summary["open_orders_after_shutdown"] == 0  # type: ignore[attr-defined]
+    assert await our_open_orders(c1) == [] and await our_open_orders(c2) == []

@@ -14,13 +14,13 @@ import time
 from pathlib import Path
 
 import pytest
-from _bot_helpers import run_bot, seed_book, settings_for, wait_for
 
 from pegbot.feeds.binance import BinanceFeed, BookLost, BookUpdate, FeedConfig
 from pegbot.feeds.model import ProbeVerdict, probe_verdict
 from pegbot.live.bot import Bot
 from pegbot.sim.config import DEMO_API_KEY
 from pegbot.sim.testing import SimHandle
+from pegbot.testing.bot import bot_settings, run_bot, seed_book, wait_for
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -270,7 +270,7 @@ async def test_bot_keeps_quoting_on_a_quiet_book(
 ) -> None:
     stale_s = 1.5
     await seed_book(sim)
-    settings = settings_for(
+    settings = bot_settings(
         sim, tmp_path, risk={"book_stale_s": stale_s}, venues={"sim": {"quiet_probe_s": probe_s}}
     )
     async with run_bot(settings) as bot:
@@ -318,7 +318,7 @@ async def test_bot_freezes_on_a_silent_gap_and_stays_frozen(sim: SimHandle, tmp_
     # pushing while the venue's book moves is caught by the probe before book_stale, and the
     # bot stays frozen for as long as the stream is silent (the resynced book is held).
     await seed_book(sim)
-    settings = settings_for(
+    settings = bot_settings(
         sim, tmp_path, risk={"book_stale_s": 4.0}, venues={"sim": {"quiet_probe_s": 0.5}}
     )
     maker = sim.maker()

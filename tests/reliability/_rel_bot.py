@@ -9,147 +9,24 @@ import contextlib
 import os
 import socket
 import sys
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pegbot.config import Settings, VenueSettings, load_settings
+from pegbot.config import Settings, VenueSettings
 from pegbot.execution.ccxt_venue import make_ccxt_venue
 from pegbot.execution.reconciler import parse_client_id
 from pegbot.execution.venue import Venue
 from pegbot.journal import Journal
 from pegbot.live.bot import Bot
 from pegbot.live.wiring import make_venue
-from pegbot.sim.config import DEMO_API_KEY, DEMO_API_SECRET
+from pegbot.sim.config import DEMO_API_KEY
 from pegbot.sim.testing import SimHandle
+from pegbot.testing.bot import LEVELS
 
 REPO = Path(__file__).resolve().parents[2]
-SYMBOL = "KGST/USDT"
 SYM = "KGSTUSDT"
-LEVELS = 2  # the ladder of bot_toml: two levels a side
-STATIC_PEG = """[peg]
-sources = [{ name = "static", kind = "static", rate = "87.45", interval_s = 30, max_age_s = 60 }]
-"""
-
-
-def bot_toml(sim: SimHandle, tmp_path: Path, extra: str = "", peg: str = STATIC_PEG) -> Path:
-    """A fast configuration of a bot quoting two levels a side on ``sim``; returns its path."""
-    path = tmp_path / "bot.toml"
-    path.write_text(
-        f'''mode = "testnet"
-[venues.sim]
-rest_url = "{sim.http_url}"
-ws_url = "{sim.ws_url}"
-target_base = 1000000
-[strategy]
-name = "peg_ladder"
-[strategy.params]
-levels = 2
-first_bps = 10
-step_bps = 10
-size_lots = 1000
-inventory_range_lots = 20000
-[risk]
-cooldown_s = 0.3
-book_stale_s = 30
-[loop]
-interval_s = 0.2
-balance_refresh_s = 1.0
-control_interval_s = 0.05
-control_dir = "{tmp_path / "control"}"
-[journal]
-path = "{tmp_path / "journal.sqlite"}"
-[metrics]
-enabled = false
-{extra}
-'''
-        + peg
-    )
-    return path
-
-
-def key_env(key: str = DEMO_API_KEY, secret: str = DEMO_API_SECRET) -> dict[str, str]:
-    """The venue's credentials as PEGBOT_ variables."""
-    return {"PEGBOT_VENUES__SIM__API_KEY": key, "PEGBOT_VENUES__SIM__API_SECRET": secret}
-
-
-def bot_settings(sim: SimHandle, tmp_path: Path, extra: str = "", **kw: Any) -> Settings:
-    """Settings of :func:`bot_toml` with the demo account's keys."""
-    return load_settings(bot_toml(sim, tmp_path, extra, **kw), environ=key_env())
-
-
-async def seed_book(
-    sim: SimHandle, bid: str = "0.01139", ask: str = "0.01148", qty: float = 50_000
-) -> None:
-    """The maker account rests a bid and an ask about 40 bps either side of fair."""
-    maker = sim.maker()
-    await maker.load_markets()
-    await maker.create_order(SYMBOL, "limit", "buy", qty, float(bid))
-    await maker.create_order(SYMBOL, "limit", "sell", qty, float(ask))
-
-
-async def wait_for(cond: Callable[[], Any], timeout: float, step: float = 0.02) -> Any:
-    """Poll ``cond`` until truthy; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = cond()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s")
-        await asyncio.sleep(step)
-
-
-async def wait_for_async(cond: Callable[[], Any], timeout: float, step: float = 0.05) -> Any:
-    """Like :func:`wait_for` with an async condition."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = await cond()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s")
-        await asyncio.sleep(step)
-
-
-@contextlib.asynccontextmanager
-async def run_bot(settings: Settings, **kwargs: Any) -> AsyncIterator[Bot]:
-    """A bot with its journal, running in the test's loop; stopped (cancel-all) on exit.
-
-    After the block, ``bot.final`` holds the summary of :meth:`Bot.run`.
-    """
-    journal = Journal(settings.journal.path)
-    bot = Bot(settings, make_venue, journal=journal, **kwargs)
-    task = asyncio.create_task(bot.run())
-    try:
-        await wait_for(lambda: bot.started.is_set() or task.done(), 15)
-        if task.done():
-            task.result()
-        yield bot
-    finally:
-        bot.stop()
-        bot.final = await asyncio.wait_for(task, 30)  # type: ignore[attr-defined]
-        journal.close()
-
-
-async def our_open_orders(sim: SimHandle | Any) -> list[dict[str, Any]]:
-    """``pegbot-`` orders open on the exchange (the demo account's, or a ccxt client's)."""
-    client = _reader(sim) if isinstance(sim, SimHandle) else sim
-    return [
-        o
-        for o in await client.fetch_open_orders(SYMBOL)
-        if str(o.get("clientOrderId") or "").startswith("pegbot-")
-    ]
-
-
-def _reader(sim: SimHandle) -> Any:
-    cache = sim.__dict__.setdefault("_rel_reader", None)
-    if cache is None:
-        cache = sim.client()
-        sim.__dict__["_rel_reader"] = cache
-    return cache
 
 
 def sides(orders: list[dict[str, Any]]) -> set[str]:

@@ -24,21 +24,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _rel_bot import (
-    SYM,
-    bot_toml,
-    free_port,
-    key_env,
-    pegbot_cmd,
-    seed_book,
-    subprocess_env,
-)
+from _rel_bot import SYM, free_port, pegbot_cmd, subprocess_env
 
 from pegbot.execution.reconciler import parse_client_id
 from pegbot.journal import Journal
 from pegbot.sim.config import DEMO_API_KEY
 from pegbot.sim.testing import SimHandle
 from pegbot.tape.rawlines import RawCounters, iter_raw_lines
+from pegbot.testing.bot import bot_toml, key_env, seed_book
 
 pytestmark = pytest.mark.timeout(180)
 SEED = 20260704

@@ -17,20 +17,15 @@ from typing import Any
 
 import pytest
 from _rel_bot import (
-    LEVELS,
     SYM,
     assert_exchange_clean,
     assert_journal,
-    bot_settings,
     fast_venue,
     level,
     open_sides,
     ours_open,
     quoting_both,
     reasons_of,
-    run_bot,
-    seed_book,
-    wait_for,
     watching,
 )
 
@@ -40,6 +35,7 @@ from pegbot.live.wiring import make_venue
 from pegbot.market import Side
 from pegbot.sim.model import GTC, LIMIT, NewOrder
 from pegbot.sim.testing import MAKER_KEY, SimHandle
+from pegbot.testing.bot import LEVELS, bot_settings, run_bot, seed_book, wait_for
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -61,7 +57,7 @@ async def test_ws_drop_then_reconnect_and_requote(
             await sim.admin("drop_ws")
             await wait_for(lambda c=connects: feed.counters.connects > c, 10)  # type: ignore[misc]
             await wait_for(lambda: feed.synced and quoting_both(sim) and level(bot) == "normal", 10)
-    assert bot.final["open_orders_after_shutdown"] == 0  # type: ignore[attr-defined]
+    assert bot.final_summary["open_orders_after_shutdown"] == 0  # type: ignore[attr-defined]
     assert ours_open(sim) == []
     placed = assert_exchange_clean(sim, w)
     _, transitions = assert_journal(settings, sim)

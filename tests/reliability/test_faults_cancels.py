@@ -21,15 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _rel_bot import (
-    assert_journal,
-    bot_settings,
-    fast_venue,
-    ours_open,
-    quoting_both,
-    seed_book,
-    wait_for,
-)
+from _rel_bot import assert_journal, fast_venue, ours_open, quoting_both
 
 from pegbot.journal import Journal
 from pegbot.live.bot import Bot
@@ -39,6 +31,7 @@ from pegbot.sim.model import GTC, LIMIT, NewOrder
 from pegbot.sim.rest import RestApi
 from pegbot.sim.testing import MAKER_KEY, SimHandle
 from pegbot.strategy import DesiredQuotes, Quote
+from pegbot.testing.bot import bot_settings, run_bot, seed_book, wait_for
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -145,23 +138,15 @@ async def _ladder_bot(sim: SimHandle, tmp_path: Path) -> AsyncIterator[tuple[Bot
     """A bot whose fair comes from a rate file, with its full normal ladder out.
 
     Yields the bot and the rate file (write it, then ``os.utime``, to move fair). On exit
-    the bot is stopped (cancel-all confirmed); its summary is left in ``bot.final``.
+    the bot is stopped (cancel-all confirmed); its summary is left in ``bot.final_summary``.
     """
     await seed_book(sim)
     rate = tmp_path / "usd_kgs.txt"
     rate.write_text("87.45\n")
     settings = bot_settings(sim, tmp_path, peg=_file_peg(rate))
-    bot = Bot(settings, fast_venue, journal=Journal(settings.journal.path))
-    task = asyncio.create_task(bot.run())
-    try:
-        await wait_for(lambda: bot.started.is_set() or task.done(), 15)
+    async with run_bot(settings, venue_factory=fast_venue) as bot:
         await wait_for(lambda: _full_ladder(sim, bot), 15)
         yield bot, rate
-    finally:
-        bot.stop()
-        bot.final = await asyncio.wait_for(task, 30)  # type: ignore[attr-defined]
-        assert bot.journal is not None
-        bot.journal.close()
 
 
 async def test_refused_cancels_never_make_a_second_ladder(
@@ -204,7 +189,7 @@ async def test_refused_cancels_never_make_a_second_ladder(
             await asyncio.sleep(0.3)
             await wait_for(settled, 5)  # still (or again, after a requote) one ladder
             after = _open_qty(sim)
-    summary = bot.final  # type: ignore[attr-defined]
+    summary = bot.final_summary  # type: ignore[attr-defined]
     # Nothing was added while the old ladder could not be cancelled.
     assert during == before
     # The largest ladder the bot ever wanted is the one it started with (never more).

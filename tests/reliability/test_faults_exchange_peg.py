@@ -15,24 +15,20 @@ from typing import Any
 import ccxt
 import pytest
 from _rel_bot import (
-    LEVELS,
     SYM,
     assert_exchange_clean,
     assert_journal,
-    bot_settings,
     level,
     open_sides,
     ours_open,
     quoting_both,
     reasons_of,
-    run_bot,
-    seed_book,
-    wait_for,
     watching,
 )
 
 from pegbot.sim.config import DEMO_API_KEY
 from pegbot.sim.testing import SimHandle
+from pegbot.testing.bot import LEVELS, bot_settings, run_bot, seed_book, wait_for
 
 pytestmark = pytest.mark.timeout(90)
 

@@ -22,19 +22,7 @@ from typing import Any
 import aiohttp
 import ccxt
 import pytest
-from _rel_bot import (
-    bot_toml,
-    free_port,
-    key_env,
-    non_loopback_ip,
-    our_open_orders,
-    pegbot_cmd,
-    reachable,
-    seed_book,
-    sides,
-    subprocess_env,
-    wait_for_async,
-)
+from _rel_bot import free_port, non_loopback_ip, pegbot_cmd, reachable, sides, subprocess_env
 
 from pegbot.config import ConfigError, check_live_ack, load_settings
 from pegbot.logging import setup_logging
@@ -42,6 +30,7 @@ from pegbot.metrics import Metrics
 from pegbot.metrics_http import start_metrics_server
 from pegbot.sim.server import SimServer
 from pegbot.sim.testing import SimHandle, default_sim_config
+from pegbot.testing.bot import bot_toml, key_env, our_open_orders, seed_book, wait_for_async
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -227,7 +216,7 @@ sources = [{ name = "static", kind = "static", rate = "87.45", interval_s = 30, 
     )
     path = tmp_path / "bot.toml"
     path.write_text(cfg)
-    env = subprocess_env({**key_env(key, secret), "PEGBOT_LOGGING__LEVEL": "DEBUG",
+    env = subprocess_env({**key_env("sim", key, secret), "PEGBOT_LOGGING__LEVEL": "DEBUG",
                           "PEGBOT_LOGGING__FORMAT": "json"})  # fmt: skip
     proc = await asyncio.create_subprocess_exec(
         *pegbot_cmd("run", "--config", str(path), "--duration", "6", "--json"),

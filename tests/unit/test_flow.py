@@ -14,7 +14,6 @@ from pydantic import ValidationError
 
 from pegbot.market import Market, Side
 from pegbot.sim.flow import (
-    NS,
     Action,
     Cancel,
     DepegShock,
@@ -26,6 +25,7 @@ from pegbot.sim.flow import (
     OrderFlow,
     PlaceLimit,
 )
+from pegbot.timeunits import NS_PER_S as NS
 
 MARKET = Market.kgst_usdt()
 START = 1_700_000_000 * NS

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from pegbot.execution.orders import OpenOrder, OrderTracker
-from pegbot.execution.reconciler import Actions, Cancel, Place, Rebind
-from pegbot.market import Side
-from pegbot.strategy import OrderStatus, Quote
+from pegbot.execution.orders import DETACHED, OpenOrder, OrderTracker
+from pegbot.execution.reconciler import Actions, Cancel, Place, Rebind, Reconciler
+from pegbot.market import Market, Side
+from pegbot.strategy import DesiredQuotes, OrderStatus, Quote
 
 RUN = "run1"
+MARKET = Market.kgst_usdt()
 
 
 def place(level: str, seq: int, price: int = 1140, lots: int = 5, side: Side = Side.BUY) -> Place:
@@ -79,6 +80,22 @@ def test_a_failed_cancel_leaves_the_order_open_for_another_try() -> None:
     t.apply(Actions(cancels=(Cancel(cid("a0", 0), "a0", "unwanted"),)))
     t.on_cancel_failed(cid("a0", 0))
     assert t.get(cid("a0", 0)).status is OrderStatus.OPEN
+
+
+def test_a_failed_cancel_after_the_requote_detaches_the_old_order_from_its_level() -> None:
+    t = tracker_with_open("a1")
+    t.apply(
+        Actions(cancels=(Cancel(cid("a1", 0), "a1", "reprice"),), places=(place("a1", 7),))
+    )
+    t.on_cancel_failed(cid("a1", 0))
+    old, new = t.get(cid("a1", 0)), t.get(cid("a1", 7))
+    assert old is not None and old.status is OrderStatus.OPEN and old.level_id == DETACHED
+    assert new is not None and new.level_id == "a1"
+    # The next diff cancels the detached order (no desired quote has its level).
+    actions = Reconciler(MARKET, RUN).diff(
+        DesiredQuotes((Quote(Side.BUY, 1140, 5, "a1"),)), t.live_orders()
+    )
+    assert [c.client_id for c in actions.cancels] == [cid("a1", 0)]
 
 
 def test_a_finished_order_never_comes_back() -> None:

@@ -14,7 +14,7 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from pegbot.execution.orders import OpenOrder, OrderTracker
+from pegbot.execution.orders import DETACHED, OpenOrder, OrderTracker
 from pegbot.execution.reconciler import Reconciler
 from pegbot.market import Market, Side
 from pegbot.strategy import DesiredQuotes, OrderStatus, Quote
@@ -162,7 +162,7 @@ class OrdersMachine(RuleBasedStateMachine):
         active = [
             o.level_id
             for o in self.tracker.live_orders()
-            if o.status is not OrderStatus.PENDING_CANCEL
+            if o.status is not OrderStatus.PENDING_CANCEL and o.level_id != DETACHED
         ]
         assert len(active) == len(set(active)), active
 
