@@ -202,7 +202,7 @@ async def our_open_orders(sim_or_client: SimHandle | Any) -> list[dict[str, Any]
     Args:
         sim_or_client: The simulator (read with the demo account) or a ccxt client.
     """
-    client = sim_or_client
+    client: Any = sim_or_client
     if isinstance(sim_or_client, SimHandle):
         client = sim_or_client.__dict__.get("_pegbot_reader")
         if client is None:
