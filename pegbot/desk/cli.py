@@ -29,7 +29,7 @@ import typer
 
 from pegbot.config import ConfigError, load_settings
 from pegbot.desk.operator import DeskError, SignalDesk
-from pegbot.desk.pnl import RoundTrip
+from pegbot.desk.pnl import RoundTrip, decimal_str
 from pegbot.journal import Journal
 from pegbot.peg.cli import signals_app
 from pegbot.peg.signals import SignalState
@@ -230,12 +230,12 @@ def pnl_command(
     total = sum(by_kind.values(), Decimal(0))
     data = {
         "round_trips": trips,
-        "total_pnl_quote": str(total),
-        "by_kind": {k: str(v) for k, v in sorted(by_kind.items())},
+        "total_pnl_quote": decimal_str(total),
+        "by_kind": {k: decimal_str(v) for k, v in sorted(by_kind.items())},
     }
     lines = [f"{t['signal_id']:<40} {t['kind']:<16} {t['pnl_quote']:>14}  closed "
              f"{_iso(t['closed_ns'])}" for t in trips]  # fmt: skip
-    lines.append(f"{len(trips)} round trips, realised PnL {total} (quote)")
+    lines.append(f"{len(trips)} round trips, realised PnL {decimal_str(total)} (quote)")
     _emit(as_json, data, "\n".join(lines))
 
 

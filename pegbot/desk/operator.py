@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from pegbot.desk.pnl import RoundTrip, round_trip
+from pegbot.desk.pnl import RoundTrip, decimal_str, round_trip
 from pegbot.desk.store import DeskAction, DeskStore
 from pegbot.journal import Journal
 from pegbot.logging import event_log
@@ -135,7 +135,7 @@ class SignalDesk:
                     trip = self.round_trip(signal_id)
                     if trip.pnl is not None:
                         self.store.record_round_trip(
-                            signal_id, trip.kind.value, at, str(trip.pnl), trip.breakdown
+                            signal_id, trip.kind.value, at, decimal_str(trip.pnl), trip.breakdown
                         )
         except SignalStateError as exc:
             raise DeskError(str(exc)) from exc

@@ -41,7 +41,7 @@ from pegbot.execution.venue import Fill
 from pegbot.market import Market
 from pegbot.peg.signals import SignalKind, SignalState
 
-__all__ = ["ExchangeLeg", "RoundTrip", "exchange_leg_from_fills", "round_trip"]
+__all__ = ["ExchangeLeg", "RoundTrip", "decimal_str", "exchange_leg_from_fills", "round_trip"]
 
 _ISSUER_STEPS = (
     SignalState.REQUESTED,
@@ -218,5 +218,9 @@ def _dec(figures: dict[str, str], key: str) -> Decimal:
     return value
 
 
-def _s(value: Decimal) -> str:
+def decimal_str(value: Decimal) -> str:
+    """An exact decimal as a plain string without trailing zeros (``-0.011``, ``12``)."""
     return format(value.normalize(), "f") if value else "0"
+
+
+_s = decimal_str

@@ -34,7 +34,7 @@ from collections.abc import Iterable, Mapping
 from decimal import Decimal
 
 from pegbot.desk.metrics import DeskMetrics
-from pegbot.desk.pnl import exchange_leg_from_fills
+from pegbot.desk.pnl import decimal_str, exchange_leg_from_fills
 from pegbot.desk.store import DeskAction, DeskStore, Transition
 from pegbot.journal import Journal
 from pegbot.logging import event_log
@@ -176,14 +176,16 @@ class DeskWatcher:
         ref = action.args.get("ref")
         if ref:
             market = self.signalers[event.signal.venue].market
-            step = {"ref": str(ref), "amount": str(market.units_to_qty(event.signal.size_units))}
+            amount = decimal_str(market.units_to_qty(event.signal.size_units))
+            step = {"ref": str(ref), "amount": amount}
             self.store.advance(event.signal.id, SignalState.REQUESTED, now_ns, action.actor,
                                "manual", step)  # fmt: skip
 
     def _fills_figures(self, market: Market, sig: Signal, order: str) -> dict[str, str]:
         fills = self.journal.fills(sig.venue, sig.symbol, sig.created_ns)
         leg = exchange_leg_from_fills(fills, order, market)  # ValueError: the caller refuses
-        return {"qty": str(leg.base), "quote": str(leg.quote), "fee": str(leg.fee)}
+        return {k: decimal_str(v) for k, v in (("qty", leg.base), ("quote", leg.quote),
+                                               ("fee", leg.fee))}  # fmt: skip
 
     # -- transitions -------------------------------------------------------------------------
 
