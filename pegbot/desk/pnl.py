@@ -24,9 +24,10 @@ With ``s = +1`` for a mint and ``-1`` for a redemption::
           + s·(issuer_base − exchange_base)·fair
 
 The last term marks what the two legs leave unmatched (a partial fill, a mint of a different
-size) at the signal's recorded fair value (its journal record, 10 decimal places); a rebalance has no exchange leg, so its PnL is the mint or
-redemption's cost against fair. Nothing is guessed: while a figure is missing the round trip
-names it in ``missing`` and has no PnL.
+size) at the signal's recorded fair value (its journal record, 10 decimal places); a
+rebalance has no exchange leg, so its PnL is the mint or redemption's cost against fair.
+Nothing is guessed: while a figure is missing the round trip names it in ``missing`` and
+has no PnL.
 """
 
 from __future__ import annotations
