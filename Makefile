@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,peers,dist]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,peers,dist,chain]'
 	touch $(STAMP)
 
 # Debian packages the tests need: a real Prometheus and promtool (observability tests).

@@ -20,6 +20,7 @@ _ROOMS = (
     "pegbot.feeds.cli",
     "pegbot.tape.cli",
     "pegbot.peg.cli",
+    "pegbot.desk.cli",
     "pegbot.sim.cli",
     "pegbot.backtest.cli",
 )

@@ -48,6 +48,7 @@ from pydantic_settings import (
 )
 from pydantic_settings.sources.utils import parse_env_vars
 
+from pegbot.desk.config import DeskSettings
 from pegbot.execution.risk import RiskParams
 from pegbot.peg.config import PegSettings
 
@@ -304,6 +305,13 @@ class _TomlWithoutSecrets(TomlConfigSettingsSource):
                                 f"set PEGBOT_VENUES__{str(name).upper()}__{key.upper()} or a "
                                 f"file pegbot_venues__{name}__{key} in the secrets dir"
                             )
+        desk = data.get("desk")
+        issuer = desk.get("issuer") if isinstance(desk, Mapping) else None
+        if isinstance(issuer, Mapping) and "token" in issuer:
+            raise ConfigError(
+                "desk.issuer.token: secrets are not read from the TOML file; set "
+                "PEGBOT_DESK__ISSUER__TOKEN or a file pegbot_desk__issuer__token in the secrets dir"
+            )
         return data
 
 
@@ -392,6 +400,7 @@ class Settings(BaseSettings):
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
     loop: LoopSettings = Field(default_factory=LoopSettings)
+    desk: DeskSettings = Field(default_factory=DeskSettings)
 
     @field_validator("venues")
     @classmethod

@@ -135,6 +135,57 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE risk_transitions ADD COLUMN symbol TEXT NOT NULL DEFAULT '';
     ALTER TABLE risk_transitions ADD COLUMN details TEXT NOT NULL DEFAULT '[]'
     """,
+    # 4: the desk (pegbot.desk): operator actions (the running bot applies the pending ones,
+    # in seq order), the figures of each step of a signal's legs, closed round trips, chain
+    # events seen and the desk's cursors (last chain block, last supply).
+    """
+    CREATE TABLE desk_actions (
+        seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+        signal_id   TEXT NOT NULL,
+        action      TEXT NOT NULL,
+        actor       TEXT NOT NULL,
+        at_ns       INTEGER NOT NULL,
+        args        TEXT NOT NULL DEFAULT '{}',
+        status      TEXT NOT NULL,
+        outcome     TEXT NOT NULL DEFAULT '',
+        done_ns     INTEGER
+    );
+    CREATE INDEX desk_actions_status ON desk_actions(status, seq);
+    CREATE TABLE signal_steps (
+        seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+        signal_id   TEXT NOT NULL REFERENCES signals(id),
+        state       TEXT NOT NULL,
+        at_ns       INTEGER NOT NULL,
+        actor       TEXT NOT NULL,
+        source      TEXT NOT NULL,
+        figures     TEXT NOT NULL DEFAULT '{}'
+    );
+    CREATE INDEX signal_steps_signal ON signal_steps(signal_id, seq);
+    CREATE TABLE round_trips (
+        signal_id   TEXT PRIMARY KEY REFERENCES signals(id),
+        kind        TEXT NOT NULL,
+        closed_ns   INTEGER NOT NULL,
+        pnl_quote   TEXT NOT NULL,
+        breakdown   TEXT NOT NULL
+    );
+    CREATE TABLE chain_events (
+        tx_hash     TEXT NOT NULL,
+        log_index   INTEGER NOT NULL,
+        block       INTEGER NOT NULL,
+        what        TEXT NOT NULL,
+        from_addr   TEXT NOT NULL,
+        to_addr     TEXT NOT NULL,
+        amount      TEXT NOT NULL,
+        signal_id   TEXT,
+        seen_ns     INTEGER NOT NULL,
+        PRIMARY KEY (tx_hash, log_index)
+    );
+    CREATE INDEX chain_events_signal ON chain_events(signal_id);
+    CREATE TABLE desk_cursors (
+        name        TEXT PRIMARY KEY,
+        value       TEXT NOT NULL
+    )
+    """,
 )
 
 
@@ -185,7 +236,11 @@ class Journal(TradingJournal):
                 self.conn.execute(f"PRAGMA user_version = {number}")
 
     def transaction(self) -> _Transaction:
-        """``with journal.transaction():`` groups writes atomically."""
+        """``with journal.transaction():`` groups writes atomically.
+
+        Nested use is a savepoint of the outer transaction, so a method that writes in its
+        own transaction can be grouped with others (all commit together or none does).
+        """
         return _Transaction(self.conn)
 
     @property
@@ -332,12 +387,24 @@ class Journal(TradingJournal):
 class _Transaction:
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
+        self.savepoint = ""
 
     def __enter__(self) -> sqlite3.Connection:
-        self.conn.execute("BEGIN IMMEDIATE")
+        if self.conn.in_transaction:
+            self.savepoint = f"sp{id(self)}"
+            self.conn.execute(f"SAVEPOINT {self.savepoint}")
+        else:
+            # IMMEDIATE takes the write lock now: a read-then-write in here cannot be
+            # overtaken by another connection's write (the other waits up to the timeout).
+            self.conn.execute("BEGIN IMMEDIATE")
         return self.conn
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        if self.savepoint:
+            if exc_type is not None:
+                self.conn.execute(f"ROLLBACK TO {self.savepoint}")
+            self.conn.execute(f"RELEASE {self.savepoint}")
+            return
         self.conn.execute("ROLLBACK" if exc_type is not None else "COMMIT")
 
 

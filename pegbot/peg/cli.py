@@ -1,4 +1,9 @@
-"""Commands of this room: ``pegbot signals`` (the arbitrage signaler over a recorded tape).
+"""The ``pegbot signals`` command group and its ``scan`` (the signaler over a recorded tape).
+
+``pegbot signals`` is a group: ``scan TAPE`` runs the arbitrage signaler over a recording;
+the desk (:mod:`pegbot.desk.cli`) adds the operator commands on the journal (``list``,
+``show``, ``approve``…). The old form ``pegbot signals TAPE`` is refused as an unknown
+command (exit 2); the group's help names ``scan``.
 
 Results go to stdout (one JSON object with ``--json``), errors to stderr: exit 1 for bad
 input files, 2 for usage and configuration errors.
@@ -101,6 +106,16 @@ def _sinks(tape: Path, fh: IO[str]) -> Callable[[list[SignalEvent]], None]:
     return SignalSinks(market, jsonl=fh).publish
 
 
+#: ``pegbot signals …``: ``scan`` here, the operator commands from :mod:`pegbot.desk.cli`.
+signals_app = typer.Typer(
+    name="signals",
+    help="Mint/redeem signals: scan a tape; list, approve and follow the desk's signals. "
+    "Over a recorded tape: pegbot signals scan TAPE (formerly pegbot signals TAPE).",
+    no_args_is_help=True,
+)
+signals_app.command("scan")(signals_command)
+
+
 def register(app: typer.Typer) -> None:
     """Add this room's commands to ``app``."""
-    app.command("signals")(signals_command)
+    app.add_typer(signals_app, name="signals")

@@ -25,7 +25,7 @@ import numpy as np
 
 from pegbot.market import Market
 from pegbot.peg.fair import FairConfig, FairEstimator, FairValue, SourceSpec
-from pegbot.peg.signals import ArbConfig, ArbCosts, ArbSignaler, SignalEvent, SignalKind
+from pegbot.peg.signals import ARB_KINDS, ArbConfig, ArbCosts, ArbSignaler, SignalEvent
 from pegbot.peg.sources import USD_KGS, RateObservation, RateSourceError, parse_decimal
 from pegbot.tape.reader import TapeReader
 from pegbot.tape.replay import BookReplayer
@@ -88,7 +88,7 @@ class SignalsRun:
         sigs = self.signaler.signals()
         size = sum((self.market.units_to_qty(s.size_units) for s in sigs), Decimal(0))
         profit = sum((s.expected_profit for s in sigs), Fraction(0))
-        by_kind = {k.value: sum(1 for s in sigs if s.kind is k) for k in SignalKind}
+        by_kind = {k.value: sum(1 for s in sigs if s.kind is k) for k in ARB_KINDS}
         by_state: Counter[str] = Counter(s.state.value for s in sigs)
         return {
             "signals": [s.to_dict(self.market) for s in sigs],
@@ -103,7 +103,7 @@ class SignalsRun:
                 "evaluations": self.evaluations,
                 "fair_states": dict(sorted(self.fair_states.items())),
                 "suppressed": {
-                    k.value: dict(sorted(self.signaler.suppressed(k).items())) for k in SignalKind
+                    k.value: dict(sorted(self.signaler.suppressed(k).items())) for k in ARB_KINDS
                 },
                 "status": {
                     "enabled": self.signaler.status.enabled,

@@ -13,7 +13,22 @@ exchange notional (size × price), as the venue does.
 :class:`ArbSignaler` is pure: book, fair value, inventory and ``now_ns`` in, state-transition
 events out. It never calls the clock or does I/O; sinks (:mod:`pegbot.peg.sinks`) persist and
 deliver its events. The mint/redeem leg stays the issuer's human process: a signal is
-*proposed*, a human *approves* or *rejects* it, and it ends *executed* or *expired*.
+*proposed*, a human *approves* or *rejects* it, and the desk *executes* it or it *expires*.
+
+One state machine covers a signal's whole life, the issuer leg included (:data:`TRANSITIONS`)::
+
+    proposed ─► approved ─► executed ─► requested ─► confirmed ─► settled ─► deposited
+       │           │                        │            │           │
+       └──► expired / rejected              └────────────┴───────────┴──► failed
+
+The signaler owns the *live* part (proposed, approved: expiry, caps, cooldowns); once a
+signal is executed it leaves the signaler, and the desk (:mod:`pegbot.desk`) moves it through
+the issuer leg, checking every step with :func:`check_transition`. ``executed`` means the
+exchange leg is done (or, for a rebalance, that the desk is going ahead); ``requested`` the
+mint or redemption was filed with the issuer; ``confirmed`` the issuer accepted it;
+``settled`` tokens were minted or som paid; ``deposited`` the proceeds are back on the
+exchange, which closes the round trip. ``failed`` is the issuer leg's end when it cannot
+complete (refused, cancelled): the position it leaves is for a human.
 """
 
 from __future__ import annotations
@@ -69,31 +84,86 @@ _BPS = 10_000
 
 
 class SignalKind(enum.StrEnum):
-    """Direction of the arbitrage."""
+    """What a signal asks for: an arbitrage round trip, or an inventory rebalance.
+
+    A rebalance (:mod:`pegbot.desk.rebalance`) is a mint or redemption with no exchange leg
+    ("mint N, no immediate sale"); it shares the record, the approval path and the issuer leg.
+    """
 
     MINT_AND_SELL = "mint_and_sell"
     BUY_AND_REDEEM = "buy_and_redeem"
+    REBALANCE_MINT = "rebalance_mint"
+    REBALANCE_REDEEM = "rebalance_redeem"
+
+    @property
+    def mints(self) -> bool:
+        """The issuer leg mints KGST (else it redeems)."""
+        return self in (SignalKind.MINT_AND_SELL, SignalKind.REBALANCE_MINT)
+
+    @property
+    def arbitrage(self) -> bool:
+        """An arbitrage round trip (has an exchange leg), not a rebalance."""
+        return self in ARB_KINDS
+
+
+#: The kinds the signaler raises from the book (rebalances come from the desk).
+ARB_KINDS: tuple[SignalKind, ...] = (SignalKind.MINT_AND_SELL, SignalKind.BUY_AND_REDEEM)
 
 
 class SignalState(enum.StrEnum):
-    """Life cycle: proposed → approved → executed, or expired / rejected on the way."""
+    """Life cycle (see the module docstring for the diagram)."""
 
     PROPOSED = "proposed"
     APPROVED = "approved"
     EXECUTED = "executed"
     EXPIRED = "expired"
     REJECTED = "rejected"
+    REQUESTED = "requested"
+    CONFIRMED = "confirmed"
+    SETTLED = "settled"
+    DEPOSITED = "deposited"
+    FAILED = "failed"
 
     @property
     def live(self) -> bool:
-        """Still waiting for a decision or for execution."""
+        """Still waiting for a decision or for execution (the signaler's part)."""
         return self in (SignalState.PROPOSED, SignalState.APPROVED)
 
+    @property
+    def final(self) -> bool:
+        """Nothing can follow (expired, rejected, deposited, failed)."""
+        return not TRANSITIONS.get(self)
 
-_ALLOWED = {
-    SignalState.PROPOSED: {SignalState.APPROVED, SignalState.EXPIRED, SignalState.REJECTED},
-    SignalState.APPROVED: {SignalState.EXECUTED, SignalState.EXPIRED, SignalState.REJECTED},
+
+#: Every allowed transition: the one state machine of a signal, issuer leg included.
+TRANSITIONS: dict[SignalState, frozenset[SignalState]] = {
+    SignalState.PROPOSED: frozenset(
+        {SignalState.APPROVED, SignalState.EXPIRED, SignalState.REJECTED}
+    ),
+    SignalState.APPROVED: frozenset(
+        {SignalState.EXECUTED, SignalState.EXPIRED, SignalState.REJECTED}
+    ),
+    SignalState.EXECUTED: frozenset({SignalState.REQUESTED}),
+    SignalState.REQUESTED: frozenset({SignalState.CONFIRMED, SignalState.FAILED}),
+    SignalState.CONFIRMED: frozenset({SignalState.SETTLED, SignalState.FAILED}),
+    SignalState.SETTLED: frozenset({SignalState.DEPOSITED, SignalState.FAILED}),
 }
+
+
+def check_transition(signal_id: str, from_state: SignalState, to: SignalState) -> None:
+    """Raise :class:`SignalStateError` unless ``from_state → to`` is allowed.
+
+    Args:
+        signal_id: For the message.
+        from_state: The state the signal is in.
+        to: The state asked for.
+    """
+    if to not in TRANSITIONS.get(from_state, frozenset()):
+        raise SignalStateError(
+            f"signal {signal_id} is {from_state.value}: {from_state.value} → {to.value} "
+            "is not allowed"
+        )
+
 
 #: Why an opportunity did not become a signal (bounded: metric label values).
 SUPPRESS_REASONS = ("cooldown", "live_signal", "daily_cap", "inventory", "below_min_size")
@@ -312,7 +382,7 @@ class ArbSignaler:
         self._live_ids: set[str] = set()  # evaluate() runs per book update: keep this small
         self._thr_fair: Fraction | None = None
         self._thr: dict[tuple[SignalKind, bool], int] = {}
-        self._kinds = {k: _KindState() for k in SignalKind}
+        self._kinds = {k: _KindState() for k in SignalKind}  # rebalances: no caps, no cooldown
         self._status = SignalerStatus(False, FairState.STALE, "no fair value yet", 0)
         self._tick = Fraction(market.tick_size)
         self._unit = Fraction(market.qty_unit)
@@ -393,7 +463,7 @@ class ArbSignaler:
                     events.append(self._move(sig, SignalState.EXPIRED, now_ns, reason))
             return events
         self._set_status(True, fair.state, "", now_ns)
-        for kind in SignalKind:
+        for kind in ARB_KINDS:
             events.extend(self._evaluate_kind(kind, now_ns, book, fair, inventory))
         return events
 
@@ -445,7 +515,7 @@ class ArbSignaler:
             floor_edge = min_edge - Fraction(self.config.hysteresis_bps)
             self._thr = {
                 (k, f): self.trigger_ticks(fair, k, floor_edge if f else min_edge)
-                for k in SignalKind
+                for k in ARB_KINDS
                 for f in (False, True)
             }
             self._thr_fair = fair
@@ -588,6 +658,23 @@ class ArbSignaler:
         """Both legs are done; ``reason`` records how (e.g. the size and order that filled)."""
         return self._transition(signal_id, SignalState.EXECUTED, now_ns, reason)
 
+    def propose(self, signal: Signal) -> SignalEvent:
+        """Take a signal built elsewhere (a rebalance) into the same approval path.
+
+        It is approved, rejected, executed and expired like an arbitrage signal, but counts
+        against no daily cap or cooldown (those limit the signaler's own arbitrage).
+
+        Raises:
+            SignalStateError: The id is taken, or the signal is not a new proposal.
+        """
+        if signal.id in self._signals:
+            raise SignalStateError(f"signal {signal.id} exists already")
+        if signal.state is not SignalState.PROPOSED or signal.kind.arbitrage:
+            raise SignalStateError(f"signal {signal.id}: only new rebalance proposals")
+        self._signals[signal.id] = signal
+        self._live_ids.add(signal.id)
+        return SignalEvent(signal, None, signal.created_ns)
+
     def restore(self, signals: Iterable[Signal]) -> None:
         """Reload signals after a restart (from the journal) so caps and cooldowns hold."""
         for sig in signals:
@@ -596,7 +683,8 @@ class ArbSignaler:
                 self._live_ids.add(sig.id)
             state = self._kinds[sig.kind]
             state.last_created_ns = max(state.last_created_ns, sig.created_ns)
-            if sig.state in (SignalState.PROPOSED, SignalState.APPROVED, SignalState.EXECUTED):
+            counts = sig.state not in (SignalState.EXPIRED, SignalState.REJECTED)
+            if counts and sig.kind.arbitrage:
                 self._use_daily(sig.kind, sig.created_ns, sig.size_units)
 
     def _transition(self, signal_id: str, to: SignalState, now_ns: int, reason: str) -> SignalEvent:
@@ -607,13 +695,18 @@ class ArbSignaler:
         return self._move(sig, to, now_ns, reason)
 
     def _move(self, sig: Signal, to: SignalState, now_ns: int, reason: str) -> SignalEvent:
-        if to not in _ALLOWED.get(sig.state, set()):
-            raise SignalStateError(f"signal {sig.id}: {sig.state.value} → {to.value} not allowed")
+        if not to.live and to not in (
+            SignalState.EXECUTED,
+            SignalState.EXPIRED,
+            SignalState.REJECTED,
+        ):
+            raise SignalStateError(f"signal {sig.id}: the issuer leg is the desk's, not ours")
+        check_transition(sig.id, sig.state, to)
         new = dataclasses.replace(sig, state=to, updated_ns=now_ns, reason=reason)
         self._signals[sig.id] = new
         if not to.live:
             self._live_ids.discard(sig.id)
-        if to in (SignalState.EXPIRED, SignalState.REJECTED):
+        if to in (SignalState.EXPIRED, SignalState.REJECTED) and sig.kind.arbitrage:
             self._use_daily(sig.kind, sig.created_ns, -sig.size_units)
         return SignalEvent(new, sig.state, now_ns)
 

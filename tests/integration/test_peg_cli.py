@@ -1,4 +1,4 @@
-"""``pegbot signals`` over a tape written with the real tape writer."""
+"""``pegbot signals scan`` over a tape written with the real tape writer."""
 
 import json
 from decimal import Decimal
@@ -68,6 +68,7 @@ def test_signals_over_a_tape_with_a_fixed_fair(tape: Path, config: Path, tmp_pat
         app,
         [
             "signals",
+            "scan",
             str(tape),
             "--fair",
             "0.011435",
@@ -116,7 +117,17 @@ def test_a_jump_in_the_rate_series_stops_signals(tape: Path, config: Path, tmp_p
     series = tmp_path / "rates.csv"
     series.write_text(f"ts,usd_kgs\n{T0},87.45\n{T0 + int(2.5 * NS)},95.00\n")
     res = runner.invoke(
-        app, ["signals", str(tape), "--fair-file", str(series), "--config", str(config), "--json"]
+        app,
+        [
+            "signals",
+            "scan",
+            str(tape),
+            "--fair-file",
+            str(series),
+            "--config",
+            str(config),
+            "--json",
+        ],
     )
     assert res.exit_code == 0, res.output
     out = json.loads(res.stdout)
@@ -135,7 +146,8 @@ def test_a_stale_rate_series_raises_nothing(tape: Path, tmp_path: Path) -> None:
     cfg = tmp_path / "stale.toml"
     cfg.write_text("[fair]\nmax_age_s = 1\n[signals]\ncooldown_s = 0\n")
     res = runner.invoke(
-        app, ["signals", str(tape), "--fair-file", str(series), "--config", str(cfg), "--json"]
+        app,
+        ["signals", "scan", str(tape), "--fair-file", str(series), "--config", str(cfg), "--json"],
     )
     assert res.exit_code == 0, res.output
     out = json.loads(res.stdout)
@@ -148,19 +160,25 @@ def test_a_stale_rate_series_raises_nothing(tape: Path, tmp_path: Path) -> None:
 
 
 def test_usage_and_input_errors(tape: Path, tmp_path: Path) -> None:
-    both = runner.invoke(app, ["signals", str(tape), "--fair", "0.0114", "--fair-file", "x.csv"])
+    both = runner.invoke(
+        app, ["signals", "scan", str(tape), "--fair", "0.0114", "--fair-file", "x.csv"]
+    )
     assert both.exit_code == 2
-    neither = runner.invoke(app, ["signals", str(tape)])
+    neither = runner.invoke(app, ["signals", "scan", str(tape)])
     assert neither.exit_code == 2
     bad_cfg = tmp_path / "bad.toml"
     bad_cfg.write_text("[signals]\nmin_edge_bsp = 5\n")
-    res = runner.invoke(app, ["signals", str(tape), "--fair", "0.0114", "--config", str(bad_cfg)])
+    res = runner.invoke(
+        app, ["signals", "scan", str(tape), "--fair", "0.0114", "--config", str(bad_cfg)]
+    )
     assert res.exit_code == 2 and "min_edge_bsp" in res.stderr
     bad_series = tmp_path / "bad.csv"
     bad_series.write_text("ts,fair\n1,0.0114\n2,abc\n")
-    res = runner.invoke(app, ["signals", str(tape), "--fair-file", str(bad_series)])
+    res = runner.invoke(app, ["signals", "scan", str(tape), "--fair-file", str(bad_series)])
     assert res.exit_code == 1 and "bad.csv:3" in res.stderr
-    res = runner.invoke(app, ["signals", str(tmp_path / "missing.parquet"), "--fair", "0.0114"])
+    res = runner.invoke(
+        app, ["signals", "scan", str(tmp_path / "missing.parquet"), "--fair", "0.0114"]
+    )
     assert res.exit_code == 1
-    res = runner.invoke(app, ["signals", str(tape), "--fair", "-1"])
+    res = runner.invoke(app, ["signals", "scan", str(tape), "--fair", "-1"])
     assert res.exit_code == 2
