@@ -311,8 +311,7 @@ class OrderTracker:
         if o is None or o.status is not _CANCELLING:
             return
         taken = any(
-            x.level_id == o.level_id and x.status is not _CANCELLING
-            for x in self._orders.values()
+            x.level_id == o.level_id and x.status is not _CANCELLING for x in self._orders.values()
         )
         self._set(_with(o, level_id=DETACHED if taken else o.level_id, status=_OPEN))
 

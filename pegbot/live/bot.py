@@ -46,12 +46,14 @@ from typing import Any
 
 from pegbot.config import Settings, VenueSettings
 from pegbot.control import Control
+from pegbot.desk import DeskMetrics
 from pegbot.execution.risk import RiskLevel, RiskState, Transition
 from pegbot.execution.venue import Fill, Venue
 from pegbot.feeds.model import MarketFeed
 from pegbot.journal import Journal
 from pegbot.ledger import Ledger, LedgerError
 from pegbot.live.autoexec import AutoExecutor
+from pegbot.live.desk import DeskLoop
 from pegbot.live.runner import RunnerStatus, VenueRunner
 from pegbot.live.wiring import ExtraSource, build_fair
 from pegbot.logging import describe, event_log
@@ -62,6 +64,7 @@ from pegbot.peg.poll import RatePoller
 from pegbot.peg.signals import SignalEvent
 from pegbot.peg.sinks import SignalSinks
 from pegbot.strategy import Inventory
+from pegbot.timeunits import NS_PER_S
 
 __all__ = ["Bot", "RunnerStatus", "VenueFactory", "VenueRunner", "new_run_id"]
 
@@ -120,6 +123,8 @@ class Bot:
         self.pollers: list[RatePoller] = []
         self.sinks: SignalSinks | None = None
         self.auto: AutoExecutor | None = None  # ``[peg.auto_execute]`` (off by default)
+        self.desk: DeskLoop | None = None  # operator decisions, rebalancing, issuer, chain
+        self._capacity_ns: dict[str, int] = {}
         self._fair: FairValue | None = None
         self._fair_ns = -1
         self._http_session: Any = None  # aiohttp session of HTTP rate sources, if any
@@ -199,8 +204,12 @@ class Bot:
         if self.killed is None and not self.stop_event.is_set():
             quoting = all(r.risk_state is None or r.risk_state.quoting for r in self.runners)
             m.set_state("quoting" if quoting else "paused")
+        runner = self._by_name[venue]
         if fair is not None and fair.price is not None:
-            self._update_pnl(self._by_name[venue], fair.price)
+            self._update_pnl(runner, fair.price)
+        if self.desk is not None and now_ns - self._capacity_ns.get(venue, 0) >= NS_PER_S:
+            self._capacity_ns[venue] = now_ns
+            self.desk.observe_capacity(venue, runner.market, runner.last_desired, runner.balances)
 
     def _bot_block(self) -> str:
         # Why auto-execution may send nothing now, bot-wide ("" when it may).
@@ -211,11 +220,13 @@ class Bot:
         return ""
 
     def housekept(self, venue: str) -> None:
-        """A housekeeping round of ``venue`` ended: journal its PnL at the current fair value."""
+        """A housekeeping round of ``venue`` ended: its PnL journaled, its balances checked."""
         fair = self._fair
+        runner = self._by_name[venue]
+        if self.desk is not None:
+            self.desk.balances_refreshed(venue, runner.market, runner.balances, fair, self.clock())
         if self.journal is None or self.ledger is None or fair is None or fair.price is None:
             return
-        runner = self._by_name[venue]
         p = self.ledger.pnl(fair.price, venue)
         self.journal.record_pnl(self.clock(), venue, runner.symbol, **p.journal_values())
 
@@ -268,6 +279,8 @@ class Bot:
             if reason is not None:
                 self.kill(f"operator: {reason}")
                 self.control.take_kill()
+            if self.desk is not None:
+                self.desk.poll(self.clock())
             if self.control.resume_requested():
                 if self.killed is not None or any(
                     r.risk is not None and r.risk.level is RiskLevel.HALT for r in self.runners
@@ -336,6 +349,8 @@ class Bot:
                     tg.create_task(r.housekeeping(stop))
                 for p in self.pollers:
                     tg.create_task(p.run(stop))
+                if self.desk is not None:
+                    tg.create_task(self.desk.run(stop))
                 tg.create_task(self.control_loop())
                 self.started.set()
                 if on_started is not None:
@@ -408,6 +423,17 @@ class Bot:
                 self.clock, self._bot_block, self.sinks.publish,
             )  # fmt: skip
             log.warning("auto_execute_enabled", "auto-execution of the exchange leg is ON")
+        signalers = {r.name: r.signaler for r in self.runners if r.signaler is not None}
+        if self.journal is not None and signalers:
+            desk_metrics = DeskMetrics(
+                self.metrics.registry,
+                wallets=list(self.settings.desk.chain.wallets),
+                venues=[r.name for r in self.runners],
+            )
+            self.desk = DeskLoop(
+                self.settings, self.journal, self.sinks, signalers, desk_metrics,
+                self.clock, self._session,
+            )  # fmt: skip
 
     def summary(self, left: dict[str, int] | None = None) -> dict[str, Any]:
         """Counters and the final state, JSON-able."""

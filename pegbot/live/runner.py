@@ -59,7 +59,15 @@ from pegbot.market import Market, Rounding, Side
 from pegbot.peg.fair import FairValue
 from pegbot.peg.signals import ArbSignaler
 from pegbot.peg.sinks import export_fair
-from pegbot.strategy import FeedHealth, LiveOrder, MarketState, Strategy, adapt_fair, load_strategy
+from pegbot.strategy import (
+    DesiredQuotes,
+    FeedHealth,
+    LiveOrder,
+    MarketState,
+    Strategy,
+    adapt_fair,
+    load_strategy,
+)
 from pegbot.timeunits import NS_PER_DAY, NS_PER_S
 
 __all__ = ["RunnerStatus", "VenueRunner"]
@@ -126,6 +134,8 @@ class VenueRunner:
         self.budget: RateBudget | None = None
         self.signaler: ArbSignaler | None = None
         self.risk_state: RiskState | None = None
+        #: What the strategy asked for at the last decision (None before one).
+        self.last_desired: DesiredQuotes | None = None
         self.user_connected = False
         self.rejects = 0
         self.last_book_ns = 0  # local receive time of the last book change
@@ -308,7 +318,7 @@ class VenueRunner:
             feed=self.feed_health(),
         )
         decision = self.step.decide(state)
-        self.risk_state = decision.risk
+        self.risk_state, self.last_desired = decision.risk, decision.desired
         # Every level change since the last decision, including the operator's kill and
         # resume (made outside a decision), is reported once and forgotten.
         for t in self.risk.drain_transitions():

@@ -84,9 +84,7 @@ def test_a_failed_cancel_leaves_the_order_open_for_another_try() -> None:
 
 def test_a_failed_cancel_after_the_requote_detaches_the_old_order_from_its_level() -> None:
     t = tracker_with_open("a1")
-    t.apply(
-        Actions(cancels=(Cancel(cid("a1", 0), "a1", "reprice"),), places=(place("a1", 7),))
-    )
+    t.apply(Actions(cancels=(Cancel(cid("a1", 0), "a1", "reprice"),), places=(place("a1", 7),)))
     t.on_cancel_failed(cid("a1", 0))
     old, new = t.get(cid("a1", 0)), t.get(cid("a1", 7))
     assert old is not None and old.status is OrderStatus.OPEN and old.level_id == DETACHED
