@@ -73,7 +73,7 @@ def convert_command(
         typer.Option("--futures/--spot", help="Sync rules for binance-raw (default: detect)."),
     ] = None,
 ) -> None:
-    """Convert recordings to a tape (``--from``) or a tape to another format (``--to``).
+    """Convert recordings to a tape (--from) or a tape to another format (--to).
 
     Prints the conversion's counts as JSON on stdout.
     """
@@ -107,7 +107,10 @@ def convert_command(
     typer.echo(json.dumps(result, sort_keys=True))
 
 
-tape_app = typer.Typer(help="Inspect tapes (recorded books).", no_args_is_help=True)
+# Plain-text help like the root app (pegbot.cli): no Rich markup to eat brackets.
+tape_app = typer.Typer(
+    help="Inspect tapes (recorded books).", no_args_is_help=True, rich_markup_mode=None
+)
 
 
 @tape_app.command("info")
@@ -140,7 +143,7 @@ def book_command(
     depth: Annotated[int, typer.Option(min=1, help="Levels per side.")] = 10,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")] = False,
 ) -> None:
-    """The book after every row with ``local_ts <= AT``."""
+    """The book after every row with local_ts <= AT."""
     from pegbot.tape.summary import book_at
 
     try:
