@@ -11,16 +11,15 @@ import io
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
-from _backtest_helpers import book_rows, write
+from _backtest_helpers import walk_tape
 from rich.console import Console
 from typer.testing import CliRunner
 
 import pegbot.progress
 from pegbot.cli import app
 from pegbot.progress import progress_bar, wanted
-from pegbot.tape.schema import DIFF
+from pegbot.tape.reader import TapeReader
 
 ROOT = Path(__file__).resolve().parents[2]
 RAW = ROOT / "tests/data/binance_raw/spot_btcusdt_20240808_L1-1500.gz"
@@ -42,13 +41,7 @@ def screen(monkeypatch: pytest.MonkeyPatch) -> io.StringIO:
 
 
 def _tape(tmp_path: Path) -> Path:
-    rng = np.random.default_rng(3)
-    rows = book_rows(lots=60_000)
-    for k in range(1, 300):
-        bb = 1140 + int(rng.integers(-1, 2))
-        rows += [(k * 100, DIFF, 1, bb, int(rng.integers(10_000, 90_000))),
-                 (k * 100, DIFF, -1, bb + 1, int(rng.integers(10_000, 90_000)))]  # fmt: skip
-    return write(tmp_path / "t.parquet", rows, group=64)
+    return walk_tape(tmp_path / "t.parquet", steps=300, seed=3)
 
 
 def test_wanted_only_without_json_and_no_progress() -> None:
@@ -102,7 +95,7 @@ def test_backtest_bar_only_without_json(tmp_path: Path, screen: io.StringIO) -> 
     assert screen.getvalue() == ""
     out = runner.invoke(app, base)
     assert out.exit_code == 0, out.output
-    rows = len(book_rows()) + 2 * 299
+    rows = TapeReader(tape).num_rows
     assert "backtest hftbacktest_crosscheck" in screen.getvalue()
     assert f"{rows}/{rows}" in screen.getvalue()
     screen.truncate(0)
