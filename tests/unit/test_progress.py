@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -84,6 +85,20 @@ def test_convert_draws_bytes_read_and_keeps_stdout_json(
     out = runner.invoke(app, [*args, "-o", str(tmp_path / "b.parquet"), "--no-progress"])
     assert out.exit_code == 0, out.output
     assert screen.getvalue() == ""
+
+
+def test_tardis_progress_ends_at_the_input_size(tmp_path: Path) -> None:
+    from pegbot.market import Market
+    from pegbot.tape.tardis import convert_tardis
+
+    files = sorted((ROOT / "tests/data/tardis").glob("*.csv"))
+    tick, lot = Decimal("0.00001"), Decimal("1")
+    market = Market(symbol="KGST/USDT", base="KGST", quote="USDT", tick_size=tick, lot_size=lot)
+    seen: list[tuple[int, int]] = []
+    convert_tardis(list(files), tmp_path / "t.parquet", market, lambda d, t: seen.append((d, t)))
+    total = sum(f.stat().st_size for f in files)
+    assert seen and seen[-1] == (total, total)
+    assert all(done <= t for done, t in seen)
 
 
 def test_backtest_bar_only_without_json(tmp_path: Path, screen: io.StringIO) -> None:
