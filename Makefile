@@ -2,43 +2,57 @@
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+# Two stamps: `make run` installs only what the demo needs (the base dependencies); `make test`
+# adds the extras (dev, peers, dist, chain) on top, so `make run` then `make test` installs the rest.
+BASE_STAMP := $(VENV)/.installed-base
+FULL_STAMP := $(VENV)/.installed-full
 
 .PHONY: setup run test lint typecheck bench clean
 
-$(STAMP): pyproject.toml
-	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,peers,dist,chain]'
-	touch $(STAMP)
 
-# Debian packages the tests need: a real Prometheus and promtool (observability tests).
+$(BASE_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(FULL_STAMP): pyproject.toml $(BASE_STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,peers,dist,chain]'
+	touch $@
+
+# Debian packages the tests need: a real Prometheus and promtool (observability tests) and a
+# headless Chromium (the report test opens the HTML in it). Only the missing ones are installed.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 .PHONY: system
 system:
-	@command -v promtool >/dev/null 2>&1 && command -v prometheus >/dev/null 2>&1 || \
-	  ( $(SUDO) apt-get update -q && \
-	    DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends prometheus )
+	@missing=""; \
+	  { command -v promtool && command -v prometheus; } >/dev/null 2>&1 || missing="prometheus"; \
+	  command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	  if [ -n "$$missing" ]; then \
+	    $(SUDO) apt-get update -q && \
+	    DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends $$missing; \
+	  fi
 
-setup: $(STAMP) system
+setup: $(FULL_STAMP) system
 
 ## The main job on its embedded default: no internet, no keys.
-run: $(STAMP)
+run: $(BASE_STAMP)
 	$(BIN)/pegbot demo $(ARGS)
 
 ## The whole test suite.
-test: $(STAMP) system
+test: $(FULL_STAMP) system
 	$(BIN)/python -m pytest -q
 
-lint: $(STAMP)
+lint: $(FULL_STAMP)
 	$(BIN)/ruff check pegbot strategies tests benchmarks
 	$(BIN)/ruff format --check pegbot strategies tests benchmarks
 
-typecheck: $(STAMP)
+typecheck: $(FULL_STAMP)
 	$(BIN)/mypy
 
-bench: $(STAMP)
+bench: $(FULL_STAMP)
 	$(BIN)/python benchmarks/run_all.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache tests/artifacts

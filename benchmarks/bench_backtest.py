@@ -1,7 +1,8 @@
 """The full market-maker backtest, pegbot beside hftbacktest 2.4.4, on the same files.
 
 For each input — (a) the 5-M-row synthetic KGST-like tape (``synth.py``) and (b) the real
-Binance spot BTCUSDT day of ``/work/shared/data`` (converted to a tape) — the tape is
+Binance spot BTCUSDT day of the shared data (``../shared/data`` beside the repository or
+``$PEGBOT_SHARED_DATA``; see ``shared_data.py``, converted to a tape) — the tape is
 exported with pegbot's npz converter and the cross-check market maker
 (``backtests/hftbacktest_crosscheck.toml``, ``strategies/hftbacktest_mm.py``) runs in both
 engines, each in its own process so that peak RSS is its own:
@@ -88,10 +89,11 @@ from pathlib import Path
 from typing import Any
 
 from hftbacktest_peer import agree, peak_rss_mb, run_hftbacktest
+from shared_data import HFTBACKTEST_EXAMPLES
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIO = ROOT / "backtests" / "hftbacktest_crosscheck.toml"
-SPOT = Path("/work/shared/data/binance_ws_raw/hftbacktest_examples/spot/btcusdt_20240808.gz")
+SPOT = HFTBACKTEST_EXAMPLES / "spot" / "btcusdt_20240808.gz"
 TMP = Path("/tmp/pegbot_bench_backtest")
 
 #: pegbot, then hftbacktest with its loop compiled, then the same loop in plain Python.

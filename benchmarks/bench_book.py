@@ -4,7 +4,7 @@ Prints, per tape: the whole path (read + replay), the replay alone (columns in m
 where the replay's time goes (numpy selection and ``tolist`` vs ``apply_columns``).
 
 Usage: ``python benchmarks/bench_book.py [TAPE ...]`` (default: a 5 M-row synthetic tape,
-and the real Binance recordings when ``/work/shared/data`` exists).
+and the real Binance recordings when the shared data exists, ``shared_data.py``).
 """
 
 from __future__ import annotations

@@ -3,8 +3,8 @@
 * synthetic 5 M-row KGST-like tape: write (TapeWriter), read into numpy (``read_all`` and
   row group by row group), bytes per row; the same rows as an hftbacktest npz (write, load).
 * all rates are per CPU-second of this process (see :func:`clock`).
-* real Binance recordings (``/work/shared/data`` when present): raw JSON → tape rows/s
-  (parse only — with the compiled scanner and on the pure-Python path — and parse +
+* real Binance recordings (the shared data, ``shared_data.py``, when present): raw JSON → tape
+  rows/s (parse only — with the compiled scanner and on the pure-Python path — and parse +
   write), and for the USD-M file hftbacktest's own ``binancefutures.convert`` on the same
   file, and the load speed of its npz.
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 from decimal import Decimal
 from pathlib import Path
 
+from shared_data import HFTBACKTEST_EXAMPLES
 from synth import make_columns, write_tape
 
 from pegbot.market import Market
 from pegbot.tape.binance import convert_binance_raw
 
-SHARED = Path("/work/shared/data/binance_ws_raw")
-H = SHARED / "hftbacktest_examples"
+H = HFTBACKTEST_EXAMPLES
 
 #: (label, files of one series, symbol, tick) — the real recordings, when present.
 REAL = [
@@ -62,7 +62,7 @@ def synthetic_tape(tmp: Path, rows: int = 5_000_000) -> Path:
 
 
 def real_tapes(tmp: Path) -> list[tuple[Path, str]]:
-    out = []
+    out: list[tuple[Path, str]] = []
     if not H.exists():
         return out
     for label, files, symbol, tick in REAL:

@@ -1,8 +1,16 @@
-"""Generate ``grafana/dashboards/pegbot.json``, the desk's dashboard, from the panel list below.
+"""Generate ``grafana/dashboards/pegbot.json``, the desk's dashboard, with Grafana's own SDK.
 
 Run ``python grafana/build_dashboard.py`` after changing a panel and commit both files; a test
-checks that the committed JSON equals what this script generates. Plain dicts, no SDK: the
-JSON targets Grafana 10.4/11 (``schemaVersion`` 39) and Grafana migrates it forward on load.
+checks that the committed JSON equals what this script generates (``--check`` does the same
+from the shell), so nobody edits the JSON by hand.
+
+Built with ``grafana-foundation-sdk`` (the Grafana 11.6 flavour, ``schemaVersion`` 41, pinned
+in ``pyproject.toml``): its typed builders and JSON encoder write what Grafana reads, so a
+misspelt option fails here rather than being ignored by Grafana. The dashboard is a table:
+:func:`rows` lists each row's panels as :class:`Panel` entries (title, description, unit,
+queries, kind, size, thresholds), and :func:`sdk_panel` turns one entry into the SDK's
+builder. The SDK lays rows and panels out on the 24-column grid but leaves panel ids unset,
+so :func:`build` numbers them in order.
 
 Every query carries the template variables: ``job=~"$job"`` always, ``venue``/``symbol`` where
 the metric has them. Rates use ``$__rate_interval``. Units are Grafana unit ids; basis points
@@ -17,9 +25,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from grafana_foundation_sdk.builders import common as common_b
+from grafana_foundation_sdk.builders import dashboard as dash_b
+from grafana_foundation_sdk.builders import heatmap as heatmap_b
+from grafana_foundation_sdk.builders import prometheus as prom_b
+from grafana_foundation_sdk.builders import stat as stat_b
+from grafana_foundation_sdk.builders import timeseries as timeseries_b
+from grafana_foundation_sdk.cog.builder import Builder
+from grafana_foundation_sdk.cog.encoder import JSONEncoder
+from grafana_foundation_sdk.models import common as common_m
+from grafana_foundation_sdk.models import dashboard as dash_m
+from grafana_foundation_sdk.models import heatmap as heatmap_m
+from grafana_foundation_sdk.models import prometheus as prom_m
+
 OUT = Path(__file__).resolve().parent / "dashboards" / "pegbot.json"
 UID = "pegbot-desk"
-DS = {"type": "prometheus", "uid": "${datasource}"}
+DS = dash_m.DataSourceRef(type_val="prometheus", uid="${datasource}")
 
 J = 'job=~"$job"'
 V = 'job=~"$job", venue=~"$venue"'
@@ -29,9 +50,13 @@ RI = "[$__rate_interval]"
 
 BPS = "suffix: bps"
 USDT = "suffix: USDT"
-# Alert thresholds shown on panels; keep in step with grafana/rules/pegbot_rules.yml.
+# Alert thresholds shown on panels; a test checks them against grafana/rules/pegbot_rules.yml.
 PEG_ALERT_BPS = 50
 INVENTORY_ALERT_RATIO = 0.9
+BOOK_STALE_S = 10
+
+Target = tuple[str, str]  # (PromQL, legend)
+Steps = list[tuple[float | None, str]]  # threshold steps (from value, colour)
 
 
 @dataclass
@@ -41,16 +66,16 @@ class Panel:
     title: str
     description: str
     unit: str
-    targets: list[tuple[str, str]]
+    targets: list[Target]
     kind: str = "timeseries"
     w: int = 8
     h: int = 8
-    thresholds: list[tuple[float | None, str]] = field(default_factory=list)
-    mappings: list[dict[str, Any]] = field(default_factory=list)
+    thresholds: Steps = field(default_factory=list)
+    mappings: dict[str, tuple[str, str | None]] = field(default_factory=dict)
     decimals: int | None = None
     min: float | None = None
     max: float | None = None
-    text_mode: str = "value_and_name"
+    text_mode: common_m.BigValueTextMode = common_m.BigValueTextMode.VALUE_AND_NAME
     threshold_lines: bool = False
 
 
@@ -63,751 +88,414 @@ class Row:
     collapsed: bool = False
 
 
-def _thresholds(steps: list[tuple[float | None, str]]) -> dict[str, Any]:
-    steps = steps or [(None, "green")]
-    return {"mode": "absolute", "steps": [{"color": c, "value": v} for v, c in steps]}
+# -- the queries that repeat ----------------------------------------------------------------
 
 
-def _panel(p: Panel, pid: int, x: int, y: int) -> dict[str, Any]:
-    defaults: dict[str, Any] = {
-        "unit": p.unit,
-        "thresholds": _thresholds(p.thresholds),
-        "mappings": p.mappings,
-        "color": {"mode": "thresholds" if p.kind == "stat" else "palette-classic"},
-    }
-    for key in ("decimals", "min", "max"):
-        if getattr(p, key) is not None:
-            defaults[key] = getattr(p, key)
-    if p.threshold_lines:
-        defaults["custom"] = {"thresholdsStyle": {"mode": "line+area"}}
-    out: dict[str, Any] = {
-        "id": pid,
-        "type": p.kind,
-        "title": p.title,
-        "description": p.description,
-        "datasource": DS,
-        "gridPos": {"h": p.h, "w": p.w, "x": x, "y": y},
-        "fieldConfig": {"defaults": defaults, "overrides": []},
-        "targets": [
-            {
-                "refId": chr(ord("A") + i),
-                "datasource": DS,
-                "expr": expr,
-                "legendFormat": legend,
-                **({"format": "heatmap"} if p.kind == "heatmap" else {}),
-            }
-            for i, (expr, legend) in enumerate(p.targets)
-        ],
-    }
-    if p.kind == "stat":
-        out["options"] = {
-            "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False},
-            "colorMode": "background",
-            "graphMode": "none",
-            "textMode": p.text_mode,
-            "justifyMode": "center",
-            "orientation": "auto",
-        }
-    elif p.kind == "heatmap":
-        out["options"] = {
-            "calculate": False,
-            "yAxis": {"unit": p.unit},
-            "cellGap": 1,
-            "color": {"mode": "scheme", "scheme": "Oranges"},
-        }
-    else:
-        out["options"] = {
-            "legend": {"displayMode": "list", "placement": "bottom", "showLegend": True},
-            "tooltip": {"mode": "multi", "sort": "none"},
-        }
-    return out
+def per_market(metric: str, prefix: str = "", matchers: str = S) -> Target:
+    """A gauge per venue and symbol, legend ``[prefix ]venue symbol``."""
+    legend = "{{venue}} {{symbol}}"
+    return f"{metric}{{{matchers}}}", f"{prefix} {legend}" if prefix else legend
 
 
-def _var_query(name: str, label: str, query: str, *, multi: bool = True) -> dict[str, Any]:
-    return {
-        "name": name,
-        "label": label,
-        "type": "query",
-        "datasource": DS,
-        "definition": query,
-        "query": {"qryType": 1, "query": query, "refId": f"PrometheusVariableQueryEditor-{name}"},
-        "refresh": 2,
-        "sort": 1,
-        "multi": multi,
-        "includeAll": True,
-        "allValue": ".*",
-        "current": {"selected": True, "text": ["All"], "value": ["$__all"]},
-        "hide": 0,
-        "regex": "",
-        "options": [],
-    }
+def rate_by(counter: str, by: str, matchers: str = S, per: int = 60) -> str:
+    """``sum by (by) (rate(counter[$__rate_interval])) * per``: events per minute (or hour)."""
+    return f"sum by ({by}) (rate({counter}{{{matchers}}}{RI})) * {per}"
 
 
-def _ratio_mapping_onoff(off: str, on: str) -> list[dict[str, Any]]:
-    return [
-        {
-            "type": "value",
-            "options": {
-                "0": {"text": off, "color": "green", "index": 0},
-                "1": {"text": on, "color": "red", "index": 1},
-            },
-        }
-    ]
+def age(timestamp: str, matchers: str) -> str:
+    """Seconds since a ``..._timestamp_seconds`` gauge was set."""
+    return f"time() - {timestamp}{{{matchers}}}"
+
+
+def stat(
+    title: str, description: str, unit: str, targets: list[Target], w: int, **kw: Any
+) -> Panel:
+    """A status tile (4 high)."""
+    return Panel(title, description, unit, targets, kind="stat", w=w, h=4, **kw)
+
+
+# -- the table ------------------------------------------------------------------------------
 
 
 def rows() -> list[Row]:
     """The dashboard's rows, top to bottom."""
-    peg_steps = [
+    peg_steps: Steps = [
         (None, "red"),
         (-PEG_ALERT_BPS, "orange"),
         (-PEG_ALERT_BPS / 2, "green"),
         (PEG_ALERT_BPS / 2, "orange"),
         (PEG_ALERT_BPS, "red"),
     ]
-    status = Row(
-        "Status",
-        [
-            Panel(
-                "Mode",
-                "Trading mode and version of each bot process (pegbot_build_info).",
-                "none",
-                [(f"pegbot_build_info{{{J}}}", "{{mode}} {{version}} {{git_sha}}")],
-                kind="stat",
-                w=4,
-                h=4,
-                text_mode="name",
-                thresholds=[(None, "blue")],
-            ),
-            Panel(
-                "Bot up",
-                "Whether Prometheus can scrape the bot (up). 0 means the process is down.",
-                "none",
-                [(f"up{{{J}}}", "{{instance}}")],
-                kind="stat",
-                w=2,
-                h=4,
-                thresholds=[(None, "red"), (1, "green")],
-                mappings=[
-                    {
-                        "type": "value",
-                        "options": {
-                            "0": {"text": "DOWN", "index": 0},
-                            "1": {"text": "UP", "index": 1},
-                        },
-                    }
-                ],
-            ),
-            Panel(
-                "Risk level",
-                "Current risk level per venue and symbol: normal, defend (wider, smaller), "
-                "freeze (quotes pulled) or halt (latched until pegbot resume).",
-                "none",
-                [(f"pegbot_risk_level{{{S}}} == 1", "{{venue}} {{symbol}}: {{level}}")],
-                kind="stat",
-                w=4,
-                h=4,
-                text_mode="name",
-                thresholds=[(None, "purple")],
-            ),
-            Panel(
-                "Kill switch",
-                "Engaged on any selected venue (latched until an operator resumes).",
-                "none",
-                [(f"max(pegbot_kill_switch_engaged{{{V}}})", "kill switch")],
-                kind="stat",
-                w=2,
-                h=4,
-                thresholds=[(None, "green"), (1, "red")],
-                mappings=_ratio_mapping_onoff("OFF", "ENGAGED"),
-            ),
-            Panel(
-                "Quote uptime (1h)",
-                "Share of the last hour our quote rested on the book, for the worse side.",
-                "percentunit",
-                [
-                    (
-                        f"min by (venue, symbol) (avg_over_time(pegbot_quote_up{{{S}}}[1h]))",
-                        "{{venue}} {{symbol}}",
-                    )
-                ],
-                kind="stat",
-                w=3,
-                h=4,
-                decimals=1,
-                thresholds=[(None, "red"), (0.9, "orange"), (0.98, "green")],
-            ),
-            Panel(
-                "Peg deviation",
-                "(market mid - fair) / fair now. The desk's first question: is the peg held?",
-                BPS,
-                [(f"pegbot_peg_deviation_bps{{{S}}}", "{{venue}} {{symbol}}")],
-                kind="stat",
-                w=3,
-                h=4,
-                decimals=1,
-                thresholds=peg_steps,
-            ),
-            Panel(
-                "Inventory of limit",
-                "How close inventory is to its nearest hard limit (0 at target, 100% at it).",
-                "percentunit",
-                [(f"pegbot_inventory_limit_ratio{{{S}}}", "{{venue}} {{symbol}}")],
-                kind="stat",
-                w=2,
-                h=4,
-                decimals=0,
-                thresholds=[(None, "green"), (0.7, "orange"), (INVENTORY_ALERT_RATIO, "red")],
-            ),
-            Panel(
-                "Net P&L",
-                "Realized + unrealized - fees since the bot started, in the quote currency.",
-                USDT,
-                [
-                    (
-                        f'sum by (venue, symbol) (pegbot_pnl_quote{{{S}, kind!="fees"}})'
-                        f' - sum by (venue, symbol) (pegbot_pnl_quote{{{S}, kind="fees"}})',
-                        "{{venue}} {{symbol}}",
-                    )
-                ],
-                kind="stat",
-                w=2,
-                h=4,
-                decimals=2,
-                thresholds=[(None, "red"), (0, "green")],
-            ),
-            Panel(
-                "Book age",
-                "Seconds since the book was last confirmed live (a message, or a REST probe "
-                "finding a quiet book unchanged); the book-stale alert fires above 10 s.",
-                "s",
-                [
-                    (
-                        "time() - max by (venue, symbol) "
-                        f"(pegbot_book_confirmed_timestamp_seconds{{{S}}})",
-                        "{{venue}} {{symbol}}",
-                    )
-                ],
-                kind="stat",
-                w=2,
-                h=4,
-                decimals=1,
-                thresholds=[(None, "green"), (5, "orange"), (10, "red")],
-            ),
-        ],
-    )
-    peg = Row(
-        "Peg and book",
-        [
-            Panel(
-                "Peg deviation over time",
-                "Market mid against the som fair value, in bps; shaded beyond the alert band.",
-                BPS,
-                [(f"pegbot_peg_deviation_bps{{{S}}}", "{{venue}} {{symbol}}")],
-                w=12,
-                thresholds=peg_steps,
-                threshold_lines=True,
-            ),
-            Panel(
-                "Mid vs fair",
-                "Market mid and the fair value (KGS peg converted to the quote currency).",
-                USDT,
-                [
-                    (f"pegbot_mid_price_quote{{{S}}}", "mid {{venue}} {{symbol}}"),
-                    (f"pegbot_fair_value_quote{{{S}}}", "fair {{venue}} {{symbol}}"),
-                ],
-                w=12,
-                decimals=6,
-            ),
-            Panel(
-                "Spreads",
-                "Market best bid/ask spread against our own quoted spread, in bps of the mid.",
-                BPS,
-                [
-                    (f"pegbot_market_spread_bps{{{S}}}", "market {{venue}} {{symbol}}"),
-                    (f"pegbot_quoted_spread_bps{{{S}}}", "ours {{venue}} {{symbol}}"),
-                ],
-            ),
-            Panel(
-                "Market depth by band",
-                "Notional resting in the whole book within ±band bps of fair, by side.",
-                USDT,
-                [
-                    (
-                        f'sum by (side, band_bps) (pegbot_depth_quote{{{S}, owner="market"}})',
-                        "{{side}} ±{{band_bps}} bps",
-                    )
-                ],
-            ),
-            Panel(
-                "Our share of depth ±25 bps",
-                "Our notional within ±25 bps of fair over the market's (which includes ours).",
-                "percentunit",
-                [
-                    (
-                        f'sum by (side) (pegbot_depth_quote{{{S}, owner="self", band_bps="25"}})'
-                        " / clamp_min(sum by (side) "
-                        f'(pegbot_depth_quote{{{S}, owner="market", band_bps="25"}}), 1e-9)',
-                        "{{side}}",
-                    )
-                ],
-                min=0,
-            ),
-            Panel(
-                "Our depth by band",
-                "Notional of our own resting orders within ±band bps of fair, by side.",
-                USDT,
-                [
-                    (
-                        f'sum by (side, band_bps) (pegbot_depth_quote{{{S}, owner="self"}})',
-                        "{{side}} ±{{band_bps}} bps",
-                    )
-                ],
-            ),
-            Panel(
-                "Quoting per side",
-                "1 while our quote rests on that side; and how many orders rest there.",
-                "short",
-                [
-                    (f"pegbot_quote_up{{{S}}}", "up {{side}}"),
-                    (f"pegbot_quote_orders{{{S}}}", "orders {{side}}"),
-                ],
-            ),
-            Panel(
-                "Reference source age",
-                "Seconds since each reference rate source last answered with a valid rate.",
-                "s",
-                [
-                    (
-                        f"time() - pegbot_reference_last_update_timestamp_seconds{{{J}}}",
-                        "age {{source}}",
-                    ),
-                ],
-            ),
-            Panel(
-                "Fair value disagreement",
-                "(max - min) / median of the fresh rate sources; 'disputed' above policy.",
-                BPS,
-                [(f"pegbot_fair_value_disagreement_bps{{{S}}}", "{{venue}} {{symbol}}")],
-            ),
-        ],
-    )
-    inventory = Row(
-        "Inventory and P&L",
-        [
-            Panel(
-                "Inventory",
-                "Base asset (KGST) held.",
-                "short",
-                [(f"pegbot_inventory_base{{{S}}}", "{{venue}} {{symbol}}")],
-            ),
-            Panel(
-                "Inventory of limit over time",
-                "0 at target, 1 at the nearest hard limit; the alert fires above 0.9.",
-                "percentunit",
-                [(f"pegbot_inventory_limit_ratio{{{S}}}", "{{venue}} {{symbol}}")],
-                thresholds=[(None, "green"), (INVENTORY_ALERT_RATIO, "red")],
-                threshold_lines=True,
-                min=0,
-            ),
-            Panel(
-                "P&L by kind",
-                "Realized, unrealized (marked to fair) and fees paid, since start.",
-                USDT,
-                [(f"sum by (kind) (pegbot_pnl_quote{{{S}}})", "{{kind}}")],
-            ),
-            Panel(
-                "Fill notional per minute",
-                "Quote-currency value of our fills per minute, by side.",
-                "suffix: USDT/min",
-                [
-                    (
-                        f"sum by (side) (rate(pegbot_fill_notional_quote_total{{{S}}}{RI})) * 60",
-                        "{{side}}",
-                    )
-                ],
-                w=12,
-            ),
-            Panel(
-                "Arbitrage net edge",
-                "Net edge of the last proposed mint/redeem signal, after costs.",
-                BPS,
-                [(f"pegbot_arb_signal_net_edge_bps{{{J}}}", "{{direction}}")],
-                w=12,
-            ),
-        ],
-    )
-    execution = Row(
-        "Execution",
-        [
-            Panel(
-                "Fills per minute",
-                "Our fills per minute by side and liquidity (maker/taker).",
-                "cpm",
-                [
-                    (
-                        f"sum by (side, liquidity) (rate(pegbot_fills_total{{{S}}}{RI})) * 60",
-                        "{{side}} {{liquidity}}",
-                    )
-                ],
-            ),
-            Panel(
-                "Orders per minute",
-                "Orders and cancels we sent per minute, by side.",
-                "cpm",
-                [
-                    (
-                        f"sum by (side) (rate(pegbot_orders_submitted_total{{{S}}}{RI})) * 60",
-                        "submit {{side}}",
-                    ),
-                    (
-                        f"sum by (side) (rate(pegbot_orders_cancelled_total{{{S}}}{RI})) * 60",
-                        "cancel {{side}}",
-                    ),
-                ],
-            ),
-            Panel(
-                "Cancels per fill",
-                "Cancels over fills (fills floored at one a minute, so a quiet book reads low).",
-                "short",
-                [
-                    (
-                        f"sum(rate(pegbot_orders_cancelled_total{{{S}}}{RI}))"
-                        f" / clamp_min(sum(rate(pegbot_fills_total{{{S}}}{RI})), 1/60)",
-                        "cancels per fill",
-                    )
-                ],
-            ),
-            Panel(
-                "Rejects per minute",
-                "Requests the venue refused or failed, by normalised reason.",
-                "cpm",
-                [
-                    (
-                        f"sum by (reason) (rate(pegbot_order_rejects_total{{{S}}}{RI})) * 60",
-                        "{{reason}}",
-                    )
-                ],
-            ),
-            Panel(
-                "Rate limit used",
-                "Request weight used in the venue's window over its limit.",
-                "percentunit",
-                [(f"pegbot_rate_limit_used_ratio{{{V}}}", "{{venue}}")],
-                thresholds=[(None, "green"), (0.8, "red")],
-                threshold_lines=True,
-                min=0,
-            ),
-            Panel(
-                "Risk triggers",
-                "Which risk triggers are active (1) per trigger; the level follows the worst.",
-                "short",
-                [(f"sum by (trigger) (pegbot_risk_trigger_active{{{S}}})", "{{trigger}}")],
-            ),
-        ],
-    )
-    latency = Row(
-        "Latency and connectivity",
-        [
-            Panel(
-                "Tick to quote",
-                "From the book update to the order it caused: p50, p90 and p99.",
-                "s",
-                [
-                    (
-                        f"histogram_quantile({q}, sum by (le) "
-                        f"(rate(pegbot_tick_to_quote_seconds_bucket{{{S}}}{RI})))",
-                        f"p{round(q * 100)}",
-                    )
-                    for q in (0.5, 0.9, 0.99)
-                ],
-            ),
-            Panel(
-                "Tick to quote distribution",
-                "Tick-to-quote observations per second in each latency bucket.",
-                "s",
-                [
-                    (
-                        f"sum by (le) (rate(pegbot_tick_to_quote_seconds_bucket{{{S}}}{RI}))",
-                        "{{le}}",
-                    )
-                ],
-                kind="heatmap",
-            ),
-            Panel(
-                "Order ack latency p99",
-                "99th percentile round trip of order requests to the venue, by action.",
-                "s",
-                [
-                    (
-                        "histogram_quantile(0.99, sum by (le, action) "
-                        f"(rate(pegbot_order_ack_latency_seconds_bucket{{{V}}}{RI})))",
-                        "{{action}}",
-                    )
-                ],
-            ),
-            Panel(
-                "WebSocket connected",
-                "1 while each stream (depth, trades, user data) is connected.",
-                "short",
-                [(f"pegbot_ws_connected{{{V}}}", "{{venue}} {{stream}}")],
-                min=0,
-                max=1,
-            ),
-            Panel(
-                "Reconnects and resyncs per minute",
-                "WebSocket reconnects by stream and order-book resyncs by reason.",
-                "cpm",
-                [
-                    (
-                        f"sum by (stream) (rate(pegbot_ws_reconnects_total{{{V}}}{RI})) * 60",
-                        "reconnect {{stream}}",
-                    ),
-                    (
-                        f"sum by (reason) (rate(pegbot_book_resyncs_total{{{S}}}{RI})) * 60",
-                        "resync {{reason}}",
-                    ),
-                ],
-            ),
-            Panel(
-                "Heartbeat and book age",
-                "Seconds since the main loop last ran, since the book was last confirmed live, "
-                "and since it last changed (a quiet peg book may not change for minutes).",
-                "s",
-                [
-                    (f"time() - pegbot_loop_last_run_timestamp_seconds{{{J}}}", "loop"),
-                    (
-                        f"time() - pegbot_book_confirmed_timestamp_seconds{{{S}}}",
-                        "confirmed {{venue}} {{symbol}}",
-                    ),
-                    (
-                        f"time() - pegbot_book_last_update_timestamp_seconds{{{S}}}",
-                        "changed {{venue}} {{symbol}}",
-                    ),
-                ],
-            ),
-        ],
-    )
-    arb = Row(
-        "Arbitrage signals",
-        [
-            Panel(
-                "Signals per hour",
-                "Mint/redeem signals entering each state, per hour.",
-                "suffix: /h",
-                [
-                    (
-                        "sum by (direction, state) "
-                        f"(rate(pegbot_arb_signals_total{{{J}}}{RI})) * 3600",
-                        "{{direction}} {{state}}",
-                    )
-                ],
-            ),
-            Panel(
-                "Suppressed per hour",
-                "Evaluations with an edge but no signal, by reason (cooldown, caps, size).",
-                "suffix: /h",
-                [
-                    (
-                        "sum by (direction, reason) "
-                        f"(rate(pegbot_arb_signals_suppressed_total{{{J}}}{RI})) * 3600",
-                        "{{direction}} {{reason}}",
-                    )
-                ],
-            ),
-            Panel(
-                "Signals enabled and webhook backlog",
-                "1 while signals may be raised (fair ok); events waiting for the webhook.",
-                "short",
-                [
-                    (f"pegbot_arb_signals_enabled{{{S}}}", "enabled {{venue}} {{symbol}}"),
-                    (f"pegbot_webhook_pending_deliveries{{{J}}}", "webhook pending"),
-                ],
-            ),
-        ],
-    )
-    process = Row(
-        "Process",
-        [
-            Panel(
-                "CPU",
-                "CPU time used per second by the bot process.",
-                "percentunit",
-                [(f"rate(process_cpu_seconds_total{{{J}}}{RI})", "{{instance}}")],
-                w=6,
-            ),
-            Panel(
-                "Memory",
-                "Resident memory of the bot process.",
-                "bytes",
-                [(f"process_resident_memory_bytes{{{J}}}", "{{instance}}")],
-                w=6,
-            ),
-            Panel(
-                "Open file descriptors",
-                "Open fds (sockets included) against the process limit.",
-                "short",
-                [
-                    (f"process_open_fds{{{J}}}", "open {{instance}}"),
-                    (f"process_max_fds{{{J}}}", "max {{instance}}"),
-                ],
-                w=6,
-            ),
-            Panel(
-                "GC and scrape",
-                "Python GC collections per second by generation, and scrape duration.",
-                "short",
-                [
-                    (
-                        f"sum by (generation) (rate(python_gc_collections_total{{{J}}}{RI}))",
-                        "gc gen {{generation}}",
-                    ),
-                    (f"scrape_duration_seconds{{{J}}}", "scrape s {{instance}}"),
-                ],
-                w=6,
-            ),
-        ],
-        collapsed=True,
-    )
-    sim = Row(
-        "Simulator (paper and demo)",
-        [
-            Panel(
-                "Simulator requests",
-                "HTTP requests per second the exchange simulator served, by endpoint and status.",
-                "reqps",
-                [
-                    (
-                        f"sum by (endpoint, status) (rate(pegbot_sim_requests_total{{{SIM}}}{RI}))",
-                        "{{endpoint}} {{status}}",
-                    )
-                ],
-            ),
-            Panel(
-                "Simulator orders and fills",
-                "Order events and users' fills per minute on the simulator.",
-                "cpm",
-                [
-                    (
-                        f"sum by (event) (rate(pegbot_sim_order_events_total{{{SIM}}}{RI})) * 60",
-                        "{{event}}",
-                    ),
-                    (
-                        f"sum by (side) (rate(pegbot_sim_fills_total{{{SIM}}}{RI})) * 60",
-                        "fill {{side}}",
-                    ),
-                ],
-            ),
-            Panel(
-                "Simulator streams and faults",
-                "WebSocket clients, messages pushed per second and faults injected per minute.",
-                "short",
-                [
-                    (f"pegbot_sim_ws_clients{{{SIM}}}", "clients {{api}}"),
-                    (f"rate(pegbot_sim_messages_pushed_total{{{SIM}}}{RI})", "messages/s"),
-                    (
-                        f"sum by (fault) (rate(pegbot_sim_faults_injected_total{{{SIM}}}{RI}))"
-                        " * 60",
-                        "fault {{fault}}/min",
-                    ),
-                ],
-            ),
-        ],
-        collapsed=True,
-    )
+    name_only = common_m.BigValueTextMode.NAME
+    status = Row("Status", [
+        stat("Mode", "Trading mode and version of each bot process (pegbot_build_info).",
+             "none", [(f"pegbot_build_info{{{J}}}", "{{mode}} {{version}} {{git_sha}}")], 4,
+             text_mode=name_only, thresholds=[(None, "blue")]),
+        stat("Bot up", "Whether Prometheus can scrape the bot (up). 0 means the process is down.",
+             "none", [(f"up{{{J}}}", "{{instance}}")], 2,
+             thresholds=[(None, "red"), (1, "green")],
+             mappings={"0": ("DOWN", None), "1": ("UP", None)}),
+        stat("Risk level", "Current risk level per venue and symbol: normal, defend (wider, "
+             "smaller), freeze (quotes pulled) or halt (latched until pegbot resume).", "none",
+             [(f"pegbot_risk_level{{{S}}} == 1", "{{venue}} {{symbol}}: {{level}}")], 4,
+             text_mode=name_only, thresholds=[(None, "purple")]),
+        stat("Kill switch", "Engaged on any selected venue (latched until an operator resumes).",
+             "none", [(f"max(pegbot_kill_switch_engaged{{{V}}})", "kill switch")], 2,
+             thresholds=[(None, "green"), (1, "red")],
+             mappings={"0": ("OFF", "green"), "1": ("ENGAGED", "red")}),
+        stat("Quote uptime (1h)",
+             "Share of the last hour our quote rested on the book, for the worse side.",
+             "percentunit",
+             [(f"min by (venue, symbol) (avg_over_time(pegbot_quote_up{{{S}}}[1h]))",
+               "{{venue}} {{symbol}}")], 3,
+             decimals=1, thresholds=[(None, "red"), (0.9, "orange"), (0.98, "green")]),
+        stat("Peg deviation",
+             "(market mid - fair) / fair now. The desk's first question: is the peg held?",
+             BPS, [per_market("pegbot_peg_deviation_bps")], 3,
+             decimals=1, thresholds=peg_steps),
+        stat("Inventory of limit",
+             "How close inventory is to its nearest hard limit (0 at target, 100% at it).",
+             "percentunit", [per_market("pegbot_inventory_limit_ratio")], 2, decimals=0,
+             thresholds=[(None, "green"), (0.7, "orange"), (INVENTORY_ALERT_RATIO, "red")]),
+        stat("Net P&L", "Realized + unrealized - fees since the bot started, in the quote "
+             "currency.", USDT,
+             [(f'sum by (venue, symbol) (pegbot_pnl_quote{{{S}, kind!="fees"}})'
+               f' - sum by (venue, symbol) (pegbot_pnl_quote{{{S}, kind="fees"}})',
+               "{{venue}} {{symbol}}")], 2,
+             decimals=2, thresholds=[(None, "red"), (0, "green")]),
+        stat("Book age", "Seconds since the book was last confirmed live (a message, or a REST "
+             f"probe finding a quiet book unchanged); the book-stale alert fires above "
+             f"{BOOK_STALE_S} s.", "s",
+             [("time() - max by (venue, symbol) "
+               f"(pegbot_book_confirmed_timestamp_seconds{{{S}}})", "{{venue}} {{symbol}}")], 2,
+             decimals=1, thresholds=[(None, "green"), (5, "orange"), (BOOK_STALE_S, "red")]),
+    ])  # fmt: skip
+    peg = Row("Peg and book", [
+        Panel("Peg deviation over time",
+              "Market mid against the som fair value, in bps; shaded beyond the alert band.",
+              BPS, [per_market("pegbot_peg_deviation_bps")], w=12,
+              thresholds=peg_steps, threshold_lines=True),
+        Panel("Mid vs fair",
+              "Market mid and the fair value (KGS peg converted to the quote currency).", USDT,
+              [per_market("pegbot_mid_price_quote", "mid"),
+               per_market("pegbot_fair_value_quote", "fair")], w=12, decimals=6),
+        Panel("Spreads",
+              "Market best bid/ask spread against our own quoted spread, in bps of the mid.",
+              BPS, [per_market("pegbot_market_spread_bps", "market"),
+                    per_market("pegbot_quoted_spread_bps", "ours")]),
+        Panel("Market depth by band",
+              "Notional resting in the whole book within ±band bps of fair, by side.", USDT,
+              [(f'sum by (side, band_bps) (pegbot_depth_quote{{{S}, owner="market"}})',
+                "{{side}} ±{{band_bps}} bps")]),
+        Panel("Our share of depth ±25 bps",
+              "Our notional within ±25 bps of fair over the market's (which includes ours).",
+              "percentunit",
+              [(f'sum by (side) (pegbot_depth_quote{{{S}, owner="self", band_bps="25"}})'
+                " / clamp_min(sum by (side) "
+                f'(pegbot_depth_quote{{{S}, owner="market", band_bps="25"}}), 1e-9)',
+                "{{side}}")], min=0),
+        Panel("Our depth by band",
+              "Notional of our own resting orders within ±band bps of fair, by side.", USDT,
+              [(f'sum by (side, band_bps) (pegbot_depth_quote{{{S}, owner="self"}})',
+                "{{side}} ±{{band_bps}} bps")]),
+        Panel("Quoting per side",
+              "1 while our quote rests on that side; and how many orders rest there.", "short",
+              [(f"pegbot_quote_up{{{S}}}", "up {{side}}"),
+               (f"pegbot_quote_orders{{{S}}}", "orders {{side}}")]),
+        Panel("Reference source age",
+              "Seconds since each reference rate source last answered with a valid rate.", "s",
+              [(age("pegbot_reference_last_update_timestamp_seconds", J), "age {{source}}")]),
+        Panel("Fair value disagreement",
+              "(max - min) / median of the fresh rate sources; 'disputed' above policy.", BPS,
+              [per_market("pegbot_fair_value_disagreement_bps")]),
+    ])  # fmt: skip
+    inventory = Row("Inventory and P&L", [
+        Panel("Inventory", "Base asset (KGST) held.", "short",
+              [per_market("pegbot_inventory_base")]),
+        Panel("Inventory of limit over time",
+              f"0 at target, 1 at the nearest hard limit; the alert fires above "
+              f"{INVENTORY_ALERT_RATIO}.", "percentunit",
+              [per_market("pegbot_inventory_limit_ratio")],
+              thresholds=[(None, "green"), (INVENTORY_ALERT_RATIO, "red")],
+              threshold_lines=True, min=0),
+        Panel("P&L by kind", "Realized, unrealized (marked to fair) and fees paid, since start.",
+              USDT, [(f"sum by (kind) (pegbot_pnl_quote{{{S}}})", "{{kind}}")]),
+        Panel("Fill notional per minute",
+              "Quote-currency value of our fills per minute, by side.", "suffix: USDT/min",
+              [(rate_by("pegbot_fill_notional_quote_total", "side"), "{{side}}")], w=12),
+        Panel("Arbitrage net edge",
+              "Net edge of the last proposed mint/redeem signal, after costs.", BPS,
+              [(f"pegbot_arb_signal_net_edge_bps{{{J}}}", "{{direction}}")], w=12),
+    ])  # fmt: skip
+    execution = Row("Execution", [
+        Panel("Fills per minute", "Our fills per minute by side and liquidity (maker/taker).",
+              "cpm", [(rate_by("pegbot_fills_total", "side, liquidity"),
+                       "{{side}} {{liquidity}}")]),
+        Panel("Orders per minute", "Orders and cancels we sent per minute, by side.", "cpm",
+              [(rate_by("pegbot_orders_submitted_total", "side"), "submit {{side}}"),
+               (rate_by("pegbot_orders_cancelled_total", "side"), "cancel {{side}}")]),
+        Panel("Cancels per fill",
+              "Cancels over fills (fills floored at one a minute, so a quiet book reads low).",
+              "short",
+              [(f"sum(rate(pegbot_orders_cancelled_total{{{S}}}{RI}))"
+                f" / clamp_min(sum(rate(pegbot_fills_total{{{S}}}{RI})), 1/60)",
+                "cancels per fill")]),
+        Panel("Rejects per minute", "Requests the venue refused or failed, by normalised reason.",
+              "cpm", [(rate_by("pegbot_order_rejects_total", "reason"), "{{reason}}")]),
+        Panel("Rate limit used", "Request weight used in the venue's window over its limit.",
+              "percentunit", [(f"pegbot_rate_limit_used_ratio{{{V}}}", "{{venue}}")],
+              thresholds=[(None, "green"), (0.8, "red")], threshold_lines=True, min=0),
+        Panel("Risk triggers",
+              "Which risk triggers are active (1) per trigger; the level follows the worst.",
+              "short",
+              [(f"sum by (trigger) (pegbot_risk_trigger_active{{{S}}})", "{{trigger}}")]),
+    ])  # fmt: skip
+    latency = Row("Latency and connectivity", [
+        Panel("Tick to quote", "From the book update to the order it caused: p50, p90 and p99.",
+              "s",
+              [(f"histogram_quantile({q}, sum by (le) "
+                f"(rate(pegbot_tick_to_quote_seconds_bucket{{{S}}}{RI})))", f"p{round(q * 100)}")
+               for q in (0.5, 0.9, 0.99)]),
+        Panel("Tick to quote distribution",
+              "Tick-to-quote observations per second in each latency bucket.", "s",
+              [(f"sum by (le) (rate(pegbot_tick_to_quote_seconds_bucket{{{S}}}{RI}))", "{{le}}")],
+              kind="heatmap"),
+        Panel("Order ack latency p99",
+              "99th percentile round trip of order requests to the venue, by action.", "s",
+              [("histogram_quantile(0.99, sum by (le, action) "
+                f"(rate(pegbot_order_ack_latency_seconds_bucket{{{V}}}{RI})))", "{{action}}")]),
+        Panel("WebSocket connected",
+              "1 while each stream (depth, trades, user data) is connected.", "short",
+              [(f"pegbot_ws_connected{{{V}}}", "{{venue}} {{stream}}")], min=0, max=1),
+        Panel("Reconnects and resyncs per minute",
+              "WebSocket reconnects by stream and order-book resyncs by reason.", "cpm",
+              [(rate_by("pegbot_ws_reconnects_total", "stream", V), "reconnect {{stream}}"),
+               (rate_by("pegbot_book_resyncs_total", "reason"), "resync {{reason}}")]),
+        Panel("Heartbeat and book age",
+              "Seconds since the main loop last ran, since the book was last confirmed live, "
+              "and since it last changed (a quiet peg book may not change for minutes).", "s",
+              [(age("pegbot_loop_last_run_timestamp_seconds", J), "loop"),
+               (age("pegbot_book_confirmed_timestamp_seconds", S),
+                "confirmed {{venue}} {{symbol}}"),
+               (age("pegbot_book_last_update_timestamp_seconds", S),
+                "changed {{venue}} {{symbol}}")]),
+    ])  # fmt: skip
+    arb = Row("Arbitrage signals", [
+        Panel("Signals per hour", "Mint/redeem signals entering each state, per hour.",
+              "suffix: /h",
+              [(rate_by("pegbot_arb_signals_total", "direction, state", J, per=3600),
+                "{{direction}} {{state}}")]),
+        Panel("Suppressed per hour",
+              "Evaluations with an edge but no signal, by reason (cooldown, caps, size).",
+              "suffix: /h",
+              [(rate_by("pegbot_arb_signals_suppressed_total", "direction, reason", J, per=3600),
+                "{{direction}} {{reason}}")]),
+        Panel("Signals enabled and webhook backlog",
+              "1 while signals may be raised (fair ok); events waiting for the webhook.",
+              "short",
+              [per_market("pegbot_arb_signals_enabled", "enabled"),
+               (f"pegbot_webhook_pending_deliveries{{{J}}}", "webhook pending")]),
+    ])  # fmt: skip
+    process = Row("Process", [
+        Panel("CPU", "CPU time used per second by the bot process.", "percentunit",
+              [(f"rate(process_cpu_seconds_total{{{J}}}{RI})", "{{instance}}")], w=6),
+        Panel("Memory", "Resident memory of the bot process.", "bytes",
+              [(f"process_resident_memory_bytes{{{J}}}", "{{instance}}")], w=6),
+        Panel("Open file descriptors", "Open fds (sockets included) against the process limit.",
+              "short", [(f"process_open_fds{{{J}}}", "open {{instance}}"),
+                        (f"process_max_fds{{{J}}}", "max {{instance}}")], w=6),
+        Panel("GC and scrape",
+              "Python GC collections per second by generation, and scrape duration.", "short",
+              [(f"sum by (generation) (rate(python_gc_collections_total{{{J}}}{RI}))",
+                "gc gen {{generation}}"),
+               (f"scrape_duration_seconds{{{J}}}", "scrape s {{instance}}")], w=6),
+    ], collapsed=True)  # fmt: skip
+    sim = Row("Simulator (paper and demo)", [
+        Panel("Simulator requests",
+              "HTTP requests per second the exchange simulator served, by endpoint and status.",
+              "reqps",
+              [(f"sum by (endpoint, status) (rate(pegbot_sim_requests_total{{{SIM}}}{RI}))",
+                "{{endpoint}} {{status}}")]),
+        Panel("Simulator orders and fills",
+              "Order events and users' fills per minute on the simulator.", "cpm",
+              [(rate_by("pegbot_sim_order_events_total", "event", SIM), "{{event}}"),
+               (rate_by("pegbot_sim_fills_total", "side", SIM), "fill {{side}}")]),
+        Panel("Simulator streams and faults",
+              "WebSocket clients, messages pushed per second and faults injected per minute.",
+              "short",
+              [(f"pegbot_sim_ws_clients{{{SIM}}}", "clients {{api}}"),
+               (f"rate(pegbot_sim_messages_pushed_total{{{SIM}}}{RI})", "messages/s"),
+               (rate_by("pegbot_sim_faults_injected_total", "fault", SIM), "fault {{fault}}/min")]),
+    ], collapsed=True)  # fmt: skip
     return [status, peg, inventory, execution, latency, arb, process, sim]
 
 
-def variables() -> list[dict[str, Any]]:
+# -- one table entry as the SDK's builder ---------------------------------------------------
+
+
+def _thresholds(steps: Steps) -> dash_b.ThresholdsConfig:
+    return (
+        dash_b.ThresholdsConfig()
+        .mode(dash_m.ThresholdsMode.ABSOLUTE)
+        .steps([dash_m.Threshold(color=c, value=v) for v, c in steps or [(None, "green")]])
+    )
+
+
+def _query(expr: str, legend: str, ref: str, heatmap: bool) -> prom_b.Dataquery:
+    q = prom_b.Dataquery().expr(expr).legend_format(legend).ref_id(ref).datasource(DS)
+    return q.format(prom_m.PromQueryFormat.HEATMAP) if heatmap else q
+
+
+def sdk_panel(p: Panel, pid: int) -> Builder[dash_m.Panel]:
+    """The SDK builder of one panel of the table, with id ``pid``."""
+    b: stat_b.Panel | timeseries_b.Panel | heatmap_b.Panel
+    if p.kind == "stat":
+        b = (
+            stat_b.Panel()
+            .color_mode(common_m.BigValueColorMode.BACKGROUND)
+            .graph_mode(common_m.BigValueGraphMode.NONE)
+            .text_mode(p.text_mode)
+            .justify_mode(common_m.BigValueJustifyMode.CENTER)
+            .orientation(common_m.VizOrientation.AUTO)
+            .reduce_options(common_b.ReduceDataOptions().calcs(["lastNotNull"]).fields("")
+                            .values(False))
+            .color_scheme(dash_b.FieldColor().mode(dash_m.FieldColorModeId.THRESHOLDS))
+        )  # fmt: skip
+    elif p.kind == "heatmap":
+        b = (
+            heatmap_b.Panel()
+            .calculate(False)
+            .y_axis(heatmap_b.YAxisConfig().unit(p.unit))
+            .cell_gap(1)
+            .color(heatmap_b.HeatmapColorOptions().mode(heatmap_m.HeatmapColorMode.SCHEME)
+                   .scheme("Oranges"))
+        )  # fmt: skip
+    else:
+        b = (
+            timeseries_b.Panel()
+            .legend(common_b.VizLegendOptions().display_mode(common_m.LegendDisplayMode.LIST)
+                    .placement(common_m.LegendPlacement.BOTTOM).show_legend(True))
+            .tooltip(common_b.VizTooltipOptions().mode(common_m.TooltipDisplayMode.MULTI)
+                     .sort(common_m.SortOrder.NONE))
+            .color_scheme(dash_b.FieldColor().mode(dash_m.FieldColorModeId.PALETTE_CLASSIC))
+        )  # fmt: skip
+        if p.threshold_lines:
+            b = b.thresholds_style(
+                common_b.GraphThresholdsStyleConfig().mode(
+                    common_m.GraphThresholdsStyleMode.LINE_AND_AREA
+                )
+            )
+    b = (
+        b.id(pid)
+        .title(p.title)
+        .description(p.description)
+        .datasource(DS)
+        .unit(p.unit)
+        .span(p.w)
+        .height(p.h)
+        .thresholds(_thresholds(p.thresholds))
+        .targets([_query(e, lg, chr(ord("A") + i), p.kind == "heatmap")
+                  for i, (e, lg) in enumerate(p.targets)])
+    )  # fmt: skip
+    if p.mappings:
+        options = {
+            value: dash_m.ValueMappingResult(text=text, color=color, index=i)
+            for i, (value, (text, color)) in enumerate(p.mappings.items())
+        }
+        b = b.mappings([dash_m.ValueMap(options=options)])
+    if p.decimals is not None:
+        b = b.decimals(p.decimals)
+    if p.min is not None:
+        b = b.min(p.min)
+    if p.max is not None:
+        b = b.max(p.max)
+    return b
+
+
+def _query_variable(name: str, label: str, query: str) -> dash_b.QueryVariable:
+    # The Prometheus variable editor's query object, so Grafana opens it in "label values".
+    editor = {"qryType": 1, "query": query, "refId": f"PrometheusVariableQueryEditor-{name}"}
+    return (
+        dash_b.QueryVariable(name)
+        .label(label)
+        .datasource(DS)
+        .query(editor)
+        .refresh(dash_m.VariableRefresh.ON_TIME_RANGE_CHANGED)
+        .sort(dash_m.VariableSort.ALPHABETICAL_ASC)
+        .multi(True)
+        .include_all(True)
+        .all_value(".*")
+        .current(dash_m.VariableOption(selected=True, text=["All"], value=["$__all"]))
+    )
+
+
+def variables() -> list[Builder[dash_m.VariableModel]]:
     """Template variables: datasource, job, venue, symbol, and the simulator's job."""
     return [
-        {
-            "name": "datasource",
-            "label": "Data source",
-            "type": "datasource",
-            "query": "prometheus",
-            "current": {},
-            "hide": 0,
-            "refresh": 1,
-            "regex": "",
-            "options": [],
-        },
-        _var_query("job", "Job", "label_values(pegbot_build_info, job)"),
-        _var_query("venue", "Venue", 'label_values(pegbot_quote_up{job=~"$job"}, venue)'),
-        _var_query(
-            "symbol",
-            "Symbol",
-            'label_values(pegbot_quote_up{job=~"$job", venue=~"$venue"}, symbol)',
-        ),
-        _var_query("sim_job", "Simulator job", "label_values(pegbot_sim_ws_clients, job)"),
+        dash_b.DatasourceVariable("datasource").label("Data source").type("prometheus"),
+        _query_variable("job", "Job", "label_values(pegbot_build_info, job)"),
+        _query_variable("venue", "Venue", 'label_values(pegbot_quote_up{job=~"$job"}, venue)'),
+        _query_variable("symbol", "Symbol", f"label_values(pegbot_quote_up{{{V}}}, symbol)"),
+        _query_variable("sim_job", "Simulator job", "label_values(pegbot_sim_ws_clients, job)"),
     ]
 
 
-def build() -> dict[str, Any]:
-    """The dashboard as a JSON-ready dict."""
-    panels: list[dict[str, Any]] = []
-    pid, y = 1, 0
+def dashboard() -> dash_b.Dashboard:
+    """The dashboard's builder: settings, variables, then the rows of :func:`rows`."""
+    d = (
+        dash_b.Dashboard("pegbot — KGST peg desk")
+        .uid(UID)
+        .description("Is the peg held, at what depth, at what cost, and is the bot healthy.")
+        .tags(["pegbot", "kgst"])
+        .timezone("utc")
+        .readonly()  # provisioned: change it here, not in Grafana
+        .tooltip(dash_m.DashboardCursorSync.CROSSHAIR)
+        .refresh("10s")
+        .time("now-6h", "now")
+        .version(1)
+        .annotation(
+            dash_b.AnnotationQuery()
+            .name("Annotations & Alerts")
+            .datasource(dash_m.DataSourceRef(type_val="grafana", uid="-- Grafana --"))
+            .built_in(1)
+            .enable(True)
+            .hide(True)
+            .icon_color("rgba(0, 211, 255, 1)")
+            .type("dashboard")
+        )
+    )
+    for v in variables():
+        d = d.with_variable(v)
+    pid = 1
     for row in rows():
-        row_panel: dict[str, Any] = {
-            "id": pid,
-            "type": "row",
-            "title": row.title,
-            "collapsed": row.collapsed,
-            "gridPos": {"h": 1, "w": 24, "x": 0, "y": y},
-            "panels": [],
-        }
-        pid, y = pid + 1, y + 1
-        children: list[dict[str, Any]] = []
-        x, line_h = 0, 0
+        r = dash_b.Row(row.title).id(pid).collapsed(row.collapsed)
+        pid += 1
+        panels = []
         for p in row.panels:
-            if x + p.w > 24:
-                x, y, line_h = 0, y + line_h, 0
-            children.append(_panel(p, pid, x, y))
-            pid, x, line_h = pid + 1, x + p.w, max(line_h, p.h)
-        y += line_h
+            panels.append(sdk_panel(p, pid))
+            pid += 1
         if row.collapsed:
             # Grafana keeps a collapsed row's panels inside the row.
-            row_panel["panels"] = children
-            panels.append(row_panel)
+            for b in panels:
+                r = r.with_panel(b)
+            d = d.with_row(r)
         else:
-            panels.append(row_panel)
-            panels.extend(children)
-    return {
-        "uid": UID,
-        "title": "pegbot — KGST peg desk",
-        "description": "Is the peg held, at what depth, at what cost, and is the bot healthy.",
-        "tags": ["pegbot", "kgst"],
-        "timezone": "utc",
-        "editable": False,
-        "graphTooltip": 1,
-        "refresh": "10s",
-        "schemaVersion": 39,
-        "version": 1,
-        "time": {"from": "now-6h", "to": "now"},
-        "timepicker": {},
-        "fiscalYearStartMonth": 0,
-        "liveNow": False,
-        "links": [],
-        "annotations": {
-            "list": [
-                {
-                    "builtIn": 1,
-                    "datasource": {"type": "grafana", "uid": "-- Grafana --"},
-                    "enable": True,
-                    "hide": True,
-                    "iconColor": "rgba(0, 211, 255, 1)",
-                    "name": "Annotations & Alerts",
-                    "type": "dashboard",
-                }
-            ]
-        },
-        "templating": {"list": variables()},
-        "panels": panels,
-    }
+            d = d.with_row(r)
+            for b in panels:
+                d = d.with_panel(b)
+    return d
 
 
 def render() -> str:
     """The dashboard JSON text, as committed (sorted keys, two-space indent, final newline)."""
-    return json.dumps(build(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    model = dashboard().build()
+    return json.dumps(model, cls=JSONEncoder, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def build() -> dict[str, Any]:
+    """The dashboard as a JSON-ready dict."""
+    built: dict[str, Any] = json.loads(render())
+    return built
 
 
 def main() -> int:

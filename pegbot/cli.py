@@ -12,6 +12,9 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Help is plain text: Rich markup would read "[costs]" in a help text as a style tag and
+    # print nothing in its place. Click wraps paragraphs and prints brackets as written.
+    rich_markup_mode=None,
 )
 
 # Each module exposes ``register(app)``; the order is the order of ``pegbot --help``.

@@ -1,17 +1,15 @@
 """Commands of this room: ``pegbot backtest``, ``pegbot report``, ``pegbot sweep``.
 
 Commands stay thin: they load the scenario, run the library code and print. Results go to
-stdout (with ``--json`` the last line is one JSON object), progress to stderr (a rich bar,
-only on a TTY), errors to stderr with exit 1; a bad scenario or override exits 2.
+stdout (with ``--json`` the last line is one JSON object), progress to stderr
+(:mod:`pegbot.progress`: a rich bar only on a terminal, never with ``--json``), errors to
+stderr with exit 1; a bad scenario or override exits 2.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -19,30 +17,9 @@ import typer
 
 from pegbot.backtest.engine import BacktestError
 from pegbot.backtest.scenario import ScenarioError, build_backtest, load_scenario
+from pegbot.progress import progress_bar, wanted
 
-
-@contextmanager
-def _progress(enabled: bool, what: str) -> Iterator[Callable[[int, int], None] | None]:
-    if not enabled or not sys.stderr.isatty():
-        yield None
-        return
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
-
-    with Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=Console(stderr=True),
-        transient=True,
-    ) as bar:
-        task = bar.add_task(what, total=None)
-
-        def update(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
-
-        yield update
+NO_PROGRESS_HELP = "No progress bar on stderr (there is none with --json or off a terminal)."
 
 
 def _json_line(obj: dict[str, Any]) -> None:
@@ -61,7 +38,7 @@ def backtest_command(
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Results directory.")] = None,
     no_save: Annotated[bool, typer.Option("--no-save", help="Do not write results.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
-    no_progress: Annotated[bool, typer.Option("--no-progress")] = False,
+    no_progress: Annotated[bool, typer.Option("--no-progress", help=NO_PROGRESS_HELP)] = False,
 ) -> None:
     """Replay a tape through the strategy, risk and reconciler; write tables and a summary."""
     from pegbot.backtest import results
@@ -73,7 +50,8 @@ def backtest_command(
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
     try:
-        with _progress(not no_progress, f"backtest {sc.name}") as update:
+        show = wanted(no_progress=no_progress, as_json=as_json)
+        with progress_bar(f"backtest {sc.name}", enabled=show) as update:
             bt = build_backtest(sc, where, tape=tape, strategy=strategy, progress=update)
             run = bt.run()
     except (ScenarioError, StrategyError) as exc:
@@ -121,7 +99,7 @@ def sweep_command(
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Results directory.")] = None,
     tape: Annotated[Path | None, typer.Option("--tape", help="Tape instead of the spec's.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the table as JSON.")] = False,
-    no_progress: Annotated[bool, typer.Option("--no-progress")] = False,
+    no_progress: Annotated[bool, typer.Option("--no-progress", help=NO_PROGRESS_HELP)] = False,
 ) -> None:
     """Run a scenario over a parameter grid (or optuna trials) on an executor."""
     from pegbot.backtest.sweep import SweepError, load_spec, run_sweep
@@ -134,7 +112,8 @@ def sweep_command(
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
     try:
-        with _progress(not no_progress, f"sweep {spec.name}") as update:
+        show = wanted(no_progress=no_progress, as_json=as_json)
+        with progress_bar(f"sweep {spec.name}", enabled=show) as update:
             table, dest = run_sweep(sw, workers=workers, dask=dask, out=out, progress=update)
     except (SweepError, ScenarioError) as exc:
         typer.echo(f"error: {exc}", err=True)

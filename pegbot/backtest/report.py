@@ -1,156 +1,154 @@
-"""``pegbot report RESULTS``: one self-contained HTML file with inline SVG plots.
+"""``pegbot report RESULTS``: one self-contained, interactive HTML page a quant can open.
 
-For a backtest's results directory (:func:`pegbot.backtest.results.save`): price with fair
-and our quotes, inventory, PnL, markouts, and the summary table. For a sweep's directory
-(``sweep.parquet``): the table of runs and a heatmap of the objective over the first two
-swept parameters. No plotting library: the SVG is written here (a few polylines, rects and
-labels), so the file opens anywhere without network access.
+For a backtest's results directory (:func:`pegbot.backtest.results.save`): the summary, the
+figures around fair, a peg scorecard when the results carry one, and the charts of
+:mod:`pegbot.backtest.report_figures` (price with fair, our best quotes and fills; inventory;
+PnL; markouts). For a sweep's directory (``sweep.parquet``): the objective's heatmap and the
+table of runs.
+
+The contract and why:
+
+* **Offline.** plotly.js is written into the page once (about 4.8 MB), so the file opens
+  from a mail attachment or an air-gapped laptop: no CDN, nothing fetched.
+* **Real times.** Tables show times as UTC ISO strings (``2025-01-01T00:00:00.000Z``), never
+  raw nanoseconds; charts have UTC time axes with zoom, hover and range sliders.
+* **Reproducible.** Chart element ids are fixed, so the same results give the same page.
+* **Sortable tables.** Click a column header (a few lines of our own script, no library).
+* **Scorecard hook.** :func:`scorecard_section` renders peg-quality figures (two-sided
+  uptime, spreads, mid-deviation percentiles, ...) from ``summary["scorecard"]`` when the
+  results have them, and nothing otherwise, so the scorecard can arrive without touching
+  the page.
 """
 
 from __future__ import annotations
 
 import html
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
+import plotly.graph_objects as go
+import plotly.io as pio
+from plotly.offline import get_plotlyjs
 
+from pegbot.backtest import report_figures as rf
 from pegbot.backtest import results
 
-_W, _H, _PAD = 900, 260, 48
-_COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd")
-_MAX_POINTS = 2000
-_HEAT_CELLS = 8  # per axis: more distinct values than this are binned
+#: A ``*_ns`` figure at or after this (1973) is a time; below it, a duration.
+_EPOCH_NS_MIN = 10**17
+_PLOT_CONFIG = {"displaylogo": False, "responsive": True, "scrollZoom": False}
+
+_CSS = """
+body{font-family:system-ui,sans-serif;margin:24px auto;max-width:1180px;color:#222}
+h1{font-size:22px}h2{font-size:17px;margin-top:28px;border-bottom:1px solid #ddd}
+table{border-collapse:collapse;margin:8px 0}
+th,td{border:1px solid #ddd;padding:3px 8px;text-align:left;font-size:13px}
+td.num{text-align:right;font-variant-numeric:tabular-nums}
+table.sortable th{cursor:pointer;background:#f6f6f6}
+table.sortable th:after{content:" \\2195";color:#aaa}
+.chart{margin:10px 0;border:1px solid #eee}
+.note{color:#666;font-size:13px}
+.wide{overflow-x:auto}
+"""
+
+# Click a header: sort the rows by that column (numbers as numbers), again to reverse.
+_SORT_JS = """
+document.querySelectorAll("table.sortable").forEach(function (table) {
+  table.querySelectorAll("th").forEach(function (th, col) {
+    th.addEventListener("click", function () {
+      var body = table.tBodies[0], rows = Array.from(body.rows);
+      var asc = th.dataset.order !== "asc";
+      rows.sort(function (a, b) {
+        var x = a.cells[col].dataset.v || a.cells[col].textContent;
+        var y = b.cells[col].dataset.v || b.cells[col].textContent;
+        var nx = x === "" ? NaN : Number(x), ny = y === "" ? NaN : Number(y);
+        var c = (isNaN(nx) || isNaN(ny)) ? x.localeCompare(y) : nx - ny;
+        return asc ? c : -c;
+      });
+      rows.forEach(function (r) { body.appendChild(r); });
+      table.querySelectorAll("th").forEach(function (h) { delete h.dataset.order; });
+      th.dataset.order = asc ? "asc" : "desc";
+    });
+  });
+});
+"""
 
 
-def _thin(x: np.ndarray[Any, Any], y: np.ndarray[Any, Any]) -> tuple[Any, Any]:
-    ok = np.isfinite(y)
-    x, y = x[ok], y[ok]
-    if len(x) > _MAX_POINTS:
-        idx = np.linspace(0, len(x) - 1, _MAX_POINTS).astype(int)
-        x, y = x[idx], y[idx]
-    return x, y
+def utc_iso(ns: int) -> str:
+    """A nanosecond UTC time as an ISO string to the millisecond, ``...Z``."""
+    text: str = pd.Timestamp(int(ns), unit="ns", tz="UTC").strftime("%Y-%m-%dT%H:%M:%S.%f")
+    return text[:-3] + "Z"
 
 
-def line_chart(title: str, series: Sequence[tuple[str, Any, Any]], step: bool = False) -> str:
-    """An SVG line chart of ``(label, x, y)`` series sharing axes (x in ns, shown in hours)."""
-    thinned = [(label, *_thin(np.asarray(x, "float64"), np.asarray(y, "float64")))
-               for label, x, y in series]  # fmt: skip
-    xs = [s[1] for s in thinned if len(s[1])]
-    ys = [s[2] for s in thinned if len(s[2])]
-    out = [f'<svg viewBox="0 0 {_W} {_H}" width="{_W}" height="{_H}" class="chart">',
-           f'<text x="{_PAD}" y="16" class="t">{html.escape(title)}</text>']  # fmt: skip
-    if not xs:
-        out.append(f'<text x="{_W / 2}" y="{_H / 2}">no data</text></svg>')
-        return "".join(out)
-    x0, x1 = min(float(a.min()) for a in xs), max(float(a.max()) for a in xs)
-    y0, y1 = min(float(a.min()) for a in ys), max(float(a.max()) for a in ys)
-    if x1 == x0:
-        x1 = x0 + 1
-    if y1 == y0:
-        y0, y1 = y0 - 1, y1 + 1
-
-    def px(x: Any) -> Any:
-        return _PAD + (x - x0) / (x1 - x0) * (_W - 2 * _PAD)
-
-    def py(y: Any) -> Any:
-        return _H - _PAD + (y - y0) / (y1 - y0) * (2 * _PAD - _H + 20)
-
-    out.append(f'<rect x="{_PAD}" y="24" width="{_W - 2 * _PAD}" height="{_H - _PAD - 24}" '
-               'fill="none" stroke="#ccc"/>')  # fmt: skip
-    for v in (y0, (y0 + y1) / 2, y1):
-        out.append(f'<text x="2" y="{py(v) + 4:.1f}" class="a">{v:.6g}</text>')
-    hours = (x1 - x0) / 3.6e12
-    out.append(f'<text x="{_W - _PAD}" y="{_H - 8}" class="a" text-anchor="end">'
-               f"{hours:.3g} h</text>")  # fmt: skip
-    for i, (label, x, y) in enumerate(thinned):
-        if not len(x):
-            continue
-        color = _COLORS[i % len(_COLORS)]
-        xp, yp = px(x), py(y)
-        if step:  # hold each value until the next point
-            xp = np.repeat(xp, 2)[1:]
-            yp = np.repeat(yp, 2)[:-1]
-        pts = " ".join(f"{a:.1f},{b:.1f}" for a, b in zip(xp, yp, strict=True))
-        out.append(f'<polyline points="{pts}" fill="none" stroke="{color}" stroke-width="1"/>')
-        out.append(f'<text x="{_PAD + 10 + 150 * i}" y="{_H - 8}" fill="{color}" class="a">'
-                   f"{html.escape(label)}</text>")  # fmt: skip
-    out.append("</svg>")
-    return "".join(out)
+def fmt(key: str, value: Any) -> str:
+    """A figure as a table shows it: times as UTC ISO, floats to 6 significant digits."""
+    if value is None or (isinstance(value, float) and pd.isna(value)):
+        return "n/a"
+    if key.endswith("_ns") and isinstance(value, int | float) and not isinstance(value, bool):
+        if value >= _EPOCH_NS_MIN:
+            return utc_iso(int(value))
+        return f"{value / 1e9:.6g} s"
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    if isinstance(value, Mapping):
+        return ", ".join(f"{k}: {fmt(str(k), v)}" for k, v in value.items())
+    return str(value)
 
 
-def bar_chart(title: str, labels: Sequence[str], values: Sequence[float | None]) -> str:
-    """An SVG bar chart (None bars are left empty)."""
-    vals = [0.0 if v is None else float(v) for v in values]
-    top = max([abs(v) for v in vals] + [1e-12])
-    w = (_W - 2 * _PAD) / max(1, len(vals))
-    mid = _H / 2
-    out = [f'<svg viewBox="0 0 {_W} {_H}" width="{_W}" height="{_H}" class="chart">',
-           f'<text x="{_PAD}" y="16" class="t">{html.escape(title)}</text>',
-           f'<line x1="{_PAD}" x2="{_W - _PAD}" y1="{mid}" y2="{mid}" stroke="#999"/>']  # fmt: skip
-    for i, (label, v) in enumerate(zip(labels, vals, strict=True)):
-        h = v / top * (mid - 30)
-        y = mid - max(h, 0)
-        color = _COLORS[0] if v >= 0 else _COLORS[1]
-        x = _PAD + i * w + w * 0.2
-        out.append(f'<rect x="{x:.1f}" y="{y:.1f}" width="{w * 0.6:.1f}" height="{abs(h):.1f}" '
-                   f'fill="{color}"/>')  # fmt: skip
-        out.append(f'<text x="{x:.1f}" y="{_H - 8}" class="a">{html.escape(label)}: {v:.4g}</text>')
-    out.append("</svg>")
-    return "".join(out)
+def _label(key: str) -> str:
+    # "start_ns" -> "start (UTC)": the unit is in the cell now.
+    return key.removesuffix("_ns") + " (UTC)" if key.endswith("_ns") else key
 
 
-def heatmap(title: str, df: pd.DataFrame, xcol: str, ycol: str, zcol: str) -> str:
-    """An SVG heatmap of ``zcol`` over the grid of ``xcol`` × ``ycol`` (mean per cell)."""
-    piv = df.pivot_table(index=ycol, columns=xcol, values=zcol, aggfunc="mean")
-    z = piv.to_numpy(dtype="float64")
-    rows, cols = z.shape
-    out = [f'<svg viewBox="0 0 {_W} {_H + 80}" width="{_W}" height="{_H + 80}" class="chart">',
-           f'<text x="{_PAD}" y="16" class="t">{html.escape(title)}</text>']  # fmt: skip
-    if z.size == 0 or not np.isfinite(z).any():
-        out.append("<text x='100' y='100'>no data</text></svg>")
-        return "".join(out)
-    lo, hi = np.nanmin(z), np.nanmax(z)
-    cw, ch = (_W - 2 * _PAD - 60) / cols, (_H - 20) / rows
-    for r in range(rows):
-        for c in range(cols):
-            v = z[r, c]
-            f = 0.5 if hi == lo or not np.isfinite(v) else (v - lo) / (hi - lo)
-            color = (
-                f"rgb({int(255 * f)},{int(90 + 80 * (1 - abs(f - 0.5) * 2))},{int(255 * (1 - f))})"
-            )
-            x, y = _PAD + 60 + c * cw, 28 + r * ch
-            out.append(f'<rect x="{x:.1f}" y="{y:.1f}" width="{cw:.1f}" height="{ch:.1f}" '
-                       f'fill="{color}"><title>{v:.6g}</title></rect>')  # fmt: skip
-            out.append(f'<text x="{x + 4:.1f}" y="{y + ch / 2:.1f}" class="a">{v:.4g}</text>')
-        out.append(
-            f'<text x="2" y="{28 + (r + 0.5) * ch:.1f}" class="a">{ycol}={piv.index[r]}</text>'
-        )
-    for c in range(cols):
-        out.append(f'<text x="{_PAD + 60 + (c + 0.3) * cw:.1f}" y="{_H + 24}" class="a">'
-                   f"{xcol}={piv.columns[c]}</text>")  # fmt: skip
-    out.append("</svg>")
-    return "".join(out)
+def _cell(key: str, value: Any) -> str:
+    text = html.escape(fmt(key, value))
+    if key.endswith("_ns"):  # ISO times sort as text
+        return f"<td>{text}</td>"
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return f'<td class="num" data-v="{value}">{text}</td>'
+    return f"<td>{text}</td>"
 
 
-_BAND_KEYS = ("mid_near_fair", "mid_near_fair_note", "our_depth_near_fair")
-
-
-def _table(summary: dict[str, Any]) -> str:
-    rows = []
-    for key, value in summary.items():
-        if key in _BAND_KEYS:
-            continue  # in the bands table
-        if isinstance(value, dict):
-            value = ", ".join(f"{k}: {_fmt(v)}" for k, v in value.items())
-        rows.append(f"<tr><th>{html.escape(key)}</th><td>{html.escape(_fmt(value))}</td></tr>")
+def figures_table(figures: Mapping[str, Any], skip: Sequence[str] = ()) -> str:
+    """A two-column table of named figures (nested mappings on one line)."""
+    rows = [
+        f"<tr><th>{html.escape(_label(k))}</th>{_cell(k, v)}</tr>"
+        for k, v in figures.items()
+        if k not in skip
+    ]
     return "<table>" + "".join(rows) + "</table>"
 
 
-def bands_table(summary: dict[str, Any]) -> str:
+def runs_table(df: pd.DataFrame) -> str:
+    """A sortable table of a DataFrame's rows (times in ``*_ns`` columns as UTC ISO)."""
+    head = "".join(f"<th>{html.escape(_label(str(c)))}</th>" for c in df.columns)
+    body = []
+    for rec in df.to_dict(orient="records"):
+        body.append("<tr>" + "".join(_cell(str(k), v) for k, v in rec.items()) + "</tr>")
+    return (
+        f'<div class="wide"><table class="sortable"><thead><tr>{head}</tr></thead>'
+        f"<tbody>{''.join(body)}</tbody></table></div>"
+    )
+
+
+def scorecard_section(figures: Mapping[str, Any] | None) -> str:
+    """The peg scorecard's section, or ``""`` when there are no scorecard figures.
+
+    The hook for the scorecard room: any mapping of figure name to value (numbers, strings,
+    or a mapping such as percentiles ``{"p50": 1.2, "p99": 8.0}``) is shown as a table.
+    """
+    if not figures:
+        return ""
+    return (
+        '<h2 id="scorecard">Peg scorecard</h2>'
+        '<p class="note">Peg-quality figures of this run (two-sided uptime, spreads, mid '
+        "deviation, ...).</p>" + figures_table(figures)
+    )
+
+
+def bands_table(summary: Mapping[str, Any]) -> str:
     """The figures around fair: mid time within ±N bps, and our resting size within ±N bps."""
     near = summary.get("mid_near_fair") or {}
     depth = summary.get("our_depth_near_fair") or {}
@@ -166,92 +164,88 @@ def bands_table(summary: dict[str, Any]) -> str:
         cells = ["n/a" if share is None else f"{share * 100:.2f} %"]
         for side in ("_bid_base", "_ask_base", "_base"):
             v = depth.get(b + side)
-            cells.append("n/a" if v is None else _fmt(float(v)))
+            cells.append("n/a" if v is None else fmt(b + side, float(v)))
         label = "±" + b.replace("bps", " bps")
         rows.append(
             f"<tr><th>{html.escape(label)}</th>"
-            + "".join(f"<td>{html.escape(c)}</td>" for c in cells)
+            + "".join(f'<td class="num">{html.escape(c)}</td>' for c in cells)
             + "</tr>"
         )
     note = summary.get("mid_near_fair_note")
-    tail = f"<p>Mid time: {html.escape(str(note))}</p>" if note else ""
+    tail = f'<p class="note">Mid time: {html.escape(str(note))}</p>' if note else ""
     return "<table>" + head + "".join(rows) + "</table>" + tail
 
 
-def _fmt(v: Any) -> str:
-    return f"{v:.6g}" if isinstance(v, float) else str(v)
+def chart(fig: go.Figure | None, name: str) -> str:
+    """A figure as a ``div`` drawn by the page's plotly.js; ``""`` for no figure."""
+    if fig is None:
+        return ""
+    div = pio.to_html(fig, full_html=False, include_plotlyjs=False, div_id=f"chart-{name}",
+                      config=_PLOT_CONFIG, default_width="100%")  # fmt: skip
+    return f'<div class="chart">{div}</div>'
 
 
-_CSS = ("body{font-family:sans-serif;margin:24px;max-width:960px}"
-        "table{border-collapse:collapse}th,td{border:1px solid #ddd;padding:3px 8px;"
-        "text-align:left;font-size:13px}.t{font-size:14px;font-weight:bold}"
-        ".a{font-size:11px}.chart{display:block;margin:12px 0}")  # fmt: skip
+def page(title: str, body: Sequence[str]) -> str:
+    """The whole document: plotly.js inline once, the body, the table sorter."""
+    return (
+        "<!doctype html><html><head><meta charset='utf-8'>"
+        f"<title>{html.escape(title)}</title><style>{_CSS}</style>"
+        f"<script>{get_plotlyjs()}</script></head><body>"
+        f"<h1>{html.escape(title)}</h1>{''.join(body)}<script>{_SORT_JS}</script></body></html>"
+    )
 
 
-def _page(title: str, body: list[str]) -> str:
-    return (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}"
-            f"</title><style>{_CSS}</style></head><body><h1>{html.escape(title)}</h1>"
-            + "".join(body) + "</body></html>")  # fmt: skip
+_BAND_KEYS = ("mid_near_fair", "mid_near_fair_note", "our_depth_near_fair", "scorecard")
 
 
-def backtest_html(t: dict[str, pd.DataFrame], summary: dict[str, Any], title: str) -> str:
+def backtest_html(t: Mapping[str, pd.DataFrame], summary: Mapping[str, Any], title: str) -> str:
     """The report of one backtest."""
-    bbo, quotes, eq = t.get("bbo"), t.get("quotes"), t.get("equity")
-    body = ["<h2>Summary</h2>", _table(summary), "<h2>Around fair</h2>", bands_table(summary)]
-    tick = None
-    if quotes is not None and bbo is not None and len(bbo):
-        valid = bbo["mid"].notna()
-        ratio = bbo["mid"][valid] / ((bbo["best_bid"] + bbo["best_ask"])[valid] / 2)
-        tick = float(ratio.iloc[0]) if len(ratio) else None
-    series: list[tuple[str, Any, Any]] = []
-    if bbo is not None and len(bbo):
-        series.append(("mid", bbo["ts_ns"], bbo["mid"]))
-    if eq is not None and len(eq) and summary.get("mark") in ("fixed fair", "series fair"):
-        series.append(("fair", eq["ts_ns"], eq["mark"]))
-    if quotes is not None and len(quotes) and tick is not None:
-        qb = quotes["own_bid"].where(quotes["own_bid"] > 0) * tick
-        qa = quotes["own_ask"].where(quotes["own_ask"] > 0) * tick
-        series += [("our bid", quotes["ts_ns"], qb), ("our ask", quotes["ts_ns"], qa)]
-    body.append(line_chart("Price: mid, fair and our quotes", series, step=True))
-    if eq is not None and len(eq):
-        inv = [("inventory", eq["ts_ns"], eq["inventory"])]
-        body.append(line_chart("Inventory (base, from target)", inv, step=True))
-        body.append(line_chart("PnL (quote, marked)", [("pnl", eq["ts_ns"], eq["pnl"])]))
-    mk = summary.get("markouts", {})
-    labels = [k for k in mk if k.endswith("_bps")]
-    body.append(bar_chart("Markouts (bps, volume-weighted)", labels, [mk[k] for k in labels]))
-    return _page(title, body)
+    span = ""
+    if summary.get("start_ns") and summary.get("end_ns"):
+        span = (f'<p class="note">Tape from {utc_iso(summary["start_ns"])} to '
+                f"{utc_iso(summary['end_ns'])}.</p>")  # fmt: skip
+    body = [
+        span,
+        chart(rf.price_figure(t, summary), "price"),
+        chart(rf.inventory_figure(t), "inventory"),
+        chart(rf.pnl_figure(t), "pnl"),
+        chart(rf.markouts_figure(summary), "markouts"),
+        scorecard_section(summary.get("scorecard")),
+        "<h2>Around fair</h2>",
+        bands_table(summary),
+        "<h2>Summary</h2>",
+        figures_table(summary, skip=_BAND_KEYS),
+    ]
+    return page(title, body)
 
 
 def sweep_html(df: pd.DataFrame, params: list[str], objective: str, title: str) -> str:
-    """The report of a sweep: the heatmap and the table of runs."""
-    body = []
-    if len(params) >= 2:
-        # optuna samples continuous values: bin them so the heatmap is a readable grid.
-        cells = df[[params[0], params[1], objective]].copy()
-        for p in params[:2]:
-            if cells[p].nunique() > _HEAT_CELLS and pd.api.types.is_numeric_dtype(cells[p]):
-                cells[p] = pd.cut(cells[p], _HEAT_CELLS).astype(str)
-        body.append(heatmap(f"{objective} by {params[0]} x {params[1]}", cells, params[0],
-                            params[1], objective))  # fmt: skip
-    elif len(params) == 1:
-        d = df.sort_values(params[0])
-        body.append(line_chart(f"{objective} by {params[0]}",
-                               [(objective, d[params[0]], d[objective])]))  # fmt: skip
-    body.append("<h2>Runs</h2>" + df.to_html(index=False, float_format=lambda v: f"{v:.6g}"))
-    return _page(title, body)
+    """The report of a sweep: the objective's chart and the sortable table of runs."""
+    failed = int(df["error"].notna().sum()) if "error" in df else 0
+    note = f'<p class="note">{len(df)} runs, {failed} failed; objective {objective}.</p>'
+    body = [note, chart(rf.sweep_figure(df, params, objective), "sweep"), "<h2>Runs</h2>",
+            '<p class="note">Click a column to sort.</p>', runs_table(df)]  # fmt: skip
+    return page(title, body)
 
 
 def write_report(results_dir: str | Path, out: str | Path | None = None) -> Path:
-    """Write ``report.html`` for a results or sweep directory; returns its path."""
+    """Write ``report.html`` for a results or sweep directory; returns its path.
+
+    Raises:
+        FileNotFoundError: ``results_dir`` holds neither a sweep nor a backtest's results.
+    """
     d = Path(results_dir)
     dest = Path(out) if out is not None else d / "report.html"
     if (d / "sweep.parquet").exists():
         df = pd.read_parquet(d / "sweep.parquet")
         meta = json.loads((d / "sweep.json").read_text())
         text = sweep_html(df, meta["params"], meta["objective"], f"Sweep {d.name}")
-    else:
+    elif (d / "summary.json").exists():
         t, summary = results.load(d)
         text = backtest_html(t, summary, f"Backtest {summary.get('scenario', d.name)}")
-    dest.write_text(text)
+    else:
+        raise FileNotFoundError(
+            f"{d}: not a backtest's results (summary.json) or a sweep's (sweep.parquet)"
+        )
+    dest.write_text(text, encoding="utf-8")
     return dest

@@ -40,7 +40,7 @@ def record_command(
 ) -> None:
     """Record Binance depth and trade streams, and REST snapshots, as raw gzip lines.
 
-    Writes ``<local_receive_ns> <message>`` lines to ``OUT/<sym>_<YYYYMMDD>_<HH>.gz``, one file
+    Writes lines of "<local_receive_ns> <message>" to OUT/<sym>_<YYYYMMDD>_<HH>.gz, one file
     per UTC hour. Prints a JSON summary on stdout when it stops.
     """
     from prometheus_client import CollectorRegistry, start_http_server

@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import gc
 from array import array
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -158,6 +158,8 @@ class BinanceRawConverter:
             lines. None (default): when numba is installed, for files of at least 1 MiB
             (the first use compiles it, a few seconds, then cached; small files are quicker
             without). False forces the pure-Python path. Both give the same tape and stats.
+        progress: Called with (input bytes read, input bytes in all files) as blocks are
+            converted, by :meth:`convert_files`.
     """
 
     def __init__(
@@ -168,8 +170,12 @@ class BinanceRawConverter:
         collect_tickers: bool = False,
         chunk_rows: int = 1 << 18,
         fast: bool | None = None,
+        progress: Callable[[int, int], None] | None = None,
     ) -> None:
         self.market = market
+        self.progress = progress
+        self._bytes_done = 0  # of the files before this one
+        self._bytes_total = 0
         self.writer = writer
         self.futures = futures
         self.collect_tickers = collect_tickers
@@ -220,9 +226,17 @@ class BinanceRawConverter:
 
     def convert_files(self, paths: Iterable[str | Path]) -> dict[str, Any]:
         """Convert files in order (one series) and return the stats."""
-        for path in paths:
-            self.convert_file(path)
+        files = [Path(p) for p in paths]
+        self._bytes_total = sum(f.stat().st_size for f in files)
+        for f in files:
+            self.convert_file(f)
+            self._bytes_done += f.stat().st_size
         return self.finish()
+
+    def _report(self, rc: RawCounters) -> None:
+        # After each block: bytes read of the files so far, of all the files.
+        if self.progress is not None:
+            self.progress(self._bytes_done + rc.bytes_in, self._bytes_total)
 
     def convert_file(self, path: str | Path) -> None:
         """Convert one file, continuing the state left by the previous one."""
@@ -258,6 +272,7 @@ class BinanceRawConverter:
         # The reference path: every line through orjson and the message methods.
         for base, lines, last_complete in iter_line_blocks(path, rc):
             self._lines(lines, base, last_complete)
+            self._report(rc)
             if len(self._price) >= self.chunk_rows:
                 self._flush()
             rc.lines += len(lines)
@@ -581,8 +596,11 @@ def convert_binance_raw(
     out: str | Path,
     market: Market,
     futures: bool | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> TapeMeta:
     """Convert raw files of one series to a tape file; return the metadata written.
+
+    ``progress`` is called with (input bytes read, input bytes) as the files are converted.
 
     Raises:
         ConvertError: Input that cannot be converted without guessing (named ``file:line``).
@@ -597,7 +615,7 @@ def convert_binance_raw(
         source=",".join(p.name for p in paths),
     )
     with TapeWriter(out, meta) as writer:
-        conv = BinanceRawConverter(market, writer, futures=futures)
+        conv = BinanceRawConverter(market, writer, futures=futures, progress=progress)
         stats = conv.convert_files(paths)
         writer.meta.stats.update(stats)
     return writer.meta

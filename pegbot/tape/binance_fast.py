@@ -83,6 +83,7 @@ def convert_fast(conv: BinanceRawConverter, path: str | Path, rc: RawCounters) -
             rc.lines += n_lines
         if len(conv._price) >= conv.chunk_rows:
             conv._flush()
+        conv._report(rc)
 
 
 class _Block:

@@ -17,6 +17,7 @@ from typing import Annotated, Any
 import typer
 
 from pegbot.market import Market, MarketError
+from pegbot.progress import progress_bar
 
 
 class FromFormat(StrEnum):
@@ -72,8 +73,11 @@ def convert_command(
         bool | None,
         typer.Option("--futures/--spot", help="Sync rules for binance-raw (default: detect)."),
     ] = None,
+    no_progress: Annotated[
+        bool, typer.Option("--no-progress", help="No progress bar on stderr (none off a terminal).")
+    ] = False,
 ) -> None:
-    """Convert recordings to a tape (``--from``) or a tape to another format (``--to``).
+    """Convert recordings to a tape (--from) or a tape to another format (--to).
 
     Prints the conversion's counts as JSON on stdout.
     """
@@ -95,19 +99,26 @@ def convert_command(
             result = {"out": str(out), "events": events}
         else:
             market = _market(symbol, tick_size, lot_size, qty_decimals)
-            if from_ is FromFormat.binance_raw:
-                meta = convert_binance_raw(inputs, out, market, futures=futures)
-            elif from_ is FromFormat.tardis:
-                meta = convert_tardis(list(inputs), out, market)
-            else:
-                meta = npz_to_tape(list(inputs), out, market)
+            what = f"convert {inputs[0].name}" + (f" +{len(inputs) - 1}" if len(inputs) > 1 else "")
+            with progress_bar(what, enabled=not no_progress, unit="bytes") as update:
+                if from_ is FromFormat.binance_raw:
+                    meta = convert_binance_raw(
+                        inputs, out, market, futures=futures, progress=update
+                    )
+                elif from_ is FromFormat.tardis:
+                    meta = convert_tardis(list(inputs), out, market, progress=update)
+                else:
+                    meta = npz_to_tape(list(inputs), out, market, progress=update)
             result = {"out": str(out), **meta.stats}
     except (ConvertError, TardisError, NpzError, MarketError, OSError) as exc:
         raise _fail(exc) from exc
     typer.echo(json.dumps(result, sort_keys=True))
 
 
-tape_app = typer.Typer(help="Inspect tapes (recorded books).", no_args_is_help=True)
+# Plain-text help like the root app (pegbot.cli): no Rich markup to eat brackets.
+tape_app = typer.Typer(
+    help="Inspect tapes (recorded books).", no_args_is_help=True, rich_markup_mode=None
+)
 
 
 @tape_app.command("info")
@@ -140,7 +151,7 @@ def book_command(
     depth: Annotated[int, typer.Option(min=1, help="Levels per side.")] = 10,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")] = False,
 ) -> None:
-    """The book after every row with ``local_ts <= AT``."""
+    """The book after every row with local_ts <= AT."""
     from pegbot.tape.summary import book_at
 
     try:

@@ -30,6 +30,7 @@ row number. Event kinds a tape does not hold (BBO, L3, custom) are counted and s
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -225,8 +226,18 @@ def events_to_columns(data: Array, market: Market) -> tuple[Columns, dict[str, A
     return cols, stats
 
 
-def npz_to_tape(inputs: list[str | Path], out: str | Path, market: Market) -> TapeMeta:
-    """Convert hftbacktest ``.npz`` files (in order) to one tape."""
+def npz_to_tape(
+    inputs: list[str | Path],
+    out: str | Path,
+    market: Market,
+    progress: Callable[[int, int], None] | None = None,
+) -> TapeMeta:
+    """Convert hftbacktest ``.npz`` files (in order) to one tape.
+
+    ``progress`` is called with (input bytes converted, input bytes) after each file.
+    """
+    total = sum(Path(p).stat().st_size for p in inputs)
+    done = 0
     meta = TapeMeta(
         exchange="",
         symbol=market.symbol,
@@ -248,5 +259,8 @@ def npz_to_tape(inputs: list[str | Path], out: str | Path, market: Market) -> Ta
             for k, v in stats["skipped"].items():
                 totals["skipped"][k] = totals["skipped"].get(k, 0) + v
             totals["merged_clears"] = totals.get("merged_clears", 0) + stats["merged_clears"]
+            done += Path(path).stat().st_size
+            if progress is not None:
+                progress(done, total)
         writer.meta.stats.update(totals)
     return writer.meta

@@ -70,6 +70,7 @@ class RawCounters:
         us_lines: Lines whose local timestamp was in microseconds.
         ms_lines: Lines whose local timestamp was in milliseconds.
         torn_lines: A last line, cut before its timestamp ended (dropped).
+        bytes_in: Bytes of the file (compressed, as stored) read so far: progress.
     """
 
     lines: int = 0
@@ -80,6 +81,7 @@ class RawCounters:
     us_lines: int = 0
     ms_lines: int = 0
     torn_lines: int = 0
+    bytes_in: int = 0
 
 
 def split_local_ts(value: int) -> tuple[int, str] | None:
@@ -118,11 +120,13 @@ def iter_chunks(path: Path, counters: RawCounters) -> Iterator[bytes]:
         fh.seek(0)
         if head != _GZIP_MAGIC:
             while chunk := fh.read(_CHUNK):
+                counters.bytes_in = fh.tell()
                 yield chunk
             return
         dec = zlib.decompressobj(wbits=31)
         pending = fh.read(_CHUNK)
         while pending:
+            counters.bytes_in = fh.tell()
             try:
                 out = dec.decompress(pending)
             except _INFLATE_ERROR:

@@ -23,7 +23,7 @@ import csv
 import gzip
 import heapq
 import io
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -69,7 +69,16 @@ def _open(path: Path) -> TextIO:
 _Row = tuple[int, int, int, str, list[str]]
 
 
-def _rows(path: Path, priority: int, skipped: dict[str, int]) -> Iterator[_Row]:
+def _stored_position(fh: TextIO) -> int:
+    # Bytes of the file as stored read so far (a GzipFile reads from its .fileobj); the text
+    # layer reads ahead, so this runs a chunk ahead of the rows: fine for progress.
+    binary = fh.buffer
+    return int(getattr(binary, "fileobj", binary).tell())
+
+
+def _rows(
+    path: Path, priority: int, skipped: dict[str, int], read: dict[str, int] | None = None
+) -> Iterator[_Row]:
     with _open(path) as fh:
         reader = csv.reader(fh)
         header = next(reader, None)
@@ -77,6 +86,8 @@ def _rows(path: Path, priority: int, skipped: dict[str, int]) -> Iterator[_Row]:
         if header != expected:
             raise TardisError(f"{path}:1: expected header {','.join(expected)}, got {header}")
         for lineno, fields in enumerate(reader, start=2):
+            if read is not None and lineno % 16_384 == 0:
+                read[str(path)] = _stored_position(fh)
             if len(fields) != len(expected):
                 skipped["malformed"] += 1
                 continue
@@ -98,8 +109,15 @@ def _kind_of(path: Path) -> int:
     raise TardisError(f"{path}:1: not a Tardis incremental_book_L2 or trades CSV: {header}")
 
 
-def convert_tardis(inputs: list[str | Path], out: str | Path, market: Market) -> TapeMeta:
+def convert_tardis(
+    inputs: list[str | Path],
+    out: str | Path,
+    market: Market,
+    progress: Callable[[int, int], None] | None = None,
+) -> TapeMeta:
     """Convert Tardis CSV files (book and/or trades, any order) of one symbol to a tape.
+
+    ``progress`` is called with (input bytes read, input bytes) as rows are written.
 
     Raises:
         TardisError: A bad header or an off-grid price (named ``file:line``).
@@ -108,7 +126,9 @@ def convert_tardis(inputs: list[str | Path], out: str | Path, market: Market) ->
     skipped: dict[str, int] = dict.fromkeys(
         ("malformed", "bad_timestamp", "other_symbol", "bad_side", "bad_number"), 0
     )
-    streams = [_rows(p, _kind_of(p), skipped) for p in paths]
+    read = dict.fromkeys(map(str, paths), 0)  # bytes read of each file, for progress
+    total = sum(p.stat().st_size for p in paths)
+    streams = [_rows(p, _kind_of(p), skipped, read) for p in paths]
     meta = TapeMeta(
         exchange="tardis",
         symbol=market.symbol,
@@ -167,8 +187,12 @@ def convert_tardis(inputs: list[str | Path], out: str | Path, market: Market) ->
                 counts["rows"] += len(cols["kind"])
                 writer.write(cols)
                 cols = {k: [] for k in _COLS}
+                if progress is not None:
+                    progress(sum(read.values()), total)
         counts["rows"] += len(cols["kind"])
         writer.write(cols)
+        if progress is not None:
+            progress(total, total)
         stats: dict[str, Any] = {
             "converter": "tardis",
             **counts,

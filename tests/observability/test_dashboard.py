@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import re
 import runpy
+import subprocess
+import sys
 from collections import Counter
 from typing import Any
 
@@ -19,7 +21,8 @@ KNOWN_UNITS = {"none", "short", "percentunit", "s", "bytes", "cpm", "reqps"}
 
 
 def _dashboard() -> dict[str, Any]:
-    return json.loads(DASHBOARD.read_text(encoding="utf-8"))
+    dash: dict[str, Any] = json.loads(DASHBOARD.read_text(encoding="utf-8"))
+    return dash
 
 
 def _panels(dash: dict[str, Any]) -> list[dict[str, Any]]:
@@ -45,6 +48,22 @@ def test_committed_json_equals_generated() -> None:
     assert DASHBOARD.read_text(encoding="utf-8") == module["render"](), (
         "grafana/dashboards/pegbot.json is stale: run python grafana/build_dashboard.py"
     )
+
+
+def test_build_script_check_passes_in_a_fresh_process() -> None:
+    # What a contributor runs: the script builds with the pinned SDK and finds the JSON current.
+    out = subprocess.run(
+        [sys.executable, str(GRAFANA / "build_dashboard.py"), "--check"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert out.returncode == 0 and out.stdout.strip() == "up to date", out.stdout + out.stderr
+
+
+def test_built_by_the_grafana_11_6_flavour_of_the_sdk() -> None:
+    # An unpinned install picks the 10.1 flavour (schemaVersion 36): the pin must hold.
+    assert _dashboard()["schemaVersion"] == 41
 
 
 def test_one_datasource_variable_and_panels_use_it() -> None:

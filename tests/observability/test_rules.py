@@ -3,6 +3,8 @@ tested both firing and not firing."""
 
 from __future__ import annotations
 
+import re
+import runpy
 import subprocess
 
 import pytest
@@ -82,3 +84,20 @@ def test_catalogue_alerts_present() -> None:
         "PegbotDown",
     }
     assert required <= set(_alerts())
+
+
+def _threshold(alert: str) -> float:
+    """The number an alert's expression compares against (``> N``)."""
+    doc = yaml.safe_load(RULES.read_text())
+    expr = next(r["expr"] for g in doc["groups"] for r in g["rules"] if r.get("alert") == alert)
+    m = re.search(r">\s*([0-9.]+)\s*$", expr.strip())
+    assert m, expr
+    return float(m.group(1))
+
+
+def test_dashboard_thresholds_are_the_alert_thresholds() -> None:
+    # The panels shade where the pager fires; the two files must not drift apart.
+    dash = runpy.run_path(str(GRAFANA / "build_dashboard.py"))
+    assert dash["PEG_ALERT_BPS"] == _threshold("PegbotPegDeviationHigh")
+    assert dash["INVENTORY_ALERT_RATIO"] == _threshold("PegbotInventoryNearLimit")
+    assert dash["BOOK_STALE_S"] == _threshold("PegbotBookStale")

@@ -15,7 +15,7 @@ from pegbot.execution.reconciler import Reconciler
 from pegbot.market import Side
 from pegbot.matching import ConstantLatency, FillEngine, RiskAverse
 from pegbot.strategy import ALL_INPUTS, DesiredQuotes, MarketState, Quote
-from pegbot.tape.schema import CLEAR, SNAPSHOT, TapeMeta
+from pegbot.tape.schema import CLEAR, DIFF, SNAPSHOT, TRADE, TapeMeta
 from pegbot.tape.writer import TapeWriter
 
 MS = 1_000_000
@@ -50,6 +50,23 @@ def write(path: Path, rows: list[Any], feed_ms: int = 1, group: int = 4) -> Path
 
 def book_rows(ms: int = 0, bid: int = 1140, ask: int = 1141, lots: int = 100) -> list[Any]:
     return [(ms, CLEAR, 0, 0, 0), (ms, SNAPSHOT, 1, bid, lots), (ms, SNAPSHOT, -1, ask, lots)]
+
+
+def walk_tape(path: Path, steps: int = 600, seed: int = 5) -> Path:
+    """A KGST-like tape: the best prices walk a tick at a time every 100 ms, trades now and then."""
+    rng = np.random.default_rng(seed)
+    rows = book_rows(lots=60_000)
+    bb = 1140
+    for k in range(1, steps):
+        bb += int(rng.choice([-1, 0, 0, 0, 1]))
+        ms = k * 100
+        rows += [(ms, DIFF, 1, bb, int(rng.integers(10_000, 90_000))),
+                 (ms, DIFF, -1, bb + 1, int(rng.integers(10_000, 90_000))),
+                 (ms, DIFF, -1, bb, 0), (ms, DIFF, 1, bb + 1, 0)]  # fmt: skip
+        if k % 4 == 0:
+            side = int(rng.choice([-1, 1]))
+            rows.append((ms + 50, TRADE, side, bb if side < 0 else bb + 1, 90_000))
+    return write(path, rows)
 
 
 class Fixed:

@@ -9,31 +9,18 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from _backtest_helpers import book_rows, write
+from _backtest_helpers import walk_tape
 
 from pegbot.backtest import results
-from pegbot.backtest.report import write_report
+from pegbot.backtest.report import utc_iso, write_report
 from pegbot.backtest.scenario import build_backtest, load_scenario
 from pegbot.backtest.sweep import SweepError, grid_points, load_spec, run_sweep
-from pegbot.tape.schema import DIFF, TRADE
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def _tape(tmp_path: Path) -> Path:
-    rng = np.random.default_rng(5)
-    rows = book_rows(lots=60_000)
-    bb = 1140
-    for k in range(1, 600):
-        bb += int(rng.choice([-1, 0, 0, 0, 1]))
-        ms = k * 100
-        rows += [(ms, DIFF, 1, bb, int(rng.integers(10_000, 90_000))),
-                 (ms, DIFF, -1, bb + 1, int(rng.integers(10_000, 90_000))),
-                 (ms, DIFF, -1, bb, 0), (ms, DIFF, 1, bb + 1, 0)]  # fmt: skip
-        if k % 4 == 0:
-            side = int(rng.choice([-1, 1]))
-            rows.append((ms + 50, TRADE, side, bb if side < 0 else bb + 1, 90_000))
-    return write(tmp_path / "kgst.parquet", rows)
+    return walk_tape(tmp_path / "kgst.parquet")
 
 
 def _spec(tmp_path: Path, tape: Path, body: str) -> Path:
@@ -66,7 +53,7 @@ def test_grid_sweep_on_a_process_pool_and_its_report(tmp_path: Path) -> None:
     meta = json.loads((dest / "sweep.json").read_text())
     assert meta["points"] == 4 and len(meta["tape_sha256"]) == 64
     html = write_report(dest).read_text()
-    assert "<svg" in html and "strategy.params.size_lots=" in html
+    assert 'id="chart-sweep"' in html and "<th>strategy.params.size_lots</th>" in html
 
 
 def test_backtest_report_is_self_contained(tmp_path: Path) -> None:
@@ -74,11 +61,15 @@ def test_backtest_report_is_self_contained(tmp_path: Path) -> None:
     sc, where = load_scenario(ROOT / "backtests/hftbacktest_crosscheck.toml", [])
     run = build_backtest(sc, where, tape=tape).run()
     t = results.tables(run)
-    out = results.save(tmp_path / "res", t, results.summarize(run, t))
+    summary = results.summarize(run, t)
+    out = results.save(tmp_path / "res", t, summary)
     html = write_report(out).read_text()
-    assert html.count("<svg") == 4 and "polyline" in html
-    assert "http" not in html  # nothing fetched from the network
+    # Price, inventory, PnL and markouts, drawn by the plotly.js written into the page.
+    assert html.count('class="plotly-graph-div"') == 4
+    assert "<script src" not in html and "<link" not in html  # nothing fetched
     assert "pnl_quote" in html
+    # Times as UTC ISO, never the raw nanoseconds.
+    assert utc_iso(summary["start_ns"]) in html and str(summary["start_ns"]) not in html
 
 
 def test_spec_errors(tmp_path: Path) -> None:
@@ -145,15 +136,19 @@ def test_interpolated_latency_from_a_file(tmp_path: Path) -> None:
 
 
 def test_sweep_heatmap_bins_continuous_optuna_values() -> None:
-    from pegbot.backtest.report import sweep_html
+    from pegbot.backtest.report_figures import sweep_figure
 
     rng = np.random.default_rng(1)
     df = pd.DataFrame({"a": rng.uniform(0, 1, 40), "b": rng.integers(1, 1000, 40)})
     df["pnl_quote"] = df["a"] * 10 - df["b"] / 100
-    html = sweep_html(df, ["a", "b"], "pnl_quote", "t")
-    cells = html.split("<h2>Runs</h2>")[0].count("<rect")
-    assert 8 <= cells <= 64  # an 8 x 8 grid at most, not 40 x 40 mostly empty cells
-    assert "a=(" in html and "b=(" in html  # the bins' intervals label the axes
+    fig = sweep_figure(df, ["a", "b"], "pnl_quote")
+    assert fig is not None
+    heat = fig.data[0]
+    rows, cols = np.shape(heat.z)
+    assert rows <= 8 and cols <= 8  # an 8 x 8 grid at most, not 40 x 40 mostly empty cells
+    assert np.nansum(np.asarray(heat.customdata, dtype=float)) == 40  # every run in a cell
+    # The bins' intervals label the axes.
+    assert all(str(v).startswith("(") for v in (*heat.x, *heat.y))
 
 
 def test_a_series_scenario_run_carries_its_fair_steps(tmp_path: Path) -> None:

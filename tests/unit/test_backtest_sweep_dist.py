@@ -136,7 +136,7 @@ def test_optuna_on_the_process_pool_in_sqlite_resumes(tmp_path: Path) -> None:
     meta = json.loads((dest / "sweep.json").read_text())
     assert meta["optuna_study"] == "mm" and meta["points"] == 6
     html = write_report(dest).read_text()
-    assert html.count("<rect") > 6 and "strategy.params.size_lots=" in html
+    assert 'id="chart-sweep"' in html and "<th>strategy.params.size_lots</th>" in html
 
 
 def test_optuna_on_dask_relative_storage(cluster: str, tmp_path: Path) -> None:
