@@ -301,10 +301,10 @@ def executed_command(
     config: ConfigOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """The exchange leg is done (with ``--ref``: the mint/redemption is filed with the issuer).
+    """The exchange leg is done (with --ref: the mint/redemption is filed with the issuer).
 
-    On an approved signal the running bot marks it executed (and requested when ``--ref`` is
-    given); on an already executed one (auto-execution) ``--ref`` records the request.
+    On an approved signal the running bot marks it executed (and requested when --ref is
+    given); on an already executed one (auto-execution) --ref records the request.
     """
     if order is not None and (qty or price or fee):
         raise typer.BadParameter("give --order, or --qty/--price/--fee, not both")

@@ -86,7 +86,7 @@ def test_help_reads_as_written(path: list[str], cmd: Any) -> None:
 
 
 def test_signals_config_help_names_its_sections() -> None:
-    out = runner.invoke(app, ["signals", "--help"], terminal_width=100).stdout
+    out = runner.invoke(app, ["signals", "scan", "--help"], terminal_width=100).stdout
     assert SIGNALS_CONFIG_HELP in out
 
 
