@@ -182,10 +182,15 @@ class AutoExecutor:
     async def _execute(self, runner: VenueRunner, sig: Signal, plan: Plan, cid: str) -> None:
         m = runner.market
         log.warning(
-            "auto_execute", "auto-executing signal", venue=runner.name, signal_id=sig.id,
-            client_order_id=cid, side=plan.side.name.lower(),
-            price=m.format_price(plan.price_ticks), qty=m.format_qty(m.lots_to_units(plan.lots)),
-        )  # fmt: skip
+            "auto_execute",
+            "auto-executing signal",
+            venue=runner.name,
+            signal_id=sig.id,
+            client_order_id=cid,
+            side=plan.side.name.lower(),
+            price=m.format_price(plan.price_ticks),
+            qty=m.format_qty(m.lots_to_units(plan.lots)),
+        )
         self.metrics.order_submitted(runner.name, runner.symbol, plan.side)
         try:
             upd = await runner.venue.place(
@@ -197,9 +202,12 @@ class AutoExecutor:
             if exc.outcome_unknown:
                 # It may have traded: its fills come through recovery; a human decides.
                 log.error(
-                    "auto_execute_unknown", "auto-execution outcome unknown: %s", exc,
-                    venue=runner.name, signal_id=sig.id,
-                )  # fmt: skip
+                    "auto_execute_unknown",
+                    "auto-execution outcome unknown: %s",
+                    exc,
+                    venue=runner.name,
+                    signal_id=sig.id,
+                )
                 runner.need_recover = True
                 return
             self._release(plan)
@@ -241,8 +249,11 @@ class AutoExecutor:
                 ev = signaler.reject(sig.id, now, reason)
         except SignalStateError as exc:
             log.error(
-                "auto_execute_state", "auto-execution: signal state: %s", exc,
-                venue=runner.name, signal_id=sig.id,
-            )  # fmt: skip
+                "auto_execute_state",
+                "auto-execution: signal state: %s",
+                exc,
+                venue=runner.name,
+                signal_id=sig.id,
+            )
             return
         self.publish([ev])

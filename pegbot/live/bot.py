@@ -171,18 +171,27 @@ class Bot:
             except LedgerError as exc:
                 log.error("ledger_error", "ledger refused a fill: %s", exc, venue=venue)
         log.info(
-            "fill_recovered" if recovered else "fill", "fill", venue=venue,
-            client_order_id=fill.client_id, side=fill.side.name.lower(),
-            price_ticks=fill.price_ticks, qty_units=fill.qty_units,
-        )  # fmt: skip
+            "fill_recovered" if recovered else "fill",
+            "fill",
+            venue=venue,
+            client_order_id=fill.client_id,
+            side=fill.side.name.lower(),
+            price_ticks=fill.price_ticks,
+            qty_units=fill.qty_units,
+        )
 
     def risk_changed(self, venue: str, symbol: str, transition: Transition) -> None:
         """Log, journal and publish a risk level change; a halt anywhere halts everywhere."""
         t = transition
         log.warning(
-            "risk_transition", "risk %s -> %s", t.from_level.label, t.to_level.label,
-            venue=venue, reason=",".join(t.reasons), details=list(t.details),
-        )  # fmt: skip
+            "risk_transition",
+            "risk %s -> %s",
+            t.from_level.label,
+            t.to_level.label,
+            venue=venue,
+            reason=",".join(t.reasons),
+            details=list(t.details),
+        )
         if self.journal is not None:
             self.journal.record_risk_transition(venue, symbol, t)
         if t.to_level is RiskLevel.HALT and self.killed is None:
@@ -244,9 +253,12 @@ class Bot:
         self.metrics.set_pnl(
             runner.name,
             runner.symbol,
-            {"realized": float(pnl.realised), "unrealized": float(pnl.unrealised),
-             "fees": float(pnl.fees)},
-        )  # fmt: skip
+            {
+                "realized": float(pnl.realised),
+                "unrealized": float(pnl.unrealised),
+                "fees": float(pnl.fees),
+            },
+        )
 
     # -- kill switch ---------------------------------------------------------------------------
 
@@ -321,9 +333,13 @@ class Bot:
                 except Exception as exc:
                     # The cause, named: str() of a time-out is empty (see describe()).
                     log.error(
-                        "start_failed", "start of venue %s failed: %s", r.name, describe(exc),
-                        venue=r.name, error=repr(exc),
-                    )  # fmt: skip
+                        "start_failed",
+                        "start of venue %s failed: %s",
+                        r.name,
+                        describe(exc),
+                        venue=r.name,
+                        error=repr(exc),
+                    )
                     raise
                 m.init_peg(r.name, r.symbol, self._source_names())
             self._build_fair()
@@ -381,10 +397,14 @@ class Bot:
         except Exception as exc:  # report, then close the rest anyway
             ids = r.orders.client_ids()
             log.error(
-                "shutdown_failed", "shutdown of %s failed: %s; orders may still be open: %s",
-                r.name, describe(exc), ", ".join(ids) or "(none known)",
-                venue=r.name, open_order_ids=ids,
-            )  # fmt: skip
+                "shutdown_failed",
+                "shutdown of %s failed: %s; orders may still be open: %s",
+                r.name,
+                describe(exc),
+                ", ".join(ids) or "(none known)",
+                venue=r.name,
+                open_order_ids=ids,
+            )
             n = -1
         with contextlib.suppress(Exception):
             await asyncio.wait_for(r.venue.close(), 2.0)
@@ -419,9 +439,14 @@ class Bot:
         self.sinks = SignalSinks(market, self.journal, None, self.metrics)
         if self.settings.peg.auto_execute.enabled:
             self.auto = AutoExecutor(
-                self.settings.peg.auto_execute, self.run_id, self.metrics, self.journal,
-                self.clock, self._bot_block, self.sinks.publish,
-            )  # fmt: skip
+                self.settings.peg.auto_execute,
+                self.run_id,
+                self.metrics,
+                self.journal,
+                self.clock,
+                self._bot_block,
+                self.sinks.publish,
+            )
             log.warning("auto_execute_enabled", "auto-execution of the exchange leg is ON")
         signalers = {r.name: r.signaler for r in self.runners if r.signaler is not None}
         if self.journal is not None and signalers:
@@ -431,9 +456,14 @@ class Bot:
                 venues=[r.name for r in self.runners],
             )
             self.desk = DeskLoop(
-                self.settings, self.journal, self.sinks, signalers, desk_metrics,
-                self.clock, self._session,
-            )  # fmt: skip
+                self.settings,
+                self.journal,
+                self.sinks,
+                signalers,
+                desk_metrics,
+                self.clock,
+                self._session,
+            )
 
     def summary(self, left: dict[str, int] | None = None) -> dict[str, Any]:
         """Counters and the final state, JSON-able."""

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -17,8 +16,9 @@ import typer
 
 from pegbot.config import ConfigError, Settings, check_live_ack, load_settings
 from pegbot.control import Control
+from pegbot.logging import describe, event_log, setup_logging
 
-log = logging.getLogger("pegbot.cli")
+log = event_log("pegbot.cli")
 
 _CONFIG_HELP = "The bot's TOML configuration (PEGBOT_ variables override it)."
 
@@ -57,7 +57,6 @@ def run_command(
     """Run the market-making bot until SIGTERM/SIGINT; cancels everything on the way out."""
     from pegbot.live.bot import Bot
     from pegbot.live.wiring import make_venue
-    from pegbot.logging import setup_logging
     from pegbot.metrics import Metrics, start_metrics_server
 
     overrides: dict[str, Any] = {}
@@ -70,10 +69,7 @@ def run_command(
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
     setup_logging(settings.logging.format, settings.logging.level, context={"mode": settings.mode})
-    log.info(
-        "effective configuration",
-        extra={"event": "config", "config": settings.redacted()},
-    )
+    log.info("config", "effective configuration", config=settings.redacted())
     metrics = Metrics()
     metrics.add_process_collectors()
     server = None
@@ -81,7 +77,7 @@ def run_command(
         server = start_metrics_server(
             metrics.registry, settings.metrics.port, settings.metrics.host
         )
-        log.info("metrics at %s", server.url, extra={"event": "metrics_listening"})
+        log.info("metrics_listening", "metrics at %s", server.url)
 
     async def main() -> dict[str, Any]:
         bot = Bot(settings, make_venue, metrics=metrics)
@@ -97,9 +93,7 @@ def run_command(
     try:
         summary = asyncio.run(main())
     except Exception as exc:
-        from pegbot.logging import describe
-
-        log.exception("bot failed: %s", describe(exc), extra={"event": "bot_failed"})
+        log.exception("bot_failed", "bot failed: %s", describe(exc))
         typer.echo(f"error: {describe(exc)}", err=True)
         raise typer.Exit(1) from exc
     finally:

@@ -207,10 +207,15 @@ async def _demo(duration: float | None, metrics_port: int | None, speed: float) 
     base = SimConfig()
     ns = NS_PER_S
     shocks = [
-        DepegShock(at_ns=(3 + 20 * i) * ns, bps=-30.0 if i % 2 == 0 else 30.0,
-                   ramp_ns=3 * ns, hold_ns=8 * ns, revert_ns=3 * ns)
+        DepegShock(
+            at_ns=(3 + 20 * i) * ns,
+            bps=-30.0 if i % 2 == 0 else 30.0,
+            ramp_ns=3 * ns,
+            hold_ns=8 * ns,
+            revert_ns=3 * ns,
+        )
         for i in range(60)
-    ]  # fmt: skip
+    ]
     flow = base.flow.model_copy(
         update={
             "rates": base.flow.rates.model_copy(update={"market_per_s": 1.0}),

@@ -262,9 +262,13 @@ class VenueRunner:
         if kind == "ccxt":
             client = make_pro_client(quirks, vs.rest_url, vs.ws_url if vs.rest_url else None)
             feed = CcxtFeed(
-                cfg, self.market, client, clock=clock,
-                on_book=self._on_book, on_trade=self._on_trade,
-            )  # fmt: skip
+                cfg,
+                self.market,
+                client,
+                clock=clock,
+                on_book=self._on_book,
+                on_trade=self._on_trade,
+            )
         else:
             feed = BinanceFeed(
                 cfg, self.market, clock=clock, on_book=self._on_book, on_trade=self._on_trade
@@ -342,9 +346,14 @@ class VenueRunner:
         for r in sent.refused:  # the reconciler asked for something unsafe: never sent
             self.status.refused += 1
             self.log.error(
-                "action_refused", "refused to send %s for %s: %s", r.client_id, r.level_id,
-                r.reason, client_order_id=r.client_id, reason=r.reason,
-            )  # fmt: skip
+                "action_refused",
+                "refused to send %s for %s: %s",
+                r.client_id,
+                r.level_id,
+                r.reason,
+                client_order_id=r.client_id,
+                reason=r.reason,
+            )
         for c in sent.cancels:
             order = self.orders.get(c.client_id)
             if order is not None:
@@ -376,9 +385,14 @@ class VenueRunner:
         fair_ticks = float(fair.price / Fraction(market.tick_size)) if fair and fair.price else None
         if feed.synced:
             m.observe_book(
-                self.name, self.symbol, feed.book, market, fair_ticks, now_ns,
+                self.name,
+                self.symbol,
+                feed.book,
+                market,
+                fair_ticks,
+                now_ns,
                 confirmed_ns=self.feed_health().book_ts_ns,
-            )  # fmt: skip
+            )
         self._observe_connectivity(now_ns)
         quotes = [(o.side, o.price_ticks, market.lots_to_units(o.lots)) for o in self.live.values()]
         m.observe_quotes(self.name, self.symbol, quotes, market, fair_ticks)
@@ -741,9 +755,13 @@ class VenueRunner:
         self.log.error(
             "shutdown_incomplete",
             "shutdown deadline hit: %d order(s) of ours may still be open on %s: %s",
-            len(left), self.name, ", ".join(left) or "(none known)",
-            open_order_ids=left, timeout_s=timeout_s, cause=describe(cause) if cause else None,
-        )  # fmt: skip
+            len(left),
+            self.name,
+            ", ".join(left) or "(none known)",
+            open_order_ids=left,
+            timeout_s=timeout_s,
+            cause=describe(cause) if cause else None,
+        )
         ctx.metrics.order_rejected(self.name, self.symbol, DeadlineError.reason)
         if ctx.journal is not None:
             level = self.risk.level.label if self.risk is not None else None

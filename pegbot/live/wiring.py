@@ -132,8 +132,12 @@ def build_fair(
     estimator = FairEstimator(market, specs, settings.peg.fair.build())
     return estimator, [
         RatePoller(
-            src, estimator, interval, clock=clock, metrics=metrics,
+            src,
+            estimator,
+            interval,
+            clock=clock,
+            metrics=metrics,
             backoff_base_s=min(5.0, interval),
         )
         for src, interval in pollers
-    ]  # fmt: skip
+    ]
