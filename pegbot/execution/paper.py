@@ -27,8 +27,7 @@ from pegbot.execution import errors
 from pegbot.execution.venue import Balance, Fill, OrderState, OrderUpdate, VenueEvent
 from pegbot.feeds.model import Trade
 from pegbot.market import Market, MarketError, Side
-from pegbot.matching import Fill as EngineFill
-from pegbot.matching import FillEngine, QueueModel
+from pegbot.matching import EngineFill, FillEngine, QueueModel
 
 __all__ = ["DEFAULT_PAPER_BALANCES", "PaperVenue", "make_paper_venue"]
 

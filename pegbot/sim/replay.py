@@ -25,7 +25,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from pegbot.book import OrderBook
-from pegbot.matching import Fill, FillEngine, QueueModel, RiskAverse
+from pegbot.matching import EngineFill, FillEngine, QueueModel, RiskAverse
 from pegbot.tape.reader import Columns, TapeReader
 from pegbot.tape.schema import CLEAR, DIFF, SNAPSHOT, TRADE, TapeMeta
 
@@ -144,7 +144,7 @@ class TapeSource:
         elif not live.is_open and tracked:
             self.fills.cancel(live.order_id)
 
-    def _apply_fills(self, fills: list[Fill], now: int) -> None:
+    def _apply_fills(self, fills: list[EngineFill], now: int) -> None:
         ex = self._exchange
         if ex is None:
             return
