@@ -361,7 +361,7 @@ class Engine:
         book.trade_id += 1
         touched: dict[str, set[str]] = {}
         self._shrink(book, order, units)
-        self._settle(book, order, tick, units, True, book.trade_id, touched, now_ns)
+        self.settle(book, order, tick, units, True, book.trade_id, touched, now_ns)
         settle_external(self, book, order.side, tick, units)
         if order.remaining == 0:
             self._open[order.api_key].pop(order.order_id, None)
@@ -503,8 +503,8 @@ class Engine:
         book.trade_id += 1
         # The maker's public level shrinks by the fill.
         self._shrink(book, maker, units)
-        self._settle(book, maker, tick, units, True, book.trade_id, touched, now)
-        self._settle(book, taker, tick, units, False, book.trade_id, touched, now)
+        self.settle(book, maker, tick, units, True, book.trade_id, touched, now)
+        self.settle(book, taker, tick, units, False, book.trade_id, touched, now)
         self.events.append(
             PublicTrade(taker.symbol, book.trade_id, tick, units, maker.side is Side.BUY, now)
         )
@@ -516,7 +516,7 @@ class Engine:
             del agg[order.price]
         book.changes[(int(order.side), order.price)] = book.level(int(order.side), order.price)
 
-    def _settle(
+    def settle(
         self,
         book: SymbolBook,
         order: Order,
@@ -527,7 +527,11 @@ class Engine:
         touched: dict[str, set[str]],
         now: int,
     ) -> None:
-        # Pay out of the order's lock, credit what it bought less the fee, and report.
+        """Settle one side of a fill: pay out of the order's lock, credit less the fee, report.
+
+        Public for :mod:`.external` (its :class:`~pegbot.sim.external.Settlement`), which
+        settles the user's side of a fill against the replayed market.
+        """
         market = book.market
         sym = order.symbol
         quote = self.quote_value(sym, tick, units)

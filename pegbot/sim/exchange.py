@@ -106,7 +106,7 @@ class Exchange:
 
     def now_ns(self) -> int:
         """Server time in ns (real clock plus the skew fault)."""
-        return self._clock() + self.faults.clock_skew_ms * 1_000_000
+        return self._clock() + self.faults.clock_skew_ms * NS_PER_MS
 
     def now_ms(self) -> int:
         """Server time in ms."""

@@ -18,23 +18,24 @@ applies the tape up to a local timestamp synchronously (tests use it);
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
 from pegbot.book import OrderBook
+from pegbot.logging import event_log
 from pegbot.matching import EngineFill, FillEngine, QueueModel, RiskAverse
 from pegbot.tape.reader import Columns, TapeReader
 from pegbot.tape.schema import CLEAR, DIFF, SNAPSHOT, TRADE, TapeMeta
+from pegbot.timeunits import NS_PER_S
 
 from .config import SymbolConfig
 from .engine import EXTERNAL_KEY
 from .exchange import Exchange
 from .model import Event, ExecutionReport, Order
 
-log = logging.getLogger(__name__)
+log = event_log(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,5 +232,12 @@ class TapeSource:
             wait = (self._next.local_ts - tape_start) / self.speed - (
                 exchange.now_ns() - real_start
             )
-            await asyncio.sleep(min(max(wait / 1e9, 0.0), 1.0))
-        log.info("tape replay finished: %d messages, %d user fills", self.messages, self.user_fills)
+            await asyncio.sleep(min(max(wait / NS_PER_S, 0.0), 1.0))
+        log.info(
+            "tape_replay_finished",
+            "tape replay finished: %d messages, %d user fills",
+            self.messages,
+            self.user_fills,
+            messages=self.messages,
+            user_fills=self.user_fills,
+        )

@@ -16,7 +16,6 @@ import asyncio
 import contextlib
 import hashlib
 import hmac
-import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -33,8 +32,6 @@ from .formats import cancel_json, fill_json, order_json, query_order_json
 from .params import int_param, parse_new_order, symbol_param
 from .rest import check_timestamp
 from .ws import write_loop
-
-log = logging.getLogger(__name__)
 
 
 class _Session:
