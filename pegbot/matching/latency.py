@@ -119,4 +119,3 @@ class InterpolatedLatency:
     def response_ns(self, exchange_ts: int) -> int:
         """See :meth:`LatencyModel.response_ns`."""
         return interp(self._resp_t, self._resp_v, exchange_ts)
-

@@ -31,8 +31,8 @@ from pegbot.tape.schema import CLEAR, DIFF, SNAPSHOT, TRADE, TapeMeta
 from pegbot.timeunits import NS_PER_S
 
 from .config import SymbolConfig
-from .engine import EXTERNAL_KEY
 from .exchange import Exchange
+from .external import EXTERNAL_KEY
 from .model import Event, ExecutionReport, Order
 
 log = event_log(__name__)
