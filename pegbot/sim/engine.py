@@ -706,7 +706,7 @@ class Engine:
     def _new_client_id(self) -> str:
         # Binance generates ids for cancels and amends that do not name their own.
         self._next_client_id += 1
-        return f"sim-{self._next_client_id}"
+        return f"sim-c{self._next_client_id}"
 
     def _rest(self, book: SymbolBook, order: Order) -> None:
         self._open.setdefault(order.api_key, {})[order.order_id] = order
@@ -725,9 +725,11 @@ class Engine:
         queue = book.orders[self._key(order.side, order.price)]
         queue.remove(order)
         agg = book.user_bids if order.side is Side.BUY else book.user_asks
-        agg[order.price] -= order.remaining
-        if agg[order.price] == 0:
-            del agg[order.price]
+        left = agg.get(order.price, 0) - order.remaining
+        if left:
+            agg[order.price] = left
+        else:
+            agg.pop(order.price, None)
         if not queue:
             self._drop_tick(book, order.side, order.price)
         book.changes[(int(order.side), order.price)] = book.level(int(order.side), order.price)

@@ -8,7 +8,8 @@ published as public trades. Users' orders meet the tape through :mod:`pegbot.mat
 * a marketable user order takes the tape's levels through :meth:`FillEngine.take` (its
   consumed overlay stops one level from being taken twice before the tape updates it);
 * a resting user order joins the queue behind the tape's quantity at its price and fills
-  passively from the tape's trades and depth changes under the configured queue model.
+  passively from the tape's trades and depth changes under the configured queue model; an
+  amend (keep priority) shrinks it in place there too.
 
 The counterparty of those fills is the engine's external account. :meth:`TapeSource.step`
 applies the tape up to a local timestamp synchronously (tests use it);
@@ -137,7 +138,11 @@ class TapeSource:
         if live is None:
             return
         tracked = live.order_id in self.fills
-        if live.is_open and not tracked:
+        view = self.fills.order(live.order_id) if tracked else None
+        if view is not None and live.is_open and live.remaining < view.leaves_units:
+            # Amended down: keep the order's place in the tape's queue, smaller.
+            self.fills.amend(live.order_id, view.qty_units - view.leaves_units + live.remaining)
+        elif live.is_open and not tracked:
             level = (self.book.bids if live.side > 0 else self.book.asks).get(live.price, 0)
             self.fills.add(
                 live.order_id, int(live.side), live.price, live.remaining, level, ev.time_ns
