@@ -198,20 +198,7 @@ class Engine:
             raise errors.filter_failure("MAX_NUM_ORDERS")
         if req.type == LIMIT_MAKER and crosses(book, side, req.price):
             raise errors.would_take()
-        order = Order(
-            order_id=self._next_order_id,
-            client_order_id=cid or f"sim-{self._next_order_id}",
-            api_key=api_key,
-            symbol=req.symbol,
-            side=side,
-            type=req.type,
-            tif=req.tif if req.type == LIMIT else GTC,
-            price=req.price if req.type != MARKET else 0,
-            orig_units=req.units,
-            quote_amount=req.quote_amount,
-            time_ns=now_ns,
-            update_ns=now_ns,
-        )
+        order = self._new_order(api_key, req, now_ns)
         market = book.market
         to_lock = initial_lock(book, order, *self._units[req.symbol])
         lock_asset = market.quote if side is Side.BUY else market.base
@@ -401,21 +388,8 @@ class Engine:
         reject reason ``r`` (Binance's enums, "Execution types": REJECTED is sent for a
         cancel-replace whose new order is rejected after the cancel succeeded).
         """
-        order = Order(
-            order_id=self._next_order_id,
-            client_order_id=req.client_order_id or self._new_client_id(),
-            api_key=api_key,
-            symbol=req.symbol,
-            side=req.side,
-            type=req.type,
-            tif=req.tif if req.type == LIMIT else GTC,
-            price=req.price if req.type != MARKET else 0,
-            orig_units=req.units,
-            quote_amount=req.quote_amount,
-            time_ns=now_ns,
-            update_ns=now_ns,
-            status=REJECTED,
-        )
+        order = self._new_order(api_key, req, now_ns)
+        order.status = REJECTED
         self._next_order_id += 1
         self._report(order, REJECTED, now_ns, reject_reason=reason)
 
@@ -701,6 +675,23 @@ class Engine:
                 execution_id=book.execution_id,
                 reject_reason=reject_reason,
             )
+        )
+
+    def _new_order(self, api_key: str, req: NewOrder, now: int) -> Order:
+        # The order a request makes, under the next order id (taken by the caller).
+        return Order(
+            order_id=self._next_order_id,
+            client_order_id=req.client_order_id or f"sim-{self._next_order_id}",
+            api_key=api_key,
+            symbol=req.symbol,
+            side=req.side,
+            type=req.type,
+            tif=req.tif if req.type == LIMIT else GTC,
+            price=req.price if req.type != MARKET else 0,
+            orig_units=req.units,
+            quote_amount=req.quote_amount,
+            time_ns=now,
+            update_ns=now,
         )
 
     def _new_client_id(self) -> str:

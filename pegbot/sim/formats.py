@@ -144,8 +144,7 @@ def amend_json(
         "type": order.type,
         "side": _side(order.side),
     }
-    if order.working_ns >= 0:
-        amended["workingTime"] = ms(order.working_ns)
+    amended["workingTime"] = ms(order.working_ns if order.working_ns >= 0 else order.time_ns)
     amended["selfTradePreventionMode"] = "NONE"
     return {
         "transactTime": ms(order.update_ns),
@@ -284,9 +283,8 @@ def execution_report(market: Market, ev: ExecutionReport, event_ns: int) -> dict
 
     ``c`` is the cancel's own id on a cancel and ``C`` the canceled order's id (``""``
     otherwise; an amend reports the order's new id in ``c``). Conditional fields appear only under
-    their documented conditions: ``W`` once the order worked on the book, ``eR`` when it
-    expired; ``v`` (prevented match id) never, since the simulator has no self-trade
-    prevention.
+    their documented conditions: ``eR`` when the order expired; ``v`` (prevented match id)
+    never, since the simulator has no self-trade prevention.
     """
     o = ev.order
     out: dict[str, Any] = {
@@ -322,10 +320,11 @@ def execution_report(market: Market, ev: ExecutionReport, event_ns: int) -> dict
         "Z": format_amount(o.cum_quote),
         "Y": format_amount(ev.last_quote),
         "Q": format_amount(o.quote_amount),
+        # Every order type the simulator takes works on arrival (no stop or pending list
+        # order waits off the book), so W is always there, as workingTime is in replies.
+        "W": ms(o.working_ns) if o.working_ns >= 0 else ms(o.time_ns),
         "V": "NONE",
     }
-    if o.working_ns >= 0:
-        out["W"] = ms(o.working_ns)
     if o.status == "EXPIRED":
         out["eR"] = o.expiry_reason or "NONE"
     return out

@@ -428,3 +428,24 @@ async def test_exchange_info_rate_limits_are_documented(sim: SimHandle) -> None:
         ("ORDERS", "DAY", 1),
         ("RAW_REQUESTS", "MINUTE", 5),
     }
+
+
+async def test_execution_report_conditional_fields(sim: SimHandle) -> None:
+    """User Data Streams, "Conditional Fields in Execution Report".
+
+    ``eR`` appears once the order expired, ``v`` only after self-trade prevention (never
+    here); ``W`` for every order that works (all the simulator's order types do).
+    """
+    ex = sim.client()
+    await ex.load_markets()
+    watcher = await _watch(ex, lambda o: o["clientOrderId"] == "pegbot-gtc")
+    await _place(ex, "buy", 1000, 0.0114, "pegbot-gtc")
+    resting = (await _next(watcher))["info"]
+    assert "W" in resting and "v" not in resting and "eR" not in resting
+    watcher = await _watch(ex, lambda o: o["status"] == "expired")
+    await ex.create_order(
+        SYMBOL, "limit", "sell", 1000, 0.0120, {"timeInForce": "IOC", "newClientOrderId": "x"}
+    )
+    expired = (await _next(watcher))["info"]
+    assert expired["eR"] == "UNFILLED_IOC_QUANTITY_EXPIRED"
+    assert "v" not in expired
