@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
 
@@ -449,3 +450,36 @@ async def test_execution_report_conditional_fields(sim: SimHandle) -> None:
     expired = (await _next(watcher))["info"]
     assert expired["eR"] == "UNFILLED_IOC_QUANTITY_EXPIRED"
     assert "v" not in expired
+
+
+async def test_the_ccxt_venue_stream_reports_an_amend(sim: SimHandle) -> None:
+    """An amend changes only the quantity: the venue's de-duplication must let it through."""
+    venue = make_ccxt_venue(
+        "binance",
+        SYMBOL,
+        api_key=DEMO_API_KEY,
+        secret=DEMO_API_SECRET,
+        http_url=sim.http_url,
+        ws_url=sim.ws_url,
+        enable_rate_limit=False,
+    )
+    await venue.start()
+    try:
+        placed = await venue.place(Side.BUY, 1140, 1000, "pegbot-s1")
+        units = venue.market.lots_to_units(1000)
+        await venue.client.request(
+            "order/amend/keepPriority",
+            ["private"],
+            "PUT",
+            {"symbol": SYM, "orderId": placed.order_id, "newQty": "400",
+             "newClientOrderId": "pegbot-s1"},
+        )  # fmt: skip
+        events = venue.events()
+        seen: list[int] = []
+        while not seen or seen[-1] == units:
+            ev = await _next(anext(events))
+            if getattr(ev, "client_id", "") == "pegbot-s1":
+                seen.append(ev.qty_units)
+        assert seen[-1] == venue.market.qty_to_units(Decimal("400"))
+    finally:
+        await venue.close()
