@@ -23,7 +23,7 @@ import orjson
 import pytest
 
 from pegbot.execution.ccxt_parse import header
-from pegbot.execution.ccxt_venue import make_ccxt_venue
+from pegbot.execution.ccxt_venue import CcxtVenue, make_ccxt_venue
 from pegbot.market import Side
 from pegbot.sim.config import DEMO_API_KEY, DEMO_API_SECRET
 from pegbot.sim.testing import SimHandle
@@ -86,6 +86,19 @@ async def _ws_call(
         return reply
 
 
+def _venue(sim: SimHandle) -> CcxtVenue:
+    """pegbot's ccxt venue on the demo account of ``sim``."""
+    return make_ccxt_venue(
+        "binance",
+        SYMBOL,
+        api_key=DEMO_API_KEY,
+        secret=DEMO_API_SECRET,
+        http_url=sim.http_url,
+        ws_url=sim.ws_url,
+        enable_rate_limit=False,
+    )
+
+
 async def _place(ex: ccxtpro.binance, side: str, qty: int, price: float, cid: str) -> str:
     order = await ex.create_order(SYMBOL, "limit", side, qty, price, {"newClientOrderId": cid})
     return str(order["id"])
@@ -122,15 +135,7 @@ async def test_a_cancel_names_itself_and_the_canceled_order(sim: SimHandle) -> N
 
 async def test_the_ccxt_venue_names_our_order_on_cancel_and_cancel_all(sim: SimHandle) -> None:
     """On Binance a cancel reply's clientOrderId is the cancel's: the venue reads ours."""
-    venue = make_ccxt_venue(
-        "binance",
-        SYMBOL,
-        api_key=DEMO_API_KEY,
-        secret=DEMO_API_SECRET,
-        http_url=sim.http_url,
-        ws_url=sim.ws_url,
-        enable_rate_limit=False,
-    )
+    venue = _venue(sim)
     await venue.start(user_stream=False)
     try:
         for n in range(3):
@@ -454,15 +459,7 @@ async def test_execution_report_conditional_fields(sim: SimHandle) -> None:
 
 async def test_the_ccxt_venue_stream_reports_an_amend(sim: SimHandle) -> None:
     """An amend changes only the quantity: the venue's de-duplication must let it through."""
-    venue = make_ccxt_venue(
-        "binance",
-        SYMBOL,
-        api_key=DEMO_API_KEY,
-        secret=DEMO_API_SECRET,
-        http_url=sim.http_url,
-        ws_url=sim.ws_url,
-        enable_rate_limit=False,
-    )
+    venue = _venue(sim)
     await venue.start()
     try:
         placed = await venue.place(Side.BUY, 1140, 1000, "pegbot-s1")
