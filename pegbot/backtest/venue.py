@@ -22,7 +22,7 @@ import numpy as np
 
 from pegbot.book import OrderBook
 from pegbot.market import Market, Side
-from pegbot.matching import Fill, FillEngine, LatencyModel, fill_fee
+from pegbot.matching import EngineFill, FillEngine, LatencyModel, fill_fee
 
 # Response kinds, as the shell sees them.
 ACK = "ack"
@@ -51,7 +51,7 @@ class Response:
     at_ns: int
     kind: str
     client_id: str
-    fill: Fill | None = None
+    fill: EngineFill | None = None
     reason: str = ""
 
 
@@ -63,7 +63,7 @@ class Account:
     cash_tu: int = 0
     fees: Decimal = Decimal(0)
 
-    def apply(self, fill: Fill, fee: Decimal) -> None:
+    def apply(self, fill: EngineFill, fee: Decimal) -> None:
         """Book one fill and its fee."""
         if fill.side is Side.BUY:
             self.base_units += fill.qty_units
@@ -116,7 +116,7 @@ class SimVenue:
         self.taken: dict[int, set[int]] = {1: set(), -1: set()}
         self._arrivals: list[tuple[int, int, _Req]] = []
         # (local time, seq, kind, client id, fill, reason)
-        self._responses: list[tuple[int, int, str, str, Fill | None, str]] = []
+        self._responses: list[tuple[int, int, str, str, EngineFill | None, str]] = []
         # (local time, seq) of the pending fills, rejects and "not found" answers: the
         # shell asks for the first of them after every event.
         self._dirtying: list[tuple[int, int]] = []
@@ -148,7 +148,12 @@ class SimVenue:
         heapq.heappush(self._arrivals, (at, self._seq, req))
 
     def _respond(
-        self, exch_ns: int, resp_kind: str, cid: str, fill: Fill | None = None, reason: str = ""
+        self,
+        exch_ns: int,
+        resp_kind: str,
+        cid: str,
+        fill: EngineFill | None = None,
+        reason: str = "",
     ) -> None:
         at = exch_ns + self.latency.response_ns(exch_ns)
         self._seq += 1
@@ -191,7 +196,7 @@ class SimVenue:
             return self._responses[0][0] if self._responses else None
         return self._dirtying[0][0] if self._dirtying else None
 
-    def pop_due(self, now_ns: int) -> list[tuple[int, int, str, str, Fill | None, str]]:
+    def pop_due(self, now_ns: int) -> list[tuple[int, int, str, str, EngineFill | None, str]]:
         """Like :meth:`due_responses`, as raw ``(at, seq, kind, client id, fill, reason)``."""
         heap = self._responses
         if not heap or heap[0][0] > now_ns:
@@ -316,14 +321,14 @@ class SimVenue:
                 book.set_bid(base + lo + i, int(bid_e[lo + i]))
         return book
 
-    def on_fills(self, fills: list[Fill]) -> None:
+    def on_fills(self, fills: list[EngineFill]) -> None:
         """Book fills the engine produced from a market row."""
         for f in fills:
             self._fill(f)
         if fills:
             self._quote_changed(fills[-1].ts_ns)
 
-    def _fill(self, f: Fill) -> None:
+    def _fill(self, f: EngineFill) -> None:
         key = (f.maker, f.price_ticks, f.qty_units)
         fee = self._fees.get(key)
         if fee is None:

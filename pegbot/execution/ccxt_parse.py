@@ -61,6 +61,10 @@ def parse_order(
 ) -> OrderUpdate:
     """An :class:`OrderUpdate` from a ccxt order (REST reply or WS update).
 
+    The client id is ccxt's ``clientOrderId``, except for a canceled order on a venue whose
+    cancel carries an id of its own (``quirks.canceled_client_id``): there it is the
+    canceled order's id from ``info``.
+
     Raises:
         UnknownVenueError: A status pegbot does not know.
     """
@@ -79,8 +83,13 @@ def parse_order(
     if state is OrderState.NEW and filled_units:
         state = OrderState.PARTIALLY_FILLED
     ts_ms = raw.get("lastUpdateTimestamp") or raw.get("timestamp") or 0
+    client_id = raw.get("clientOrderId") or fallback_client_id
+    if state is OrderState.CANCELED:
+        # A cancel's reply names the cancel request in clientOrderId (ccxt copies it over):
+        # the canceled order is the original id.
+        client_id = _exact(raw, quirks.canceled_client_id, client_id)
     return OrderUpdate(
-        client_id=str(raw.get("clientOrderId") or fallback_client_id),
+        client_id=str(client_id),
         order_id=str(raw.get("id") or ""),
         side=Side.BUY if raw.get("side") == "buy" else Side.SELL,
         price_ticks=market.price_to_ticks(num(price)) if price not in (None, "") else 0,

@@ -2,8 +2,9 @@
 
 A mixin so the venue file stays one concern per half: requests and orders there, the stream
 here. ``watch_orders`` and ``watch_my_trades`` run as two tasks; every update goes through
-one de-duplication (an order by ``(client id, state, filled)``, a fill by trade id) into
-one queue that :meth:`UserStreamMixin.events` drains. When a watch fails the task pauses,
+one de-duplication (an order by ``(client id, state, filled, quantity)`` — an amend that only
+reduces the quantity is news —, a fill by trade id) into one queue that
+:meth:`UserStreamMixin.events` drains. When a watch fails the task pauses,
 subscribes again and *recovers*: it pushes the open orders, the final state of every order
 it last saw open, and the fills since the newest one seen (less a minute), so an outage
 costs latency, never an event.
@@ -47,7 +48,7 @@ class UserStreamMixin:
     _dedup_memory: int
     _queue: asyncio.Queue[VenueEvent]
     _seen_fills: OrderedDict[str, None]
-    _seen_orders: OrderedDict[tuple[str, str, int], None]
+    _seen_orders: OrderedDict[tuple[str, str, int, int], None]
     _open_known: dict[str, OrderUpdate]
     _last_fill_ns: int
     sleep: Callable[[float], Awaitable[None]]
@@ -148,7 +149,8 @@ class UserStreamMixin:
     def _push_order(self, update: OrderUpdate) -> None:
         self._remember_order(update)
         if self._remember(
-            self._seen_orders, (update.client_id, update.state.value, update.filled_units)
+            self._seen_orders,
+            (update.client_id, update.state.value, update.filled_units, update.qty_units),
         ):
             self._queue.put_nowait(update)
 

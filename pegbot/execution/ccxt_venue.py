@@ -211,7 +211,7 @@ class CcxtVenue(UserStreamMixin):
         self._queue: asyncio.Queue[VenueEvent] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
         self._seen_fills: OrderedDict[str, None] = OrderedDict()
-        self._seen_orders: OrderedDict[tuple[str, str, int], None] = OrderedDict()
+        self._seen_orders: OrderedDict[tuple[str, str, int, int], None] = OrderedDict()
         # Venue order id -> our client id, newest last (bounded like the other memories).
         self._client_ids: OrderedDict[str, str] = OrderedDict()
         self._open_known: dict[str, OrderUpdate] = {}  # open as the stream last said

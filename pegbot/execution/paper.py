@@ -35,8 +35,7 @@ from pegbot.execution.venue import (
 )
 from pegbot.feeds.model import Trade
 from pegbot.market import Market, MarketError, Side
-from pegbot.matching import Fill as EngineFill
-from pegbot.matching import FillEngine, QueueModel
+from pegbot.matching import EngineFill, FillEngine, QueueModel
 
 __all__ = ["DEFAULT_PAPER_BALANCES", "PaperVenue", "make_paper_venue"]
 

@@ -59,6 +59,10 @@ class VenueQuirks:
         exact_order: Unified field -> ``info`` keys with the exact strings (REST, WS).
         exact_trade: Same for trades.
         exact_balance: ``(list key, asset, free, locked)`` of the raw balances, or ``()``.
+        canceled_client_id: ``info`` keys naming the *canceled order's* client id in a cancel
+            reply or report, where the venue gives the cancel request an id of its own
+            (Binance: ``clientOrderId`` of a cancel reply and ``c`` of its report are the
+            cancel's id; the order's is ``origClientOrderId`` / ``C``).
         trades_from_id_param: Parameter continuing the trade history after a trade id
             (``None``: page by time).
         order_limit_markers: Text in a 429 that says the *order count* limit was hit (only
@@ -84,6 +88,7 @@ class VenueQuirks:
     exact_order: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     exact_trade: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     exact_balance: tuple[str, ...] = ()
+    canceled_client_id: tuple[str, ...] = ()
     trades_from_id_param: str | None = None
     order_limit_markers: tuple[str, ...] = ()
     market_data: str = "ccxt"
@@ -139,6 +144,7 @@ BINANCE = VenueQuirks(
         }
     ),
     exact_balance=("balances", "asset", "free", "locked"),
+    canceled_client_id=("origClientOrderId", "C"),
     trades_from_id_param="fromId",
     order_limit_markers=("-1015", "Too many new orders"),
     market_data="binance_stream",

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import signal
 from decimal import Decimal
 from pathlib import Path
@@ -19,13 +18,15 @@ from typing import Annotated
 import typer
 from pydantic import SecretStr, ValidationError
 
+from pegbot.logging import event_log
+
 from .config import DEMO_API_KEY, DEMO_BALANCES, AccountConfig, SimConfig
 from .crowd import FlowSource
 from .metrics import SimMetrics
 from .replay import TapeSource
 from .server import MarketSource, SimServer
 
-log = logging.getLogger(__name__)
+log = event_log(__name__)
 
 
 def build(
@@ -117,7 +118,7 @@ async def _serve(server: SimServer, api_key: str) -> None:
         "symbols": sorted(server.exchange.symbols),
     }
     print(json.dumps(info), flush=True)
-    log.info("simulator listening on %s", server.http_url)
+    log.info("sim_listening", "simulator listening on %s", server.http_url, url=server.http_url)
     try:
         await stop.wait()
     finally:

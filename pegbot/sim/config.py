@@ -70,6 +70,10 @@ class SymbolConfig(_Model):
     min_notional: Decimal = Field(default=Decimal("1"), ge=0)
     max_notional: Decimal = Field(default=Decimal("9000000"), gt=0)
     max_num_orders: int = Field(default=200, gt=0)
+    #: ``amendAllowed``: order amend keep priority is enabled on the symbol.
+    amend_allowed: bool = True
+    #: The ``MAX_NUM_ORDER_AMENDS`` filter: amendments allowed per order.
+    max_num_order_amends: int = Field(default=10, gt=0)
     maker_fee: Decimal = Decimal("0.001")
     taker_fee: Decimal = Decimal("0.001")
     status: Literal["TRADING", "HALT", "BREAK"] = "TRADING"
@@ -109,7 +113,7 @@ class RateLimitConfig(_Model):
     weight_per_minute: int = Field(default=6000, gt=0)
     orders_per_10s: int = Field(default=100, gt=0)
     orders_per_day: int = Field(default=200000, gt=0)
-    raw_requests_per_5m: int = Field(default=61000, gt=0)
+    raw_requests_per_5m: int = Field(default=300000, gt=0)
     ban_after_429s: int = Field(default=3, ge=1)
     ban_seconds: int = Field(default=120, ge=1)
 

@@ -11,16 +11,18 @@ action is drawn (the flow's contract).
 from __future__ import annotations
 
 import asyncio
-import logging
 import secrets
 from decimal import Decimal
+
+from pegbot.logging import event_log
+from pegbot.timeunits import NS_PER_S
 
 from .errors import SimError
 from .exchange import Exchange
 from .flow import Cancel, FlowConfig, MarketOrder, OrderFlow, PlaceLimit
 from .model import GTC, LIMIT, MARKET, Event, ExecutionReport, NewOrder
 
-log = logging.getLogger(__name__)
+log = event_log(__name__)
 
 #: The crowd's account key.
 CROWD_KEY = "__crowd__"
@@ -123,7 +125,7 @@ class FlowSource:
                 engine.cancel(CROWD_KEY, self.symbol, now, client_order_id=action.client_id)
         except SimError as exc:
             self.rejected += 1
-            log.debug("crowd action %s rejected: %s", action, exc)
+            log.debug("crowd_action_rejected", "crowd action %s rejected: %s", action, exc)
             if isinstance(action, PlaceLimit) and self.flow is not None:
                 self.flow.on_canceled(action.client_id)
 
@@ -140,4 +142,4 @@ class FlowSource:
             if nxt is None:
                 return
             wait_ns = (nxt - self._start_ns) / self.speed - (now - self._real_start_ns)
-            await asyncio.sleep(min(max(wait_ns / 1e9, 0.0), 1.0))
+            await asyncio.sleep(min(max(wait_ns / NS_PER_S, 0.0), 1.0))

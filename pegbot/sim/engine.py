@@ -9,7 +9,9 @@ Prices are integer ticks, sizes integer qty units (:mod:`pegbot.market`), money 
 units (:mod:`pegbot.sim.accounts`). Orders lock what they may spend: a buy locks
 ``limit price × remaining`` of the quote asset (a market buy its planned cost or its
 ``quoteOrderQty``), a sell locks the base it offers; fills pay out of the lock and the
-commission is taken from the asset received, as on Binance without BNB.
+commission is taken from the asset received, as on Binance without BNB. A cancel carries its
+own client id (``c`` of its report; the order's id is ``C``), and an amend reduces an order
+in place keeping its priority (execution type ``REPLACED``), as Binance documents them.
 
 Besides users' orders a book may hold **external liquidity**: levels replayed from a tape.
 They show in the public depth next to users' orders. An incoming order takes liquidity in
@@ -38,26 +40,25 @@ from . import errors
 from .accounts import AMOUNT_DECIMALS, Account, Ledger, fee_of
 from .external import EXTERNAL_FUNDS, EXTERNAL_KEY, ExternalTaker, settle_external, take_external
 from .model import (
+    CANCEL_RESTRICTIONS,
     CANCELED,
     EXPIRED,
+    EXPIRY_FOK,
+    EXPIRY_IOC,
+    EXPIRY_LIQUIDITY,
+    EXPIRY_NONE,
     FILLED,
     FOK,
     GTC,
-    HALT,
     IOC,
     LIMIT,
     LIMIT_MAKER,
     MARKET,
-    NEW,
-    OPEN_STATUSES,
-    ORDER_TYPES,
     PARTIALLY_FILLED,
     REJECTED,
     TRADING,
     AccountTrade,
     AccountUpdate,
-    BookTicker,
-    DepthUpdate,
     Event,
     ExecutionReport,
     NewOrder,
@@ -65,38 +66,9 @@ from .model import (
     PublicTrade,
     SymbolBook,
 )
+from .pretrade import acceptable, check_filters, crosses, fok_fillable, initial_lock, reach
 
-__all__ = [
-    "CANCELED",
-    "CROWD_MEMORY",
-    "EXPIRED",
-    "EXTERNAL_KEY",
-    "FILLED",
-    "FOK",
-    "GTC",
-    "HALT",
-    "IOC",
-    "LIMIT",
-    "LIMIT_MAKER",
-    "MARKET",
-    "NEW",
-    "OPEN_STATUSES",
-    "ORDER_TYPES",
-    "PARTIALLY_FILLED",
-    "REJECTED",
-    "TRADING",
-    "AccountTrade",
-    "AccountUpdate",
-    "BookTicker",
-    "DepthUpdate",
-    "Engine",
-    "Event",
-    "ExecutionReport",
-    "NewOrder",
-    "Order",
-    "PublicTrade",
-    "SymbolBook",
-]
+__all__ = ["CROWD_MEMORY", "Engine"]
 
 
 #: Closed orders and trades kept of the ``unlimited`` accounts (a market source's crowd). The
@@ -136,6 +108,9 @@ class Engine:
         self.crowd_memory = crowd_memory
         self._prune_at = 2 * crowd_memory
         self._next_order_id = 1
+        self._next_client_id = 0
+        #: Per symbol: ``MAX_NUM_ORDER_AMENDS``, or None where amending is not allowed.
+        self._amends: dict[str, int | None] = {}
         self._rates: dict[str, tuple[Fraction, Fraction]] = {}
         self._units: dict[str, tuple[int, int]] = {}
         #: Per symbol: how a user's order takes external liquidity, ``(order, units wanted,
@@ -147,10 +122,13 @@ class Engine:
 
     # -- set-up ---------------------------------------------------------------------------
 
-    def add_market(self, market: Market, max_open_orders: int = 200) -> None:
+    def add_market(
+        self, market: Market, max_open_orders: int = 200, max_amends: int | None = 10
+    ) -> None:
         """Add a symbol; its value of one tick × one qty unit must be a whole amount unit.
 
-        ``max_open_orders`` is the ``MAX_NUM_ORDERS`` filter: open orders per account.
+        ``max_open_orders`` is the ``MAX_NUM_ORDERS`` filter: open orders per account;
+        ``max_amends`` the ``MAX_NUM_ORDER_AMENDS`` filter (None: ``amendAllowed`` false).
         """
         value = market.tick_size * market.qty_unit * (10**AMOUNT_DECIMALS)
         base = market.qty_unit * (10**AMOUNT_DECIMALS)
@@ -159,6 +137,7 @@ class Engine:
         sym = market.exchange_symbol
         self.books[sym] = SymbolBook(market=market)
         self._max_open[sym] = max_open_orders
+        self._amends[sym] = max_amends
         self._units[sym] = (int(value), int(base))
         ext = self.ledger.accounts[EXTERNAL_KEY]
         for asset in (market.base, market.quote):
@@ -204,10 +183,7 @@ class Engine:
     def place(self, api_key: str, req: NewOrder, now_ns: int) -> Order:
         """Accept, match and maybe rest a new order; raises :class:`SimError` on a reject."""
         account = self.account(api_key)
-        book = self.book(req.symbol)
-        if book.status != TRADING:
-            raise errors.market_closed()
-        self._check_filters(book.market, req)
+        book = self.check_new(req)
         cid = req.client_order_id
         if cid:
             known = self._by_client.get((api_key, req.symbol, cid))
@@ -220,24 +196,11 @@ class Engine:
         crowded = req.type != MARKET and len(mine) >= limit and api_key not in self.unlimited
         if crowded and sum(1 for o in mine.values() if o.symbol == req.symbol) >= limit:
             raise errors.filter_failure("MAX_NUM_ORDERS")
-        if req.type == LIMIT_MAKER and self._crosses(book, side, req.price):
+        if req.type == LIMIT_MAKER and crosses(book, side, req.price):
             raise errors.would_take()
-        order = Order(
-            order_id=self._next_order_id,
-            client_order_id=cid or f"sim-{self._next_order_id}",
-            api_key=api_key,
-            symbol=req.symbol,
-            side=side,
-            type=req.type,
-            tif=req.tif if req.type == LIMIT else GTC,
-            price=req.price if req.type != MARKET else 0,
-            orig_units=req.units,
-            quote_amount=req.quote_amount,
-            time_ns=now_ns,
-            update_ns=now_ns,
-        )
+        order = self._new_order(api_key, req, now_ns)
         market = book.market
-        to_lock = self._initial_lock(book, order)
+        to_lock = initial_lock(book, order, *self._units[req.symbol])
         lock_asset = market.quote if side is Side.BUY else market.base
         account.lock(lock_asset, to_lock)  # raises -2010 before any state changes
         order.locked = to_lock
@@ -248,7 +211,8 @@ class Engine:
             self._forget_crowd_orders()
         touched: dict[str, set[str]] = {api_key: {lock_asset}}
         self._report(order, "NEW", now_ns)
-        if order.tif == FOK and not self._fok_fillable(book, order):
+        if order.tif == FOK and not fok_fillable(book, order, self._units[req.symbol][0]):
+            order.expiry_reason = EXPIRY_FOK
             self._finish(book, order, EXPIRED, touched, now_ns)
             self._flush(book, touched, now_ns)
             return order
@@ -260,9 +224,23 @@ class Engine:
             if order.type == MARKET and order.quote_amount and order.side is Side.BUY:
                 order.orig_units = order.executed_units
             status = FILLED if order.remaining == 0 and order.executed_units else EXPIRED
+            if status == EXPIRED:
+                order.expiry_reason = EXPIRY_IOC if order.tif == IOC else EXPIRY_LIQUIDITY
             self._finish(book, order, status, touched, now_ns)
         self._flush(book, touched, now_ns)
         return order
+
+    def check_new(self, req: NewOrder) -> SymbolBook:
+        """The symbol's book if ``req`` passes the symbol's status and filters, else raise.
+
+        What cancel-replace evaluates before it cancels anything ("Filters and Order Count
+        are evaluated before the processing of the cancellation and order placement").
+        """
+        book = self.book(req.symbol)
+        if book.status != TRADING:
+            raise errors.market_closed()
+        check_filters(book.market, req)
+        return book
 
     def cancel(
         self,
@@ -271,36 +249,159 @@ class Engine:
         now_ns: int,
         order_id: int | None = None,
         client_order_id: str | None = None,
+        *,
+        cancel_client_order_id: str = "",
+        restriction: str = "",
     ) -> Order:
-        """Cancel one open order by id or client id; -2011 if it is not open."""
+        """Cancel one open order by id or client id; -2011 if it is not open.
+
+        Args:
+            api_key: The account.
+            symbol: Exchange symbol.
+            now_ns: Time of the cancel.
+            order_id: The order's id (searched first when both ids are given; the client id
+                must then match it).
+            client_order_id: The order's client id.
+            cancel_client_order_id: The cancel request's own id (``newClientOrderId``);
+                generated when empty. It is the cancel report's ``c`` and the reply's
+                ``clientOrderId``; the order's id is ``C`` / ``origClientOrderId``.
+            restriction: ``ONLY_NEW`` or ``ONLY_PARTIALLY_FILLED`` (``cancelRestrictions``):
+                the cancel fails with -2011 unless the order has that status.
+        """
         book = self.book(symbol)
+        if restriction and restriction not in CANCEL_RESTRICTIONS:
+            raise errors.SimError(-1145, "Invalid cancelRestrictions")
         order = self._find(api_key, symbol, order_id, client_order_id)
         if order is None or not order.is_open:
             raise errors.unknown_order()
+        if restriction and order.status != CANCEL_RESTRICTIONS[restriction]:
+            raise errors.SimError(-2011, "Order was not canceled due to cancel restrictions.")
         touched: dict[str, set[str]] = {}
+        order.cancel_client_order_id = cancel_client_order_id or self._new_client_id()
         self._unrest(book, order)
         self._finish(book, order, CANCELED, touched, now_ns)
         self._flush(book, touched, now_ns)
         return order
 
-    def cancel_all(self, api_key: str, symbol: str, now_ns: int) -> list[Order]:
-        """Cancel every open order of the account on ``symbol``; -2011 if there is none."""
+    def cancel_all(
+        self, api_key: str, symbol: str, now_ns: int, cancel_client_order_id: str = ""
+    ) -> list[Order]:
+        """Cancel every open order of the account on ``symbol``; -2011 if there is none.
+
+        One cancel id (generated when empty) names every cancel of the request, as on
+        Binance.
+        """
         book = self.book(symbol)
         open_orders = self.open_orders(api_key, symbol)
         if not open_orders:
             raise errors.unknown_order()
         touched: dict[str, set[str]] = {}
+        cancel_id = cancel_client_order_id or self._new_client_id()
         for order in open_orders:
+            order.cancel_client_order_id = cancel_id
             self._unrest(book, order)
             self._finish(book, order, CANCELED, touched, now_ns)
         self._flush(book, touched, now_ns)
         return open_orders
 
+    def amend(
+        self,
+        api_key: str,
+        symbol: str,
+        now_ns: int,
+        order_id: int | None,
+        client_order_id: str | None,
+        new_units: int,
+        new_client_order_id: str = "",
+    ) -> tuple[Order, str]:
+        """Reduce an open order's quantity in place, keeping its priority.
+
+        Binance's "Order Amend Keep Priority": only a decrease (``newQty`` above 0 and below
+        the order's quantity); the order keeps its id and its place in the queue, its
+        client id becomes ``new_client_order_id`` (generated when empty; the current id may
+        be sent to keep it), what it no longer needs is unlocked, and the user stream gets an
+        ``executionReport`` with execution type ``REPLACED``. A new quantity at or below what
+        already executed leaves nothing open: the order expires (the simulator's reading of
+        the documented "the order expires because of the amendment").
+
+        Returns:
+            The order after the amend and the client id it had before.
+
+        Raises:
+            SimError: -2038 (unknown or closed order, an increase, no change, too many
+                amendments), -1013 (the new quantity breaks ``LOT_SIZE``).
+        """
+        book = self.book(symbol)
+        spec = self._amends[symbol]
+        if spec is None:
+            raise errors.amend_rejected("Order amend is not supported for this symbol.")
+        order = self._find(api_key, symbol, order_id, client_order_id)
+        if order is None or not order.is_open:
+            raise errors.amend_rejected("Unknown order sent.")
+        if new_units > order.orig_units:
+            raise errors.amend_rejected("Order amend (quantity increase) is not supported.")
+        if new_units == order.orig_units:
+            raise errors.amend_rejected("The requested action would change no state; rejecting.")
+        if order.amends >= spec:
+            raise errors.amend_rejected("Filter failure: MAX_NUM_ORDER_AMENDS")
+        market = book.market
+        if new_units <= 0 or new_units < market.qty_to_units(market.min_qty):
+            raise errors.filter_failure("LOT_SIZE")
+        before = order.client_order_id
+        after = new_client_order_id or self._new_client_id()
+        if after != before:
+            known = self._by_client.get((api_key, symbol, after))
+            if known is not None and self.orders[known].is_open:
+                raise errors.amend_rejected("Duplicate order sent.")
+        give_back = order.remaining - max(new_units - order.executed_units, 0)
+        self._shrink(book, order, give_back)
+        order.orig_units = max(new_units, order.executed_units)
+        buy = order.side is Side.BUY
+        # What the order no longer needs: all of its lock once nothing is left open.
+        freed = order.locked
+        if order.remaining:
+            freed = (
+                self.quote_value(symbol, order.price, give_back)
+                if buy
+                else give_back * (self._units[symbol][1])
+            )
+        asset = market.quote if buy else market.base
+        self.ledger.accounts[api_key].unlock(asset, freed)
+        order.locked -= freed
+        order.amends += 1
+        order.update_ns = now_ns
+        if after != before:
+            self._by_client.pop((api_key, symbol, before), None)
+            self._by_client[(api_key, symbol, after)] = order.order_id
+            order.client_order_id = after
+        if order.remaining == 0:
+            self._unrest(book, order)
+            order.status, order.expiry_reason = EXPIRED, EXPIRY_NONE
+        self._report(order, "REPLACED", now_ns)
+        self._flush(book, {api_key: {asset}}, now_ns)
+        return order, before
+
+    def report_rejected(self, api_key: str, req: NewOrder, reason: str, now_ns: int) -> None:
+        """Report a new order the matching engine rejected (cancel-replace's new order).
+
+        The user stream gets an ``executionReport`` with execution type ``REJECTED`` and the
+        reject reason ``r`` (Binance's enums, "Execution types": REJECTED is sent for a
+        cancel-replace whose new order is rejected after the cancel succeeded).
+        """
+        order = self._new_order(api_key, req, now_ns)
+        order.status = REJECTED
+        self._next_order_id += 1
+        self._report(order, REJECTED, now_ns, reject_reason=reason)
+
     def get_order(
         self, api_key: str, symbol: str, order_id: int | None, client_order_id: str | None
     ) -> Order:
-        """An order of the account, or -2013."""
+        """An order of the account, or -2013 (-2039 when the two ids name different orders)."""
         self.book(symbol)
+        if order_id is not None and client_order_id:
+            by_id = self._find(api_key, symbol, order_id, None)
+            if by_id is not None and by_id.client_order_id != client_order_id:
+                raise errors.SimError(-2039, "Client order ID is not correct for this order ID.")
         order = self._find(api_key, symbol, order_id, client_order_id)
         if order is None:
             raise errors.no_such_order()
@@ -361,7 +462,7 @@ class Engine:
         book.trade_id += 1
         touched: dict[str, set[str]] = {}
         self._shrink(book, order, units)
-        self._settle(book, order, tick, units, True, book.trade_id, touched, now_ns)
+        self.settle(book, order, tick, units, True, book.trade_id, touched, now_ns)
         settle_external(self, book, order.side, tick, units)
         if order.remaining == 0:
             self._open[order.api_key].pop(order.order_id, None)
@@ -382,72 +483,6 @@ class Engine:
 
     # -- internals ------------------------------------------------------------------------
 
-    def _check_filters(self, market: Market, req: NewOrder) -> None:
-        sized = req.type != MARKET or not req.quote_amount
-        if sized and (req.units <= 0 or req.units < market.qty_to_units(market.min_qty)):
-            raise errors.filter_failure("LOT_SIZE")
-        if req.type != MARKET:
-            if req.price <= 0:
-                raise errors.filter_failure("PRICE_FILTER")
-            if market.notional(req.price, req.units) < market.min_notional:
-                raise errors.filter_failure("NOTIONAL")
-        elif req.quote_amount and req.quote_amount < market.min_notional.scaleb(AMOUNT_DECIMALS):
-            raise errors.filter_failure("NOTIONAL")
-
-    @staticmethod
-    def _crosses(book: SymbolBook, side: Side, price: int) -> bool:
-        # Only users' orders are matchable here; external levels count for LIMIT_MAKER too,
-        # since on the venue they are real orders the maker order would take.
-        if side is Side.BUY:
-            best = book.best_user(-1)
-            ext = min(book.ext_asks) if book.ext_asks else None
-            return (best is not None and best <= price) or (ext is not None and ext <= price)
-        best = book.best_user(1)
-        ext = max(book.ext_bids) if book.ext_bids else None
-        return (best is not None and best >= price) or (ext is not None and ext >= price)
-
-    def _initial_lock(self, book: SymbolBook, order: Order) -> int:
-        sym = order.symbol
-        if order.side is Side.SELL:
-            if order.type == MARKET and order.quote_amount:
-                units = self._walk(book, order, budget=order.quote_amount)[0]
-                return self.base_value(sym, units)
-            return self.base_value(sym, order.orig_units)
-        if order.type != MARKET:
-            return self.quote_value(sym, order.price, order.orig_units)
-        if order.quote_amount:
-            return order.quote_amount
-        return self._walk(book, order, budget=None)[1]
-
-    def _walk(self, book: SymbolBook, order: Order, budget: int | None) -> tuple[int, int]:
-        # Units and quote value the order could take from the public book (users' orders and
-        # external levels): exact without external liquidity, an upper bound with it.
-        opposite = -1 if order.side is Side.BUY else 1
-        if book.ext_bids or book.ext_asks:
-            levels = book.public_levels(opposite, 1 << 30)
-        else:
-            ticks = book.ask_ticks if order.side is Side.BUY else reversed(book.bid_ticks)
-            agg = book.user_asks if order.side is Side.BUY else book.user_bids
-            levels = [(t, agg[t]) for t in ticks]
-        lot = book.market.units_per_lot
-        want = order.orig_units if budget is None else None
-        units = value = 0
-        for tick, level in levels:
-            if order.type != MARKET and not _acceptable(order, tick):
-                break
-            take = level if want is None else min(level, want - units)
-            if budget is not None:
-                per_lot = self.quote_value(order.symbol, tick, lot)
-                take = min(take, (budget - value) // per_lot * lot)
-            units += take
-            value += self.quote_value(order.symbol, tick, take)
-            if (want is not None and units >= want) or take < level:
-                break
-        return units, value
-
-    def _fok_fillable(self, book: SymbolBook, order: Order) -> bool:
-        return self._walk(book, order, budget=None)[0] >= order.orig_units
-
     def _match(
         self, book: SymbolBook, taker: Order, touched: dict[str, set[str]], now: int
     ) -> None:
@@ -460,12 +495,12 @@ class Engine:
         if budget is not None and buy:
             taker.orig_units = 1 << 62  # bounded by the budget; set to executed at the end
         elif budget is not None:
-            taker.orig_units = self._walk(book, taker, budget=budget)[0]
+            taker.orig_units = reach(book, taker, budget, self._units[taker.symbol][0])[0]
         hook = self.external_takers.get(taker.symbol)
         limit = None if taker.type == MARKET else taker.price
         while taker.remaining > 0:
             tick: int | None = (opposite[0] if buy else opposite[-1]) if opposite else None
-            if tick is not None and limit is not None and not _acceptable(taker, tick):
+            if tick is not None and limit is not None and not acceptable(taker, tick):
                 tick = None
             if hook is not None:
                 ext_limit = limit if tick is None else (tick - 1 if buy else tick + 1)
@@ -503,8 +538,8 @@ class Engine:
         book.trade_id += 1
         # The maker's public level shrinks by the fill.
         self._shrink(book, maker, units)
-        self._settle(book, maker, tick, units, True, book.trade_id, touched, now)
-        self._settle(book, taker, tick, units, False, book.trade_id, touched, now)
+        self.settle(book, maker, tick, units, True, book.trade_id, touched, now)
+        self.settle(book, taker, tick, units, False, book.trade_id, touched, now)
         self.events.append(
             PublicTrade(taker.symbol, book.trade_id, tick, units, maker.side is Side.BUY, now)
         )
@@ -516,7 +551,7 @@ class Engine:
             del agg[order.price]
         book.changes[(int(order.side), order.price)] = book.level(int(order.side), order.price)
 
-    def _settle(
+    def settle(
         self,
         book: SymbolBook,
         order: Order,
@@ -527,7 +562,11 @@ class Engine:
         touched: dict[str, set[str]],
         now: int,
     ) -> None:
-        # Pay out of the order's lock, credit what it bought less the fee, and report.
+        """Settle one side of a fill: pay out of the order's lock, credit less the fee, report.
+
+        Public for :mod:`.external` (its :class:`~pegbot.sim.external.Settlement`), which
+        settles the user's side of a fill against the replayed market.
+        """
         market = book.market
         sym = order.symbol
         quote = self.quote_value(sym, tick, units)
@@ -573,11 +612,13 @@ class Engine:
                 is_maker=is_maker,
             )
         )
+        book.execution_id += 1
         self.events.append(
             ExecutionReport(
                 api_key=order.api_key,
                 order=dataclasses.replace(order),
                 exec_type="TRADE",
+                execution_id=book.execution_id,
                 time_ns=now,
                 last_units=units,
                 last_price=tick,
@@ -615,17 +656,48 @@ class Engine:
                 del self._by_client[key]
         self._prune_at = max(2 * self.crowd_memory, 2 * len(self.orders))
 
-    def _report(self, order: Order, exec_type: str, now: int) -> None:
+    def _report(
+        self, order: Order, exec_type: str, now: int, *, reject_reason: str = "NONE"
+    ) -> None:
         if exec_type == "TRADE":
             return  # the fill itself was reported
+        book = self.books[order.symbol]
+        book.execution_id += 1
+        cancel = exec_type == CANCELED
         self.events.append(
             ExecutionReport(
                 api_key=order.api_key,
                 order=dataclasses.replace(order),
                 exec_type=exec_type,
                 time_ns=now,
+                client_order_id=order.cancel_client_order_id if cancel else "",
+                orig_client_order_id=order.client_order_id if cancel else "",
+                execution_id=book.execution_id,
+                reject_reason=reject_reason,
             )
         )
+
+    def _new_order(self, api_key: str, req: NewOrder, now: int) -> Order:
+        # The order a request makes, under the next order id (taken by the caller).
+        return Order(
+            order_id=self._next_order_id,
+            client_order_id=req.client_order_id or f"sim-{self._next_order_id}",
+            api_key=api_key,
+            symbol=req.symbol,
+            side=req.side,
+            type=req.type,
+            tif=req.tif if req.type == LIMIT else GTC,
+            price=req.price if req.type != MARKET else 0,
+            orig_units=req.units,
+            quote_amount=req.quote_amount,
+            time_ns=now,
+            update_ns=now,
+        )
+
+    def _new_client_id(self) -> str:
+        # Binance generates ids for cancels and amends that do not name their own.
+        self._next_client_id += 1
+        return f"sim-c{self._next_client_id}"
 
     def _rest(self, book: SymbolBook, order: Order) -> None:
         self._open.setdefault(order.api_key, {})[order.order_id] = order
@@ -644,9 +716,11 @@ class Engine:
         queue = book.orders[self._key(order.side, order.price)]
         queue.remove(order)
         agg = book.user_bids if order.side is Side.BUY else book.user_asks
-        agg[order.price] -= order.remaining
-        if agg[order.price] == 0:
-            del agg[order.price]
+        left = agg.get(order.price, 0) - order.remaining
+        if left:
+            agg[order.price] = left
+        else:
+            agg.pop(order.price, None)
         if not queue:
             self._drop_tick(book, order.side, order.price)
         book.changes[(int(order.side), order.price)] = book.level(int(order.side), order.price)
@@ -666,6 +740,8 @@ class Engine:
     ) -> Order | None:
         if order_id is not None:
             order = self.orders.get(order_id)
+            if order is not None and client_order_id and order.client_order_id != client_order_id:
+                return None  # both given: the id is searched, the client id must match it
         elif client_order_id:
             oid = self._by_client.get((api_key, symbol, client_order_id))
             order = self.orders.get(oid) if oid is not None else None
@@ -679,24 +755,7 @@ class Engine:
         return order
 
     def _flush(self, book: SymbolBook, touched: dict[str, set[str]], now: int) -> None:
-        # One depth event per operation; each changed level consumes one update id.
-        if book.changes:
-            bids = tuple((t, q) for (s, t), q in book.changes.items() if s > 0)
-            asks = tuple((t, q) for (s, t), q in book.changes.items() if s < 0)
-            first = book.update_id + 1
-            book.update_id += len(book.changes)
-            book.changes = {}
-            self.events.append(
-                DepthUpdate(book.market.exchange_symbol, first, book.update_id, bids, asks, now)
-            )
-            bb = book.public_levels(1, 1)
-            ba = book.public_levels(-1, 1)
-            top = (*(bb[0] if bb else (0, 0)), *(ba[0] if ba else (0, 0)))
-            if top != book.top:
-                book.top = top
-                self.events.append(
-                    BookTicker(book.market.exchange_symbol, book.update_id, *top, now)
-                )
+        self.events.extend(book.drain_changes(now))
         for api_key, assets in touched.items():
             account = self.ledger.accounts[api_key]
             account.update_ns = now
@@ -710,7 +769,3 @@ class Engine:
                     ),
                 )
             )
-
-
-def _acceptable(order: Order, tick: int) -> bool:
-    return tick <= order.price if order.side is Side.BUY else tick >= order.price

@@ -94,3 +94,8 @@ def bad_enum(name: str) -> SimError:
 def precision_over(name: str) -> SimError:
     """-1111: more decimals than the asset allows."""
     return SimError(-1111, f"Parameter '{name}' has too much precision.")
+
+
+def amend_rejected(msg: str) -> SimError:
+    """-2038: the matching engine refused an order amend (``msg`` says why)."""
+    return SimError(-2038, msg)

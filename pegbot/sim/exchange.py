@@ -4,7 +4,8 @@
 faults, and turns engine events into stream messages: depth diffs are merged per symbol and
 pushed every ``depth_interval_ms`` (a gap in update ids is never merged over, so an injected
 skip reaches clients), trades and book tickers go out at once, execution reports and balance
-updates go to the user-data subscriptions of their account.
+updates go to the user-data subscriptions of their account. An order's first fill takes it
+off its account's unfilled order count.
 """
 
 from __future__ import annotations
@@ -20,15 +21,7 @@ from pegbot.timeunits import NS_PER_MS
 
 from .accounts import Ledger
 from .config import SimConfig, SymbolConfig
-from .engine import (
-    AccountUpdate,
-    BookTicker,
-    DepthUpdate,
-    Engine,
-    Event,
-    ExecutionReport,
-    PublicTrade,
-)
+from .engine import Engine
 from .faults import Faults
 from .formats import (
     account_position,
@@ -37,6 +30,7 @@ from .formats import (
     execution_report,
     trade_event,
 )
+from .model import AccountUpdate, BookTicker, DepthUpdate, Event, ExecutionReport, PublicTrade
 from .ratelimit import RateLimiter
 
 
@@ -86,7 +80,8 @@ class Exchange:
             ledger.add(acct.api_key, acct.api_secret.get_secret_value(), acct.balances)
         self.engine = Engine([], ledger)
         for spec in config.symbols:
-            self.engine.add_market(spec.market(), spec.max_num_orders)
+            amends = spec.max_num_order_amends if spec.amend_allowed else None
+            self.engine.add_market(spec.market(), spec.max_num_orders, amends)
         for spec in config.symbols:
             self.engine.set_status(spec.exchange_symbol, spec.status)
         for halted in config.faults.halted:
@@ -106,7 +101,7 @@ class Exchange:
 
     def now_ns(self) -> int:
         """Server time in ns (real clock plus the skew fault)."""
-        return self._clock() + self.faults.clock_skew_ms * 1_000_000
+        return self._clock() + self.faults.clock_skew_ms * NS_PER_MS
 
     def now_ms(self) -> int:
         """Server time in ms."""
@@ -130,6 +125,14 @@ class Exchange:
             self._merge_depth(ev)
             return
         if isinstance(ev, ExecutionReport | AccountUpdate):
+            first_fill = (
+                isinstance(ev, ExecutionReport)
+                and ev.exec_type == "TRADE"
+                and ev.order.executed_units == ev.last_units
+            )
+            if first_fill:
+                # One unfilled order less (Spot Unfilled Order Count Rules).
+                self.limiter.order_filled(ev.api_key, ev.time_ns)
             if self.users is None or not self.users.has_user(ev.api_key):
                 return  # nobody listens: skip the formatting
             if isinstance(ev, ExecutionReport):

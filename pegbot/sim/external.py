@@ -4,19 +4,21 @@ The engine matches users' orders against each other; a replay source adds the ta
 external liquidity and decides, through an :data:`ExternalTaker`, how much of them an incoming
 order takes. The fills settle against :data:`EXTERNAL_KEY`, an account funded beyond any need,
 so that assets stay conserved across the whole ledger.
+
+This module depends on the engine only through :class:`Settlement`, the few things of the
+engine a replay fill needs (values of a fill, the ledger, the event list, settling one side of
+a fill); the engine satisfies it structurally and imports this module, never the other way.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from pegbot.market import Side
 
-from .model import Order, PublicTrade, SymbolBook
-
-if TYPE_CHECKING:
-    from .engine import Engine
+from .accounts import Ledger
+from .model import Event, Order, PublicTrade, SymbolBook
 
 #: How a user's order takes external liquidity: ``(order, units wanted, limit tick or None,
 #: now) -> [(tick, units)]``, best price first, never beyond the limit.
@@ -28,8 +30,37 @@ EXTERNAL_KEY = "__external_market__"
 EXTERNAL_FUNDS = 10**40
 
 
+class Settlement(Protocol):
+    """What of the engine settling a fill against the external market needs."""
+
+    ledger: Ledger
+    events: list[Event]
+
+    def quote_value(self, symbol: str, ticks: int, units: int) -> int:
+        """Amount units of quote worth ``units`` at ``ticks``."""
+        ...
+
+    def base_value(self, symbol: str, units: int) -> int:
+        """Amount units of base in ``units`` qty units."""
+        ...
+
+    def settle(
+        self,
+        book: SymbolBook,
+        order: Order,
+        tick: int,
+        units: int,
+        is_maker: bool,
+        trade_id: int,
+        touched: dict[str, set[str]],
+        now: int,
+    ) -> None:
+        """Settle one side of a fill: pay out of ``order``'s lock, credit, record, report."""
+        ...
+
+
 def take_external(
-    engine: Engine,
+    engine: Settlement,
     book: SymbolBook,
     order: Order,
     hook: ExternalTaker,
@@ -69,13 +100,13 @@ def take_external(
         if units <= 0:
             break
         book.trade_id += 1
-        engine._settle(book, order, tick, units, False, book.trade_id, touched, now)
+        engine.settle(book, order, tick, units, False, book.trade_id, touched, now)
         settle_external(engine, book, order.side, tick, units)
         engine.events.append(PublicTrade(order.symbol, book.trade_id, tick, units, not buy, now))
 
 
 def settle_external(
-    engine: Engine, book: SymbolBook, user_side: Side, tick: int, units: int
+    engine: Settlement, book: SymbolBook, user_side: Side, tick: int, units: int
 ) -> None:
     """Move the assets of a fill on the external account's side."""
     # The external market is the counterparty: it delivers what the user receives.

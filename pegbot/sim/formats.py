@@ -6,15 +6,16 @@ Prices and quantities leave as Binance prints them: decimal strings with eight d
 
 from __future__ import annotations
 
+import zlib
 from decimal import Decimal
 from typing import Any
 
 from pegbot.market import Market, Side
 from pegbot.timeunits import NS_PER_MS
 
-from .accounts import format_amount
+from .accounts import Account, format_amount
 from .config import SymbolConfig
-from .engine import (
+from .model import (
     AccountTrade,
     AccountUpdate,
     BookTicker,
@@ -97,20 +98,58 @@ def query_order_json(market: Market, order: Order) -> dict[str, Any]:
         "workingTime": ms(order.working_ns) if order.working_ns >= 0 else ms(order.time_ns),
         "selfTradePreventionMode": "NONE",
     }
+    if order.status == "EXPIRED":
+        out["expiryReason"] = order.expiry_reason or "NONE"
     return out
 
 
-def cancel_json(market: Market, order: Order, orig_client_order_id: str) -> dict[str, Any]:
-    """The reply to a cancel."""
+def cancel_json(market: Market, order: Order) -> dict[str, Any]:
+    """The reply to a cancel (REST "Cancel order", WS API ``order.cancel``).
+
+    ``clientOrderId`` is the cancel's own id, ``origClientOrderId`` the order's.
+    """
     return {
         "symbol": order.symbol,
-        "origClientOrderId": orig_client_order_id,
+        "origClientOrderId": order.client_order_id,
         "orderId": order.order_id,
         "orderListId": -1,
-        "clientOrderId": order.client_order_id,
+        "clientOrderId": order.cancel_client_order_id,
         "transactTime": ms(order.update_ns),
         **_order_fields(market, order),
         "selfTradePreventionMode": "NONE",
+    }
+
+
+def amend_json(
+    market: Market, order: Order, orig_client_order_id: str, execution_id: int
+) -> dict[str, Any]:
+    """The reply to an amend: the transaction, its execution id and the amended order.
+
+    REST ``PUT /api/v3/order/amend/keepPriority`` and WS API ``order.amend.keepPriority``.
+    """
+    amended: dict[str, Any] = {
+        "symbol": order.symbol,
+        "orderId": order.order_id,
+        "orderListId": -1,
+        "origClientOrderId": orig_client_order_id,
+        "clientOrderId": order.client_order_id,
+        "price": price_str(market, order.price),
+        "qty": qty_str(market, order.orig_units),
+        "executedQty": qty_str(market, order.executed_units),
+        "preventedQty": qty_str(market, 0),
+        "quoteOrderQty": format_amount(order.quote_amount),
+        "cumulativeQuoteQty": format_amount(order.cum_quote),
+        "status": order.status,
+        "timeInForce": order.tif,
+        "type": order.type,
+        "side": _side(order.side),
+    }
+    amended["workingTime"] = ms(order.working_ns if order.working_ns >= 0 else order.time_ns)
+    amended["selfTradePreventionMode"] = "NONE"
+    return {
+        "transactTime": ms(order.update_ns),
+        "executionId": execution_id,
+        "amendedOrder": amended,
     }
 
 
@@ -162,8 +201,10 @@ def exchange_symbol_json(spec: SymbolConfig, status: str) -> dict[str, Any]:
         "otoAllowed": False,
         "quoteOrderQtyMarketAllowed": True,
         "allowTrailingStop": False,
+        "opoAllowed": False,
         "cancelReplaceAllowed": True,
-        "amendAllowed": False,
+        "amendAllowed": spec.amend_allowed,
+        "pegInstructionsAllowed": False,
         "isSpotTradingAllowed": True,
         "isMarginTradingAllowed": False,
         "filters": [
@@ -188,6 +229,7 @@ def exchange_symbol_json(spec: SymbolConfig, status: str) -> dict[str, Any]:
                 "avgPriceMins": 5,
             },
             {"filterType": "MAX_NUM_ORDERS", "maxNumOrders": spec.max_num_orders},
+            {"filterType": "MAX_NUM_ORDER_AMENDS", "maxNumOrderAmends": spec.max_num_order_amends},
         ],
         "permissions": [],
         "permissionSets": [["SPOT"]],
@@ -237,13 +279,19 @@ def book_ticker_event(market: Market, ev: BookTicker) -> dict[str, Any]:
 
 
 def execution_report(market: Market, ev: ExecutionReport, event_ns: int) -> dict[str, Any]:
-    """An ``executionReport`` user-data event."""
+    """An ``executionReport`` user-data event (User Data Streams, "Order Update").
+
+    ``c`` is the cancel's own id on a cancel and ``C`` the canceled order's id (``""``
+    otherwise; an amend reports the order's new id in ``c``). Conditional fields appear only under
+    their documented conditions: ``eR`` when the order expired; ``v`` (prevented match id)
+    never, since the simulator has no self-trade prevention.
+    """
     o = ev.order
-    return {
+    out: dict[str, Any] = {
         "e": "executionReport",
         "E": ms(event_ns),
         "s": o.symbol,
-        "c": o.client_order_id,
+        "c": ev.client_order_id or o.client_order_id,
         "S": _side(o.side),
         "o": o.type,
         "f": o.tif,
@@ -252,10 +300,10 @@ def execution_report(market: Market, ev: ExecutionReport, event_ns: int) -> dict
         "P": "0.00000000",
         "F": "0.00000000",
         "g": -1,
-        "C": ev.orig_client_order_id if ev.exec_type == "CANCELED" else "",
+        "C": ev.orig_client_order_id,
         "x": ev.exec_type,
         "X": o.status,
-        "r": "NONE",
+        "r": ev.reject_reason,
         "i": o.order_id,
         "l": qty_str(market, ev.last_units),
         "z": qty_str(market, o.executed_units),
@@ -264,8 +312,7 @@ def execution_report(market: Market, ev: ExecutionReport, event_ns: int) -> dict
         "N": ev.commission_asset or None,
         "T": ms(ev.time_ns),
         "t": ev.trade_id,
-        "v": 0,
-        "I": ev.trade_id if ev.trade_id > 0 else o.order_id,
+        "I": ev.execution_id,
         "w": o.is_open,
         "m": ev.is_maker,
         "M": False,
@@ -273,9 +320,14 @@ def execution_report(market: Market, ev: ExecutionReport, event_ns: int) -> dict
         "Z": format_amount(o.cum_quote),
         "Y": format_amount(ev.last_quote),
         "Q": format_amount(o.quote_amount),
+        # Every order type the simulator takes works on arrival (no stop or pending list
+        # order waits off the book), so W is always there, as workingTime is in replies.
         "W": ms(o.working_ns) if o.working_ns >= 0 else ms(o.time_ns),
         "V": "NONE",
     }
+    if o.status == "EXPIRED":
+        out["eR"] = o.expiry_reason or "NONE"
+    return out
 
 
 def account_position(ev: AccountUpdate) -> dict[str, Any]:
@@ -285,4 +337,41 @@ def account_position(ev: AccountUpdate) -> dict[str, Any]:
         "E": ms(ev.time_ns),
         "u": ms(ev.time_ns),
         "B": [{"a": a, "f": format_amount(f), "l": format_amount(lk)} for a, f, lk in ev.balances],
+    }
+
+
+def account_json(
+    account: Account, spec: SymbolConfig, *, omit_zero: bool = False
+) -> dict[str, Any]:
+    """``GET /api/v3/account`` and the WebSocket API's ``account.status``.
+
+    Commissions are the first symbol's (the simulator has one fee schedule per symbol, and
+    Binance's account-wide fields are in basis points); ``omit_zero`` is ``omitZeroBalances``.
+    """
+    return {
+        "makerCommission": int(spec.maker_fee * 10000),
+        "takerCommission": int(spec.taker_fee * 10000),
+        "buyerCommission": 0,
+        "sellerCommission": 0,
+        "commissionRates": {
+            "maker": fixed(spec.maker_fee),
+            "taker": fixed(spec.taker_fee),
+            "buyer": "0.00000000",
+            "seller": "0.00000000",
+        },
+        "canTrade": account.can_trade,
+        "canWithdraw": True,
+        "canDeposit": True,
+        "brokered": False,
+        "requireSelfTradePrevention": False,
+        "preventSor": False,
+        "updateTime": ms(account.update_ns),
+        "accountType": "SPOT",
+        "balances": [
+            {"asset": a, "free": format_amount(b.free), "locked": format_amount(b.locked)}
+            for a, b in sorted(account.balances.items())
+            if not omit_zero or b.free or b.locked
+        ],
+        "permissions": ["SPOT"],
+        "uid": zlib.crc32(account.api_key.encode()) % 10**9,
     }

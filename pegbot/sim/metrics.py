@@ -37,7 +37,7 @@ from prometheus_client.registry import Collector
 
 from pegbot.market import Side
 
-from .engine import Event, ExecutionReport, PublicTrade
+from .model import Event, ExecutionReport, PublicTrade
 
 if TYPE_CHECKING:
     from .server import SimServer

@@ -17,6 +17,14 @@ CANCELED, REJECTED, EXPIRED = "CANCELED", "REJECTED", "EXPIRED"
 TRADING, HALT = "TRADING", "HALT"
 OPEN_STATUSES = frozenset({NEW, PARTIALLY_FILLED})
 ORDER_TYPES = (LIMIT, LIMIT_MAKER, MARKET)
+#: ``cancelRestrictions`` values: the cancel succeeds only from that status.
+ONLY_NEW, ONLY_PARTIALLY_FILLED = "ONLY_NEW", "ONLY_PARTIALLY_FILLED"
+CANCEL_RESTRICTIONS = {ONLY_NEW: NEW, ONLY_PARTIALLY_FILLED: PARTIALLY_FILLED}
+#: Why an order expired (the ``eR`` / ``expiryReason`` field); NONE when none applies.
+EXPIRY_NONE = "NONE"
+EXPIRY_IOC = "UNFILLED_IOC_QUANTITY_EXPIRED"
+EXPIRY_FOK = "UNFILLED_FOK_ORDER_EXPIRED"
+EXPIRY_LIQUIDITY = "INSUFFICIENT_LIQUIDITY"
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +62,13 @@ class Order:
     update_ns: int = 0
     working_ns: int = -1
     locked: int = 0
+    #: The cancel request's own client id once canceled (Binance's ``newClientOrderId`` of
+    #: the cancel; the order keeps ``client_order_id`` for queries).
+    cancel_client_order_id: str = ""
+    #: Successful amendments so far (the ``MAX_NUM_ORDER_AMENDS`` filter).
+    amends: int = 0
+    #: Why it expired (``eR``), set with status EXPIRED.
+    expiry_reason: str = ""
 
     @property
     def remaining(self) -> int:
@@ -85,7 +100,13 @@ class AccountTrade:
 
 @dataclass(frozen=True, slots=True)
 class ExecutionReport:
-    """A change to one order, for the user data stream."""
+    """A change to one order, for the user data stream.
+
+    ``client_order_id`` is the report's ``c`` when it is not the order's own id (a cancel
+    reports the cancel request's id there); ``orig_client_order_id`` is its ``C``: the
+    canceled order's id on a cancel, "" otherwise (User Data Streams, "Order Update": "This
+    is the ID of the order being canceled").
+    """
 
     api_key: str
     order: Order
@@ -99,6 +120,9 @@ class ExecutionReport:
     trade_id: int = -1
     is_maker: bool = False
     orig_client_order_id: str = ""
+    client_order_id: str = ""
+    execution_id: int = 0
+    reject_reason: str = "NONE"
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,6 +189,7 @@ class SymbolBook:
     ext_asks: dict[int, int] = field(default_factory=dict)
     update_id: int = 0
     trade_id: int = 0
+    execution_id: int = 0
     changes: dict[tuple[int, int], int] = field(default_factory=dict)
     top: tuple[int, int, int, int] = (0, 0, 0, 0)
 
@@ -179,6 +204,30 @@ class SymbolBook:
         if side > 0:
             return self.bid_ticks[-1] if self.bid_ticks else None
         return self.ask_ticks[0] if self.ask_ticks else None
+
+    def drain_changes(self, now_ns: int) -> list[DepthUpdate | BookTicker]:
+        """The depth diff of the levels changed since the last call, and the new top if moved.
+
+        One depth event per operation; each changed level consumes one update id.
+        """
+        if not self.changes:
+            return []
+        bids = tuple((t, q) for (s, t), q in self.changes.items() if s > 0)
+        asks = tuple((t, q) for (s, t), q in self.changes.items() if s < 0)
+        first = self.update_id + 1
+        self.update_id += len(self.changes)
+        self.changes = {}
+        sym = self.market.exchange_symbol
+        out: list[DepthUpdate | BookTicker] = [
+            DepthUpdate(sym, first, self.update_id, bids, asks, now_ns)
+        ]
+        bb = self.public_levels(1, 1)
+        ba = self.public_levels(-1, 1)
+        top = (*(bb[0] if bb else (0, 0)), *(ba[0] if ba else (0, 0)))
+        if top != self.top:
+            self.top = top
+            out.append(BookTicker(sym, self.update_id, *top, now_ns))
+        return out
 
     def public_levels(self, side: int, limit: int) -> list[tuple[int, int]]:
         """The best ``limit`` public levels of ``side``, best first."""

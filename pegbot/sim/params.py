@@ -14,7 +14,7 @@ from pegbot.market import Side
 from . import errors
 from .accounts import amount_from_decimal
 from .config import SymbolConfig
-from .engine import FOK, GTC, IOC, LIMIT, LIMIT_MAKER, MARKET, NewOrder
+from .model import FOK, GTC, IOC, LIMIT, LIMIT_MAKER, MARKET, NewOrder
 
 _SIDES = {"BUY": Side.BUY, "SELL": Side.SELL}
 _TIFS = (GTC, IOC, FOK)

@@ -1,17 +1,25 @@
-"""Binance's REST rate limits: request weight per IP, order counts per account, 429 then 418.
+"""Binance's rate limits: request weight per IP, unfilled order counts per account, 429, 418.
 
 Binance counts weight in fixed windows (one per calendar minute) and tells the client how much
-it used in ``X-MBX-USED-WEIGHT-1M``. Over the limit a request gets HTTP 429 with
-``Retry-After``; a client that keeps going is banned with HTTP 418 for a while. New orders
-count separately per account (``X-MBX-ORDER-COUNT-10S`` / ``-1D``); over that limit, 429 with
--1015. Time is passed in (ns), so the limiter is deterministic under test.
+it used in ``X-MBX-USED-WEIGHT-1M`` (REST) or the reply's ``rateLimits`` (WebSocket API). Over
+the limit a request gets HTTP 429 with ``Retry-After``; a client that keeps going is banned
+with HTTP 418 for a while. New orders count separately per account
+(``X-MBX-ORDER-COUNT-10S`` / ``-1D``): the *unfilled* order count, which falls by one when an
+order fills for the first time; over it, 429 with -1015. Windows are aligned (a 10 s window
+starts at :00, :10 …; a day at 00:00 UTC). Time is passed in (ns), so the limiter is
+deterministic under test.
+
+Order entry costs no weight when it succeeds (Binance's changelog, 2026-03-27 and
+2026-04-02): placing, canceling, cancel-all and cancel-replace are charged their documented
+weight up front and refunded on success; an amend is refunded only when it expired the order.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
-from pegbot.timeunits import NS_PER_MS, NS_PER_S
+from pegbot.timeunits import NS_PER_DAY, NS_PER_MIN, NS_PER_MS, NS_PER_S
 
 from . import errors
 from .config import RateLimitConfig
@@ -36,7 +44,60 @@ WEIGHTS: dict[tuple[str, str], int] = {
     ("GET", "/api/v3/allOrders"): 20,
     ("GET", "/api/v3/myTrades"): 20,
     ("POST", "/api/v3/order/cancelReplace"): 1,
+    ("PUT", "/api/v3/order/amend/keepPriority"): 4,
+    ("GET", "/api/v3/rateLimit/order"): 40,
 }
+
+#: Request weight of each WebSocket API method (``openOrders.status`` depends on ``symbol``).
+WS_WEIGHTS: dict[str, int] = {
+    "ping": 1,
+    "time": 1,
+    "order.place": 1,
+    "order.cancel": 1,
+    "order.cancelReplace": 1,
+    "order.amend.keepPriority": 4,
+    "openOrders.cancelAll": 1,
+    "order.status": 4,
+    "account.status": 20,
+    "account.rateLimits.orders": 40,
+    "userDataStream.subscribe.signature": 2,
+    "userDataStream.unsubscribe": 2,
+}
+#: What connecting to the WebSocket API costs.
+WS_CONNECT_WEIGHT = 2
+
+#: Order entry refunded on success (REST ``(method, path)`` and WebSocket API methods).
+FREE_ON_SUCCESS = frozenset(
+    {
+        ("POST", "/api/v3/order"),
+        ("DELETE", "/api/v3/order"),
+        ("DELETE", "/api/v3/openOrders"),
+        ("POST", "/api/v3/order/cancelReplace"),
+        ("WS", "order.place"),
+        ("WS", "order.cancel"),
+        ("WS", "openOrders.cancelAll"),
+        ("WS", "order.cancelReplace"),
+    }
+)
+_AMENDS = frozenset(
+    {("PUT", "/api/v3/order/amend/keepPriority"), ("WS", "order.amend.keepPriority")}
+)
+
+
+def free_on_success(method: str, path: str, reply: Any) -> bool:
+    """Whether a successful ``reply`` to ``method path`` (``WS`` + method name) costs nothing."""
+    if (method, path) in FREE_ON_SUCCESS:
+        return True
+    if (method, path) in _AMENDS and isinstance(reply, dict):
+        return bool(reply.get("amendedOrder", {}).get("status") == "EXPIRED")
+    return False
+
+
+def ws_weight(method: str, params: dict[str, str]) -> int:
+    """The weight Binance charges for a WebSocket API request."""
+    if method == "openOrders.status":
+        return 6 if "symbol" in params else 80
+    return WS_WEIGHTS.get(method, 1)
 
 
 def request_weight(method: str, path: str, params: dict[str, str]) -> int:
@@ -75,7 +136,7 @@ class RateLimiter:
     def used_weight(self, ip: str, now_ns: int) -> int:
         """Weight used by ``ip`` in the current minute."""
         win = self._ips.get(ip)
-        if win is None or win.start_ns != now_ns - now_ns % (60 * NS_PER_S):
+        if win is None or win.start_ns != now_ns - now_ns % (NS_PER_MIN):
             return 0
         return win.used
 
@@ -86,14 +147,14 @@ class RateLimiter:
         banned_until = self._bans.get(ip, 0)
         if now_ns < banned_until:
             raise _banned(banned_until, now_ns)
-        win = _roll(self._ips, ip, now_ns, 60 * NS_PER_S)
+        win = _roll(self._ips, ip, now_ns, NS_PER_MIN)
         if win.used + weight > self.config.weight_per_minute:
             win.rejected += 1
             if win.rejected > self.config.ban_after_429s:
                 until = now_ns + self.config.ban_seconds * NS_PER_S
                 self._bans[ip] = until
                 raise _banned(until, now_ns)
-            retry = (win.start_ns + 60 * NS_PER_S - now_ns + NS_PER_S - 1) // NS_PER_S
+            retry = (win.start_ns + NS_PER_MIN - now_ns + NS_PER_S - 1) // NS_PER_S
             raise errors.SimError(
                 -1003,
                 f"Too much request weight used; current limit is {self.config.weight_per_minute} "
@@ -105,12 +166,47 @@ class RateLimiter:
         win.used += weight
         return win.used
 
+    def refund(self, ip: str, weight: int, now_ns: int) -> int:
+        """Give back ``weight`` charged in the current minute; returns the minute's total."""
+        win = self._ips.get(ip)
+        if win is None or win.start_ns != now_ns - now_ns % NS_PER_MIN:
+            return 0
+        win.used = max(win.used - weight, 0)
+        return win.used
+
+    def order_filled(self, account: str, now_ns: int) -> None:
+        """An order of ``account`` filled for the first time: one unfilled order less."""
+        for table, width in ((self._orders_10s, 10 * NS_PER_S), (self._orders_day, NS_PER_DAY)):
+            win = _roll(table, account, now_ns, width)
+            win.used = max(win.used - 1, 0)
+
+    def rate_limits(
+        self, ip: str, account: str, now_ns: int, *, orders: bool
+    ) -> list[dict[str, Any]]:
+        """The WebSocket API's ``rateLimits``: weight, and the order counts when ``orders``."""
+        cfg = self.config
+        out: list[dict[str, Any]] = []
+        if orders:
+            ten, day = self.order_counts(account, now_ns)
+            out.append(_limit("ORDERS", "SECOND", 10, cfg.orders_per_10s, ten))
+            out.append(_limit("ORDERS", "DAY", 1, cfg.orders_per_day, day))
+        out.append(
+            _limit(
+                "REQUEST_WEIGHT", "MINUTE", 1, cfg.weight_per_minute, self.used_weight(ip, now_ns)
+            )
+        )
+        return out
+
+    def unfilled_order_count(self, account: str, now_ns: int) -> list[dict[str, Any]]:
+        """``GET /api/v3/rateLimit/order`` / ``account.rateLimits.orders``: every interval."""
+        return self.rate_limits("", account, now_ns, orders=True)[:2]
+
     def count_order(self, account: str, now_ns: int) -> tuple[int, int]:
         """Count one new order; returns the 10 s and day counts or raises 429 (-1015)."""
         if not self.config.enabled:
             return 0, 0
         ten = _roll(self._orders_10s, account, now_ns, 10 * NS_PER_S)
-        day = _roll(self._orders_day, account, now_ns, 86400 * NS_PER_S)
+        day = _roll(self._orders_day, account, now_ns, NS_PER_DAY)
         if ten.used + 1 > self.config.orders_per_10s:
             retry = (ten.start_ns + 10 * NS_PER_S - now_ns + NS_PER_S - 1) // NS_PER_S
             raise errors.SimError(
@@ -126,7 +222,7 @@ class RateLimiter:
                 f"Too many new orders; current limit is {self.config.orders_per_day} orders "
                 "per DAY.",
                 429,
-                {"Retry-After": str((day.start_ns + 86400 * NS_PER_S - now_ns) // NS_PER_S)},
+                {"Retry-After": str((day.start_ns + NS_PER_DAY - now_ns) // NS_PER_S)},
             )
         ten.used += 1
         day.used += 1
@@ -135,7 +231,7 @@ class RateLimiter:
     def order_counts(self, account: str, now_ns: int) -> tuple[int, int]:
         """Current 10 s and day order counts of ``account``."""
         ten = _roll(self._orders_10s, account, now_ns, 10 * NS_PER_S)
-        day = _roll(self._orders_day, account, now_ns, 86400 * NS_PER_S)
+        day = _roll(self._orders_day, account, now_ns, NS_PER_DAY)
         return ten.used, day.used
 
     def reset(self) -> None:
@@ -144,6 +240,16 @@ class RateLimiter:
         self._bans.clear()
         self._orders_10s.clear()
         self._orders_day.clear()
+
+
+def _limit(kind: str, interval: str, num: int, limit: int, count: int) -> dict[str, Any]:
+    return {
+        "rateLimitType": kind,
+        "interval": interval,
+        "intervalNum": num,
+        "limit": limit,
+        "count": count,
+    }
 
 
 def _roll(table: dict[str, _Window], key: str, now_ns: int, width: int) -> _Window:

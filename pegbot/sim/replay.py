@@ -8,7 +8,8 @@ published as public trades. Users' orders meet the tape through :mod:`pegbot.mat
 * a marketable user order takes the tape's levels through :meth:`FillEngine.take` (its
   consumed overlay stops one level from being taken twice before the tape updates it);
 * a resting user order joins the queue behind the tape's quantity at its price and fills
-  passively from the tape's trades and depth changes under the configured queue model.
+  passively from the tape's trades and depth changes under the configured queue model; an
+  amend (keep priority) shrinks it in place there too.
 
 The counterparty of those fills is the engine's external account. :meth:`TapeSource.step`
 applies the tape up to a local timestamp synchronously (tests use it);
@@ -18,23 +19,24 @@ applies the tape up to a local timestamp synchronously (tests use it);
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
 from pegbot.book import OrderBook
-from pegbot.matching import Fill, FillEngine, QueueModel, RiskAverse
+from pegbot.logging import event_log
+from pegbot.matching import EngineFill, FillEngine, QueueModel, RiskAverse
 from pegbot.tape.reader import Columns, TapeReader
 from pegbot.tape.schema import CLEAR, DIFF, SNAPSHOT, TRADE, TapeMeta
+from pegbot.timeunits import NS_PER_S
 
 from .config import SymbolConfig
-from .engine import EXTERNAL_KEY
 from .exchange import Exchange
+from .external import EXTERNAL_KEY
 from .model import Event, ExecutionReport, Order
 
-log = logging.getLogger(__name__)
+log = event_log(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,7 +138,11 @@ class TapeSource:
         if live is None:
             return
         tracked = live.order_id in self.fills
-        if live.is_open and not tracked:
+        view = self.fills.order(live.order_id) if tracked else None
+        if view is not None and live.is_open and live.remaining < view.leaves_units:
+            # Amended down: keep the order's place in the tape's queue, smaller.
+            self.fills.amend(live.order_id, view.qty_units - view.leaves_units + live.remaining)
+        elif live.is_open and not tracked:
             level = (self.book.bids if live.side > 0 else self.book.asks).get(live.price, 0)
             self.fills.add(
                 live.order_id, int(live.side), live.price, live.remaining, level, ev.time_ns
@@ -144,7 +150,7 @@ class TapeSource:
         elif not live.is_open and tracked:
             self.fills.cancel(live.order_id)
 
-    def _apply_fills(self, fills: list[Fill], now: int) -> None:
+    def _apply_fills(self, fills: list[EngineFill], now: int) -> None:
         ex = self._exchange
         if ex is None:
             return
@@ -231,5 +237,12 @@ class TapeSource:
             wait = (self._next.local_ts - tape_start) / self.speed - (
                 exchange.now_ns() - real_start
             )
-            await asyncio.sleep(min(max(wait / 1e9, 0.0), 1.0))
-        log.info("tape replay finished: %d messages, %d user fills", self.messages, self.user_fills)
+            await asyncio.sleep(min(max(wait / NS_PER_S, 0.0), 1.0))
+        log.info(
+            "tape_replay_finished",
+            "tape replay finished: %d messages, %d user fills",
+            self.messages,
+            self.user_fills,
+            messages=self.messages,
+            user_fills=self.user_fills,
+        )

@@ -2,8 +2,10 @@
 
 Signed endpoints check ``X-MBX-APIKEY``, the HMAC-SHA256 ``signature`` over the raw query
 string followed by the raw body (Binance's ``totalParams``), and ``timestamp``/``recvWindow``.
-Every reply carries ``X-MBX-USED-WEIGHT-1M``; order replies also the order counts. Errors go
-out with Binance's status and ``{"code", "msg"}`` body (:mod:`pegbot.sim.errors`).
+Every reply carries ``X-MBX-USED-WEIGHT-1M``; successful order replies also
+``X-MBX-ORDER-COUNT-10S`` and ``-1D`` (REST API, "LIMITS"). Order entry itself is
+:mod:`pegbot.sim.orderentry`, shared with the WebSocket API. Errors go out with Binance's
+status and ``{"code", "msg"}`` body (:mod:`pegbot.sim.errors`).
 """
 
 from __future__ import annotations
@@ -21,23 +23,22 @@ from aiohttp import web
 
 from pegbot.timeunits import NS_PER_DAY, NS_PER_MS
 
-from . import errors
-from .accounts import format_amount
-from .engine import MARKET, Order
+from . import errors, orderentry
 from .exchange import Exchange
 from .formats import (
-    cancel_json,
+    account_json,
     exchange_symbol_json,
-    fill_json,
     fixed,
     my_trade_json,
-    order_json,
     price_str,
     qty_str,
     query_order_json,
 )
-from .params import int_param, parse_new_order, require, symbol_param
-from .ratelimit import request_weight
+from .params import int_param, parse_new_order, symbol_param
+from .ratelimit import free_on_success, request_weight
+
+#: Endpoints whose successful replies carry the unfilled order counts.
+_COUNTED = frozenset({("POST", "order"), ("POST", "order/cancelReplace")})
 
 Handler = Callable[[web.Request, "Call"], Awaitable[Any]]
 
@@ -89,6 +90,8 @@ class RestApi:
             ("GET", "allOrders"): self.all_orders,
             ("GET", "myTrades"): self.my_trades,
             ("POST", "order/cancelReplace"): self.cancel_replace,
+            ("PUT", "order/amend/keepPriority"): self.amend,
+            ("GET", "rateLimit/order"): self.unfilled_orders,
         }
         self.routes = {k: (h, False) for k, h in public.items()}
         self.routes.update({k: (h, True) for k, h in signed.items()})
@@ -111,8 +114,10 @@ class RestApi:
         ip = request.remote or "?"
         now = ex.now_ns()
         headers: dict[str, str] = {}
+        full_path = "/api/v3/" + path
         try:
-            used = ex.limiter.charge(ip, request_weight(method, "/api/v3/" + path, params), now)
+            weight = request_weight(method, full_path, params)
+            used = ex.limiter.charge(ip, weight, now)
             headers["X-MBX-USED-WEIGHT-1M"] = str(used)
             route = self.routes.get((method, path))
             if route is None:
@@ -132,6 +137,12 @@ class RestApi:
             if is_signed:
                 call.api_key = self._authenticate(request, raw_query, raw_body, params, now)
             body = await handler(request, call)
+            if free_on_success(method, full_path, body):
+                headers["X-MBX-USED-WEIGHT-1M"] = str(ex.limiter.refund(ip, weight, now))
+            if (method, path) in _COUNTED:
+                ten, day = ex.limiter.order_counts(call.api_key, ex.now_ns())
+                headers["X-MBX-ORDER-COUNT-10S"] = str(ten)
+                headers["X-MBX-ORDER-COUNT-1D"] = str(day)
             headers.update(call.headers)
             if failure == "timeout":
                 await asyncio.sleep(ex.faults.rest_timeout_s)
@@ -350,32 +361,7 @@ class RestApi:
         """``GET /api/v3/account``."""
         acct = self.ex.engine.account(call.api_key)
         spec = next(iter(self.ex.symbols.values()))
-        return {
-            "makerCommission": int(spec.maker_fee * 10000),
-            "takerCommission": int(spec.taker_fee * 10000),
-            "buyerCommission": 0,
-            "sellerCommission": 0,
-            "commissionRates": {
-                "maker": fixed(spec.maker_fee),
-                "taker": fixed(spec.taker_fee),
-                "buyer": "0.00000000",
-                "seller": "0.00000000",
-            },
-            "canTrade": acct.can_trade,
-            "canWithdraw": True,
-            "canDeposit": True,
-            "brokered": False,
-            "requireSelfTradePrevention": False,
-            "preventSor": False,
-            "updateTime": acct.update_ns // NS_PER_MS,
-            "accountType": "SPOT",
-            "balances": [
-                {"asset": a, "free": format_amount(b.free), "locked": format_amount(b.locked)}
-                for a, b in sorted(acct.balances.items())
-            ],
-            "permissions": ["SPOT"],
-            "uid": abs(hash(call.api_key)) % 10**9,
-        }
+        return account_json(acct, spec, omit_zero=call.params.get("omitZeroBalances") == "true")
 
     async def commission(self, request: web.Request, call: Call) -> Any:
         """``GET /api/v3/account/commission``."""
@@ -400,67 +386,25 @@ class RestApi:
             },
         }
 
-    def _count_order(self, call: Call) -> None:
-        ten, day = self.ex.limiter.count_order(call.api_key, self.ex.now_ns())
-        call.headers["X-MBX-ORDER-COUNT-10S"] = str(ten)
-        call.headers["X-MBX-ORDER-COUNT-1D"] = str(day)
-
-    def _place(self, call: Call, prefix_params: dict[str, str]) -> dict[str, Any]:
-        ex = self.ex
-        req = parse_new_order(prefix_params, ex.symbols)
-        self._count_order(call)
-        order = ex.engine.place(call.api_key, req, ex.now_ns())
-        return self._order_reply(order, prefix_params.get("newOrderRespType", ""))
-
-    def _order_reply(self, order: Order, resp_type: str) -> dict[str, Any]:
-        market = self.ex.engine.books[order.symbol].market
-        resp_type = resp_type.upper() or ("FULL" if order.type in ("LIMIT", MARKET) else "ACK")
-        body = order_json(market, order, resp_type)
-        if resp_type == "FULL":
-            body["fills"] = [
-                fill_json(market, t)
-                for t in self.ex.engine.trades.get(order.api_key, [])[-200:]
-                if t.order_id == order.order_id
-            ]
-        return body
-
     async def new_order(self, request: web.Request, call: Call) -> Any:
         """``POST /api/v3/order``."""
-        return self._place(call, call.params)
+        return orderentry.new_order(self.ex, call.api_key, call.params)
 
     async def test_order(self, request: web.Request, call: Call) -> Any:
         """``POST /api/v3/order/test``: validate only."""
         parse_new_order(call.params, self.ex.symbols)
         return {}
 
-    def _ids(self, call: Call, id_name: str, cid_name: str) -> tuple[int | None, str | None]:
-        oid = int_param(call.params, id_name)
-        cid = call.params.get(cid_name) or None
-        if oid is None and cid is None:
-            raise errors.SimError(
-                -1102,
-                f"Param '{cid_name}' or '{id_name}' must be sent, but both were empty/null!",
-            )
-        return oid, cid
-
     async def get_order(self, request: web.Request, call: Call) -> Any:
         """``GET /api/v3/order``."""
         spec = symbol_param(call.params, self.ex.symbols)
-        oid, cid = self._ids(call, "orderId", "origClientOrderId")
+        oid, cid = orderentry.ids(call.params, "orderId", "origClientOrderId")
         order = self.ex.engine.get_order(call.api_key, spec.exchange_symbol, oid, cid)
         return query_order_json(self.ex.engine.books[order.symbol].market, order)
 
-    def _cancel(self, call: Call, symbol: str, oid: int | None, cid: str | None) -> dict[str, Any]:
-        engine = self.ex.engine
-        order = engine.cancel(call.api_key, symbol, self.ex.now_ns(), oid, cid)
-        orig = order.client_order_id
-        return cancel_json(engine.books[symbol].market, order, orig)
-
     async def cancel_order(self, request: web.Request, call: Call) -> Any:
         """``DELETE /api/v3/order``."""
-        spec = symbol_param(call.params, self.ex.symbols)
-        oid, cid = self._ids(call, "orderId", "origClientOrderId")
-        return self._cancel(call, spec.exchange_symbol, oid, cid)
+        return orderentry.cancel(self.ex, call.api_key, call.params)
 
     async def open_orders(self, request: web.Request, call: Call) -> Any:
         """``GET /api/v3/openOrders`` (``symbol`` optional)."""
@@ -475,11 +419,7 @@ class RestApi:
 
     async def cancel_all(self, request: web.Request, call: Call) -> Any:
         """``DELETE /api/v3/openOrders``."""
-        spec = symbol_param(call.params, self.ex.symbols)
-        engine = self.ex.engine
-        orders = engine.cancel_all(call.api_key, spec.exchange_symbol, self.ex.now_ns())
-        market = engine.books[spec.exchange_symbol].market
-        return [cancel_json(market, o, o.client_order_id) for o in orders]
+        return orderentry.cancel_all(self.ex, call.api_key, call.params)
 
     async def all_orders(self, request: web.Request, call: Call) -> Any:
         """``GET /api/v3/allOrders``."""
@@ -519,60 +459,16 @@ class RestApi:
         return [my_trade_json(market, t) for t in rows]
 
     async def cancel_replace(self, request: web.Request, call: Call) -> Any:
-        """``POST /api/v3/order/cancelReplace`` (STOP_ON_FAILURE and ALLOW_FAILURE)."""
-        p = call.params
-        spec = symbol_param(p, self.ex.symbols)
-        mode = require(p, "cancelReplaceMode").upper()
-        if mode not in ("STOP_ON_FAILURE", "ALLOW_FAILURE"):
-            raise errors.bad_enum("cancelReplaceMode")
-        parse_new_order(p, self.ex.symbols)  # a malformed new order fails before the cancel
-        oid, cid = self._ids(call, "cancelOrderId", "cancelOrigClientOrderId")
-        try:
-            cancel: dict[str, Any] = self._cancel(call, spec.exchange_symbol, oid, cid)
-            cancel_ok = True
-        except errors.SimError as exc:
-            cancel, cancel_ok = exc.body(), False
-        if not cancel_ok and mode == "STOP_ON_FAILURE":
-            raise _ReplaceError(
-                -2022,
-                "Order cancel-replace failed.",
-                {
-                    "cancelResult": "FAILURE",
-                    "newOrderResult": "NOT_ATTEMPTED",
-                    "cancelResponse": cancel,
-                    "newOrderResponse": None,
-                },
-            )
-        try:
-            placed = self._place(call, p)
-        except errors.SimError as exc:
-            raise _ReplaceError(
-                -2021,
-                "Order cancel-replace partially failed."
-                if cancel_ok
-                else "Order cancel-replace failed.",
-                {
-                    "cancelResult": "SUCCESS" if cancel_ok else "FAILURE",
-                    "newOrderResult": "FAILURE",
-                    "cancelResponse": cancel,
-                    "newOrderResponse": exc.body(),
-                },
-            ) from exc
-        return {
-            "cancelResult": "SUCCESS" if cancel_ok else "FAILURE",
-            "newOrderResult": "SUCCESS",
-            "cancelResponse": cancel,
-            "newOrderResponse": placed,
-        }
+        """``POST /api/v3/order/cancelReplace`` (see :func:`orderentry.cancel_replace`)."""
+        return orderentry.cancel_replace(self.ex, call.api_key, call.params)
 
+    async def amend(self, request: web.Request, call: Call) -> Any:
+        """``PUT /api/v3/order/amend/keepPriority``."""
+        return orderentry.amend(self.ex, call.api_key, call.params)
 
-class _ReplaceError(errors.SimError):
-    def __init__(self, code: int, msg: str, data: dict[str, Any]) -> None:
-        super().__init__(code, msg)
-        self.data = data
-
-    def body(self) -> dict[str, Any]:
-        return {"code": self.code, "msg": self.msg, "data": self.data}
+    async def unfilled_orders(self, request: web.Request, call: Call) -> Any:
+        """``GET /api/v3/rateLimit/order``: the unfilled order count of every interval."""
+        return orderentry.unfilled_orders(self.ex, call.api_key)
 
 
 def check_timestamp(params: dict[str, str], now_ns: int, max_window_ms: int) -> None:

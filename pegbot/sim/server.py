@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import time
 from collections.abc import Callable
 from types import TracebackType
 from typing import Protocol
 
 from aiohttp import web
+
+from pegbot.logging import event_log
 
 from .admin import Admin
 from .config import SimConfig
@@ -25,7 +26,7 @@ from .rest import RestApi, json_response
 from .ws import StreamHub
 from .wsapi import WsApi
 
-log = logging.getLogger(__name__)
+log = event_log(__name__)
 
 
 class MarketSource(Protocol):
@@ -38,7 +39,7 @@ class MarketSource(Protocol):
 def _log_failure(task: asyncio.Task[None]) -> None:
     # A background task that dies must say so: the market would silently stop moving.
     if not task.cancelled() and task.exception() is not None:
-        log.error("simulator task failed", exc_info=task.exception())
+        log.error("sim_task_failed", "simulator task failed", exc_info=task.exception())
 
 
 async def _not_found(request: web.Request) -> web.Response:

@@ -17,16 +17,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import re
 from typing import Any
 
 import orjson
 from aiohttp import WSMsgType, web
 
+from pegbot.logging import event_log
+
 from .exchange import Exchange
 
-log = logging.getLogger(__name__)
+log = event_log(__name__)
 
 _STREAM = re.compile(r"^([a-z0-9]+)@(depth|depth@100ms|depth@1000ms|trade|bookTicker)$")
 #: Binance's limits per connection.
@@ -95,7 +96,11 @@ class StreamHub:
             return
         conn.slow = True
         self.ex.faults.count("ws_slow_consumer_dropped")
-        log.warning("closing a market-stream client that fell %d messages behind", MAX_QUEUED)
+        log.warning(
+            "ws_slow_consumer_dropped",
+            "closing a market-stream client that fell %d messages behind",
+            MAX_QUEUED,
+        )
         for name in list(conn.streams):
             self._unsubscribe(conn, name)
         task = asyncio.get_running_loop().create_task(
@@ -229,4 +234,4 @@ async def write_loop(
             await ws.send_str(item)
             ex.messages_pushed += 1
     except (ConnectionResetError, RuntimeError) as exc:
-        log.debug("market stream writer stopped: %s", exc)
+        log.debug("ws_writer_stopped", "market stream writer stopped: %s", exc)

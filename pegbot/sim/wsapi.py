@@ -8,6 +8,12 @@ key as ``key=value`` joined by ``&`` (not percent-encoded), as ccxt's ``sign_par
 ``userDataStream.subscribe.signature`` answers ``{"subscriptionId": n}`` and from then on the
 connection receives ``{"subscriptionId": n, "event": {...}}`` with ``executionReport`` and
 ``outboundAccountPosition`` events of that account.
+
+Rate limits (WebSocket API, "Rate limits"): connecting costs 2 weight, each method its own
+weight (:data:`~pegbot.sim.ratelimit.WS_WEIGHTS`), order entry nothing when it succeeds.
+Every reply carries the top-level ``rateLimits`` array — the request weight, and the order
+counts for methods that place orders — unless the request, or the connection's URL, says
+``returnRateLimits=false``. Order entry is :mod:`pegbot.sim.orderentry`, shared with REST.
 """
 
 from __future__ import annotations
@@ -16,32 +22,31 @@ import asyncio
 import contextlib
 import hashlib
 import hmac
-import logging
 from collections.abc import Callable
 from typing import Any
 
 import orjson
 from aiohttp import WSMsgType, web
 
-from pegbot.timeunits import NS_PER_MS
-
-from . import errors
-from .accounts import format_amount
-from .engine import MARKET
+from . import errors, orderentry
 from .exchange import Exchange
-from .formats import cancel_json, fill_json, order_json, query_order_json
-from .params import int_param, parse_new_order, symbol_param
+from .formats import account_json, query_order_json
+from .params import int_param, symbol_param
+from .ratelimit import WS_CONNECT_WEIGHT, free_on_success, ws_weight
 from .rest import check_timestamp
 from .ws import write_loop
 
-log = logging.getLogger(__name__)
+#: Methods whose replies list the order counts in ``rateLimits`` (they place orders).
+_PLACES = frozenset({"order.place", "order.cancelReplace"})
 
 
 class _Session:
-    def __init__(self, ws: web.WebSocketResponse) -> None:
+    def __init__(self, ws: web.WebSocketResponse, rate_limits: bool) -> None:
         self.ws = ws
         self.queue: asyncio.Queue[str | None] = asyncio.Queue()
         self.subscriptions: dict[int, str] = {}
+        #: ``returnRateLimits`` of the connection URL (default true).
+        self.rate_limits = rate_limits
 
     def send(self, obj: Any) -> None:
         self.queue.put_nowait(orjson.dumps(obj).decode())
@@ -68,12 +73,15 @@ class WsApi:
             "time": lambda s, p, k: {"serverTime": self.ex.now_ms()},
             "userDataStream.subscribe.signature": self._subscribe,
             "userDataStream.unsubscribe": self._unsubscribe,
-            "order.place": self._order_place,
-            "order.cancel": self._order_cancel,
+            "order.place": lambda s, p, k: orderentry.new_order(self.ex, k, p),
+            "order.cancel": lambda s, p, k: orderentry.cancel(self.ex, k, p),
+            "order.cancelReplace": lambda s, p, k: orderentry.cancel_replace(self.ex, k, p),
+            "order.amend.keepPriority": lambda s, p, k: orderentry.amend(self.ex, k, p),
             "order.status": self._order_status,
             "openOrders.status": self._open_orders,
-            "openOrders.cancelAll": self._cancel_all,
+            "openOrders.cancelAll": lambda s, p, k: orderentry.cancel_all(self.ex, k, p),
             "account.status": self._account,
+            "account.rateLimits.orders": lambda s, p, k: orderentry.unfilled_orders(self.ex, k),
         }
         self.unsigned = {"ping", "time", "userDataStream.unsubscribe"}
 
@@ -101,10 +109,13 @@ class WsApi:
         """Serve one WS API connection."""
         ws = web.WebSocketResponse(heartbeat=self.ex.config.ping_interval_s, max_msg_size=1 << 20)
         await ws.prepare(request)
-        session = _Session(ws)
+        session = _Session(ws, request.query.get("returnRateLimits", "true") != "false")
         self.sessions.add(session)
         writer = asyncio.create_task(write_loop(self.ex, ws, session.queue))
         ip = request.remote or "?"
+        # Over the limit already: the requests on this connection will say so.
+        with contextlib.suppress(errors.SimError):
+            self.ex.limiter.charge(ip, WS_CONNECT_WEIGHT, self.ex.now_ns())
         try:
             async for msg in ws:
                 if msg.type == WSMsgType.TEXT:
@@ -136,22 +147,33 @@ class WsApi:
         except errors.SimError as exc:
             session.send({"id": rid, "status": 400, "error": exc.body()})
             return
+        params = {k: _render(v) for k, v in raw_params.items()}
+        show = params.get("returnRateLimits")  # signed with the rest when sent
+        limits = session.rate_limits if show is None else show == "true"
+        now = self.ex.now_ns()
+        api_key = ""
+        reply: dict[str, Any]
         try:
             handler = self.methods.get(method)
             if handler is None:
                 raise errors.SimError(-1102, f"Unknown method '{method}'.")
-            now = self.ex.now_ns()
-            self.ex.limiter.charge(ip, 2, now)
-            params = {k: _render(v) for k, v in raw_params.items()}
-            api_key = ""
+            weight = ws_weight(method, params)
+            self.ex.limiter.charge(ip, weight, now)
             if method not in self.unsigned:
                 api_key = self._verify(params, now)
             result = handler(session, params, api_key)
-            session.send({"id": rid, "status": 200, "result": result})
+            if free_on_success("WS", method, result):
+                self.ex.limiter.refund(ip, weight, now)
+            reply = {"id": rid, "status": 200, "result": result}
         except errors.SimError as exc:
-            session.send({"id": rid, "status": exc.status, "error": exc.body()})
+            reply = {"id": rid, "status": exc.status, "error": exc.body()}
         finally:
             self.ex.publish()
+        if limits:
+            reply["rateLimits"] = self.ex.limiter.rate_limits(
+                ip, api_key, self.ex.now_ns(), orders=method in _PLACES and bool(api_key)
+            )
+        session.send(reply)
 
     def _verify(self, params: dict[str, str], now: int) -> str:
         api_key = params.get("apiKey", "")
@@ -185,31 +207,6 @@ class WsApi:
                 self.by_key.get(key, set()).discard((session, sub_id))
         return {}
 
-    def _order_place(self, session: _Session, params: dict[str, str], api_key: str) -> Any:
-        ex = self.ex
-        req = parse_new_order(params, ex.symbols)
-        ex.limiter.count_order(api_key, ex.now_ns())
-        order = ex.engine.place(api_key, req, ex.now_ns())
-        market = ex.engine.books[order.symbol].market
-        resp = (params.get("newOrderRespType") or "").upper() or (
-            "FULL" if order.type in ("LIMIT", MARKET) else "ACK"
-        )
-        body = order_json(market, order, resp)
-        if resp == "FULL":
-            body["fills"] = [
-                fill_json(market, t)
-                for t in ex.engine.trades.get(api_key, [])[-200:]
-                if t.order_id == order.order_id
-            ]
-        return body
-
-    def _order_cancel(self, session: _Session, params: dict[str, str], api_key: str) -> Any:
-        spec = symbol_param(params, self.ex.symbols)
-        oid = int_param(params, "orderId")
-        cid = params.get("origClientOrderId") or None
-        order = self.ex.engine.cancel(api_key, spec.exchange_symbol, self.ex.now_ns(), oid, cid)
-        return cancel_json(self.ex.engine.books[order.symbol].market, order, order.client_order_id)
-
     def _order_status(self, session: _Session, params: dict[str, str], api_key: str) -> Any:
         spec = symbol_param(params, self.ex.symbols)
         oid = int_param(params, "orderId")
@@ -227,23 +224,7 @@ class WsApi:
             for o in engine.open_orders(api_key, symbol)
         ]
 
-    def _cancel_all(self, session: _Session, params: dict[str, str], api_key: str) -> Any:
-        spec = symbol_param(params, self.ex.symbols)
-        orders = self.ex.engine.cancel_all(api_key, spec.exchange_symbol, self.ex.now_ns())
-        market = self.ex.engine.books[spec.exchange_symbol].market
-        return [cancel_json(market, o, o.client_order_id) for o in orders]
-
     def _account(self, session: _Session, params: dict[str, str], api_key: str) -> Any:
         acct = self.ex.engine.account(api_key)
-        return {
-            "canTrade": acct.can_trade,
-            "canWithdraw": True,
-            "canDeposit": True,
-            "accountType": "SPOT",
-            "updateTime": acct.update_ns // NS_PER_MS,
-            "balances": [
-                {"asset": a, "free": format_amount(b.free), "locked": format_amount(b.locked)}
-                for a, b in sorted(acct.balances.items())
-            ],
-            "permissions": ["SPOT"],
-        }
+        spec = next(iter(self.ex.symbols.values()))
+        return account_json(acct, spec, omit_zero=params.get("omitZeroBalances") == "true")

@@ -108,6 +108,36 @@ def test_users_take_and_rest_beside_the_tape(tape: Path) -> None:
     assert ex.engine.ledger.accounts[KEY].balance("USDT").locked == 0
 
 
+def test_an_amended_order_keeps_its_place_in_the_tape_queue(tape: Path) -> None:
+    """Amend keep priority beside the tape: the same queue ahead, a smaller order."""
+    src = TapeSource(tape)
+    ex = make_exchange(src)
+    for _ in range(50):
+        src.pop()
+    bid = src.book.best_bid
+    assert bid is not None
+    order = ex.engine.place(
+        KEY, NewOrder(src.symbol, Side.BUY, LIMIT, units=NEXO.qty_to_units("2"), price=bid), 1
+    )
+    ex.publish()
+    before = src.fills.order(order.order_id)
+    assert before is not None
+    ex.engine.amend(KEY, src.symbol, 2, order.order_id, None, NEXO.qty_to_units("1.5"))
+    ex.publish()
+    after = src.fills.order(order.order_id)
+    assert after is not None
+    assert after.ahead_units == before.ahead_units
+    assert after.leaves_units == order.remaining == NEXO.qty_to_units("1.5")
+    # Amended again, then canceled: it leaves the tape's queue with the order.
+    ex.engine.amend(KEY, src.symbol, 3, order.order_id, None, NEXO.qty_to_units("0.001"))
+    ex.publish()
+    view = src.fills.order(order.order_id)
+    assert view is not None and view.leaves_units == NEXO.qty_to_units("0.001")
+    ex.engine.cancel(KEY, src.symbol, 4, order.order_id)
+    ex.publish()
+    assert order.order_id not in src.fills
+
+
 async def test_ccxt_follows_a_replay_over_the_wire(tape: Path) -> None:
     src = TapeSource(tape, speed=2000.0)
     config = SimConfig(

@@ -166,11 +166,14 @@ async def test_ws_api_rejects_a_bad_signature(sim: SimHandle) -> None:
             ).decode()
         )
         reply = orjson.loads((await ws.receive()).data)
+        # A failed reply carries rateLimits too (WebSocket API, "Response format").
+        limits = reply.pop("rateLimits")
         assert reply == {
             "id": "a",
             "status": 400,
             "error": {"code": -1022, "msg": "Signature for this request is not valid."},
         }
+        assert [lim["rateLimitType"] for lim in limits] == ["REQUEST_WEIGHT"]
 
 
 async def test_ws_api_order_methods_through_ccxt(sim: SimHandle) -> None:

@@ -23,7 +23,8 @@ import pytest
 from pegbot.execution.venue import Fill
 from pegbot.ledger import Ledger, LedgerError
 from pegbot.market import Market, Side
-from pegbot.sim.engine import LIMIT, Engine, NewOrder
+from pegbot.sim.engine import Engine
+from pegbot.sim.model import LIMIT, NewOrder
 
 pytestmark = pytest.mark.timeout(120)
 _SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_load.py"

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pegbot.book import OrderBook
 from pegbot.market import Side
 from pegbot.matching import (
-    Fill,
+    EngineFill,
     FillEngine,
     LogProbQueue,
     LogProbQueue2,
@@ -30,6 +31,7 @@ OPS = st.lists(
     st.one_of(
         st.tuples(st.just("add"), SIDE, PRICES, QTY),
         st.tuples(st.just("cancel"), st.integers(0, 15)),
+        st.tuples(st.just("amend"), st.integers(0, 15), st.integers(-1, 61)),
         st.tuples(st.just("depth"), SIDE, PRICES, st.integers(0, 120)),
         st.tuples(st.just("trade"), SIDE, PRICES, QTY),
         st.tuples(st.just("bbo"), PRICES, PRICES),
@@ -48,7 +50,7 @@ class Run:
         self.closed: set[int] = set()
         self.canceled: dict[int, int] = {}
 
-    def record(self, fills: list[Fill]) -> None:
+    def record(self, fills: list[EngineFill]) -> None:
         for f in fills:
             oid = f.order_id
             assert isinstance(oid, int)
@@ -59,6 +61,35 @@ class Run:
             if f.leaves_units == 0:
                 self.closed.add(oid)
                 assert oid not in self.eng
+
+    def amend(self, oid: int, new: int) -> None:
+        """Amend ``oid`` to ``new`` and check that nothing queued ahead moved."""
+        before = {v.order_id: v for v in self.eng.orders()}
+        view = before.get(oid)
+        if view is None:
+            assert self.eng.amend(oid, new) is None
+            return
+        if not 0 < new < view.qty_units:
+            with pytest.raises(ValueError):
+                self.eng.amend(oid, new)
+            assert {v.order_id: v for v in self.eng.orders()} == before, "a refused amend acted"
+            return
+        left = self.eng.amend(oid, new)
+        executed = view.qty_units - view.leaves_units
+        assert left == max(new - executed, 0)
+        after = {v.order_id: v for v in self.eng.orders()}
+        # Priority kept: every order keeps its queue ahead, the amended one included.
+        for other, was in before.items():
+            if other in after:
+                assert after[other].ahead_units == was.ahead_units
+        if left:
+            assert after[oid].qty_units == new and after[oid].leaves_units == left
+            assert after[oid].leaves_units < view.leaves_units, "an amend grew the order"
+            self.qty[oid] = new
+        else:
+            assert oid not in after
+            self.qty[oid] = executed
+            self.canceled[oid] = 0
 
     def check(self, book: dict[int, dict[int, int]]) -> None:
         for view in self.eng.orders():
@@ -88,7 +119,7 @@ def drive(ops: list[tuple[object, ...]], runs: list[Run]) -> tuple[History, Hist
     for op in ops:
         kind = op[0]
         for i, run in enumerate(runs):
-            fills: list[Fill] = []
+            fills: list[EngineFill] = []
             if kind == "add":
                 _, side, price, qty = op
                 assert isinstance(side, Side) and isinstance(price, int) and isinstance(qty, int)
@@ -100,6 +131,10 @@ def drive(ops: list[tuple[object, ...]], runs: list[Run]) -> tuple[History, Hist
                 left = run.eng.cancel(oid)
                 if left:
                     run.canceled[oid] = left
+            elif kind == "amend":
+                _, oid, new = op
+                assert isinstance(oid, int) and isinstance(new, int)
+                run.amend(oid, new)
             elif kind == "depth":
                 _, side, price, qty = op
                 assert isinstance(side, Side) and isinstance(price, int) and isinstance(qty, int)
@@ -120,7 +155,7 @@ def drive(ops: list[tuple[object, ...]], runs: list[Run]) -> tuple[History, Hist
             run.record(fills)
             run.check(book)
             history[i].append(dict(run.filled))
-            aheads[i].append({v.order_id: v.ahead_units for v in run.eng.orders()})
+            aheads[i].append({int(v.order_id): v.ahead_units for v in run.eng.orders()})
         if kind == "add":
             next_id += 1
     return history, aheads
@@ -181,8 +216,8 @@ def test_take_conserves_quantity_and_respects_limits(
         # Best price first.
         prices = [f.price_ticks for f in fills]
         assert prices == sorted(prices, reverse=side < 0)
-    for (side, price), qty in taken.items():
-        assert qty <= start[side][price], "took more than the level held"
+    for (level_side, price), qty in taken.items():
+        assert qty <= start[level_side][price], "took more than the level held"
 
 
 MODELS = [

@@ -6,9 +6,9 @@ from decimal import Decimal
 
 from pegbot.sim.config import SimConfig
 from pegbot.sim.crowd import CROWD_KEY, FlowSource
-from pegbot.sim.engine import PublicTrade
 from pegbot.sim.exchange import Exchange
 from pegbot.sim.flow import FlowConfig, FxStep
+from pegbot.sim.model import PublicTrade
 
 NS = 1_000_000_000
 T0 = 1_750_000_000 * NS

@@ -13,14 +13,14 @@ from hypothesis import strategies as st
 from pegbot.market import Market, Side
 from pegbot.sim import errors
 from pegbot.sim.accounts import amount_from_decimal
-from pegbot.sim.engine import (
+from pegbot.sim.engine import Engine
+from pegbot.sim.model import (
     FOK,
     IOC,
     LIMIT,
     LIMIT_MAKER,
     MARKET,
     AccountTrade,
-    Engine,
     NewOrder,
 )
 

@@ -1,9 +1,11 @@
-"""Queue-position and fill models for our orders resting beside an external L2 book.
+"""The fill engine: our orders resting beside an external L2 book, and when they fill.
 
-The backtester (replaying a tape) and the simulator (a replayed tape, or paper trading on a
-live book) both hold orders of ours next to a book they do not control. This module decides
-when those orders fill. It is pure and deterministic: no clock reads, no randomness, integer
-ticks and qty units (:mod:`pegbot.market`) throughout, so a backtest repeats exactly.
+The backtester (replaying a tape), the simulator's tape source and the paper venue (paper
+trading on a live book) all hold orders of ours next to a book they do not control. This
+module decides when those orders fill. It is pure and deterministic: no clock reads, no
+randomness, integer ticks and qty units (:mod:`pegbot.market`) throughout, so a backtest
+repeats exactly. How the queue ahead of an order moves on depth changes is the job of a
+:class:`~pegbot.matching.queue.QueueModel`.
 
 Contracts
 ---------
@@ -16,18 +18,24 @@ Contracts
   their arrival order (FIFO); each one's queue ahead counts external quantity only.
 * ``cancel(order_id) -> int`` removes it and returns the quantity canceled; 0 when the order is
   not resting (already filled or unknown): a cancel racing a fill is normal, not an error.
-* ``on_depth(side, price_ticks, qty_units, ts_ns) -> list[Fill]``: the external level is now
-  ``qty_units`` (absolute). Call it for every depth change, after applying it to your book.
-  It moves queue positions (through the :class:`QueueModel`), forgets what :meth:`take`
+* ``amend(order_id, new_qty_units) -> int | None`` reduces an order's quantity *keeping its
+  place in the queue*, as an exchange's "amend, keep priority" does (Binance's
+  ``order/amend/keepPriority``): the new quantity must be below the current one; the queue
+  ahead of the order and of every order before it does not change, and our own orders behind
+  it move up by what it gave back. A new quantity at or below what already executed leaves
+  nothing to fill: the order leaves the engine.
+* ``on_depth(side, price_ticks, qty_units, ts_ns) -> list[EngineFill]``: the external level
+  is now ``qty_units`` (absolute). Call it for every depth change, after applying it to your
+  book. It moves queue positions (through the :class:`QueueModel`), forgets what :meth:`take`
   consumed at that level, and fills orders the level now crosses (see below).
-* ``on_trade(aggressor_side, price_ticks, qty_units, ts_ns) -> list[Fill]``: a public trade.
-  At our price it eats the queue: with our orders at one price in FIFO, an order fills by
-  ``qty − ahead − (our quantity ahead of it at that price)``, clamped to ``[0, leaves]``;
+* ``on_trade(aggressor_side, price_ticks, qty_units, ts_ns) -> list[EngineFill]``: a public
+  trade. At our price it eats the queue: with our orders at one price in FIFO, an order fills
+  by ``qty − ahead − (our quantity ahead of it at that price)``, clamped to ``[0, leaves]``;
   every order's queue ahead then falls by ``qty``. A trade *through* our price (a buyer paid
   more than our ask, a seller got less than our bid) fills our orders there fully.
-* ``on_bbo(best_bid, best_ask, ts_ns) -> list[Fill]``: cross check against whole-book
+* ``on_bbo(best_bid, best_ask, ts_ns) -> list[EngineFill]``: cross check against whole-book
   bests, for callers that apply snapshots rather than level changes.
-* ``take(book, side, qty_units, limit_ticks, order_id, ts_ns) -> list[Fill]`` walks the
+* ``take(book, side, qty_units, limit_ticks, order_id, ts_ns) -> list[EngineFill]`` walks the
   external book to take liquidity (a market order, or the marketable part of a limit).
 * ``place(book, order_id, side, price_ticks, qty_units, ts_ns, post_only=...)`` does both:
   takes what is marketable, rests the rest (or rejects a crossing post-only order).
@@ -40,7 +48,7 @@ Fill rules, stated once:
   trade that gets a lot past the queue ahead, like hftbacktest's
   ``no_partial_fill_exchange`` (optimistic for large orders).
 * **A fill equal to the remaining quantity closes the order exactly once**: it gets one
-  :class:`Fill` with ``leaves_units == 0``, leaves the engine, and later events, cancels
+  :class:`EngineFill` with ``leaves_units == 0``, leaves the engine, and later events, cancels
   and trades never touch it again (hftbacktest aborts there, its issues #301 and #312).
 * **Crossing**: an external opposite level at or through our price (an ask at or below our
   bid, a bid at or above our ask) means a counterparty arrived at our price, so the order
@@ -53,20 +61,7 @@ Fill rules, stated once:
   update is the venue's word on that level and replaces the overlay. Our own orders never
   trade with each other (self-trade prevention is the caller's).
 
-Queue models (:class:`QueueModel`): :class:`RiskAverse` — the queue ahead falls only on trades
-at our price; a depth decrease only caps it (``ahead = min(ahead, level)``). The probability
-family (:class:`PowerProbQueue`, :class:`PowerProbQueue2`, :class:`PowerProbQueue3`,
-:class:`LogProbQueue`, :class:`LogProbQueue2`) splits a decrease not explained by trades between
-the front and the back of our order with ``p = f(back) / (f(back) + f(front))``. Trades at the
-level since its last depth update are netted out of the next decrease so they are not counted
-twice. Every model keeps ``0 ≤ ahead ≤ level`` and never puts ahead higher than
-:class:`RiskAverse` would, so RiskAverse never fills earlier.
-
-Latency models (:class:`LatencyModel`): ``entry_ns(request_ts)`` (our request to the venue)
-and ``response_ns(exchange_ts)`` (the venue back to us). :class:`ConstantLatency`, and
-:class:`InterpolatedLatency` built from recorded (request, exchange, response) timestamps.
-
-Fees: :func:`fill_fee` prices a :class:`Fill` with the market's maker or taker fee.
+Fees: :func:`fill_fee` prices an :class:`EngineFill` with the market's maker or taker fee.
 
 Parity: on a random single-level stream (``benchmarks/bench_matching.py --crosscheck``), with
 ``lot_units = units_per_lot`` and ``round_half_lot=True``, every order fills at the same
@@ -78,15 +73,25 @@ without the traded quantity (hftbacktest keeps the traded quantity in the back).
 
 from __future__ import annotations
 
-import bisect
-import math
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Protocol
 
 from pegbot.book import OrderBook
 from pegbot.market import Market, Side
+
+from .queue import QueueModel, RiskAverse
+
+__all__ = [
+    "EngineFill",
+    "FillEngine",
+    "OrderId",
+    "OrderView",
+    "PlaceResult",
+    "amended_leaves",
+    "fill_fee",
+    "trade_reach",
+]
 
 OrderId = int | str
 
@@ -96,8 +101,12 @@ _NO_ASK = 1 << 62
 
 
 @dataclass(frozen=True, slots=True)
-class Fill:
-    """One execution of one of our orders.
+class EngineFill:
+    """One execution of one of our orders inside the fill engine.
+
+    Not :class:`pegbot.execution.venue.Fill` (a venue's report of a trade, with ids, fee and
+    venue name): this is the engine's raw execution, in ticks and units, before a venue
+    prices and names it.
 
     Attributes:
         order_id: The order's id as given to the engine.
@@ -123,264 +132,38 @@ class Fill:
         return self.leaves_units == 0
 
 
-def fill_fee(market: Market, fill: Fill) -> Decimal:
+def fill_fee(market: Market, fill: EngineFill) -> Decimal:
     """The fee of ``fill`` in the quote currency (negative is a rebate), exact."""
     rate = market.maker_fee if fill.maker else market.taker_fee
     return market.notional(fill.price_ticks, fill.qty_units) * rate
 
 
-# -- queue models ---------------------------------------------------------------------------
+# -- pure per-event arithmetic ----------------------------------------------------------------
 
 
-class QueueModel(Protocol):
-    """How a depth change at our price moves the external quantity ahead of our order."""
+def trade_reach(qty: int, ahead: int, ours_ahead: int, lot: int, half: int) -> int:
+    """What of a trade of ``qty`` at our price reaches one order of ours (≤ 0: nothing).
 
-    def on_depth(self, ahead: int, prev_qty: int, new_qty: int, traded: int) -> int:
-        """The new queue ahead after the level went from ``prev_qty`` to ``new_qty``.
-
-        Args:
-            ahead: External quantity ahead of our order, ``0 ≤ ahead``.
-            prev_qty: The level's quantity at its previous depth update (or when we arrived).
-            new_qty: The level's quantity now.
-            traded: Quantity traded at the level since ``prev_qty`` (already taken off
-                ``ahead`` by the trades themselves).
-
-        Returns:
-            The new queue ahead, within ``[0, min(ahead, new_qty)]``.
-        """
-        ...
-
-
-class RiskAverse:
-    """The queue ahead falls only on trades at our price; depth changes only cap it."""
-
-    __slots__ = ()
-
-    def on_depth(self, ahead: int, prev_qty: int, new_qty: int, traded: int) -> int:
-        """See :meth:`QueueModel.on_depth`."""
-        return ahead if ahead <= new_qty else new_qty
-
-    def __repr__(self) -> str:
-        return "RiskAverse()"
-
-
-class ProbQueue:
-    """Base of the probability family: split a non-trade decrease between front and back.
-
-    A decrease ``chg`` not explained by trades is a cancellation somewhere in the queue. With
-    ``front`` ahead of us and ``back`` behind, a share ``p = prob(front, back)`` of it is taken
-    from the back and the rest from the front; whatever the back cannot absorb comes from the
-    front too. The front's reduction is rounded *down* to whole qty units, the conservative
-    side. Subclasses define :meth:`prob`.
+    Args:
+        qty: The trade's quantity.
+        ahead: External quantity ahead of the order.
+        ours_ahead: Our own quantity ahead of it at the same price (FIFO).
+        lot: Fills come in whole lots of this many units.
+        half: Added before rounding down to lots (``lot // 2`` rounds to nearest, 0 down).
     """
-
-    __slots__ = ("scale",)
-
-    def __init__(self, scale: int = 1) -> None:
-        """Create the model.
-
-        Args:
-            scale: Qty units per unit that :meth:`prob` sees. The power family is
-                scale-free; the log family is not (``ln(1 + x)``), so to match hftbacktest,
-                which sees base-asset quantities, pass the market's qty units per base unit
-                (``10**qty_decimals``).
-        """
-        if scale <= 0:
-            raise ValueError(f"scale must be positive, got {scale}")
-        self.scale = scale
-
-    def prob(self, front: float, back: float) -> float:
-        """Share of a cancellation taken from behind our order (0..1)."""
-        raise NotImplementedError
-
-    def on_depth(self, ahead: int, prev_qty: int, new_qty: int, traded: int) -> int:
-        """See :meth:`QueueModel.on_depth`."""
-        chg = prev_qty - new_qty - traded
-        if chg <= 0 or ahead == 0:
-            return ahead if ahead <= new_qty else new_qty
-        back = prev_qty - traded - ahead
-        if back < 0:
-            back = 0
-        s = self.scale
-        p = self.prob(ahead / s, back / s)
-        if not 0.0 <= p <= 1.0:  # 0/0 or overflow: treat the whole change as behind us
-            p = 1.0
-        overflow = chg * p - back
-        cut = chg * (1.0 - p) + (overflow if overflow > 0 else 0.0)
-        est = ahead - math.floor(cut)
-        if est < 0:
-            est = 0
-        return est if est <= new_qty else new_qty
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(scale={self.scale})"
+    reach = qty - ahead - ours_ahead
+    if lot > 1 and reach > 0:
+        reach = (reach + half) // lot * lot
+    return reach
 
 
-class PowerProbQueue(ProbQueue):
-    """``f(x) = x**n``, ``p = f(back) / (f(back) + f(front))``.
+def amended_leaves(qty: int, leaves: int, new_qty: int) -> int:
+    """The open quantity after an amend to ``new_qty`` (≤ 0: nothing is left to fill).
 
-    hftbacktest's ``PowerProbQueueFunc``; ``n = 3`` is its usual choice.
+    The amount already executed (``qty − leaves``) stays executed; the amend takes the
+    difference off the open quantity only.
     """
-
-    __slots__ = ("n",)
-
-    def __init__(self, n: float = 3.0, scale: int = 1) -> None:
-        """Create the model with exponent ``n`` (> 0)."""
-        super().__init__(scale)
-        if not n > 0:
-            raise ValueError(f"n must be positive, got {n}")
-        self.n = float(n)
-
-    def prob(self, front: float, back: float) -> float:
-        """See :meth:`ProbQueue.prob`."""
-        if back <= 0.0:
-            return 0.0
-        # The ratio form cannot overflow the way back**n + front**n can.
-        try:
-            return 1.0 / (1.0 + math.pow(front / back, self.n))
-        except OverflowError:
-            return 0.0
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(n={self.n}, scale={self.scale})"
-
-
-class PowerProbQueue2(PowerProbQueue):
-    """``p = f(back) / f(back + front)`` with ``f(x) = x**n``."""
-
-    __slots__ = ()
-
-    def prob(self, front: float, back: float) -> float:
-        """See :meth:`ProbQueue.prob`."""
-        return math.pow(back / (back + front), self.n)
-
-
-class PowerProbQueue3(PowerProbQueue):
-    """``p = 1 − (front / (front + back))**n``."""
-
-    __slots__ = ()
-
-    def prob(self, front: float, back: float) -> float:
-        """See :meth:`ProbQueue.prob`."""
-        return 1.0 - math.pow(front / (front + back), self.n)
-
-
-class LogProbQueue(ProbQueue):
-    """``f(x) = ln(1 + x)``, ``p = f(back) / (f(back) + f(front))``."""
-
-    __slots__ = ()
-
-    def prob(self, front: float, back: float) -> float:
-        """See :meth:`ProbQueue.prob`."""
-        fb = math.log1p(back)
-        return fb / (fb + math.log1p(front))
-
-
-class LogProbQueue2(ProbQueue):
-    """``p = f(back) / f(back + front)`` with ``f(x) = ln(1 + x)``."""
-
-    __slots__ = ()
-
-    def prob(self, front: float, back: float) -> float:
-        """See :meth:`ProbQueue.prob`."""
-        return math.log1p(back) / math.log1p(back + front)
-
-
-# -- latency --------------------------------------------------------------------------------
-
-
-class LatencyModel(Protocol):
-    """Order latency: request to venue, and venue back to us (ns)."""
-
-    def entry_ns(self, request_ts: int) -> int:
-        """Nanoseconds from sending a request at ``request_ts`` to the venue acting on it."""
-        ...
-
-    def response_ns(self, exchange_ts: int) -> int:
-        """Nanoseconds from the venue acting at ``exchange_ts`` to our receiving the answer."""
-        ...
-
-
-@dataclass(frozen=True, slots=True)
-class ConstantLatency:
-    """The same entry and response latency for every request.
-
-    Attributes:
-        entry: Request → venue, ns.
-        response: Venue → us, ns.
-    """
-
-    entry: int
-    response: int
-
-    def __post_init__(self) -> None:
-        if self.entry < 0 or self.response < 0:
-            raise ValueError(f"latency must not be negative: {self.entry}, {self.response}")
-
-    def entry_ns(self, request_ts: int) -> int:
-        """See :meth:`LatencyModel.entry_ns`."""
-        return self.entry
-
-    def response_ns(self, exchange_ts: int) -> int:
-        """See :meth:`LatencyModel.response_ns`."""
-        return self.response
-
-
-class LatencyDataError(ValueError):
-    """Recorded latencies are empty, unordered or negative."""
-
-
-class InterpolatedLatency:
-    """Latency interpolated linearly from recorded (request, exchange, response) times.
-
-    Entry latency ``exchange − request`` is interpolated at the request time, response latency
-    ``response − exchange`` at the exchange time (hftbacktest's ``intp_order_latency``); both
-    are held constant outside the recorded range. Integer arithmetic, rounded down.
-    """
-
-    __slots__ = ("_entry_t", "_entry_v", "_resp_t", "_resp_v")
-
-    def __init__(self, rows: Iterable[tuple[int, int, int]]) -> None:
-        """Build from rows of ``(request_ts, exchange_ts, response_ts)`` in ns.
-
-        Raises:
-            LatencyDataError: No rows, or a row whose times are not
-                ``request ≤ exchange ≤ response`` (a negative latency is a recording error).
-        """
-        data = sorted(rows)
-        if not data:
-            raise LatencyDataError("no latency rows")
-        for req, exch, resp in data:
-            if not req <= exch <= resp:
-                raise LatencyDataError(
-                    f"latency row ({req}, {exch}, {resp}) is not request <= exchange <= response"
-                )
-        self._entry_t = [r[0] for r in data]
-        self._entry_v = [r[1] - r[0] for r in data]
-        by_exch = sorted((r[1], r[2] - r[1]) for r in data)
-        self._resp_t = [r[0] for r in by_exch]
-        self._resp_v = [r[1] for r in by_exch]
-
-    @staticmethod
-    def _interp(ts: list[int], vs: list[int], t: int) -> int:
-        i = bisect.bisect_right(ts, t)
-        if i == 0:
-            return vs[0]
-        if i == len(ts):
-            return vs[-1]
-        t0, t1 = ts[i - 1], ts[i]
-        v0, v1 = vs[i - 1], vs[i]
-        if t1 == t0:
-            return v1
-        return v0 + (v1 - v0) * (t - t0) // (t1 - t0)
-
-    def entry_ns(self, request_ts: int) -> int:
-        """See :meth:`LatencyModel.entry_ns`."""
-        return self._interp(self._entry_t, self._entry_v, request_ts)
-
-    def response_ns(self, exchange_ts: int) -> int:
-        """See :meth:`LatencyModel.response_ns`."""
-        return self._interp(self._resp_t, self._resp_v, exchange_ts)
+    return new_qty - (qty - leaves)
 
 
 # -- the passive-fill engine ----------------------------------------------------------------
@@ -419,7 +202,7 @@ class PlaceResult:
         rejected: True if a post-only order would have crossed (nothing was done).
     """
 
-    fills: list[Fill] = field(default_factory=list)
+    fills: list[EngineFill] = field(default_factory=list)
     resting: bool = False
     rejected: bool = False
 
@@ -572,6 +355,45 @@ class FillEngine:
             self._drop_level(order.side, order.price)
         return order.leaves
 
+    def amend(self, order_id: OrderId, new_qty_units: int) -> int | None:
+        """Reduce a resting order to ``new_qty_units`` in all, keeping its place in the queue.
+
+        The order keeps its queue ahead and its place among our orders at its price; nothing
+        ahead of it changes, and our orders behind it move up by what it gave back (Binance's
+        "Order Amend Keep Priority": quantity decrease only, priority kept).
+
+        Args:
+            order_id: The order.
+            new_qty_units: Its new total quantity (executed plus open), like Binance's
+                ``newQty``: above 0 and below the current total.
+
+        Returns:
+            The open quantity after the amend; 0 when ``new_qty_units`` is at or below what
+            already executed (nothing is left to fill: the order left the engine); None when
+            the order is not resting (a race with a fill or a cancel, not an error).
+
+        Raises:
+            ValueError: ``new_qty_units`` is not above 0 and below the order's quantity, or
+                leaves an open quantity that is not whole lots.
+        """
+        order = self._orders.get(order_id)
+        if order is None:
+            return None
+        if new_qty_units <= 0 or new_qty_units >= order.qty:
+            raise ValueError(
+                f"order {order_id!r}: an amend must reduce the quantity {order.qty}, "
+                f"got {new_qty_units}"
+            )
+        leaves = amended_leaves(order.qty, order.leaves, new_qty_units)
+        if leaves <= 0:
+            self.cancel(order_id)
+            return 0
+        if leaves % self.lot_units:
+            raise ValueError(f"order {order_id!r}: {leaves} is not a whole number of lots")
+        order.qty = new_qty_units
+        order.leaves = leaves
+        return leaves
+
     def _drop_level(self, side: int, price: int) -> None:
         if side > 0:
             del self._bids[price]
@@ -614,7 +436,7 @@ class FillEngine:
 
     # -- market events --------------------------------------------------------------------
 
-    def on_depth(self, side: int, price_ticks: int, qty_units: int, ts_ns: int) -> list[Fill]:
+    def on_depth(self, side: int, price_ticks: int, qty_units: int, ts_ns: int) -> list[EngineFill]:
         """The external level (``side``, ``price_ticks``) now holds ``qty_units``."""
         if side > 0:
             if self._bid_taken:
@@ -653,18 +475,18 @@ class FillEngine:
                 ahead = floor
             o.ahead = floor = ahead
 
-    def on_bbo(self, best_bid: int | None, best_ask: int | None, ts_ns: int) -> list[Fill]:
+    def on_bbo(self, best_bid: int | None, best_ask: int | None, ts_ns: int) -> list[EngineFill]:
         """Fill our orders that the external best bid or ask crosses (at our prices)."""
-        fills: list[Fill] = []
+        fills: list[EngineFill] = []
         if best_bid is not None and best_bid >= self._own_ask:
             fills.extend(self._cross(Side.SELL, best_bid, ts_ns))
         if best_ask is not None and best_ask <= self._own_bid:
             fills.extend(self._cross(Side.BUY, best_ask, ts_ns))
         return fills
 
-    def _cross(self, side: Side, through: int, ts: int) -> list[Fill]:
+    def _cross(self, side: Side, through: int, ts: int) -> list[EngineFill]:
         # Fill every order of ours on ``side`` at or beyond ``through`` fully at its own price.
-        fills: list[Fill] = []
+        fills: list[EngineFill] = []
         if side > 0:
             prices = sorted((p for p in self._bids if p >= through), reverse=True)
             levels = self._bids
@@ -673,14 +495,14 @@ class FillEngine:
             levels = self._asks
         for p in prices:
             for o in levels[p].orders:
-                fills.append(Fill(o.id, side, p, o.leaves, True, ts, 0))
+                fills.append(EngineFill(o.id, side, p, o.leaves, True, ts, 0))
                 del self._orders[o.id]
             self._drop_level(side, p)
         return fills
 
     def on_trade(
         self, aggressor_side: int, price_ticks: int, qty_units: int, ts_ns: int
-    ) -> list[Fill]:
+    ) -> list[EngineFill]:
         """A public trade of ``qty_units`` at ``price_ticks``; ``aggressor_side`` is the taker's.
 
         Raises:
@@ -701,13 +523,13 @@ class FillEngine:
             side = Side.BUY
             levels = self._bids
             prices = sorted((p for p in levels if p >= price_ticks), reverse=True)
-        fills: list[Fill] = []
+        fills: list[EngineFill] = []
         for p in prices:
             lvl = levels[p]
             if p != price_ticks:
                 # The trade went through our price: everything resting there was taken first.
                 for o in lvl.orders:
-                    fills.append(Fill(o.id, side, p, o.leaves, True, ts_ns, 0))
+                    fills.append(EngineFill(o.id, side, p, o.leaves, True, ts_ns, 0))
                     del self._orders[o.id]
                 self._drop_level(side, p)
             else:
@@ -715,7 +537,7 @@ class FillEngine:
         return fills
 
     def _trade_at(
-        self, lvl: _Level, side: Side, price: int, qty: int, ts: int, fills: list[Fill]
+        self, lvl: _Level, side: Side, price: int, qty: int, ts: int, fills: list[EngineFill]
     ) -> None:
         lvl.traded += qty
         ours_ahead = 0  # our own quantity ahead in the FIFO, before this trade
@@ -724,15 +546,13 @@ class FillEngine:
         lot = self.lot_units
         half = lot // 2 if self.round_half_lot else 0
         for o in lvl.orders:
-            reach = qty - o.ahead - ours_ahead
+            reach = trade_reach(qty, o.ahead, ours_ahead, lot, half)
             ours_ahead += o.leaves
             o.ahead = o.ahead - qty if o.ahead > qty else 0
-            if lot > 1 and reach > 0:
-                reach = (reach + half) // lot * lot
             if reach > 0:
                 done = reach if partial and reach < o.leaves else o.leaves
                 o.leaves -= done
-                fills.append(Fill(o.id, side, price, done, True, ts, o.leaves))
+                fills.append(EngineFill(o.id, side, price, done, True, ts, o.leaves))
                 if o.leaves == 0:
                     del self._orders[o.id]
                     continue
@@ -758,7 +578,7 @@ class FillEngine:
         limit_ticks: int | None,
         order_id: OrderId,
         ts_ns: int,
-    ) -> list[Fill]:
+    ) -> list[EngineFill]:
         """Take up to ``qty_units`` from the external book, best price first, as taker.
 
         Args:
@@ -784,7 +604,7 @@ class FillEngine:
             ticks = sorted(
                 (t for t in external if limit_ticks is None or t >= limit_ticks), reverse=True
             )
-        fills: list[Fill] = []
+        fills: list[EngineFill] = []
         left = qty_units
         for t in ticks:
             free = external[t] - taken.get(t, 0)
@@ -793,7 +613,7 @@ class FillEngine:
             done = free if free < left else left
             taken[t] = taken.get(t, 0) + done
             left -= done
-            fills.append(Fill(order_id, s, t, done, False, ts_ns, left))
+            fills.append(EngineFill(order_id, s, t, done, False, ts_ns, left))
             if not left:
                 break
         return fills
