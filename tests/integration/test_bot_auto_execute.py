@@ -48,7 +48,7 @@ max_signals_per_day = {max_signals}
 
 def _settings(sim: SimHandle, tmp_path: Path, enabled: bool, defend_bps: float = 200) -> Settings:
     return bot_settings(
-        sim, tmp_path, _toml(enabled),
+        sim, tmp_path, peg=_toml(enabled),
         params={"first_bps": 80, "step_bps": 10},
         risk={"deviation_defend_bps": defend_bps, "cooldown_s": 0.3},
     )  # fmt: skip
