@@ -20,7 +20,8 @@ from hypothesis import strategies as st
 
 from pegbot.market import Market
 from pegbot.tape import binance_scan as scan
-from pegbot.tape.binance import BinanceRawConverter, ConvertError, _fast_units
+from pegbot.tape.binance import BinanceRawConverter, ConvertError
+from pegbot.tape.binance_lines import _fast_units
 
 pytestmark = pytest.mark.skipif(not scan.AVAILABLE, reason="numba not installed")
 
