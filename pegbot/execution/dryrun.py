@@ -9,7 +9,6 @@ key is needed; no order is ever filled.
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import replace
@@ -18,11 +17,12 @@ from typing import Any
 
 from pegbot.execution import errors
 from pegbot.execution.venue import Balance, Fill, OrderState, OrderUpdate, VenueEvent
+from pegbot.logging import event_log
 from pegbot.market import Market, MarketError, Side
 
 __all__ = ["DryRunVenue", "make_dryrun_venue"]
 
-log = logging.getLogger(__name__)
+log = event_log(__name__)
 
 
 class DryRunVenue:
@@ -104,15 +104,13 @@ class DryRunVenue:
         self._orders[client_id] = update
         self.intended.append(update)
         log.info(
+            "dry_run_place",
             "dry-run order not sent",
-            extra={
-                "event": "dry_run_place",
-                "client_order_id": client_id,
-                "side": side.name,
-                "price": m.format_price(price_ticks),
-                "qty": m.format_qty(update.qty_units),
-                "post_only": post_only,
-            },
+            client_order_id=client_id,
+            side=side.name,
+            price=m.format_price(price_ticks),
+            qty=m.format_qty(update.qty_units),
+            post_only=post_only,
         )
         self._queue.put_nowait(update)
         return update
@@ -128,10 +126,7 @@ class DryRunVenue:
             raise errors.OrderNotFoundError("Unknown order sent.")
         update = replace(known, state=OrderState.CANCELED, ts_ns=self.clock())
         self._orders[client_id] = update
-        log.info(
-            "dry-run cancel not sent",
-            extra={"event": "dry_run_cancel", "client_order_id": client_id},
-        )
+        log.info("dry_run_cancel", "dry-run cancel not sent", client_order_id=client_id)
         self._queue.put_nowait(update)
         return update
 

@@ -15,7 +15,6 @@ numbers through :meth:`PaperVenue.on_public_trade`).
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
@@ -26,6 +25,7 @@ from pegbot.book import OrderBook
 from pegbot.execution import errors
 from pegbot.execution.venue import Balance, Fill, OrderState, OrderUpdate, VenueEvent
 from pegbot.feeds.model import Trade
+from pegbot.logging import event_log
 from pegbot.market import Market, MarketError, Side
 from pegbot.matching import Fill as EngineFill
 from pegbot.matching import FillEngine, QueueModel
@@ -35,7 +35,7 @@ __all__ = ["DEFAULT_PAPER_BALANCES", "PaperVenue", "make_paper_venue"]
 #: Virtual balances when the settings give none (the simulator's demo account).
 DEFAULT_PAPER_BALANCES: dict[str, str] = {"base": "1000000", "quote": "20000"}
 
-log = logging.getLogger(__name__)
+log = event_log(__name__)
 
 
 @dataclass
@@ -185,10 +185,7 @@ class PaperVenue:
         update = OrderUpdate(client_id, order_id, side, price_ticks, units, 0, OrderState.NEW, now)
         self._orders[client_id] = _Order(update, need)
         self._queue.put_nowait(update)
-        log.info(
-            "paper order",
-            extra={"event": "paper_place", "client_order_id": client_id, "side": side.name},
-        )
+        log.info("paper_place", "paper order", client_order_id=client_id, side=side.name)
         self._settle(result.fills)
         if not result.resting:
             order = self._orders[client_id]
