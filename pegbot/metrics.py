@@ -51,6 +51,7 @@ from pegbot.execution.errors import REASONS as REJECT_REASONS
 from pegbot.execution.risk import TRIGGERS as RISK_TRIGGERS
 from pegbot.market import Market, Side
 from pegbot.metrics_http import MetricsServer, git_sha, start_metrics_server
+from pegbot.peg.fair_state import FAIR_STATES
 from pegbot.timeunits import NS_PER_S
 
 __all__ = [
@@ -84,8 +85,6 @@ __all__ = [
 
 # -- label values ---------------------------------------------------------------------------
 
-#: Values of the ``state`` label of the fair-value state gauge.
-FAIR_STATES = ("ok", "stale", "disputed", "jump")
 #: Values of the ``direction`` label of the arbitrage metrics.
 ARB_DIRECTIONS = ("mint_and_sell", "buy_and_redeem")
 #: Values of the ``state`` label of ``pegbot_arb_signals_total``.

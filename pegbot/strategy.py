@@ -28,12 +28,13 @@ from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Final, Literal, Protocol, cast, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from pegbot.book import Level
 from pegbot.market import Market, Side
+from pegbot.peg.fair_state import FAIR_STATES, FairState
 
 __all__ = [
     "FAIR_STATES",
@@ -61,10 +62,6 @@ __all__ = [
     "round_passive",
 ]
 
-FairState = Literal["ok", "stale", "disputed", "jump"]
-#: The states a fair value can be in; anything else is refused.
-FAIR_STATES: Final[frozenset[str]] = frozenset({"ok", "stale", "disputed", "jump"})
-
 
 class StrategyError(ValueError):
     """A strategy cannot be loaded, or its parameters are invalid."""
@@ -80,7 +77,8 @@ class FairView:
     Attributes:
         price_ticks: Fair price in ticks, exact (usually between two ticks).
         state: ``ok``, ``stale`` (sources too old), ``disputed`` (sources disagree) or
-            ``jump`` (the reference moved more than expected).
+            ``jump`` (the reference moved more than expected); a :class:`FairState`, equal to
+            its string (a string given is converted).
         age_ns: Age of the underlying reference when the view was built, as the peg
             measures it (includes the source's own publication lag).
         observed_at_ns: Local time (int ns UTC) the value was last confirmed by a source.
@@ -96,8 +94,12 @@ class FairView:
             raise TypeError("price_ticks must be a Fraction; use FairView.make()")
         if self.price_ticks <= 0:
             raise ValueError(f"fair price must be positive, got {self.price_ticks} ticks")
-        if self.state not in FAIR_STATES:
-            raise ValueError(f"unknown fair state {self.state!r}; expected one of {FAIR_STATES}")
+        if type(self.state) is not FairState:
+            if self.state not in FAIR_STATES:
+                raise ValueError(
+                    f"unknown fair state {self.state!r}; expected one of {FAIR_STATES}"
+                )
+            object.__setattr__(self, "state", FairState(self.state))
         if self.age_ns < 0:
             raise ValueError(f"age_ns must be >= 0, got {self.age_ns}")
 
@@ -114,7 +116,7 @@ class FairView:
             raise ValueError(f"fair price must be finite, got {price_ticks}")
         if state not in FAIR_STATES:
             raise ValueError(f"unknown fair state {state!r}; expected one of {FAIR_STATES}")
-        return cls(Fraction(price_ticks), cast(FairState, state), age_ns, observed_at_ns)
+        return cls(Fraction(price_ticks), FairState(state), age_ns, observed_at_ns)
 
     @classmethod
     def from_price(

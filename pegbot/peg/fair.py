@@ -18,7 +18,6 @@ layer and the arbitrage signaler consume:
 
 from __future__ import annotations
 
-import enum
 import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -27,17 +26,9 @@ from fractions import Fraction
 from typing import Any
 
 from pegbot.market import Market
+from pegbot.peg.fair_state import FairState as FairState  # re-exported: FairValue.state
 from pegbot.peg.sources import PAIRS, USD_KGS, USDT_USD, RateObservation
 from pegbot.timeunits import NS_PER_S
-
-
-class FairState(enum.StrEnum):
-    """How far the fair value can be trusted; only ``OK`` allows trading on it."""
-
-    OK = "ok"
-    STALE = "stale"
-    DISPUTED = "disputed"
-    JUMP = "jump"
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,8 +13,10 @@ import pytest
 from pegbot.book import OrderBook
 from pegbot.market import Market, Side
 from pegbot.strategy import (
+    FAIR_STATES,
     BookView,
     DesiredQuotes,
+    FairState,
     FairView,
     Inventory,
     MarketState,
@@ -64,6 +66,21 @@ def test_fair_view_refuses_bad_input(kwargs: dict[str, object]) -> None:
 def test_fair_view_needs_a_fraction() -> None:
     with pytest.raises(TypeError):
         FairView(1143.5, "ok", 0, 0)  # type: ignore[arg-type]
+
+
+def test_fair_state_is_one_enum_equal_to_its_string() -> None:
+    from pegbot import metrics
+    from pegbot.peg import fair
+
+    assert FairState is fair.FairState and FAIR_STATES is metrics.FAIR_STATES
+    assert FAIR_STATES == ("ok", "stale", "disputed", "jump")
+    view = FairView.make(1143, "stale")
+    assert view.state == "stale"  # what strategies compare with
+    assert view.state is FairState.STALE
+    given_a_string = FairView(Fraction(1143), "jump", 0, 0)  # type: ignore[arg-type]
+    assert given_a_string.state is FairState.JUMP
+    with pytest.raises(ValueError, match="unknown fair state"):
+        FairView(Fraction(1143), "maybe", 0, 0)  # type: ignore[arg-type]
 
 
 def test_order_book_is_a_book_view() -> None:
