@@ -10,10 +10,11 @@ a level whose edge equals the threshold is in, and one a hair below is out, ever
 Edges are in bps of the *fair notional* (size × fair); the exchange fee is charged on the
 exchange notional (size × price), as the venue does.
 
-:class:`ArbSignaler` is pure: book, fair value, inventory and ``now_ns`` in, state-transition
-events out. It never calls the clock or does I/O; sinks (:mod:`pegbot.peg.sinks`) persist and
-deliver its events. The mint/redeem leg stays the issuer's human process: a signal is
-*proposed*, a human *approves* or *rejects* it, and it ends *executed* or *expired*.
+:class:`ArbSignaler` is pure: book, fair value, spendable balances and ``now_ns`` in,
+state-transition events out. It never calls the clock or does I/O; sinks
+(:mod:`pegbot.peg.sinks`) persist and deliver its events. The mint/redeem leg stays the
+issuer's human process: a signal is *proposed*, a human *approves* or *rejects* it, and it
+ends *executed* or *expired*.
 """
 
 from __future__ import annotations
@@ -178,7 +179,7 @@ class ArbConfig:
 
 
 @dataclass(frozen=True, slots=True)
-class Inventory:
+class SpendableBalances:
     """What the exchange leg may use: base (qty units) to sell, quote to buy with."""
 
     base_units: int | None = None
@@ -376,7 +377,7 @@ class ArbSignaler:
         now_ns: int,
         book: SignalBook,
         fair: FairValue,
-        inventory: Inventory | None = None,
+        balances: SpendableBalances | None = None,
     ) -> list[SignalEvent]:
         """Expire, withdraw and raise signals for the market at ``now_ns``.
 
@@ -394,7 +395,7 @@ class ArbSignaler:
             return events
         self._set_status(True, fair.state, "", now_ns)
         for kind in SignalKind:
-            events.extend(self._evaluate_kind(kind, now_ns, book, fair, inventory))
+            events.extend(self._evaluate_kind(kind, now_ns, book, fair, balances))
         return events
 
     def _evaluate_kind(
@@ -403,7 +404,7 @@ class ArbSignaler:
         now_ns: int,
         book: SignalBook,
         fair: FairValue,
-        inventory: Inventory | None,
+        balances: SpendableBalances | None,
     ) -> list[SignalEvent]:
         assert fair.price is not None
         price = fair.price
@@ -426,7 +427,7 @@ class ArbSignaler:
         if now_ns - state.last_created_ns < self.config.cooldown_ns:
             self._suppress(kind, "cooldown")
             return []
-        new = self._build(kind, now_ns, book, fair, inventory)
+        new = self._build(kind, now_ns, book, fair, balances)
         if new is None:
             return []
         state.last_created_ns = now_ns
@@ -458,7 +459,7 @@ class ArbSignaler:
         now_ns: int,
         book: SignalBook,
         fair: FairValue,
-        inventory: Inventory | None,
+        balances: SpendableBalances | None,
     ) -> Signal | None:
         assert fair.price is not None and fair.ticks is not None
         price = fair.price
@@ -482,12 +483,12 @@ class ArbSignaler:
         )
         taken: list[tuple[int, int]] = []
         quote_left = None
-        if inventory is not None and kind is SignalKind.MINT_AND_SELL:
-            if inventory.base_units is not None:
-                caps["inventory_units"] = inventory.base_units
-                cap = min(cap, inventory.base_units)
-        elif inventory is not None and inventory.quote is not None:
-            quote_left = Fraction(inventory.quote)
+        if balances is not None and kind is SignalKind.MINT_AND_SELL:
+            if balances.base_units is not None:
+                caps["inventory_units"] = balances.base_units
+                cap = min(cap, balances.base_units)
+        elif balances is not None and balances.quote is not None:
+            quote_left = Fraction(balances.quote)
         remaining = cap
         for ticks, qty in levels:
             if remaining <= 0 or self.marginal_edge_bps(price, kind, ticks) < min_edge:
