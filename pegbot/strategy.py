@@ -12,7 +12,9 @@ Prices are integer ticks and sizes integer lots. The fair value is kept as an ex
 USDT is 1143.5… ticks of 1e-5) and rounding it early would bias one side of every ladder.
 
 Strategies may keep a small deterministic state of their own (a volatility estimate): given
-the same sequence of states they return the same quotes.
+the same sequence of states they return the same quotes. The exact tick arithmetic they share
+(rounding away from the touch, the band around fair, inventory skew) is in
+:mod:`pegbot.quoting`.
 """
 
 from __future__ import annotations
@@ -35,6 +37,17 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from pegbot.book import Level
 from pegbot.market import Market, Side
 from pegbot.peg.fair_state import FAIR_STATES, FairState
+
+# Strategy files import the quoting helpers from this module as well as from pegbot.quoting
+# (their home): both are supported.
+from pegbot.quoting import (
+    band_ticks,
+    bps_ticks,
+    frac,
+    inventory_skew,
+    post_only_clamp,
+    round_passive,
+)
 
 __all__ = [
     "FAIR_STATES",
@@ -467,48 +480,3 @@ def _import_strategy_module(spec: str) -> ModuleType:
         if exc.name == name:
             raise StrategyError(f"unknown strategy {spec!r} (no module {name})") from exc
         raise
-
-
-# -- helpers shared by strategies (exact arithmetic on ticks) -----------------------------
-
-
-def frac(value: float | int | str | Decimal) -> Fraction:
-    """A parameter as an exact fraction of its *decimal* spelling (0.1 is 1/10)."""
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise ValueError(f"not finite: {value}")
-        return Fraction(repr(value))
-    return Fraction(value)
-
-
-def bps_ticks(fair_ticks: Fraction, bps: Fraction) -> Fraction:
-    """``bps`` basis points of a price given in ticks, in ticks."""
-    return fair_ticks * bps / 10_000
-
-
-def band_ticks(fair_ticks: Fraction, band_bps: Fraction) -> tuple[int, int]:
-    """The inclusive whole-tick band ``[fair·(1−b), fair·(1+b)]``, rounded inward."""
-    width = bps_ticks(fair_ticks, band_bps)
-    return math.ceil(fair_ticks - width), math.floor(fair_ticks + width)
-
-
-def round_passive(side: Side, price_ticks: Fraction) -> int:
-    """Round onto the grid away from the touch: bids down, asks up."""
-    return math.floor(price_ticks) if side is Side.BUY else math.ceil(price_ticks)
-
-
-def post_only_clamp(side: Side, price_ticks: int, book: BookView) -> int:
-    """Move a price so that it cannot take: a bid below the best ask, an ask above the bid."""
-    if side is Side.BUY:
-        best_ask = book.best_ask
-        return price_ticks if best_ask is None else min(price_ticks, best_ask - 1)
-    best_bid = book.best_bid
-    return price_ticks if best_bid is None else max(price_ticks, best_bid + 1)
-
-
-def inventory_skew(inventory: Inventory, range_units: int) -> Fraction:
-    """Excess inventory over its range, clipped to ``[-1, 1]`` (positive when long)."""
-    if range_units <= 0:
-        raise ValueError(f"range_units must be positive, got {range_units}")
-    q = Fraction(inventory.excess_units, range_units)
-    return max(Fraction(-1), min(Fraction(1), q))

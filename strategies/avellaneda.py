@@ -30,16 +30,8 @@ from typing import Literal
 from pydantic import Field
 
 from pegbot.market import Market, Side
-from pegbot.strategy import (
-    DesiredQuotes,
-    MarketState,
-    Quote,
-    StrategyParams,
-    band_ticks,
-    frac,
-    post_only_clamp,
-    round_passive,
-)
+from pegbot.quoting import band_ticks, frac, post_only_clamp, round_passive
+from pegbot.strategy import DesiredQuotes, MarketState, Quote, StrategyParams
 from pegbot.timeunits import NS_PER_S
 
 

@@ -22,16 +22,8 @@ from fractions import Fraction
 from pydantic import Field, model_validator
 
 from pegbot.market import Market, Side
-from pegbot.strategy import (
-    DesiredQuotes,
-    MarketState,
-    Quote,
-    StrategyParams,
-    band_ticks,
-    frac,
-    inventory_skew,
-    post_only_clamp,
-)
+from pegbot.quoting import band_ticks, frac, inventory_skew, post_only_clamp
+from pegbot.strategy import DesiredQuotes, MarketState, Quote, StrategyParams
 
 
 class Params(StrategyParams):

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from pegbot.book import OrderBook
 from pegbot.execution.risk import TRIGGERS, Risk, RiskLevel, RiskParams
 from pegbot.market import Market, Side
+from pegbot.quoting import band_ticks
 from pegbot.strategy import (
     DesiredQuotes,
     FairView,
@@ -22,7 +23,6 @@ from pegbot.strategy import (
     Inventory,
     MarketState,
     Quote,
-    band_ticks,
 )
 
 MARKET = Market.kgst_usdt()

@@ -1,4 +1,4 @@
-"""The strategy contract: inputs, outputs, the loader and the shared tick helpers."""
+"""The strategy contract: inputs, outputs and the loader."""
 
 from __future__ import annotations
 
@@ -24,12 +24,7 @@ from pegbot.strategy import (
     Strategy,
     StrategyError,
     adapt_fair,
-    band_ticks,
-    frac,
-    inventory_skew,
     load_strategy,
-    post_only_clamp,
-    round_passive,
 )
 
 MARKET = Market.kgst_usdt()
@@ -186,22 +181,6 @@ def test_load_refuses_module_breaking_the_contract(tmp_path: Path) -> None:
     )
     with pytest.raises(StrategyError, match="build"):
         load_strategy(str(nobuild), MARKET)
-
-
-def test_helpers_are_exact() -> None:
-    assert frac(0.1) == Fraction(1, 10)
-    assert band_ticks(Fraction(1000), Fraction(100)) == (990, 1010)
-    assert band_ticks(Fraction(2287, 2), Fraction(10)) == (1143, 1144)  # 1142.357.. to 1144.64..
-    assert round_passive(Side.BUY, Fraction(2287, 2)) == 1143
-    assert round_passive(Side.SELL, Fraction(2287, 2)) == 1144
-    book = _book(1143, 1144)
-    assert post_only_clamp(Side.BUY, 1150, book) == 1143
-    assert post_only_clamp(Side.SELL, 1100, book) == 1144
-    assert post_only_clamp(Side.BUY, 1100, book) == 1100
-    assert post_only_clamp(Side.BUY, 1150, OrderBook()) == 1150
-    assert inventory_skew(Inventory(150, 0, 100), 100) == Fraction(1, 2)
-    assert inventory_skew(Inventory(10**9, 0, 0), 100) == 1
-    assert inventory_skew(Inventory(-(10**9), 0, 0), 100) == -1
 
 
 def test_adapt_the_pegs_fair_value() -> None:
