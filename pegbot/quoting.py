@@ -7,8 +7,8 @@ Rounding always goes the safe way for a passive quote: onto the grid *away* from
 inward for a band.
 
 The helpers read only what they need of the contract's objects (:class:`Touch`,
-:class:`Excess`), so this module depends on nothing but :mod:`pegbot.market` and the strategy
-contract (:mod:`pegbot.strategy`) can build on it.
+:class:`Excess`), so this module depends on nothing but :mod:`pegbot.market`; the strategy
+contract (:mod:`pegbot.strategy`) and the book (:mod:`pegbot.book`) both build on it.
 """
 
 from __future__ import annotations
@@ -66,10 +66,16 @@ def bps_ticks(fair_ticks: Fraction, bps: Fraction) -> Fraction:
     return fair_ticks * bps / 10_000
 
 
-def band_ticks(fair_ticks: Fraction, band_bps: Fraction) -> tuple[int, int]:
-    """The inclusive whole-tick band ``[fair·(1−b), fair·(1+b)]``, rounded inward."""
-    width = bps_ticks(fair_ticks, band_bps)
-    return math.ceil(fair_ticks - width), math.floor(fair_ticks + width)
+def band_ticks(ref_ticks: Fraction | float, band_bps: Fraction | float) -> tuple[int, int]:
+    """The inclusive whole-tick band ``[ref·(1−b), ref·(1+b)]``, rounded inward.
+
+    Exact for every input: ``ref_ticks`` is taken at its exact value (a float's binary value),
+    a float ``band_bps`` at its decimal spelling (:func:`frac`).
+    """
+    ref = ref_ticks if isinstance(ref_ticks, Fraction) else Fraction(ref_ticks)
+    bps = band_bps if isinstance(band_bps, Fraction) else frac(band_bps)
+    width = bps_ticks(ref, bps)
+    return math.ceil(ref - width), math.floor(ref + width)
 
 
 def round_passive(side: Side, price_ticks: Fraction) -> int:

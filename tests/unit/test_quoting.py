@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -49,6 +50,8 @@ def test_examples_are_exact() -> None:
     assert bps_ticks(Fraction(1000), Fraction(100)) == 10
     assert band_ticks(Fraction(1000), Fraction(100)) == (990, 1010)  # both edges exact
     assert band_ticks(Fraction(2287, 2), Fraction(10)) == (1143, 1144)  # 1142.357.. to 1144.64..
+    assert band_ticks(1143.5, 10) == (1143, 1144)
+    assert band_ticks(1000, 100) == (990, 1010)
     assert round_passive(Side.BUY, Fraction(2287, 2)) == 1143
     assert round_passive(Side.SELL, Fraction(2287, 2)) == 1144
     book = OrderBook()
@@ -65,6 +68,8 @@ def test_examples_are_exact() -> None:
 def test_refuses_what_it_cannot_take_exactly() -> None:
     with pytest.raises(ValueError):
         frac(float("nan"))
+    with pytest.raises(ValueError):
+        band_ticks(1000, float("inf"))
     with pytest.raises(ValueError):
         inventory_skew(Inventory(1, 0), 0)
 
@@ -120,3 +125,11 @@ def test_band_ticks_is_the_tightest_inward_band(ref: Fraction, band: Fraction) -
     low_edge, high_edge = ref * (1 - band / 10_000), ref * (1 + band / 10_000)
     assert low_edge <= lo and lo - 1 < low_edge
     assert hi <= high_edge and high_edge < hi + 1
+
+
+@given(st.floats(min_value=1, max_value=1e7), st.integers(0, 5_000) | st.sampled_from([12.5, 0.1]))
+def test_band_ticks_takes_a_float_reference_exactly(ref: float, band: float) -> None:
+    # A float reference at its binary value, a float band at its decimal spelling.
+    assert band_ticks(ref, band) == band_ticks(Fraction(ref), Fraction(repr(band)))
+    lo, hi = band_ticks(ref, band)
+    assert lo <= math.ceil(ref) and hi >= math.floor(ref)
