@@ -3,7 +3,7 @@
 One class for Binance live, its testnet, the simulator and any ccxt exchange with the calls
 pegbot needs; what differs between venues is data (:mod:`pegbot.execution.quirks`).
 
-It does not repeat the peers' known failures (``anchors.md`` §1):
+What it guarantees where market-making bots commonly fail:
 
 * **No duplicate after a time-out.** A placement whose outcome is unknown (time-out, 5xx,
   network error) is looked up by its client id before anything is sent again; a re-send

@@ -1,6 +1,6 @@
 """``DryRunVenue``: live data, intended orders logged, nothing sent, nothing ever filled.
 
-The safest mode (``style.md`` §7): the bot runs its whole loop on the live market and every
+The safest mode, and the default: the bot runs its whole loop on the live market and every
 order it would send is logged as a structured ``event=dry_run_place`` line (and kept as an
 open order, so the reconciler sees it resting and does not re-send it every tick). No API
 key is needed; no order is ever filled.

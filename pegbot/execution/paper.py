@@ -1,6 +1,6 @@
 """``PaperVenue``: simulated fills against the live book, virtual balances, nothing sent.
 
-Paper mode is its own venue (DESIGN: never ``if paper:`` inside the live venue). Orders rest
+Paper mode is its own venue, never an ``if paper:`` inside the live one. Orders rest
 beside the live book fed by the market-data feed and fill through :mod:`pegbot.matching`
 (queue position, partial fills, crossing), so paper results carry the same queue realism as
 the backtester. Balances lock and settle as on Binance: a buy locks quote at its limit

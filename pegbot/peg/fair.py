@@ -10,7 +10,8 @@ layer and the arbitrage signaler consume:
 
 * ``ok``: enough fresh sources that agree.
 * ``stale``: too few fresh sources. The last good price is kept, with its age, but nobody
-  should trade on it (Hummingbot #2536 is what happens otherwise).
+  should trade on it: a bot quoting around a rate that stopped updating is picked off when
+  the real rate moves.
 * ``disputed``: fresh sources disagree by more than the configured bps.
 * ``jump``: the price stepped by more than the configured bps; held for a while (or until a
   human acknowledges it) because a real devaluation and a bad print look the same at first.

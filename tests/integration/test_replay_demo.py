@@ -1,4 +1,4 @@
-"""pegbot replay (the former interim demo): the bundled recording replays to its end."""
+"""pegbot replay: the bundled recording replays to its end."""
 
 import json
 
