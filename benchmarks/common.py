@@ -62,7 +62,7 @@ def synthetic_tape(tmp: Path, rows: int = 5_000_000) -> Path:
 
 
 def real_tapes(tmp: Path) -> list[tuple[Path, str]]:
-    out = []
+    out: list[tuple[Path, str]] = []
     if not H.exists():
         return out
     for label, files, symbol, tick in REAL:

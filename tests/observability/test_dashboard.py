@@ -19,7 +19,8 @@ KNOWN_UNITS = {"none", "short", "percentunit", "s", "bytes", "cpm", "reqps"}
 
 
 def _dashboard() -> dict[str, Any]:
-    return json.loads(DASHBOARD.read_text(encoding="utf-8"))
+    dash: dict[str, Any] = json.loads(DASHBOARD.read_text(encoding="utf-8"))
+    return dash
 
 
 def _panels(dash: dict[str, Any]) -> list[dict[str, Any]]:

@@ -33,7 +33,8 @@ def _tape(tmp_path: Path) -> Path:
         if k % 4 == 0:
             side = int(rng.choice([-1, 1]))
             rows.append((ms + 50, TRADE, side, bb if side < 0 else bb + 1, 90_000))
-    return write(tmp_path / "kgst.parquet", rows)
+    tape: Path = write(tmp_path / "kgst.parquet", rows)
+    return tape
 
 
 def _spec(tmp_path: Path, tape: Path, body: str) -> Path:

@@ -77,11 +77,11 @@ def test_normal_passes_quotes_through() -> None:
 
 
 def _feed(**kw: Any) -> Callable[[MarketState], MarketState]:
-    return lambda s: replace(s, feed=replace(s.feed, **kw))  # type: ignore[arg-type]
+    return lambda s: replace(s, feed=replace(s.feed, **kw))  # type: ignore[type-var]
 
 
 def _fair(**kw: Any) -> Callable[[MarketState], MarketState]:
-    return lambda s: replace(s, fair=replace(s.fair, **kw))  # type: ignore[arg-type]
+    return lambda s: replace(s, fair=replace(s.fair, **kw))  # type: ignore[type-var]
 
 
 SCENARIOS: list[tuple[str, Callable[[MarketState], MarketState], RiskLevel, dict[str, Any]]] = [

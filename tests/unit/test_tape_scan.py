@@ -76,10 +76,10 @@ def _convert(
     cap = _Cap()
     conv = BinanceRawConverter(
         market,
-        cap,
+        cap,  # type: ignore[arg-type]
         collect_tickers=tickers,
         fast=fast,
-        chunk_rows=64,  # type: ignore[arg-type]
+        chunk_rows=64,
     )
     assert conv._fast is fast
     try:
