@@ -10,7 +10,7 @@ of the book message that woke it to the moment its first request is handed to th
 (the same quantity as ``pegbot_tick_to_quote_seconds``).
 
 Run: ``.venv/bin/python benchmarks/bench_tick_to_quote.py [--moves 300] [--json]``.
-Target: p99 < 2 ms. Hummingbot's loop ticks once a second, so its tick-to-quote is up to 1 s.
+Target: p99 < 2 ms (a loop that ticks once a second would be up to 1 s).
 """
 
 from __future__ import annotations

@@ -14,9 +14,9 @@ strategy decision, not once per update.
 from __future__ import annotations
 
 import heapq
-import math
 from collections.abc import Iterable, Sequence
-from fractions import Fraction
+
+from pegbot.quoting import band_ticks
 
 # Sentinels keep the hot path free of ``None`` checks; properties translate them.
 _NO_BID = -(1 << 62)
@@ -304,13 +304,6 @@ class OrderBook:
             f"OrderBook(bids={len(self.bids)}, asks={len(self.asks)}, best_bid={self.best_bid}, "
             f"best_ask={self.best_ask}, update_id={self.update_id})"
         )
-
-
-def band_ticks(ref_ticks: float, bps: float) -> tuple[int, int]:
-    """The inclusive tick range within ±``bps`` of ``ref_ticks``, computed exactly."""
-    ref = Fraction(ref_ticks)
-    width = ref * Fraction(str(bps)) / 10_000
-    return math.ceil(ref - width), math.floor(ref + width)
 
 
 def _next_bid(bids: dict[int, int], start: int) -> int:

@@ -19,7 +19,6 @@ Rules that keep the desk's money safe:
 
 from __future__ import annotations
 
-import logging
 import os
 import re
 import tomllib
@@ -50,6 +49,7 @@ from pydantic_settings.sources.utils import parse_env_vars
 
 from pegbot.desk.config import DeskSettings
 from pegbot.execution.risk import RiskParams
+from pegbot.logging import event_log
 from pegbot.peg.config import PegSettings
 
 __all__ = [
@@ -76,7 +76,7 @@ MODES: tuple[str, ...] = ("dry-run", "paper", "testnet", "live")
 #: The variable that acknowledges live trading (the CLI flag is the other way).
 LIVE_ACK_ENV = "PEGBOT_LIVE_ACK"
 _SECRET_FIELDS = ("api_key", "api_secret")
-log = logging.getLogger("pegbot.config")
+log = event_log("pegbot.config")
 
 # Variables with the prefix that are not fields of the model.
 _NON_FIELDS = frozenset({LIVE_ACK_ENV, "PEGBOT_SECRETS_DIR", "PEGBOT_CONFIG"})
@@ -345,9 +345,10 @@ class _SecretsDirSource(PydanticBaseSettingsSource):
             if entry.stat().st_mode & 0o077:
                 # Still read (refusing would stop a bot over a chmod), but say so loudly.
                 log.warning(
+                    "secret_file_permissions",
                     "secret file %s is readable by group or others (chmod 600 it)",
                     entry,
-                    extra={"event": "secret_file_permissions", "path": str(entry)},
+                    path=str(entry),
                 )
             node[path[-1]] = entry.read_text().strip()
         return out

@@ -3,8 +3,8 @@
 ``levels`` quotes a side, the first ``first_bps`` from fair and each next one ``step_bps``
 further, rounded away from the touch to whole ticks. The whole ladder moves with inventory:
 when the desk holds more base than its target, prices shift down (sell sooner, buy later)
-*and* bid sizes shrink while ask sizes grow, the reverse when short — Hummingbot's PMM skews
-size only, which leaves a one-sided inventory stuck at the same prices.
+*and* bid sizes shrink while ask sizes grow, the reverse when short. Skewing size alone would
+leave a one-sided inventory stuck at the same prices.
 
 The inner half-spread never falls below ``min_spread_bps``/2 nor below what pays the maker fee
 twice plus ``min_edge_bps``, so a round trip at the inner levels earns money after fees. No
@@ -22,17 +22,8 @@ from fractions import Fraction
 from pydantic import Field, model_validator
 
 from pegbot.market import Market, Side
-from pegbot.strategy import (
-    ALL_INPUTS,
-    DesiredQuotes,
-    MarketState,
-    Quote,
-    StrategyParams,
-    band_ticks,
-    frac,
-    inventory_skew,
-    post_only_clamp,
-)
+from pegbot.quoting import band_ticks, frac, inventory_skew, post_only_clamp
+from pegbot.strategy import ALL_INPUTS, DesiredQuotes, MarketState, Quote, StrategyParams
 
 
 class Params(StrategyParams):

@@ -210,7 +210,7 @@ class RateBudget:
 
     @classmethod
     def binance_spot(cls, safety: float = 0.8, now_ns: int = 0) -> RateBudget:
-        """Binance spot's documented limits (``binance-api.md`` §3) at ``safety``."""
+        """Binance spot's documented ``exchangeInfo`` limits at ``safety``."""
         return cls.from_exchange_info(
             [
                 {

@@ -3,7 +3,7 @@
 One class for Binance live, its testnet, the simulator and any ccxt exchange with the calls
 pegbot needs; what differs between venues is data (:mod:`pegbot.execution.quirks`).
 
-It does not repeat the peers' known failures (``anchors.md`` §1):
+What it guarantees where market-making bots commonly fail:
 
 * **No duplicate after a time-out.** A placement whose outcome is unknown (time-out, 5xx,
   network error) is looked up by its client id before anything is sent again; a re-send
@@ -28,7 +28,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import logging
 import re
 import time
 from collections import OrderedDict
@@ -53,12 +52,13 @@ from pegbot.execution.venue import (
     VenueEvent,
 )
 from pegbot.feeds.model import Trade
+from pegbot.logging import event_log
 from pegbot.market import Market, Side
 from pegbot.timeunits import NS_PER_MS, NS_PER_S
 
 __all__ = ["CcxtVenue", "load_market", "make_ccxt_venue", "point_client_at"]
 
-log = logging.getLogger(__name__)
+log = event_log(__name__)
 
 _T = TypeVar("_T")
 _MAX_TRADES_PAGE = 1000
@@ -297,7 +297,7 @@ class CcxtVenue(UserStreamMixin):
             reply = await self._call("fees", method, {"symbol": market.exchange_symbol})
         except errors.VenueError as exc:
             # The market's default fees stay; the desk sees why in the log.
-            log.warning("fees not loaded", extra={"event": "fees_unavailable", "error": str(exc)})
+            log.warning("fees_unavailable", "fees not loaded", error=str(exc))
             return market
         maker, taker = parse_fee_rates(reply)
         if maker is None or taker is None:
@@ -359,7 +359,7 @@ class CcxtVenue(UserStreamMixin):
             offset = await self.client.load_time_difference()
         except Exception as exc:
             raise errors.from_exception(exc) from exc
-        log.warning("clock resynchronised", extra={"event": "clock_resync", "offset_ms": offset})
+        log.warning("clock_resync", "clock resynchronised", offset_ms=offset)
 
     # -- orders ---------------------------------------------------------------------------
 
@@ -650,10 +650,8 @@ class CcxtVenue(UserStreamMixin):
                 raw = await self._call("lookup", self.client.fetch_order, order_id, self.symbol)
             except errors.VenueError as exc:
                 log.warning(
-                    "order unknown",
-                    extra={"event": "order_lookup_failed", "order_id": order_id,
-                           "error": str(exc)},
-                )  # fmt: skip
+                    "order_lookup_failed", "order unknown", order_id=order_id, error=str(exc)
+                )
                 continue
             if raw.get("clientOrderId"):
                 self._name_order(order_id, str(raw["clientOrderId"]))

@@ -1,6 +1,6 @@
 """``PaperVenue``: simulated fills against the live book, virtual balances, nothing sent.
 
-Paper mode is its own venue (DESIGN: never ``if paper:`` inside the live venue). Orders rest
+Paper mode is its own venue, never an ``if paper:`` inside the live one. Orders rest
 beside the live book fed by the market-data feed and fill through :mod:`pegbot.matching`
 (queue position, partial fills, crossing), so paper results carry the same queue realism as
 the backtester. Balances lock and settle as on Binance: a buy locks quote at its limit
@@ -15,7 +15,6 @@ numbers through :meth:`PaperVenue.on_public_trade`).
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
@@ -34,6 +33,7 @@ from pegbot.execution.venue import (
     VenueEvent,
 )
 from pegbot.feeds.model import Trade
+from pegbot.logging import event_log
 from pegbot.market import Market, MarketError, Side
 from pegbot.matching import EngineFill, FillEngine, QueueModel
 
@@ -42,7 +42,7 @@ __all__ = ["DEFAULT_PAPER_BALANCES", "PaperVenue", "make_paper_venue"]
 #: Virtual balances when the settings give none (the simulator's demo account).
 DEFAULT_PAPER_BALANCES: dict[str, str] = {"base": "1000000", "quote": "20000"}
 
-log = logging.getLogger(__name__)
+log = event_log(__name__)
 
 
 @dataclass
@@ -218,10 +218,7 @@ class PaperVenue:
         update = OrderUpdate(client_id, order_id, side, price_ticks, units, 0, OrderState.NEW, now)
         self._orders[client_id] = _Order(update, need)
         self._queue.put_nowait(update)
-        log.info(
-            "paper order",
-            extra={"event": "paper_place", "client_order_id": client_id, "side": side.name},
-        )
+        log.info("paper_place", "paper order", client_order_id=client_id, side=side.name)
         self._settle(result.fills)
         if result.resting and time_in_force == "IOC":
             self.engine.cancel(client_id)

@@ -94,7 +94,7 @@ class VenueQuirks:
     market_data: str = "ccxt"
 
 
-#: Binance spot (``binance-api.md``): only ``exchangeInfo`` at load, ``newClientOrderId``,
+#: Binance spot: only ``exchangeInfo`` at load, ``newClientOrderId``,
 #: ``X-MBX-USED-WEIGHT-1M``, user data over the WS API.
 BINANCE = VenueQuirks(
     exchange_id="binance",

@@ -16,7 +16,6 @@ rate-limit headers, so the guard does, around every request the venue makes:
 from __future__ import annotations
 
 import contextlib
-import logging
 from collections.abc import Awaitable, Callable, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -25,11 +24,12 @@ from pegbot.execution import errors
 from pegbot.execution.budget import RateBudget
 from pegbot.execution.ccxt_parse import header
 from pegbot.execution.quirks import VenueQuirks
+from pegbot.logging import event_log
 from pegbot.timeunits import NS_PER_S
 
 __all__ = ["RateGuard"]
 
-log = logging.getLogger(__name__)
+log = event_log(__name__)
 
 
 class RateGuard:
@@ -141,12 +141,10 @@ class RateGuard:
         elif self.budget is not None:
             self.budget.on_rate_limited(now, retry_ns)
         log.warning(
+            "rate_limited",
             "rate limited",
-            extra={
-                "event": "rate_limited",
-                "venue": self.name,
-                "retry_after_s": retry_ns / NS_PER_S,
-                "scope": "orders" if orders_only else "all",
-            },
+            venue=self.name,
+            retry_after_s=retry_ns / NS_PER_S,
+            scope="orders" if orders_only else "all",
         )
         return retry_ns

@@ -54,7 +54,8 @@ from fractions import Fraction
 
 from pegbot.execution.budget import RateBudget
 from pegbot.market import Market, Side
-from pegbot.strategy import DesiredQuotes, LiveOrder, OrderStatus, Quote, frac
+from pegbot.quoting import frac
+from pegbot.strategy import DesiredQuotes, LiveOrder, OrderStatus, Quote
 
 __all__ = [
     "CLIENT_ID_PREFIX",

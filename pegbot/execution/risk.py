@@ -54,7 +54,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from pegbot.market import Market, Side
-from pegbot.strategy import DesiredQuotes, MarketState, Quote, band_ticks, bps_ticks, frac
+from pegbot.quoting import band_ticks, bps_ticks, frac
+from pegbot.strategy import DesiredQuotes, MarketState, Quote
 from pegbot.timeunits import NS_PER_S
 
 __all__ = ["TRIGGERS", "Risk", "RiskLevel", "RiskParams", "RiskState", "Transition", "Trigger"]

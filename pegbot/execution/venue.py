@@ -1,7 +1,7 @@
 """The ``Venue`` contract: where orders go and where their fate comes from.
 
-One protocol, several implementations (DESIGN: "paper mode is a different venue, never
-``if paper:`` inside the live venue"):
+One protocol, several implementations; paper trading is a venue of its own, never an
+``if paper:`` inside the live one:
 
 * ``CcxtVenue`` — Binance live, testnet and the simulator, and any ccxt exchange with the
   calls pegbot needs; venue quirks are data, not branches;

@@ -10,7 +10,8 @@ layer and the arbitrage signaler consume:
 
 * ``ok``: enough fresh sources that agree.
 * ``stale``: too few fresh sources. The last good price is kept, with its age, but nobody
-  should trade on it (Hummingbot #2536 is what happens otherwise).
+  should trade on it: a bot quoting around a rate that stopped updating is picked off when
+  the real rate moves.
 * ``disputed``: fresh sources disagree by more than the configured bps.
 * ``jump``: the price stepped by more than the configured bps; held for a while (or until a
   human acknowledges it) because a real devaluation and a bad print look the same at first.
@@ -18,7 +19,6 @@ layer and the arbitrage signaler consume:
 
 from __future__ import annotations
 
-import enum
 import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -27,17 +27,9 @@ from fractions import Fraction
 from typing import Any
 
 from pegbot.market import Market
+from pegbot.peg.fair_state import FairState as FairState  # re-exported: FairValue.state
 from pegbot.peg.sources import PAIRS, USD_KGS, USDT_USD, RateObservation
 from pegbot.timeunits import NS_PER_S
-
-
-class FairState(enum.StrEnum):
-    """How far the fair value can be trusted; only ``OK`` allows trading on it."""
-
-    OK = "ok"
-    STALE = "stale"
-    DISPUTED = "disputed"
-    JUMP = "jump"
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,16 +11,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import time
 from collections.abc import Callable
 
+from pegbot.logging import event_log
 from pegbot.metrics import Metrics
 from pegbot.peg.fair import FairEstimator
 from pegbot.peg.sources import RateObservation, RateSource, RateSourceError
 from pegbot.timeunits import NS_PER_S
 
-log = logging.getLogger(__name__)
+log = event_log(__name__)
 
 
 class RatePoller:
@@ -68,10 +68,13 @@ class RatePoller:
             if self.metrics is not None:
                 self.metrics.reference_errors.labels(source=name, reason=exc.reason).inc()
             log.warning(
+                "reference_error",
                 "rate source failed",
-                extra={"event": "reference_error", "source": name, "reason": exc.reason,
-                       "error": str(exc), "failures": self.failures},
-            )  # fmt: skip
+                source=name,
+                reason=exc.reason,
+                error=str(exc),
+                failures=self.failures,
+            )
             return None
         self.estimator.observe(obs)
         self.failures = 0

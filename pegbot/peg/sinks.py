@@ -20,7 +20,6 @@ import contextlib
 import hashlib
 import hmac
 import json
-import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -29,13 +28,14 @@ from typing import IO, Any
 import aiohttp
 
 from pegbot.journal import Delivery, Journal
+from pegbot.logging import event_log
 from pegbot.market import Market
 from pegbot.metrics import Metrics
 from pegbot.peg.fair import FairValue
 from pegbot.peg.signals import SignalEvent, SignalState
 from pegbot.timeunits import NS_PER_S
 
-log = logging.getLogger(__name__)
+log = event_log(__name__)
 
 SIGNATURE_HEADER = "X-Pegbot-Signature"
 TIMESTAMP_HEADER = "X-Pegbot-Timestamp"
@@ -124,11 +124,13 @@ class SignalSinks:
                         float(sig.net_edge_bps)
                     )
             log.info(
+                "arb_signal",
                 "signal %s",
                 payload["event"],
-                extra={"event": "arb_signal", "signal_id": event.signal.id,
-                       "state": event.signal.state.value, "reason": event.signal.reason},
-            )  # fmt: skip
+                signal_id=event.signal.id,
+                state=event.signal.state.value,
+                reason=event.signal.reason,
+            )
 
 
 def open_jsonl(path: str | Path) -> IO[str]:
@@ -218,10 +220,13 @@ class WebhookDeliverer:
             self.journal.mark_failed(delivery.id, now + self.backoff_ns(attempts), error, dead)
             self._count("dead" if dead else "retry")
             log.warning(
+                "webhook_failed",
                 "webhook delivery failed",
-                extra={"event": "webhook_failed", "key": delivery.key, "attempts": attempts,
-                       "dead": dead, "error": error},
-            )  # fmt: skip
+                key=delivery.key,
+                attempts=attempts,
+                dead=dead,
+                error=error,
+            )
             if not dead:
                 break
         if self.metrics is not None:

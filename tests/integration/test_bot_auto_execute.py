@@ -130,7 +130,7 @@ async def test_one_ioc_within_caps_then_caps_stop_the_next(sim: SimHandle, tmp_p
         assert [s[1] for s in states] == ["proposed", "approved", "executed"]
         assert runner.balances["KGST"].total == Decimal("1000000") - Decimal("10000")
         assert bot.ledger is not None
-        await wait_for(lambda: bot.ledger is not None and bot.ledger.inventory().base
+        await wait_for(lambda: bot.ledger is not None and bot.ledger.holdings().base
                        == Decimal(990_000), 5)  # fmt: skip
         # The bid is still 50 bps above fair: a new signal comes after the cooldown, and the
         # one-a-day cap keeps it for a human.

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from pegbot.book import OrderBook
 from pegbot.execution.risk import TRIGGERS, Risk, RiskLevel, RiskParams
 from pegbot.market import Market, Side
+from pegbot.quoting import band_ticks
 from pegbot.strategy import (
     DesiredQuotes,
     FairView,
@@ -22,7 +23,6 @@ from pegbot.strategy import (
     Inventory,
     MarketState,
     Quote,
-    band_ticks,
 )
 
 MARKET = Market.kgst_usdt()
@@ -77,11 +77,11 @@ def test_normal_passes_quotes_through() -> None:
 
 
 def _feed(**kw: Any) -> Callable[[MarketState], MarketState]:
-    return lambda s: replace(s, feed=replace(s.feed, **kw))  # type: ignore[arg-type]
+    return lambda s: replace(s, feed=replace(s.feed, **kw))  # type: ignore[type-var]
 
 
 def _fair(**kw: Any) -> Callable[[MarketState], MarketState]:
-    return lambda s: replace(s, fair=replace(s.fair, **kw))  # type: ignore[arg-type]
+    return lambda s: replace(s, fair=replace(s.fair, **kw))  # type: ignore[type-var]
 
 
 SCENARIOS: list[tuple[str, Callable[[MarketState], MarketState], RiskLevel, dict[str, Any]]] = [
