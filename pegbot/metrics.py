@@ -86,9 +86,20 @@ __all__ = [
 # -- label values ---------------------------------------------------------------------------
 
 #: Values of the ``direction`` label of the arbitrage metrics.
-ARB_DIRECTIONS = ("mint_and_sell", "buy_and_redeem")
+ARB_DIRECTIONS = ("mint_and_sell", "buy_and_redeem", "rebalance_mint", "rebalance_redeem")
 #: Values of the ``state`` label of ``pegbot_arb_signals_total``.
-ARB_STATES = ("proposed", "approved", "executed", "expired", "rejected")
+ARB_STATES = (
+    "proposed",
+    "approved",
+    "executed",
+    "expired",
+    "rejected",
+    "requested",
+    "confirmed",
+    "settled",
+    "deposited",
+    "failed",
+)
 #: Values of the ``reason`` label of ``pegbot_arb_signals_suppressed_total``.
 ARB_SUPPRESS_REASONS = ("cooldown", "live_signal", "daily_cap", "inventory", "below_min_size")
 #: Values of the ``reason`` label of ``pegbot_reference_errors_total``.
