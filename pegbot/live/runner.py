@@ -34,6 +34,7 @@ from fractions import Fraction
 from types import MappingProxyType
 from typing import Any
 
+from pegbot.book import BookWithout
 from pegbot.config import VenueSettings
 from pegbot.execution.budget import RateBudget
 from pegbot.execution.decision import DecisionStep
@@ -308,18 +309,30 @@ class VenueRunner:
             rejects_total=self.rejects,
         )
 
+    def market_view(self, live: tuple[LiveOrder, ...] | None = None) -> BookWithout:
+        """The feed's book without our own orders (every order of ours may be resting)."""
+        assert self.feed is not None
+        upl = self.market.units_per_lot
+        out: dict[Side, dict[int, int]] = {Side.BUY: {}, Side.SELL: {}}
+        for o in self.orders.live_orders() if live is None else live:
+            side = out[o.side]
+            side[o.price_ticks] = side.get(o.price_ticks, 0) + o.lots * upl
+        return BookWithout(self.feed.book, out[Side.BUY], out[Side.SELL])
+
     def decide(self, now_ns: int, fair: FairValue | None) -> Actions | None:
         """Run the decision step once and send its requests; returns the actions decided."""
         assert self.step is not None and self.feed is not None and self.risk is not None
         wake, self._book_wake_ns = self._book_wake_ns, 0
+        live = self.orders.live_orders()
         state = MarketState(
             now_ns=now_ns,
             book=self.feed.book,
             fair=adapt_fair(fair, self.market) if fair is not None else None,
             inventory=self.ctx.inventory(self.market),
-            live_orders=self.orders.live_orders(),
+            live_orders=live,
             mode=self.ctx.settings.mode,
             feed=self.feed_health(),
+            market=self.market_view(live),
         )
         decision = self.step.decide(state)
         self.risk_state, self.last_desired = decision.risk, decision.desired
@@ -399,7 +412,8 @@ class VenueRunner:
         if fair is not None:
             export_fair(m, self.name, self.symbol, fair)
             if self.signaler is not None and feed.synced:
-                events = list(self.signaler.evaluate(now_ns, feed.book, fair))
+                # The market without our quotes: we never trade against ourselves.
+                events = list(self.signaler.evaluate(now_ns, self.market_view(), fair))
                 if events:
                     self.ctx.signals_raised(self.name, events, fair, now_ns)
         base = self.balances.get(market.base)
