@@ -141,7 +141,7 @@ STREAMS = ("depth", "trades", "user")
 #: ``reason`` label values of ``pegbot_book_resyncs_total``.
 RESYNC_REASONS = ("gap", "reconnect", "crossed", "stale", "bad_message")
 #: ``action`` label values of ``pegbot_order_ack_latency_seconds``.
-ORDER_ACTIONS = ("submit", "cancel", "cancel_all")
+ORDER_ACTIONS = ("submit", "cancel", "cancel_all", "replace", "amend")
 
 # Book update -> order sent: sub-millisecond on a quiet loop, up to a second when it stalls.
 TICK_TO_QUOTE_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)

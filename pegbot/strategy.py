@@ -274,7 +274,8 @@ class OrderStatus(enum.Enum):
 
     PENDING_NEW = "pending_new"  # sent, not yet acknowledged
     OPEN = "open"  # acknowledged and resting
-    PENDING_CANCEL = "pending_cancel"  # cancel sent, not yet acknowledged
+    PENDING_CANCEL = "pending_cancel"  # cancel (or cancel-replace) sent, not yet acknowledged
+    PENDING_AMEND = "pending_amend"  # a size reduction in flight: rests at ``lots`` until known
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,6 +30,9 @@ _INTERVAL_NS = {
 #: Request weights of Binance spot (``/api/v3``) by request kind and limit type.
 BINANCE_SPOT_WEIGHTS: Mapping[str, Mapping[str, int]] = {
     "place": {"REQUEST_WEIGHT": 1, "ORDERS": 1, "RAW_REQUESTS": 1},
+    # A cancel-replace places an order (ORDERS); an amend does not add to the order count.
+    "replace": {"REQUEST_WEIGHT": 1, "ORDERS": 1, "RAW_REQUESTS": 1},
+    "amend": {"REQUEST_WEIGHT": 4, "RAW_REQUESTS": 1},
     "cancel": {"REQUEST_WEIGHT": 1, "RAW_REQUESTS": 1},
     "cancel_all": {"REQUEST_WEIGHT": 1, "RAW_REQUESTS": 1},
     "open_orders": {"REQUEST_WEIGHT": 6, "RAW_REQUESTS": 1},
@@ -150,7 +153,8 @@ class RateBudget:
         if now_ns < self.blocked_until_ns:
             return False
         cost = self._cost(request)
-        reserve = self.place_reserve if request == "place" else {}
+        # Adding orders leaves a reserve for cancels, which only ever reduce risk.
+        reserve = self.place_reserve if request in ("place", "replace") else {}
         return all(
             b.can_take(cost.get(b.limit.kind, 0), now_ns, reserve.get(b.limit.kind, 0))
             for b in self.buckets

@@ -37,7 +37,7 @@ from typing import Any, TypeVar
 import ccxt.pro as ccxtpro
 
 from pegbot.book import OrderBook
-from pegbot.execution import errors
+from pegbot.execution import errors, order_changes
 from pegbot.execution.budget import RateBudget
 from pegbot.execution.ccxt_parse import num, parse_fee_rates, parse_fill, parse_order
 from pegbot.execution.ccxt_stream import UserStreamMixin
@@ -48,6 +48,7 @@ from pegbot.execution.venue import (
     Fill,
     OrderState,
     OrderUpdate,
+    ReplaceResult,
     VenueCapabilities,
     VenueEvent,
 )
@@ -149,8 +150,6 @@ class CcxtVenue(UserStreamMixin):
         counters: Counts of notable events (``lookups``, ``resends``, ``rate_limited``, …).
     """
 
-    capabilities = VenueCapabilities(time_in_force=frozenset({"GTC", "IOC"}), user_stream=True)
-
     def __init__(
         self,
         client: Any,
@@ -204,6 +203,13 @@ class CcxtVenue(UserStreamMixin):
         self.cancel_all_rounds = cancel_all_rounds
         self.reconnect_pause_s = reconnect_pause_s
         self.fills_page = fills_page
+        q = self.quirks
+        self.capabilities = VenueCapabilities(
+            time_in_force=frozenset({"GTC", "IOC"}),
+            user_stream=True,
+            replace=q.cancel_replace,
+            amend=q.amend_keep_priority,
+        )
         self.stream_connected = False
         self.stream_reconnects = 0
         self.counters: dict[str, int] = {}
@@ -264,8 +270,15 @@ class CcxtVenue(UserStreamMixin):
             user_stream: Subscribe the user-data stream (returns once the venue confirmed
                 it). Without it :meth:`events` yields nothing: for recovery and tools.
         """
-        await self._call("markets", self.client.load_markets)
-        info = self.client.last_json_response
+        # ccxt keeps the last JSON reply only when asked to: exchangeInfo carries the venue's
+        # rate limits, which the budget must be built from (not from a guess).
+        self.client.enableLastJsonResponse = True
+        try:
+            await self._call("markets", self.client.load_markets)
+            info = self.client.last_json_response
+        finally:
+            self.client.enableLastJsonResponse = False
+            self.client.last_json_response = None
         if self.symbol not in self.client.markets:
             raise errors.BadSymbolError(f"{self.name} does not list {self.symbol}")
         market = Market.from_ccxt(self.client.markets[self.symbol])
@@ -273,11 +286,29 @@ class CcxtVenue(UserStreamMixin):
         self._market = market
         if self.guard.budget is None:
             limits = info.get("rateLimits") if isinstance(info, dict) else None
+            if not limits and self.quirks.exchange_info_limits:
+                # Markets came from ccxt's cache or another call: ask for the limits.
+                reply = await self._call(
+                    "exchange_info",
+                    self.client.public_get_exchangeinfo,
+                    {"symbol": market.exchange_symbol},
+                )
+                limits = reply.get("rateLimits") if isinstance(reply, dict) else None
             now = self.clock()
             self.guard.budget = (
                 RateBudget.from_exchange_info(limits, now_ns=now)
                 if limits
                 else RateBudget.binance_spot(now_ns=now)
+            )
+            log.info(
+                "rate_limits",
+                "rate budget from %s",
+                "the venue's exchangeInfo" if limits else "Binance's documented defaults",
+                venue=self.name,
+                limits=[
+                    f"{b.limit.kind} {b.limit.limit}/{b.limit.window_ns // NS_PER_S}s"
+                    for b in self.guard.budget.buckets
+                ],
             )
         if user_stream:
             await self._subscribe()
@@ -509,6 +540,58 @@ class CcxtVenue(UserStreamMixin):
             self._remember_order(update)
             return update
         raise errors.OutcomeUnknownError(f"{client_id}: cancel not confirmed")
+
+    async def replace(
+        self,
+        cancel_client_id: str,
+        side: Side,
+        price_ticks: int,
+        lots: int,
+        client_id: str,
+        post_only: bool = True,
+    ) -> ReplaceResult:
+        """Move an order with one STOP_ON_FAILURE cancel-replace (see :mod:`.order_changes`).
+
+        Raises:
+            InvalidOrderError: The venue has no cancel-replace, or the new order breaks a
+                filter (nothing sent).
+            VenueError: The request failed as a whole (``outcome_unknown`` on a time-out or
+                5xx: reconcile before believing either half).
+        """
+        market = self.market
+        if not self.capabilities.replace:
+            raise errors.InvalidOrderError(f"{self.name} has no cancel-replace")
+        self._check_client_id(client_id)
+        try:
+            market.check_order(price_ticks, lots)
+        except ValueError as exc:
+            raise errors.InvalidOrderError(str(exc)) from exc
+        result = await order_changes.send_replace(
+            self._call, self.client, market, cancel_client_id, side, price_ticks, lots,
+            client_id, post_only,
+        )  # fmt: skip
+        for update in (result.canceled, result.placed):
+            if update is not None:
+                self._remember_order(update)
+        return result
+
+    async def amend(self, client_id: str, lots: int) -> OrderUpdate:
+        """Reduce an order to ``lots`` remaining, keeping its queue position (amend).
+
+        Raises:
+            OrderNotFoundError: The order is no longer open.
+            InvalidOrderError: The venue refused the amend (not a reduce, too many amends).
+        """
+        market = self.market
+        if not self.capabilities.amend:
+            raise errors.InvalidOrderError(f"{self.name} has no amend")
+        # The venue takes the new *total*: what filled (as last known) plus what should rest.
+        # A fill we have not heard of yet only makes what rests smaller, never larger.
+        known = self._latest.get(client_id)
+        total = (known.filled_units if known is not None else 0) + market.lots_to_units(lots)
+        update = await order_changes.send_amend(self._call, self.client, market, client_id, total)
+        self._remember_order(update)
+        return update
 
     def _ours(self, update: OrderUpdate) -> bool:
         return self.own_prefix is None or update.client_id.startswith(self.own_prefix)

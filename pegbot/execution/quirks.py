@@ -70,6 +70,12 @@ class VenueQuirks:
         market_data: The bot's market-data feed: ``binance_stream`` (the exact Binance
             feed, :mod:`pegbot.feeds.binance`) or ``ccxt`` (ccxt.pro ``watch_order_book``
             and ``watch_trades``, :mod:`pegbot.feeds.ccxt_feed`; any ccxt.pro exchange).
+        exchange_info_limits: ``GET /api/v3/exchangeInfo`` declares the rate limits the
+            budget is built from.
+        cancel_replace: ``POST /api/v3/order/cancelReplace`` (STOP_ON_FAILURE) moves an order
+            in one atomic request.
+        amend_keep_priority: ``PUT /api/v3/order/amend/keepPriority`` reduces an order's
+            quantity keeping its queue position.
     """
 
     exchange_id: str
@@ -92,6 +98,9 @@ class VenueQuirks:
     trades_from_id_param: str | None = None
     order_limit_markers: tuple[str, ...] = ()
     market_data: str = "ccxt"
+    exchange_info_limits: bool = False
+    cancel_replace: bool = False
+    amend_keep_priority: bool = False
 
 
 #: Binance spot: only ``exchangeInfo`` at load, ``newClientOrderId``,
@@ -148,6 +157,9 @@ BINANCE = VenueQuirks(
     trades_from_id_param="fromId",
     order_limit_markers=("-1015", "Too many new orders"),
     market_data="binance_stream",
+    exchange_info_limits=True,
+    cancel_replace=True,
+    amend_keep_priority=True,
 )
 
 #: HTX (Huobi) spot, which lists KGST/USDT too. Untested against a live venue: the entry
