@@ -107,6 +107,8 @@ class VenueSettings(_Model):
             and ``quote`` stand for the symbol's assets); None: the venue's defaults.
         market_data: The market-data feed, ``binance_stream`` or ``ccxt``; None: the
             exchange's quirks decide (Binance: its own stream; others: ccxt.pro).
+        order_entry: How orders go out: ``ws`` (the venue's WebSocket API) or ``rest``;
+            None: the WebSocket API where the venue has one.
         quiet_probe_s: After this long without a depth message, the Binance stream feed asks
             REST whether the book changed (a quiet book is confirmed live, a silent stream is
             caught); it must stay below ``risk.book_stale_s`` (half of it or less leaves room
@@ -124,6 +126,7 @@ class VenueSettings(_Model):
     paper_balances: dict[str, Decimal] | None = None
     market_data: Literal["binance_stream", "ccxt"] | None = None
     quiet_probe_s: float | None = Field(default=5.0, gt=0)
+    order_entry: Literal["ws", "rest"] | None = None
 
     @field_validator("symbol")
     @classmethod

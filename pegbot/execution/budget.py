@@ -16,9 +16,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from pegbot.logging import event_log
 from pegbot.timeunits import NS_PER_DAY, NS_PER_HOUR, NS_PER_MIN, NS_PER_S
 
 __all__ = ["BINANCE_SPOT_WEIGHTS", "RateBudget", "RateLimit", "TokenBucket"]
+
+log = event_log(__name__)
 
 _INTERVAL_NS = {
     "SECOND": NS_PER_S,
@@ -211,6 +214,28 @@ class RateBudget:
             allowed = max(1, int(int(entry["limit"]) * safety))
             limits.append(RateLimit(str(entry["rateLimitType"]), allowed, window))
         return cls(limits, weights, now_ns=now_ns)
+
+    @classmethod
+    def declared_or_default(
+        cls, rate_limits: Sequence[Mapping[str, Any]] | None, now_ns: int, venue: str = ""
+    ) -> RateBudget:
+        """The venue's declared limits, else Binance's documented ones (and say which)."""
+        budget = (
+            cls.from_exchange_info(rate_limits, now_ns=now_ns)
+            if rate_limits
+            else cls.binance_spot(now_ns=now_ns)
+        )
+        log.info(
+            "rate_limits",
+            "rate budget from %s",
+            "the venue's exchangeInfo" if rate_limits else "Binance's documented defaults",
+            venue=venue,
+            limits=[
+                f"{b.limit.kind} {b.limit.limit}/{b.limit.window_ns // NS_PER_S}s"
+                for b in budget.buckets
+            ],
+        )
+        return budget
 
     @classmethod
     def binance_spot(cls, safety: float = 0.8, now_ns: int = 0) -> RateBudget:

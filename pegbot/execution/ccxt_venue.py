@@ -168,6 +168,7 @@ class CcxtVenue(UserStreamMixin):
         reconnect_pause_s: float = 0.5,
         dedup_memory: int = 20_000,
         fills_page: int = 1000,
+        ws_orders: bool | None = None,
     ) -> None:
         """Wrap ``client`` (not yet connected) for ``symbol``.
 
@@ -188,6 +189,9 @@ class CcxtVenue(UserStreamMixin):
             reconnect_pause_s: Pause before re-subscribing a failed user stream.
             dedup_memory: Trade ids and order states remembered for de-duplication.
             fills_page: Trades asked per page by :meth:`fills_since`.
+            ws_orders: Place, cancel and cancel-replace over the WebSocket API (None: where
+                the venue has it, ``quirks.ws_order_entry``); REST otherwise. Amends and
+                the cancel-all go over REST either way.
         """
         self.client = client
         self.symbol = symbol
@@ -204,6 +208,7 @@ class CcxtVenue(UserStreamMixin):
         self.reconnect_pause_s = reconnect_pause_s
         self.fills_page = fills_page
         q = self.quirks
+        self.ws_orders = q.ws_order_entry if ws_orders is None else ws_orders
         self.capabilities = VenueCapabilities(
             time_in_force=frozenset({"GTC", "IOC"}),
             user_stream=True,
@@ -294,22 +299,7 @@ class CcxtVenue(UserStreamMixin):
                     {"symbol": market.exchange_symbol},
                 )
                 limits = reply.get("rateLimits") if isinstance(reply, dict) else None
-            now = self.clock()
-            self.guard.budget = (
-                RateBudget.from_exchange_info(limits, now_ns=now)
-                if limits
-                else RateBudget.binance_spot(now_ns=now)
-            )
-            log.info(
-                "rate_limits",
-                "rate budget from %s",
-                "the venue's exchangeInfo" if limits else "Binance's documented defaults",
-                venue=self.name,
-                limits=[
-                    f"{b.limit.kind} {b.limit.limit}/{b.limit.window_ns // NS_PER_S}s"
-                    for b in self.guard.budget.buckets
-                ],
-            )
+            self.guard.budget = RateBudget.declared_or_default(limits, self.clock(), self.name)
         if user_stream:
             await self._subscribe()
             self._tasks = [
@@ -451,7 +441,8 @@ class CcxtVenue(UserStreamMixin):
         resends = 0
         while True:
             try:
-                raw = await self._call("place", self.client.create_order, *args, fail_fast=True)
+                create = self.client.create_order_ws if self.ws_orders else self.client.create_order
+                raw = await self._call("place", create, *args, fail_fast=True)
             except errors.VenueError as exc:
                 if not _maybe_executed(exc):
                     raise
@@ -515,7 +506,7 @@ class CcxtVenue(UserStreamMixin):
             try:
                 raw = await self._call(
                     "cancel",
-                    self.client.cancel_order,
+                    self.client.cancel_order_ws if self.ws_orders else self.client.cancel_order,
                     None,
                     self.symbol,
                     {self.quirks.lookup_param: client_id},
@@ -566,10 +557,10 @@ class CcxtVenue(UserStreamMixin):
             market.check_order(price_ticks, lots)
         except ValueError as exc:
             raise errors.InvalidOrderError(str(exc)) from exc
-        result = await order_changes.send_replace(
-            self._call, self.client, market, cancel_client_id, side, price_ticks, lots,
-            client_id, post_only,
-        )  # fmt: skip
+        send = order_changes.send_replace_ws if self.ws_orders else order_changes.send_replace
+        result = await send(
+            self, market, cancel_client_id, side, price_ticks, lots, client_id, post_only
+        )
         for update in (result.canceled, result.placed):
             if update is not None:
                 self._remember_order(update)
@@ -587,11 +578,15 @@ class CcxtVenue(UserStreamMixin):
             raise errors.InvalidOrderError(f"{self.name} has no amend")
         # The venue takes the new *total*: what filled (as last known) plus what should rest.
         # A fill we have not heard of yet only makes what rests smaller, never larger.
-        known = self._latest.get(client_id)
+        known = self.latest(client_id)
         total = (known.filled_units if known is not None else 0) + market.lots_to_units(lots)
-        update = await order_changes.send_amend(self._call, self.client, market, client_id, total)
+        update = await order_changes.send_amend(self, market, client_id, total)
         self._remember_order(update)
         return update
+
+    def latest(self, client_id: str) -> OrderUpdate | None:
+        """The order as this venue last reported it (None: never seen)."""
+        return self._latest.get(client_id)
 
     def _ours(self, update: OrderUpdate) -> bool:
         return self.own_prefix is None or update.client_id.startswith(self.own_prefix)

@@ -15,23 +15,28 @@ Existing Order and Send a New Order" and "Order Amend Keep Priority"):
   fills would name an order we do not know.
 
 Replies are parsed from Binance's own JSON (exact decimal strings), not ccxt's unified
-order, whose field names do not cover ``amendedOrder``.
+order, whose field names do not cover ``amendedOrder``. Over the WebSocket API
+(``order.cancelReplace`` through ccxt.pro's ``edit_order_ws``) ccxt returns only the new
+order of a success: the old one's half is then known to have succeeded (STOP_ON_FAILURE
+places nothing otherwise) and is reported from the order as last known, cancelled.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import replace as dc_replace
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from pegbot.execution import errors
+from pegbot.execution.ccxt_parse import parse_order
+from pegbot.execution.quirks import VenueQuirks
 from pegbot.execution.venue import OrderState, OrderUpdate, ReplaceResult
 from pegbot.market import Market, Side
 from pegbot.timeunits import NS_PER_MS
 
 __all__ = [
-    "VenueCall",
     "amend_params",
     "error_body",
     "parse_amend",
@@ -40,11 +45,29 @@ __all__ = [
     "replace_params",
     "send_amend",
     "send_replace",
+    "send_replace_ws",
 ]
 
-#: A venue's request wrapper: ``call(kind, fn, *args, fail_fast=...)`` waits out rate-limit
-#: blocks, reads the weight headers and maps errors (``CcxtVenue._call``).
-VenueCall = Callable[..., Awaitable[Any]]
+
+class Sender(Protocol):
+    """What the senders below need of a ccxt venue.
+
+    ``_call`` is the venue's request wrapper: it waits out rate-limit blocks, reads the
+    weight headers and maps errors.
+    """
+
+    client: Any
+    symbol: str
+    quirks: VenueQuirks
+
+    def latest(self, client_id: str) -> OrderUpdate | None:
+        """The order as the venue last reported it."""
+        ...
+
+    async def _call(
+        self, kind: str, fn: Callable[..., Awaitable[Any]], *args: Any, fail_fast: bool = False
+    ) -> Any: ...
+
 
 _STATUS = {
     "NEW": OrderState.NEW,
@@ -184,8 +207,7 @@ def parse_amend(body: Mapping[str, Any], market: Market, client_id: str) -> Orde
 
 
 async def send_replace(
-    call: VenueCall,
-    client: Any,
+    venue: Sender,
     market: Market,
     cancel_client_id: str,
     side: Side,
@@ -194,14 +216,16 @@ async def send_replace(
     client_id: str,
     post_only: bool,
 ) -> ReplaceResult:
-    """Send a cancel-replace through ``call`` and read both halves, whatever the status.
+    """Send a cancel-replace over REST and read both halves, whatever the status.
 
     Raises:
         VenueError: The request failed as a whole (no halves in the reply).
     """
     params = replace_params(market, side, price_ticks, lots, cancel_client_id, client_id, post_only)
     try:
-        raw = await call("replace", client.private_post_order_cancelreplace, params, fail_fast=True)
+        raw = await venue._call(
+            "replace", venue.client.private_post_order_cancelreplace, params, fail_fast=True
+        )
     except errors.VenueError as exc:
         body = error_body(exc)
         data = body.get("data") if body is not None else None
@@ -211,9 +235,48 @@ async def send_replace(
     return parse_replace(raw, market, cancel_client_id, client_id)
 
 
-async def send_amend(
-    call: VenueCall, client: Any, market: Market, client_id: str, qty_units: int
-) -> OrderUpdate:
+async def send_replace_ws(
+    venue: Sender,
+    market: Market,
+    cancel_client_id: str,
+    side: Side,
+    price_ticks: int,
+    lots: int,
+    client_id: str,
+    post_only: bool,
+) -> ReplaceResult:
+    """The same cancel-replace over the WebSocket API (ccxt.pro ``edit_order_ws``)."""
+    params: dict[str, Any] = {
+        "newClientOrderId": client_id,
+        "cancelOrigClientOrderId": cancel_client_id,
+        "cancelReplaceMode": "STOP_ON_FAILURE",
+    }
+    if post_only:
+        params["postOnly"] = True
+    args = (
+        None, venue.symbol, "limit", "buy" if side is Side.BUY else "sell",
+        market.format_qty(market.lots_to_units(lots)), market.format_price(price_ticks), params,
+    )  # fmt: skip
+    try:
+        raw = await venue._call("replace", venue.client.edit_order_ws, *args, fail_fast=True)
+    except errors.VenueError as exc:
+        body = error_body(exc)
+        data = body.get("data") if body is not None else None
+        if not isinstance(data, Mapping):
+            raise
+        return parse_replace(data, market, cancel_client_id, client_id)
+    placed = parse_order(raw, market, venue.quirks, client_id)
+    old = venue.latest(cancel_client_id)
+    if old is not None:
+        canceled = dc_replace(old, state=OrderState.CANCELED, ts_ns=placed.ts_ns)
+    else:  # an order this venue never saw: what is known of it is what was asked for
+        canceled = OrderUpdate(
+            cancel_client_id, "", side, 0, 0, 0, OrderState.CANCELED, placed.ts_ns
+        )
+    return ReplaceResult(canceled, placed)
+
+
+async def send_amend(venue: Sender, market: Market, client_id: str, qty_units: int) -> OrderUpdate:
     """Send an amend-keep-priority through ``call`` (ccxt has no method: its signed request).
 
     ``qty_units`` is the new total quantity (see :func:`amend_params`).
@@ -224,9 +287,9 @@ async def send_amend(
     """
     params = amend_params(market, client_id, qty_units)
     try:
-        raw = await call(
-            "amend", client.request, "order/amend/keepPriority", ["private"], "PUT", params,
-            fail_fast=True,
+        raw = await venue._call(
+            "amend", venue.client.request, "order/amend/keepPriority", ["private"], "PUT",
+            params, fail_fast=True,
         )  # fmt: skip
     except errors.VenueError as exc:
         body = error_body(exc)

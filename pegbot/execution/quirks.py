@@ -76,6 +76,9 @@ class VenueQuirks:
             in one atomic request.
         amend_keep_priority: ``PUT /api/v3/order/amend/keepPriority`` reduces an order's
             quantity keeping its queue position.
+        ws_order_entry: Orders can be placed, cancelled and cancel-replaced over the venue's
+            WebSocket API (ccxt.pro's ``create_order_ws``, ``cancel_order_ws``,
+            ``edit_order_ws``): one open connection, no HTTP round trip per request.
     """
 
     exchange_id: str
@@ -101,6 +104,7 @@ class VenueQuirks:
     exchange_info_limits: bool = False
     cancel_replace: bool = False
     amend_keep_priority: bool = False
+    ws_order_entry: bool = False
 
 
 #: Binance spot: only ``exchangeInfo`` at load, ``newClientOrderId``,
@@ -160,6 +164,7 @@ BINANCE = VenueQuirks(
     exchange_info_limits=True,
     cancel_replace=True,
     amend_keep_priority=True,
+    ws_order_entry=True,
 )
 
 #: HTX (Huobi) spot, which lists KGST/USDT too. Untested against a live venue: the entry

@@ -69,6 +69,7 @@ def make_venue(name: str, vs: VenueSettings, settings: Settings) -> Venue:
             ws_url=vs.ws_url,
             sandbox=mode == "testnet" and not override,
             name=name,
+            ws_orders=None if vs.order_entry is None else vs.order_entry == "ws",
         )
     if mode == "paper":
         return make_paper_venue(name=name, settings=vs, balances=vs.paper_balances)

@@ -2,7 +2,8 @@
 
 Each half of a cancel-replace is read whatever the reply's status (200, 400 ``-2022``, 409
 ``-2021``); an amend reduces an order keeping its place in the queue; the rate budget is
-built from the venue's own ``exchangeInfo.rateLimits``.
+built from the venue's own ``exchangeInfo.rateLimits``. Every test runs with orders over
+the WebSocket API (the default where the venue has one) and over REST.
 """
 
 from __future__ import annotations
@@ -22,11 +23,13 @@ from pegbot.sim.testing import SimHandle
 pytestmark = pytest.mark.timeout(60)
 
 
-@pytest.fixture
-async def venue(sim: SimHandle) -> AsyncIterator[CcxtVenue]:
+@pytest.fixture(params=[True, False], ids=["ws_api", "rest"])
+async def venue(sim: SimHandle, request: pytest.FixtureRequest) -> AsyncIterator[CcxtVenue]:
+    """The venue sending its orders over the WebSocket API (the default) or over REST."""
     v = make_ccxt_venue(
         "binance", "KGST/USDT", api_key=DEMO_API_KEY, secret=DEMO_API_SECRET,
         http_url=sim.http_url, ws_url=sim.ws_url, enable_rate_limit=False,
+        ws_orders=request.param,
     )  # fmt: skip
     await v.start(user_stream=False)
     yield v
@@ -37,6 +40,15 @@ async def _open(sim: SimHandle) -> dict[str, Any]:
     reader = sim.client()
     await reader.load_markets()
     return {o["clientOrderId"]: o for o in await reader.fetch_open_orders("KGST/USDT")}
+
+
+async def test_orders_go_over_the_websocket_api_by_default(sim: SimHandle) -> None:
+    v = make_ccxt_venue(
+        "binance", "KGST/USDT", api_key=DEMO_API_KEY, secret=DEMO_API_SECRET,
+        http_url=sim.http_url, ws_url=sim.ws_url,
+    )  # fmt: skip
+    assert v.ws_orders and v.capabilities.replace and v.capabilities.amend
+    await v.client.close()
 
 
 async def test_the_budget_is_the_venues_declared_limits(venue: CcxtVenue) -> None:
