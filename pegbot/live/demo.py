@@ -260,6 +260,12 @@ async def _demo(duration: float | None, metrics_port: int | None, speed: float) 
             server.http_url, server.ws_url
         )
         summary["simulator"] = server.http_url
+        # The demo's one process runs the simulator, its crowd and the bot on one event loop:
+        # their work sits inside every tick-to-quote measured here.
+        summary["tick_to_quote_includes"] = (
+            "the simulator and its crowd, sharing this process's event loop with the bot; "
+            "the bot alone: benchmarks/bench_tick_to_quote.py (the simulator in its own process)"
+        )
         if mserver is not None:
             summary["metrics_url"] = mserver.url
         return summary
