@@ -522,6 +522,7 @@ class Bot:
             "rejects": sum(r.status.rejects for r in self.runners),
             "orphans_cancelled": sum(r.status.orphans_cancelled for r in self.runners),
             "fills_recovered": sum(r.status.fills_recovered for r in self.runners),
+            "signals": sum(len(r.signaler.signals()) for r in self.runners if r.signaler),
             "final_state": "killed"
             if self.killed
             else (max(levels).label if levels else "unknown"),
