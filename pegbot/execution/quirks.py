@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+from pegbot.timeunits import NS_PER_DAY, NS_PER_S
+
 __all__ = [
     "BINANCE",
     "HTX",
@@ -51,6 +53,8 @@ class VenueQuirks:
         max_client_id: Longest client id the venue accepts.
         used_weight_header: Response header with the weight used in the current window.
         weight_window_ns: Length of that window.
+        order_count_headers: Response headers with the account's order count, by the length
+            of their window (ns).
         retry_after_header: Header saying how long to back off after a 429/418.
         fee_method: Implicit ccxt method returning the account's fee rates for the symbol
             (``None``: keep the market's fees).
@@ -91,6 +95,7 @@ class VenueQuirks:
     max_client_id: int = 36
     used_weight_header: str | None = None
     weight_window_ns: int = 60_000_000_000
+    order_count_headers: Mapping[str, int] = field(default_factory=dict)
     retry_after_header: str = "Retry-After"
     fee_method: str | None = None
     user_stream_ready: str | None = None
@@ -137,6 +142,9 @@ BINANCE = VenueQuirks(
     post_only_params=_frozen({"postOnly": True}),
     max_client_id=36,
     used_weight_header="X-MBX-USED-WEIGHT-1M",
+    order_count_headers=_frozen(
+        {"X-MBX-ORDER-COUNT-10S": 10 * NS_PER_S, "X-MBX-ORDER-COUNT-1D": NS_PER_DAY}
+    ),
     fee_method="private_get_account_commission",
     user_stream_ready="ensure_user_data_stream_ws_subscribe_signature",
     # REST order / WS executionReport; REST myTrades / WS executionReport.
