@@ -358,7 +358,11 @@ class CcxtVenue(UserStreamMixin):
         for attempt in (0, 1):
             await self.guard.wait(kind, fail_fast, deadline_ns)
             try:
-                result = await fn(*args)
+                # ccxt.pro's WebSocket API requests wait for their answer without a time-out
+                # of their own: the client's REST time-out bounds every request alike.
+                result = await asyncio.wait_for(fn(*args), self.client.timeout / 1000 + 0.5)
+            except TimeoutError as exc:
+                raise errors.OutcomeUnknownError(f"{kind}: no answer in time") from exc
             except Exception as exc:  # every venue failure is mapped below
                 headers = getattr(self.client, "last_response_headers", None)
                 self.guard.observe(headers)
