@@ -77,7 +77,7 @@ def make_ccxt_venue(
     sandbox: bool = False,
     name: str | None = None,
     timeout_ms: int = 10_000,
-    enable_rate_limit: bool = True,
+    enable_rate_limit: bool = False,
     quirks: VenueQuirks | None = None,
     **venue_kwargs: Any,
 ) -> CcxtVenue:
@@ -93,7 +93,11 @@ def make_ccxt_venue(
         sandbox: Use the venue's testnet (ccxt ``set_sandbox_mode``).
         name: Venue name in events and the journal (default: the exchange id).
         timeout_ms: ccxt request time-out.
-        enable_rate_limit: ccxt's own client-side throttle.
+        enable_rate_limit: ccxt's own client-side throttle. Off by default: the venue's
+            :class:`~pegbot.execution.rate_guard.RateGuard` budgets from the exchange's
+            declared limits and its usage headers, while ccxt's guess spaces every WebSocket
+            API message 250 ms apart (five tokens of a 50 ms bucket) — a requote of ten
+            orders would take 2.5 s.
         quirks: Override the exchange's quirks (default: :func:`quirks_for` its id).
         **venue_kwargs: Passed to :class:`CcxtVenue`.
     """
