@@ -9,17 +9,26 @@ and queue-position fills from :mod:`pegbot.matching`.
 Each decision is the shared :class:`~pegbot.execution.decision.DecisionStep` (strategy,
 risk, reconciler), and our orders are an :class:`~pegbot.execution.orders.OrderTracker` — the
 very objects the live runner uses — so what counts as resting, pending or finished is decided
-by one piece of code in both worlds. The venue's answers are folded into the tracker when
-they reach the shell; on ``RiskState.cancel_all`` every order is cancelled one by one.
-Inventory as the strategy sees it moves when a fill's answer arrives; the venue's own account
-moves at the fill.
+by one piece of code in both worlds. Everything between sending a request and reading its
+answers runs compiled (the venue's exchange side, :mod:`pegbot.backtest.exchange`): Python
+runs only when the strategy is asked to decide, and then folds the answers that reached the
+shell since the last decision into the tracker, in (time, sequence) order; on
+``RiskState.cancel_all`` every order is cancelled one by one. Inventory as the strategy sees
+it moves when a fill's answer arrives; the venue's own account moves at the fill.
 
-The strategy is asked on a timer (``wake_ns``), and only when something it reads may have
-changed: for a strategy whose :attr:`~pegbot.strategy.Strategy.inputs` leave out the book's
-depth, a best price, a fill, a reject or a "not found" (an ack or a cancel ack only when the
-last diff left something out waiting for it), or ``max_idle_ns`` since the last decision (so
-time-driven risk triggers such as a stale book still fire); for any other strategy, any book
-change or order response.
+The strategy is asked on a timer (``wake_ns``), and only when something it declared in
+:attr:`~pegbot.strategy.Strategy.inputs` may have changed, or the decision step needs it:
+
+* ``BEST_PRICES``: a local best price moved; ``BEST_SIZES``: the quantity at a best price
+  changed (or a best price moved); ``DEPTH``: any local level changed; ``TRADES``: a public
+  trade reached the local side; ``FAIR``: the fair value may have changed (with the mid as
+  fair: a best price moved; a rate series: one of its steps passed; a fixed fair: never);
+  ``INVENTORY``: a fill's answer arrived; ``OWN_ORDERS``: any answer arrived;
+* always: an answer that changes what the reconciler must do (a fill, a reject, "not
+  found", an expiry, an amend refused, a replace not attempted), and an ack, cancel ack or
+  amend ack when the last diff left something out waiting for one;
+* ``TIMER``, or a risk layer (its triggers are time-driven, e.g. a stale book): at least
+  every ``max_idle_ns`` since the last decision.
 """
 
 from __future__ import annotations
@@ -37,23 +46,25 @@ from typing import Any
 import numpy as np
 
 from pegbot.backtest import core
+from pegbot.backtest import exchange as xc
 from pegbot.backtest.book import DenseBookView
 from pegbot.backtest.fair import FairFn, fixed_fair, mid_fair
-from pegbot.backtest.venue import ACK, FILL, REJECT, Account, SimVenue
+from pegbot.backtest.venue import Account, SimVenue
 from pegbot.execution.decision import DecisionStep
 from pegbot.execution.orders import OrderTracker
 from pegbot.execution.reconciler import Reconciler
 from pegbot.execution.risk import Risk
 from pegbot.market import Market
-from pegbot.matching import FillEngine, LatencyModel, RiskAverse
+from pegbot.matching import FillEngine, LatencyModel
 from pegbot.strategy import FairView, FeedHealth, Input, Inventory, MarketState, Strategy
 from pegbot.tape.reader import Columns, TapeReader
-from pegbot.tape.schema import TRADE
 
 _COLS = ("kind", "side", "price", "qty", "exch_ts", "local_ts")
 _ZERO = Decimal(0)
 _GC_GEN0 = 100_000  # young-generation threshold during a run (see Backtest.run)
 _MARGIN = 256  # spare ticks on each side of the dense books
+#: Rows read at a time: the window the replay holds, whatever the tape's row groups.
+BATCH_ROWS = 1 << 18
 #: Widest price range the dense books track (6 rows x 8 B x 2 M = 96 MB); depth rows
 #: further away are counted in ``BacktestRun.far_levels`` and not applied.
 MAX_DENSE_TICKS = 2_000_000
@@ -118,22 +129,24 @@ class Backtest:
         strategy: The strategy.
         reconciler: The reconciler (no rate budget in backtests unless you give one).
         risk: The risk layer, or None to send the strategy's quotes unclamped.
-        fills: The fill engine (queue model, partial fills).
+        fills: The fill engine whose rules the venue follows (queue model, partial fills,
+            lot, rounding); the venue runs them compiled and the engine holds no orders.
         latency: Order entry and response latency.
         fair: The fair value at a decision time; see :func:`fixed_fair`, :func:`mid_fair`.
         fair_source: Name of the fair source, for the results.
         initial: The starting account.
         target_base_units: The inventory the strategy skews toward.
         wake_ns: Timer period of strategy wake-ups.
-        max_idle_ns: Longest time without a decision.
+        max_idle_ns: Longest time without a decision, for a strategy reading the timer or
+            with a risk layer (see the module docstring).
         progress: Called with (rows done, rows total) after each row group.
         signaler: Optional callable ``(now_ns, book, fair) -> int`` (signals raised).
-        defer_depth: With the risk-averse queue, hand non-crossing depth rows at our levels
-            to the fill engine in one call (same fills, fewer calls); False sends each row.
         reorder_ns: How much earlier than its local receive time a row's exchange time may
             be and still be applied in exchange-time order across row groups (the feed
             latency allowance); rows later than that are applied no earlier than the rows
             the venue side has already applied.
+        fair_times: When the fair value changes (a rate series' observation times), for a
+            strategy reading ``FAIR`` with ``fair_source = "series"``.
     """
 
     def __init__(
@@ -153,8 +166,8 @@ class Backtest:
         max_idle_ns: int = 5_000_000_000,
         progress: Callable[[int, int], None] | None = None,
         signaler: Callable[[int, DenseBookView, FairView | None], int] | None = None,
-        defer_depth: bool = True,
         reorder_ns: int = 10_000_000_000,
+        fair_times: list[int] | None = None,
     ) -> None:
         if wake_ns <= 0 or max_idle_ns <= 0:
             raise BacktestError("wake_ns and max_idle_ns must be positive")
@@ -167,6 +180,8 @@ class Backtest:
             )
         if fills.lot_units != market.units_per_lot:
             raise BacktestError("fill engine lot_units must equal market.units_per_lot")
+        if not callable(getattr(latency, "tables", None)):
+            raise BacktestError(f"{latency!r}: the backtest needs a latency model with tables()")
         self.market = market
         self.strategy = strategy
         self.reconciler = reconciler
@@ -178,16 +193,24 @@ class Backtest:
         self.signaler = signaler
         start = initial or Account()
         self.initial = Account(start.base_units, start.cash_tu, start.fees)
-        self.venue = SimVenue(market, fills, latency, Account(start.base_units, start.cash_tu))
+        self.st = core.new_state()
+        inputs = strategy.inputs
+        self.venue = SimVenue(
+            market, fills, latency, Account(start.base_units, start.cash_tu), self.st,
+            sorted(fair_times or []),
+        )  # fmt: skip
         self.local = Account(start.base_units, start.cash_tu)
         self.target = target_base_units
         self.step = DecisionStep(strategy, risk, reconciler)
         self.orders = OrderTracker(reconciler.run)
-        self.st = core.new_state()
-        self.st[core.WAKE_NS] = wake_ns
-        self.st[core.MAX_IDLE] = max_idle_ns
-        self.st[core.BBO_ONLY] = int(Input.DEPTH not in strategy.inputs)
-        self.st[core.DEFER] = int(defer_depth and isinstance(fills.queue, RiskAverse))
+        st = self.st
+        st[core.WAKE_NS] = wake_ns
+        timer = Input.TIMER in inputs or risk is not None
+        st[core.MAX_IDLE] = max_idle_ns if timer else core.INF
+        st[core.WAKE_ON] = _wake_flags(inputs, fair_source)
+        # Confirmations wake a strategy that reads its orders, else only a waiting diff.
+        self._confirms = Input.OWN_ORDERS in inputs
+        self.venue.set_dirty_mask(self._confirms)
         self.reorder_ns = reorder_ns
         self.evaluations = 0
         self.signals = 0
@@ -215,9 +238,7 @@ class Backtest:
         self._arange = np.zeros(0, dtype=np.int64)
         self._done = np.zeros(0, dtype=bool)  # window rows the venue side has applied
         self._books: np.ndarray[Any, Any] | None = None
-        self._tl = np.zeros((3, 1), dtype=np.int64)
         self._carry = 0
-        self._last_diff_skipped = False
         self._last_ts = 0
 
     # -- data windows ---------------------------------------------------------------------
@@ -308,12 +329,6 @@ class Backtest:
         st[core.N] = new.shape[1]
         # The rows kept from the last window were in range (or counted far) already.
         self._ensure_range(new[0, keep:], new[2, keep:])
-        need = max(1024, new.shape[1] // 4 + 1)
-        if self._tl.shape[1] < need:
-            # Reused across windows: entries are copied out at each flush, so only the
-            # first NBBO columns are ever read.
-            self._tl = np.empty((3, need), dtype=np.int64)
-        st[core.NBBO] = 0
 
     def _window(self, n: int) -> np.ndarray[Any, Any]:
         # An (8, n) C-contiguous window over one of two flat buffers used in turn (the
@@ -379,7 +394,7 @@ class Backtest:
 
     def _alloc(self, lo: int, hi: int) -> None:
         size = hi - lo + 1
-        fresh = np.zeros((6, size), dtype=np.int64)
+        fresh = np.zeros((4, size), dtype=np.int64)
         if self._books is not None:
             old_base, old_size = int(self.st[core.BASE]), int(self.st[core.SIZE])
             off = old_base - lo
@@ -389,14 +404,13 @@ class Backtest:
                     self.st[i_lo] += off
                     self.st[i_hi] += off
         self._books = fresh
-        self.st[core.BASE] = lo
-        self.st[core.SIZE] = size
+        self.venue.attach_books(fresh, lo)
 
     def _flush_bbo(self) -> None:
-        n = int(self.st[core.NBBO])
+        n = int(self.st[xc.X_NBB])
         if n:
-            self._bbo_chunks.append(self._tl[:, :n].copy())
-        self.st[core.NBBO] = 0
+            self._bbo_chunks.append(self.venue.lg[:3, :n].copy())
+        self.st[xc.X_NBB] = 0
 
     # -- the loop -------------------------------------------------------------------------
 
@@ -407,8 +421,8 @@ class Backtest:
 
         t0 = time.perf_counter()
         self._cpu0 = time.process_time()
-        self._batches = self.reader.iter_batches(list(_COLS))
-        if self.reader.num_row_groups > 1:
+        self._batches = self.reader.iter_batches(list(_COLS), batch_rows=BATCH_ROWS)
+        if self.reader.num_rows > BATCH_ROWS:
             self._pool = ThreadPoolExecutor(1, thread_name_prefix="pegbot-tape")
         # Each decision allocates a few dozen short-lived objects and creates no cycles of
         # note: a rarer young-generation collection saves ~8 % of the replay (measured on
@@ -432,38 +446,31 @@ class Backtest:
         self._load(first)
         venue = self.venue
         advance = core.advance
-        bbo_only = bool(st[core.BBO_ONLY])
         item = st.item
-        i_stop, i_due, i_now = core.STOP, core.DIRTY_AT, core.NOW
-        ev_row, ev_wake, ev_time = core.EV_ROW, core.EV_WAKE, core.EV_TIME
+        i_now = core.NOW
+        ev_wake, ev_data, ev_flush = core.EV_WAKE, core.EV_DATA, core.EV_FLUSH
         while True:
-            # Answers wait for the next wake-up (nothing reads them before); the core only
-            # needs to know when the first one the strategy must see arrives.
-            st[i_stop], st[i_due] = venue.next_times(bbo_only and not self._last_diff_skipped)
-            ev = advance(self._rows, self._books, self._tl, st)
-            if ev == ev_row:
-                self._on_row()
-            elif ev == ev_wake:
+            ev = advance(self._rows, self._books, st, venue.fe, venue.xq, venue.lg)
+            if ev == ev_wake:
                 self._on_wake(item(i_now))
-            elif ev == ev_time:
-                self._on_time(item(i_now))
-            elif ev == core.EV_DATA:
+            elif ev == ev_data:
                 self._flush_bbo()
                 nxt = self._next_batch()
                 if nxt is None:
                     st[core.END] = 1
                 else:
                     self._load(nxt)
-            elif ev == core.EV_FLUSH:
+            elif ev == ev_flush:
                 self._flush_bbo()
+                venue.make_room()
             else:
                 break
+        venue.check()
         self._flush_bbo()
-        # No more market data: let requests in flight land and their answers arrive.
-        while venue.next_arrival is not None or venue.next_response is not None:
-            cands = [t for t in (venue.next_arrival, venue.next_response) if t is not None]
-            self._on_time(min(cands))
-            self._deliver_due(min(cands))
+        # No more market data, requests in flight have landed: every answer arrives.
+        xc.deliver(st, venue.xq, core.INF)
+        self._fold()
+        venue.flush_logs()
         wall = time.perf_counter() - t0
         cpu = time.process_time() - self._cpu0
         bbo = (
@@ -494,123 +501,36 @@ class Backtest:
 
     # -- events ---------------------------------------------------------------------------
 
-    def _sync_pending(self) -> None:
-        # Hand the deferred depth rows at our levels to the fill engine. Deferring is only on
-        # with the risk-averse queue, where a depth row does ``ahead = min(ahead, level)`` and
-        # nothing else, so one call with the rows' minimum leaves every order as the rows
-        # one by one would.
-        st = self.st
-        item = st.item
-        if not item(core.PEND_N):
-            return
-        st[core.PEND_N] = 0
-        base = item(core.BASE)
-        books = self._books
-        assert books is not None
-        t = item(core.E_TS)
-        eng = self.fills
-        out = []
-        # The fill engine does not touch ``resting`` (on_fills below does, after the loop).
-        for side, price, _ in self.venue.resting.values():
-            ix = price - base
-            row = 4 if side > 0 else 5
-            low = books.item(row, ix) - 1  # stored as minimum + 1; 0 means none
-            if low >= 0:
-                books[row, ix] = 0
-                out += eng.on_depth(side, price, low, t)
-        if out:
-            self.venue.on_fills(out)
-
-    def _set_ranges(self) -> None:
-        if not self.venue.changed:
-            return
-        self.venue.changed = False
-        inf = core.INF
-        bmin, bmax, amin, amax = inf, core.NO_BID, core.NO_ASK, -inf
-        for side, price, _ in self.venue.resting.values():
-            if side > 0:
-                if price < bmin:
-                    bmin = price
-                if price > bmax:
-                    bmax = price
-            else:
-                if price < amin:
-                    amin = price
-                if price > amax:
-                    amax = price
-        taken = self.venue.taken
-        tb, ta = taken[1], taken[-1]
-        st = self.st  # scalar writes: cheaper than building an array for a slice
-        st[core.OWN_BID_MIN] = bmin
-        st[core.OWN_BID_MAX] = bmax
-        st[core.OWN_ASK_MIN] = amin
-        st[core.OWN_ASK_MAX] = amax
-        st[core.TAKEN_BID_LO] = min(tb) if tb else inf
-        st[core.TAKEN_BID_HI] = max(tb) if tb else -inf
-        st[core.TAKEN_ASK_LO] = min(ta) if ta else inf
-        st[core.TAKEN_ASK_HI] = max(ta) if ta else -inf
-
-    def _on_row(self) -> None:
-        item = self.st.item
-        if item(core.PEND_N):
-            self._sync_pending()
-        r = item(core.ROW)
-        assert self._rows is not None
-        k, s, p, q = self._rows[:4, r].tolist()
-        t = item(core.NOW)
-        if k == TRADE:
-            fills = self.fills.on_trade(s, p, q, t)
-        else:
-            fills = self.fills.on_depth(s, p, q, t)
-            taken = self.venue.taken[s]
-            if p in taken:
-                taken.discard(p)
-                self.venue.changed = True
-                self._set_ranges()
-        if fills:
-            self.venue.on_fills(fills)
-            self._set_ranges()
-
-    def _on_time(self, now: int) -> None:
-        item = self.st.item
-        if item(core.PEND_N):
-            self._sync_pending()
-        v = self.venue
-        na = v.next_arrival
-        if na is not None and na <= now:
-            bb, ba = item(core.BBE), item(core.BAE)
-            assert self._books is not None
-            v.act(
-                now, self._books, item(core.BASE),
-                None if bb == core.NO_BID else bb, None if ba == core.NO_ASK else ba,
-            )  # fmt: skip
-            self._set_ranges()
-
-    def _deliver_due(self, now: int) -> None:
-        venue = self.venue
-        if venue.next_response is None or venue.next_response > now:
+    def _fold(self) -> None:
+        # The answers in the outbox (due by now), into the tracker and the shell's account.
+        rows = self.venue.take_outbox()
+        if not rows:
             return
         orders = self.orders
-        for at, _, kind, cid, fill, _ in venue.pop_due(now):
-            if kind == ACK:
+        ids = self.venue.client_id
+        upl = self._upl
+        ack, fill, amended, rejected = xc.ACK, xc.FILL, xc.AMENDED, xc.AMEND_REJECTED
+        for at, _, kind, h, side, price, qty, leaves, _, _ in rows:
+            cid = ids(h)
+            if kind == ack:
                 orders.on_open(cid, at)
-            elif kind == FILL:
-                assert fill is not None
-                self.local.apply(fill, _ZERO)
-                leaves = fill.leaves_units
-                orders.on_fill(cid, None, leaves_lots=leaves // self._upl, closed=leaves == 0)
-            else:  # a reject, a cancel's ack or "not found": the order is done
-                if kind == REJECT:
+            elif kind == fill:
+                self.local.book(side, price, qty)
+                orders.on_fill(cid, None, leaves_lots=leaves // upl, closed=leaves == 0)
+            elif kind == amended:
+                orders.on_open(cid, at, lots=leaves // upl)
+            elif kind == rejected:
+                continue  # the order rests as it was
+            else:  # a reject, a cancel's ack, "not found", an expiry, a replace not attempted
+                if kind == xc.REJECT:
                     self._rejects_seen += 1
                 orders.on_closed(cid)
 
     def _on_wake(self, now: int) -> None:
-        # Answers that arrived before now (one arriving exactly now is seen next time).
-        self._deliver_due(now - 1)
-        st = self.st
-        item = st.item
-        st[core.BBO_CHANGED] = st[core.BOOK_CHANGED] = st[core.DIRTY] = 0
-        st[core.LAST_EVAL] = now
+        # The core delivered the answers that arrived before now (one arriving exactly now
+        # is seen next time) and reset the wake-up flags.
+        self._fold()
+        item = self.st.item
         self.evaluations += 1
         bb, ba, l_ts = item(core.BBL), item(core.BAL), item(core.L_TS)
         books = self._books
@@ -642,11 +562,11 @@ class Backtest:
             self.signals += self.signaler(now, book, fair)
         venue = self.venue
         if decision.cancel_all:
-            self._last_diff_skipped = True
+            venue.set_dirty_mask(True)
             for o in self.orders.cancel_everything():
                 venue.send_cancel(now, o.client_id)
             return
-        self._last_diff_skipped = bool(decision.actions.skipped)
+        venue.set_dirty_mask(self._confirms or bool(decision.actions.skipped))
         sent = self.orders.apply(decision.actions)
         for c in sent.cancels:
             venue.send_cancel(now, c.client_id)
@@ -656,6 +576,25 @@ class Backtest:
             venue.send_place(
                 now, pl.client_id, int(qt.side), qt.price_ticks, qt.lots * upl, pl.post_only
             )
+
+
+def _wake_flags(inputs: frozenset[Input], fair_source: str) -> int:
+    # The replay core's wake-up flags for a strategy reading ``inputs``.
+    flags = 0
+    if Input.BEST_PRICES in inputs:
+        flags |= core.W_BEST_PRICES
+    if Input.BEST_SIZES in inputs:
+        flags |= core.W_BEST_SIZES
+    if Input.DEPTH in inputs:
+        flags |= core.W_DEPTH
+    if Input.TRADES in inputs:
+        flags |= core.W_TRADES
+    if Input.FAIR in inputs:
+        if fair_source == "mid":
+            flags |= core.W_BEST_PRICES
+        elif fair_source == "series":
+            flags |= core.W_FAIR_TIMES
+    return flags
 
 
 __all__ = [

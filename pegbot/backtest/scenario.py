@@ -374,6 +374,11 @@ def build_backtest(
         lot_units=market.units_per_lot,
         round_half_lot=q.round_half_lot,
     )
+    series = (
+        fair_series_from_file(resolve(sc.fair.file, where))
+        if sc.fair.source == "series" and sc.fair.file
+        else []
+    )
     try:
         bt = Backtest(
             tape_path,
@@ -391,10 +396,10 @@ def build_backtest(
             max_idle_ns=int(sc.engine.max_idle_ms * NS_PER_MS),
             progress=progress,
             signaler=_signaler(market) if sc.signals.enabled else None,
+            fair_times=[t for t, _ in series],
         )
     except BacktestError as exc:
         raise ScenarioError(str(exc)) from exc
     bt.fair_price = fixed_price
-    if sc.fair.source == "series" and sc.fair.file:
-        bt.fair_series = fair_series_from_file(resolve(sc.fair.file, where))
+    bt.fair_series = series
     return bt

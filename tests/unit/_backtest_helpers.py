@@ -95,7 +95,6 @@ def run(
     queue: Any = None,
     entry_ms: int = 10,
     response_ms: int = 10,
-    defer: bool = True,
     reorder_ms: int = 10_000,
     post_only: bool = True,
 ) -> BacktestRun:
@@ -110,7 +109,6 @@ def run(
         ConstantLatency(entry_ms * MS, response_ms * MS),
         initial=Account(1_000 * LOT, 10**17),
         target_base_units=1_000 * LOT,
-        defer_depth=defer,
         reorder_ns=reorder_ms * MS,
     )
     return bt.run()
