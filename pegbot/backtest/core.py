@@ -40,6 +40,7 @@ import numpy as np
 
 from pegbot.backtest import exchange as xc
 from pegbot.matching import compiled as fx
+from pegbot.matching import jitcache
 
 # -- state vector indices (after the venue's) ----------------------------------------------------
 _B = xc.X_END
@@ -398,3 +399,14 @@ def warm_up() -> None:
     advance(np.zeros((8, 0), dtype=np.int64), np.zeros((4, 1), dtype=np.int64), st, fe, xq, lg)
     xc.deliver(st, xq, INF)
     xc.refresh_next_arrival(st, xq)
+
+
+def _deps() -> list[Any]:
+    import sys
+
+    from pegbot.matching import engine, latency, queue
+
+    return [sys.modules[__name__], xc, fx, queue, engine, latency]
+
+
+jitcache.guard(globals(), _deps())

@@ -43,6 +43,7 @@ import numba
 import numpy as np
 
 from pegbot.matching import compiled as fx
+from pegbot.matching import jitcache
 from pegbot.matching.latency import interp
 
 # -- state vector (after the fill engine's entries) --------------------------------------------
@@ -463,3 +464,14 @@ def deliver(st: Any, xq: Any, upto: int) -> int:
     st[X_NOB] = k
     refresh_dirty(st, xq)
     return k
+
+
+def _deps() -> list[Any]:
+    import sys
+
+    from pegbot.matching import engine, latency, queue
+
+    return [sys.modules[__name__], fx, queue, engine, latency]
+
+
+jitcache.guard(globals(), _deps())

@@ -30,6 +30,7 @@ from typing import Any
 import numba
 import numpy as np
 
+from . import jitcache
 from .engine import amended_leaves, trade_reach
 from .queue import RISK_AVERSE, QueueModel, capped_ahead, queue_ahead, queue_params
 
@@ -602,3 +603,14 @@ class ArrayFills:
     def taken(self, side: int, price: int) -> int:
         """What taking consumed at an external level (``side`` of the book)."""
         return int(taken_at(self.m, self.fe, side, price))
+
+
+def _deps() -> list[Any]:
+    import sys
+
+    from . import engine, latency, queue
+
+    return [sys.modules[__name__], queue, engine, latency]
+
+
+jitcache.guard(globals(), _deps())
