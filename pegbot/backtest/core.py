@@ -86,9 +86,10 @@ W_DEPTH = 4
 W_TRADES = 8
 W_FAIR_TIMES = 16
 
-#: Rows of the window array passed to :func:`advance`: the tape columns, exchange time, local
-#: time, then the exchange side's schedule: ``perm`` (window rows not yet applied there, in
-#: exchange-time order) and ``perm_t`` (their exchange times).
+#: Columns of the window array passed to :func:`advance` (one row per tape row, a row's
+#: fields in one cache line): the tape columns, exchange time, local time, then the exchange
+#: side's schedule: ``perm`` (window rows not yet applied there, in exchange-time order)
+#: and ``perm_t`` (their exchange times).
 ROW_FIELDS = ("kind", "side", "price", "qty", "ex", "lo", "perm", "perm_t")
 #: Rows of the books array: exchange bids/asks, local bids/asks.
 BOOK_FIELDS = ("bid_e", "ask_e", "bid_l", "ask_l")
@@ -207,13 +208,6 @@ def _skip_to(st: Any, xq: Any, nw: int, t: int, stop: int) -> bool:
 @numba.njit(cache=True, nogil=True)
 def advance(rows: Any, books: Any, st: Any, fe: Any, xq: Any, lg: Any) -> int:
     """Run until something Python must handle; returns the event code (module docstring)."""
-    kind = rows[0]
-    side = rows[1]
-    price = rows[2]
-    qty = rows[3]
-    lo_t = rows[5]
-    perm = rows[6]
-    perm_t = rows[7]
     bid_e = books[0]
     ask_e = books[1]
     bid_l = books[2]
@@ -237,7 +231,7 @@ def advance(rows: Any, books: Any, st: Any, fe: Any, xq: Any, lg: Any) -> int:
                 return EV_DATA
         te = INF
         if ie < npend:
-            te = perm_t[ie]
+            te = rows[ie, 7]
             if te > st[HORIZON] and st[END] == 0:
                 # A row not loaded yet may still belong before this one on the venue.
                 st[IE] = ie
@@ -245,7 +239,7 @@ def advance(rows: Any, books: Any, st: Any, fe: Any, xq: Any, lg: Any) -> int:
                 return EV_DATA
             if te < st[E_TS]:  # across a window boundary time never runs backwards
                 te = st[E_TS]
-        tloc = lo_t[il] if il < n else INF
+        tloc = rows[il, 5] if il < n else INF
         t = te if te < tloc else tloc
         stop = st[xc.X_NEXT_ARR]
         if t >= INF:
@@ -278,11 +272,11 @@ def advance(rows: Any, books: Any, st: Any, fe: Any, xq: Any, lg: Any) -> int:
             continue
         if te <= tloc:
             # -- exchange side ------------------------------------------------------------
-            r = perm[ie]
-            k = kind[r]
-            s = side[r]
-            p = price[r]
-            q = qty[r]
+            r = rows[ie, 6]
+            k = rows[r, 0]
+            s = rows[r, 1]
+            p = rows[r, 2]
+            q = rows[r, 3]
             st[E_TS] = te
             ie += 1
             st[ROWS_E] += 1
@@ -329,10 +323,10 @@ def advance(rows: Any, books: Any, st: Any, fe: Any, xq: Any, lg: Any) -> int:
                 xc.on_row(st, fe, xq, lg, False, s, p, q, te)
         else:
             # -- local side ---------------------------------------------------------------
-            k = kind[il]
-            s = side[il]
-            p = price[il]
-            q = qty[il]
+            k = rows[il, 0]
+            s = rows[il, 1]
+            p = rows[il, 2]
+            q = rows[il, 3]
             il += 1
             st[L_TS] = tloc
             if k == TRADE:
@@ -386,6 +380,62 @@ def advance(rows: Any, books: Any, st: Any, fe: Any, xq: Any, lg: Any) -> int:
                 st[SIZE_CHANGED] = 1
 
 
+@numba.njit(cache=True, nogil=True)
+def fill_window(rows: Any, keep: int, kind: Any, side: Any, price: Any, qty: Any, exch: Any,
+                local: Any, carry: int, first: int) -> tuple[int, int, int, int]:  # fmt: skip
+    """Write a batch of tape columns into the window after its first ``keep`` rows.
+
+    A row without exchange time takes the previous row's (the next row's at the very start,
+    local time when no row has one), as the hftbacktest npz exporter does. When the rows
+    from ``first`` on are all still to apply on the exchange side (``first >= 0``) and in
+    exchange-time order, the schedule (``perm``, ``perm_t``) is written too.
+
+    Returns:
+        ``(lowest price, highest price, last exchange time, rows scheduled)``, the prices
+        over the new rows that are not CLEAR; rows scheduled is -1 when the caller must
+        sort the schedule.
+    """
+    m = len(kind)
+    lo, hi = INF, -INF
+    prev = carry
+    if prev <= 0:
+        for j in range(m):
+            if exch[j] > 0:
+                prev = exch[j]
+                break
+    for j in range(m):
+        r = keep + j
+        k = kind[j]
+        rows[r, 0] = k
+        rows[r, 1] = side[j]
+        p = price[j]
+        rows[r, 2] = p
+        rows[r, 3] = qty[j]
+        e = exch[j]
+        if e <= 0:
+            e = prev if prev > 0 else local[j]
+        else:
+            prev = e
+        rows[r, 4] = e
+        rows[r, 5] = local[j]
+        if k != CLEAR:
+            if p < lo:
+                lo = p
+            if p > hi:
+                hi = p
+    last = rows[keep + m - 1, 4] if m else carry
+    if first < 0:
+        return lo, hi, last, -1
+    n = keep + m - first
+    for j in range(first + 1, keep + m):
+        if rows[j, 4] < rows[j - 1, 4]:
+            return lo, hi, last, -1
+    for j in range(n):
+        rows[j, 6] = first + j
+        rows[j, 7] = rows[first + j, 4]
+    return lo, hi, last, n
+
+
 def warm_up() -> None:
     """Compile (or load from numba's cache) :func:`advance` before anything is timed."""
     from pegbot.matching.queue import RiskAverse
@@ -396,7 +446,11 @@ def warm_up() -> None:
     xq = xc.alloc_xq(st, 4, 256, [0], [0], [])
     lg = xc.alloc_lg(st, 4, 256)
     st[END] = 1
-    advance(np.zeros((8, 0), dtype=np.int64), np.zeros((4, 1), dtype=np.int64), st, fe, xq, lg)
+    advance(np.zeros((0, 8), dtype=np.int64), np.zeros((4, 1), dtype=np.int64), st, fe, xq, lg)
+    z = np.zeros(1, dtype=np.int64)
+    for kind_t, side_t in ((np.uint8, np.int8), (np.int64, np.int64)):
+        fill_window(np.zeros((1, 8), dtype=np.int64), 0, z.astype(kind_t), z.astype(side_t),
+                    z, z, z, z, 0, 0)  # fmt: skip
     xc.deliver(st, xq, INF)
     xc.refresh_next_arrival(st, xq)
 

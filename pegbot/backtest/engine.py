@@ -210,7 +210,9 @@ class Backtest:
         st[core.WAKE_ON] = _wake_flags(inputs, fair_source)
         # Confirmations wake a strategy that reads its orders, else only a waiting diff.
         self._confirms = Input.OWN_ORDERS in inputs
+        self._confirms_now = self._confirms
         self.venue.set_dirty_mask(self._confirms)
+        self._sv = st.data  # a memoryview: element reads a third of numpy's cost
         self.reorder_ns = reorder_ns
         self.evaluations = 0
         self.signals = 0
@@ -235,10 +237,10 @@ class Backtest:
         self._rows: np.ndarray[Any, Any] | None = None
         self._flat: np.ndarray[Any, Any] | None = None  # buffer under ``_rows``
         self._spare: np.ndarray[Any, Any] | None = None  # buffer under the window before
-        self._arange = np.zeros(0, dtype=np.int64)
         self._done = np.zeros(0, dtype=bool)  # window rows the venue side has applied
         self._books: np.ndarray[Any, Any] | None = None
-        self._carry = 0
+        self._bid_l = self._ask_l = np.zeros(0, dtype=np.int64)  # the local book's sides
+        self._carry = 0  # exchange time of the last row loaded
         self._last_ts = 0
 
     # -- data windows ---------------------------------------------------------------------
@@ -263,15 +265,8 @@ class Backtest:
 
     def _load(self, cols: Columns) -> None:
         st = self.st
-        local = np.ascontiguousarray(cols["local_ts"], dtype=np.int64)
-        exch = np.asarray(cols["exch_ts"], dtype=np.int64)
-        ex = self._fill_exch(exch, local)
-        if self._first_ts is None:
-            self._first_ts = int(local[0])
-            # The clock starts at the first row's exchange time, as hftbacktest's does.
-            st[core.NEXT_WAKE] = min(int(ex.min()), int(local[0])) + st[core.WAKE_NS]
-        self._last_ts = int(local[-1])
-        m = len(local)
+        kind, local = cols["kind"], cols["local_ts"]
+        m = len(kind)
         # The rows the last window left (not yet applied on both sides) go first; the new
         # window is written straight after them (one allocation, no concatenation).
         keep = cut = 0
@@ -279,97 +274,65 @@ class Backtest:
         old = self._rows
         if old is not None:
             ie = int(st[core.IE])
-            old_done[old[6, :ie]] = True  # applied on the exchange side already
+            old_done[old[:ie, 6]] = True  # applied on the exchange side already
             # argmin of a bool array: its first False (0 when all are True, checked first).
-            first_pending = old.shape[1] if old_done.all() else int(np.argmin(old_done))
+            first_pending = len(old) if old_done.all() else int(np.argmin(old_done))
             cut = min(int(st[core.IL]), first_pending)
-            keep = old.shape[1] - cut
+            keep = len(old) - cut
             st[core.IL] -= cut
         new = self._window(keep + m)
         done = np.zeros(keep + m, dtype=bool)
         if old is not None and keep:
-            new[:6, :keep] = old[:6, cut:]
+            new[:keep, :6] = old[cut:, :6]
             done[:keep] = old_done[cut:]
-        new[0, keep:] = cols["kind"]
-        new[1, keep:] = cols["side"]
-        new[2, keep:] = cols["price"]
-        new[3, keep:] = cols["qty"]
-        new[4, keep:] = ex
-        new[5, keep:] = local
-        ex_all = new[4]
         # Rows the exchange side applied already are (usually) a prefix of the window.
-        first = int(np.argmin(done)) if len(done) else 0
-        if not done[first:].any():
-            # Every row from ``first`` on is still to apply (the usual case): a slice, no
-            # index arrays to gather through.
-            t_todo = ex_all[first:]
-            n_order = len(t_todo)
-            if n_order < 2 or bool((t_todo[1:] >= t_todo[:-1]).all()):
-                np.add(self._arange[:n_order], first, out=new[6, :n_order])
-                new[7, :n_order] = t_todo
-            else:
-                order = np.argsort(t_todo, kind="stable") + first
-                new[6, :n_order] = order
-                new[7, :n_order] = ex_all[order]
-        else:
+        first = int(np.argmin(done)) if keep else 0
+        if keep and done[first:].any():
+            first = -1  # a scattered remainder: its order is worked out below
+        lo, hi, self._carry, n_order = core.fill_window(
+            new, keep, kind, cols["side"], cols["price"], cols["qty"], cols["exch_ts"], local,
+            self._carry, first,
+        )  # fmt: skip
+        if n_order < 0:
+            # Not in exchange-time order (or a scattered remainder): sort what is left.
             todo = np.flatnonzero(~done)
-            t_todo = ex_all[todo]
-            if len(t_todo) < 2 or bool((t_todo[1:] >= t_todo[:-1]).all()):
-                order = todo  # already in exchange-time order: no sort
-            else:
-                order = todo[np.argsort(t_todo, kind="stable")]
+            ex_all = new[:, 4]
+            order = todo[np.argsort(ex_all[todo], kind="stable")]
             n_order = len(order)
-            new[6, :n_order] = order
-            new[7, :n_order] = ex_all[order]
+            new[:n_order, 6] = order
+            new[:n_order, 7] = ex_all[order]
+        if self._first_ts is None:
+            self._first_ts = int(local[0])
+            # The clock starts at the first row's exchange time, as hftbacktest's does.
+            ex0 = int(new[keep:, 4].min())
+            st[core.NEXT_WAKE] = min(ex0, int(local[0])) + st[core.WAKE_NS]
+        self._last_ts = int(local[-1])
         self._done = done
         st[core.IE] = 0
         st[core.NPEND] = n_order
-        st[core.HORIZON] = int(new[5, -1]) - self.reorder_ns
+        st[core.HORIZON] = int(new[-1, 5]) - self.reorder_ns
         self._rows = new
-        st[core.N] = new.shape[1]
+        st[core.N] = len(new)
         # The rows kept from the last window were in range (or counted far) already.
-        self._ensure_range(new[0, keep:], new[2, keep:])
+        self._ensure_range(lo, hi)
 
     def _window(self, n: int) -> np.ndarray[Any, Any]:
-        # An (8, n) C-contiguous window over one of two flat buffers used in turn (the
-        # other holds the previous window, whose tail is copied in): memory written in
-        # place instead of fresh pages every row group.
+        # An (n, 8) C-contiguous window (a row's fields in one cache line) over one of two
+        # flat buffers used in turn (the other holds the previous window, whose tail is
+        # copied in): memory written in place instead of fresh pages every batch.
         flat = self._spare
         if flat is None or len(flat) < 8 * n:
             flat = np.empty(8 * n + 8 * n // 4, dtype=np.int64)  # room for longer windows
         self._spare = self._flat
         self._flat = flat
-        if len(self._arange) < n:
-            self._arange = np.arange(len(flat) // 8, dtype=np.int64)
-        return flat[: 8 * n].reshape(8, n)
+        return flat[: 8 * n].reshape(n, 8)
 
-    def _fill_exch(self, exch: np.ndarray[Any, Any], local: np.ndarray[Any, Any]) -> Any:
-        # A row without exchange time takes the previous row's (the next row's at the very
-        # start), as the hftbacktest npz exporter does; all zero: local time.
-        ex = exch.copy()
-        missing = ex <= 0
-        if missing.any():
-            idx = np.where(~missing, np.arange(len(ex)), -1)
-            np.maximum.accumulate(idx, out=idx)
-            head = idx < 0
-            if self._carry > 0:
-                ex[missing & head] = self._carry
-            elif (~missing).any():
-                ex[missing & head] = ex[int(np.argmax(~missing))]
-            else:
-                ex[missing & head] = local[missing & head]
-            fill = missing & ~head
-            ex[fill] = ex[idx[fill]]
-        self._carry = int(ex[-1])
-        return ex
-
-    def _ensure_range(self, kind: np.ndarray[Any, Any], price: np.ndarray[Any, Any]) -> None:
-        prices = price[kind != 1]  # a CLEAR row's price means nothing
-        if not len(prices):
+    def _ensure_range(self, lo: int, hi: int) -> None:
+        # ``lo..hi``: the new rows' price range (CLEAR rows aside; lo > hi: no prices).
+        if lo > hi:
             if self._books is None:
                 self._alloc(1, 2)
             return
-        lo, hi = int(prices.min()), int(prices.max())
         if lo <= 0:
             raise BacktestError(f"tape has a non-positive price tick {lo}")
         if self._books is not None:
@@ -384,13 +347,18 @@ class Backtest:
             # Deep snapshots reach far from the touch: center the books on the median price
             # and count the levels outside instead of tracking them.
             mid = (
-                int(np.median(prices))
+                self._median_price()
                 if self._books is None
                 else int(self.st[core.BASE] + self.st[core.SIZE] // 2)
             )
             lo = max(1, mid - MAX_DENSE_TICKS // 2)
             hi = lo + MAX_DENSE_TICKS - 1
         self._alloc(lo, hi)
+
+    def _median_price(self) -> int:
+        assert self._rows is not None
+        rows = self._rows
+        return int(np.median(rows[rows[:, 0] != 1, 2]))
 
     def _alloc(self, lo: int, hi: int) -> None:
         size = hi - lo + 1
@@ -404,6 +372,7 @@ class Backtest:
                     self.st[i_lo] += off
                     self.st[i_hi] += off
         self._books = fresh
+        self._bid_l, self._ask_l = fresh[2], fresh[3]
         self.venue.attach_books(fresh, lo)
 
     def _flush_bbo(self) -> None:
@@ -503,22 +472,25 @@ class Backtest:
 
     def _fold(self) -> None:
         # The answers in the outbox (due by now), into the tracker and the shell's account.
-        rows = self.venue.take_outbox()
-        if not rows:
+        x, cols = self.venue.take_answers()
+        if not cols:
             return
         orders = self.orders
-        ids = self.venue.client_id
+        ids = self.venue.ids
         upl = self._upl
+        r_kind, r_id, r_at, r_leaves = xc.RS_KIND, xc.RS_ID, xc.RS_AT, xc.RS_LEAVES
         ack, fill, amended, rejected = xc.ACK, xc.FILL, xc.AMENDED, xc.AMEND_REJECTED
-        for at, _, kind, h, side, price, qty, leaves, _, _ in rows:
-            cid = ids(h)
+        for c in cols:
+            kind = x[r_kind, c]
+            cid = ids[x[r_id, c]]
             if kind == ack:
-                orders.on_open(cid, at)
+                orders.on_open(cid, x[r_at, c])
             elif kind == fill:
-                self.local.book(side, price, qty)
+                leaves = x[r_leaves, c]
+                self.local.book(x[xc.RS_SIDE, c], x[xc.RS_PRICE, c], x[xc.RS_QTY, c])
                 orders.on_fill(cid, None, leaves_lots=leaves // upl, closed=leaves == 0)
             elif kind == amended:
-                orders.on_open(cid, at, lots=leaves // upl)
+                orders.on_open(cid, x[r_at, c], lots=x[r_leaves, c] // upl)
             elif kind == rejected:
                 continue  # the order rests as it was
             else:  # a reject, a cancel's ack, "not found", an expiry, a replace not attempted
@@ -530,13 +502,11 @@ class Backtest:
         # The core delivered the answers that arrived before now (one arriving exactly now
         # is seen next time) and reset the wake-up flags.
         self._fold()
-        item = self.st.item
+        sv = self._sv
         self.evaluations += 1
-        bb, ba, l_ts = item(core.BBL), item(core.BAL), item(core.L_TS)
-        books = self._books
-        assert books is not None
+        bb, ba, l_ts = sv[core.BBL], sv[core.BAL], sv[core.L_TS]
         book = DenseBookView(
-            books[2], books[3], item(core.BASE),
+            self._bid_l, self._ask_l, sv[core.BASE],
             None if bb == core.NO_BID else bb, None if ba == core.NO_ASK else ba, l_ts,
         )  # fmt: skip
         fair = self.fair(now, book)
@@ -549,7 +519,7 @@ class Backtest:
             self._inv_cash = loc.cash_tu
         state = MarketState(
             now, book, fair, inv, self.orders.live_orders(), "backtest",
-            FeedHealth(l_ts, bool(item(core.L_SYNCED)), True, self._rejects_seen),
+            FeedHealth(l_ts, sv[core.L_SYNCED] != 0, True, self._rejects_seen),
         )  # fmt: skip
         decision = self.step.decide(state)
         if decision.risk is not None and decision.risk.transition is not None:
@@ -562,12 +532,15 @@ class Backtest:
             self.signals += self.signaler(now, book, fair)
         venue = self.venue
         if decision.cancel_all:
-            venue.set_dirty_mask(True)
+            self._set_confirms(True)
             for o in self.orders.cancel_everything():
                 venue.send_cancel(now, o.client_id)
             return
-        venue.set_dirty_mask(self._confirms or bool(decision.actions.skipped))
-        sent = self.orders.apply(decision.actions)
+        actions = decision.actions
+        self._set_confirms(self._confirms or bool(actions.skipped))
+        if not (actions.places or actions.cancels or actions.rebinds):
+            return
+        sent = self.orders.apply(actions)
         for c in sent.cancels:
             venue.send_cancel(now, c.client_id)
         upl = self._upl
@@ -576,6 +549,12 @@ class Backtest:
             venue.send_place(
                 now, pl.client_id, int(qt.side), qt.price_ticks, qt.lots * upl, pl.post_only
             )
+
+    def _set_confirms(self, confirms: bool) -> None:
+        # Whether acks and cancel acks wake the strategy (see the module docstring).
+        if confirms is not self._confirms_now:
+            self._confirms_now = confirms
+            self.venue.set_dirty_mask(confirms)
 
 
 def _wake_flags(inputs: frozenset[Input], fair_source: str) -> int:
