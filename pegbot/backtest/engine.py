@@ -362,7 +362,10 @@ class Backtest:
 
     def _alloc(self, lo: int, hi: int) -> None:
         size = hi - lo + 1
+        # Written through at once: deep snapshots reach most of the range sooner or later,
+        # and pages faulted in one by one during the replay cost more than one memset.
         fresh = np.zeros((4, size), dtype=np.int64)
+        fresh.fill(0)
         if self._books is not None:
             old_base, old_size = int(self.st[core.BASE]), int(self.st[core.SIZE])
             off = old_base - lo

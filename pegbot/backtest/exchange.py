@@ -109,8 +109,21 @@ KIND_NAMES = (
 # -- log rows ---------------------------------------------------------------------------------
 LO_TS, LO_SEQ, LO_EVENT, LO_ID, LO_SIDE, LO_PRICE, LO_UNITS = range(7)
 EV_ACCEPTED, EV_REJECTED, EV_CANCELED, EV_AMENDED, EV_EXPIRED = 1, 2, 3, 4, 5
+# What the shell sent (it records these itself, with the same sequence counter).
+EV_SENT, EV_CANCEL_SENT, EV_AMEND_SENT, EV_REPLACE_SENT = 6, 7, 8, 9
 #: Order log events by code, as the results tables name them.
-EVENT_NAMES = ("", "accepted", "rejected", "canceled", "amended", "expired")
+EVENT_NAMES = (
+    "",
+    "accepted",
+    "rejected",
+    "canceled",
+    "amended",
+    "expired",
+    "sent",
+    "cancel_sent",
+    "amend_sent",
+    "replace_sent",
+)
 LG_ROWS = 7
 
 #: Ticks past the opposite best a marketable (taking) order may reach.

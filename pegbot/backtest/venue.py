@@ -22,6 +22,7 @@ Cash is kept exactly in *tick-units* (``price_ticks × qty_units``); one tick-un
 
 from __future__ import annotations
 
+from array import array
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Protocol
@@ -117,6 +118,15 @@ class Account:
             self.fees += fee
 
 
+#: Column names of each record table, in row-tuple order.
+RECORD_COLUMNS: dict[str, tuple[str, ...]] = {
+    "orders": ("event", "ts_ns", "client_id", "side", "price_ticks", "qty_units"),
+    "fills": ("ts_ns", "client_id", "side", "price_ticks", "qty_units", "maker", "fee",
+              "leaves_units"),
+    "quotes": ("ts_ns", "own_bid", "bid_units", "own_ask", "ask_units"),
+}  # fmt: skip
+
+
 @dataclass
 class VenueRecords:
     """What happened on the venue, row by row, for the results tables."""
@@ -124,6 +134,23 @@ class VenueRecords:
     orders: list[tuple[Any, ...]] = field(default_factory=list)
     fills: list[tuple[Any, ...]] = field(default_factory=list)
     quotes: list[tuple[int, int, int, int, int]] = field(default_factory=list)
+
+    def columns(self) -> dict[str, dict[str, np.ndarray[Any, Any]]]:
+        """The rows as columns, as :meth:`SimVenue.columns` gives them."""
+        out: dict[str, dict[str, np.ndarray[Any, Any]]] = {}
+        for name, rows in (("orders", self.orders), ("fills", self.fills), ("quotes", self.quotes)):
+            names = RECORD_COLUMNS[name]
+            cols: list[Any] = list(zip(*rows, strict=True)) if rows else [()] * len(names)
+            out[name] = {
+                n: np.array(c, dtype=object if n in _OBJECT_COLUMNS else np.int64)
+                for n, c in zip(names, cols, strict=True)
+            }
+            if "maker" in out[name]:
+                out[name]["maker"] = out[name]["maker"].astype(bool)
+        return out
+
+
+_OBJECT_COLUMNS = frozenset({"event", "client_id", "fee"})
 
 
 class SimVenue:
@@ -175,7 +202,8 @@ class SimVenue:
         self._entry_const = latency.entry if isinstance(latency, ConstantLatency) else -1
         self._ids: list[str] = []
         self._handle: dict[str, int] = {}
-        self._sent: list[tuple[int, str, int, int, int, int, int]] = []  # seq, event, ...
+        # What the shell sent, 7 ints an entry: seq, event, time, order, side, price, units.
+        self._sent = array("q")
         self._order_chunks: list[np.ndarray[Any, Any]] = []
         self._fill_chunks: list[np.ndarray[Any, Any]] = []
         self._quote_chunks: list[np.ndarray[Any, Any]] = []
@@ -248,13 +276,13 @@ class SimVenue:
             h = self._handle[client_id] = len(self._ids)
             self._ids.append(client_id)
         seq = self._push(now_ns, xc.RQ_PLACE, h, side, price, units, int(post_only), 0)
-        self._sent.append((seq, "sent", now_ns, h, side, price, units))
+        self._sent.extend((seq, xc.EV_SENT, now_ns, h, side, price, units))
 
     def send_cancel(self, now_ns: int, client_id: str) -> None:
         """Send a cancel at local time ``now_ns``."""
         h = self._new_id(client_id)
         seq = self._push(now_ns, xc.RQ_CANCEL, h, 0, 0, 0, 0, 0)
-        self._sent.append((seq, "cancel_sent", now_ns, h, 0, 0, 0))
+        self._sent.extend((seq, xc.EV_CANCEL_SENT, now_ns, h, 0, 0, 0))
 
     def send_amend(self, now_ns: int, client_id: str, new_units: int) -> None:
         """Send an amend (keep priority) to ``new_units`` in all, executed included.
@@ -265,7 +293,7 @@ class SimVenue:
         """
         h = self._new_id(client_id)
         seq = self._push(now_ns, xc.RQ_AMEND, h, 0, 0, new_units, 0, 0)
-        self._sent.append((seq, "amend_sent", now_ns, h, 0, 0, new_units))
+        self._sent.extend((seq, xc.EV_AMEND_SENT, now_ns, h, 0, 0, new_units))
 
     def send_replace(
         self,
@@ -287,8 +315,8 @@ class SimVenue:
         new = self._new_id(new_client_id)
         seq = self._push(now_ns, xc.RQ_REPLACE, old, side, price_ticks, units,
                          int(post_only), new)  # fmt: skip
-        self._sent.append((seq, "sent", now_ns, new, side, price_ticks, units))
-        self._sent.append((seq, "replace_sent", now_ns, old, 0, 0, 0))
+        self._sent.extend((seq, xc.EV_SENT, now_ns, new, side, price_ticks, units))
+        self._sent.extend((seq, xc.EV_REPLACE_SENT, now_ns, old, 0, 0, 0))
 
     def _grow(self, requests: int = 0, answers: int = 0) -> None:
         st = self.st
@@ -398,35 +426,74 @@ class SimVenue:
             acct.book(side, price, qty, fee)
             self._fill_fees.append(fee)
 
+    def columns(self) -> dict[str, dict[str, np.ndarray[Any, Any]]]:
+        """The venue's records as numpy columns: ``orders``, ``fills`` and ``quotes``.
+
+        The same rows as :attr:`records`, without building a tuple per row (the results
+        tables are made from these).
+        """
+        self.flush_logs()
+        ids = np.array(self._ids, dtype=object)
+        sent = np.frombuffer(self._sent, dtype=np.int64).reshape(-1, 7).T
+        logged = [c[[xc.LO_SEQ, xc.LO_EVENT, xc.LO_TS, xc.LO_ID, xc.LO_SIDE, xc.LO_PRICE,
+                     xc.LO_UNITS]] for c in self._order_chunks]  # fmt: skip
+        o = np.concatenate([sent, *logged], axis=1) if logged else sent
+        o = o[:, np.argsort(o[0], kind="stable")]
+        names = np.array(xc.EVENT_NAMES, dtype=object)
+        f = (
+            np.concatenate(self._fill_chunks, axis=1)
+            if self._fill_chunks
+            else np.zeros((xc.LG_ROWS, 0), dtype=np.int64)
+        )
+        q = (
+            np.concatenate(self._quote_chunks, axis=1)[:5]
+            if self._quote_chunks
+            else np.zeros((5, 0), dtype=np.int64)
+        )
+        return {
+            "orders": {
+                "event": names[o[1]],
+                "ts_ns": o[2],
+                "client_id": ids[o[3]],
+                "side": o[4],
+                "price_ticks": o[5],
+                "qty_units": o[6],
+            },
+            "fills": {
+                "ts_ns": f[fx.F_TS],
+                "client_id": ids[f[fx.F_ID]],
+                "side": f[fx.F_SIDE],
+                "price_ticks": f[fx.F_PRICE],
+                "qty_units": f[fx.F_QTY],
+                "maker": f[fx.F_MAKER].astype(bool),
+                "fee": np.array(self._fill_fees, dtype=object),
+                "leaves_units": f[fx.F_LEAVES],
+            },
+            "quotes": {
+                "ts_ns": q[0],
+                "own_bid": q[1],
+                "bid_units": q[2],
+                "own_ask": q[3],
+                "ask_units": q[4],
+            },
+        }
+
     @property
     def records(self) -> VenueRecords:
         """The venue's records as row tuples (built from the logs on first read)."""
         self.flush_logs()
         if self._records is None:
-            self._records = self._build_records()
-        return self._records
+            cols = self.columns()
 
-    def _build_records(self) -> VenueRecords:
-        ids = self._ids
-        rows: list[tuple[int, tuple[Any, ...]]] = [
-            (seq, (event, ts, ids[h], side, price, units))
-            for seq, event, ts, h, side, price, units in self._sent
-        ]
-        names = xc.EVENT_NAMES
-        for chunk in self._order_chunks:
-            for ts, seq, ev, h, side, price, units in chunk.T.tolist():
-                rows.append((seq, (names[ev], ts, ids[h], side, price, units)))
-        rows.sort(key=lambda r: r[0])
-        fills: list[tuple[Any, ...]] = []
-        i = 0
-        for chunk in self._fill_chunks:
-            for ts, h, side, price, qty, maker, leaves in chunk.T.tolist():
-                fills.append(
-                    (ts, ids[h], side, price, qty, bool(maker), self._fill_fees[i], leaves)
-                )
-                i += 1
-        quotes = [tuple(q) for c in self._quote_chunks for q in c[:5].T.tolist()]
-        return VenueRecords([r for _, r in rows], fills, quotes)  # type: ignore[arg-type]
+            def rows(table: dict[str, np.ndarray[Any, Any]]) -> list[tuple[Any, ...]]:
+                return list(zip(*(c.tolist() for c in table.values()), strict=True))
+
+            self._records = VenueRecords(
+                rows(cols["orders"]),
+                rows(cols["fills"]),
+                rows(cols["quotes"]),  # type: ignore[arg-type]
+            )
+        return self._records
 
     # -- driving the venue by hand (tests) -----------------------------------------------------
 
