@@ -166,7 +166,7 @@ def _need_wake(st: Any, xq: Any, nw: int) -> bool:
     w = st[WAKE_ON]
     if w & W_FAIR_TIMES:
         o, n = st[xc.X_FT_OFF], st[xc.X_NFT]
-        while st[xc.X_FT_I] < n and xq[0, o + st[xc.X_FT_I]] <= nw:
+        while st[xc.X_FT_I] < n and xq[o + st[xc.X_FT_I], 0] <= nw:
             st[FAIR_CHANGED] = 1
             st[xc.X_FT_I] += 1
     return bool(
@@ -192,7 +192,7 @@ def _skip_to(st: Any, xq: Any, nw: int, t: int, stop: int) -> bool:
     if st[xc.X_DIRTY_AT] < target:
         target = st[xc.X_DIRTY_AT] + 1
     if st[WAKE_ON] & W_FAIR_TIMES and st[xc.X_FT_I] < st[xc.X_NFT]:
-        ft = xq[0, st[xc.X_FT_OFF] + st[xc.X_FT_I]]
+        ft = xq[st[xc.X_FT_OFF] + st[xc.X_FT_I], 0]
         if ft < target:
             target = ft
     if target >= INF:

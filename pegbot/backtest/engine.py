@@ -475,25 +475,22 @@ class Backtest:
 
     def _fold(self) -> None:
         # The answers in the outbox (due by now), into the tracker and the shell's account.
-        x, cols = self.venue.take_answers()
-        if not cols:
+        answers = self.venue.take_outbox()
+        if not answers:
             return
         orders = self.orders
         ids = self.venue.ids
         upl = self._upl
-        r_kind, r_id, r_at, r_leaves = xc.RS_KIND, xc.RS_ID, xc.RS_AT, xc.RS_LEAVES
         ack, fill, amended, rejected = xc.ACK, xc.FILL, xc.AMENDED, xc.AMEND_REJECTED
-        for c in cols:
-            kind = x[r_kind, c]
-            cid = ids[x[r_id, c]]
+        for at, _, kind, h, side, price, qty, leaves, _, _ in answers:
+            cid = ids[h]
             if kind == ack:
-                orders.on_open(cid, x[r_at, c])
+                orders.on_open(cid, at)
             elif kind == fill:
-                leaves = x[r_leaves, c]
-                self.local.book(x[xc.RS_SIDE, c], x[xc.RS_PRICE, c], x[xc.RS_QTY, c])
+                self.local.book(side, price, qty)
                 orders.on_fill(cid, None, leaves_lots=leaves // upl, closed=leaves == 0)
             elif kind == amended:
-                orders.on_open(cid, x[r_at, c], lots=x[r_leaves, c] // upl)
+                orders.on_open(cid, at, lots=leaves // upl)
             elif kind == rejected:
                 continue  # the order rests as it was
             else:  # a reject, a cancel's ack, "not found", an expiry, a replace not attempted

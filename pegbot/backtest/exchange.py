@@ -147,23 +147,23 @@ def alloc_xq(
 ) -> np.ndarray[Any, Any]:
     """The request/answer tables (copying what ``old`` holds in flight into them)."""
     nlat, nft = len(lat_t), len(fair_times)
-    xq = np.zeros((XQ_ROWS, requests + 2 * answers + nlat + nft), dtype=np.int64)
+    xq = np.zeros((requests + 2 * answers + nlat + nft, XQ_ROWS), dtype=np.int64)
     if old is not None:
         nrq, nrs = int(st[X_NRQ]), int(st[X_NRS])
-        xq[:, :nrq] = old[:, :nrq]
+        xq[:nrq] = old[:nrq]
         o = int(st[X_RS_OFF])
-        xq[:, requests : requests + nrs] = old[:, o : o + nrs]
+        xq[requests : requests + nrs] = old[o : o + nrs]
     st[X_RQ_CAP] = requests
     st[X_RS_OFF] = requests
     st[X_RS_CAP] = answers
     st[X_OB_OFF] = requests + answers
     st[X_LAT_OFF] = requests + 2 * answers
     st[X_NLAT] = nlat
-    xq[0, st[X_LAT_OFF] : st[X_LAT_OFF] + nlat] = lat_t
-    xq[1, st[X_LAT_OFF] : st[X_LAT_OFF] + nlat] = lat_v
+    xq[st[X_LAT_OFF] : st[X_LAT_OFF] + nlat, 0] = lat_t
+    xq[st[X_LAT_OFF] : st[X_LAT_OFF] + nlat, 1] = lat_v
     st[X_FT_OFF] = st[X_LAT_OFF] + nlat
     st[X_NFT] = nft
-    xq[0, st[X_FT_OFF] : st[X_FT_OFF] + nft] = fair_times
+    xq[st[X_FT_OFF] : st[X_FT_OFF] + nft, 0] = fair_times
     return xq
 
 
@@ -194,19 +194,19 @@ def respond(st: Any, xq: Any, kind: int, oid: int, side: int, price: int, qty: i
     """Queue an answer made at exchange time ``ext``; it reaches the shell a latency later."""
     lo = st[X_LAT_OFF]
     n = st[X_NLAT]
-    at = ext + interp(xq[0, lo : lo + n], xq[1, lo : lo + n], ext)
+    at = ext + interp(xq[lo : lo + n, 0], xq[lo : lo + n, 1], ext)
     st[X_SEQ] += 1
     c = st[X_RS_OFF] + st[X_NRS]
-    xq[RS_AT, c] = at
-    xq[RS_SEQ, c] = st[X_SEQ]
-    xq[RS_KIND, c] = kind
-    xq[RS_ID, c] = oid
-    xq[RS_SIDE, c] = side
-    xq[RS_PRICE, c] = price
-    xq[RS_QTY, c] = qty
-    xq[RS_LEAVES, c] = leaves
-    xq[RS_EXT, c] = ext
-    xq[RS_MAKER, c] = 0
+    xq[c, RS_AT] = at
+    xq[c, RS_SEQ] = st[X_SEQ]
+    xq[c, RS_KIND] = kind
+    xq[c, RS_ID] = oid
+    xq[c, RS_SIDE] = side
+    xq[c, RS_PRICE] = price
+    xq[c, RS_QTY] = qty
+    xq[c, RS_LEAVES] = leaves
+    xq[c, RS_EXT] = ext
+    xq[c, RS_MAKER] = 0
     st[X_NRS] += 1
     if (st[X_DIRTY_MASK] >> kind) & 1 and at < st[X_DIRTY_AT]:
         st[X_DIRTY_AT] = at
@@ -240,7 +240,7 @@ def _drain_fills(st: Any, fe: Any, xq: Any, lg: Any) -> int:
         st[X_NLF] += 1
         respond(st, xq, FILL, fe[fx.F_ID, c], fe[fx.F_SIDE, c], fe[fx.F_PRICE, c],
                 fe[fx.F_QTY, c], fe[fx.F_LEAVES, c], fe[fx.F_TS, c])  # fmt: skip
-        xq[RS_MAKER, st[X_RS_OFF] + st[X_NRS] - 1] = fe[fx.F_MAKER, c]
+        xq[st[X_RS_OFF] + st[X_NRS] - 1, RS_MAKER] = fe[fx.F_MAKER, c]
     st[fx.M_NFILL] = 0
     return int(n)
 
@@ -354,7 +354,7 @@ def _amend(st: Any, fe: Any, xq: Any, lg: Any, at: int, oid: int, new_units: int
 def _next_request(st: Any, xq: Any) -> int:
     best = -1
     for c in range(st[X_NRQ]):
-        if best < 0 or (xq[RQ_AT, c], xq[RQ_SEQ, c]) < (xq[RQ_AT, best], xq[RQ_SEQ, best]):
+        if best < 0 or (xq[c, RQ_AT], xq[c, RQ_SEQ]) < (xq[best, RQ_AT], xq[best, RQ_SEQ]):
             best = c
     return best
 
@@ -363,7 +363,7 @@ def _next_request(st: Any, xq: Any) -> int:
 def refresh_next_arrival(st: Any, xq: Any) -> None:
     """Set the time of the first request in flight (after the shell added requests)."""
     c = _next_request(st, xq)
-    st[X_NEXT_ARR] = INF if c < 0 else xq[RQ_AT, c]
+    st[X_NEXT_ARR] = INF if c < 0 else xq[c, RQ_AT]
 
 
 @numba.njit(cache=True, nogil=True)
@@ -371,14 +371,14 @@ def act(st: Any, fe: Any, xq: Any, lg: Any, books: Any, now: int) -> None:
     """Act on every request that has reached the venue by exchange time ``now``."""
     while True:
         c = _next_request(st, xq)
-        if c < 0 or xq[RQ_AT, c] > now:
+        if c < 0 or xq[c, RQ_AT] > now:
             break
-        at, kind, oid = xq[RQ_AT, c], xq[RQ_KIND, c], xq[RQ_ID, c]
-        side, price, units = xq[RQ_SIDE, c], xq[RQ_PRICE, c], xq[RQ_UNITS, c]
-        post_only, new_id = xq[RQ_FLAGS, c] != 0, xq[RQ_ID2, c]
+        at, kind, oid = xq[c, RQ_AT], xq[c, RQ_KIND], xq[c, RQ_ID]
+        side, price, units = xq[c, RQ_SIDE], xq[c, RQ_PRICE], xq[c, RQ_UNITS]
+        post_only, new_id = xq[c, RQ_FLAGS] != 0, xq[c, RQ_ID2]
         last = st[X_NRQ] - 1
         for r in range(XQ_ROWS):
-            xq[r, c] = xq[r, last]
+            xq[c, r] = xq[last, r]
         st[X_NRQ] = last
         changed = True
         if kind == RQ_PLACE:
@@ -398,7 +398,7 @@ def act(st: Any, fe: Any, xq: Any, lg: Any, books: Any, now: int) -> None:
         if changed:
             _log_quote(st, fe, lg, at)
     c = _next_request(st, xq)
-    st[X_NEXT_ARR] = INF if c < 0 else xq[RQ_AT, c]
+    st[X_NEXT_ARR] = INF if c < 0 else xq[c, RQ_AT]
 
 
 # -- compiled: market rows reaching our orders -------------------------------------------------
@@ -441,8 +441,8 @@ def refresh_dirty(st: Any, xq: Any) -> None:
     o, mask = st[X_RS_OFF], st[X_DIRTY_MASK]
     first = INF
     for c in range(o, o + st[X_NRS]):
-        if (mask >> xq[RS_KIND, c]) & 1 and xq[RS_AT, c] < first:
-            first = xq[RS_AT, c]
+        if (mask >> xq[c, RS_KIND]) & 1 and xq[c, RS_AT] < first:
+            first = xq[c, RS_AT]
     st[X_DIRTY_AT] = first
 
 
@@ -458,20 +458,20 @@ def deliver(st: Any, xq: Any, upto: int) -> int:
     k = 0
     keep = 0
     for c in range(o, o + n):
-        if xq[RS_AT, c] <= upto:
+        if xq[c, RS_AT] <= upto:
             # Insertion into the outbox, sorted by (time, sequence).
             j = ob + k
-            while j > ob and (xq[RS_AT, j - 1], xq[RS_SEQ, j - 1]) > (xq[RS_AT, c], xq[RS_SEQ, c]):
+            while j > ob and (xq[j - 1, RS_AT], xq[j - 1, RS_SEQ]) > (xq[c, RS_AT], xq[c, RS_SEQ]):
                 for r in range(XQ_ROWS):
-                    xq[r, j] = xq[r, j - 1]
+                    xq[j, r] = xq[j - 1, r]
                 j -= 1
             for r in range(XQ_ROWS):
-                xq[r, j] = xq[r, c]
+                xq[j, r] = xq[c, r]
             k += 1
         else:
             if keep != c - o:
                 for r in range(XQ_ROWS):
-                    xq[r, o + keep] = xq[r, c]
+                    xq[o + keep, r] = xq[c, r]
             keep += 1
     st[X_NRS] = keep
     st[X_NOB] = k

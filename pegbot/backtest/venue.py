@@ -22,6 +22,7 @@ Cash is kept exactly in *tick-units* (``price_ticks × qty_units``); one tick-un
 
 from __future__ import annotations
 
+import struct
 from array import array
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -53,6 +54,8 @@ AMEND_REJECTED = "amend_rejected"
 NOT_ATTEMPTED = "not_attempted"
 
 _INF = fx.INF
+#: One row of the request and answer tables (int64 fields, native order).
+_ROW = struct.Struct(f"{xc.XQ_ROWS}q")
 # Answers the strategy must see whatever it reads: they change what the reconciler must do
 # (an order filled, refused or gone).
 _ALWAYS = sum(
@@ -236,11 +239,11 @@ class SimVenue:
         return h
 
     def _views(self) -> None:
-        # Memoryviews over the state vector and the request table: an element read or
-        # written through one costs a third of numpy's scalar indexing (a request is
-        # written field by field at every decision).
+        # A memoryview over the state vector (an element read or written through it costs a
+        # third of numpy's scalar indexing) and the request/answer table as bytes: a request
+        # is one packed row, an answer one unpacked row.
         self._sv = self.st.data
-        self._xv = self.xq.data
+        self._xb = self.xq.data.cast("B")
 
     def _push(self, now_ns: int, kind: int, h: int, side: int, price: int, units: int,
               flags: int, h2: int) -> int:  # fmt: skip
@@ -252,16 +255,7 @@ class SimVenue:
         at = now_ns + (self._entry_const if self._entry_const >= 0 else self._entry(now_ns))
         seq = sv[xc.X_SEQ] + 1
         sv[xc.X_SEQ] = seq
-        x = self._xv
-        x[0, n] = at
-        x[1, n] = seq
-        x[2, n] = kind
-        x[3, n] = h
-        x[4, n] = side
-        x[5, n] = price
-        x[6, n] = units
-        x[7, n] = flags
-        x[8, n] = h2
+        _ROW.pack_into(self._xb, n * _ROW.size, at, seq, kind, h, side, price, units, flags, h2, 0)
         sv[xc.X_NRQ] = n + 1
         if at < sv[xc.X_NEXT_ARR]:
             sv[xc.X_NEXT_ARR] = at
@@ -344,28 +338,19 @@ class SimVenue:
         """Which answers wake the strategy: the ones it must see, and confirmations if asked."""
         self._sv[xc.X_DIRTY_MASK] = _ALWAYS | (_CONFIRMS if confirms else 0)
 
-    def take_outbox(self) -> list[list[int]]:
-        """The due answers the core put in the outbox, as rows of the answer table; emptied."""
+    def take_outbox(self) -> list[tuple[int, ...]]:
+        """The due answers the core put in the outbox, as rows of the answer table; emptied.
+
+        Each row is ``(at, seq, kind, order, side, price, qty, leaves, exchange time,
+        maker)``: the ``RS_`` fields of :mod:`pegbot.backtest.exchange`.
+        """
         sv = self._sv
         n = sv[xc.X_NOB]
         if not n:
             return []
         sv[xc.X_NOB] = 0
-        o = sv[xc.X_OB_OFF]
-        rows: list[list[int]] = self.xq[:, o : o + n].T.tolist()
-        return rows
-
-    def take_answers(self) -> tuple[memoryview, range]:
-        """The outbox as (a view of the answer table, its columns); emptied.
-
-        Cheaper than :meth:`take_outbox` for a shell that reads a few fields of each answer
-        (``view[RS_KIND, c]`` and the other ``RS_`` rows of :mod:`pegbot.backtest.exchange`).
-        """
-        sv = self._sv
-        n = sv[xc.X_NOB]
-        sv[xc.X_NOB] = 0
-        o = sv[xc.X_OB_OFF]
-        return self._xv, range(o, o + n)
+        o = sv[xc.X_OB_OFF] * _ROW.size
+        return list(_ROW.iter_unpack(self._xb[o : o + n * _ROW.size]))
 
     @property
     def ids(self) -> list[str]:
