@@ -1,7 +1,8 @@
 """The compiled replay core: two dense books, the venue's exchange side and the wake-up timer.
 
-A Python call per tape row caps a backtest near 2–3 M rows/s (``shared/notes/anchors.md`` §4),
-so Python runs only when the strategy is asked to decide. :func:`advance` (numba) walks one
+A Python call per tape row caps a backtest at a few million rows a second, and the exchange
+side of our orders (queue position, fills, latency) touches many rows, so all of it runs here
+and Python runs only when the strategy is asked to decide. :func:`advance` (numba) walks one
 window of tape columns with two cursors on one time axis:
 
 * the **exchange side** applies rows in exchange-time order (``exch_ts``; a row without one,
@@ -447,10 +448,12 @@ def warm_up() -> None:
     lg = xc.alloc_lg(st, 4, 256)
     st[END] = 1
     advance(np.zeros((0, 8), dtype=np.int64), np.zeros((4, 1), dtype=np.int64), st, fe, xq, lg)
-    z = np.zeros(1, dtype=np.int64)
-    for kind_t, side_t in ((np.uint8, np.int8), (np.int64, np.int64)):
-        fill_window(np.zeros((1, 8), dtype=np.int64), 0, z.astype(kind_t), z.astype(side_t),
-                    z, z, z, z, 0, 0)  # fmt: skip
+    # The tape's columns as the reader gives them: read-only views of Arrow buffers.
+    cols = [np.zeros(1, dtype=t) for t in (np.uint8, np.int8, np.int64)]
+    for c in cols:
+        c.setflags(write=False)
+    k, s, i = cols
+    fill_window(np.zeros((1, 8), dtype=np.int64), 0, k, s, i, i, i, i, 0, 0)
     xc.deliver(st, xq, INF)
     xc.refresh_next_arrival(st, xq)
 

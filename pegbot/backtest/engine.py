@@ -14,7 +14,8 @@ answers runs compiled (the venue's exchange side, :mod:`pegbot.backtest.exchange
 runs only when the strategy is asked to decide, and then folds the answers that reached the
 shell since the last decision into the tracker, in (time, sequence) order; on
 ``RiskState.cancel_all`` every order is cancelled one by one. Inventory as the strategy sees
-it moves when a fill's answer arrives; the venue's own account moves at the fill.
+it moves when a fill's answer arrives; the venue's own account is the sum of the fills at
+their exchange times.
 
 The strategy is asked on a timer (``wake_ns``), and only when something it declared in
 :attr:`~pegbot.strategy.Strategy.inputs` may have changed, or the decision step needs it:
@@ -362,10 +363,7 @@ class Backtest:
 
     def _alloc(self, lo: int, hi: int) -> None:
         size = hi - lo + 1
-        # Written through at once: deep snapshots reach most of the range sooner or later,
-        # and pages faulted in one by one during the replay cost more than one memset.
         fresh = np.zeros((4, size), dtype=np.int64)
-        fresh.fill(0)
         if self._books is not None:
             old_base, old_size = int(self.st[core.BASE]), int(self.st[core.SIZE])
             off = old_base - lo

@@ -9,8 +9,8 @@ replay core: the request and answer tables, our resting orders and their fills
 (:mod:`pegbot.backtest.exchange`, on the fill engine's rules in
 :mod:`pegbot.matching.compiled`). This class owns those tables: it writes requests into them,
 reads the due answers out (:meth:`take_outbox`), copies the venue's logs out when they fill
-up, and turns them into the records the results tables read (:attr:`records`) and the
-venue's true account, which moves with each fill at its exchange time.
+up, and turns them into the records the results tables read (:meth:`columns`) and the
+venue's true account (every fill booked as the fill log is read).
 
 The venue can also be driven directly, without a tape (:meth:`standalone`,
 :meth:`set_level`, :meth:`trade`, :meth:`act`, :meth:`due`): the same compiled code, for
