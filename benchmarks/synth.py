@@ -228,6 +228,9 @@ def make_shape(shape: Shape) -> Columns:
     n_trades = int(n_msg * (per_msg - diff_rows))
     n_burst = max(1, int(n_trades / shape.burst))
     sizes = rng.geometric(1.0 / shape.burst, n_burst) if shape.burst > 1 else np.ones(n_burst, int)
+    while sizes.sum() < n_trades:  # a short draw (small tapes): more bursts
+        sizes = np.concatenate([sizes, rng.geometric(1.0 / shape.burst, n_burst)])
+    n_burst = len(sizes)
     t_msg = np.repeat(np.sort(rng.integers(0, n_msg, n_burst)), sizes)[:n_trades]
     b_side = np.repeat(rng.choice(np.array([-1, 1], np.int8), n_burst), sizes)[:n_trades]
     first = np.repeat(np.cumsum(sizes) - sizes, sizes)[:n_trades]
