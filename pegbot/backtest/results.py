@@ -276,13 +276,14 @@ def _order_segments(
     """Our resting orders as constant pieces ``(side, price, units, from, to)``.
 
     From the venue's records: an order rests from its acceptance with its size, each fill
-    takes its quantity off, a cancel takes the rest; what is left rests to the end of the run.
+    takes its quantity off, an amend what it gave back, a cancel or an expiry the rest; what
+    is left rests to the end of the run.
     """
     acc = orders[orders["event"] == "accepted"]
     if acc["client_id"].duplicated().any():
         raise ValueError("results: an order id was accepted twice; depth would be wrong")
     where = acc.set_index("client_id")
-    can = orders[orders["event"] == "canceled"]
+    can = orders[orders["event"].isin(("canceled", "amended", "expired"))]
     ev = pd.DataFrame(
         {
             "client_id": pd.concat([acc["client_id"], fills["client_id"], can["client_id"]]),

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 from _backtest_helpers import LOT, meta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from pegbot.backtest import results
 from pegbot.backtest.venue import SimVenue
 from pegbot.matching import ConstantLatency, FillEngine, RiskAverse
 
@@ -228,3 +230,23 @@ def test_fills_reach_the_account_and_the_answers(partial: bool) -> None:
     v.flush_logs()
     assert v.account.base_units == fills[0][1] * LOT
     assert v.account.cash_tu == -1140 * fills[0][1] * LOT
+
+
+def test_results_count_what_an_amend_gave_back() -> None:
+    # a: 10 lots from 10 ns, amended to 4 at 40 ns, expired at 70 ns after 4 lots filled.
+    v = venue()
+    v.send_place(0, "a", 1, 1140, 10 * LOT, True)
+    v.act(20)
+    v.send_amend(30, "a", 4 * LOT)
+    v.act(40)
+    v.trade(-1, 1140, 102 * LOT, 50)  # 2 lots fill
+    v.send_amend(60, "a", 2 * LOT)  # down to what executed: the order expires
+    v.act(70)
+    cols = v.columns()
+    segs = results._order_segments(pd.DataFrame(cols["orders"]), pd.DataFrame(cols["fills"]), 100)
+    pieces = sorted(zip(*(x.tolist() for x in segs), strict=True), key=lambda x: x[3])
+    assert pieces == [
+        (1, 1140, 10 * LOT, 10, 40),
+        (1, 1140, 4 * LOT, 40, 50),
+        (1, 1140, 2 * LOT, 50, 70),
+    ]
