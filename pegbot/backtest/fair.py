@@ -12,7 +12,7 @@ from pathlib import Path
 
 from pegbot.backtest.book import DenseBookView
 from pegbot.market import Market
-from pegbot.strategy import FairView
+from pegbot.strategy import FairState, FairView
 
 FairFn = Callable[[int, DenseBookView], FairView | None]
 
@@ -44,11 +44,11 @@ _setattr = object.__setattr__
 
 
 def _ok_view(price: Fraction, now_ns: int) -> FairView:
-    # FairView(price, "ok", 0, now_ns) without re-checking a price validated when cached
+    # FairView(price, FairState.OK, 0, now_ns) without re-checking a price validated when cached
     # (a decision builds one; the checks cost more than the rest of it).
     view: FairView = object.__new__(FairView)
     _setattr(view, "price_ticks", price)
-    _setattr(view, "state", "ok")
+    _setattr(view, "state", FairState.OK)
     _setattr(view, "age_ns", 0)
     _setattr(view, "observed_at_ns", now_ns)
     return view
@@ -64,6 +64,6 @@ def mid_fair(now_ns: int, book: DenseBookView) -> FairView | None:
     if mid is None:
         if len(_MID_CACHE) > 4096:
             _MID_CACHE.clear()
-        mid = FairView(Fraction(twice, 2), "ok", 0, now_ns).price_ticks  # validated once
+        mid = FairView(Fraction(twice, 2), FairState.OK, 0, now_ns).price_ticks  # validated once
         _MID_CACHE[twice] = mid
     return _ok_view(mid, now_ns)
