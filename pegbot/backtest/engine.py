@@ -12,10 +12,12 @@ very objects the live runner uses — so what counts as resting, pending or fini
 by one piece of code in both worlds. Everything between sending a request and reading its
 answers runs compiled (the venue's exchange side, :mod:`pegbot.backtest.exchange`): Python
 runs only when the strategy is asked to decide, and then folds the answers that reached the
-shell since the last decision into the tracker, in (time, sequence) order; on
-``RiskState.cancel_all`` every order is cancelled one by one. Inventory as the strategy sees
-it moves when a fill's answer arrives; the venue's own account is the sum of the fills at
-their exchange times.
+shell since the last decision into the tracker, in (time, sequence) order, each kind as the
+live runner folds it. The tracker's requests go out in the live runner's order: cancels,
+cancel-replaces, amends (the new total: what filled as far as the shell knows plus what
+should rest), places; on ``RiskState.cancel_all`` every order is cancelled one by one.
+Inventory as the strategy sees it moves when a fill's answer arrives; the venue's own account
+is the sum of the fills at their exchange times.
 
 The strategy is asked on a timer (``wake_ns``), and only when something it declared in
 :attr:`~pegbot.strategy.Strategy.inputs` may have changed, or the decision step needs it:
@@ -218,6 +220,7 @@ class Backtest:
         self.evaluations = 0
         self.signals = 0
         self._rejects_seen = 0
+        self._filled: dict[str, int] = {}  # units filled of each live order, as answered
         self._inventory: Inventory | None = None
         self._inv_cash = 0
         self._cpu0 = 0.0
@@ -472,13 +475,16 @@ class Backtest:
     # -- events ---------------------------------------------------------------------------
 
     def _fold(self) -> None:
-        # The answers in the outbox (due by now), into the tracker and the shell's account.
+        # The answers in the outbox (due by now), into the tracker and the shell's account,
+        # each kind as the live runner folds it (pegbot.live.requests): the two halves of a
+        # cancel-replace settle on their own answers.
         answers = self.venue.take_outbox()
         if not answers:
             return
         orders = self.orders
         ids = self.venue.ids
         upl = self._upl
+        filled = self._filled
         ack, fill, amended, rejected = xc.ACK, xc.FILL, xc.AMENDED, xc.AMEND_REJECTED
         for at, _, kind, h, side, price, qty, leaves, _, _ in answers:
             cid = ids[h]
@@ -487,14 +493,19 @@ class Backtest:
             elif kind == fill:
                 self.local.book(side, price, qty)
                 orders.on_fill(cid, None, leaves_lots=leaves // upl, closed=leaves == 0)
+                if leaves:
+                    filled[cid] = filled.get(cid, 0) + qty
+                else:
+                    filled.pop(cid, None)
             elif kind == amended:
-                orders.on_open(cid, at, lots=leaves // upl)
+                orders.on_amended(cid, at, leaves // upl)
             elif kind == rejected:
-                continue  # the order rests as it was
+                orders.on_amend_failed(cid)  # the order rests as it was
             else:  # a reject, a cancel's ack, "not found", an expiry, a replace not attempted
                 if kind == xc.REJECT:
                     self._rejects_seen += 1
                 orders.on_closed(cid)
+                filled.pop(cid, None)
 
     def _on_wake(self, now: int) -> None:
         # The core delivered the answers that arrived before now (one arriving exactly now
@@ -536,12 +547,21 @@ class Backtest:
             return
         actions = decision.actions
         self._set_confirms(self._confirms or bool(actions.skipped))
-        if not (actions.places or actions.cancels or actions.rebinds):
+        if not (actions.requests or actions.rebinds):
             return
         sent = self.orders.apply(actions)
+        # In the live runner's order: cancels, cancel-replaces, amends, places.
         for c in sent.cancels:
             venue.send_cancel(now, c.client_id)
         upl = self._upl
+        for rp in sent.replaces:
+            q = rp.place.quote
+            venue.send_replace(now, rp.cancel.client_id, rp.place.client_id, int(q.side),
+                               q.price_ticks, q.lots * upl, rp.place.post_only)  # fmt: skip
+        for a in sent.amends:
+            # The venue takes the new total: what filled as far as we know, plus what should
+            # rest (a fill not heard of yet only makes what rests smaller), as live.
+            venue.send_amend(now, a.client_id, self._filled.get(a.client_id, 0) + a.lots * upl)
         for pl in sent.places:
             qt = pl.quote
             venue.send_place(

@@ -131,6 +131,8 @@ class ReconcilerSpec(_Model):
     wait_for_cancel: bool = False
     post_only: bool = True
     cross_level: bool = True
+    amend: bool = False
+    replace: bool = False
 
 
 class SignalsSpec(_Model):
@@ -366,6 +368,8 @@ def build_backtest(
         wait_for_cancel=rc.wait_for_cancel,
         post_only=rc.post_only,
         cross_level=rc.cross_level,
+        amend=rc.amend,
+        replace=rc.replace,
     )
     q = sc.queue
     engine = FillEngine(

@@ -87,7 +87,7 @@ class Fixed:
         return DesiredQuotes(tuple(q))
 
 
-def run(
+def backtest(
     path: Path,
     strategy: Any,
     *,
@@ -97,13 +97,15 @@ def run(
     response_ms: int = 10,
     reorder_ms: int = 10_000,
     post_only: bool = True,
-) -> BacktestRun:
+    amend: bool = False,
+    replace_orders: bool = False,
+) -> Backtest:
     market = replace(meta().market(), maker_fee=Decimal("0.0001"), taker_fee=Decimal("0.001"))
-    bt = Backtest(
+    return Backtest(
         path,
         market,
         strategy,
-        Reconciler(market, "t", post_only=post_only),
+        Reconciler(market, "t", post_only=post_only, amend=amend, replace=replace_orders),
         None,
         FillEngine(queue or RiskAverse(), partial_fills=partial, lot_units=LOT),
         ConstantLatency(entry_ms * MS, response_ms * MS),
@@ -111,7 +113,11 @@ def run(
         target_base_units=1_000 * LOT,
         reorder_ns=reorder_ms * MS,
     )
-    return bt.run()
+
+
+def run(path: Path, strategy: Any, **kw: Any) -> BacktestRun:
+    """:func:`backtest` run to the end."""
+    return backtest(path, strategy, **kw).run()
 
 
 def fills(r: BacktestRun) -> list[tuple[int, str, int, int, int, int]]:
