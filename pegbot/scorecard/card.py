@@ -18,7 +18,8 @@ What each figure means (time-weighted means: each piece counts for its duration)
   and without them. p50/p90/p99 of ``|mid - fair| / fair`` in bps over the time both a mid
   and a fair existed; ``within`` shares are of the whole span (no mid counts as outside).
 * ``jumps``: per FX jump, seconds from the jump to learned / pulled / requoted (and from
-  learned), and the wrong-side fills while it was the active jump (see the fold).
+  learned), the time any order of ours rested on the wrong side of the new fair, and the
+  wrong-side fills while it was the active jump (see the fold).
 * ``orders``: requests per kind, per fill and per minute; ``fills``: count, maker share,
   volume; ``markouts_bps``: per horizon, the quantity-weighted ``side x (mid(t+h) - price) /
   price`` of our fills in bps (positive: the market moved our way), with the mid of the book
@@ -85,6 +86,7 @@ class JumpFigures:
     pull_after_learn_s: float | None
     requote_after_learn_s: float | None
     window_s: float
+    wrong_side_s: float
     wrong_side_fills: int
     wrong_side_qty: float
     wrong_side_cost_quote: float
@@ -146,6 +148,7 @@ class Scorecard:
                 "pull_s": j.pull_s,
                 "requote_s": j.requote_s,
                 "pull_after_learn_s": j.pull_after_learn_s,
+                "wrong_side_s": j.wrong_side_s,
                 "wrong_side_fills": j.wrong_side_fills,
             }
         out["obligation_uptime"] = ob["uptime"]
@@ -460,6 +463,7 @@ def _jump_figures(j: Jump, tick: float, unit: float, tu: float) -> JumpFigures:
         pull_after_learn_s=_after(j.learned_ns, j.pulled_ns),
         requote_after_learn_s=_after(j.learned_ns, j.requoted_ns),
         window_s=_secs(j.at_ns, j.closed_ns) or 0.0,
+        wrong_side_s=ns_to_s(j.wrong_ns),
         wrong_side_fills=j.wrong_fills,
         wrong_side_qty=j.wrong_units * unit,
         wrong_side_cost_quote=float(j.wrong_cost_tu) * tu,

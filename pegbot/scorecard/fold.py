@@ -17,12 +17,16 @@ The contract:
   already resting, a fair already known) but add no time; jumps are jumps inside the span.
 * Snapshots are taken at ``start_ns + k * sample_interval``, on the state in force then.
 * A jump is a fair change of at least ``jump_bps`` from the last known fair. It stays *active*
-  (collecting its times and wrong-side fills) until the next jump or the end. Time to pull:
-  the first moment from the jump on when no bid of ours is above the new fair and no ask
-  below it. Time to requote: the first such moment when, besides, each side has an order
-  within ``requote_band_bps`` of the new fair. Learned: the first :class:`RateSeen` at or
-  after the jump. A wrong-side fill is a buy above, or a sell below, the new fair while the
-  jump is active.
+  (collecting its times and wrong-side fills) until the next jump or the end. An order of
+  ours is on the wrong side when it is a bid above the new fair or an ask below it. Time to
+  pull: from the jump to the moment the wrong side was cleared *for good* (the start of the
+  last stretch without a wrong-side order, lasting to the window's end; None if the window
+  ends with one resting) — orders the market took, or the bot put back at the old price, do
+  not count as pulled. ``wrong_side_ns`` adds up all the time one rested. Time to requote:
+  the first moment with no wrong-side order and, on each side, an order within
+  ``requote_band_bps`` of the new fair. Learned: the first :class:`RateSeen` at or after the
+  jump. A wrong-side fill is a buy above, or a sell below, the new fair while the jump is
+  active.
 
 Pure: no I/O, no clock; exact comparisons against the fair in integer ticks (bounds are
 rounded inward from the exact fraction once per fair value).
@@ -148,6 +152,8 @@ class Jump:
     pulled_ns: int | None = None
     requoted_ns: int | None = None
     closed_ns: int | None = None
+    wrong_since: int | None = None
+    wrong_ns: int = 0
     wrong_fills: int = 0
     wrong_units: int = 0
     #: What the wrong-side fills cost against the new fair, in ticks x units (>= 0).
@@ -255,7 +261,7 @@ class Fold:
         self.advance(end_ns)
         j = self.active_jump
         if j is not None:
-            j.closed_ns = max(end_ns, j.at_ns)
+            _close(j, max(end_ns, j.at_ns))
 
     # -- jumps ---------------------------------------------------------------------------
 
@@ -269,24 +275,31 @@ class Fold:
         if abs(fair - prev) * 10_000 >= Fraction(self.settings.jump_bps) * prev:
             j = self.active_jump
             if j is not None:
-                j.closed_ns = ts
+                _close(j, ts)
             self.jumps.append(Jump(ts, prev, fair))
             self._requote = band_bounds(fair, self.settings.requote_band_bps)
         self._check_jump(ts)
 
     def _check_jump(self, ts: int) -> None:
         j = self.active_jump
-        if j is None or j.requoted_ns is not None:
+        if j is None:
             return
         st = self.state
         if wrong_side(st.bids, st.asks, j.to_ticks):
+            j.pulled_ns = None  # back on the wrong side: not pulled yet
+            if j.wrong_since is None:
+                j.wrong_since = ts
             return
+        if j.wrong_since is not None:
+            j.wrong_ns += ts - j.wrong_since
+            j.wrong_since = None
         if j.pulled_ns is None:
             j.pulled_ns = ts
-        assert self._requote is not None
-        lo, hi = self._requote
-        if any(lo <= p for p, _ in st.bids) and any(p <= hi for p, _ in st.asks):
-            j.requoted_ns = ts
+        if j.requoted_ns is None:
+            assert self._requote is not None
+            lo, hi = self._requote
+            if any(lo <= p for p, _ in st.bids) and any(p <= hi for p, _ in st.asks):
+                j.requoted_ns = ts
 
     def _fill(self, f: Fill) -> None:
         j = self.active_jump
@@ -299,3 +312,10 @@ class Fold:
                 j.wrong_cost_tu += over * f.qty_units
         if self._on_fill is not None:
             self._on_fill(f, self.state)
+
+
+def _close(j: Jump, at_ns: int) -> None:
+    j.closed_ns = at_ns
+    if j.wrong_since is not None:
+        j.wrong_ns += at_ns - j.wrong_since
+        j.wrong_since = None

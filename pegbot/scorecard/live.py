@@ -15,6 +15,10 @@ Hook (the runner calls, all with its own clock's ``now_ns``; nothing here reads 
 * :meth:`LiveScorecard.order` for each order request the venue accepted (placed, cancelled,
   amended, replaced).
 
+Times never go backwards here: a call with a clock reading earlier than the last one (a
+wall clock stepping back, a fill stamped before a decision's ``now``) is taken at the last
+time seen, so the hook can never raise on the bot's loop.
+
 What rests is what the runner believes rests: orders acknowledged, and orders whose cancel is
 not yet confirmed (they can still fill); a placement not yet acknowledged is not resting.
 """
@@ -115,6 +119,7 @@ class LiveScorecard:
         self._empty_since: dict[str, int | None] = {"bid": None, "ask": None}
         self._jumps_seen = 0
         self._wrong = 0
+        self._last_ns = 0
         if metrics is not None:
             metrics.init(venue, symbol)
 
@@ -135,6 +140,7 @@ class LiveScorecard:
             orders: Our live orders (the runner's tracker).
             fair_price: The fair value in the quote currency, or None while unknown.
         """
+        now_ns = self._clamp(now_ns)
         fold = self._fold(now_ns)
         m = self.market
         bids: list[Level] = []
@@ -162,6 +168,7 @@ class LiveScorecard:
 
     def fill(self, now_ns: int, side: Side, price_ticks: int, qty_units: int, maker: bool) -> None:
         """A fill of ours, folded in for the first time, at ``now_ns``."""
+        now_ns = self._clamp(now_ns)
         fold = self._fold(now_ns)
         before = sum(j.wrong_fills for j in fold.jumps)
         fold.feed(Fill(now_ns, side, price_ticks, qty_units, maker))
@@ -175,6 +182,7 @@ class LiveScorecard:
 
     def order(self, now_ns: int, kind: OrderKind, side: Side) -> None:
         """An order request of ours the venue accepted, at ``now_ns``."""
+        now_ns = self._clamp(now_ns)
         self._fold(now_ns).feed(OrderAction(now_ns, kind, side))
         if kind is OrderKind.PLACED:
             self._placed.append(now_ns)
@@ -226,6 +234,10 @@ class LiveScorecard:
         )
 
     # -- internals -----------------------------------------------------------------------
+
+    def _clamp(self, now_ns: int) -> int:
+        self._last_ns = max(self._last_ns, now_ns)
+        return self._last_ns
 
     def _fold(self, now_ns: int) -> Fold:
         if self.fold is None:

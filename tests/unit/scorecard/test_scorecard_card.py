@@ -140,9 +140,48 @@ def test_fx_jump_pull_requote_learned_and_wrong_side_fills() -> None:
     assert j.bps == pytest.approx(2000)
     assert (j.learned_s, j.pull_s, j.requote_s) == (2, 2.5, 4)
     assert (j.pull_after_learn_s, j.requote_after_learn_s) == (0.5, 2)
-    assert j.window_s == 10
+    assert j.window_s == 10 and j.wrong_side_s == 2.5
     assert j.wrong_side_fills == 1 and j.wrong_side_qty == 2
     assert j.wrong_side_cost_quote == pytest.approx((12_000 - 10_010) * 2 * 0.0001)
+
+
+def test_orders_taken_or_put_back_at_the_old_price_are_not_pulled() -> None:
+    market = Market("X/Q", "X", "Q", Decimal("0.0001"), Decimal("1"), qty_decimals=0)
+    bid, stale_ask = ((9_990, 5),), ((10_010, 5),)
+    card = score(
+        market,
+        [
+            Fair(0, Fraction(10_000)),
+            Quotes(0, bid, stale_ask),
+            Fair(10 * S, Fraction(12_000)),
+            Quotes(11 * S, bid, ()),  # the market took the stale ask
+            Quotes(12 * S, bid, stale_ask),  # and the bot put it back at the old price
+            Quotes(13 * S, bid, ()),  # pulled, for good this time
+        ],
+        0,
+        20 * S,
+    )
+    (j,) = card.jumps
+    assert j.pull_s == 3
+    assert j.wrong_side_s == 2
+
+
+def test_a_window_ending_on_the_wrong_side_is_not_pulled() -> None:
+    card = score(
+        MARKET,
+        [
+            Fair(0, Fraction(100)),
+            Quotes(0, ((99, 1),), ((101, 1),)),
+            Fair(2 * S, Fraction(150)),
+            Quotes(3 * S, ((99, 1),), ()),
+            Quotes(4 * S, ((99, 1),), ((101, 1),)),
+        ],
+        0,
+        10 * S,
+    )
+    (j,) = card.jumps
+    assert j.pull_s is None
+    assert j.wrong_side_s == 1 + 6
 
 
 def test_a_jump_requires_both_sides_in_the_band() -> None:

@@ -165,3 +165,15 @@ def test_live_and_offline_agree_over_a_window_longer_than_the_span(plan: list[st
     assert f.obligation_ratio["two_sided"] == pytest.approx(
         card.obligations["conditions"]["two_sided"]
     )
+
+
+def test_a_clock_reading_from_before_the_last_call_never_raises() -> None:
+    live = LiveScorecard(MARKET, "sim", "X/Q")
+    b = book((1, 99, 10), (-1, 101, 10))
+    live.observe(10 * S, b, [order(Side.BUY, 99)], Fraction(1))
+    live.order(12 * S, OrderKind.PLACED, Side.SELL)
+    live.fill(11 * S, Side.BUY, 99, 1, True)  # stamped before the last call: taken at 12 s
+    f = live.observe(11 * S, b, [order(Side.BUY, 99), order(Side.SELL, 101)], Fraction(1))
+    assert f.side_empty_s == {"bid": 0, "ask": 0}
+    f = live.observe(14 * S, b, [order(Side.BUY, 99), order(Side.SELL, 101)], Fraction(1))
+    assert f.two_sided_ratio == pytest.approx(2 / 4)
