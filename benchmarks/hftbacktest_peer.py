@@ -138,4 +138,4 @@ def agree(ours: dict[str, Any], theirs: dict[str, Any]) -> bool:
     """The cross-check tolerance (see the module docstring): same fills, PnL to float noise."""
     fills_ok = abs(ours["fills"] - theirs["fills"]) <= 0.001 * theirs["fills"]
     pnl_ok = abs(ours["pnl"] - theirs["pnl"]) <= 1e-9 * max(1.0, abs(theirs["notional"]))
-    return fills_ok and pnl_ok
+    return bool(fills_ok and pnl_ok)

@@ -102,7 +102,7 @@ def make_columns(rows: int, seed: int = 1) -> Columns:
     body = {k: np.concatenate([t_cols[k], d_cols[k]])[order] for k in d_cols}
     # A snapshot at the start: CLEAR plus 20 levels a side.
     lv = np.arange(20)
-    snap = {
+    snap: Columns = {
         "exch_ts": np.full(41, START_NS - STEP_NS, np.int64),
         "local_ts": np.full(41, START_NS - STEP_NS + 5_000_000, np.int64),
         "kind": np.array([CLEAR] + [SNAPSHOT] * 40, np.uint8),

@@ -19,7 +19,6 @@ Rules that keep the desk's money safe:
 
 from __future__ import annotations
 
-import logging
 import os
 import re
 import tomllib
@@ -50,7 +49,9 @@ from pydantic_settings.sources.utils import parse_env_vars
 
 from pegbot.desk.config import DeskSettings
 from pegbot.execution.risk import RiskParams
+from pegbot.logging import event_log
 from pegbot.peg.config import PegSettings
+from pegbot.scorecard.config import ObligationSettings
 
 __all__ = [
     "LIVE_ACK_ENV",
@@ -76,7 +77,7 @@ MODES: tuple[str, ...] = ("dry-run", "paper", "testnet", "live")
 #: The variable that acknowledges live trading (the CLI flag is the other way).
 LIVE_ACK_ENV = "PEGBOT_LIVE_ACK"
 _SECRET_FIELDS = ("api_key", "api_secret")
-log = logging.getLogger("pegbot.config")
+log = event_log("pegbot.config")
 
 # Variables with the prefix that are not fields of the model.
 _NON_FIELDS = frozenset({LIVE_ACK_ENV, "PEGBOT_SECRETS_DIR", "PEGBOT_CONFIG"})
@@ -107,6 +108,8 @@ class VenueSettings(_Model):
             and ``quote`` stand for the symbol's assets); None: the venue's defaults.
         market_data: The market-data feed, ``binance_stream`` or ``ccxt``; None: the
             exchange's quirks decide (Binance: its own stream; others: ccxt.pro).
+        order_entry: How orders go out: ``ws`` (the venue's WebSocket API) or ``rest``;
+            None: the WebSocket API where the venue has one.
         quiet_probe_s: After this long without a depth message, the Binance stream feed asks
             REST whether the book changed (a quiet book is confirmed live, a silent stream is
             caught); it must stay below ``risk.book_stale_s`` (half of it or less leaves room
@@ -124,6 +127,7 @@ class VenueSettings(_Model):
     paper_balances: dict[str, Decimal] | None = None
     market_data: Literal["binance_stream", "ccxt"] | None = None
     quiet_probe_s: float | None = Field(default=5.0, gt=0)
+    order_entry: Literal["ws", "rest"] | None = None
 
     @field_validator("symbol")
     @classmethod
@@ -263,8 +267,13 @@ class LoopSettings(_Model):
     Attributes:
         interval_s: The loop re-decides at least this often without any book change.
         min_interval_s: ...and at most this often per venue, however busy the book.
-        price_tolerance_ticks: A resting order this close to its wanted price is kept.
-        size_tolerance: A resting order within this fraction of its wanted size is kept.
+        price_tolerance_ticks: A resting order this close to its wanted price is kept (0: on
+            a market whose tick is ~9 bps every tick matters).
+        size_tolerance: A resting order within this fraction of its wanted size is kept, so
+            a fill that re-sizes the ladder does not replace every order (and lose its place).
+        amend: Reduce a too-large order in place where the venue can (queue kept).
+        replace: Move an order with one cancel-replace where the venue can (its level is
+            never empty, its side never doubled), instead of a cancel and a place.
         wait_for_cancel: A level's new order waits for its old order's cancel.
         cap_side_exposure: A side never holds more than its ladder's lots, counting orders
             whose cancel is unconfirmed or failed (they can still fill); a requote then waits
@@ -280,7 +289,9 @@ class LoopSettings(_Model):
     interval_s: float = Field(default=1.0, gt=0)
     min_interval_s: float = Field(default=0.0, ge=0)
     price_tolerance_ticks: int = Field(default=0, ge=0)
-    size_tolerance: float = Field(default=0.0, ge=0, lt=1)
+    size_tolerance: float = Field(default=0.25, ge=0, lt=1)
+    amend: bool = True
+    replace: bool = True
     wait_for_cancel: bool = False
     cap_side_exposure: bool = True
     balance_refresh_s: float = Field(default=10.0, gt=0)
@@ -345,9 +356,10 @@ class _SecretsDirSource(PydanticBaseSettingsSource):
             if entry.stat().st_mode & 0o077:
                 # Still read (refusing would stop a bot over a chmod), but say so loudly.
                 log.warning(
+                    "secret_file_permissions",
                     "secret file %s is readable by group or others (chmod 600 it)",
                     entry,
-                    extra={"event": "secret_file_permissions", "path": str(entry)},
+                    path=str(entry),
                 )
             node[path[-1]] = entry.read_text().strip()
         return out
@@ -380,6 +392,9 @@ class Settings(BaseSettings):
         metrics: The Prometheus endpoint.
         logging: Log format and level.
         loop: Decision-loop timing, tolerances and the control directory.
+        desk: The desk's loop: issuer, rebalancing, chain watcher.
+        obligations: The market-making agreement the live scorecard checks
+            (:class:`pegbot.scorecard.config.ObligationSettings`).
     """
 
     model_config = SettingsConfigDict(
@@ -401,6 +416,7 @@ class Settings(BaseSettings):
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
     loop: LoopSettings = Field(default_factory=LoopSettings)
     desk: DeskSettings = Field(default_factory=DeskSettings)
+    obligations: ObligationSettings = Field(default_factory=ObligationSettings)
 
     @field_validator("venues")
     @classmethod

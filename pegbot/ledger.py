@@ -1,4 +1,4 @@
-"""The ledger: inventory per venue and in total, realised PnL at average cost, PnL at fair.
+"""The ledger: holdings per venue and in total, realised PnL at average cost, PnL at fair.
 
 Exact throughout: quantities and money are :class:`fractions.Fraction` (a fill's price and
 size come in as integer ticks and qty units, fees as Decimal); no float ever enters.
@@ -40,7 +40,7 @@ from fractions import Fraction
 from pegbot.execution.venue import Fill
 from pegbot.market import Market, Side
 
-__all__ = ["DEDUP_MEMORY", "Inventory", "Ledger", "LedgerError", "PnL"]
+__all__ = ["DEDUP_MEMORY", "Holdings", "Ledger", "LedgerError", "PnL"]
 
 Number = Fraction | Decimal | int
 #: Resolution of the average cost, in quote currency per base unit.
@@ -62,7 +62,7 @@ def _frac(value: Number) -> Fraction:
 
 
 @dataclass(frozen=True, slots=True)
-class Inventory:
+class Holdings:
     """Balances the ledger holds for one venue (or all).
 
     Attributes:
@@ -149,7 +149,7 @@ class _Account:
 
 
 class Ledger:
-    """Inventory and PnL of one symbol across venues.
+    """Holdings and PnL of one symbol across venues.
 
     Attributes:
         market: The symbol's market (tick and qty units, asset names).
@@ -269,10 +269,10 @@ class Ledger:
         """Apply fills in order; returns how many were new."""
         return sum(self.apply(f) for f in fills)
 
-    def inventory(self, venue: str | None = None) -> Inventory:
+    def holdings(self, venue: str | None = None) -> Holdings:
         """Balances of one venue, or summed over all venues."""
         accts = self._select(venue)
-        return Inventory(
+        return Holdings(
             base=sum((a.position for a in accts), Fraction(0)),
             quote=sum((a.quote for a in accts), Fraction(0)),
         )

@@ -1,9 +1,12 @@
-"""Every Prometheus metric pegbot exports, on one injectable registry.
+"""Every Prometheus metric pegbot exports, declared as data, on one injectable registry.
 
-Conventions (see the observability notes): ``pegbot_`` prefix, base units, counters end in
-``_total`` (prometheus_client appends it), price distances in ``_bps``, staleness as
-``…_timestamp_seconds`` gauges, bounded labels only, and every label set initialised at start
-so ``rate()`` sees the first increment and quiet panels show zero, not "no data".
+Each metric is one row of :data:`PEG_METRICS` or :data:`BOT_METRICS` (attribute, type, name,
+labels, help, buckets where needed); :class:`Metrics` creates them all on its registry and its
+methods are the bot's vocabulary for them. The conventions: ``pegbot_`` prefix, base units,
+counters end in ``_total`` (prometheus_client appends it), price distances in ``_bps``,
+staleness as ``…_timestamp_seconds`` gauges, bounded labels only, and every label set
+initialised at start (the ``init_*`` methods, from the same rows) so ``rate()`` sees the first
+increment and quiet panels show zero, not "no data".
 
 How the bot uses it::
 
@@ -25,7 +28,9 @@ so this module never reads the clock. Label values outside the bounded sets belo
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 
 from prometheus_client import (
     REGISTRY,
@@ -46,18 +51,23 @@ from pegbot.execution.errors import REASONS as REJECT_REASONS
 from pegbot.execution.risk import TRIGGERS as RISK_TRIGGERS
 from pegbot.market import Market, Side
 from pegbot.metrics_http import MetricsServer, git_sha, start_metrics_server
+from pegbot.peg.fair_state import FAIR_STATES
 from pegbot.timeunits import NS_PER_S
 
 __all__ = [
     "ARB_DIRECTIONS",
     "ARB_STATES",
     "ARB_SUPPRESS_REASONS",
+    "AUTO_EXECUTION_RESULTS",
     "BANDS_BPS",
+    "BOT_METRICS",
     "BOT_STATES",
     "FAIR_STATES",
     "LIQUIDITY",
+    "OBLIGATIONS",
     "ORDER_ACTIONS",
     "OWNERS",
+    "PEG_METRICS",
     "PNL_KINDS",
     "REFERENCE_ERROR_REASONS",
     "REJECT_REASONS",
@@ -67,24 +77,51 @@ __all__ = [
     "SIDES",
     "STREAMS",
     "WEBHOOK_RESULTS",
+    "MetricSpec",
     "Metrics",
     "MetricsServer",
     "git_sha",
     "start_metrics_server",
 ]
 
-#: Values of the ``state`` label of the fair-value state gauge.
-FAIR_STATES = ("ok", "stale", "disputed", "jump")
+# -- label values ---------------------------------------------------------------------------
+
 #: Values of the ``direction`` label of the arbitrage metrics.
-ARB_DIRECTIONS = ("mint_and_sell", "buy_and_redeem")
+ARB_DIRECTIONS = ("mint_and_sell", "buy_and_redeem", "rebalance_mint", "rebalance_redeem")
 #: Values of the ``state`` label of ``pegbot_arb_signals_total``.
-ARB_STATES = ("proposed", "approved", "executed", "expired", "rejected")
+ARB_STATES = (
+    "proposed",
+    "approved",
+    "executed",
+    "expired",
+    "rejected",
+    "requested",
+    "confirmed",
+    "settled",
+    "deposited",
+    "failed",
+)
 #: Values of the ``reason`` label of ``pegbot_arb_signals_suppressed_total``.
 ARB_SUPPRESS_REASONS = ("cooldown", "live_signal", "daily_cap", "inventory", "below_min_size")
 #: Values of the ``reason`` label of ``pegbot_reference_errors_total``.
 REFERENCE_ERROR_REASONS = ("http", "timeout", "parse", "missing", "invalid", "io")
 #: Values of the ``result`` label of ``pegbot_webhook_deliveries_total``.
 WEBHOOK_RESULTS = ("delivered", "retry", "dead")
+#: Values of the ``result`` label of ``pegbot_arb_auto_executions_total``: the order's outcome,
+#: or ``skipped_`` and why nothing was sent.
+AUTO_EXECUTION_RESULTS = (
+    "executed",
+    "nothing_filled",
+    "error",
+    "skipped_kill_switch",
+    "skipped_stopping",
+    "skipped_fair_not_ok",
+    "skipped_risk_not_normal",
+    "skipped_venue_without_ioc",
+    "skipped_max_signals_per_day",
+    "skipped_caps_or_balance",
+    "skipped_not_live",
+)
 
 #: Lifecycle of the bot process (``pegbot_state``).
 BOT_STATES = ("starting", "quoting", "paused", "killed", "stopping")
@@ -105,12 +142,235 @@ STREAMS = ("depth", "trades", "user")
 #: ``reason`` label values of ``pegbot_book_resyncs_total``.
 RESYNC_REASONS = ("gap", "reconnect", "crossed", "stale", "bad_message")
 #: ``action`` label values of ``pegbot_order_ack_latency_seconds``.
-ORDER_ACTIONS = ("submit", "cancel", "cancel_all")
+ORDER_ACTIONS = ("submit", "cancel", "cancel_all", "replace", "amend")
+#: ``obligation`` label values of the scorecard's gauges: each snapshot condition of
+#: :mod:`pegbot.scorecard.config` and ``all`` of them.
+OBLIGATIONS = ("two_sided", "spread", "depth_bid", "depth_ask", "all")
 
 # Book update -> order sent: sub-millisecond on a quiet loop, up to a second when it stalls.
 TICK_TO_QUOTE_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
 # Venue round trips: a few ms on loopback, tens to hundreds of ms to Binance, 10 s timeouts.
 ACK_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+# Labels whose values the caller names when it initialises (venues, symbols, rate sources).
+_GIVEN_LABELS = frozenset({"venue", "symbol", "source"})
+# Labels with one set of values wherever they appear; a row may name other values for its own.
+_LABEL_VALUES: Mapping[str, tuple[str, ...]] = {
+    "side": SIDES,
+    "liquidity": LIQUIDITY,
+    "band_bps": tuple(str(b) for b in BANDS_BPS),
+    "owner": OWNERS,
+    "kind": PNL_KINDS,
+    "level": RISK_LEVELS,
+    "trigger": RISK_TRIGGERS,
+    "action": ORDER_ACTIONS,
+    "obligation": OBLIGATIONS,
+    "stream": STREAMS,
+    "direction": ARB_DIRECTIONS,
+}
+
+# -- the metric table -----------------------------------------------------------------------
+
+_Kind = type[Counter] | type[Gauge] | type[Histogram] | type[Info] | type[Enum]
+
+
+@dataclass(frozen=True, slots=True)
+class MetricSpec:
+    """One exported metric.
+
+    Attributes:
+        attr: The :class:`Metrics` attribute holding it.
+        kind: Its prometheus_client class.
+        name: The exported name (a counter's without ``_total``, an info's without ``_info``).
+        labels: Label names, in order.
+        help: The HELP text.
+        buckets: A histogram's bucket bounds (seconds).
+        values: Values of a bounded label this metric uses other than the shared ones.
+        states: An enum's states.
+    """
+
+    attr: str
+    kind: _Kind
+    name: str
+    labels: tuple[str, ...]
+    help: str
+    buckets: tuple[float, ...] = ()
+    values: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    states: tuple[str, ...] = ()
+
+    def label_values(self, label: str) -> tuple[str, ...]:
+        """The values ``label`` takes on this metric (bounded labels only)."""
+        return self.values.get(label) or _LABEL_VALUES[label]
+
+    def create(self, registry: CollectorRegistry) -> Counter | Gauge | Histogram | Info | Enum:
+        """The metric object, registered on ``registry``."""
+        if self.kind is Histogram:
+            return Histogram(
+                self.name, self.help, self.labels, registry=registry, buckets=self.buckets
+            )
+        if self.kind is Enum:
+            return Enum(self.name, self.help, self.labels, registry=registry, states=self.states)
+        return self.kind(self.name, self.help, self.labels, registry=registry)
+
+
+_VS = ("venue", "symbol")
+_M = MetricSpec
+
+#: Fair value, reference rates and arbitrage signals; :meth:`Metrics.init_peg` initialises them.
+# fmt: off
+PEG_METRICS: tuple[MetricSpec, ...] = (
+    _M("fair_value", Gauge, "pegbot_fair_value_quote", _VS,
+       "KGST fair price in the quote currency (last computed, even when not ok)."),
+    _M("fair_state", Gauge, "pegbot_fair_value_state", (*_VS, "state"),
+       "1 for the fair value's current state (ok/stale/disputed/jump), 0 for the others.",
+       values={"state": FAIR_STATES}),
+    _M("fair_observed", Gauge, "pegbot_fair_value_observed_timestamp_seconds", _VS,
+       "Observation time of the oldest rate behind the fair value (Unix seconds)."),
+    _M("fair_disagreement", Gauge, "pegbot_fair_value_disagreement_bps", _VS,
+       "Spread between fresh rate sources, (max - min) / median, in bps."),
+    _M("fair_jump_pending", Gauge, "pegbot_fair_jump_pending", _VS,
+       "1 while a jump of the fair price waits for confirmation (quotes pulled), else 0."),
+    _M("fair_jump_started", Gauge, "pegbot_fair_jump_started_timestamp_seconds", _VS,
+       "When the last jump of the fair price was first seen (Unix seconds; 0: none)."),
+    _M("fair_jump_confirm_seconds", Gauge, "pegbot_fair_jump_confirm_seconds", _VS,
+       "Seconds from the last jump to its confirmation (-1 while pending or if set aside)."),
+    _M("reference_rate", Gauge, "pegbot_reference_rate", ("source",),
+       "Last rate a reference source gave (KGS per USD, or USD per USDT)."),
+    _M("reference_updated", Gauge, "pegbot_reference_last_update_timestamp_seconds", ("source",),
+       "When a reference source last answered with a valid rate (Unix seconds)."),
+    _M("reference_errors", Counter, "pegbot_reference_errors", ("source", "reason"),
+       "Failed fetches of a reference source, by reason.",
+       values={"reason": REFERENCE_ERROR_REASONS}),
+    # -- arbitrage signals (pegbot.peg.signals) --
+    _M("arb_signals", Counter, "pegbot_arb_signals", ("direction", "state"),
+       "Mint/redeem signals entering a state.",
+       values={"state": ARB_STATES}),
+    _M("arb_suppressed", Counter, "pegbot_arb_signals_suppressed", ("direction", "reason"),
+       "Evaluations where an edge existed but no signal was raised, by reason.",
+       values={"reason": ARB_SUPPRESS_REASONS}),
+    _M("arb_net_edge", Gauge, "pegbot_arb_signal_net_edge_bps", ("direction",),
+       "Net edge of the last proposed signal, in bps of the fair notional."),
+    _M("arb_enabled", Gauge, "pegbot_arb_signals_enabled", _VS,
+       "1 while signals may be raised (fair value ok), else 0."),
+    _M("webhook_deliveries", Counter, "pegbot_webhook_deliveries", ("result",),
+       "Webhook delivery attempts by result.",
+       values={"result": WEBHOOK_RESULTS}),
+    _M("webhook_pending", Gauge, "pegbot_webhook_pending_deliveries", (),
+       "Signal events waiting in the journal for webhook delivery."),
+)
+
+#: The bot's status, book, quotes, inventory, execution and connectivity; :meth:`Metrics.init_bot`
+#: initialises them.
+BOT_METRICS: tuple[MetricSpec, ...] = (
+    # -- status --
+    _M("build_info", Info, "pegbot_build", (),
+       "Version, git commit and trading mode of this process."),
+    _M("state", Enum, "pegbot_state", (),
+       "Lifecycle state of the bot.",
+       states=BOT_STATES),
+    _M("risk_level", Gauge, "pegbot_risk_level", (*_VS, "level"),
+       "1 for the risk layer's current level (normal/defend/freeze/halt), 0 for the others."),
+    _M("risk_trigger_active", Gauge, "pegbot_risk_trigger_active", (*_VS, "trigger"),
+       "1 while a risk trigger is active (names as in pegbot.execution.risk.TRIGGERS)."),
+    _M("risk_transitions", Counter, "pegbot_risk_transitions", (*_VS, "level"),
+       "Changes of risk level, by the level entered."),
+    _M("kill_switch", Gauge, "pegbot_kill_switch_engaged", ("venue",),
+       "1 while the kill switch is engaged (latched until pegbot resume)."),
+    _M("loop_last_run", Gauge, "pegbot_loop_last_run_timestamp_seconds", (),
+       "When the bot's main loop last completed an iteration (Unix seconds)."),
+    # -- quoting and the book --
+    _M("quote_up", Gauge, "pegbot_quote_up", (*_VS, "side"),
+       "1 while our quote on this side rests on the book within policy, else 0."),
+    _M("quote_orders", Gauge, "pegbot_quote_orders", (*_VS, "side"),
+       "Our resting orders on this side."),
+    _M("mid_price", Gauge, "pegbot_mid_price_quote", _VS,
+       "Market mid price in the quote currency."),
+    _M("peg_deviation", Gauge, "pegbot_peg_deviation_bps", _VS,
+       "(market mid - fair) / fair, in bps; positive when KGST trades above the peg."),
+    _M("market_spread", Gauge, "pegbot_market_spread_bps", _VS,
+       "Market best ask minus best bid over the mid, in bps."),
+    _M("quoted_spread", Gauge, "pegbot_quoted_spread_bps", _VS,
+       "Our best ask minus our best bid over their mid, in bps (0 when one side is out)."),
+    _M("depth", Gauge, "pegbot_depth_quote", (*_VS, "side", "band_bps", "owner"),
+       "Notional resting within band_bps of fair on a side, in the quote currency."),
+    _M("book_last_update", Gauge, "pegbot_book_last_update_timestamp_seconds", _VS,
+       "Local time of the last book update applied (Unix seconds)."),
+    _M("book_confirmed", Gauge, "pegbot_book_confirmed_timestamp_seconds", _VS,
+       "Local time the book was last confirmed live: a venue message, a resync, or a REST "
+       "probe finding no change on a quiet book (Unix seconds)."),
+    _M("book_resyncs", Counter, "pegbot_book_resyncs", (*_VS, "reason"),
+       "Times the book was discarded and rebuilt from a snapshot, by reason.",
+       values={"reason": RESYNC_REASONS}),
+    # -- inventory and PnL --
+    _M("inventory", Gauge, "pegbot_inventory_base", _VS,
+       "Base asset held (KGST)."),
+    _M("inventory_limit_ratio", Gauge, "pegbot_inventory_limit_ratio", _VS,
+       "How close inventory is to its nearest hard limit: 0 at target, 1 at the limit."),
+    _M("pnl", Gauge, "pegbot_pnl_quote", (*_VS, "kind"),
+       "Profit and loss since start in the quote currency, by kind (fees are a cost > 0)."),
+    # -- execution --
+    _M("fills", Counter, "pegbot_fills", (*_VS, "side", "liquidity"),
+       "Fills of our orders."),
+    _M("fill_notional", Counter, "pegbot_fill_notional_quote", (*_VS, "side"),
+       "Notional of our fills in the quote currency."),
+    _M("orders_submitted", Counter, "pegbot_orders_submitted", (*_VS, "side"),
+       "Orders sent to the venue."),
+    _M("orders_cancelled", Counter, "pegbot_orders_cancelled", (*_VS, "side"),
+       "Cancels sent to the venue."),
+    _M("order_rejects", Counter, "pegbot_order_rejects", (*_VS, "reason"),
+       "Requests the venue refused or failed, by normalised reason.",
+       values={"reason": REJECT_REASONS}),
+    _M("rate_limit_used", Gauge, "pegbot_rate_limit_used_ratio", ("venue",),
+       "Request weight used in the venue's window over its limit."),
+    _M("arb_auto_executions", Counter, "pegbot_arb_auto_executions", ("venue", "result"),
+       "Arbitrage exchange legs sent by auto-execution, by venue and result.",
+       values={"result": AUTO_EXECUTION_RESULTS}),
+    # -- latency and connectivity --
+    _M("tick_to_quote", Histogram, "pegbot_tick_to_quote_seconds", _VS,
+       "From the book update that caused it to the order request being sent.",
+       buckets=TICK_TO_QUOTE_BUCKETS),
+    _M("order_ack_latency", Histogram, "pegbot_order_ack_latency_seconds", ("venue", "action"),
+       "Round trip of an order request to the venue's acknowledgement, by action.",
+       buckets=ACK_BUCKETS),
+    _M("ws_connected", Gauge, "pegbot_ws_connected", ("venue", "stream"),
+       "1 while the WebSocket stream is connected."),
+    _M("ws_reconnects", Counter, "pegbot_ws_reconnects", ("venue", "stream"),
+       "WebSocket reconnections after a drop."),
+    # -- the peg scorecard (pegbot.scorecard.live; rolling figures over its window) --
+    _M("scorecard_observed", Counter, "pegbot_scorecard_observed_seconds", _VS,
+       "Time the scorecard has watched."),
+    _M("scorecard_two_sided", Counter, "pegbot_scorecard_two_sided_seconds", _VS,
+       "Time at least one order of ours rested on each side."),
+    _M("scorecard_two_sided_ratio", Gauge, "pegbot_scorecard_two_sided_ratio", _VS,
+       "Share of the rolling window with an order of ours on each side."),
+    _M("scorecard_one_sided", Gauge, "pegbot_scorecard_one_sided_seconds", _VS,
+       "Length of the current run with a side (or both) empty; 0 while two-sided."),
+    _M("scorecard_side_empty", Gauge, "pegbot_scorecard_side_empty_seconds", (*_VS, "side"),
+       "Length of the current run with no order of ours on this side; 0 while quoted."),
+    _M("scorecard_obligation_ratio", Gauge, "pegbot_scorecard_obligation_ratio",
+       (*_VS, "obligation"),
+       "Share of the rolling window's snapshots meeting this market-making obligation."),
+    _M("scorecard_obligation_met", Gauge, "pegbot_scorecard_obligation_met",
+       (*_VS, "obligation"),
+       "1 while the window's share meeting this obligation is at least min_uptime."),
+    _M("scorecard_jumps", Counter, "pegbot_scorecard_fx_jumps", _VS,
+       "FX jumps of the fair value."),
+    _M("scorecard_jump_pull", Gauge, "pegbot_scorecard_jump_pull_seconds", _VS,
+       "Last FX jump: seconds until no order of ours rested on the wrong side (0 until then)."),
+    _M("scorecard_jump_requote", Gauge, "pegbot_scorecard_jump_requote_seconds", _VS,
+       "Last FX jump: seconds until both sides quoted around the new fair (0 until then)."),
+    _M("scorecard_jump_waiting", Gauge, "pegbot_scorecard_jump_waiting_seconds", _VS,
+       "Seconds the last FX jump has waited for its requote; 0 once requoted."),
+    _M("scorecard_wrong_side_fills", Counter, "pegbot_scorecard_wrong_side_fills",
+       (*_VS, "side"),
+       "Fills on the wrong side of the fair value after an FX jump."),
+    _M("scorecard_orders_per_fill", Gauge, "pegbot_scorecard_orders_per_fill", _VS,
+       "Orders placed in the rolling window per fill (fills floored at one)."),
+)
+# fmt: on
+
+
+# -- the metrics object ---------------------------------------------------------------------
 
 
 def _side(side: Side | str) -> str:
@@ -129,280 +389,97 @@ def _check(value: str, allowed: Iterable[str], what: str) -> str:
 
 
 class Metrics:
-    """The metric objects, created on ``registry`` (a private one if None).
+    """The metric objects of :data:`PEG_METRICS` and :data:`BOT_METRICS`, on ``registry``.
 
     Attributes are the prometheus_client metric objects (public, for callers that need a
     label set the helper methods do not cover); the methods are the bot's vocabulary.
+
+    Args:
+        registry: Where the metrics are registered (a private registry if None).
     """
+
+    # One attribute per table row (the tests hold the two to each other).
+    fair_value: Gauge
+    fair_state: Gauge
+    fair_observed: Gauge
+    fair_disagreement: Gauge
+    fair_jump_pending: Gauge
+    fair_jump_started: Gauge
+    fair_jump_confirm_seconds: Gauge
+    reference_rate: Gauge
+    reference_updated: Gauge
+    reference_errors: Counter
+    arb_signals: Counter
+    arb_suppressed: Counter
+    arb_net_edge: Gauge
+    arb_enabled: Gauge
+    webhook_deliveries: Counter
+    webhook_pending: Gauge
+    build_info: Info
+    state: Enum
+    risk_level: Gauge
+    risk_trigger_active: Gauge
+    risk_transitions: Counter
+    kill_switch: Gauge
+    loop_last_run: Gauge
+    quote_up: Gauge
+    quote_orders: Gauge
+    mid_price: Gauge
+    peg_deviation: Gauge
+    market_spread: Gauge
+    quoted_spread: Gauge
+    depth: Gauge
+    book_last_update: Gauge
+    book_confirmed: Gauge
+    book_resyncs: Counter
+    inventory: Gauge
+    inventory_limit_ratio: Gauge
+    pnl: Gauge
+    fills: Counter
+    fill_notional: Counter
+    orders_submitted: Counter
+    orders_cancelled: Counter
+    order_rejects: Counter
+    rate_limit_used: Gauge
+    arb_auto_executions: Counter
+    tick_to_quote: Histogram
+    order_ack_latency: Histogram
+    ws_connected: Gauge
+    ws_reconnects: Counter
+    scorecard_observed: Counter
+    scorecard_two_sided: Counter
+    scorecard_two_sided_ratio: Gauge
+    scorecard_one_sided: Gauge
+    scorecard_side_empty: Gauge
+    scorecard_obligation_ratio: Gauge
+    scorecard_obligation_met: Gauge
+    scorecard_jumps: Counter
+    scorecard_jump_pull: Gauge
+    scorecard_jump_requote: Gauge
+    scorecard_jump_waiting: Gauge
+    scorecard_wrong_side_fills: Counter
+    scorecard_orders_per_fill: Gauge
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         """Create every metric on ``registry``; call the ``init_*`` methods to add label sets."""
         self.registry = registry if registry is not None else CollectorRegistry()
         # Current risk level per (venue, symbol), to count transitions.
         self._levels: dict[tuple[str, str], str] = {}
-        self._init_peg_metrics()
-        self._init_bot_metrics()
+        for spec in (*PEG_METRICS, *BOT_METRICS):
+            setattr(self, spec.attr, spec.create(self.registry))
 
-    # -- metric definitions ---------------------------------------------------------------
-
-    def _init_peg_metrics(self) -> None:
-        r = self.registry
-        vs = ["venue", "symbol"]
-        self.fair_value = Gauge(
-            "pegbot_fair_value_quote",
-            "KGST fair price in the quote currency (last computed, even when not ok).",
-            vs,
-            registry=r,
-        )
-        self.fair_state = Gauge(
-            "pegbot_fair_value_state",
-            "1 for the fair value's current state (ok/stale/disputed/jump), 0 for the others.",
-            [*vs, "state"],
-            registry=r,
-        )
-        self.fair_observed = Gauge(
-            "pegbot_fair_value_observed_timestamp_seconds",
-            "Observation time of the oldest rate behind the fair value (Unix seconds).",
-            vs,
-            registry=r,
-        )
-        self.fair_disagreement = Gauge(
-            "pegbot_fair_value_disagreement_bps",
-            "Spread between fresh rate sources, (max - min) / median, in bps.",
-            vs,
-            registry=r,
-        )
-        self.reference_rate = Gauge(
-            "pegbot_reference_rate",
-            "Last rate a reference source gave (KGS per USD, or USD per USDT).",
-            ["source"],
-            registry=r,
-        )
-        self.reference_updated = Gauge(
-            "pegbot_reference_last_update_timestamp_seconds",
-            "When a reference source last answered with a valid rate (Unix seconds).",
-            ["source"],
-            registry=r,
-        )
-        self.reference_errors = Counter(
-            "pegbot_reference_errors",
-            "Failed fetches of a reference source, by reason.",
-            ["source", "reason"],
-            registry=r,
-        )
-        # -- arbitrage signals (pegbot.peg.signals) ---------------------------------------
-        self.arb_signals = Counter(
-            "pegbot_arb_signals",
-            "Mint/redeem signals entering a state.",
-            ["direction", "state"],
-            registry=r,
-        )
-        self.arb_suppressed = Counter(
-            "pegbot_arb_signals_suppressed",
-            "Evaluations where an edge existed but no signal was raised, by reason.",
-            ["direction", "reason"],
-            registry=r,
-        )
-        self.arb_net_edge = Gauge(
-            "pegbot_arb_signal_net_edge_bps",
-            "Net edge of the last proposed signal, in bps of the fair notional.",
-            ["direction"],
-            registry=r,
-        )
-        self.arb_enabled = Gauge(
-            "pegbot_arb_signals_enabled",
-            "1 while signals may be raised (fair value ok), else 0.",
-            vs,
-            registry=r,
-        )
-        self.webhook_deliveries = Counter(
-            "pegbot_webhook_deliveries",
-            "Webhook delivery attempts by result.",
-            ["result"],
-            registry=r,
-        )
-        self.webhook_pending = Gauge(
-            "pegbot_webhook_pending_deliveries",
-            "Signal events waiting in the journal for webhook delivery.",
-            registry=r,
-        )
-
-    def _init_bot_metrics(self) -> None:
-        r = self.registry
-        vs = ["venue", "symbol"]
-        # -- status ---------------------------------------------------------------------
-        self.build_info = Info(
-            "pegbot_build", "Version, git commit and trading mode of this process.", registry=r
-        )
-        self.state = Enum(
-            "pegbot_state", "Lifecycle state of the bot.", states=list(BOT_STATES), registry=r
-        )
-        self.risk_level = Gauge(
-            "pegbot_risk_level",
-            "1 for the risk layer's current level (normal/defend/freeze/halt), 0 for the others.",
-            [*vs, "level"],
-            registry=r,
-        )
-        self.risk_trigger_active = Gauge(
-            "pegbot_risk_trigger_active",
-            "1 while a risk trigger is active (names as in pegbot.execution.risk.TRIGGERS).",
-            [*vs, "trigger"],
-            registry=r,
-        )
-        self.risk_transitions = Counter(
-            "pegbot_risk_transitions",
-            "Changes of risk level, by the level entered.",
-            [*vs, "level"],
-            registry=r,
-        )
-        self.kill_switch = Gauge(
-            "pegbot_kill_switch_engaged",
-            "1 while the kill switch is engaged (latched until pegbot resume).",
-            ["venue"],
-            registry=r,
-        )
-        self.loop_last_run = Gauge(
-            "pegbot_loop_last_run_timestamp_seconds",
-            "When the bot's main loop last completed an iteration (Unix seconds).",
-            registry=r,
-        )
-        # -- quoting and the book --------------------------------------------------------
-        self.quote_up = Gauge(
-            "pegbot_quote_up",
-            "1 while our quote on this side rests on the book within policy, else 0.",
-            [*vs, "side"],
-            registry=r,
-        )
-        self.quote_orders = Gauge(
-            "pegbot_quote_orders",
-            "Our resting orders on this side.",
-            [*vs, "side"],
-            registry=r,
-        )
-        self.mid_price = Gauge(
-            "pegbot_mid_price_quote",
-            "Market mid price in the quote currency.",
-            vs,
-            registry=r,
-        )
-        self.peg_deviation = Gauge(
-            "pegbot_peg_deviation_bps",
-            "(market mid - fair) / fair, in bps; positive when KGST trades above the peg.",
-            vs,
-            registry=r,
-        )
-        self.market_spread = Gauge(
-            "pegbot_market_spread_bps",
-            "Market best ask minus best bid over the mid, in bps.",
-            vs,
-            registry=r,
-        )
-        self.quoted_spread = Gauge(
-            "pegbot_quoted_spread_bps",
-            "Our best ask minus our best bid over their mid, in bps (0 when one side is out).",
-            vs,
-            registry=r,
-        )
-        self.depth = Gauge(
-            "pegbot_depth_quote",
-            "Notional resting within band_bps of fair on a side, in the quote currency.",
-            [*vs, "side", "band_bps", "owner"],
-            registry=r,
-        )
-        self.book_last_update = Gauge(
-            "pegbot_book_last_update_timestamp_seconds",
-            "Local time of the last book update applied (Unix seconds).",
-            vs,
-            registry=r,
-        )
-        self.book_confirmed = Gauge(
-            "pegbot_book_confirmed_timestamp_seconds",
-            "Local time the book was last confirmed live: a venue message, a resync, or a REST "
-            "probe finding no change on a quiet book (Unix seconds).",
-            vs,
-            registry=r,
-        )
-        self.book_resyncs = Counter(
-            "pegbot_book_resyncs",
-            "Times the book was discarded and rebuilt from a snapshot, by reason.",
-            [*vs, "reason"],
-            registry=r,
-        )
-        # -- inventory and PnL -----------------------------------------------------------
-        self.inventory = Gauge("pegbot_inventory_base", "Base asset held (KGST).", vs, registry=r)
-        self.inventory_limit_ratio = Gauge(
-            "pegbot_inventory_limit_ratio",
-            "How close inventory is to its nearest hard limit: 0 at target, 1 at the limit.",
-            vs,
-            registry=r,
-        )
-        self.pnl = Gauge(
-            "pegbot_pnl_quote",
-            "Profit and loss since start in the quote currency, by kind (fees are a cost > 0).",
-            [*vs, "kind"],
-            registry=r,
-        )
-        # -- execution -------------------------------------------------------------------
-        self.fills = Counter(
-            "pegbot_fills", "Fills of our orders.", [*vs, "side", "liquidity"], registry=r
-        )
-        self.fill_notional = Counter(
-            "pegbot_fill_notional_quote",
-            "Notional of our fills in the quote currency.",
-            [*vs, "side"],
-            registry=r,
-        )
-        self.orders_submitted = Counter(
-            "pegbot_orders_submitted", "Orders sent to the venue.", [*vs, "side"], registry=r
-        )
-        self.orders_cancelled = Counter(
-            "pegbot_orders_cancelled", "Cancels sent to the venue.", [*vs, "side"], registry=r
-        )
-        self.order_rejects = Counter(
-            "pegbot_order_rejects",
-            "Requests the venue refused or failed, by normalised reason.",
-            [*vs, "reason"],
-            registry=r,
-        )
-        self.arb_auto_executions = Counter(
-            "pegbot_arb_auto_executions",
-            "Arbitrage exchange legs sent by auto-execution, by venue and result.",
-            ["venue", "result"],
-            registry=r,
-        )
-        self.rate_limit_used = Gauge(
-            "pegbot_rate_limit_used_ratio",
-            "Request weight used in the venue's window over its limit.",
-            ["venue"],
-            registry=r,
-        )
-        # -- latency and connectivity ----------------------------------------------------
-        self.tick_to_quote = Histogram(
-            "pegbot_tick_to_quote_seconds",
-            "From the book update that caused it to the order request being sent.",
-            vs,
-            buckets=TICK_TO_QUOTE_BUCKETS,
-            registry=r,
-        )
-        self.order_ack_latency = Histogram(
-            "pegbot_order_ack_latency_seconds",
-            "Round trip of an order request to the venue's acknowledgement, by action.",
-            ["venue", "action"],
-            buckets=ACK_BUCKETS,
-            registry=r,
-        )
-        self.ws_connected = Gauge(
-            "pegbot_ws_connected",
-            "1 while the WebSocket stream is connected.",
-            ["venue", "stream"],
-            registry=r,
-        )
-        self.ws_reconnects = Counter(
-            "pegbot_ws_reconnects",
-            "WebSocket reconnections after a drop.",
-            ["venue", "stream"],
-            registry=r,
-        )
+    def _init_labels(self, specs: Iterable[MetricSpec], given: Mapping[str, Iterable[str]]) -> None:
+        """Create every label set of ``specs``: ``given`` values and each bounded label's."""
+        for spec in specs:
+            if not spec.labels:
+                continue
+            metric = getattr(self, spec.attr)
+            domains = [
+                tuple(given[label]) if label in _GIVEN_LABELS else spec.label_values(label)
+                for label in spec.labels
+            ]
+            for values in itertools.product(*domains):
+                metric.labels(*values)
 
     # -- initialisation -------------------------------------------------------------------
 
@@ -431,7 +508,7 @@ class Metrics:
         self.build_info.info({"version": version, "git_sha": sha, "mode": mode})
 
     def init_bot(self, venues: Iterable[str], symbols: Iterable[str]) -> None:
-        """Initialise every label set of the bot metrics for these venues and symbols.
+        """Initialise every label set of :data:`BOT_METRICS` for these venues and symbols.
 
         Every venue is paired with every symbol. The state starts as ``starting``, the risk
         level as ``normal``. Quote-up and connection gauges start at 0 (not quoting, not
@@ -439,72 +516,14 @@ class Metrics:
         """
         venues, symbols = tuple(venues), tuple(symbols)
         self.state.state("starting")
-        for venue in venues:
-            self.kill_switch.labels(venue=venue)
-            self.rate_limit_used.labels(venue=venue)
-            for action in ORDER_ACTIONS:
-                self.order_ack_latency.labels(venue=venue, action=action)
-            for stream in STREAMS:
-                self.ws_connected.labels(venue=venue, stream=stream)
-                self.ws_reconnects.labels(venue=venue, stream=stream)
-            for symbol in symbols:
-                vs = {"venue": venue, "symbol": symbol}
-                for g in (
-                    self.mid_price,
-                    self.peg_deviation,
-                    self.market_spread,
-                    self.quoted_spread,
-                    self.book_last_update,
-                    self.book_confirmed,
-                    self.inventory,
-                    self.inventory_limit_ratio,
-                ):
-                    g.labels(**vs)
-                self.tick_to_quote.labels(**vs)
-                for level in RISK_LEVELS:
-                    self.risk_level.labels(**vs, level=level).set(1 if level == "normal" else 0)
-                    self.risk_transitions.labels(**vs, level=level)
-                for trigger in RISK_TRIGGERS:
-                    self.risk_trigger_active.labels(**vs, trigger=trigger)
-                for kind in PNL_KINDS:
-                    self.pnl.labels(**vs, kind=kind)
-                for reason in REJECT_REASONS:
-                    self.order_rejects.labels(**vs, reason=reason)
-                for reason in RESYNC_REASONS:
-                    self.book_resyncs.labels(**vs, reason=reason)
-                for side in SIDES:
-                    self.quote_up.labels(**vs, side=side)
-                    self.quote_orders.labels(**vs, side=side)
-                    self.fill_notional.labels(**vs, side=side)
-                    self.orders_submitted.labels(**vs, side=side)
-                    self.orders_cancelled.labels(**vs, side=side)
-                    for liq in LIQUIDITY:
-                        self.fills.labels(**vs, side=side, liquidity=liq)
-                    for band in BANDS_BPS:
-                        for owner in OWNERS:
-                            self.depth.labels(**vs, side=side, band_bps=str(band), owner=owner)
+        self._init_labels(BOT_METRICS, {"venue": venues, "symbol": symbols, "source": ()})
+        for venue, symbol in itertools.product(venues, symbols):
+            self.risk_level.labels(venue=venue, symbol=symbol, level="normal").set(1)
 
     def init_peg(self, venue: str, symbol: str, sources: Iterable[str]) -> None:
-        """Initialise every label set of the fair-value and signal metrics to zero."""
-        self.fair_value.labels(venue=venue, symbol=symbol)
-        self.fair_observed.labels(venue=venue, symbol=symbol)
-        self.fair_disagreement.labels(venue=venue, symbol=symbol)
-        self.arb_enabled.labels(venue=venue, symbol=symbol)
-        for state in FAIR_STATES:
-            self.fair_state.labels(venue=venue, symbol=symbol, state=state)
-        for source in sources:
-            self.reference_rate.labels(source=source)
-            self.reference_updated.labels(source=source)
-            for reason in REFERENCE_ERROR_REASONS:
-                self.reference_errors.labels(source=source, reason=reason)
-        for direction in ARB_DIRECTIONS:
-            self.arb_net_edge.labels(direction=direction)
-            for state in ARB_STATES:
-                self.arb_signals.labels(direction=direction, state=state)
-            for reason in ARB_SUPPRESS_REASONS:
-                self.arb_suppressed.labels(direction=direction, reason=reason)
-        for result in WEBHOOK_RESULTS:
-            self.webhook_deliveries.labels(result=result)
+        """Initialise every label set of :data:`PEG_METRICS` to zero."""
+        given = {"venue": (venue,), "symbol": (symbol,), "source": tuple(sources)}
+        self._init_labels(PEG_METRICS, given)
 
     # -- status ---------------------------------------------------------------------------
 
@@ -660,10 +679,6 @@ class Metrics:
         """Count a cancel sent."""
         self.orders_cancelled.labels(venue=venue, symbol=symbol, side=_side(side)).inc()
 
-    def auto_execution(self, venue: str, result: str) -> None:
-        """Count one auto-execution outcome (``executed``, ``error``, ``skipped_<reason>``…)."""
-        self.arb_auto_executions.labels(venue=venue, result=result).inc()
-
     def order_rejected(self, venue: str, symbol: str, reason: str) -> None:
         """Count a refused or failed request (``VenueError.reason``)."""
         _check(reason, REJECT_REASONS, "reject reason")
@@ -681,6 +696,11 @@ class Metrics:
     def set_rate_limit(self, venue: str, used_ratio: float) -> None:
         """Publish used request weight over the limit (0..1, above 1 when banned)."""
         self.rate_limit_used.labels(venue=venue).set(used_ratio)
+
+    def auto_execution(self, venue: str, result: str) -> None:
+        """Count one auto-execution outcome (``result`` in :data:`AUTO_EXECUTION_RESULTS`)."""
+        _check(result, AUTO_EXECUTION_RESULTS, "auto-execution result")
+        self.arb_auto_executions.labels(venue=venue, result=result).inc()
 
     # -- latency and connectivity ---------------------------------------------------------
 

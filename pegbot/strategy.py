@@ -12,7 +12,9 @@ Prices are integer ticks and sizes integer lots. The fair value is kept as an ex
 USDT is 1143.5… ticks of 1e-5) and rounding it early would bias one side of every ladder.
 
 Strategies may keep a small deterministic state of their own (a volatility estimate): given
-the same sequence of states they return the same quotes.
+the same sequence of states they return the same quotes. The exact tick arithmetic they share
+(rounding away from the touch, the band around fair, inventory skew) is in
+:mod:`pegbot.quoting`.
 """
 
 from __future__ import annotations
@@ -28,12 +30,24 @@ from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Final, Literal, Protocol, cast, runtime_checkable
+from typing import Any, Final, Protocol, cast, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from pegbot.book import Level
 from pegbot.market import Market, Side
+from pegbot.peg.fair_state import FAIR_STATES, FairState
+
+# Strategy files import the quoting helpers from this module as well as from pegbot.quoting
+# (their home): both are supported.
+from pegbot.quoting import (
+    band_ticks,
+    bps_ticks,
+    frac,
+    inventory_skew,
+    post_only_clamp,
+    round_passive,
+)
 
 __all__ = [
     "ALL_INPUTS",
@@ -63,10 +77,6 @@ __all__ = [
     "post_only_clamp",
     "round_passive",
 ]
-
-FairState = Literal["ok", "stale", "disputed", "jump"]
-#: The states a fair value can be in; anything else is refused.
-FAIR_STATES: Final[frozenset[str]] = frozenset({"ok", "stale", "disputed", "jump"})
 
 
 class StrategyError(ValueError):
@@ -108,7 +118,8 @@ class FairView:
     Attributes:
         price_ticks: Fair price in ticks, exact (usually between two ticks).
         state: ``ok``, ``stale`` (sources too old), ``disputed`` (sources disagree) or
-            ``jump`` (the reference moved more than expected).
+            ``jump`` (the reference moved more than expected); a :class:`FairState`, equal to
+            its string (a string given is converted).
         age_ns: Age of the underlying reference when the view was built, as the peg
             measures it (includes the source's own publication lag).
         observed_at_ns: Local time (int ns UTC) the value was last confirmed by a source.
@@ -124,8 +135,12 @@ class FairView:
             raise TypeError("price_ticks must be a Fraction; use FairView.make()")
         if self.price_ticks <= 0:
             raise ValueError(f"fair price must be positive, got {self.price_ticks} ticks")
-        if self.state not in FAIR_STATES:
-            raise ValueError(f"unknown fair state {self.state!r}; expected one of {FAIR_STATES}")
+        if type(self.state) is not FairState:
+            if self.state not in FAIR_STATES:
+                raise ValueError(
+                    f"unknown fair state {self.state!r}; expected one of {FAIR_STATES}"
+                )
+            object.__setattr__(self, "state", FairState(self.state))
         if self.age_ns < 0:
             raise ValueError(f"age_ns must be >= 0, got {self.age_ns}")
 
@@ -142,7 +157,7 @@ class FairView:
             raise ValueError(f"fair price must be finite, got {price_ticks}")
         if state not in FAIR_STATES:
             raise ValueError(f"unknown fair state {state!r}; expected one of {FAIR_STATES}")
-        return cls(Fraction(price_ticks), cast(FairState, state), age_ns, observed_at_ns)
+        return cls(Fraction(price_ticks), FairState(state), age_ns, observed_at_ns)
 
     @classmethod
     def from_price(
@@ -259,7 +274,8 @@ class OrderStatus(enum.Enum):
 
     PENDING_NEW = "pending_new"  # sent, not yet acknowledged
     OPEN = "open"  # acknowledged and resting
-    PENDING_CANCEL = "pending_cancel"  # cancel sent, not yet acknowledged
+    PENDING_CANCEL = "pending_cancel"  # cancel (or cancel-replace) sent, not yet acknowledged
+    PENDING_AMEND = "pending_amend"  # a size reduction in flight: rests at ``lots`` until known
 
 
 @dataclass(frozen=True, slots=True)
@@ -313,6 +329,8 @@ class MarketState:
         live_orders: Our orders believed to be on the venue.
         mode: ``dry-run``, ``paper``, ``testnet``, ``live`` or ``backtest``.
         feed: Freshness of the inputs; None means unknown, and risk then pulls quotes.
+        market: The book without our own orders (None: ``book`` holds none of ours, as in
+            a backtest, whose tape is the market alone). Risk judges the market by it.
     """
 
     now_ns: int
@@ -322,6 +340,12 @@ class MarketState:
     live_orders: tuple[LiveOrder, ...] = ()
     mode: str = "backtest"
     feed: FeedHealth | None = None
+    market: BookView | None = None
+
+    @property
+    def market_book(self) -> BookView:
+        """The market without our orders: :attr:`market`, else :attr:`book`."""
+        return self.book if self.market is None else self.market
 
 
 # -- outputs --------------------------------------------------------------------------------
@@ -513,48 +537,3 @@ def _import_strategy_module(spec: str) -> ModuleType:
         if exc.name == name:
             raise StrategyError(f"unknown strategy {spec!r} (no module {name})") from exc
         raise
-
-
-# -- helpers shared by strategies (exact arithmetic on ticks) -----------------------------
-
-
-def frac(value: float | int | str | Decimal) -> Fraction:
-    """A parameter as an exact fraction of its *decimal* spelling (0.1 is 1/10)."""
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise ValueError(f"not finite: {value}")
-        return Fraction(repr(value))
-    return Fraction(value)
-
-
-def bps_ticks(fair_ticks: Fraction, bps: Fraction) -> Fraction:
-    """``bps`` basis points of a price given in ticks, in ticks."""
-    return fair_ticks * bps / 10_000
-
-
-def band_ticks(fair_ticks: Fraction, band_bps: Fraction) -> tuple[int, int]:
-    """The inclusive whole-tick band ``[fair·(1−b), fair·(1+b)]``, rounded inward."""
-    width = bps_ticks(fair_ticks, band_bps)
-    return math.ceil(fair_ticks - width), math.floor(fair_ticks + width)
-
-
-def round_passive(side: Side, price_ticks: Fraction) -> int:
-    """Round onto the grid away from the touch: bids down, asks up."""
-    return math.floor(price_ticks) if side is Side.BUY else math.ceil(price_ticks)
-
-
-def post_only_clamp(side: Side, price_ticks: int, book: BookView) -> int:
-    """Move a price so that it cannot take: a bid below the best ask, an ask above the bid."""
-    if side is Side.BUY:
-        best_ask = book.best_ask
-        return price_ticks if best_ask is None else min(price_ticks, best_ask - 1)
-    best_bid = book.best_bid
-    return price_ticks if best_bid is None else max(price_ticks, best_bid + 1)
-
-
-def inventory_skew(inventory: Inventory, range_units: int) -> Fraction:
-    """Excess inventory over its range, clipped to ``[-1, 1]`` (positive when long)."""
-    if range_units <= 0:
-        raise ValueError(f"range_units must be positive, got {range_units}")
-    q = Fraction(inventory.excess_units, range_units)
-    return max(Fraction(-1), min(Fraction(1), q))

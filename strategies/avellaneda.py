@@ -10,10 +10,11 @@ with the total spread
 
     δ = γ·σ²·τ + (2/γ)·ln(1 + γ/κ)         (bps of s).
 
-The classic form breaks on a pegged market: the mid does not move, σ becomes 0 and Hummingbot's
-version stops quoting, and the inventory skew ``q·γ·σ²·τ`` vanishes with σ. Here σ is the
-larger of an EWMA estimate and ``sigma_floor_bps``, and δ is at least ``min_spread_bps`` and
-at least the round-trip maker fee plus ``min_edge_bps``, so quotes and skew never vanish.
+The classic form breaks on a pegged market: the mid does not move, σ becomes 0 (a plain
+implementation then stops quoting), and the inventory skew ``q·γ·σ²·τ`` vanishes with σ. Here
+σ is the larger of an EWMA estimate and ``sigma_floor_bps``, and δ is at least
+``min_spread_bps`` and at least the round-trip maker fee plus ``min_edge_bps``, so quotes and
+skew never vanish.
 
 σ is estimated from the reference price this strategy sees on each call (its only state): an
 exponentially weighted mean of squared log returns per second with half-life
@@ -30,17 +31,8 @@ from typing import Literal
 from pydantic import Field
 
 from pegbot.market import Market, Side
-from pegbot.strategy import (
-    ALL_INPUTS,
-    DesiredQuotes,
-    MarketState,
-    Quote,
-    StrategyParams,
-    band_ticks,
-    frac,
-    post_only_clamp,
-    round_passive,
-)
+from pegbot.quoting import band_ticks, frac, post_only_clamp, round_passive
+from pegbot.strategy import ALL_INPUTS, DesiredQuotes, MarketState, Quote, StrategyParams
 from pegbot.timeunits import NS_PER_S
 
 

@@ -22,15 +22,8 @@ from typing import Literal
 from pydantic import Field
 
 from pegbot.market import Market, Side
-from pegbot.strategy import (
-    ALL_INPUTS,
-    DesiredQuotes,
-    MarketState,
-    Quote,
-    StrategyParams,
-    inventory_skew,
-    post_only_clamp,
-)
+from pegbot.quoting import inventory_skew, post_only_clamp
+from pegbot.strategy import ALL_INPUTS, DesiredQuotes, MarketState, Quote, StrategyParams
 
 
 class Params(StrategyParams):

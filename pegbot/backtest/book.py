@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from pegbot.book import Level
-from pegbot.book import band_ticks as _band
+from pegbot.quoting import band_ticks as _band
 
 
 class DenseBookView:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from pegbot.backtest.book import DenseBookView
 from pegbot.market import Market
-from pegbot.strategy import FairView
+from pegbot.strategy import FairState, FairView
 
 FairFn = Callable[[int, DenseBookView], FairView | None]
 
@@ -53,4 +53,4 @@ def mid_fair(now_ns: int, book: DenseBookView) -> FairView | None:
         if len(_MID_CACHE) > 4096:
             _MID_CACHE.clear()
         mid = _MID_CACHE[twice] = Fraction(twice, 2)
-    return FairView(mid, "ok", 0, now_ns)
+    return FairView(mid, FairState.OK, 0, now_ns)

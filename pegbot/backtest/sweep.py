@@ -2,9 +2,9 @@
 
 Each point is a pure function of (scenario, overrides, tape): :func:`run_point` builds and
 runs the backtest and returns its summary, so any :class:`concurrent.futures.Executor` can
-run the points — a process pool by default (fastest on one machine, no dependency; see
-``shared/notes/anchors.md`` §6), or a Dask cluster with ``--dask ADDRESS`` (``pip install
-'pegbot[dist]'``; imported only then). Workers are single-threaded (``OMP_NUM_THREADS=1``).
+run the points — a process pool by default (fastest on one machine for CPU-bound points, and
+no dependency), or a Dask cluster with ``--dask ADDRESS`` (``pip install 'pegbot[dist]'``;
+imported only then). Workers are single-threaded (``OMP_NUM_THREADS=1``).
 
 Spec (TOML, paths relative to the spec file)::
 

@@ -13,7 +13,6 @@ costs latency, never an event.
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -21,12 +20,13 @@ from typing import Any
 from pegbot.execution import errors
 from pegbot.execution.quirks import VenueQuirks
 from pegbot.execution.venue import Fill, OrderUpdate, VenueEvent
+from pegbot.logging import event_log
 from pegbot.market import Market
 from pegbot.timeunits import NS_PER_S
 
 __all__ = ["UserStreamMixin"]
 
-log = logging.getLogger(__name__)
+log = event_log(__name__)
 
 
 class UserStreamMixin:
@@ -112,10 +112,7 @@ class UserStreamMixin:
                 self.stream_connected = False
                 failed = True
                 self._count(f"stream_errors_{what}")
-                log.warning(
-                    "user stream failed",
-                    extra={"event": "user_stream_down", "stream": what, "error": repr(exc)},
-                )
+                log.warning("user_stream_down", "user stream failed", stream=what, error=repr(exc))
                 await self.sleep(self.reconnect_pause_s)
 
     async def _recover(self) -> None:
@@ -136,7 +133,7 @@ class UserStreamMixin:
             for fill in await self.fills_since(since):
                 self._push_fill(fill)
         except errors.VenueError as exc:
-            log.warning("recovery failed", extra={"event": "recovery_failed", "error": str(exc)})
+            log.warning("recovery_failed", "recovery failed", error=str(exc))
 
     def _remember(self, memory: OrderedDict[Any, None], key: Any) -> bool:
         if key in memory:

@@ -3,7 +3,7 @@
 One class for Binance live, its testnet, the simulator and any ccxt exchange with the calls
 pegbot needs; what differs between venues is data (:mod:`pegbot.execution.quirks`).
 
-It does not repeat the peers' known failures (``anchors.md`` §1):
+What it guarantees where market-making bots commonly fail:
 
 * **No duplicate after a time-out.** A placement whose outcome is unknown (time-out, 5xx,
   network error) is looked up by its client id before anything is sent again; a re-send
@@ -28,7 +28,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import logging
 import re
 import time
 from collections import OrderedDict
@@ -38,7 +37,7 @@ from typing import Any, TypeVar
 import ccxt.pro as ccxtpro
 
 from pegbot.book import OrderBook
-from pegbot.execution import errors
+from pegbot.execution import errors, order_changes
 from pegbot.execution.budget import RateBudget
 from pegbot.execution.ccxt_parse import num, parse_fee_rates, parse_fill, parse_order
 from pegbot.execution.ccxt_stream import UserStreamMixin
@@ -49,16 +48,18 @@ from pegbot.execution.venue import (
     Fill,
     OrderState,
     OrderUpdate,
+    ReplaceResult,
     VenueCapabilities,
     VenueEvent,
 )
 from pegbot.feeds.model import Trade
+from pegbot.logging import event_log
 from pegbot.market import Market, Side
 from pegbot.timeunits import NS_PER_MS, NS_PER_S
 
 __all__ = ["CcxtVenue", "load_market", "make_ccxt_venue", "point_client_at"]
 
-log = logging.getLogger(__name__)
+log = event_log(__name__)
 
 _T = TypeVar("_T")
 _MAX_TRADES_PAGE = 1000
@@ -76,7 +77,7 @@ def make_ccxt_venue(
     sandbox: bool = False,
     name: str | None = None,
     timeout_ms: int = 10_000,
-    enable_rate_limit: bool = True,
+    enable_rate_limit: bool = False,
     quirks: VenueQuirks | None = None,
     **venue_kwargs: Any,
 ) -> CcxtVenue:
@@ -92,7 +93,11 @@ def make_ccxt_venue(
         sandbox: Use the venue's testnet (ccxt ``set_sandbox_mode``).
         name: Venue name in events and the journal (default: the exchange id).
         timeout_ms: ccxt request time-out.
-        enable_rate_limit: ccxt's own client-side throttle.
+        enable_rate_limit: ccxt's own client-side throttle. Off by default: the venue's
+            :class:`~pegbot.execution.rate_guard.RateGuard` budgets from the exchange's
+            declared limits and its usage headers, while ccxt's guess spaces every WebSocket
+            API message 250 ms apart (five tokens of a 50 ms bucket) — a requote of ten
+            orders would take 2.5 s.
         quirks: Override the exchange's quirks (default: :func:`quirks_for` its id).
         **venue_kwargs: Passed to :class:`CcxtVenue`.
     """
@@ -149,8 +154,6 @@ class CcxtVenue(UserStreamMixin):
         counters: Counts of notable events (``lookups``, ``resends``, ``rate_limited``, …).
     """
 
-    capabilities = VenueCapabilities(time_in_force=frozenset({"GTC", "IOC"}), user_stream=True)
-
     def __init__(
         self,
         client: Any,
@@ -169,6 +172,7 @@ class CcxtVenue(UserStreamMixin):
         reconnect_pause_s: float = 0.5,
         dedup_memory: int = 20_000,
         fills_page: int = 1000,
+        ws_orders: bool | None = None,
     ) -> None:
         """Wrap ``client`` (not yet connected) for ``symbol``.
 
@@ -189,6 +193,9 @@ class CcxtVenue(UserStreamMixin):
             reconnect_pause_s: Pause before re-subscribing a failed user stream.
             dedup_memory: Trade ids and order states remembered for de-duplication.
             fills_page: Trades asked per page by :meth:`fills_since`.
+            ws_orders: Place, cancel and cancel-replace over the WebSocket API (None: where
+                the venue has it, ``quirks.ws_order_entry``); REST otherwise. Amends and
+                the cancel-all go over REST either way.
         """
         self.client = client
         self.symbol = symbol
@@ -204,6 +211,14 @@ class CcxtVenue(UserStreamMixin):
         self.cancel_all_rounds = cancel_all_rounds
         self.reconnect_pause_s = reconnect_pause_s
         self.fills_page = fills_page
+        q = self.quirks
+        self.ws_orders = q.ws_order_entry if ws_orders is None else ws_orders
+        self.capabilities = VenueCapabilities(
+            time_in_force=frozenset({"GTC", "IOC"}),
+            user_stream=True,
+            replace=q.cancel_replace,
+            amend=q.amend_keep_priority,
+        )
         self.stream_connected = False
         self.stream_reconnects = 0
         self.counters: dict[str, int] = {}
@@ -264,8 +279,15 @@ class CcxtVenue(UserStreamMixin):
             user_stream: Subscribe the user-data stream (returns once the venue confirmed
                 it). Without it :meth:`events` yields nothing: for recovery and tools.
         """
-        await self._call("markets", self.client.load_markets)
-        info = self.client.last_json_response
+        # ccxt keeps the last JSON reply only when asked to: exchangeInfo carries the venue's
+        # rate limits, which the budget must be built from (not from a guess).
+        self.client.enableLastJsonResponse = True
+        try:
+            await self._call("markets", self.client.load_markets)
+            info = self.client.last_json_response
+        finally:
+            self.client.enableLastJsonResponse = False
+            self.client.last_json_response = None
         if self.symbol not in self.client.markets:
             raise errors.BadSymbolError(f"{self.name} does not list {self.symbol}")
         market = Market.from_ccxt(self.client.markets[self.symbol])
@@ -273,12 +295,15 @@ class CcxtVenue(UserStreamMixin):
         self._market = market
         if self.guard.budget is None:
             limits = info.get("rateLimits") if isinstance(info, dict) else None
-            now = self.clock()
-            self.guard.budget = (
-                RateBudget.from_exchange_info(limits, now_ns=now)
-                if limits
-                else RateBudget.binance_spot(now_ns=now)
-            )
+            if not limits and self.quirks.exchange_info_limits:
+                # Markets came from ccxt's cache or another call: ask for the limits.
+                reply = await self._call(
+                    "exchange_info",
+                    self.client.public_get_exchangeinfo,
+                    {"symbol": market.exchange_symbol},
+                )
+                limits = reply.get("rateLimits") if isinstance(reply, dict) else None
+            self.guard.budget = RateBudget.declared_or_default(limits, self.clock(), self.name)
         if user_stream:
             await self._subscribe()
             self._tasks = [
@@ -297,7 +322,7 @@ class CcxtVenue(UserStreamMixin):
             reply = await self._call("fees", method, {"symbol": market.exchange_symbol})
         except errors.VenueError as exc:
             # The market's default fees stay; the desk sees why in the log.
-            log.warning("fees not loaded", extra={"event": "fees_unavailable", "error": str(exc)})
+            log.warning("fees_unavailable", "fees not loaded", error=str(exc))
             return market
         maker, taker = parse_fee_rates(reply)
         if maker is None or taker is None:
@@ -337,7 +362,11 @@ class CcxtVenue(UserStreamMixin):
         for attempt in (0, 1):
             await self.guard.wait(kind, fail_fast, deadline_ns)
             try:
-                result = await fn(*args)
+                # ccxt.pro's WebSocket API requests wait for their answer without a time-out
+                # of their own: the client's REST time-out bounds every request alike.
+                result = await asyncio.wait_for(fn(*args), self.client.timeout / 1000 + 0.5)
+            except TimeoutError as exc:
+                raise errors.OutcomeUnknownError(f"{kind}: no answer in time") from exc
             except Exception as exc:  # every venue failure is mapped below
                 headers = getattr(self.client, "last_response_headers", None)
                 self.guard.observe(headers)
@@ -359,7 +388,7 @@ class CcxtVenue(UserStreamMixin):
             offset = await self.client.load_time_difference()
         except Exception as exc:
             raise errors.from_exception(exc) from exc
-        log.warning("clock resynchronised", extra={"event": "clock_resync", "offset_ms": offset})
+        log.warning("clock_resync", "clock resynchronised", offset_ms=offset)
 
     # -- orders ---------------------------------------------------------------------------
 
@@ -420,7 +449,8 @@ class CcxtVenue(UserStreamMixin):
         resends = 0
         while True:
             try:
-                raw = await self._call("place", self.client.create_order, *args, fail_fast=True)
+                create = self.client.create_order_ws if self.ws_orders else self.client.create_order
+                raw = await self._call("place", create, *args, fail_fast=True)
             except errors.VenueError as exc:
                 if not _maybe_executed(exc):
                     raise
@@ -484,7 +514,7 @@ class CcxtVenue(UserStreamMixin):
             try:
                 raw = await self._call(
                     "cancel",
-                    self.client.cancel_order,
+                    self.client.cancel_order_ws if self.ws_orders else self.client.cancel_order,
                     None,
                     self.symbol,
                     {self.quirks.lookup_param: client_id},
@@ -509,6 +539,62 @@ class CcxtVenue(UserStreamMixin):
             self._remember_order(update)
             return update
         raise errors.OutcomeUnknownError(f"{client_id}: cancel not confirmed")
+
+    async def replace(
+        self,
+        cancel_client_id: str,
+        side: Side,
+        price_ticks: int,
+        lots: int,
+        client_id: str,
+        post_only: bool = True,
+    ) -> ReplaceResult:
+        """Move an order with one STOP_ON_FAILURE cancel-replace (see :mod:`.order_changes`).
+
+        Raises:
+            InvalidOrderError: The venue has no cancel-replace, or the new order breaks a
+                filter (nothing sent).
+            VenueError: The request failed as a whole (``outcome_unknown`` on a time-out or
+                5xx: reconcile before believing either half).
+        """
+        market = self.market
+        if not self.capabilities.replace:
+            raise errors.InvalidOrderError(f"{self.name} has no cancel-replace")
+        self._check_client_id(client_id)
+        try:
+            market.check_order(price_ticks, lots)
+        except ValueError as exc:
+            raise errors.InvalidOrderError(str(exc)) from exc
+        send = order_changes.send_replace_ws if self.ws_orders else order_changes.send_replace
+        result = await send(
+            self, market, cancel_client_id, side, price_ticks, lots, client_id, post_only
+        )
+        for update in (result.canceled, result.placed):
+            if update is not None:
+                self._remember_order(update)
+        return result
+
+    async def amend(self, client_id: str, lots: int) -> OrderUpdate:
+        """Reduce an order to ``lots`` remaining, keeping its queue position (amend).
+
+        Raises:
+            OrderNotFoundError: The order is no longer open.
+            InvalidOrderError: The venue refused the amend (not a reduce, too many amends).
+        """
+        market = self.market
+        if not self.capabilities.amend:
+            raise errors.InvalidOrderError(f"{self.name} has no amend")
+        # The venue takes the new *total*: what filled (as last known) plus what should rest.
+        # A fill we have not heard of yet only makes what rests smaller, never larger.
+        known = self.latest(client_id)
+        total = (known.filled_units if known is not None else 0) + market.lots_to_units(lots)
+        update = await order_changes.send_amend(self, market, client_id, total)
+        self._remember_order(update)
+        return update
+
+    def latest(self, client_id: str) -> OrderUpdate | None:
+        """The order as this venue last reported it (None: never seen)."""
+        return self._latest.get(client_id)
 
     def _ours(self, update: OrderUpdate) -> bool:
         return self.own_prefix is None or update.client_id.startswith(self.own_prefix)
@@ -650,10 +736,8 @@ class CcxtVenue(UserStreamMixin):
                 raw = await self._call("lookup", self.client.fetch_order, order_id, self.symbol)
             except errors.VenueError as exc:
                 log.warning(
-                    "order unknown",
-                    extra={"event": "order_lookup_failed", "order_id": order_id,
-                           "error": str(exc)},
-                )  # fmt: skip
+                    "order_lookup_failed", "order unknown", order_id=order_id, error=str(exc)
+                )
                 continue
             if raw.get("clientOrderId"):
                 self._name_order(order_id, str(raw["clientOrderId"]))

@@ -1,6 +1,6 @@
 """``DryRunVenue``: live data, intended orders logged, nothing sent, nothing ever filled.
 
-The safest mode (``style.md`` §7): the bot runs its whole loop on the live market and every
+The safest mode, and the default: the bot runs its whole loop on the live market and every
 order it would send is logged as a structured ``event=dry_run_place`` line (and kept as an
 open order, so the reconciler sees it resting and does not re-send it every tick). No API
 key is needed; no order is ever filled.
@@ -9,7 +9,6 @@ key is needed; no order is ever filled.
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import replace
@@ -24,15 +23,17 @@ from pegbot.execution.venue import (
     Fill,
     OrderState,
     OrderUpdate,
+    ReplaceResult,
     VenueCapabilities,
     VenueEvent,
 )
 from pegbot.feeds.model import Trade
+from pegbot.logging import event_log
 from pegbot.market import Market, MarketError, Side
 
 __all__ = ["DryRunVenue", "make_dryrun_venue"]
 
-log = logging.getLogger(__name__)
+log = event_log(__name__)
 
 
 class DryRunVenue:
@@ -147,15 +148,13 @@ class DryRunVenue:
         self._orders[client_id] = update
         self.intended.append(update)
         log.info(
+            "dry_run_place",
             "dry-run order not sent",
-            extra={
-                "event": "dry_run_place",
-                "client_order_id": client_id,
-                "side": side.name,
-                "price": m.format_price(price_ticks),
-                "qty": m.format_qty(update.qty_units),
-                "post_only": post_only,
-            },
+            client_order_id=client_id,
+            side=side.name,
+            price=m.format_price(price_ticks),
+            qty=m.format_qty(update.qty_units),
+            post_only=post_only,
         )
         self._queue.put_nowait(update)
         return update
@@ -171,12 +170,25 @@ class DryRunVenue:
             raise errors.OrderNotFoundError("Unknown order sent.")
         update = replace(known, state=OrderState.CANCELED, ts_ns=self.clock())
         self._orders[client_id] = update
-        log.info(
-            "dry-run cancel not sent",
-            extra={"event": "dry_run_cancel", "client_order_id": client_id},
-        )
+        log.info("dry_run_cancel", "dry-run cancel not sent", client_order_id=client_id)
         self._queue.put_nowait(update)
         return update
+
+    async def replace(
+        self,
+        cancel_client_id: str,
+        side: Side,
+        price_ticks: int,
+        lots: int,
+        client_id: str,
+        post_only: bool = True,
+    ) -> ReplaceResult:
+        """A dry run has no cancel-replace (its capabilities say so): refused."""
+        raise errors.InvalidOrderError("dry-run: no cancel-replace")
+
+    async def amend(self, client_id: str, lots: int) -> OrderUpdate:
+        """A dry run has no amend (its capabilities say so): refused."""
+        raise errors.InvalidOrderError("dry-run: no amend")
 
     async def cancel_all(self, timeout_s: float | None = None) -> list[OrderUpdate]:
         """Cancel every pretend order (immediate: ``timeout_s`` is never reached)."""

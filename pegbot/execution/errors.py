@@ -8,7 +8,7 @@ the only values the ``reason`` label of the reject metrics may take.
 
 ccxt exceptions are mapped by class *name*, walking the exception's MRO from the most
 specific class, so this module does not import ccxt and a subclass ccxt adds later still
-maps to its nearest known parent (see ``binance-api.md`` §6 for the table).
+maps to its nearest known parent.
 """
 
 from __future__ import annotations
@@ -195,8 +195,8 @@ _CCXT_CLASSES: dict[str, type[VenueError]] = {
     "ExchangeError": RejectedError,
 }
 
-# Binance spot codes (binance-api.md §6). -2010 and -1013 carry several meanings that only
-# the message tells apart, as ccxt itself does.
+# Binance spot error codes. -2010 and -1013 carry several meanings that only the message tells
+# apart, as ccxt itself does.
 _BINANCE_CODES: dict[int, type[VenueError]] = {
     -1003: RateLimitedError,
     -1021: ClockSkewError,
@@ -209,6 +209,7 @@ _BINANCE_CODES: dict[int, type[VenueError]] = {
     -1100: InvalidOrderError,
     -1013: InvalidOrderError,
     -2010: RejectedError,
+    -2038: InvalidOrderError,  # an amend refused (an increase, no change, too many amends)
     -1001: OutcomeUnknownError,
 }
 
@@ -217,6 +218,7 @@ _MESSAGE_RULES: tuple[tuple[str, type[VenueError]], ...] = (
     ("immediately match and take", WouldTakeError),
     ("duplicate order", DuplicateOrderError),
     ("market is closed", MarketClosedError),
+    ("unknown order sent", OrderNotFoundError),
 )
 
 

@@ -1,6 +1,6 @@
 """``PaperVenue``: simulated fills against the live book, virtual balances, nothing sent.
 
-Paper mode is its own venue (DESIGN: never ``if paper:`` inside the live venue). Orders rest
+Paper mode is its own venue, never an ``if paper:`` inside the live one. Orders rest
 beside the live book fed by the market-data feed and fill through :mod:`pegbot.matching`
 (queue position, partial fills, crossing), so paper results carry the same queue realism as
 the backtester. Balances lock and settle as on Binance: a buy locks quote at its limit
@@ -15,7 +15,6 @@ numbers through :meth:`PaperVenue.on_public_trade`).
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
@@ -30,10 +29,12 @@ from pegbot.execution.venue import (
     Fill,
     OrderState,
     OrderUpdate,
+    ReplaceResult,
     VenueCapabilities,
     VenueEvent,
 )
 from pegbot.feeds.model import Trade
+from pegbot.logging import event_log
 from pegbot.market import Market, MarketError, Side
 from pegbot.matching import EngineFill, FillEngine, QueueModel
 
@@ -42,7 +43,7 @@ __all__ = ["DEFAULT_PAPER_BALANCES", "PaperVenue", "make_paper_venue"]
 #: Virtual balances when the settings give none (the simulator's demo account).
 DEFAULT_PAPER_BALANCES: dict[str, str] = {"base": "1000000", "quote": "20000"}
 
-log = logging.getLogger(__name__)
+log = event_log(__name__)
 
 
 @dataclass
@@ -59,7 +60,9 @@ class PaperVenue:
         engine: The queue-position fill engine.
     """
 
-    capabilities = VenueCapabilities(time_in_force=frozenset({"GTC", "IOC"}))
+    capabilities = VenueCapabilities(
+        time_in_force=frozenset({"GTC", "IOC"}), replace=True, amend=True
+    )
 
     def __init__(
         self,
@@ -218,10 +221,7 @@ class PaperVenue:
         update = OrderUpdate(client_id, order_id, side, price_ticks, units, 0, OrderState.NEW, now)
         self._orders[client_id] = _Order(update, need)
         self._queue.put_nowait(update)
-        log.info(
-            "paper order",
-            extra={"event": "paper_place", "client_order_id": client_id, "side": side.name},
-        )
+        log.info("paper_place", "paper order", client_order_id=client_id, side=side.name)
         self._settle(result.fills)
         if result.resting and time_in_force == "IOC":
             self.engine.cancel(client_id)
@@ -242,6 +242,53 @@ class PaperVenue:
             raise errors.OrderNotFoundError("Unknown order sent.")
         self.engine.cancel(client_id)
         self._finish(order, OrderState.CANCELED, self.clock())
+        return order.update
+
+    async def replace(
+        self,
+        cancel_client_id: str,
+        side: Side,
+        price_ticks: int,
+        lots: int,
+        client_id: str,
+        post_only: bool = True,
+    ) -> ReplaceResult:
+        """Cancel, then place only if the cancel succeeded (atomic: nothing runs between)."""
+        try:
+            canceled = await self.cancel(cancel_client_id)
+        except errors.VenueError as exc:
+            return ReplaceResult(None, None, cancel_error=exc)
+        try:
+            placed = await self.place(side, price_ticks, lots, client_id, post_only)
+        except errors.VenueError as exc:
+            return ReplaceResult(canceled, None, place_error=exc)
+        return ReplaceResult(canceled, placed)
+
+    async def amend(self, client_id: str, lots: int) -> OrderUpdate:
+        """Reduce an order to ``lots`` remaining, keeping its place in the queue.
+
+        Raises:
+            OrderNotFoundError: No such open order.
+            InvalidOrderError: Not a reduce.
+        """
+        order = self._orders.get(client_id)
+        if order is None or not order.update.state.is_open:
+            raise errors.OrderNotFoundError("Unknown order sent.")
+        m = self.market
+        u = order.update
+        remaining = u.qty_units - u.filled_units
+        new_remaining = m.lots_to_units(lots)
+        if not 0 < new_remaining < remaining:
+            raise errors.InvalidOrderError("Order amend (quantity increase) is not supported.")
+        self.engine.amend(client_id, u.filled_units + new_remaining)
+        # The lock shrinks with the order: the freed part of the locked asset is free again.
+        freed = order.locked * (remaining - new_remaining) / remaining
+        asset = m.quote if u.side is Side.BUY else m.base
+        self._locked[asset] -= freed
+        self._free[asset] += freed
+        order.locked -= freed
+        order.update = replace(u, qty_units=u.filled_units + new_remaining, ts_ns=self.clock())
+        self._queue.put_nowait(order.update)
         return order.update
 
     async def cancel_all(self, timeout_s: float | None = None) -> list[OrderUpdate]:

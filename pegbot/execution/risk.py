@@ -54,7 +54,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from pegbot.market import Market, Side
-from pegbot.strategy import DesiredQuotes, MarketState, Quote, band_ticks, bps_ticks, frac
+from pegbot.quoting import band_ticks, bps_ticks, frac
+from pegbot.strategy import DesiredQuotes, MarketState, Quote
 from pegbot.timeunits import NS_PER_S
 
 __all__ = ["TRIGGERS", "Risk", "RiskLevel", "RiskParams", "RiskState", "Transition", "Trigger"]
@@ -426,7 +427,9 @@ class Risk:
                 add(Trigger("book_unsynced", freeze))
             if not feed.ws_connected:
                 add(Trigger("ws_down", freeze))
-        book = state.book
+        # The market's book without our own orders: an emptied or moved market must not look
+        # pegged because our own stale quotes still sit at the top.
+        book = state.market_book
         bb, ba = book.best_bid, book.best_ask
         if bb is None and ba is None:
             add(Trigger("book_empty", freeze))
@@ -494,7 +497,7 @@ class Risk:
 
     def _deviation_bps(self, state: MarketState, fair: Fraction) -> Fraction | None:
         # Mid against fair; with one side only, how far that side's touch is through fair.
-        book = state.book
+        book = state.market_book
         bb, ba = book.best_bid, book.best_ask
         key = (bb, ba, fair)
         if key != self._dev_key:

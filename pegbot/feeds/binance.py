@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import math
 import random
 import time
@@ -61,6 +60,7 @@ from pegbot.feeds.model import (
     probe_verdict,
 )
 from pegbot.feeds.sync import BookSync, DepthEvent, SnapshotTooOldError
+from pegbot.logging import event_log
 from pegbot.market import Market, MarketError, Side
 from pegbot.timeunits import NS_PER_S
 
@@ -78,7 +78,7 @@ __all__ = [
     "make_rest_client",
 ]
 
-log = logging.getLogger("pegbot.feeds.binance")
+log = event_log("pegbot.feeds.binance")
 # A 429 without a usable Retry-After waits out the weight window, at least this long; never
 # longer than the cap (a ban can be days: past the cap the reconnect backoff and the
 # operator take over).
@@ -232,10 +232,7 @@ class BinanceFeed:
                 # A connection that got the book synced was fine: start the backoff afresh.
                 attempt = 0 if healthy else attempt + 1
                 delay = backoff_delay(attempt, self.config, self.rng)
-                log.info(
-                    "feed reconnecting",
-                    extra={"event": "feed_reconnect", "delay_s": delay, "attempt": attempt},
-                )
+                log.info("feed_reconnect", "feed reconnecting", delay_s=delay, attempt=attempt)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._stopping.wait(), delay)
         finally:
@@ -254,7 +251,7 @@ class BinanceFeed:
             await self._rest.load_markets()
         except (CcxtError, TimeoutError, OSError) as exc:
             self.counters.connect_failures += 1
-            log.warning("load_markets failed", extra={"event": "feed_markets", "error": repr(exc)})
+            log.warning("feed_markets", "load_markets failed", error=repr(exc))
             return False
         # An unknown symbol is a configuration error, not a network one: let it raise.
         self.market = Market.from_ccxt(self._rest.market(self.config.symbol))
@@ -272,13 +269,11 @@ class BinanceFeed:
             )
         except (OSError, TimeoutError, InvalidHandshake, InvalidURI) as exc:
             self.counters.connect_failures += 1
-            log.warning(
-                "feed connect failed", extra={"event": "feed_connect_failed", "error": repr(exc)}
-            )
+            log.warning("feed_connect_failed", "feed connect failed", error=repr(exc))
             return False
         self._ws = ws
         self.counters.connects += 1
-        log.info("feed connected", extra={"event": "feed_connected", "url": url})
+        log.info("feed_connected", "feed connected", url=url)
         try:
             async with ws:
                 return await self._session(ws)
@@ -304,9 +299,9 @@ class BinanceFeed:
                 if not self.sync.synced and not self._snapshot_running():
                     self._start_resync(ws, wait_first=False)
         except ConnectionClosed as exc:
-            log.info("feed disconnected", extra={"event": "feed_disconnected", "code": exc.rcvd})
+            log.info("feed_disconnected", "feed disconnected", code=exc.rcvd)
         except TimeoutError:
-            log.warning("feed idle, reconnecting", extra={"event": "feed_idle"})
+            log.warning("feed_idle", "feed idle, reconnecting")
         finally:
             self.counters.disconnects += 1
             task, self._snapshot_task = self._snapshot_task, None
@@ -353,10 +348,7 @@ class BinanceFeed:
                     raw, local_ns = await self._fetch_snapshot()
                 except (CcxtError, TimeoutError, OSError) as exc:
                     self.counters.snapshot_errors += 1
-                    log.warning(
-                        "snapshot failed",
-                        extra={"event": "feed_snapshot_failed", "error": repr(exc)},
-                    )
+                    log.warning("feed_snapshot_failed", "snapshot failed", error=repr(exc))
                     wait = self._retry_after(exc)
                     if wait is not None:
                         # 429/418: asking again before Retry-After earns (a longer) IP ban.
@@ -368,18 +360,13 @@ class BinanceFeed:
                     snap_id, bids, asks = self._parse_snapshot(raw)
                 except (MarketError, KeyError, TypeError, ValueError) as exc:
                     self.counters.snapshot_errors += 1
-                    log.error(
-                        "bad snapshot", extra={"event": "feed_bad_snapshot", "error": repr(exc)}
-                    )
+                    log.error("feed_bad_snapshot", "bad snapshot", error=repr(exc))
                     continue
                 try:
                     pending = self.sync.on_snapshot(snap_id)
                 except SnapshotTooOldError as exc:
                     self.counters.stale_snapshots += 1
-                    log.info(
-                        "snapshot too old",
-                        extra={"event": "feed_stale_snapshot", "error": str(exc)},
-                    )
+                    log.info("feed_stale_snapshot", "snapshot too old", error=str(exc))
                     continue
                 gaps_before = self.sync.counters.gaps
                 self._seed(snap_id, bids, asks, pending)
@@ -389,10 +376,10 @@ class BinanceFeed:
                     # A gap inside the buffered events: this snapshot cannot be used.
                     self.counters.gaps += 1
                     self.counters.resyncs += 1
-                    log.warning("depth gap while buffering", extra={"event": "feed_gap"})
+                    log.warning("feed_gap", "depth gap while buffering")
             raise _RestartConnection
         except _RestartConnection:
-            log.warning("no usable snapshot, reconnecting", extra={"event": "feed_no_snapshot"})
+            log.warning("feed_no_snapshot", "no usable snapshot, reconnecting")
             await ws.close()
 
     def _retry_after(self, exc: BaseException) -> float | None:
@@ -455,7 +442,7 @@ class BinanceFeed:
         if self._suspect:
             # After a silent gap a snapshot does not show the stream works: hold the book
             # until a diff applies on it or a probe finds nothing changed.
-            log.info("book held until the stream proves live", extra={"event": "feed_held"})
+            log.info("feed_held", "book held until the stream proves live")
             return
         self._release()
 
@@ -492,7 +479,7 @@ class BinanceFeed:
         except (CcxtError, TimeoutError, OSError, KeyError, TypeError, ValueError) as exc:
             # No answer is no confirmation: the staleness clock runs on.
             self.counters.probe_errors += 1
-            log.warning("probe failed", extra={"event": "feed_probe_failed", "error": repr(exc)})
+            log.warning("feed_probe_failed", "probe failed", error=repr(exc))
             wait = self._retry_after(exc)
             if wait is not None:
                 await asyncio.sleep(wait)
@@ -502,10 +489,12 @@ class BinanceFeed:
         # The id now, not at the start: a diff may have landed while the request was out.
         verdict = probe_verdict(self.sync.last_update_id, rest_id)
         log.debug(
+            "feed_probe",
             "probe",
-            extra={"event": "feed_probe", "verdict": verdict.value, "rest_id": rest_id,
-                   "book_id": self.sync.last_update_id},
-        )  # fmt: skip
+            verdict=verdict.value,
+            rest_id=rest_id,
+            book_id=self.sync.last_update_id,
+        )
         if verdict is ProbeVerdict.CONFIRMED:
             # The venue's state at some moment after ``started`` equals the book.
             self.counters.last_confirmed_ns = started
@@ -526,10 +515,12 @@ class BinanceFeed:
         self.counters.gaps += 1
         restart = self._suspect
         log.warning(
+            "feed_silent_gap",
             "depth stream silent but the venue's book moved",
-            extra={"event": "feed_silent_gap", "book_id": self.sync.last_update_id,
-                   "rest_id": rest_id, "restart": restart},
-        )  # fmt: skip
+            book_id=self.sync.last_update_id,
+            rest_id=rest_id,
+            restart=restart,
+        )
         self._force_resync(self.clock(), "gap")
         if restart:
             # Nothing since the last silent gap either: the connection is open but dead, and
@@ -552,7 +543,7 @@ class BinanceFeed:
             msg = orjson.loads(data)
         except orjson.JSONDecodeError:
             counters.bad_messages += 1
-            log.warning("non-JSON message", extra={"event": "feed_bad_message"})
+            log.warning("feed_bad_message", "non-JSON message")
             return
         if not isinstance(msg, dict):
             counters.unknown_messages += 1
@@ -588,7 +579,7 @@ class BinanceFeed:
         except (KeyError, TypeError, ValueError, MarketError) as exc:
             # A diff we cannot apply leaves the book wrong: count it and resync.
             self.counters.bad_messages += 1
-            log.error("bad depth message", extra={"event": "feed_bad_depth", "error": repr(exc)})
+            log.error("feed_bad_depth", "bad depth message", error=repr(exc))
             self._force_resync(local_ns, "bad_message")
             return
         self._first_diff.set()
@@ -598,8 +589,7 @@ class BinanceFeed:
             self.counters.gaps += 1
             self.counters.resyncs += 1
             log.warning(
-                "depth gap, resyncing",
-                extra={"event": "feed_gap", "first_id": event.first_id, "last_id": event.last_id},
+                "feed_gap", "depth gap, resyncing", first_id=event.first_id, last_id=event.last_id
             )
             self._invalidate("gap", local_ns)
             return
@@ -639,7 +629,7 @@ class BinanceFeed:
             )
         except (KeyError, TypeError, ValueError, MarketError) as exc:
             self.counters.bad_messages += 1
-            log.error("bad trade message", extra={"event": "feed_bad_trade", "error": repr(exc)})
+            log.error("feed_bad_trade", "bad trade message", error=repr(exc))
             return
         self.counters.trades += 1
         if self.on_trade is not None:
@@ -653,10 +643,7 @@ class BinanceFeed:
             return False
         # A venue book is never crossed: ours is wrong, so throw it away.
         self.counters.crossed += 1
-        log.error(
-            "crossed book, resyncing",
-            extra={"event": "feed_crossed", "update_id": self.book.update_id},
-        )
+        log.error("feed_crossed", "crossed book, resyncing", update_id=self.book.update_id)
         self._force_resync(self.clock(), "crossed")
         return True
 

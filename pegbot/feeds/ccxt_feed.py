@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import random
 import time
 from collections.abc import Callable
@@ -35,12 +34,13 @@ from pegbot.feeds.model import (
     Trade,
     backoff_delay,
 )
+from pegbot.logging import event_log
 from pegbot.market import Market, Side
 from pegbot.timeunits import NS_PER_MS
 
 __all__ = ["CcxtFeed", "make_pro_client"]
 
-log = logging.getLogger("pegbot.feeds.ccxt")
+log = event_log("pegbot.feeds.ccxt")
 
 
 def make_pro_client(
@@ -187,9 +187,8 @@ class CcxtFeed:
 
     def _resync(self, reason: str, what: str, exc: BaseException) -> None:
         log.warning(
-            "ccxt %s watch failed: %s", what, exc,
-            extra={"event": "feed_resync", "reason": reason, "stream": what},
-        )  # fmt: skip
+            "feed_resync", "ccxt %s watch failed: %s", what, exc, reason=reason, stream=what
+        )
         if what == "book":
             self.counters.resyncs += 1
             self._invalidate(reason)
@@ -282,7 +281,7 @@ class CcxtFeed:
             )
         except (ValueError, ArithmeticError, TypeError, KeyError) as exc:
             c.bad_messages += 1  # one trade lost to bad data: counted and logged, book unharmed
-            log.warning("bad trade skipped: %s", exc, extra={"event": "feed_bad_trade"})
+            log.warning("feed_bad_trade", "bad trade skipped: %s", exc)
             return
         c.trades += 1
         if self.on_trade is not None:

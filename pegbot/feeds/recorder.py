@@ -27,7 +27,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gzip
-import logging
 import os
 import time
 import zlib
@@ -38,9 +37,10 @@ from pathlib import Path
 from typing import IO
 
 from pegbot.feeds.binance import BinanceFeed, FeedConfig
+from pegbot.logging import event_log
 from pegbot.market import Market
 
-log = logging.getLogger("pegbot.feeds.recorder")
+log = event_log("pegbot.feeds.recorder")
 
 HOUR_NS = 3_600_000_000_000
 _LINE_BREAKS = bytes.maketrans(b"\r\n", b"  ")
@@ -173,7 +173,7 @@ class RawRecorder:
         self._hour = hour
         self.paths.append(path)
         self.counters.files += 1
-        log.info("recording file opened", extra={"event": "record_file", "path": str(path)})
+        log.info("record_file", "recording file opened", path=str(path))
 
     def __enter__(self) -> RawRecorder:
         return self
@@ -237,8 +237,5 @@ async def record(
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         recorder.close()
-        log.info(
-            "recording stopped",
-            extra={"event": "record_stopped", **recorder.counters.as_dict()},
-        )
+        log.info("record_stopped", "recording stopped", **recorder.counters.as_dict())
     return recorder, feed

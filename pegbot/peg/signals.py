@@ -10,10 +10,11 @@ a level whose edge equals the threshold is in, and one a hair below is out, ever
 Edges are in bps of the *fair notional* (size × fair); the exchange fee is charged on the
 exchange notional (size × price), as the venue does.
 
-:class:`ArbSignaler` is pure: book, fair value, inventory and ``now_ns`` in, state-transition
-events out. It never calls the clock or does I/O; sinks (:mod:`pegbot.peg.sinks`) persist and
-deliver its events. The mint/redeem leg stays the issuer's human process: a signal is
-*proposed*, a human *approves* or *rejects* it, and the desk *executes* it or it *expires*.
+:class:`ArbSignaler` is pure: book, fair value, spendable balances and ``now_ns`` in,
+state-transition events out. It never calls the clock or does I/O; sinks
+(:mod:`pegbot.peg.sinks`) persist and deliver its events. The mint/redeem leg stays the
+issuer's human process: a signal is *proposed*, a human *approves* or *rejects* it, and the
+desk *executes* it or it *expires*.
 
 One state machine covers a signal's whole life, the issuer leg included (:data:`TRANSITIONS`)::
 
@@ -248,7 +249,7 @@ class ArbConfig:
 
 
 @dataclass(frozen=True, slots=True)
-class Inventory:
+class SpendableBalances:
     """What the exchange leg may use: base (qty units) to sell, quote to buy with."""
 
     base_units: int | None = None
@@ -446,7 +447,7 @@ class ArbSignaler:
         now_ns: int,
         book: SignalBook,
         fair: FairValue,
-        inventory: Inventory | None = None,
+        balances: SpendableBalances | None = None,
     ) -> list[SignalEvent]:
         """Expire, withdraw and raise signals for the market at ``now_ns``.
 
@@ -464,7 +465,7 @@ class ArbSignaler:
             return events
         self._set_status(True, fair.state, "", now_ns)
         for kind in ARB_KINDS:
-            events.extend(self._evaluate_kind(kind, now_ns, book, fair, inventory))
+            events.extend(self._evaluate_kind(kind, now_ns, book, fair, balances))
         return events
 
     def _evaluate_kind(
@@ -473,7 +474,7 @@ class ArbSignaler:
         now_ns: int,
         book: SignalBook,
         fair: FairValue,
-        inventory: Inventory | None,
+        balances: SpendableBalances | None,
     ) -> list[SignalEvent]:
         assert fair.price is not None
         price = fair.price
@@ -496,7 +497,7 @@ class ArbSignaler:
         if now_ns - state.last_created_ns < self.config.cooldown_ns:
             self._suppress(kind, "cooldown")
             return []
-        new = self._build(kind, now_ns, book, fair, inventory)
+        new = self._build(kind, now_ns, book, fair, balances)
         if new is None:
             return []
         state.last_created_ns = now_ns
@@ -528,7 +529,7 @@ class ArbSignaler:
         now_ns: int,
         book: SignalBook,
         fair: FairValue,
-        inventory: Inventory | None,
+        balances: SpendableBalances | None,
     ) -> Signal | None:
         assert fair.price is not None and fair.ticks is not None
         price = fair.price
@@ -552,12 +553,12 @@ class ArbSignaler:
         )
         taken: list[tuple[int, int]] = []
         quote_left = None
-        if inventory is not None and kind is SignalKind.MINT_AND_SELL:
-            if inventory.base_units is not None:
-                caps["inventory_units"] = inventory.base_units
-                cap = min(cap, inventory.base_units)
-        elif inventory is not None and inventory.quote is not None:
-            quote_left = Fraction(inventory.quote)
+        if balances is not None and kind is SignalKind.MINT_AND_SELL:
+            if balances.base_units is not None:
+                caps["inventory_units"] = balances.base_units
+                cap = min(cap, balances.base_units)
+        elif balances is not None and balances.quote is not None:
+            quote_left = Fraction(balances.quote)
         remaining = cap
         for ticks, qty in levels:
             if remaining <= 0 or self.marginal_edge_bps(price, kind, ticks) < min_edge:

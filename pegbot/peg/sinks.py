@@ -20,7 +20,6 @@ import contextlib
 import hashlib
 import hmac
 import json
-import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -29,13 +28,14 @@ from typing import IO, Any
 import aiohttp
 
 from pegbot.journal import Delivery, Journal
+from pegbot.logging import event_log
 from pegbot.market import Market
 from pegbot.metrics import Metrics
 from pegbot.peg.fair import FairValue
 from pegbot.peg.signals import SignalEvent, SignalState
 from pegbot.timeunits import NS_PER_S
 
-log = logging.getLogger(__name__)
+log = event_log(__name__)
 
 SIGNATURE_HEADER = "X-Pegbot-Signature"
 TIMESTAMP_HEADER = "X-Pegbot-Timestamp"
@@ -80,6 +80,14 @@ def export_fair(metrics: Metrics, venue: str, symbol: str, fair: FairValue) -> N
             1 if fair.state.value == state else 0
         )
     metrics.arb_enabled.labels(venue=venue, symbol=symbol).set(1 if fair.tradable else 0)
+    jump = fair.jump
+    if jump is not None:
+        metrics.fair_jump_pending.labels(venue=venue, symbol=symbol).set(1 if jump.pending else 0)
+        metrics.fair_jump_started.labels(venue=venue, symbol=symbol).set(jump.at_ns / NS_PER_S)
+        took = -1.0
+        if jump.confirmed_at_ns is not None:
+            took = (jump.confirmed_at_ns - jump.at_ns) / NS_PER_S
+        metrics.fair_jump_confirm_seconds.labels(venue=venue, symbol=symbol).set(took)
 
 
 class SignalSinks:
@@ -124,11 +132,13 @@ class SignalSinks:
                         float(sig.net_edge_bps)
                     )
             log.info(
+                "arb_signal",
                 "signal %s",
                 payload["event"],
-                extra={"event": "arb_signal", "signal_id": event.signal.id,
-                       "state": event.signal.state.value, "reason": event.signal.reason},
-            )  # fmt: skip
+                signal_id=event.signal.id,
+                state=event.signal.state.value,
+                reason=event.signal.reason,
+            )
 
 
 def open_jsonl(path: str | Path) -> IO[str]:
@@ -218,10 +228,13 @@ class WebhookDeliverer:
             self.journal.mark_failed(delivery.id, now + self.backoff_ns(attempts), error, dead)
             self._count("dead" if dead else "retry")
             log.warning(
+                "webhook_failed",
                 "webhook delivery failed",
-                extra={"event": "webhook_failed", "key": delivery.key, "attempts": attempts,
-                       "dead": dead, "error": error},
-            )  # fmt: skip
+                key=delivery.key,
+                attempts=attempts,
+                dead=dead,
+                error=error,
+            )
             if not dead:
                 break
         if self.metrics is not None:

@@ -3,7 +3,10 @@
 One time-ordered stream of small facts (:mod:`pegbot.scorecard.events`) goes through one fold
 (:mod:`pegbot.scorecard.fold`); :mod:`pegbot.scorecard.card` turns it into a
 :class:`Scorecard` for an evaluation run or a backtest, and :mod:`pegbot.scorecard.live` into
-rolling Prometheus gauges for the running bot. Pure: no I/O, no clock reads; time is injected.
+rolling Prometheus gauges for the running bot (the ``pegbot_scorecard_*`` rows of
+:mod:`pegbot.metrics`; import it from there: this package itself depends on no metrics, so the
+settings can import :mod:`pegbot.scorecard.config`). Pure: no I/O, no clock reads; time is
+injected.
 """
 
 from .card import JumpFigures, Scorecard, ScorecardBuilder, score, weighted_quantile
@@ -22,8 +25,6 @@ from .events import (
     book_from_l2,
 )
 from .fold import Fold, Jump, State
-from .live import LiveFigures, LiveScorecard
-from .metrics import ScorecardMetrics
 
 __all__ = [
     "Book",
@@ -35,8 +36,6 @@ __all__ = [
     "Jump",
     "JumpFigures",
     "Level",
-    "LiveFigures",
-    "LiveScorecard",
     "ObligationSettings",
     "OrderAction",
     "OrderKind",
@@ -44,7 +43,6 @@ __all__ = [
     "RateSeen",
     "Scorecard",
     "ScorecardBuilder",
-    "ScorecardMetrics",
     "ScorecardSettings",
     "State",
     "book_from_l2",

@@ -32,13 +32,13 @@ from fractions import Fraction
 
 from pegbot.book import OrderBook
 from pegbot.market import Market, Side
+from pegbot.metrics import OBLIGATIONS, Metrics
 from pegbot.strategy import LiveOrder, OrderStatus
 from pegbot.timeunits import ns_to_s, s_to_ns
 
 from .config import ScorecardSettings
 from .events import Fair, Fill, Level, OrderAction, OrderKind, Quotes, book_from_l2
-from .fold import CONDITIONS, Fold, State
-from .metrics import OBLIGATIONS, ScorecardMetrics
+from .fold import Fold, State
 
 __all__ = ["LiveFigures", "LiveScorecard"]
 
@@ -85,7 +85,8 @@ class LiveScorecard:
         venue: The venue's name (a metric label).
         symbol: The symbol (a metric label).
         settings: Thresholds and obligations.
-        metrics: Where to export; None: figures only.
+        metrics: Where to export (its ``pegbot_scorecard_*`` rows, initialised for this venue
+            and symbol by :meth:`pegbot.metrics.Metrics.init_bot`); None: figures only.
         window_s: The rolling window of the ratios.
     """
 
@@ -95,7 +96,7 @@ class LiveScorecard:
         venue: str,
         symbol: str,
         settings: ScorecardSettings | None = None,
-        metrics: ScorecardMetrics | None = None,
+        metrics: Metrics | None = None,
         window_s: float = 300.0,
     ) -> None:
         if window_s <= 0:
@@ -120,8 +121,6 @@ class LiveScorecard:
         self._jumps_seen = 0
         self._wrong = 0
         self._last_ns = 0
-        if metrics is not None:
-            metrics.init(venue, symbol)
 
     # -- the hook --------------------------------------------------------------------------
 
@@ -178,7 +177,8 @@ class LiveScorecard:
             self._wrong += wrong
             if self.metrics is not None:
                 label = "bid" if side is Side.BUY else "ask"
-                self.metrics.wrong_side_fills.labels(self.venue, self.symbol, label).inc(wrong)
+                m = self.metrics.scorecard_wrong_side_fills
+                m.labels(self.venue, self.symbol, label).inc(wrong)
 
     def order(self, now_ns: int, kind: OrderKind, side: Side) -> None:
         """An order request of ours the venue accepted, at ``now_ns``."""
@@ -255,9 +255,9 @@ class LiveScorecard:
             self._empty_since[side] = None if levels else _first(self._empty_since[side], t0)
         if self.metrics is not None:
             dt = ns_to_s(t1 - t0)
-            self.metrics.observed.labels(self.venue, self.symbol).inc(dt)
+            self.metrics.scorecard_observed.labels(self.venue, self.symbol).inc(dt)
             if two:
-                self.metrics.two_sided.labels(self.venue, self.symbol).inc(dt)
+                self.metrics.scorecard_two_sided.labels(self.venue, self.symbol).inc(dt)
 
     def _sample(self, t: int, st: State, checks: tuple[bool, bool, bool, bool]) -> None:
         row = (*checks, all(checks))
@@ -284,24 +284,24 @@ class LiveScorecard:
         if new > 0:
             self._jumps_seen += new
             if self.metrics is not None:
-                self.metrics.jumps.labels(self.venue, self.symbol).inc(new)
+                self.metrics.scorecard_jumps.labels(self.venue, self.symbol).inc(new)
 
     def _export(self, f: LiveFigures) -> None:
         m = self.metrics
         if m is None:
             return
         v, s = self.venue, self.symbol
-        m.two_sided_ratio.labels(v, s).set(f.two_sided_ratio)
-        m.one_sided.labels(v, s).set(f.one_sided_s)
+        m.scorecard_two_sided_ratio.labels(v, s).set(f.two_sided_ratio)
+        m.scorecard_one_sided.labels(v, s).set(f.one_sided_s)
         for side, secs in f.side_empty_s.items():
-            m.side_empty.labels(v, s, side).set(secs)
+            m.scorecard_side_empty.labels(v, s, side).set(secs)
         for ob in OBLIGATIONS:
-            m.obligation_ratio.labels(v, s, ob).set(f.obligation_ratio[ob])
-            m.obligation_met.labels(v, s, ob).set(1 if f.obligation_met[ob] else 0)
-        m.jump_pull.labels(v, s).set(f.jump_pull_s or 0.0)
-        m.jump_requote.labels(v, s).set(f.jump_requote_s or 0.0)
-        m.jump_waiting.labels(v, s).set(f.jump_waiting_s)
-        m.orders_per_fill.labels(v, s).set(f.orders_per_fill)
+            m.scorecard_obligation_ratio.labels(v, s, ob).set(f.obligation_ratio[ob])
+            m.scorecard_obligation_met.labels(v, s, ob).set(1 if f.obligation_met[ob] else 0)
+        m.scorecard_jump_pull.labels(v, s).set(f.jump_pull_s or 0.0)
+        m.scorecard_jump_requote.labels(v, s).set(f.jump_requote_s or 0.0)
+        m.scorecard_jump_waiting.labels(v, s).set(f.jump_waiting_s)
+        m.scorecard_orders_per_fill.labels(v, s).set(f.orders_per_fill)
 
 
 def _first(since: int | None, t0: int) -> int:
@@ -310,6 +310,3 @@ def _first(since: int | None, t0: int) -> int:
 
 def _since(start: int | None, now_ns: int) -> float:
     return ns_to_s(max(0, now_ns - start)) if start is not None else 0.0
-
-
-assert len(CONDITIONS) + 1 == len(OBLIGATIONS)

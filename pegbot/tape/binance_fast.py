@@ -6,9 +6,9 @@ only over the lines that need it: each depth message goes through the converter'
 :class:`~pegbot.feeds.sync.BookSync` (one state machine for live and replay), and each line
 the scanner declined goes through the converter's exact slow methods.
 
-Rows are written in line order as before. The common case — a trade, or a depth message the
-sync applies at once — is collected as a list of line indices and turned into columns with
-numpy (a *run*; a short run with plain appends). Anything else that may write rows (a
+Rows are written in line order, as on the slow path. The common case — a trade, or a depth
+message the sync applies at once — is collected as a list of line indices and turned into
+columns with numpy (a *run*; a short run with plain appends). Anything else that may write rows (a
 snapshot, a gap's ``CLEAR``, events released after a snapshot, a declined line) is written
 by the slow methods, after the pending run, so the order of rows is unchanged.
 """
@@ -18,19 +18,16 @@ from __future__ import annotations
 from array import array
 from bisect import bisect_left
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from pegbot.feeds.sync import DepthEvent, SyncState
 from pegbot.tape import binance_scan as _scan
+from pegbot.tape.binance_lines import LineConverter
 from pegbot.tape.rawlines import RawCounters, iter_byte_blocks
 from pegbot.tape.reader import Array
 from pegbot.tape.schema import DIFF, TRADE
 from pegbot.timeunits import NS_PER_MS
-
-if TYPE_CHECKING:
-    from pegbot.tape.binance import BinanceRawConverter
 
 _I64_MAX = (1 << 63) - 1
 _SYNCED = SyncState.SYNCED
@@ -40,7 +37,7 @@ _MAX_CALLS = 16
 _SMALL_RUN = 24
 
 
-def convert_fast(conv: BinanceRawConverter, path: str | Path, rc: RawCounters) -> None:
+def convert_fast(conv: LineConverter, path: str | Path, rc: RawCounters) -> None:
     """Convert one file with the compiled scanner; same rows and counters as the slow path."""
     sym = np.frombuffer(conv.symbol.encode("ascii"), dtype=np.uint8)
     pdec, qdec = conv._pdec, conv._qdec
@@ -91,7 +88,7 @@ class _Block:
 
     def __init__(
         self,
-        conv: BinanceRawConverter,
+        conv: LineConverter,
         block: bytes | memoryview,
         base: int,
         n: int,

@@ -52,10 +52,11 @@ def _peer(tape: Path, size: int, limit: int, compiled: bool = True) -> dict[str,
     if not npz.exists():
         tape_to_npz(tape, npz)
     meta = TapeReader(tape).meta
-    return run_hftbacktest(
+    out: dict[str, Any] = run_hftbacktest(
         npz, TapeReader(tape).num_rows, float(meta.tick_size), float(meta.lot_size),
         size, limit, compiled=compiled,
     )  # fmt: skip
+    return out
 
 
 @pytest.fixture(scope="module")

@@ -17,8 +17,8 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from pegbot.backtest import results
 from pegbot.backtest.cli import register
+from pegbot.backtest.engine import BacktestRun
 from pegbot.backtest.scenario import ScenarioError, build_backtest, load_scenario
 from pegbot.market import Market
 from pegbot.tape.binance import convert_binance_raw
@@ -46,7 +46,7 @@ def tape(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def _run(tape: Path, extra: list[str] | None = None) -> results.BacktestRun:
+def _run(tape: Path, extra: list[str] | None = None) -> BacktestRun:
     sc, where = load_scenario(SCENARIO, OVERRIDES + (extra or []))
     return build_backtest(sc, where, tape=tape).run()
 

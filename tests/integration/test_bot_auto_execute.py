@@ -48,7 +48,7 @@ max_signals_per_day = {max_signals}
 
 def _settings(sim: SimHandle, tmp_path: Path, enabled: bool, defend_bps: float = 200) -> Settings:
     return bot_settings(
-        sim, tmp_path, _toml(enabled),
+        sim, tmp_path, peg=_toml(enabled),
         params={"first_bps": 80, "step_bps": 10},
         risk={"deviation_defend_bps": defend_bps, "cooldown_s": 0.3},
     )  # fmt: skip
@@ -130,7 +130,7 @@ async def test_one_ioc_within_caps_then_caps_stop_the_next(sim: SimHandle, tmp_p
         assert [s[1] for s in states] == ["proposed", "approved", "executed"]
         assert runner.balances["KGST"].total == Decimal("1000000") - Decimal("10000")
         assert bot.ledger is not None
-        await wait_for(lambda: bot.ledger is not None and bot.ledger.inventory().base
+        await wait_for(lambda: bot.ledger is not None and bot.ledger.holdings().base
                        == Decimal(990_000), 5)  # fmt: skip
         # The bid is still 50 bps above fair: a new signal comes after the cooldown, and the
         # one-a-day cap keeps it for a human.

@@ -7,6 +7,7 @@ import gzip
 import json
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from typer.testing import CliRunner
 
@@ -33,13 +34,14 @@ def write(path: Path, body: list[bytes], *, newline_at_end: bool = True) -> Path
     return path
 
 
-def convert_and_info(tmp_path: Path, src: Path, args: list[str] = ARGS) -> dict:
+def convert_and_info(tmp_path: Path, src: Path, args: list[str] = ARGS) -> dict[str, Any]:
     out = tmp_path / "t.parquet"
     res = runner.invoke(app, ["convert", "--from", "binance-raw", *args, str(src), "-o", str(out)])
     assert res.exit_code == 0, res.output
     res = runner.invoke(app, ["tape", "info", str(out), "--json"])
     assert res.exit_code == 0, res.output
-    return json.loads(res.stdout)
+    info: dict[str, Any] = json.loads(res.stdout)
+    return info
 
 
 def test_clean_slice_has_no_skips(tmp_path: Path) -> None:

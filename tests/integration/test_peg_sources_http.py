@@ -106,11 +106,11 @@ async def test_nbkr_outage_keeps_the_last_rate_goes_stale_and_stops_signals(serv
         assert [poller.next_delay_s()] == [5]
         server.body, server.status = b"busy", 503
         clock.now += 5 * MIN
-        assert await poller.poll_once() is None and poller.last_error.reason == "http"  # type: ignore[union-attr]
+        assert await poller.poll_once() is None and poller.last_error.reason == "http"
         assert poller.next_delay_s() == 10
         server.status, server.hanging = 200, True
         clock.now += 5 * MIN
-        assert await poller.poll_once() is None and poller.last_error.reason == "timeout"  # type: ignore[union-attr]
+        assert await poller.poll_once() is None and poller.last_error.reason == "timeout"
         assert poller.next_delay_s() == 20
         assert sample("pegbot_reference_errors_total", {"source": "nbkr", "reason": "parse"}) == 1
         assert sample("pegbot_reference_errors_total", {"source": "nbkr", "reason": "http"}) == 1

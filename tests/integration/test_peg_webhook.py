@@ -111,10 +111,8 @@ async def test_retries_with_backoff_then_delivers_signed(
         assert await hook.deliver_due() == 0 and len(receiver.statuses) == 1  # not due: no request
         clock.now += NS
         assert await hook.deliver_due() == 0  # 503; next in 2 s
-        assert (
-            journal.delivery_status("webhook", f"{sid}:proposed")["next_attempt_ns"]
-            == clock.now + 2 * NS
-        )  # type: ignore[index]
+        status = journal.delivery_status("webhook", f"{sid}:proposed")
+        assert status is not None and status["next_attempt_ns"] == clock.now + 2 * NS
         clock.now += 2 * NS
         assert await hook.deliver_due() == 1
     assert len(receiver.received) == 1

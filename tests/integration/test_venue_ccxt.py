@@ -269,7 +269,8 @@ async def test_paper_and_dry_run_trade_on_the_venues_market(sim: SimHandle) -> N
         paper.market  # noqa: B018 - not loaded before start()
     for v in (paper, dry):
         m = await v.start()
-        assert (m.symbol, m.tick_size, m.min_notional) == ("KGST/USDT", Decimal("0.00001"), 1)
+        assert (m.symbol, m.tick_size) == ("KGST/USDT", Decimal("0.00001"))
+        assert m.min_notional == 1
         assert m.maker_fee == Decimal("0.001")  # no key: the public market's default fees
     bal = await paper.balances()
     assert (bal["KGST"].free, bal["USDT"].free) == (Decimal("1000000"), Decimal("20000"))
@@ -304,9 +305,9 @@ async def test_two_venues_one_ledger_and_journal(sim: SimHandle, tmp_path: Path)
         # Both exchanges numbered their first trade "1": still two distinct fills.
         assert [f.trade_id for f in journal.fills()] == ["1", "1"]
         # Fees: 0.075 % on the first simulator (module config), 0.1 % on the second.
-        assert ledger.inventory("binance").base == Fraction(400) - Fraction("0.3")
-        assert ledger.inventory("second").base == Fraction(250) - Fraction("0.25")
-        assert ledger.inventory().base == Fraction(650) - Fraction("0.55")
+        assert ledger.holdings("binance").base == Fraction(400) - Fraction("0.3")
+        assert ledger.holdings("second").base == Fraction(250) - Fraction("0.25")
+        assert ledger.holdings().base == Fraction(650) - Fraction("0.55")
         pnl = ledger.pnl(Fraction(1140, 100_000))
         assert pnl.fills == 2 and pnl.unrealised == 0
         journal.close()

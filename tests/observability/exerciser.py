@@ -37,12 +37,11 @@ from pegbot.peg.signals import ArbSignaler
 from pegbot.peg.sinks import SignalSinks, export_fair
 from pegbot.peg.sources import NbkrSource
 from pegbot.scorecard import (
-    LiveScorecard,
     ObligationSettings,
     OrderKind,
-    ScorecardMetrics,
     ScorecardSettings,
 )
+from pegbot.scorecard.live import LiveScorecard
 from pegbot.sim.crowd import FlowSource
 from pegbot.sim.metrics import SimMetrics
 from pegbot.sim.server import SimServer
@@ -77,7 +76,7 @@ class Exerciser:
             VENUE,
             SYMBOL,
             ScorecardSettings(obligations=ob),
-            ScorecardMetrics(metrics.registry),
+            metrics,
             window_s=60,
         )
         self.last_book_perf: float | None = None

@@ -4,6 +4,7 @@ project's naming rules), every label set initialised, and the values the helpers
 from __future__ import annotations
 
 import subprocess
+import typing
 import urllib.request
 
 import aiohttp
@@ -16,7 +17,14 @@ from pegbot.book import OrderBook
 from pegbot.execution.errors import REASONS
 from pegbot.execution.risk import TRIGGERS
 from pegbot.market import Market, Side
-from pegbot.metrics import BANDS_BPS, Metrics, start_metrics_server
+from pegbot.metrics import (
+    AUTO_EXECUTION_RESULTS,
+    BANDS_BPS,
+    BOT_METRICS,
+    PEG_METRICS,
+    Metrics,
+    start_metrics_server,
+)
 from pegbot.sim.metrics import SimMetrics, endpoint_of
 from pegbot.sim.server import SimServer
 from pegbot.sim.testing import SimHandle, default_sim_config
@@ -97,6 +105,24 @@ def test_every_label_set_initialised() -> None:
     info = {"version": "0.1.0", "git_sha": "abc123", "mode": "paper"}
     assert value(m, "pegbot_build_info", **info) == 1
     assert value(m, "process_resident_memory_bytes") > 0
+
+
+def test_every_table_row_is_one_typed_attribute() -> None:
+    rows = {spec.attr: spec.kind for spec in (*PEG_METRICS, *BOT_METRICS)}
+    names = {spec.name for spec in (*PEG_METRICS, *BOT_METRICS)}
+    assert len(rows) == len(names) == len(PEG_METRICS) + len(BOT_METRICS)
+    assert typing.get_type_hints(Metrics) == rows
+
+
+def test_auto_execution_results_initialised_and_counted() -> None:
+    m = full_metrics()
+    for venue in (V, "testnet"):
+        for result in AUTO_EXECUTION_RESULTS:
+            assert value(m, "pegbot_arb_auto_executions_total", venue=venue, result=result) == 0
+    m.auto_execution(V, "executed")
+    assert value(m, "pegbot_arb_auto_executions_total", venue=V, result="executed") == 1
+    with pytest.raises(ValueError, match="auto-execution result"):
+        m.auto_execution(V, "skipped_for_no_reason")
 
 
 def test_observe_book_and_quotes_values() -> None:

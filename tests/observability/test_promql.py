@@ -1,9 +1,9 @@
 """Every dashboard panel query and every variable query returns data from a real Prometheus
 scraping a running pegbot process; every rule evaluates with health ok.
 
-Two processes are scraped: ``exerciser.py`` (the real parts that exist today: simulator, feed,
-peg, signaler and ccxt orders, with both metric sets served over HTTP), and the issue's target,
-``pegbot demo --metrics-port P``, which is skipped until the demo has that option.
+Two processes are scraped: ``exerciser.py`` (the real parts: simulator, feed, peg, signaler and
+ccxt orders, with both metric sets served over HTTP), and ``pegbot demo --metrics-port P``
+(skipped if the demo lacks that option).
 """
 
 from __future__ import annotations
@@ -162,7 +162,7 @@ def _demo_help() -> str:
 
 def test_dashboard_queries_against_pegbot_demo(prometheus: Any) -> None:
     if "--metrics-port" not in _demo_help():
-        pytest.skip("pegbot demo has no --metrics-port yet (enable once the bot demo lands)")
+        pytest.skip("pegbot demo has no --metrics-port")
     port = free_port()
     proc = start_process(
         [sys.executable, "-m", "pegbot.cli", "demo", "--metrics-port", str(port)],

@@ -108,8 +108,8 @@ def test_nbkr_parser_raises_only_rate_source_errors(data: bytes, reliability: An
     ids=["unknown-encoding", "multibyte-encoding", "superscript-nominal", "entities", "xxe"],
 )
 def test_nbkr_parser_known_nasties(data: bytes) -> None:
-    # The first three escaped as LookupError/ValueError before this suite (the poller only
-    # catches RateSourceError, so a bank maintenance page could have ended the bot).
+    # Each must end as RateSourceError, the only error the poller catches: a LookupError or
+    # ValueError from a strange page (the first three are easy ones) would end the bot.
     with pytest.raises(RateSourceError):
         parse_nbkr_daily(data, 1)
 

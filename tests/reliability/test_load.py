@@ -91,13 +91,13 @@ def _fill(n: int, ts_ns: int) -> Fill:
 
 
 def test_ledger_remembers_a_bounded_number_of_trade_ids() -> None:
-    # The ledger used to keep every trade id of the run (a set that only grew, ~150 B a fill).
+    # A set of every trade id would grow for as long as the bot runs (~150 B a fill).
     ledger = Ledger(M, dedup_memory=100)
     for n in range(1000):
         assert ledger.apply(_fill(n, 1_000 + n))
     assert sum(len(ids) for ids in ledger._seen.values()) == 100
     assert ledger.pnl(Fraction(1143, 100_000)).fills == 1000
-    assert not ledger.apply(_fill(999, 1_999))  # a recent repeat: ignored, as before
+    assert not ledger.apply(_fill(999, 1_999))  # a recent repeat: ignored
     assert not ledger.apply(_fill(950, 1_950))
     # A repeat of a forgotten fill cannot be told from a late new one: refused, not counted.
     with pytest.raises(LedgerError, match="older than the trade ids"):
@@ -107,7 +107,7 @@ def test_ledger_remembers_a_bounded_number_of_trade_ids() -> None:
 
 
 def test_simulator_forgets_closed_crowd_orders_and_trades_not_users() -> None:
-    # The engine used to keep every order and trade of the crowd (~12 MB/min at --speed 60).
+    # Every order and trade of the crowd, kept, would grow ~12 MB/min at --speed 60.
     m = dataclasses.replace(M, min_notional=Decimal("0.1"))
     engine = Engine([m], crowd_memory=50)
     engine.ledger.add("crowd", "s", {"KGST": "10000000", "USDT": "100000"})

@@ -274,7 +274,7 @@ sources = [{ name = "static", kind = "static", rate = "87.45", interval_s = 30, 
 
 
 async def _both_sides(client: Any) -> bool:
-    return sides(await our_open_orders(client)) == {"buy", "sell"}
+    return bool(sides(await our_open_orders(client)) == {"buy", "sell"})
 
 
 def test_logged_exceptions_do_not_carry_signatures(reliability: Any) -> None:

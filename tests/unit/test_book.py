@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from pegbot.book import ASK, BID, CrossedBookError, OrderBook, band_ticks
+from pegbot.book import ASK, BID, CrossedBookError, OrderBook
 from pegbot.market import Market
 
 M = Market.kgst_usdt()  # tick 1e-5, qty unit 1e-8
@@ -124,7 +124,6 @@ def test_top_levels_best_first_dense_and_sparse() -> None:
 def test_depth_within_bps_of_any_reference() -> None:
     book = kgst_book()
     # ±10 bps of 1143.5 ticks = ±1.1435 ticks: 1142.36..1144.64 -> bids 1143, asks 1144.
-    assert band_ticks(1143.5, 10) == (1143, 1144)
     assert book.depth_within(BID, 1143.5, 10) == (1000, 1000 * 1143)
     assert book.depth_within(ASK, 1143.5, 10) == (800, 800 * 1144)
     # ±50 bps of the fair 1/87.45 in ticks (1143.51...): 1137.79..1149.23.
@@ -142,7 +141,6 @@ def test_depth_within_bps_of_any_reference() -> None:
 
 def test_band_edges_are_inclusive_and_exact() -> None:
     # 1% of 1000 ticks is exactly 10 ticks: both edges count.
-    assert band_ticks(1000, 100) == (990, 1010)
     book = OrderBook()
     book.apply_snapshot([(990, 1), (989, 1)], [(1010, 1), (1011, 1)])
     assert book.depth_within(BID, 1000, 100) == (1, 990)

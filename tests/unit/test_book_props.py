@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from fractions import Fraction
+from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -52,22 +53,22 @@ class RefBook:
         return sorted(self.side[side].items(), reverse=side == BID)
 
 
-def apply(book: OrderBook, ref: RefBook, name: str, arg: object) -> None:
+def apply(book: OrderBook, ref: RefBook, name: str, arg: Any) -> None:
     if name == "set":
-        side, tick, qty = arg  # type: ignore[misc]
+        side, tick, qty = arg
         book.set_level(side, tick, qty)
         ref.set(side, tick, qty)
     elif name in ("set_bid", "set_ask"):
-        tick, qty = arg  # type: ignore[misc]
+        tick, qty = arg
         getattr(book, name)(tick, qty)
         ref.set(BID if name == "set_bid" else ASK, tick, qty)
     elif name == "side":
-        side, levels = arg  # type: ignore[misc]
+        side, levels = arg
         book.apply_side(side, levels)
         for tick, qty in levels:
             ref.set(side, tick, qty)
     elif name == "columns":
-        rows, start, stop = arg  # type: ignore[misc]
+        rows, start, stop = arg
         stop = min(stop, len(rows))
         s = [r[0] for r in rows]
         t = [r[1] for r in rows]
@@ -76,7 +77,7 @@ def apply(book: OrderBook, ref: RefBook, name: str, arg: object) -> None:
         for side, tick, qty in rows[start:stop]:
             ref.set(side, tick, qty)
     elif name == "snapshot":
-        bids, asks = arg  # type: ignore[misc]
+        bids, asks = arg
         book.apply_snapshot(bids, asks, update_id=9)
         # A snapshot ignores zero quantities (they are not removals of anything).
         ref.side = {BID: {t: q for t, q in bids if q}, ASK: {t: q for t, q in asks if q}}

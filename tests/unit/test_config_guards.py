@@ -26,8 +26,8 @@ DATA = Path(__file__).parent.parent / "data" / "peg"
 REAL = (DATA / "daily_2026-07-03.xml").read_bytes()  # Date="03.07.2026"
 
 
-def utc_ns(*args: int) -> int:
-    return int(dt.datetime(*args, tzinfo=dt.UTC).timestamp()) * NS
+def utc_ns(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> int:
+    return int(dt.datetime(year, month, day, hour, minute, tzinfo=dt.UTC).timestamp()) * NS
 
 
 def with_date(date: str) -> bytes:

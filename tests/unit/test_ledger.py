@@ -69,8 +69,8 @@ def test_duplicate_fill_ignored() -> None:
     assert led.apply(fill("1", Side.BUY, 1140, 1000)) is True
     assert led.apply(fill("1", Side.BUY, 1140, 1000)) is False
     assert led.apply(fill("1", Side.BUY, 1140, 1000, venue="htx")) is True
-    assert led.inventory().base == 2000
-    assert led.inventory("binance").base == 1000
+    assert led.holdings().base == 2000
+    assert led.holdings("binance").base == 1000
 
 
 def test_fees_in_quote_base_and_third_asset() -> None:
@@ -101,9 +101,9 @@ def test_venues_and_total() -> None:
     led.set_balances("htx", 0, Decimal("50"))
     led.apply(fill("1", Side.SELL, 1150, 400))
     led.apply(fill("1", Side.BUY, 1140, 300, venue="htx"))
-    assert led.inventory("binance").base == 600
-    assert led.inventory("htx").base == 300
-    assert led.inventory().base == 900
+    assert led.holdings("binance").base == 600
+    assert led.holdings("htx").base == 300
+    assert led.holdings().base == 900
     total = led.pnl(px(1145))
     parts = [led.pnl(px(1145), v) for v in led.venues]
     assert total.total == sum(p.total for p in parts)
@@ -141,7 +141,7 @@ def test_total_equals_change_of_equity(
         fee = Decimal(fee_milli) / 1000 if asset else Decimal(0)
         led.apply(fill(str(n), side, ticks, kgst, str(fee), asset or "USDT"))
     p = led.pnl(px(fair))
-    inv = led.inventory()
+    inv = led.holdings()
     equity_now = inv.quote + inv.base * px(fair)
     equity_start = Fraction(100) + start * px(cost)
     assert p.total == equity_now - equity_start

@@ -145,7 +145,7 @@ async def test_ledger_agrees_with_paper_balances() -> None:
     await v.place(Side.SELL, 1139, 500, "pegbot-p-a1-6", post_only=False)
     led.apply_all(await v.fills_since(0))
     bal = await v.balances()
-    inv = led.inventory("paper")
+    inv = led.holdings("paper")
     assert inv.base == bal["KGST"].total
     assert inv.quote == bal["USDT"].total
 

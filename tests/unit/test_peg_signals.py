@@ -12,10 +12,10 @@ from pegbot.peg.signals import (
     ArbConfig,
     ArbCosts,
     ArbSignaler,
-    Inventory,
     SignalKind,
     SignalState,
     SignalStateError,
+    SpendableBalances,
 )
 
 KGST = Market.kgst_usdt()
@@ -107,7 +107,7 @@ def test_caps_per_signal_inventory_and_lots() -> None:
         and sig.levels == 2
         and sig.bounds["signal_cap_units"] == 250 * UNIT
     )
-    inv = signaler().evaluate(0, b, FAIR, Inventory(base_units=int(120.5 * UNIT)))[0].signal
+    inv = signaler().evaluate(0, b, FAIR, SpendableBalances(base_units=int(120.5 * UNIT)))[0].signal
     assert inv.size_units == 120 * UNIT  # lot is 1 KGST: half a lot is dropped
     assert inv.bounds["inventory_units"] == int(120.5 * UNIT)
 
@@ -147,7 +147,7 @@ def test_buy_and_redeem_sizes_by_quote_inventory() -> None:
     sig = s.evaluate(0, b, fair)[0].signal
     assert sig.kind is REDEEM and sig.size_units == 200 * UNIT and sig.limit_ticks == 1142
     assert s.marginal_edge_bps(fair.price, REDEEM, 1143) < 0  # type: ignore[arg-type]
-    poor = signaler(costs).evaluate(0, b, fair, Inventory(quote=Decimal("1.5")))[0].signal
+    poor = signaler(costs).evaluate(0, b, fair, SpendableBalances(quote=Decimal("1.5")))[0].signal
     # 1.5 USDT buys floor(1.5 / (0.01141 × 1.001)) = 131 KGST.
     assert poor.size_units == 131 * UNIT
 

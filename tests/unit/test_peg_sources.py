@@ -22,8 +22,8 @@ DATA = Path(__file__).parent.parent / "data" / "peg"
 NS = 1_000_000_000
 
 
-def utc_ns(*args: int) -> int:
-    return int(dt.datetime(*args, tzinfo=dt.UTC).timestamp()) * NS
+def utc_ns(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> int:
+    return int(dt.datetime(year, month, day, hour, minute, tzinfo=dt.UTC).timestamp()) * NS
 
 
 def test_real_daily_xml_parses_exactly_with_effective_date_in_bishkek_time() -> None:

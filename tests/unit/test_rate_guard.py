@@ -91,3 +91,25 @@ async def test_a_block_past_the_deadline_is_refused_at_once_one_that_fits_is_wai
     assert sum(slept) == pytest.approx(30.0)
     # No block: the deadline changes nothing.
     await guard.wait("open_orders", fail_fast=False, deadline_ns=now[0])
+
+
+async def test_order_count_headers_feed_the_orders_buckets_of_their_window() -> None:
+    now = [7 * 60 * S]
+    budget = RateBudget.from_exchange_info(
+        [
+            {"rateLimitType": "ORDERS", "interval": "SECOND", "intervalNum": 10, "limit": 100},
+            {"rateLimitType": "ORDERS", "interval": "DAY", "intervalNum": 1, "limit": 200000},
+        ],
+        safety=1.0,
+        now_ns=now[0],
+    )
+
+    async def sleep(seconds: float) -> None:
+        now[0] += int(seconds * S)
+
+    guard = RateGuard(BINANCE, lambda: now[0], sleep, budget, "binance")
+    guard.observe({"X-MBX-ORDER-COUNT-10S": "60", "X-MBX-ORDER-COUNT-1D": "1234"})
+    ten, day = sorted(budget.buckets, key=lambda b: b.limit.window_ns)
+    assert ten.tokens(now[0]) == 40 and day.tokens(now[0]) == 200000 - 1234
+    guard.observe({"X-MBX-ORDER-COUNT-10S": "10"})  # fewer than counted: never given back
+    assert ten.tokens(now[0]) == 40

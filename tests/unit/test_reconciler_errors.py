@@ -94,7 +94,7 @@ def test_network_failures_and_unknowns() -> None:
 
 
 def test_subclass_ccxt_adds_later_maps_to_its_parent() -> None:
-    class FancyNewFundsError(ccxt.InsufficientFunds):
+    class FancyNewFundsError(ccxt.InsufficientFunds):  # type: ignore[misc]  # ccxt is untyped
         pass
 
     assert type(e.from_exception(FancyNewFundsError("x"))) is e.InsufficientFundsError

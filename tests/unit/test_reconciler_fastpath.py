@@ -1,6 +1,6 @@
-"""The reconciler's fast diff gives exactly the Actions of the plain algorithm it replaced.
+"""The reconciler's fast diff gives exactly the Actions of the plain algorithm.
 
-``_reference_diff`` below is the diff as it was before the per-decision cost was cut (filters
+``_reference_diff`` below is the plain diff, with no regard for the per-decision cost (filters
 through ``filter_reason``, the full bipartite adjacency built every time, Kuhn's augmenting
 paths, the place order sorted even for one quote). Both run on random desired quotes and
 live orders (statuses, shared level ids, tolerances, cross-level on and off, a rate budget,

@@ -12,9 +12,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pegbot.book import OrderBook
+from pegbot.book import BookWithout, OrderBook
 from pegbot.execution.risk import TRIGGERS, Risk, RiskLevel, RiskParams
 from pegbot.market import Market, Side
+from pegbot.quoting import band_ticks
 from pegbot.strategy import (
     DesiredQuotes,
     FairView,
@@ -22,7 +23,6 @@ from pegbot.strategy import (
     Inventory,
     MarketState,
     Quote,
-    band_ticks,
 )
 
 MARKET = Market.kgst_usdt()
@@ -77,11 +77,11 @@ def test_normal_passes_quotes_through() -> None:
 
 
 def _feed(**kw: Any) -> Callable[[MarketState], MarketState]:
-    return lambda s: replace(s, feed=replace(s.feed, **kw))  # type: ignore[arg-type]
+    return lambda s: replace(s, feed=replace(s.feed, **kw))  # type: ignore[type-var]
 
 
 def _fair(**kw: Any) -> Callable[[MarketState], MarketState]:
-    return lambda s: replace(s, fair=replace(s.fair, **kw))  # type: ignore[arg-type]
+    return lambda s: replace(s, fair=replace(s.fair, **kw))  # type: ignore[type-var]
 
 
 SCENARIOS: list[tuple[str, Callable[[MarketState], MarketState], RiskLevel, dict[str, Any]]] = [
@@ -372,3 +372,26 @@ def test_limits_are_never_exceeded(
         original = d.get(q.level_id)
         assert original is not None and q.lots <= original.lots
     assert math.isfinite(rs.deviation_bps or 0.0)
+
+
+def test_the_market_is_judged_without_our_own_orders() -> None:
+    # After a rate step the rest of the market has left the peg: its asks sit 20 % higher.
+    # Only our stale quotes at the top still make the full book look pegged; risk must
+    # see the moved market.
+    book = OrderBook()
+    book.apply_snapshot([(1143, 2000 * UPL), (1142, 10**12)], [(1144, 2000 * UPL), (1400, 10**12)])
+
+    ours_only = BookWithout(book, {1143: 2000 * UPL}, {1144: 2000 * UPL})
+    risk = _risk()
+    _, pegged = risk.apply(_state(book=book), _desired())
+    assert "peg_deviation" not in pegged.reasons  # the full book: our quotes at the top
+    risk = _risk()
+    _, moved = risk.apply(_state(book=book, market=ours_only), _desired())
+    assert "peg_deviation" in moved.reasons and moved.level >= FREEZE
+
+
+def test_an_empty_market_besides_our_quotes_is_an_empty_book() -> None:
+    book = _book()
+    only_ours = BookWithout(book, {1143: 10**12}, {1144: 10**12})
+    _, rs = _risk().apply(_state(market=only_ours), _desired())
+    assert "book_empty" in rs.reasons

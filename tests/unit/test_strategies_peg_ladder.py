@@ -13,13 +13,13 @@ from hypothesis import strategies as st
 
 from pegbot.book import OrderBook
 from pegbot.market import Market, Side
+from pegbot.quoting import band_ticks
 from pegbot.strategy import (
     DesiredQuotes,
     FairView,
     Inventory,
     MarketState,
     StrategyError,
-    band_ticks,
     load_strategy,
 )
 from strategies.peg_ladder import PegLadder

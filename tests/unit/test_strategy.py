@@ -1,4 +1,4 @@
-"""The strategy contract: inputs, outputs, the loader and the shared tick helpers."""
+"""The strategy contract: inputs, outputs and the loader."""
 
 from __future__ import annotations
 
@@ -13,8 +13,10 @@ import pytest
 from pegbot.book import OrderBook
 from pegbot.market import Market, Side
 from pegbot.strategy import (
+    FAIR_STATES,
     BookView,
     DesiredQuotes,
+    FairState,
     FairView,
     Inventory,
     MarketState,
@@ -22,12 +24,7 @@ from pegbot.strategy import (
     Strategy,
     StrategyError,
     adapt_fair,
-    band_ticks,
-    frac,
-    inventory_skew,
     load_strategy,
-    post_only_clamp,
-    round_passive,
 )
 
 MARKET = Market.kgst_usdt()
@@ -64,6 +61,21 @@ def test_fair_view_refuses_bad_input(kwargs: dict[str, object]) -> None:
 def test_fair_view_needs_a_fraction() -> None:
     with pytest.raises(TypeError):
         FairView(1143.5, "ok", 0, 0)  # type: ignore[arg-type]
+
+
+def test_fair_state_is_one_enum_equal_to_its_string() -> None:
+    from pegbot import metrics
+    from pegbot.peg import fair
+
+    assert FairState is fair.FairState and FAIR_STATES is metrics.FAIR_STATES
+    assert FAIR_STATES == ("ok", "stale", "disputed", "jump")
+    view = FairView.make(1143, "stale")
+    assert view.state == "stale"  # what strategies compare with
+    assert view.state is FairState.STALE
+    given_a_string = FairView(Fraction(1143), "jump", 0, 0)  # type: ignore[arg-type]
+    assert given_a_string.state is FairState.JUMP
+    with pytest.raises(ValueError, match="unknown fair state"):
+        FairView(Fraction(1143), "maybe", 0, 0)  # type: ignore[arg-type]
 
 
 def test_order_book_is_a_book_view() -> None:
@@ -195,22 +207,6 @@ def test_load_refuses_a_strategy_without_valid_inputs(
     )
     with pytest.raises(StrategyError, match=message):
         load_strategy(str(path), MARKET)
-
-
-def test_helpers_are_exact() -> None:
-    assert frac(0.1) == Fraction(1, 10)
-    assert band_ticks(Fraction(1000), Fraction(100)) == (990, 1010)
-    assert band_ticks(Fraction(2287, 2), Fraction(10)) == (1143, 1144)  # 1142.357.. to 1144.64..
-    assert round_passive(Side.BUY, Fraction(2287, 2)) == 1143
-    assert round_passive(Side.SELL, Fraction(2287, 2)) == 1144
-    book = _book(1143, 1144)
-    assert post_only_clamp(Side.BUY, 1150, book) == 1143
-    assert post_only_clamp(Side.SELL, 1100, book) == 1144
-    assert post_only_clamp(Side.BUY, 1100, book) == 1100
-    assert post_only_clamp(Side.BUY, 1150, OrderBook()) == 1150
-    assert inventory_skew(Inventory(150, 0, 100), 100) == Fraction(1, 2)
-    assert inventory_skew(Inventory(10**9, 0, 0), 100) == 1
-    assert inventory_skew(Inventory(-(10**9), 0, 0), 100) == -1
 
 
 def test_adapt_the_pegs_fair_value() -> None:

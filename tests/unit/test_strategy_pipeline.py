@@ -9,6 +9,7 @@ from pegbot.book import OrderBook
 from pegbot.execution.reconciler import Actions, Reconciler
 from pegbot.execution.risk import Risk, RiskLevel, RiskParams
 from pegbot.market import Market, Side
+from pegbot.quoting import band_ticks
 from pegbot.strategy import (
     DesiredQuotes,
     FairView,
@@ -16,7 +17,6 @@ from pegbot.strategy import (
     Inventory,
     LiveOrder,
     MarketState,
-    band_ticks,
     load_strategy,
 )
 

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pegbot.book import OrderBook
-from pegbot.tape.reader import TapeReader, read_all
+from pegbot.tape.reader import Array, TapeReader, read_all
 from pegbot.tape.replay import BookReplayer, replay
 from pegbot.tape.schema import CLEAR, COLUMNS, DIFF, SNAPSHOT, TRADE, TapeMeta
 from pegbot.tape.summary import book_at, tape_info
@@ -54,7 +54,7 @@ def test_round_trip_exact(
 ) -> None:
     rng = np.random.default_rng(seed)
     big = np.iinfo(np.int64)
-    cols = {
+    cols: dict[str, Array] = {
         "exch_ts": rng.integers(big.min, big.max, n, dtype=np.int64),
         "local_ts": np.sort(rng.integers(big.min, big.max, n, dtype=np.int64)),
         "kind": rng.integers(1, 5, n, dtype=np.uint8),
@@ -164,7 +164,7 @@ def test_replayer_matches_level_by_level(tmp_path: Path) -> None:
     kind = rng.choice([DIFF, DIFF, DIFF, TRADE], n).astype(np.uint8)
     kind[0] = CLEAR
     kind[1:50] = SNAPSHOT
-    cols = {
+    cols: dict[str, Array] = {
         "exch_ts": np.arange(n, dtype=np.int64),
         "local_ts": np.arange(n, dtype=np.int64),
         "kind": kind,

@@ -60,8 +60,8 @@ def test_concatenated_members_and_plain_text(tmp_path: Path) -> None:
     plain = tmp_path / "plain.txt"
     plain.write_bytes(a + b"\n" + b"garbage line\n" + b"17 {}\n" + b)
     c = RawCounters()
-    got = [x.lineno for x in iter_raw_lines(plain, c)]
-    assert got == [1, 5]
+    linenos = [x.lineno for x in iter_raw_lines(plain, c)]
+    assert linenos == [1, 5]
     assert c.empty_lines == 1 and c.bad_timestamp == 2 and c.lines == 5
 
 

@@ -20,7 +20,8 @@ from hypothesis import strategies as st
 
 from pegbot.market import Market
 from pegbot.tape import binance_scan as scan
-from pegbot.tape.binance import BinanceRawConverter, ConvertError, _fast_units
+from pegbot.tape.binance import BinanceRawConverter, ConvertError
+from pegbot.tape.binance_lines import _fast_units
 
 pytestmark = pytest.mark.skipif(not scan.AVAILABLE, reason="numba not installed")
 
@@ -75,10 +76,10 @@ def _convert(
     cap = _Cap()
     conv = BinanceRawConverter(
         market,
-        cap,
+        cap,  # type: ignore[arg-type]
         collect_tickers=tickers,
         fast=fast,
-        chunk_rows=64,  # type: ignore[arg-type]
+        chunk_rows=64,
     )
     assert conv._fast is fast
     try:

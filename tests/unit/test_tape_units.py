@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pegbot.market import Market, OffGridError
-from pegbot.tape.binance import _fast_units, _pow10_decimals, _UnitCache
+from pegbot.tape.binance_lines import _fast_units, _pow10_decimals, _UnitCache
 
 M = Market(
     symbol="KGST/USDT",

@@ -12,18 +12,18 @@ from prometheus_client import CollectorRegistry
 
 from pegbot.book import OrderBook
 from pegbot.market import Market, Side
+from pegbot.metrics import OBLIGATIONS, Metrics
 from pegbot.scorecard import (
     Book,
-    LiveScorecard,
     ObligationSettings,
     OrderKind,
     Quotes,
-    ScorecardMetrics,
     ScorecardSettings,
     book_from_l2,
     score,
 )
-from pegbot.scorecard.metrics import OBLIGATIONS
+from pegbot.scorecard.fold import CONDITIONS
+from pegbot.scorecard.live import LiveScorecard
 from pegbot.strategy import LiveOrder, OrderStatus
 from pegbot.timeunits import NS_PER_S
 
@@ -44,6 +44,12 @@ def book(*levels: tuple[int, int, int]) -> OrderBook:
     return b
 
 
+def metrics(reg: CollectorRegistry) -> Metrics:
+    m = Metrics(reg)
+    m.init_bot(["sim"], ["X/Q"])
+    return m
+
+
 def value(reg: CollectorRegistry, name: str, **labels: str) -> float | None:
     return reg.get_sample_value(name, {"venue": "sim", "symbol": "X/Q", **labels})
 
@@ -62,9 +68,8 @@ def test_book_without_our_orders() -> None:
 
 def test_rolling_uptime_gaps_and_gauges() -> None:
     reg = CollectorRegistry()
-    metrics = ScorecardMetrics(reg)
-    live = LiveScorecard(MARKET, "sim", "X/Q", metrics=metrics, window_s=10)
-    # Every label set exists before anything happened.
+    live = LiveScorecard(MARKET, "sim", "X/Q", metrics=metrics(reg), window_s=10)
+    # Every label set exists before anything happened (Metrics.init_bot made them).
     assert value(reg, "pegbot_scorecard_obligation_met", obligation="all") == 0
     assert value(reg, "pegbot_scorecard_wrong_side_fills_total", side="ask") == 0
     b = book((1, 99, 10), (-1, 101, 10))
@@ -99,7 +104,7 @@ def test_a_pending_new_order_is_not_resting_but_a_pending_cancel_is() -> None:
 
 def test_jump_times_and_wrong_side_fills_reach_the_gauges() -> None:
     reg = CollectorRegistry()
-    live = LiveScorecard(MARKET, "sim", "X/Q", metrics=ScorecardMetrics(reg))
+    live = LiveScorecard(MARKET, "sim", "X/Q", metrics=metrics(reg))
     b = book((1, 99, 10), (-1, 101, 10))
     quotes = [order(Side.BUY, 99), order(Side.SELL, 101)]
     live.observe(0, b, quotes, Fraction(1))
@@ -120,9 +125,7 @@ def test_jump_times_and_wrong_side_fills_reach_the_gauges() -> None:
 def test_obligations_and_orders_per_fill() -> None:
     reg = CollectorRegistry()
     ob = ObligationSettings(max_spread_bps=300, min_depth_quote=1, min_uptime=0.5)
-    live = LiveScorecard(
-        MARKET, "sim", "X/Q", ScorecardSettings(obligations=ob), ScorecardMetrics(reg), 60
-    )
+    live = LiveScorecard(MARKET, "sim", "X/Q", ScorecardSettings(obligations=ob), metrics(reg), 60)
     b = book((1, 100, 10), (-1, 102, 10))
     good = [order(Side.BUY, 100), order(Side.SELL, 102)]
     live.observe(0, b, good, Fraction(1))
@@ -144,6 +147,10 @@ def test_obligations_and_orders_per_fill() -> None:
     assert value(reg, "pegbot_scorecard_obligation_ratio", obligation="all") == pytest.approx(0.4)
     assert value(reg, "pegbot_scorecard_orders_per_fill") == 2
     assert set(OBLIGATIONS) == set(f.obligation_ratio)
+
+
+def test_the_obligation_label_names_each_condition_and_all() -> None:
+    assert (*CONDITIONS, "all") == OBLIGATIONS
 
 
 @given(st.lists(st.sampled_from(["both", "bid", "ask", "none"]), min_size=2, max_size=30))
