@@ -112,6 +112,8 @@ class LiveScorecard:
         self._quotes: tuple[tuple[Level, ...], tuple[Level, ...]] | None = None
         self._fair: Fraction | None = None
         self._pieces: deque[tuple[int, int, bool]] = deque()
+        self._obs_ns = 0  # the pieces' total length, and of it two-sided
+        self._two_ns = 0
         self._samples: deque[tuple[int, tuple[bool, ...]]] = deque()
         self._met = [0] * len(OBLIGATIONS)
         self._placed: deque[int] = deque()
@@ -193,11 +195,11 @@ class LiveScorecard:
         """The figures at ``now_ns`` (after :meth:`observe` folded up to it)."""
         lo = now_ns - self.window_ns
         self._prune(lo)
-        obs = two = 0
-        for t0, t1, on in self._pieces:
-            d = t1 - max(t0, lo)
-            obs += d
-            two += d if on else 0
+        obs, two = self._obs_ns, self._two_ns
+        if self._pieces and self._pieces[0][0] < lo:  # the oldest piece counts from lo on
+            t0, _, on = self._pieces[0]
+            obs -= lo - t0
+            two -= (lo - t0) if on else 0
         n = len(self._samples)
         ratios = {ob: (self._met[i] / n if n else 0.0) for i, ob in enumerate(OBLIGATIONS)}
         need = self.settings.obligations.min_uptime
@@ -250,6 +252,8 @@ class LiveScorecard:
     def _piece(self, t0: int, t1: int, st: State) -> None:
         two = st.two_sided
         self._pieces.append((t0, t1, two))
+        self._obs_ns += t1 - t0
+        self._two_ns += (t1 - t0) if two else 0
         self._one_sided_since = None if two else _first(self._one_sided_since, t0)
         for side, levels in (("bid", st.bids), ("ask", st.asks)):
             self._empty_since[side] = None if levels else _first(self._empty_since[side], t0)
@@ -268,7 +272,9 @@ class LiveScorecard:
     def _prune(self, lo: int) -> None:
         pieces = self._pieces
         while pieces and pieces[0][1] <= lo:
-            pieces.popleft()
+            t0, t1, on = pieces.popleft()
+            self._obs_ns -= t1 - t0
+            self._two_ns -= (t1 - t0) if on else 0
         samples = self._samples
         while samples and samples[0][0] < lo:
             _, row = samples.popleft()
