@@ -61,7 +61,7 @@ from .botconfig import (
 from .observer import ExchangeObserver
 from .scenario import BurnWeight, CrowdPull, Depeg, DropWs, Drought, Faults, FxStep, Scenario
 
-__all__ = ["RunResult", "fair_ticks", "run_scenario", "sim_config"]
+__all__ = ["RunResult", "fair_ticks", "run_scenario", "sim_config", "spend_weight"]
 
 log = event_log(__name__)
 SYMBOL = "KGSTUSDT"
@@ -230,24 +230,41 @@ class _Run:
             self.tasks.append(asyncio.create_task(self.burn(http, until)))
 
     async def burn(self, http: aiohttp.ClientSession, until_ns: int) -> None:
-        # Fill each minute window's request weight to its limit, exactly, without a 429 of
-        # our own: the next request from this IP (the bot's) gets the 429.
         limit = self.sc.sim.rate_limits.weight_per_minute
-        base = f"{self.server.http_url}/api/v3/"
-        while (now := self.ex.now_ns()) < until_ns:
-            async with http.get(base + "ping") as resp:
-                used = int(resp.headers.get("X-MBX-USED-WEIGHT-1M", limit))
-            left = limit - used
-            for weight, path in _BURNS:
-                while left >= weight:
-                    async with http.get(base + path) as resp:
-                        await resp.read()
-                        if resp.status != 200:
-                            left = 0
-                            break
-                        left = limit - int(resp.headers.get("X-MBX-USED-WEIGHT-1M", limit))
-            window_end = now - now % NS_PER_MIN + NS_PER_MIN
-            await self.sleep_until(min(window_end + 5_000_000, until_ns))
+        await spend_weight(http, self.server.http_url, limit, self.ex.now_ns, until_ns)
+
+
+async def spend_weight(
+    http: aiohttp.ClientSession,
+    http_url: str,
+    limit: int,
+    clock: Callable[[], int],
+    until_ns: int,
+) -> None:
+    """Spend each minute window's request weight to ``limit``, exactly, until ``until_ns``.
+
+    A neighbour on the same IP: every window is filled without a 429 of its own (it reads
+    ``X-MBX-USED-WEIGHT-1M`` and steps down from weight 250 to 1), so the *next* request from
+    the IP gets the 429 until the minute turns. ``clock`` is the exchange's (windows are its
+    calendar minutes).
+    """
+    base = f"{http_url}/api/v3/"
+    while (now := clock()) < until_ns:
+        async with http.get(base + "ping") as resp:
+            used = int(resp.headers.get("X-MBX-USED-WEIGHT-1M", limit))
+        left = limit - used
+        for weight, path in _BURNS:
+            while left >= weight:
+                async with http.get(base + path) as resp:
+                    await resp.read()
+                    if resp.status != 200:
+                        left = 0
+                        break
+                    left = limit - int(resp.headers.get("X-MBX-USED-WEIGHT-1M", limit))
+        window_end = now - now % NS_PER_MIN + NS_PER_MIN
+        delay = (min(window_end + 5_000_000, until_ns) - clock()) / NS_PER_S
+        if delay > 0:
+            await asyncio.sleep(delay)
 
 
 async def _stop_bot(proc: asyncio.subprocess.Process) -> int:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import aiohttp
+import pytest
 
 from pegbot.evaluate.observer import ExchangeObserver
 from pegbot.scorecard import Book, Fill, Inventory, OrderAction, OrderKind, Quotes, RateSeen
@@ -88,6 +89,38 @@ async def test_the_observer_records_what_ccxt_reads_back() -> None:
         assert sum(isinstance(e, RateSeen) for e in obs.events) == obs.rate_fetches == 1
         times = [e.ts_ns for e in obs.events]
         assert times == sorted(times)
+    finally:
+        await sim.close_clients()
+        await server.stop()
+
+
+async def test_the_429_storm_spends_the_window_without_a_429_of_its_own() -> None:
+    import ccxt
+
+    from pegbot.evaluate.harness import spend_weight
+    from pegbot.sim.config import RateLimitConfig
+
+    cfg = default_sim_config().model_copy(
+        update={"rate_limits": RateLimitConfig(weight_per_minute=400, ban_after_429s=100)}
+    )
+    server = SimServer(cfg, "127.0.0.1", 0)
+    await server.start()
+    sim = SimHandle(server)
+    try:
+        ex = server.exchange
+        async with aiohttp.ClientSession() as http:
+            await spend_weight(http, sim.http_url, 400, ex.now_ns, ex.now_ns() + 200_000_000)
+        limiter = ex.limiter
+        win = limiter._ips["127.0.0.1"]  # the window of the minute it spent
+        now = ex.now_ns()
+        if win.start_ns != now - now % 60_000_000_000:
+            pytest.skip("the minute turned during the test")
+        assert (win.used, win.rejected) == (400, 0)
+        # The next client on this IP (the bot) is refused until the minute turns.
+        client = sim.client()
+        with pytest.raises(ccxt.DDoSProtection, match="429"):
+            await client.fetch_order_book(SYMBOL, limit=5)
+        assert win.rejected == 1
     finally:
         await sim.close_clients()
         await server.stop()
