@@ -87,11 +87,12 @@ class Input(enum.StrEnum):
     """What a strategy reads from :class:`MarketState` (its :attr:`Strategy.inputs`).
 
     A shell may skip asking a strategy when none of its inputs changed: a backtest of a
-    strategy that does not read ``depth`` is woken by best-price changes, fills and its own
-    orders' answers, not by every level update.
+    strategy that reads only ``best_prices`` and ``inventory`` is woken by best-price
+    changes and fills, not by every level update.
     """
 
-    BEST_PRICES = "best_prices"  #: best bid and ask (prices and sizes)
+    BEST_PRICES = "best_prices"  #: best bid and ask prices
+    BEST_SIZES = "best_sizes"  #: quantities at the best bid and ask
     DEPTH = "depth"  #: any level of the book beyond the best
     TRADES = "trades"  #: public trades
     FAIR = "fair"  #: the fair value
