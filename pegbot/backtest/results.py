@@ -27,7 +27,7 @@ import pandas as pd
 
 from pegbot.backtest.engine import BacktestRun
 from pegbot.scorecard import score
-from pegbot.scorecard.records import events_from_records
+from pegbot.scorecard.records import FILL_COLUMNS, ORDER_COLUMNS, events_from_records
 from pegbot.timeunits import NS_PER_S
 
 MARKOUTS_S = (1, 10, 60)
@@ -349,13 +349,16 @@ def depth_near_fair(
     return out
 
 
-def scorecard(run: BacktestRun) -> dict[str, Any]:
-    """The run's peg scorecard (:mod:`pegbot.scorecard`) from the venue's records."""
+def scorecard(run: BacktestRun, t: dict[str, pd.DataFrame]) -> dict[str, Any]:
+    """The run's peg scorecard (:mod:`pegbot.scorecard`) from the venue's order records."""
     steps = _fair_steps(run)
     fair = list(zip(steps[0].tolist(), steps[1], strict=True)) if steps is not None else []
-    rec = run.venue.records
+    o = t["orders"]
+    orders = zip(*(o[c].tolist() for c in ORDER_COLUMNS), strict=True)
+    f = t["fills"]
+    fills = zip(*(f[c].tolist() for c in FILL_COLUMNS), strict=True)
     bbo = (run.bbo[0].tolist(), run.bbo[1].tolist(), run.bbo[2].tolist())
-    events = events_from_records(rec.orders, rec.fills, bbo, fair, run.initial.base_units)
+    events = events_from_records(orders, fills, bbo, fair, run.initial.base_units)
     return score(run.market, events, run.start_ns, run.end_ns).figures()
 
 
@@ -442,7 +445,7 @@ def summarize(run: BacktestRun, t: dict[str, pd.DataFrame]) -> dict[str, Any]:
         "mid_near_fair": near,
         "mid_near_fair_note": near_note,
         "our_depth_near_fair": depth,
-        "scorecard": scorecard(run),
+        "scorecard": scorecard(run, t),
         "signals": run.signals,
         "risk_transitions": len(run.risk_transitions),
         "far_levels_skipped": run.far_levels,

@@ -8,7 +8,8 @@ an evaluation. It takes plain tuples and arrays (the shapes of
 from the backtest.
 
 * Our resting orders: an order rests from its ``accepted`` record with its size; each fill
-  takes its quantity off; a ``canceled`` record takes it out.
+  takes its quantity off, an ``amended`` record what the amend gave back; a ``canceled`` or
+  ``expired`` record takes it out.
 * The market: the replayed book is everyone but us (``*_ex``); with us, the public best bid is
   the better of the market's and ours (likewise the ask), as if our orders were in the book.
 * Inventory: the starting base units plus our fills; order actions: accepted orders (placed)
@@ -26,7 +27,12 @@ from pegbot.market import Side
 
 from .events import Book, Event, Fair, Fill, Inventory, OrderAction, OrderKind, Quotes
 
-__all__ = ["NO_ASK", "NO_BID", "events_from_records"]
+__all__ = ["FILL_COLUMNS", "NO_ASK", "NO_BID", "ORDER_COLUMNS", "events_from_records"]
+
+#: The fields of an order record, in the order :func:`events_from_records` reads them.
+ORDER_COLUMNS = ("event", "ts_ns", "client_id", "side", "price_ticks", "qty_units")
+#: The fields of a fill record it reads.
+FILL_COLUMNS = ("ts_ns", "client_id", "side", "price_ticks", "qty_units", "maker")
 
 #: The sentinels of an empty side in a backtest's best-price timeline.
 NO_BID = -(1 << 61)
@@ -43,9 +49,9 @@ def events_from_records(
     """The scorecard events of a backtest (see the module docstring).
 
     Args:
-        orders: ``(event, ts_ns, client_id, side, price_ticks, qty_units)`` rows; ``event``
-            is ``accepted`` or ``canceled`` here (others are skipped).
-        fills: ``(ts_ns, client_id, side, price_ticks, qty_units, maker, ...)`` rows.
+        orders: :data:`ORDER_COLUMNS` rows; ``event`` ``accepted``, ``amended`` (the quantity
+            given back), ``canceled`` or ``expired`` here (others are skipped).
+        fills: :data:`FILL_COLUMNS` rows (more fields after them are ignored).
         bbo: ``(ts_ns, best_bid, best_ask)`` columns of the replayed market (sentinels
             :data:`NO_BID` / :data:`NO_ASK` for an empty side).
         fair: ``(from ts_ns, fair in ticks)`` steps; empty when there is no fair value.
@@ -57,8 +63,10 @@ def events_from_records(
     for ev, ts, cid, side, price, units in (tuple(r[:6]) for r in orders):
         if ev == "accepted":
             raw.append((int(ts), 1, len(raw), "acc", (str(cid), int(side), int(price), int(units))))
-        elif ev == "canceled":
-            raw.append((int(ts), 1, len(raw), "can", str(cid)))
+        elif ev in ("canceled", "expired"):
+            raw.append((int(ts), 1, len(raw), "can" if ev == "canceled" else "exp", str(cid)))
+        elif ev == "amended":
+            raw.append((int(ts), 1, len(raw), "amd", (str(cid), int(units))))
     for f in fills:
         ts, cid, side, price, units, maker = f[:6]
         raw.append(
@@ -93,10 +101,20 @@ def events_from_records(
             cid, side, price, units = data
             resting[cid] = (side, price, units)
             out.append(OrderAction(ts, OrderKind.PLACED, Side(side)))
-        elif kind == "can":
+        elif kind in ("can", "exp"):
             gone = resting.pop(data, None)
-            if gone is not None:
+            if gone is not None and kind == "can":
                 out.append(OrderAction(ts, OrderKind.CANCELLED, Side(gone[0])))
+        elif kind == "amd":
+            cid, back = data
+            known = resting.get(cid)
+            if known is not None:
+                out.append(OrderAction(ts, OrderKind.AMENDED, Side(known[0])))
+                left = known[2] - back
+                if left > 0:
+                    resting[cid] = (known[0], known[1], left)
+                else:
+                    del resting[cid]
         else:
             cid, side, price, units, maker = data
             out.append(Fill(ts, Side(side), price, units, maker))

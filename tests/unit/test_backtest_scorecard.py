@@ -20,10 +20,13 @@ from pegbot.backtest.scenario import build_backtest, load_scenario
 REPO = Path(__file__).resolve().parents[2]
 
 
-def test_the_house_scenario_summary_has_a_scorecard_that_agrees(tmp_path: Path) -> None:
+@pytest.mark.parametrize("changes", [[], ["reconciler.amend=true", "reconciler.replace=true"]])
+def test_the_house_scenario_summary_has_a_scorecard_that_agrees(
+    tmp_path: Path, changes: list[str]
+) -> None:
     tape = walk_tape(tmp_path / "walk.parquet", steps=1200)
     sc, where = load_scenario(
-        REPO / "backtests" / "peg_ladder_kgst.toml", ["strategy.params.size_lots=2000"]
+        REPO / "backtests" / "peg_ladder_kgst.toml", ["strategy.params.size_lots=2000", *changes]
     )
     run = build_backtest(sc, where, tape=tape).run()
     t = results.tables(run)
@@ -39,8 +42,11 @@ def test_the_house_scenario_summary_has_a_scorecard_that_agrees(tmp_path: Path) 
         assert card["mid_ex_ours_within"][band] == pytest.approx(
             summary["mid_near_fair"][band], abs=1e-9
         )
-    assert card["fills"] == len(run.venue.records.fills)
-    placed = sum(1 for o in run.venue.records.orders if o[0] == "accepted")
+    orders = t["orders"]["event"].tolist()
+    assert card["fills"] == len(t["fills"])
+    placed = orders.count("accepted")
     assert card["orders_per_fill"]["placed_per_fill"] == pytest.approx(placed / card["fills"])
+    if changes:  # amends and cancel-replaces happened, and the figures still agree above
+        assert "amended" in orders and orders.count("replace_sent") > 0
     html = backtest_html(t, summary, "t")
     assert 'id="scorecard"' in html and "two_sided_uptime" in html
