@@ -26,6 +26,7 @@ _ROOMS = (
     "pegbot.desk.cli",
     "pegbot.sim.cli",
     "pegbot.backtest.cli",
+    "pegbot.evaluate.cli",
 )
 
 
