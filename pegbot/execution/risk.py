@@ -40,9 +40,9 @@ quotes flap. ``halt`` latches: only :meth:`Risk.resume` leaves it, to ``freeze``
 Whatever the level, what goes out is clamped: no quote outside the peg band, none that would
 take, no set of bids that could, if all filled, push holdings above ``max_base_lots`` or cost
 more quote than is held, no set of asks that could push them below ``min_base_lots``.
-``defend`` also widens every quote by ``defend_widen_bps`` and scales its size by
-``defend_size_factor``; ``freeze`` and ``halt`` pull every quote (``halt`` also tells the shell
-to cancel everything on the venue and confirm it).
+``defend`` also widens every quote by ``defend_widen_bps`` (up to the band's edge) and scales
+its size by ``defend_size_factor``; ``freeze`` and ``halt`` pull every quote (``halt`` also
+tells the shell to cancel everything on the venue and confirm it).
 
 Each change of level is recorded as a :class:`Transition` with the reasons active at that
 moment, in :attr:`Risk.transitions` for the journal and metrics.
@@ -603,12 +603,15 @@ class Risk:
             room = bid_room if side is Side.BUY else ask_room
             quotes = desired.bids if side is Side.BUY else desired.asks  # best first
             for q in quotes:
-                price = q.price_ticks - side * widen
-                lots = q.lots
-                if level is RiskLevel.DEFEND:
-                    lots = math.floor(lots * self._size_factor)
+                price = q.price_ticks
                 if not lo <= price <= hi or price <= 0:
                     continue
+                lots = q.lots
+                if level is RiskLevel.DEFEND:
+                    # Wider, but never out of the band: in a depeg the bids that lean
+                    # against it already sit far from fair, right behind the market's touch.
+                    price = max(lo, price - widen) if side is Side.BUY else min(hi, price + widen)
+                    lots = math.floor(lots * self._size_factor)
                 if side is Side.BUY and ba is not None and price >= ba:
                     continue
                 if side is Side.SELL and bb is not None and price <= bb:

@@ -418,3 +418,23 @@ def test_after_a_confirmed_jump_a_lagging_market_only_defends_for_the_grace() ->
     state_late = _state(now=late, book=moved, fair=fair_late)
     _, after = _risk(deviation_grace_s=300).apply(state_late, _desired())
     assert after.level is FREEZE
+
+
+def test_defend_widens_up_to_the_band_edge_and_keeps_the_bids_that_lean_on_a_depeg() -> None:
+    # Sellers hold the market ~80 bps under fair (1143.5): its best ask 1135, the band's
+    # floor 1133. The strategy's bids sit right behind that ask; widening them by defend's
+    # 2 ticks would leave the band, so they rest at the band's floor instead of vanishing.
+    lo, _ = band_ticks(FAIR, Fraction(100))
+    assert lo == 1133
+    depeg = _book(1125, 1135)
+    desired = DesiredQuotes(
+        (
+            Quote(Side.BUY, 1134, 1000, "b0"),
+            Quote(Side.BUY, 1133, 1000, "b1"),
+            Quote(Side.SELL, 1145, 1000, "a0"),
+        )
+    )
+    out, rs = _risk().apply(_state(book=depeg), desired)
+    assert rs.level is DEFEND and "peg_deviation" in rs.reasons
+    assert [(q.price_ticks, q.lots) for q in out.bids] == [(lo, 500), (lo, 500)]
+    assert all(q.price_ticks > 1145 for q in out.asks)
