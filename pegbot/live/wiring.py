@@ -149,6 +149,7 @@ def build_fair(
             metrics=metrics,
             backoff_base_s=min(5.0, interval),
             on_observation=on_observation,
+            jump_recheck_s=settings.peg.fair.jump_recheck_s,
         )
         for src, interval in pollers
     ]

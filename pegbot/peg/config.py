@@ -76,12 +76,18 @@ class SignalSettings(_Model):
 
 
 class FairSettings(_Model):
-    """See :class:`pegbot.peg.fair.FairConfig`; ``max_age_s`` applies to a ``--fair-file``."""
+    """See :class:`pegbot.peg.fair.FairConfig`; ``max_age_s`` applies to a ``--fair-file``.
+
+    ``jump_recheck_s``: while a jump waits for confirmation, every source is read again this
+    soon instead of at its interval, so the confirming reading (and the quotes at the new
+    fair) come seconds after the step rather than a whole poll interval later.
+    """
 
     min_sources: int = Field(default=1, ge=1)
     max_disagreement_bps: Decimal = Field(default=Decimal(50), ge=0)
     jump_bps: Decimal = Field(default=Decimal(200), gt=0)
     jump_confirm_s: float = Field(default=300.0, gt=0)
+    jump_recheck_s: float = Field(default=2.0, gt=0)
     max_age_s: float | None = Field(default=None, gt=0)
 
     def build(self) -> FairConfig:

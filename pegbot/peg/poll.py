@@ -4,7 +4,9 @@ A :class:`RatePoller` owns one source. Each successful fetch goes into the
 :class:`~pegbot.peg.fair.FairEstimator`; each failure is recorded there (the last good rate
 stays and ages until the estimator calls it stale) and counted by reason in metrics. After
 ``n`` consecutive failures the next attempt waits ``base × 2^(n-1)`` seconds, capped, so a
-dead NBKR server is not hammered; the first success resets it.
+dead NBKR server is not hammered; the first success resets it. While the estimator holds a
+jump waiting for confirmation, the next reading comes after ``jump_recheck_s`` rather than
+the interval: the confirming reading is what lets the bot quote at the new fair.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ class RatePoller:
         backoff_max_s: float = 600.0,
         metrics: Metrics | None = None,
         on_observation: Callable[[RateObservation], None] | None = None,
+        jump_recheck_s: float | None = None,
     ) -> None:
         """Configure polling; ``clock`` returns ns UTC (injected for tests and replays).
 
@@ -52,12 +55,19 @@ class RatePoller:
         self.backoff_max_s = backoff_max_s
         self.metrics = metrics
         self.on_observation = on_observation
+        self.jump_recheck_s = jump_recheck_s
         self.failures = 0
         self.last_error: RateSourceError | None = None
 
     def next_delay_s(self) -> float:
-        """Seconds until the next fetch: the interval, or the backoff after failures."""
+        """Seconds until the next fetch: the interval, or the backoff after failures.
+
+        While a jump waits for its confirmation, ``jump_recheck_s`` if that is sooner.
+        """
         if self.failures == 0:
+            jump = self.estimator.jump
+            if self.jump_recheck_s is not None and jump is not None and jump.pending:
+                return min(self.interval_s, self.jump_recheck_s)
             return self.interval_s
         backoff = self.backoff_base_s * 2 ** (self.failures - 1)
         return float(min(self.backoff_max_s, backoff, self.interval_s * 2**10))
@@ -83,6 +93,9 @@ class RatePoller:
             )
             return None
         self.estimator.observe(obs)
+        # Evaluated at once, so a step this reading made is known as a jump before the next
+        # delay is chosen (the bot's loops evaluate too, but only once they wake).
+        self.estimator.evaluate(self.clock())
         self.failures = 0
         self.last_error = None
         if self.metrics is not None:

@@ -194,3 +194,29 @@ async def test_run_loop_polls_until_stopped(server: Server) -> None:
     fv = est.evaluate(time.time_ns())
     assert fv.state is FairState.OK and fv.usd_kgs == Fraction("87.475")
     assert fv.disagreement_bps == pytest.approx(0.05 / 87.475 * 1e4)
+
+
+async def test_a_pending_jump_is_read_again_soon_and_confirmed_by_that_reading(
+    server: Server,
+) -> None:
+    # NBKR steps 87.45 -> 95.00. The next reading is due in 300 s, but a jump waits for
+    # confirmation: the poller asks again after jump_recheck_s, and that reading confirms it.
+    est = FairEstimator(KGST, [SourceSpec("nbkr")])
+    clock = Clock(int(dt.datetime(2026, 7, 3, 12, tzinfo=dt.UTC).timestamp()) * NS)
+    async with aiohttp.ClientSession() as session:
+        src = NbkrSource(session, url=server.base + "/XML/daily.xml")
+        poller = RatePoller(src, est, interval_s=300, clock=clock, jump_recheck_s=2)
+        await poller.poll_once()
+        assert est.evaluate(clock.now).state is FairState.OK and poller.next_delay_s() == 300
+        server.body = server.body.replace(b"87,4500", b"95,0000")
+        clock.now += 300 * NS
+        await poller.poll_once()
+        assert poller.next_delay_s() == 2
+        assert est.evaluate(clock.now).state is FairState.JUMP
+        clock.now += 2 * NS
+        await poller.poll_once()
+        fv = est.evaluate(clock.now)
+    assert fv.state is FairState.OK and fv.usd_kgs == Fraction(95)
+    jump = est.jump
+    assert jump is not None and jump.how == "next_reading"
+    assert poller.next_delay_s() == 300
