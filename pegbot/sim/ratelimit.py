@@ -132,6 +132,9 @@ class RateLimiter:
     _bans: dict[str, int] = field(default_factory=dict)
     _orders_10s: dict[str, _Window] = field(default_factory=dict)
     _orders_day: dict[str, _Window] = field(default_factory=dict)
+    #: Requests received per IP while it was banned (kept across :meth:`reset`: an audit
+    #: figure, so a test can assert a client sent nothing during its ban).
+    requests_while_banned: dict[str, int] = field(default_factory=dict)
 
     def used_weight(self, ip: str, now_ns: int) -> int:
         """Weight used by ``ip`` in the current minute."""
@@ -146,6 +149,7 @@ class RateLimiter:
             return 0
         banned_until = self._bans.get(ip, 0)
         if now_ns < banned_until:
+            self.requests_while_banned[ip] = self.requests_while_banned.get(ip, 0) + 1
             raise _banned(banned_until, now_ns)
         win = _roll(self._ips, ip, now_ns, NS_PER_MIN)
         if win.used + weight > self.config.weight_per_minute:
@@ -165,6 +169,34 @@ class RateLimiter:
             )
         win.used += weight
         return win.used
+
+    def ban(self, ip: str, seconds: int, now_ns: int) -> int:
+        """Ban ``ip`` for ``seconds`` as a 429 storm would (fault injection); returns the end."""
+        until = now_ns + seconds * NS_PER_S
+        self._bans[ip] = max(self._bans.get(ip, 0), until)
+        return self._bans[ip]
+
+    def spend(self, ip: str, leave: int, now_ns: int, rejected: int = 0) -> int:
+        """Another client on ``ip`` spent the minute's weight but ``leave`` (fault injection).
+
+        It also got ``rejected`` 429s this minute and kept going: at ``ban_after_429s`` the
+        IP's next over-limit request earns the ban.
+
+        Returns:
+            The minute's weight used.
+        """
+        win = _roll(self._ips, ip, now_ns, NS_PER_MIN)
+        win.used = max(win.used, self.config.weight_per_minute - leave)
+        win.rejected = max(win.rejected, rejected)
+        return win.used
+
+    def state(self, now_ns: int) -> dict[str, Any]:
+        """Bans in force (IP → end in ms), 429s this minute and requests received while banned."""
+        return {
+            "bans": {ip: until // NS_PER_MS for ip, until in self._bans.items() if until > now_ns},
+            "rejected_429": {ip: w.rejected for ip, w in self._ips.items() if w.rejected},
+            "requests_while_banned": dict(self.requests_while_banned),
+        }
 
     def refund(self, ip: str, weight: int, now_ns: int) -> int:
         """Give back ``weight`` charged in the current minute; returns the minute's total."""
