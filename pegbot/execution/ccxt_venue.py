@@ -45,6 +45,7 @@ from pegbot.execution.quirks import VenueQuirks, deep_copy, point_client_at, qui
 from pegbot.execution.rate_guard import RateGuard
 from pegbot.execution.venue import (
     Balance,
+    Balances,
     Fill,
     OrderState,
     OrderUpdate,
@@ -194,7 +195,12 @@ class CcxtVenue(UserStreamMixin):
         self.symbol = symbol
         self.quirks = quirks or quirks_for(str(client.id))
         self.name = name or str(client.id)
-        self.guard = RateGuard(self.quirks, clock, sleep, budget, self.name)
+        # The budget exists from the first request on (a ban can be the first reply); the
+        # exchange's declared limits replace the defaults at start.
+        self._own_budget = budget is None
+        self.guard = RateGuard(
+            self.quirks, clock, sleep, budget or RateBudget.binance_spot(now_ns=clock()), self.name
+        )
         self.clock = clock
         self._sleep = sleep
         self.own_prefix = own_prefix
@@ -268,19 +274,19 @@ class CcxtVenue(UserStreamMixin):
         info = self.client.last_json_response
         if self.symbol not in self.client.markets:
             raise errors.BadSymbolError(f"{self.name} does not list {self.symbol}")
+        limits = info.get("rateLimits") if isinstance(info, dict) else None
+        if self._own_budget and limits and self.guard.budget is not None:
+            self.guard.budget.adopt(RateBudget.from_exchange_info(limits, now_ns=self.clock()))
         market = Market.from_ccxt(self.client.markets[self.symbol])
-        market = await self._load_fees(market)
+        # Fees and the user stream's subscription are independent round trips: at once.
+        fees = asyncio.ensure_future(self._load_fees(market))
+        try:
+            if user_stream:
+                await self._subscribe()
+        finally:
+            market = await fees
         self._market = market
-        if self.guard.budget is None:
-            limits = info.get("rateLimits") if isinstance(info, dict) else None
-            now = self.clock()
-            self.guard.budget = (
-                RateBudget.from_exchange_info(limits, now_ns=now)
-                if limits
-                else RateBudget.binance_spot(now_ns=now)
-            )
         if user_stream:
-            await self._subscribe()
             self._tasks = [
                 asyncio.create_task(self._stream("orders"), name=f"{self.name}-orders"),
                 asyncio.create_task(self._stream("trades"), name=f"{self.name}-trades"),
@@ -442,6 +448,15 @@ class CcxtVenue(UserStreamMixin):
             update = self._order_update(raw, fallback_client_id=client_id)
             self._remember_order(update)
             return update
+
+    async def lookup(self, client_id: str) -> OrderUpdate | None:
+        """The venue's current view of one of our orders (None: the venue does not know it).
+
+        Raises:
+            OutcomeUnknownError: Every try to ask failed.
+        """
+        self.market  # noqa: B018 - started?
+        return await self._lookup(client_id, errors.TemporaryError("lookup"))
 
     async def _lookup(self, client_id: str, cause: BaseException) -> OrderUpdate | None:
         """The order with ``client_id`` as the venue knows it; None if it never arrived.
@@ -656,10 +671,15 @@ class CcxtVenue(UserStreamMixin):
             if raw.get("clientOrderId"):
                 self._name_order(order_id, str(raw["clientOrderId"]))
 
-    async def balances(self) -> dict[str, Balance]:
-        """Balances of the account, by asset (exact strings where the venue gives them)."""
+    async def balances(self) -> Balances:
+        """Balances of the account, by asset (exact strings where the venue gives them).
+
+        As of the venue's time of the account's newest change (Binance ``updateTime``, ccxt's
+        ``timestamp``): a fill at or before it is in them. None where the venue gives no time.
+        """
         raw = await self._call("balances", self.client.fetch_balance)
-        out: dict[str, Balance] = {}
+        stamp = raw.get("timestamp") if isinstance(raw, dict) else None
+        out = Balances(as_of_ns=int(stamp) * NS_PER_MS if stamp else None)
         spec = self.quirks.exact_balance
         info = raw.get("info") if isinstance(raw, dict) else None
         if spec and isinstance(info, dict) and isinstance(info.get(spec[0]), list):

@@ -91,3 +91,47 @@ async def test_a_block_past_the_deadline_is_refused_at_once_one_that_fits_is_wai
     assert sum(slept) == pytest.approx(30.0)
     # No block: the deadline changes nothing.
     await guard.wait("open_orders", fail_fast=False, deadline_ns=now[0])
+
+
+async def test_a_block_holds_before_the_budget_exists_and_carries_over() -> None:
+    # A ban can be the reply to a process's very first request, before any budget is built.
+    now = [7 * 60 * S]
+    slept: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        now[0] += int(seconds * S)
+
+    guard = RateGuard(BINANCE, lambda: now[0], sleep, None, "binance")
+    msg = 'binance 418 {"code":-1003,"msg":"Way too much request weight used; IP banned"}'
+    guard.on_rate_limited({"Retry-After": "120"}, msg)
+    with pytest.raises(errors.RateLimitedError):
+        await guard.wait("lookup", fail_fast=True)
+    with pytest.raises(errors.DeadlineError):  # a shutdown's cancel-all: refused, not sent
+        await guard.wait("cancel_all", fail_fast=False, deadline_ns=now[0] + 20 * S)
+    assert slept == []
+    budget = RateBudget.binance_spot(now_ns=now[0])
+    heard: list[int] = []
+    budget.on_block = heard.append
+    guard.budget = budget
+    assert budget.blocked_until_ns == guard.blocked_until_ns == 7 * 60 * S + 120 * S
+    assert heard == [budget.blocked_until_ns]
+    await guard.wait("balances", fail_fast=False)
+    assert sum(slept) == pytest.approx(120)
+
+
+def test_budget_block_tells_its_listener_only_when_extended() -> None:
+    budget = RateBudget.binance_spot(now_ns=0)
+    heard: list[int] = []
+    budget.on_block = heard.append
+    assert budget.block(10 * S)
+    assert not budget.block(5 * S)  # inside the block already
+    budget.on_rate_limited(2 * S, 30 * S)
+    assert heard == [10 * S, 32 * S] and budget.blocked_until_ns == 32 * S
+    # The exchange's declared limits replace the defaults; the block and listener stay.
+    other = RateBudget.from_exchange_info(
+        [{"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "limit": 1200}], now_ns=0
+    )
+    budget.adopt(other)
+    assert budget.blocked_until_ns == 32 * S and budget.on_block is not None
+    assert [b.limit.limit for b in budget.buckets] == [960]
