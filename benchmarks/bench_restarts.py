@@ -74,6 +74,9 @@ SEED = 20261122
 SCENARIOS = ("plain", "startup", "storm", "ws_drop", "stall")
 WEIGHTS = (4, 3, 1, 1, 1)
 BAN_S = 10
+#: A request arriving this soon after its IP's ban began may have been sent before the 418
+#: that announced the ban reached the client.
+IN_FLIGHT_S = 0.25
 QUOTE_TIMEOUT_S = 40.0
 _AMOUNT = 10**18
 _SEED_BID, _SEED_ASK = 1139, 1148  # ticks of the counterparty's resting orders
@@ -90,6 +93,7 @@ class Restart:
     killed_after_s: float | None = None
     exit_code: int | None = None
     banned_requests: int = 0
+    banned_requests_late: int = 0
     note: str = ""
 
 
@@ -185,11 +189,16 @@ class Campaign:
             if (p := parse_client_id(o.client_order_id)) and p.run == run
         )
 
-    def banned_requests(self) -> int:
-        """Requests the bot's IP sent while banned, so far."""
-        return int(
-            self.ex.limiter.state(self.ex.now_ns())["requests_while_banned"].get("127.0.0.1", 0)
-        )
+    def banned_requests(self) -> tuple[int, int]:
+        """Requests the bot's IP sent while banned so far: all, and the late ones.
+
+        Late: arrived more than :data:`IN_FLIGHT_S` into the ban (an earlier one may have
+        left before the 418 that announced the ban reached the client).
+        """
+        limiter = self.ex.limiter
+        total = limiter.requests_while_banned.get("127.0.0.1", 0)
+        ages = limiter.banned_request_ages.get("127.0.0.1", [])
+        return total, sum(1 for a in ages if a > IN_FLIGHT_S * 1e9)
 
     def banned(self) -> bool:
         """The bot's IP is banned now."""
@@ -390,7 +399,7 @@ class Campaign:
         rng = self.rng
         self.keep_book()
         before = self.runs()
-        banned0 = self.banned_requests()
+        banned0, late0 = self.banned_requests()
         t0 = await self.spawn()
         try:
             if scenario == "startup":
@@ -415,7 +424,8 @@ class Campaign:
                 row.killed_after_s = (time.time_ns() - t0) / 1e9
             await self.kill()
             self.ex.faults.update({"rest_fail_rate": 0.0})
-            row.banned_requests = self.banned_requests() - banned0
+            banned, late = self.banned_requests()
+            row.banned_requests, row.banned_requests_late = banned - banned0, late - late0
             await asyncio.sleep(rng.uniform(0.0, 1.0))  # dead for a while; orphans may fill
         return row
 
@@ -436,9 +446,10 @@ class Campaign:
             await self._storm(row, runs)
 
     async def _storm(self, row: Restart, runs: set[str]) -> None:
-        # At the end of a minute, so the weight window is a fresh one when the ban ends.
+        # Late in a minute, so the ban ends in a fresh weight window (inside the spent one,
+        # the first request after the ban would earn the next ban at once).
         into = time.time() % 60.0
-        start = self.rng.uniform(50.0, 53.0)
+        start = self.rng.uniform(52.0, 56.0)
         await asyncio.sleep((start - into) % 60.0)
         limiter = self.ex.limiter
         limiter.spend("127.0.0.1", 0, self.ex.now_ns(), limiter.config.ban_after_429s)
@@ -546,7 +557,7 @@ async def run_campaign(
                 f"restart {i + 1}/{restarts} {scenario:8s} to_quote "
                 f"{row.to_quote_s if row.to_quote_s is None else round(row.to_quote_s, 2)} s"
                 f" killed after {row.killed_after_s:.2f} s banned_requests "
-                f"{row.banned_requests} {row.note}"
+                f"{row.banned_requests} ({row.banned_requests_late} late) {row.note}"
             )
         while campaign.banned():
             await asyncio.sleep(0.2)
@@ -590,6 +601,7 @@ async def run_campaign(
         "to_quote_max_s": max(healthy) if healthy else None,
         "no_quote": [asdict(r) for r in rows if r.scenario != "startup" and r.to_quote_s is None],
         "requests_while_banned": sum(r.banned_requests for r in rows),
+        "requests_while_banned_late": sum(r.banned_requests_late for r in rows),
         "bans": sum(1 for r in rows if r.scenario == "storm" and "ban" in r.note),
         "final_exit_code": rc,
         "open_after": len(open_after),

@@ -137,6 +137,8 @@ class Bot:
         self.auto: AutoExecutor | None = None  # ``[peg.auto_execute]`` (off by default)
         self.desk: DeskLoop | None = None  # operator decisions, rebalancing, issuer, chain
         self._capacity_ns: dict[str, int] = {}
+        self._run_t0 = time.monotonic()
+        self._quoting: set[str] = set()  # venues that quoted since the start
         self._fair: FairValue | None = None
         self._fair_ns = -1
         self._http_session: Any = None  # aiohttp session of HTTP rate sources, if any
@@ -243,6 +245,10 @@ class Bot:
                 quoting = all(rs is not None and rs.quoting for rs in states)
                 m.set_state("quoting" if quoting else "paused")
         runner = self._by_name[venue]
+        if risk.quoting and venue not in self._quoting:
+            self._quoting.add(venue)
+            took = time.monotonic() - self._run_t0
+            log.info("quoting", "%s quoting %.2f s after start", venue, took, venue=venue)
         if fair is not None and fair.price is not None:
             self._update_pnl(runner, fair.price)
         if self.desk is not None and now_ns - self._capacity_ns.get(venue, 0) >= NS_PER_S:
@@ -415,6 +421,7 @@ class Bot:
         m.set_build_info(self.settings.mode)
         m.init_bot([r.name for r in self.runners], sorted({r.symbol for r in self.runners}))
         m.set_state("starting")
+        self._run_t0 = time.monotonic()
         left: dict[str, int] = {}
         stop = self.stop_event
         try:
@@ -507,6 +514,18 @@ class Bot:
                 tg.create_task(self.desk.run(stop))
             tg.create_task(self.control_loop())
             tg.create_task(self._when_up(ups, on_started, tg))
+            tg.create_task(self._wake_while_starting(stop))
+
+    async def _wake_while_starting(self, stop: asyncio.Event) -> None:
+        # While a venue is starting, decide every 50 ms: its first quote goes out as soon as
+        # the last input arrives (the fair value wakes no decision; the timer may be seconds).
+        while not stop.is_set():
+            waiting = [r for r in self.runners if r.risk_state is None or r.risk_state.starting]
+            if not waiting:
+                return
+            for r in waiting:
+                r.book_changed.set()
+            await asyncio.sleep(0.05)
 
     async def _bring_up(self, r: VenueRunner, tg: asyncio.TaskGroup, stop: asyncio.Event) -> None:
         # The venue's recovery, then its loops: no decision before orphans are gone.
@@ -525,9 +544,11 @@ class Bot:
         self.started.set()
         log.info(
             "started",
-            "every venue recovered: %d orphans cancelled, %d fills recovered",
+            "every venue recovered in %.2f s: %d orphans cancelled, %d fills recovered",
+            time.monotonic() - self._run_t0,
             sum(r.status.orphans_cancelled for r in self.runners),
             sum(r.status.fills_recovered for r in self.runners),
+            elapsed_s=round(time.monotonic() - self._run_t0, 3),
         )
         if on_started is not None:
             tg.create_task(on_started(self))

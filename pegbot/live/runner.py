@@ -40,7 +40,6 @@ from pegbot.config import VenueSettings
 from pegbot.execution.budget import RateBudget
 from pegbot.execution.decision import DecisionStep
 from pegbot.execution.errors import (
-    DeadlineError,
     InsufficientFundsError,
     OrderNotFoundError,
     RateLimitedError,
@@ -55,10 +54,10 @@ from pegbot.execution.venue import Balance, Fill, OrderUpdate, Venue
 from pegbot.feeds.binance import BinanceFeed
 from pegbot.feeds.ccxt_feed import CcxtFeed, make_pro_client
 from pegbot.feeds.model import BookLost, BookUpdate, FeedConfig, MarketFeed, Trade
-from pegbot.live import recovery
+from pegbot.live import recovery, shutdown
 from pegbot.live.context import RunnerContext
 from pegbot.live.holdings import VenueHoldings
-from pegbot.logging import describe, event_log
+from pegbot.logging import event_log
 from pegbot.market import Market, Rounding, Side
 from pegbot.peg.fair import FairValue
 from pegbot.peg.signals import ArbSignaler
@@ -81,16 +80,6 @@ log = event_log("pegbot.bot")
 _WAITS = frozenset({"exposure", "cancel_pending"})
 # The displays and the arbitrage signaler are for humans: five times a second is plenty.
 _OBSERVE_EVERY_NS = NS_PER_S // 5
-
-
-@dataclass(frozen=True, slots=True)
-class _ShutdownNote:
-    # A journal risk-transition record of a shutdown that left orders possibly open.
-    at_ns: int
-    from_level: str | None
-    reasons: tuple[str, ...]
-    details: tuple[str, ...]
-    to_level: str = "halt"
 
 
 @dataclass
@@ -726,70 +715,20 @@ class VenueRunner:
     # -- shutdown ------------------------------------------------------------------------------
 
     async def shutdown(self, timeout_s: float) -> list[str]:
-        """Cancel everything and confirm it, within ``timeout_s``; returns what may be left.
+        """Cancel everything and confirm it within ``timeout_s``; returns what may be left.
 
-        One venue cancel-all (a single ``DELETE openOrders`` per symbol where it touches only
-        our orders) is retried until it is confirmed or the deadline comes. A rate-limit
-        block is waited out only while it ends before the deadline. When the deadline wins,
-        the client ids still believed open are logged at ERROR (``shutdown_incomplete``),
-        counted in ``pegbot_order_rejects_total{reason="deadline"}`` and journaled as a risk
-        transition with reason ``shutdown_incomplete`` (the ids in its details).
-
-        Returns:
-            Client ids of our orders that may still be open: [] when confirmed none is (see
-            :attr:`shutdown_confirmed`; unconfirmed with no order known also gives []).
+        See :func:`pegbot.live.shutdown.cancel_everything`; :attr:`shutdown_confirmed` says
+        whether the venue confirmed nothing of ours is left. Fills made while the orders were
+        being cancelled (the user stream is no longer read) are then fetched and journaled,
+        within what is left of ``timeout_s``.
         """
-        self.shutdown_confirmed = False
         loop = asyncio.get_running_loop()
-        # A little of the time is kept back to log and journal what is left.
-        end = loop.time() + timeout_s - min(0.5, timeout_s * 0.1)
-        await self.drain(min(2.0, timeout_s / 4))
-        last: BaseException | None = None
-        attempt = 0
-        while (remaining := end - loop.time()) > 0:
+        end = loop.time() + timeout_s
+        since = self.ctx.clock() - 60 * NS_PER_S
+        left, self.shutdown_confirmed = await shutdown.cancel_everything(self, timeout_s)
+        if self.shutdown_confirmed and self.recovered and (rest := end - loop.time()) > 0.2:
             try:
-                gone = await asyncio.wait_for(self.venue.cancel_all(timeout_s=remaining), remaining)
+                await asyncio.wait_for(self.recover_fills(since), rest - 0.1)
             except (VenueError, TimeoutError) as exc:
-                last = exc
-                self.log.error("cancel_all_failed", "shutdown cancel-all failed: %s", describe(exc))
-                if isinstance(exc, DeadlineError | TimeoutError):
-                    break  # the venue already used up the time it was given
-                attempt += 1
-                await asyncio.sleep(max(0.0, min(0.2 * attempt, end - loop.time())))
-                continue
-            journal = self.ctx.journal
-            if journal is not None and gone:
-                journal.record_orders(self.name, self.symbol, gone, self.ctx.clock())
-            self.orders.finish_all()
-            self.shutdown_confirmed = True
-            return []
-        left = self.orders.client_ids()
-        if not self.recovered and self.ctx.journal is not None:
-            # Stopped before the start-up recovery: earlier runs' orders may still rest too.
-            known = self.ctx.journal.latest_orders(self.name, self.symbol, open_only=True)
-            left = sorted({*left, *known})
-        self._report_left(left, last, timeout_s)
+                self.log.warning("final_fills_failed", "final fills fetch failed: %s", exc)
         return left
-
-    def _report_left(self, left: list[str], cause: BaseException | None, timeout_s: float) -> None:
-        ctx = self.ctx
-        self.log.error(
-            "shutdown_incomplete",
-            "shutdown deadline hit: %d order(s) of ours may still be open on %s: %s",
-            len(left),
-            self.name,
-            ", ".join(left) or "(none known)",
-            open_order_ids=left,
-            timeout_s=timeout_s,
-            cause=describe(cause) if cause else None,
-        )
-        ctx.metrics.order_rejected(self.name, self.symbol, DeadlineError.reason)
-        if ctx.journal is not None:
-            level = self.risk.level.label if self.risk is not None else None
-            note = _ShutdownNote(ctx.clock(), level, ("shutdown_incomplete",), tuple(left))
-            try:
-                ctx.journal.record_risk_transition(self.name, self.symbol, note)
-            except Exception as exc:  # the journal may be what failed; the log line stands
-                self.log.error(
-                    "journal_failed", "could not journal the shutdown report: %s", describe(exc)
-                )

@@ -135,6 +135,10 @@ class RateLimiter:
     #: Requests received per IP while it was banned (kept across :meth:`reset`: an audit
     #: figure, so a test can assert a client sent nothing during its ban).
     requests_while_banned: dict[str, int] = field(default_factory=dict)
+    #: How long each IP's ban had lasted when each of those requests arrived (ns, newest
+    #: 1000): one sent before the client could have read its 418 arrives within a round trip.
+    banned_request_ages: dict[str, list[int]] = field(default_factory=dict)
+    _ban_started: dict[str, int] = field(default_factory=dict)
 
     def used_weight(self, ip: str, now_ns: int) -> int:
         """Weight used by ``ip`` in the current minute."""
@@ -150,6 +154,9 @@ class RateLimiter:
         banned_until = self._bans.get(ip, 0)
         if now_ns < banned_until:
             self.requests_while_banned[ip] = self.requests_while_banned.get(ip, 0) + 1
+            ages = self.banned_request_ages.setdefault(ip, [])
+            ages.append(now_ns - self._ban_started.get(ip, now_ns))
+            del ages[:-1000]
             raise _banned(banned_until, now_ns)
         win = _roll(self._ips, ip, now_ns, NS_PER_MIN)
         if win.used + weight > self.config.weight_per_minute:
@@ -157,6 +164,7 @@ class RateLimiter:
             if win.rejected > self.config.ban_after_429s:
                 until = now_ns + self.config.ban_seconds * NS_PER_S
                 self._bans[ip] = until
+                self._ban_started[ip] = now_ns
                 raise _banned(until, now_ns)
             retry = (win.start_ns + NS_PER_MIN - now_ns + NS_PER_S - 1) // NS_PER_S
             raise errors.SimError(
@@ -173,6 +181,8 @@ class RateLimiter:
     def ban(self, ip: str, seconds: int, now_ns: int) -> int:
         """Ban ``ip`` for ``seconds`` as a 429 storm would (fault injection); returns the end."""
         until = now_ns + seconds * NS_PER_S
+        if self._bans.get(ip, 0) <= now_ns:
+            self._ban_started[ip] = now_ns
         self._bans[ip] = max(self._bans.get(ip, 0), until)
         return self._bans[ip]
 
