@@ -108,6 +108,9 @@ def make_ccxt_venue(
         "timeout": timeout_ms,
         "options": deep_copy(quirks.options),
     }
+    if quirks.client_burst:
+        burst = quirks.client_burst
+        opts["tokenBucket"] = {"capacity": burst, "tokens": burst}
     client = klass(opts)
     if sandbox:
         client.set_sandbox_mode(True)

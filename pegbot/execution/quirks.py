@@ -70,6 +70,9 @@ class VenueQuirks:
         market_data: The bot's market-data feed: ``binance_stream`` (the exact Binance
             feed, :mod:`pegbot.feeds.binance`) or ``ccxt`` (ccxt.pro ``watch_order_book``
             and ``watch_trades``, :mod:`pegbot.feeds.ccxt_feed`; any ccxt.pro exchange).
+        client_burst: ccxt throttle cost units the client may send at once when it has been
+            idle (its token bucket's capacity, full at start), at the same sustained rate;
+            0 keeps ccxt's one request at a time. A start-up sends a dozen reads at once.
     """
 
     exchange_id: str
@@ -92,6 +95,7 @@ class VenueQuirks:
     trades_from_id_param: str | None = None
     order_limit_markers: tuple[str, ...] = ()
     market_data: str = "ccxt"
+    client_burst: float = 0.0
 
 
 #: Binance spot: only ``exchangeInfo`` at load, ``newClientOrderId``,
@@ -148,6 +152,9 @@ BINANCE = VenueQuirks(
     trades_from_id_param="fromId",
     order_limit_markers=("-1015", "Too many new orders"),
     market_data="binance_stream",
+    # 40 units of 0.2 weight: 200 of the minute's 6000 (ccxt's rate stays 6000 a minute;
+    # the used-weight header keeps the true count).
+    client_burst=40.0,
 )
 
 #: HTX (Huobi) spot, which lists KGST/USDT too. Untested against a live venue: the entry

@@ -720,7 +720,8 @@ class VenueRunner:
         See :func:`pegbot.live.shutdown.cancel_everything`; :attr:`shutdown_confirmed` says
         whether the venue confirmed nothing of ours is left. Fills made while the orders were
         being cancelled (the user stream is no longer read) are then fetched and journaled,
-        within what is left of ``timeout_s``.
+        and the final state of every order the journal does not show finished, within what is
+        left of ``timeout_s`` (what does not fit, the next start settles).
         """
         loop = asyncio.get_running_loop()
         end = loop.time() + timeout_s
@@ -728,7 +729,12 @@ class VenueRunner:
         left, self.shutdown_confirmed = await shutdown.cancel_everything(self, timeout_s)
         if self.shutdown_confirmed and self.recovered and (rest := end - loop.time()) > 0.2:
             try:
-                await asyncio.wait_for(self.recover_fills(since), rest - 0.1)
+                await asyncio.wait_for(self._settle_last(since), rest - 0.1)
             except (VenueError, TimeoutError) as exc:
-                self.log.warning("final_fills_failed", "final fills fetch failed: %s", exc)
+                self.log.warning("final_settle_failed", "final settle failed: %s", exc)
         return left
+
+    async def _settle_last(self, since_ns: int) -> None:
+        fetched, new = await recovery.recover_fills(self, since_ns)
+        self.status.fills_recovered += new
+        await recovery.settle_final_states(self, set(), (f.client_id for f in fetched))
