@@ -390,24 +390,15 @@ class Risk:
         now = state.now_ns
         triggers, deviation, drawdown, rejects = self._evaluate(state, desired)
         target = max((t.level for t in triggers), default=RiskLevel.NORMAL)
-        if self._starting:
-            waiting = bool(triggers) and all(t.name in START_TRIGGERS for t in triggers)
-            if waiting and now - self._since < self._grace_ns:
-                # Inputs not there yet, within the grace: no quote, and no event either.
-                return DesiredQuotes((), note="starting"), RiskState(
-                    level=self._level,
-                    triggers=tuple(triggers),
-                    since_ns=self._since,
-                    target=target,
-                    deviation_bps=deviation,
-                    drawdown=drawdown,
-                    rejects_in_window=rejects,
-                    dropped=len(desired.quotes),
-                    starting=True,
-                )
+        if self._starting and not self._still_starting(now, triggers):
             self._starting = False
-        transition = self._step(now, target, triggers)
-        out, dropped = self._clamp(state, desired)
+        if self._starting:
+            # Inputs not there yet, within the grace: no quote, and no event either.
+            transition = None
+            out, dropped = DesiredQuotes((), note="starting"), len(desired.quotes)
+        else:
+            transition = self._step(now, target, triggers)
+            out, dropped = self._clamp(state, desired)
         risk_state = RiskState(
             level=self._level,
             triggers=tuple(triggers),
@@ -418,8 +409,14 @@ class Risk:
             drawdown=drawdown,
             rejects_in_window=rejects,
             dropped=dropped,
+            starting=self._starting,
         )
         return out, risk_state
+
+    def _still_starting(self, now: int, triggers: list[Trigger]) -> bool:
+        # Only inputs not there yet, and within the grace.
+        waiting = bool(triggers) and all(t.name in START_TRIGGERS for t in triggers)
+        return waiting and now - self._since < self._grace_ns
 
     def _step(self, now: int, target: RiskLevel, triggers: list[Trigger]) -> Transition | None:
         names = tuple(t.name for t in triggers)

@@ -11,29 +11,18 @@ fills not yet delivered, no request sent into a ban, and the time back to quotin
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+from _rel_bot import load_benchmark
 
 pytestmark = pytest.mark.timeout(420)
-_SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_restarts.py"
 SCENARIOS = ("plain", "startup", "storm", "ws_drop", "stall", "plain")
 
 
-def _bench() -> Any:
-    spec = importlib.util.spec_from_file_location("pegbot_bench_restarts", _SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 async def test_kill_9_restarts_keep_the_books_exact(tmp_path: Path, reliability: Any) -> None:
-    bench = _bench()
+    bench = load_benchmark("bench_restarts")
     r = await bench.run_campaign(len(SCENARIOS), workdir=tmp_path, scenarios=SCENARIOS)
     reliability.restarts.update({k: v for k, v in r.items() if k != "rows"})
     audit = r["audit"]
