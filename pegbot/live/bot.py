@@ -299,7 +299,7 @@ class Bot:
             diff = ledger.check(venue, base, quote, as_of)
         if diff is None:
             log.warning("ledger_unchecked", "too many fills to check the ledger", venue=venue)
-            return True
+            return False
         if not diff.base and not diff.quote:
             self._ledger_suspect.pop(venue, None)
             self._ledger_agreed_ns[venue] = as_of

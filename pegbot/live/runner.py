@@ -237,11 +237,6 @@ class VenueRunner:
         self.status.fills_recovered += report.fills_recovered
         self.recovered = True
 
-    async def cancel_orphans(self) -> None:
-        """Cancel every ``pegbot-`` order not of this run and confirm none is left."""
-        cancelled, _ = await recovery.cancel_orphans(self)
-        self.status.orphans_cancelled += len(cancelled)
-
     async def refresh_balances(self) -> None:
         """Fetch balances (the inventory every venue's strategy sees)."""
         await recovery.refresh_balances(self)
