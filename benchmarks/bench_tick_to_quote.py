@@ -60,7 +60,7 @@ def _start_sim(tmp: Path) -> tuple[subprocess.Popen[bytes], dict[str, Any]]:
     return proc, info
 
 
-async def _run(moves: int, period: float) -> dict[str, Any]:
+async def _run(moves: int, period: float, order_entry: str = "ws") -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as td:
         tmp = Path(td)
         proc, info = _start_sim(tmp)
@@ -77,7 +77,8 @@ async def _run(moves: int, period: float) -> dict[str, Any]:
                 environ={},
                 mode="testnet",
                 venues={"sim": {"rest_url": http, "ws_url": ws, "api_key": DEMO_API_KEY,
-                                "api_secret": DEMO_API_SECRET, "target_base": 1_000_000}},
+                                "api_secret": DEMO_API_SECRET, "target_base": 1_000_000,
+                                "order_entry": order_entry}},
                 strategy={"name": str(ROOT / "benchmarks/strategies/touch_ladder.py"),
                           "params": {"levels": 5, "size_lots": 1000}},
                 risk={"cooldown_s": 0.1, "book_stale_s": 60, "band_bps": 500,
@@ -140,10 +141,17 @@ def main() -> None:
     ap.add_argument("--moves", type=int, default=150)
     # One order a move: 0.15 s keeps under the venue's 100 orders per 10 s (ORDERS budget).
     ap.add_argument("--period", type=float, default=0.15, help="Seconds between book moves.")
+    ap.add_argument(
+        "--order-entry",
+        choices=("ws", "rest"),
+        default="ws",
+        help="Orders over the WebSocket API (the bot's default) or REST.",
+    )
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     t0 = time.perf_counter()
-    result = asyncio.run(_run(args.moves, args.period))
+    result = asyncio.run(_run(args.moves, args.period, args.order_entry))
+    result["order_entry"] = args.order_entry
     result["wall_s"] = round(time.perf_counter() - t0, 1)
     if args.json:
         print(json.dumps(result))

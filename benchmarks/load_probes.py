@@ -139,7 +139,7 @@ def queue_depths(runner: Any) -> dict[str, int]:
         "ws_frames": len(frames) if frames is not None else 0,  # received, not yet read
         "feed_events": fq.qsize() if fq is not None else 0,
         "venue_events": vq.qsize() if vq is not None else 0,  # order/fill events not folded
-        "inflight": len(runner._inflight),  # order requests sent, not answered
+        "inflight": runner.requests.in_flight,  # order requests sent, not answered
         "loop_ready": len(getattr(loop, "_ready", ())),  # callbacks waiting for the loop
     }
 

@@ -14,7 +14,7 @@ strategy decision, not once per update.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from pegbot.quoting import band_ticks
 
@@ -304,6 +304,114 @@ class OrderBook:
             f"OrderBook(bids={len(self.bids)}, asks={len(self.asks)}, best_bid={self.best_bid}, "
             f"best_ask={self.best_ask}, update_id={self.update_id})"
         )
+
+
+class BookWithout:
+    """The book as the rest of the market shows it: ``book`` less some resting quantities.
+
+    A venue's depth aggregates every order at a price, ours included. Judging the market by
+    a book that holds our own quotes is circular — right after a rate step, our old quotes
+    at the top make a pegged market out of one that has moved — so risk and the signaler
+    read this view: each level less the quantity of our orders resting there (levels that
+    hold nothing else disappear). Read-only and computed from ``book`` as it is now: build
+    a new one for each decision.
+
+    Args:
+        book: The venue's book.
+        bids_out: Bid quantities to leave out, tick → qty units (our resting bids).
+        asks_out: Ask quantities to leave out.
+    """
+
+    __slots__ = ("_ask", "_bid", "_book", "_levels", "_out")
+
+    def __init__(
+        self, book: OrderBook, bids_out: Mapping[int, int], asks_out: Mapping[int, int]
+    ) -> None:
+        self._book = book
+        self._out = {BID: bids_out, ASK: asks_out}
+        self._levels: dict[int, list[Level]] = {}
+        # The best level of a side is among its top k + 1, k = our levels there.
+        self._bid = self._net_top(BID, 1)
+        self._ask = self._net_top(ASK, 1)
+
+    def _net_top(self, side: int, n: int) -> list[Level]:
+        out = self._out[side]
+        if not out:
+            return self._book.top(side, n)
+        net = [(t, q - out.get(t, 0)) for t, q in self._book.top(side, n + len(out))]
+        return [(t, q) for t, q in net if q > 0][:n]
+
+    @property
+    def best_bid(self) -> int | None:
+        """Best bid tick of the rest of the market, or None."""
+        return self._bid[0][0] if self._bid else None
+
+    @property
+    def best_ask(self) -> int | None:
+        """Best ask tick of the rest of the market, or None."""
+        return self._ask[0][0] if self._ask else None
+
+    @property
+    def best_bid_qty(self) -> int:
+        """Quantity at that bid, ours left out."""
+        return self._bid[0][1] if self._bid else 0
+
+    @property
+    def best_ask_qty(self) -> int:
+        """Quantity at that ask, ours left out."""
+        return self._ask[0][1] if self._ask else 0
+
+    @property
+    def is_two_sided(self) -> bool:
+        """Both sides have a level besides ours."""
+        return bool(self._bid and self._ask)
+
+    @property
+    def is_crossed(self) -> bool:
+        """Best bid at or above best ask."""
+        return bool(self._bid and self._ask and self._bid[0][0] >= self._ask[0][0])
+
+    @property
+    def local_ts(self) -> int:
+        """Local receive time of the book's last change."""
+        return self._book.local_ts
+
+    @property
+    def update_id(self) -> int:
+        """The venue's sequence number of the book."""
+        return self._book.update_id
+
+    def mid_ticks(self) -> float | None:
+        """Mid price in ticks, or None if a side is empty."""
+        if not (self._bid and self._ask):
+            return None
+        return (self._bid[0][0] + self._ask[0][0]) / 2
+
+    def microprice_ticks(self) -> float | None:
+        """Size-weighted mid, or None if a side is empty."""
+        if not (self._bid and self._ask):
+            return None
+        (bb, bq), (ba, aq) = self._bid[0], self._ask[0]
+        return (bb * aq + ba * bq) / (bq + aq)
+
+    def spread_ticks(self) -> int | None:
+        """Best ask minus best bid, or None if a side is empty."""
+        if not (self._bid and self._ask):
+            return None
+        return self._ask[0][0] - self._bid[0][0]
+
+    def top(self, side: int, n: int) -> list[Level]:
+        """The best ``n`` levels of a side besides ours, best first."""
+        return self._net_top(side, n)
+
+    def levels(self, side: int) -> list[Level]:
+        """Every level of a side besides ours, best first."""
+        cached = self._levels.get(side)
+        if cached is None:
+            out = self._out[side]
+            net = ((t, q - out.get(t, 0)) for t, q in self._book.levels(side))
+            cached = self._levels[side] = [(t, q) for t, q in net if q > 0]
+        return cached
 
 
 def _next_bid(bids: dict[int, int], start: int) -> int:

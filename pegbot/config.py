@@ -107,6 +107,8 @@ class VenueSettings(_Model):
             and ``quote`` stand for the symbol's assets); None: the venue's defaults.
         market_data: The market-data feed, ``binance_stream`` or ``ccxt``; None: the
             exchange's quirks decide (Binance: its own stream; others: ccxt.pro).
+        order_entry: How orders go out: ``ws`` (the venue's WebSocket API) or ``rest``;
+            None: the WebSocket API where the venue has one.
         quiet_probe_s: After this long without a depth message, the Binance stream feed asks
             REST whether the book changed (a quiet book is confirmed live, a silent stream is
             caught); it must stay below ``risk.book_stale_s`` (half of it or less leaves room
@@ -124,6 +126,7 @@ class VenueSettings(_Model):
     paper_balances: dict[str, Decimal] | None = None
     market_data: Literal["binance_stream", "ccxt"] | None = None
     quiet_probe_s: float | None = Field(default=5.0, gt=0)
+    order_entry: Literal["ws", "rest"] | None = None
 
     @field_validator("symbol")
     @classmethod
@@ -263,8 +266,13 @@ class LoopSettings(_Model):
     Attributes:
         interval_s: The loop re-decides at least this often without any book change.
         min_interval_s: ...and at most this often per venue, however busy the book.
-        price_tolerance_ticks: A resting order this close to its wanted price is kept.
-        size_tolerance: A resting order within this fraction of its wanted size is kept.
+        price_tolerance_ticks: A resting order this close to its wanted price is kept (0: on
+            a market whose tick is ~9 bps every tick matters).
+        size_tolerance: A resting order within this fraction of its wanted size is kept, so
+            a fill that re-sizes the ladder does not replace every order (and lose its place).
+        amend: Reduce a too-large order in place where the venue can (queue kept).
+        replace: Move an order with one cancel-replace where the venue can (its level is
+            never empty, its side never doubled), instead of a cancel and a place.
         wait_for_cancel: A level's new order waits for its old order's cancel.
         cap_side_exposure: A side never holds more than its ladder's lots, counting orders
             whose cancel is unconfirmed or failed (they can still fill); a requote then waits
@@ -280,7 +288,9 @@ class LoopSettings(_Model):
     interval_s: float = Field(default=1.0, gt=0)
     min_interval_s: float = Field(default=0.0, ge=0)
     price_tolerance_ticks: int = Field(default=0, ge=0)
-    size_tolerance: float = Field(default=0.0, ge=0, lt=1)
+    size_tolerance: float = Field(default=0.25, ge=0, lt=1)
+    amend: bool = True
+    replace: bool = True
     wait_for_cancel: bool = False
     cap_side_exposure: bool = True
     balance_refresh_s: float = Field(default=10.0, gt=0)

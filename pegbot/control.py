@@ -10,6 +10,9 @@ times a second.
   a bot restarted by its supervisor after a kill stays down.
 * ``pegbot.resume`` — a resume request: the latch is removed at once, and a running bot
   leaves ``halt`` for ``freeze`` (risk then steps down after its cooldown) and removes it.
+* ``pegbot.fair-ack`` / ``pegbot.fair-reject`` — the operator's word on a jump of the fair
+  value waiting for confirmation (``pegbot fair ack|reject``): trust the new level, or set
+  it aside as a bad print. A running bot acts on it and removes it.
 
 Each file holds one JSON object (reason, time) for the operator reading the directory.
 """
@@ -28,6 +31,8 @@ __all__ = ["Control"]
 KILL = "pegbot.kill"
 HALT = "pegbot.halt"
 RESUME = "pegbot.resume"
+FAIR_ACK = "pegbot.fair-ack"
+FAIR_REJECT = "pegbot.fair-reject"
 
 
 class Control:
@@ -105,6 +110,25 @@ class Control:
         """Forget the resume request once acted upon."""
         with contextlib.suppress(FileNotFoundError):
             self.resume_path.unlink()
+
+    def request_fair_decision(self, decision: str, by: str, now_ns: int | None = None) -> Path:
+        """Ask the bot to ``ack`` or ``reject`` a pending jump of the fair value."""
+        if decision not in ("ack", "reject"):
+            raise ValueError(f"decision must be ack or reject, got {decision!r}")
+        path = self.dir / (FAIR_ACK if decision == "ack" else FAIR_REJECT)
+        self._write(path, {"by": by, "at_ns": now_ns or time.time_ns()})
+        return path
+
+    def take_fair_decision(self) -> tuple[str, str] | None:
+        """A pending ``(decision, by)`` on a fair-value jump, removed as it is read."""
+        for decision, name in (("reject", FAIR_REJECT), ("ack", FAIR_ACK)):
+            path = self.dir / name
+            body = self._read(path)
+            if body is not None:
+                with contextlib.suppress(FileNotFoundError):
+                    path.unlink()
+                return decision, str(body.get("by", "operator"))
+        return None
 
     def latch(self, reason: str, now_ns: int) -> None:
         """Write the halt latch."""

@@ -141,7 +141,7 @@ STREAMS = ("depth", "trades", "user")
 #: ``reason`` label values of ``pegbot_book_resyncs_total``.
 RESYNC_REASONS = ("gap", "reconnect", "crossed", "stale", "bad_message")
 #: ``action`` label values of ``pegbot_order_ack_latency_seconds``.
-ORDER_ACTIONS = ("submit", "cancel", "cancel_all")
+ORDER_ACTIONS = ("submit", "cancel", "cancel_all", "replace", "amend")
 
 # Book update -> order sent: sub-millisecond on a quiet loop, up to a second when it stalls.
 TICK_TO_QUOTE_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
@@ -223,6 +223,12 @@ PEG_METRICS: tuple[MetricSpec, ...] = (
        "Observation time of the oldest rate behind the fair value (Unix seconds)."),
     _M("fair_disagreement", Gauge, "pegbot_fair_value_disagreement_bps", _VS,
        "Spread between fresh rate sources, (max - min) / median, in bps."),
+    _M("fair_jump_pending", Gauge, "pegbot_fair_jump_pending", _VS,
+       "1 while a jump of the fair price waits for confirmation (quotes pulled), else 0."),
+    _M("fair_jump_started", Gauge, "pegbot_fair_jump_started_timestamp_seconds", _VS,
+       "When the last jump of the fair price was first seen (Unix seconds; 0: none)."),
+    _M("fair_jump_confirm_seconds", Gauge, "pegbot_fair_jump_confirm_seconds", _VS,
+       "Seconds from the last jump to its confirmation (-1 while pending or if set aside)."),
     _M("reference_rate", Gauge, "pegbot_reference_rate", ("source",),
        "Last rate a reference source gave (KGS per USD, or USD per USDT)."),
     _M("reference_updated", Gauge, "pegbot_reference_last_update_timestamp_seconds", ("source",),
@@ -368,6 +374,9 @@ class Metrics:
     fair_state: Gauge
     fair_observed: Gauge
     fair_disagreement: Gauge
+    fair_jump_pending: Gauge
+    fair_jump_started: Gauge
+    fair_jump_confirm_seconds: Gauge
     reference_rate: Gauge
     reference_updated: Gauge
     reference_errors: Counter

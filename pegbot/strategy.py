@@ -274,7 +274,8 @@ class OrderStatus(enum.Enum):
 
     PENDING_NEW = "pending_new"  # sent, not yet acknowledged
     OPEN = "open"  # acknowledged and resting
-    PENDING_CANCEL = "pending_cancel"  # cancel sent, not yet acknowledged
+    PENDING_CANCEL = "pending_cancel"  # cancel (or cancel-replace) sent, not yet acknowledged
+    PENDING_AMEND = "pending_amend"  # a size reduction in flight: rests at ``lots`` until known
 
 
 @dataclass(frozen=True, slots=True)
@@ -328,6 +329,8 @@ class MarketState:
         live_orders: Our orders believed to be on the venue.
         mode: ``dry-run``, ``paper``, ``testnet``, ``live`` or ``backtest``.
         feed: Freshness of the inputs; None means unknown, and risk then pulls quotes.
+        market: The book without our own orders (None: ``book`` holds none of ours, as in
+            a backtest, whose tape is the market alone). Risk judges the market by it.
     """
 
     now_ns: int
@@ -337,6 +340,12 @@ class MarketState:
     live_orders: tuple[LiveOrder, ...] = ()
     mode: str = "backtest"
     feed: FeedHealth | None = None
+    market: BookView | None = None
+
+    @property
+    def market_book(self) -> BookView:
+        """The market without our orders: :attr:`market`, else :attr:`book`."""
+        return self.book if self.market is None else self.market
 
 
 # -- outputs --------------------------------------------------------------------------------

@@ -101,6 +101,11 @@ class PegLadder:
         # The last answer: on a quiet peg most ticks repeat the inputs that matter.
         self._memo_key: tuple[object, ...] | None = None
         self._memo: DesiredQuotes = DesiredQuotes()
+        # The ladder before the book's clamps, by (fair, inventory): the exact arithmetic
+        # runs only when one of those moves, not at every change of the touch.
+        self._raw_key: tuple[object, ...] | None = None
+        self._raw: list[tuple[Side, int, int, str]] = []
+        self._band: tuple[int, int] = (0, 0)
 
     def quote(self, state: MarketState) -> DesiredQuotes:
         """Return the ladder for ``state``; empty when the fair value is unknown."""
@@ -115,14 +120,32 @@ class PegLadder:
         return self._memo
 
     def _ladder(self, f: Fraction, state: MarketState) -> DesiredQuotes:
+        raw_key = (f, state.inventory.excess_units)
+        if raw_key != self._raw_key:
+            self._raw, self._band = self._unclamped(f, state)
+            self._raw_key = raw_key
+        lo, hi = self._band
+        book = state.book
+        quotes: list[Quote] = []
+        for side, price, lots, level in self._raw:
+            price = post_only_clamp(side, price, book)
+            if lo <= price <= hi:
+                quotes.append(Quote(side, price, lots, level))
+        if self.params.wall_lots:
+            self._add_walls(quotes, lo, hi, state)
+        return DesiredQuotes(tuple(quotes))
+
+    def _unclamped(
+        self, f: Fraction, state: MarketState
+    ) -> tuple[list[tuple[Side, int, int, str]], tuple[int, int]]:
+        # Every level's side, price and size around the skewed centre, and the band.
         q = inventory_skew(state.inventory, self._range_units)
         center = f - q * self._skew * f
-        lo, hi = band_ticks(f, self._band_bps)
+        band = band_ticks(f, self._band_bps)
         # Long (q > 0): bids shrink, asks grow; floor keeps sizes monotone in q.
         qs = q * self._size_skew
         factors = {Side.BUY: 1 - qs, Side.SELL: 1 + qs}
-        book = state.book
-        quotes: list[Quote] = []
+        raw: list[tuple[Side, int, int, str]] = []
         for i, offset in enumerate(self._offsets):
             half = f * offset
             base = self._sizes[i]
@@ -130,15 +153,10 @@ class PegLadder:
                 (Side.BUY, math.floor(center - half), "b"),
                 (Side.SELL, math.ceil(center + half), "a"),
             ):
-                price = post_only_clamp(side, price, book)
-                if not lo <= price <= hi:
-                    continue
                 lots = math.floor(base * factors[side])
                 if lots > 0:
-                    quotes.append(Quote(side, price, lots, f"{prefix}{i}"))
-        if self.params.wall_lots:
-            self._add_walls(quotes, lo, hi, state)
-        return DesiredQuotes(tuple(quotes))
+                    raw.append((side, price, lots, f"{prefix}{i}"))
+        return raw, band
 
     def _add_walls(self, quotes: list[Quote], lo: int, hi: int, state: MarketState) -> None:
         # Walls rest exactly at the band edges. A wall that would take (the market is already

@@ -18,9 +18,12 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from pegbot.logging import event_log
 from pegbot.timeunits import NS_PER_DAY, NS_PER_HOUR, NS_PER_MIN, NS_PER_S
 
 __all__ = ["BINANCE_SPOT_WEIGHTS", "RateBudget", "RateLimit", "TokenBucket"]
+
+log = event_log(__name__)
 
 _INTERVAL_NS = {
     "SECOND": NS_PER_S,
@@ -32,6 +35,9 @@ _INTERVAL_NS = {
 #: Request weights of Binance spot (``/api/v3``) by request kind and limit type.
 BINANCE_SPOT_WEIGHTS: Mapping[str, Mapping[str, int]] = {
     "place": {"REQUEST_WEIGHT": 1, "ORDERS": 1, "RAW_REQUESTS": 1},
+    # A cancel-replace places an order (ORDERS); an amend does not add to the order count.
+    "replace": {"REQUEST_WEIGHT": 1, "ORDERS": 1, "RAW_REQUESTS": 1},
+    "amend": {"REQUEST_WEIGHT": 4, "RAW_REQUESTS": 1},
     "cancel": {"REQUEST_WEIGHT": 1, "RAW_REQUESTS": 1},
     "cancel_all": {"REQUEST_WEIGHT": 1, "RAW_REQUESTS": 1},
     "open_orders": {"REQUEST_WEIGHT": 6, "RAW_REQUESTS": 1},
@@ -175,7 +181,8 @@ class RateBudget:
         if now_ns < self.blocked_until_ns:
             return False
         cost = self._cost(request)
-        reserve = self.place_reserve if request == "place" else {}
+        # Adding orders leaves a reserve for cancels, which only ever reduce risk.
+        reserve = self.place_reserve if request in ("place", "replace") else {}
         return all(
             b.can_take(cost.get(b.limit.kind, 0), now_ns, reserve.get(b.limit.kind, 0))
             for b in self.buckets
@@ -232,6 +239,28 @@ class RateBudget:
             allowed = max(1, int(int(entry["limit"]) * safety))
             limits.append(RateLimit(str(entry["rateLimitType"]), allowed, window))
         return cls(limits, weights, now_ns=now_ns)
+
+    @classmethod
+    def declared_or_default(
+        cls, rate_limits: Sequence[Mapping[str, Any]] | None, now_ns: int, venue: str = ""
+    ) -> RateBudget:
+        """The venue's declared limits, else Binance's documented ones (and say which)."""
+        budget = (
+            cls.from_exchange_info(rate_limits, now_ns=now_ns)
+            if rate_limits
+            else cls.binance_spot(now_ns=now_ns)
+        )
+        log.info(
+            "rate_limits",
+            "rate budget from %s",
+            "the venue's exchangeInfo" if rate_limits else "Binance's documented defaults",
+            venue=venue,
+            limits=[
+                f"{b.limit.kind} {b.limit.limit}/{b.limit.window_ns // NS_PER_S}s"
+                for b in budget.buckets
+            ],
+        )
+        return budget
 
     @classmethod
     def binance_spot(cls, safety: float = 0.8, now_ns: int = 0) -> RateBudget:

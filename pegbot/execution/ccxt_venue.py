@@ -37,32 +37,31 @@ from typing import Any, TypeVar
 import ccxt.pro as ccxtpro
 
 from pegbot.book import OrderBook
-from pegbot.execution import errors
+from pegbot.execution import errors, order_changes
 from pegbot.execution.budget import RateBudget
-from pegbot.execution.ccxt_parse import num, parse_fee_rates, parse_fill, parse_order
+from pegbot.execution.ccxt_history import AccountHistoryMixin
+from pegbot.execution.ccxt_parse import parse_fee_rates, parse_fill, parse_order
 from pegbot.execution.ccxt_stream import UserStreamMixin
 from pegbot.execution.quirks import VenueQuirks, deep_copy, point_client_at, quirks_for
 from pegbot.execution.rate_guard import RateGuard
 from pegbot.execution.venue import (
-    Balance,
-    Balances,
     Fill,
     OrderState,
     OrderUpdate,
+    ReplaceResult,
     VenueCapabilities,
     VenueEvent,
 )
 from pegbot.feeds.model import Trade
 from pegbot.logging import event_log
 from pegbot.market import Market, Side
-from pegbot.timeunits import NS_PER_MS, NS_PER_S
+from pegbot.timeunits import NS_PER_S
 
 __all__ = ["CcxtVenue", "load_market", "make_ccxt_venue", "point_client_at"]
 
 log = event_log(__name__)
 
 _T = TypeVar("_T")
-_MAX_TRADES_PAGE = 1000
 _CLIENT_ID_RE = re.compile(r"^[A-Za-z0-9_\-.:/]+$")
 
 
@@ -77,7 +76,7 @@ def make_ccxt_venue(
     sandbox: bool = False,
     name: str | None = None,
     timeout_ms: int = 10_000,
-    enable_rate_limit: bool = True,
+    enable_rate_limit: bool = False,
     quirks: VenueQuirks | None = None,
     **venue_kwargs: Any,
 ) -> CcxtVenue:
@@ -93,7 +92,11 @@ def make_ccxt_venue(
         sandbox: Use the venue's testnet (ccxt ``set_sandbox_mode``).
         name: Venue name in events and the journal (default: the exchange id).
         timeout_ms: ccxt request time-out.
-        enable_rate_limit: ccxt's own client-side throttle.
+        enable_rate_limit: ccxt's own client-side throttle. Off by default: the venue's
+            :class:`~pegbot.execution.rate_guard.RateGuard` budgets from the exchange's
+            declared limits and its usage headers, while ccxt's guess spaces every WebSocket
+            API message 250 ms apart (five tokens of a 50 ms bucket) — a requote of ten
+            orders would take 2.5 s.
         quirks: Override the exchange's quirks (default: :func:`quirks_for` its id).
         **venue_kwargs: Passed to :class:`CcxtVenue`.
     """
@@ -108,9 +111,6 @@ def make_ccxt_venue(
         "timeout": timeout_ms,
         "options": deep_copy(quirks.options),
     }
-    if quirks.client_burst:
-        burst = quirks.client_burst
-        opts["tokenBucket"] = {"capacity": burst, "tokens": burst}
     client = klass(opts)
     if sandbox:
         client.set_sandbox_mode(True)
@@ -140,7 +140,7 @@ async def load_market(
         await venue.close()
 
 
-class CcxtVenue(UserStreamMixin):
+class CcxtVenue(AccountHistoryMixin, UserStreamMixin):
     """A :class:`~pegbot.execution.venue.Venue` over a ccxt.pro client (see module doc).
 
     Attributes:
@@ -152,8 +152,6 @@ class CcxtVenue(UserStreamMixin):
         stream_reconnects: Times the user-data stream came back after failing.
         counters: Counts of notable events (``lookups``, ``resends``, ``rate_limited``, …).
     """
-
-    capabilities = VenueCapabilities(time_in_force=frozenset({"GTC", "IOC"}), user_stream=True)
 
     def __init__(
         self,
@@ -173,6 +171,7 @@ class CcxtVenue(UserStreamMixin):
         reconnect_pause_s: float = 0.5,
         dedup_memory: int = 20_000,
         fills_page: int = 1000,
+        ws_orders: bool | None = None,
     ) -> None:
         """Wrap ``client`` (not yet connected) for ``symbol``.
 
@@ -193,6 +192,9 @@ class CcxtVenue(UserStreamMixin):
             reconnect_pause_s: Pause before re-subscribing a failed user stream.
             dedup_memory: Trade ids and order states remembered for de-duplication.
             fills_page: Trades asked per page by :meth:`fills_since`.
+            ws_orders: Place, cancel and cancel-replace over the WebSocket API (None: where
+                the venue has it, ``quirks.ws_order_entry``); REST otherwise. Amends and
+                the cancel-all go over REST either way.
         """
         self.client = client
         self.symbol = symbol
@@ -213,6 +215,14 @@ class CcxtVenue(UserStreamMixin):
         self.cancel_all_rounds = cancel_all_rounds
         self.reconnect_pause_s = reconnect_pause_s
         self.fills_page = fills_page
+        q = self.quirks
+        self.ws_orders = q.ws_order_entry if ws_orders is None else ws_orders
+        self.capabilities = VenueCapabilities(
+            time_in_force=frozenset({"GTC", "IOC"}),
+            user_stream=True,
+            replace=q.cancel_replace,
+            amend=q.amend_keep_priority,
+        )
         self.stream_connected = False
         self.stream_reconnects = 0
         self.counters: dict[str, int] = {}
@@ -273,14 +283,31 @@ class CcxtVenue(UserStreamMixin):
             user_stream: Subscribe the user-data stream (returns once the venue confirmed
                 it). Without it :meth:`events` yields nothing: for recovery and tools.
         """
-        await self._call("markets", self.client.load_markets)
-        info = self.client.last_json_response
+        # ccxt keeps the last JSON reply only when asked to: exchangeInfo carries the venue's
+        # rate limits, which the budget must be built from (not from a guess).
+        self.client.enableLastJsonResponse = True
+        try:
+            await self._call("markets", self.client.load_markets)
+            info = self.client.last_json_response
+        finally:
+            self.client.enableLastJsonResponse = False
+            self.client.last_json_response = None
         if self.symbol not in self.client.markets:
             raise errors.BadSymbolError(f"{self.name} does not list {self.symbol}")
-        limits = info.get("rateLimits") if isinstance(info, dict) else None
-        if self._own_budget and limits and self.guard.budget is not None:
-            self.guard.budget.adopt(RateBudget.from_exchange_info(limits, now_ns=self.clock()))
         market = Market.from_ccxt(self.client.markets[self.symbol])
+        if self._own_budget and self.guard.budget is not None:
+            limits = info.get("rateLimits") if isinstance(info, dict) else None
+            if not limits and self.quirks.exchange_info_limits:
+                # Markets came from ccxt's cache or another call: ask for the limits.
+                reply = await self._call(
+                    "exchange_info",
+                    self.client.public_get_exchangeinfo,
+                    {"symbol": market.exchange_symbol},
+                )
+                limits = reply.get("rateLimits") if isinstance(reply, dict) else None
+            # The declared limits replace the defaults; a block already learned stays.
+            self.guard.budget.adopt(RateBudget.declared_or_default(limits, self.clock(), self.name))
+            self._own_budget = False
         # Fees and the user stream's subscription are independent round trips: at once.
         fees = asyncio.ensure_future(self._load_fees(market))
         try:
@@ -346,7 +373,11 @@ class CcxtVenue(UserStreamMixin):
         for attempt in (0, 1):
             await self.guard.wait(kind, fail_fast, deadline_ns)
             try:
-                result = await fn(*args)
+                # ccxt.pro's WebSocket API requests wait for their answer without a time-out
+                # of their own: the client's REST time-out bounds every request alike.
+                result = await asyncio.wait_for(fn(*args), self.client.timeout / 1000 + 0.5)
+            except TimeoutError as exc:
+                raise errors.OutcomeUnknownError(f"{kind}: no answer in time") from exc
             except Exception as exc:  # every venue failure is mapped below
                 headers = getattr(self.client, "last_response_headers", None)
                 self.guard.observe(headers)
@@ -429,7 +460,8 @@ class CcxtVenue(UserStreamMixin):
         resends = 0
         while True:
             try:
-                raw = await self._call("place", self.client.create_order, *args, fail_fast=True)
+                create = self.client.create_order_ws if self.ws_orders else self.client.create_order
+                raw = await self._call("place", create, *args, fail_fast=True)
             except errors.VenueError as exc:
                 if not _maybe_executed(exc):
                     raise
@@ -502,7 +534,7 @@ class CcxtVenue(UserStreamMixin):
             try:
                 raw = await self._call(
                     "cancel",
-                    self.client.cancel_order,
+                    self.client.cancel_order_ws if self.ws_orders else self.client.cancel_order,
                     None,
                     self.symbol,
                     {self.quirks.lookup_param: client_id},
@@ -527,6 +559,62 @@ class CcxtVenue(UserStreamMixin):
             self._remember_order(update)
             return update
         raise errors.OutcomeUnknownError(f"{client_id}: cancel not confirmed")
+
+    async def replace(
+        self,
+        cancel_client_id: str,
+        side: Side,
+        price_ticks: int,
+        lots: int,
+        client_id: str,
+        post_only: bool = True,
+    ) -> ReplaceResult:
+        """Move an order with one STOP_ON_FAILURE cancel-replace (see :mod:`.order_changes`).
+
+        Raises:
+            InvalidOrderError: The venue has no cancel-replace, or the new order breaks a
+                filter (nothing sent).
+            VenueError: The request failed as a whole (``outcome_unknown`` on a time-out or
+                5xx: reconcile before believing either half).
+        """
+        market = self.market
+        if not self.capabilities.replace:
+            raise errors.InvalidOrderError(f"{self.name} has no cancel-replace")
+        self._check_client_id(client_id)
+        try:
+            market.check_order(price_ticks, lots)
+        except ValueError as exc:
+            raise errors.InvalidOrderError(str(exc)) from exc
+        send = order_changes.send_replace_ws if self.ws_orders else order_changes.send_replace
+        result = await send(
+            self, market, cancel_client_id, side, price_ticks, lots, client_id, post_only
+        )
+        for update in (result.canceled, result.placed):
+            if update is not None:
+                self._remember_order(update)
+        return result
+
+    async def amend(self, client_id: str, lots: int) -> OrderUpdate:
+        """Reduce an order to ``lots`` remaining, keeping its queue position (amend).
+
+        Raises:
+            OrderNotFoundError: The order is no longer open.
+            InvalidOrderError: The venue refused the amend (not a reduce, too many amends).
+        """
+        market = self.market
+        if not self.capabilities.amend:
+            raise errors.InvalidOrderError(f"{self.name} has no amend")
+        # The venue takes the new *total*: what filled (as last known) plus what should rest.
+        # A fill we have not heard of yet only makes what rests smaller, never larger.
+        known = self.latest(client_id)
+        total = (known.filled_units if known is not None else 0) + market.lots_to_units(lots)
+        update = await order_changes.send_amend(self, market, client_id, total)
+        self._remember_order(update)
+        return update
+
+    def latest(self, client_id: str) -> OrderUpdate | None:
+        """The order as this venue last reported it (None: never seen)."""
+        return self._latest.get(client_id)
 
     def _ours(self, update: OrderUpdate) -> bool:
         return self.own_prefix is None or update.client_id.startswith(self.own_prefix)
@@ -619,82 +707,6 @@ class CcxtVenue(UserStreamMixin):
         for update in out:
             if update.order_id:
                 self._name_order(update.order_id, update.client_id)
-        return out
-
-    async def fills_since(self, since_ns: int) -> list[Fill]:
-        """Our fills from ``since_ns`` on, oldest first, paging through the venue's history.
-
-        The first page is asked by time; later pages continue after the last trade id where
-        the venue supports it (``quirks.trades_from_id_param``), else by time.
-        """
-        market = self.market
-        out: dict[str, Fill] = {}
-        since_ms: int | None = since_ns // NS_PER_MS
-        params: dict[str, Any] = {}
-        limit = min(self.fills_page, _MAX_TRADES_PAGE)
-        while True:
-            raws = await self._call(
-                "fills", self.client.fetch_my_trades, self.symbol, since_ms, limit, params
-            )
-            await self._learn_client_ids({str(r.get("order") or "") for r in raws})
-            newest_ms, last_id = since_ms or 0, -1
-            for raw in raws:
-                fill = self._fill(raw, market)
-                if fill.ts_ns >= since_ns:
-                    out[fill.trade_id] = fill
-                newest_ms = max(newest_ms, fill.ts_ns // NS_PER_MS)
-                if fill.trade_id.isdigit():
-                    last_id = max(last_id, int(fill.trade_id))
-            if len(raws) < limit:
-                break
-            from_id = self.quirks.trades_from_id_param
-            if from_id and last_id >= 0:
-                since_ms, params = None, {from_id: str(last_id + 1)}
-            elif newest_ms != since_ms:
-                since_ms = newest_ms  # the page's last millisecond comes again: deduplicated
-            elif limit < _MAX_TRADES_PAGE:
-                limit = min(limit * 2, _MAX_TRADES_PAGE)  # one millisecond filled the page
-            else:
-                raise errors.UnknownVenueError(
-                    f"{self.name}: over {limit} trades within one millisecond at {since_ms};"
-                    " paging by time cannot get past it"
-                )
-        return sorted(out.values(), key=lambda f: (f.ts_ns, f.trade_id))
-
-    async def _learn_client_ids(self, order_ids: set[str]) -> None:
-        # Trades name the venue's order id only: ask for each order we cannot name yet.
-        for order_id in sorted(order_ids - self._client_ids.keys() - {""}):
-            try:
-                raw = await self._call("lookup", self.client.fetch_order, order_id, self.symbol)
-            except errors.VenueError as exc:
-                log.warning(
-                    "order_lookup_failed", "order unknown", order_id=order_id, error=str(exc)
-                )
-                continue
-            if raw.get("clientOrderId"):
-                self._name_order(order_id, str(raw["clientOrderId"]))
-
-    async def balances(self) -> Balances:
-        """Balances of the account, by asset (exact strings where the venue gives them).
-
-        As of the venue's time of the account's newest change (Binance ``updateTime``, ccxt's
-        ``timestamp``): a fill at or before it is in them. None where the venue gives no time.
-        """
-        raw = await self._call("balances", self.client.fetch_balance)
-        stamp = raw.get("timestamp") if isinstance(raw, dict) else None
-        out = Balances(as_of_ns=int(stamp) * NS_PER_MS if stamp else None)
-        spec = self.quirks.exact_balance
-        info = raw.get("info") if isinstance(raw, dict) else None
-        if spec and isinstance(info, dict) and isinstance(info.get(spec[0]), list):
-            for row in info[spec[0]]:
-                asset = str(row[spec[1]])
-                out[asset] = Balance(asset, num(row[spec[2]]), num(row[spec[3]]))
-            return out
-        for asset, entry in raw.items():
-            if isinstance(entry, dict) and "free" in entry and asset not in ("info",):
-                free = entry.get("free") or 0
-                used = entry.get("used") or 0
-                out[str(asset)] = Balance(str(asset), num(free), num(used))
         return out
 
     def _order_update(self, raw: Mapping[str, Any], fallback_client_id: str = "") -> OrderUpdate:

@@ -24,6 +24,7 @@ from pegbot.execution.venue import (
     Fill,
     OrderState,
     OrderUpdate,
+    ReplaceResult,
     VenueCapabilities,
     VenueEvent,
 )
@@ -173,6 +174,22 @@ class DryRunVenue:
         log.info("dry_run_cancel", "dry-run cancel not sent", client_order_id=client_id)
         self._queue.put_nowait(update)
         return update
+
+    async def replace(
+        self,
+        cancel_client_id: str,
+        side: Side,
+        price_ticks: int,
+        lots: int,
+        client_id: str,
+        post_only: bool = True,
+    ) -> ReplaceResult:
+        """A dry run has no cancel-replace (its capabilities say so): refused."""
+        raise errors.InvalidOrderError("dry-run: no cancel-replace")
+
+    async def amend(self, client_id: str, lots: int) -> OrderUpdate:
+        """A dry run has no amend (its capabilities say so): refused."""
+        raise errors.InvalidOrderError("dry-run: no amend")
 
     async def cancel_all(self, timeout_s: float | None = None) -> list[OrderUpdate]:
         """Cancel every pretend order (immediate: ``timeout_s`` is never reached)."""

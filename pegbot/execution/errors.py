@@ -209,6 +209,7 @@ _BINANCE_CODES: dict[int, type[VenueError]] = {
     -1100: InvalidOrderError,
     -1013: InvalidOrderError,
     -2010: RejectedError,
+    -2038: InvalidOrderError,  # an amend refused (an increase, no change, too many amends)
     -1001: OutcomeUnknownError,
 }
 
@@ -217,6 +218,7 @@ _MESSAGE_RULES: tuple[tuple[str, type[VenueError]], ...] = (
     ("immediately match and take", WouldTakeError),
     ("duplicate order", DuplicateOrderError),
     ("market is closed", MarketClosedError),
+    ("unknown order sent", OrderNotFoundError),
 )
 
 

@@ -9,10 +9,14 @@ what is resting exists once and the two worlds cannot drift apart.
 An order's life, from our side of the wire (:class:`~pegbot.strategy.OrderStatus`)::
 
     place sent ──► PENDING_NEW ──ack / open update──► OPEN ──cancel sent──► PENDING_CANCEL
-         │              │   ▲                            ▲                       │
-         │     outcome unknown (kept, level busy)        └──cancel failed────────┘
-         │              │
+         │              │   ▲                        │  ▲  ▲                   │
+         │     outcome unknown (kept, level busy)    │  │  └──cancel failed────┘
+         │              │              amend sent ──►│  │
+         │              │                  PENDING_AMEND ──answered / failed
          └──────────────┴──► finished: filled, cancelled, rejected, expired, not found
+
+A cancel-replace moves the old order to ``PENDING_CANCEL`` and adds its successor as
+``PENDING_NEW`` in one step; each half then settles on its own answer.
 
 Rules (each one a property test in ``tests/unit/execution/test_orders_props.py``):
 
@@ -21,7 +25,8 @@ Rules (each one a property test in ``tests/unit/execution/test_orders_props.py``
   and if its level took a new order meanwhile it serves no level (:data:`DETACHED`) — the next
   diff cancels it again or lets it serve a level it fits;
 * an order is never cancelled before the venue acknowledged it (a cancel can overtake the
-  place and leave it resting), nor cancelled twice;
+  place and leave it resting), nor cancelled twice; only an acknowledged, resting order
+  (``OPEN``) is amended or replaced, and an amend only ever reduces;
 * a placement whose outcome is unknown stays ``PENDING_NEW`` — its level busy — until an
   open-orders snapshot (:meth:`OrderTracker.reconcile`) says whether it exists; it is never
   re-sent under a new id before that;
@@ -38,7 +43,15 @@ from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from pegbot.execution.reconciler import Actions, Cancel, Place, is_pegbot_order, parse_client_id
+from pegbot.execution.reconciler import (
+    Actions,
+    Amend,
+    Cancel,
+    Place,
+    Replace,
+    is_pegbot_order,
+    parse_client_id,
+)
 from pegbot.market import Side
 from pegbot.strategy import LiveOrder, OrderStatus
 
@@ -49,7 +62,8 @@ ID_MEMORY = 20_000
 #: The level of an order that serves none (its cancel failed after its level was re-quoted).
 DETACHED = ""
 
-_NEW, _OPEN, _CANCELLING = OrderStatus.PENDING_NEW, OrderStatus.OPEN, OrderStatus.PENDING_CANCEL
+_NEW, _OPEN = OrderStatus.PENDING_NEW, OrderStatus.OPEN
+_CANCELLING, _AMENDING = OrderStatus.PENDING_CANCEL, OrderStatus.PENDING_AMEND
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,8 +74,9 @@ class Refusal:
         client_id: The order.
         level_id: Its level.
         reason: ``unacknowledged`` (cancel of a ``PENDING_NEW`` order), ``cancel_pending``,
-            ``unknown_order``, ``level_taken`` (a second active order for a level) or
-            ``id_reused``.
+            ``unknown_order``, ``level_taken`` (a second active order for a level),
+            ``id_reused``, ``not_open`` (an amend or replace of an order not resting and
+            acknowledged) or ``not_a_reduce``.
     """
 
     client_id: str
@@ -71,11 +86,13 @@ class Refusal:
 
 @dataclass(frozen=True, slots=True)
 class ToSend:
-    """The requests to send after :meth:`OrderTracker.apply`: cancels first, then places."""
+    """The requests to send after :meth:`OrderTracker.apply`, in this order."""
 
     cancels: tuple[Cancel, ...] = ()
     places: tuple[Place, ...] = ()
     refused: tuple[Refusal, ...] = ()
+    replaces: tuple[Replace, ...] = ()
+    amends: tuple[Amend, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,10 +193,10 @@ class OrderTracker:
     # -- the reconciler's actions ---------------------------------------------------------
 
     def apply(self, actions: Actions) -> ToSend:
-        """Apply rebinds, mark cancels and add places; return what may be sent.
+        """Apply rebinds, mark cancels, replaces and amends, add places; return what to send.
 
-        A cancel or place that would break a rule of the module docstring is refused (kept
-        out of the result, listed in :attr:`ToSend.refused`) instead of being sent.
+        An action that would break a rule of the module docstring is refused (kept out of
+        the result, listed in :attr:`ToSend.refused`) instead of being sent.
         """
         orders = self._orders
         for rb in actions.rebinds:
@@ -189,34 +206,69 @@ class OrderTracker:
         refused: list[Refusal] = []
         cancels: list[Cancel] = []
         for c in actions.cancels:
-            o = orders.get(c.client_id)
-            if o is None:
-                refused.append(Refusal(c.client_id, c.level_id, "unknown_order"))
-            elif o.status is _NEW:
-                refused.append(Refusal(c.client_id, c.level_id, "unacknowledged"))
-            elif o.status is _CANCELLING:
-                refused.append(Refusal(c.client_id, c.level_id, "cancel_pending"))
+            why = self._cancel_refusal(c.client_id)
+            if why:
+                refused.append(Refusal(c.client_id, c.level_id, why))
             else:
-                self._set(_with(o, status=_CANCELLING))
+                self._set(_with(orders[c.client_id], status=_CANCELLING))
                 cancels.append(c)
+        amends: list[Amend] = []
+        for a in actions.amends:
+            o = orders.get(a.client_id)
+            if o is None or o.status is not _OPEN:
+                refused.append(Refusal(a.client_id, a.level_id, "not_open"))
+            elif not 0 < a.lots < o.lots:
+                refused.append(Refusal(a.client_id, a.level_id, "not_a_reduce"))
+            else:
+                self._set(_with(o, status=_AMENDING))
+                amends.append(a)
+        replaces: list[Replace] = []
         places: list[Place] = []
-        if actions.places:
-            active = {o.level_id for o in orders.values() if o.status is not _CANCELLING}
+        if actions.places or actions.replaces:
+            for r in actions.replaces:
+                o = orders.get(r.cancel.client_id)
+                if o is None or o.status is not _OPEN:
+                    refused.append(Refusal(r.cancel.client_id, r.cancel.level_id, "not_open"))
+                    continue
+                self._set(_with(o, status=_CANCELLING))
+                why = self._place_refusal(r.place)
+                if why:  # put the old order back: nothing of this replace goes out
+                    self._set(o)
+                    refused.append(Refusal(r.place.client_id, r.place.quote.level_id, why))
+                    continue
+                self._add(r.place)
+                replaces.append(r)
             for p in actions.places:
-                q = p.quote
-                if p.client_id in orders or p.client_id in self._done:
-                    refused.append(Refusal(p.client_id, q.level_id, "id_reused"))
-                elif q.level_id in active:
-                    refused.append(Refusal(p.client_id, q.level_id, "level_taken"))
+                why = self._place_refusal(p)
+                if why:
+                    refused.append(Refusal(p.client_id, p.quote.level_id, why))
                 else:
-                    active.add(q.level_id)
-                    orders[p.client_id] = LiveOrder(
-                        p.client_id, q.level_id, q.side, q.price_ticks, q.lots, _NEW
-                    )
+                    self._add(p)
                     places.append(p)
-            if places:
-                self._changed()
-        return ToSend(tuple(cancels), tuple(places), tuple(refused))
+        return ToSend(tuple(cancels), tuple(places), tuple(refused), tuple(replaces), tuple(amends))
+
+    def _cancel_refusal(self, client_id: str) -> str:
+        o = self._orders.get(client_id)
+        if o is None:
+            return "unknown_order"
+        if o.status is _NEW:
+            return "unacknowledged"
+        if o.status is _CANCELLING:
+            return "cancel_pending"
+        return ""
+
+    def _place_refusal(self, p: Place) -> str:
+        if p.client_id in self._orders or p.client_id in self._done:
+            return "id_reused"
+        level = p.quote.level_id
+        for o in self._orders.values():
+            if o.level_id == level and o.status is not _CANCELLING:
+                return "level_taken"
+        return ""
+
+    def _add(self, p: Place) -> None:
+        q = p.quote
+        self._set(LiveOrder(p.client_id, q.level_id, q.side, q.price_ticks, q.lots, _NEW))
 
     def cancel_everything(self) -> list[LiveOrder]:
         """Mark every order not yet being cancelled ``PENDING_CANCEL`` and return them.
@@ -267,7 +319,7 @@ class OrderTracker:
                 return False  # not ours to quote with (another run's orders are orphans)
             o = LiveOrder(client_id, parsed.level_id, side, price_ticks, lots, _OPEN)
         else:
-            status = _OPEN if o.status is _NEW else o.status
+            status = _OPEN if o.status is _NEW else o.status  # an amend or cancel still flies
             o = LiveOrder(
                 client_id,
                 o.level_id,
@@ -314,6 +366,24 @@ class OrderTracker:
             x.level_id == o.level_id and x.status is not _CANCELLING for x in self._orders.values()
         )
         self._set(_with(o, level_id=DETACHED if taken else o.level_id, status=_OPEN))
+
+    def on_amended(self, client_id: str, now_ns: int, lots: int) -> None:
+        """The venue reduced the order to ``lots`` (remaining): ``OPEN`` again."""
+        o = self._orders.get(client_id)
+        if o is None:
+            return
+        self._open_seen_ns[client_id] = now_ns
+        if lots <= 0:
+            self.on_closed(client_id)  # reduced to or below what had filled: it expired
+            return
+        status = _OPEN if o.status is _AMENDING else o.status
+        self._set(_with(o, lots=lots, status=status))
+
+    def on_amend_failed(self, client_id: str) -> None:
+        """An amend was refused or lost: the order rests as it was (``OPEN``)."""
+        o = self._orders.get(client_id)
+        if o is not None and o.status is _AMENDING:
+            self._set(_with(o, status=_OPEN))
 
     def on_fill(
         self,

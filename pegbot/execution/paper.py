@@ -30,6 +30,7 @@ from pegbot.execution.venue import (
     Fill,
     OrderState,
     OrderUpdate,
+    ReplaceResult,
     VenueCapabilities,
     VenueEvent,
 )
@@ -60,7 +61,9 @@ class PaperVenue:
         engine: The queue-position fill engine.
     """
 
-    capabilities = VenueCapabilities(time_in_force=frozenset({"GTC", "IOC"}))
+    capabilities = VenueCapabilities(
+        time_in_force=frozenset({"GTC", "IOC"}), replace=True, amend=True
+    )
 
     def __init__(
         self,
@@ -240,6 +243,53 @@ class PaperVenue:
             raise errors.OrderNotFoundError("Unknown order sent.")
         self.engine.cancel(client_id)
         self._finish(order, OrderState.CANCELED, self.clock())
+        return order.update
+
+    async def replace(
+        self,
+        cancel_client_id: str,
+        side: Side,
+        price_ticks: int,
+        lots: int,
+        client_id: str,
+        post_only: bool = True,
+    ) -> ReplaceResult:
+        """Cancel, then place only if the cancel succeeded (atomic: nothing runs between)."""
+        try:
+            canceled = await self.cancel(cancel_client_id)
+        except errors.VenueError as exc:
+            return ReplaceResult(None, None, cancel_error=exc)
+        try:
+            placed = await self.place(side, price_ticks, lots, client_id, post_only)
+        except errors.VenueError as exc:
+            return ReplaceResult(canceled, None, place_error=exc)
+        return ReplaceResult(canceled, placed)
+
+    async def amend(self, client_id: str, lots: int) -> OrderUpdate:
+        """Reduce an order to ``lots`` remaining, keeping its place in the queue.
+
+        Raises:
+            OrderNotFoundError: No such open order.
+            InvalidOrderError: Not a reduce.
+        """
+        order = self._orders.get(client_id)
+        if order is None or not order.update.state.is_open:
+            raise errors.OrderNotFoundError("Unknown order sent.")
+        m = self.market
+        u = order.update
+        remaining = u.qty_units - u.filled_units
+        new_remaining = m.lots_to_units(lots)
+        if not 0 < new_remaining < remaining:
+            raise errors.InvalidOrderError("Order amend (quantity increase) is not supported.")
+        self.engine.amend(client_id, u.filled_units + new_remaining)
+        # The lock shrinks with the order: the freed part of the locked asset is free again.
+        freed = order.locked * (remaining - new_remaining) / remaining
+        asset = m.quote if u.side is Side.BUY else m.base
+        self._locked[asset] -= freed
+        self._free[asset] += freed
+        order.locked -= freed
+        order.update = replace(u, qty_units=u.filled_units + new_remaining, ts_ns=self.clock())
+        self._queue.put_nowait(order.update)
         return order.update
 
     async def cancel_all(self, timeout_s: float | None = None) -> list[OrderUpdate]:

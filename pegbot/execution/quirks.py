@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+from pegbot.timeunits import NS_PER_DAY, NS_PER_S
+
 __all__ = [
     "BINANCE",
     "HTX",
@@ -51,6 +53,8 @@ class VenueQuirks:
         max_client_id: Longest client id the venue accepts.
         used_weight_header: Response header with the weight used in the current window.
         weight_window_ns: Length of that window.
+        order_count_headers: Response headers with the account's order count, by the length
+            of their window (ns).
         retry_after_header: Header saying how long to back off after a 429/418.
         fee_method: Implicit ccxt method returning the account's fee rates for the symbol
             (``None``: keep the market's fees).
@@ -70,9 +74,15 @@ class VenueQuirks:
         market_data: The bot's market-data feed: ``binance_stream`` (the exact Binance
             feed, :mod:`pegbot.feeds.binance`) or ``ccxt`` (ccxt.pro ``watch_order_book``
             and ``watch_trades``, :mod:`pegbot.feeds.ccxt_feed`; any ccxt.pro exchange).
-        client_burst: ccxt throttle cost units the client may send at once when it has been
-            idle (its token bucket's capacity, full at start), at the same sustained rate;
-            0 keeps ccxt's one request at a time. A start-up sends a dozen reads at once.
+        exchange_info_limits: ``GET /api/v3/exchangeInfo`` declares the rate limits the
+            budget is built from.
+        cancel_replace: ``POST /api/v3/order/cancelReplace`` (STOP_ON_FAILURE) moves an order
+            in one atomic request.
+        amend_keep_priority: ``PUT /api/v3/order/amend/keepPriority`` reduces an order's
+            quantity keeping its queue position.
+        ws_order_entry: Orders can be placed, cancelled and cancel-replaced over the venue's
+            WebSocket API (ccxt.pro's ``create_order_ws``, ``cancel_order_ws``,
+            ``edit_order_ws``): one open connection, no HTTP round trip per request.
     """
 
     exchange_id: str
@@ -85,6 +95,7 @@ class VenueQuirks:
     max_client_id: int = 36
     used_weight_header: str | None = None
     weight_window_ns: int = 60_000_000_000
+    order_count_headers: Mapping[str, int] = field(default_factory=dict)
     retry_after_header: str = "Retry-After"
     fee_method: str | None = None
     user_stream_ready: str | None = None
@@ -95,7 +106,10 @@ class VenueQuirks:
     trades_from_id_param: str | None = None
     order_limit_markers: tuple[str, ...] = ()
     market_data: str = "ccxt"
-    client_burst: float = 0.0
+    exchange_info_limits: bool = False
+    cancel_replace: bool = False
+    amend_keep_priority: bool = False
+    ws_order_entry: bool = False
 
 
 #: Binance spot: only ``exchangeInfo`` at load, ``newClientOrderId``,
@@ -128,6 +142,9 @@ BINANCE = VenueQuirks(
     post_only_params=_frozen({"postOnly": True}),
     max_client_id=36,
     used_weight_header="X-MBX-USED-WEIGHT-1M",
+    order_count_headers=_frozen(
+        {"X-MBX-ORDER-COUNT-10S": 10 * NS_PER_S, "X-MBX-ORDER-COUNT-1D": NS_PER_DAY}
+    ),
     fee_method="private_get_account_commission",
     user_stream_ready="ensure_user_data_stream_ws_subscribe_signature",
     # REST order / WS executionReport; REST myTrades / WS executionReport.
@@ -152,9 +169,10 @@ BINANCE = VenueQuirks(
     trades_from_id_param="fromId",
     order_limit_markers=("-1015", "Too many new orders"),
     market_data="binance_stream",
-    # 40 units of 0.2 weight: 200 of the minute's 6000 (ccxt's rate stays 6000 a minute;
-    # the used-weight header keeps the true count).
-    client_burst=40.0,
+    exchange_info_limits=True,
+    cancel_replace=True,
+    amend_keep_priority=True,
+    ws_order_entry=True,
 )
 
 #: HTX (Huobi) spot, which lists KGST/USDT too. Untested against a live venue: the entry

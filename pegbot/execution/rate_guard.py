@@ -125,23 +125,39 @@ class RateGuard:
             await self.sleep(min((until - now) / NS_PER_S, 1.0))
 
     def observe(self, headers: Mapping[str, Any] | None) -> None:
-        """Read the used-weight header of a reply into the budget."""
+        """Read the used-weight and order-count headers of a reply into the budget.
+
+        The venue's counts are the truth: a bucket that counted less than the venue spends
+        the difference (it never gives back what the venue has not counted yet).
+        """
+        hdrs = headers or {}
         name = self.quirks.used_weight_header
-        raw = header(headers or {}, name) if name else None
-        if raw is None:
-            return
-        try:
-            used = int(raw)
-        except ValueError:
-            return
-        self.used_weight = used
+        raw = header(hdrs, name) if name else None
+        used: int | None = None
+        if raw is not None:
+            with contextlib.suppress(ValueError):
+                used = int(raw)
+        if used is not None:
+            self.used_weight = used
         if self.budget is None:
             return
         now = self.clock()
-        for bucket in self.budget.buckets:
-            if bucket.limit.kind != "REQUEST_WEIGHT":
+        if used is not None:
+            self._catch_up("REQUEST_WEIGHT", None, used, now)
+        for count_header, window_ns in self.quirks.order_count_headers.items():
+            raw = header(hdrs, count_header)
+            if raw is None:
                 continue
-            # The venue's count is the truth: spend whatever our bucket has not yet counted.
+            with contextlib.suppress(ValueError):
+                self._catch_up("ORDERS", window_ns, int(raw), now)
+
+    def _catch_up(self, kind: str, window_ns: int | None, used: int, now: int) -> None:
+        assert self.budget is not None
+        for bucket in self.budget.buckets:
+            if bucket.limit.kind != kind:
+                continue
+            if window_ns is not None and bucket.limit.window_ns != window_ns:
+                continue
             counted = bucket.limit.limit - bucket.tokens(now)
             if used > counted:
                 bucket.take(used - counted, now)

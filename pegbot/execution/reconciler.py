@@ -1,14 +1,23 @@
-"""The reconciler: the minimal cancels and places that turn the live orders into the desired ones.
+"""The reconciler: the fewest venue requests that turn the live orders into the desired ones.
 
-Desired quotes and live orders are both keyed by ladder level. An order already resting close
-enough to what is wanted (price within ``price_tolerance_ticks``, remaining size within
-``size_tolerance``) is kept, so it keeps its queue position — on a large-tick market like
-KGST/USDT the queue decides most passive fills. Matching is first by level and then, when a
+Desired quotes and live orders are both keyed by ladder level. For each desired quote the
+reconciler picks, in order of preference:
+
+* **keep** — an order already resting close enough (price within ``price_tolerance_ticks``,
+  remaining size within ``size_tolerance``) stays, with its queue position (on a large-tick
+  market like KGST/USDT the queue decides most passive fills);
+* **amend** (``amend=True``) — an order at the right price but too large is reduced with
+  Binance's amend-keep-priority: one request, the queue position kept (a reduce only);
+* **cancel-replace** (``replace=True``) — an order of the same side that must move (another
+  price, or more size) is cancelled and its successor placed in one atomic request
+  (Binance ``order/cancelReplace``, STOP_ON_FAILURE): the level is never empty and the side
+  never holds both;
+* **place** — a new order, when no order of ours is left to move;
+
+and every live order left over is **cancelled**. Matching is first by level and then, when a
 whole ladder shifts by a tick, across levels on the same side: the resting order at a price
 that is still wanted simply serves the other level (a :class:`Rebind`, no venue call). The
-matching is a maximum bipartite matching, so the number of venue requests is the smallest
-possible: every desired quote left unmatched costs one place, every live order left unmatched
-one cancel.
+matching is a maximum bipartite matching, so as many orders as possible are kept or amended.
 
 Rules that make the output safe to send as it is:
 
@@ -25,8 +34,11 @@ Rules that make the output safe to send as it is:
   ``size_tolerance``, counts as its quote). A requote whose old order is still being
   cancelled therefore waits one round trip for the cancel; while cancels keep failing,
   nothing is added at all;
-* cancels go first, then places from the inner levels out, while the rate budget allows;
-  whatever it does not allow is skipped and comes back at the next diff.
+* an order whose amend is in flight (``PENDING_AMEND``) is kept as long as its price is
+  wanted (its size is being fixed) and is never amended or replaced twice;
+* cancels go first, then cancel-replaces, amends and places from the inner levels out,
+  while the rate budget allows; whatever it does not allow is skipped and comes back at the
+  next diff.
 
 Client order ids are ``pegbot-<run>-<level>-<n>``, ``n`` counting up within the run, within
 Binance's 36 characters of ``[A-Za-z0-9-_]``. The level in an id is where the order was
@@ -37,11 +49,18 @@ What the shell does with the output (the contract the async bot builds on):
 1. apply ``rebinds`` to its live set;
 2. send ``cancels`` and mark each order ``PENDING_CANCEL``; drop it on the cancel's ack, on
    a fill of its remainder, or on :class:`~pegbot.execution.errors.OrderNotFoundError`;
-3. send ``places`` and add each as ``PENDING_NEW``; ``OPEN`` on the ack, dropped on a reject;
+3. send ``replaces``: the old order ``PENDING_CANCEL``, its successor ``PENDING_NEW``; each
+   half settles as the venue answers it (the successor is never placed when the cancel
+   fails);
+4. send ``amends`` and mark each order ``PENDING_AMEND``; ``OPEN`` at the new size on the
+   answer, ``OPEN`` at the old size when the amend fails;
+5. send ``places`` and add each as ``PENDING_NEW``; ``OPEN`` on the ack, dropped on a reject;
    on an error with ``outcome_unknown`` keep it ``PENDING_NEW`` until an open-orders fetch
    says whether it exists (never re-send it under a new id before that);
-4. on ``RiskState.cancel_all`` call the venue's cancel-all and confirm with an open-orders
+6. on ``RiskState.cancel_all`` call the venue's cancel-all and confirm with an open-orders
    fetch, instead of diffing.
+
+:class:`pegbot.execution.orders.OrderTracker` does all of this for both shells.
 """
 
 from __future__ import annotations
@@ -60,11 +79,13 @@ from pegbot.strategy import DesiredQuotes, LiveOrder, OrderStatus, Quote
 __all__ = [
     "CLIENT_ID_PREFIX",
     "Actions",
+    "Amend",
     "Cancel",
     "ClientId",
     "Place",
     "Rebind",
     "Reconciler",
+    "Replace",
     "Skip",
     "is_pegbot_order",
     "orphans",
@@ -155,6 +176,34 @@ class Cancel:
 
 
 @dataclass(frozen=True, slots=True)
+class Amend:
+    """Reduce a live order's size, keeping its queue position.
+
+    Attributes:
+        client_id: The order's client id.
+        level_id: The level it serves.
+        lots: Its new size (smaller than the order's remaining size).
+    """
+
+    client_id: str
+    level_id: str
+    lots: int
+
+
+@dataclass(frozen=True, slots=True)
+class Replace:
+    """Cancel a live order and place its successor in one atomic venue request.
+
+    Attributes:
+        cancel: The order replaced (its client id and level).
+        place: The successor.
+    """
+
+    cancel: Cancel
+    place: Place
+
+
+@dataclass(frozen=True, slots=True)
 class Rebind:
     """A live order now serves another level; bookkeeping only, no venue call.
 
@@ -184,14 +233,16 @@ class Skip:
 
 @dataclass(frozen=True, slots=True)
 class Actions:
-    """The result of one diff, in the order to send it: cancels, then places.
+    """The result of one diff, in the order to send it: cancels, replaces, amends, places.
 
     Attributes:
         cancels: Orders to cancel.
         places: Orders to place.
         rebinds: Level changes of kept orders (no venue call).
         skipped: What was left out, and why.
-        kept: Live orders left as they are.
+        kept: Live orders left as they are (amended ones included).
+        amends: Orders to reduce in place.
+        replaces: Orders to move with one cancel-replace.
     """
 
     cancels: tuple[Cancel, ...] = ()
@@ -199,11 +250,13 @@ class Actions:
     rebinds: tuple[Rebind, ...] = ()
     skipped: tuple[Skip, ...] = ()
     kept: int = 0
+    amends: tuple[Amend, ...] = ()
+    replaces: tuple[Replace, ...] = ()
 
     @property
     def requests(self) -> int:
         """Venue requests this diff sends."""
-        return len(self.cancels) + len(self.places)
+        return len(self.cancels) + len(self.places) + len(self.amends) + len(self.replaces)
 
 
 # -- the reconciler ---------------------------------------------------------------------------
@@ -230,6 +283,8 @@ class Reconciler:
         post_only: bool = True,
         first_seq: int = 1,
         cap_exposure: bool = False,
+        amend: bool = False,
+        replace: bool = False,
     ) -> None:
         """Configure.
 
@@ -248,6 +303,8 @@ class Reconciler:
             cap_exposure: Never let a side's orders (resting, unacknowledged and being
                 cancelled) exceed the side's desired lots (the live bot; see the module
                 docstring). Off by default: a backtest's cancels are immediate.
+            amend: Reduce a too-large order in place (the venue keeps its queue position).
+            replace: Move an order with one cancel-replace instead of a cancel and a place.
         """
         if not _RUN_RE.match(run):
             raise ValueError(f"run id must be 1-8 ASCII letters or digits, got {run!r}")
@@ -268,6 +325,8 @@ class Reconciler:
         self.cross_level = cross_level
         self.post_only = post_only
         self.cap_exposure = cap_exposure
+        self.amend = amend
+        self.replace = replace
         self._seq = first_seq
         # Filters as integer thresholds: lots >= min_lots, ticks × lots >= min_tick_lots.
         self._min_lots = max(1, math.ceil(Fraction(market.min_qty) / Fraction(market.lot_size)))
@@ -304,10 +363,23 @@ class Reconciler:
         return None
 
     def _compatible(self, d: Quote, o: LiveOrder) -> bool:
+        # Kept as it is, or (amend) reduced in place, or (amend in flight) left to finish.
         if d.side is not o.side or abs(d.price_ticks - o.price_ticks) > self.price_tolerance_ticks:
             return False
+        if o.status is OrderStatus.PENDING_AMEND:
+            return True
         # |Δlots| ≤ tolerance × lots, in integers: the tolerance is num/den exactly.
-        return abs(o.lots - d.lots) * self._tol_den <= self._tol_num * d.lots
+        if abs(o.lots - d.lots) * self._tol_den <= self._tol_num * d.lots:
+            return True
+        return self.amend and o.status is OrderStatus.OPEN and d.lots < o.lots
+
+    def _needs_amend(self, d: Quote, o: LiveOrder) -> bool:
+        # A match that is not a keep within tolerance: reduce the order to the quote.
+        return (
+            o.status is OrderStatus.OPEN
+            and d.lots < o.lots
+            and (o.lots - d.lots) * self._tol_den > self._tol_num * d.lots
+        )
 
     # -- the diff ---------------------------------------------------------------------------
 
@@ -320,7 +392,7 @@ class Reconciler:
             now_ns: Time for the rate budget.
 
         Returns:
-            The actions; apply the rebinds to the live set and send cancels, then places.
+            The actions; apply the rebinds to the live set and send the requests in order.
         """
         skipped: list[Skip] = []
         wanted: list[Quote] = []
@@ -353,22 +425,49 @@ class Reconciler:
             if self.cross_level
             else ()  # without cross-level matching every match is on its own level
         )
+        budget = self.budget
+        amends: list[Amend] = []
+        if self.amend and match:
+            for i, j in sorted(match.items()):
+                d, o = wanted[i], active[j]
+                if not self._needs_amend(d, o):
+                    continue
+                if budget is not None and not budget.try_spend("amend", now_ns):
+                    skipped.append(Skip(d.level_id, "rate_budget"))
+                else:
+                    amends.append(Amend(o.client_id, d.level_id, d.lots))
 
-        cancels: list[Cancel] = []
+        movable: list[LiveOrder] = []  # unmatched acknowledged orders: cancel or replace
         busy: set[str] = set()  # levels an unacknowledged, unmatched order still holds
         if len(matched_live) < len(active):
-            wanted_levels = {q.level_id for q in wanted}
             pn = OrderStatus.PENDING_NEW
             for j, o in enumerate(active):
                 if j in matched_live:
                     continue
                 if o.status is pn:
                     busy.add(o.level_id)
-                    continue
-                reason = "reprice" if o.level_id in wanted_levels else "unwanted"
-                cancels.append(Cancel(o.client_id, o.level_id, reason))
+                else:
+                    movable.append(o)
 
-        budget = self.budget
+        to_place = [q for i, q in enumerate(wanted) if i not in match]
+        if len(to_place) > 1:
+            # Inner levels first: bids from the highest price down, asks from the lowest up.
+            to_place.sort(key=lambda q: (_rank(q, wanted), q.side < 0, q.level_id))
+        room = self._room(wanted, live, match, active) if self.cap_exposure else None
+
+        replaces: list[Replace] = []
+        if self.replace and movable and to_place:
+            to_place, movable = self._pair_replaces(
+                to_place, movable, busy, room, budget, now_ns, replaces, skipped
+            )
+
+        wanted_levels = {q.level_id for q in wanted}
+        cancels = [
+            Cancel(
+                o.client_id, o.level_id, "reprice" if o.level_id in wanted_levels else "unwanted"
+            )
+            for o in movable
+        ]
         if budget is None:
             sent_cancels = cancels
         else:
@@ -380,14 +479,9 @@ class Reconciler:
                     skipped.append(Skip(c.level_id, "rate_budget"))
 
         places: list[Place] = []
-        if len(match) < len(wanted):
+        if to_place:
             # A level whose old order is being cancelled waits, if asked to, for that cancel.
             waiting = cancelling | {c.level_id for c in cancels} if self.wait_for_cancel else set()
-            to_place = [q for i, q in enumerate(wanted) if i not in match]
-            if len(to_place) > 1:
-                # Inner levels first: bids from the highest price down, asks from the lowest up.
-                to_place.sort(key=lambda q: (_rank(q, wanted), q.side < 0, q.level_id))
-            room = self._room(wanted, live, match, active) if self.cap_exposure else None
             for q in to_place:
                 if q.level_id in busy:
                     skipped.append(Skip(q.level_id, "level_busy"))
@@ -401,7 +495,60 @@ class Reconciler:
                     if room is not None:
                         room[q.side] -= q.lots
                     places.append(Place(q, self.next_client_id(q.level_id), self.post_only))
-        return Actions(tuple(sent_cancels), tuple(places), rebinds, tuple(skipped), len(match))
+        return Actions(
+            tuple(sent_cancels), tuple(places), rebinds, tuple(skipped), len(match),
+            tuple(amends), tuple(replaces),
+        )  # fmt: skip
+
+    def _pair_replaces(
+        self,
+        to_place: list[Quote],
+        movable: list[LiveOrder],
+        busy: set[str],
+        room: dict[Side, int] | None,
+        budget: RateBudget | None,
+        now_ns: int,
+        replaces: list[Replace],
+        skipped: list[Skip],
+    ) -> tuple[list[Quote], list[LiveOrder]]:
+        # Each quote still to place takes an unmatched order of its side with it: its own
+        # level's first, else the nearest price. Only acknowledged, resting orders move
+        # (an amend in flight finishes first); a level an unacknowledged order holds waits.
+        left_quotes: list[Quote] = []
+        free = [o for o in movable if o.status is OrderStatus.OPEN]
+        stay: set[str] = set()  # a replace the budget held back: the order stays as it is
+        for q in to_place:
+            if q.level_id in busy:
+                left_quotes.append(q)
+                continue
+            same_side = [o for o in free if o.side is q.side]
+            if not same_side:
+                left_quotes.append(q)
+                continue
+            old = min(
+                same_side,
+                key=lambda o: (o.level_id != q.level_id, abs(o.price_ticks - q.price_ticks)),
+            )
+            if room is not None and q.lots - old.lots > room[q.side]:
+                left_quotes.append(q)  # the place path records the exposure skip
+                continue
+            if budget is not None and not budget.try_spend("replace", now_ns):
+                skipped.append(Skip(q.level_id, "rate_budget"))
+                free.remove(old)
+                stay.add(old.client_id)
+                continue
+            free.remove(old)
+            if room is not None:
+                room[q.side] -= q.lots - old.lots
+            reason = "reprice" if old.level_id == q.level_id else "unwanted"
+            replaces.append(
+                Replace(
+                    Cancel(old.client_id, old.level_id, reason),
+                    Place(q, self.next_client_id(q.level_id), self.post_only),
+                )
+            )
+        gone = {r.cancel.client_id for r in replaces} | stay
+        return left_quotes, [o for o in movable if o.client_id not in gone]
 
     @staticmethod
     def _room(
@@ -412,8 +559,8 @@ class Reconciler:
     ) -> dict[Side, int]:
         # Lots a side may still add: its ladder minus every order of ours there, whatever
         # its status (an unconfirmed cancel, or one that failed, can still fill). A kept
-        # order larger than its quote (within size_tolerance) counts as its quote's lots, so
-        # the tolerance never starves the other levels of the side.
+        # order larger than its quote (within size_tolerance, or being amended down) counts
+        # as its quote's lots, so the tolerance never starves the other levels of the side.
         room = {Side.BUY: 0, Side.SELL: 0}
         for q in wanted:
             room[q.side] += q.lots
@@ -431,18 +578,11 @@ class Reconciler:
         # kept orders does not suffer.
         if not wanted or not active:
             return {}
-        tol_px, tol_num, tol_den = self.price_tolerance_ticks, self._tol_num, self._tol_den
         owner: dict[int, int] = {}  # live index -> desired index
         for i, d in enumerate(wanted):
             level = d.level_id
             for j, o in enumerate(active):
-                if (
-                    o.level_id == level
-                    and d.side is o.side
-                    and abs(d.price_ticks - o.price_ticks) <= tol_px
-                    and abs(o.lots - d.lots) * tol_den <= tol_num * d.lots
-                    and j not in owner
-                ):
+                if o.level_id == level and j not in owner and self._compatible(d, o):
                     owner[j] = i
                     break
         # Without cross-level edges an unmatched quote's only candidates are its own

@@ -476,7 +476,9 @@ class Risk:
                 add(Trigger("book_unsynced", freeze))
             if not feed.ws_connected:
                 add(Trigger("ws_down", freeze))
-        book = state.book
+        # The market's book without our own orders: an emptied or moved market must not look
+        # pegged because our own stale quotes still sit at the top.
+        book = state.market_book
         bb, ba = book.best_bid, book.best_ask
         if bb is None and ba is None:
             add(Trigger("book_empty", freeze))
@@ -544,7 +546,7 @@ class Risk:
 
     def _deviation_bps(self, state: MarketState, fair: Fraction) -> Fraction | None:
         # Mid against fair; with one side only, how far that side's touch is through fair.
-        book = state.book
+        book = state.market_book
         bb, ba = book.best_bid, book.best_ask
         key = (bb, ba, fair)
         if key != self._dev_key:

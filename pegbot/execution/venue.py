@@ -29,6 +29,9 @@ member                 what the shell relies on
                        ``capabilities.time_in_force``
 ``cancel``,            one order; every order of ours, confirmed with an open-orders
 ``cancel_all``         fetch
+``replace``            cancel one order and place its successor in one atomic request
+                       (``capabilities.replace``; others raise ``InvalidOrderError``)
+``amend``              reduce an order keeping its queue position (``capabilities.amend``)
 ``open_orders``,       snapshots for recovery (``balances`` says as of which venue time,
 ``fills_since``,       so a fill is counted once whether it arrives before or after them)
 ``balances``,
@@ -57,6 +60,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
+from pegbot.execution.errors import VenueError
 from pegbot.market import Market, Side
 
 if TYPE_CHECKING:
@@ -186,6 +190,23 @@ VenueEvent = OrderUpdate | Fill
 
 
 @dataclass(frozen=True, slots=True)
+class ReplaceResult:
+    """What a cancel-replace did, half by half (the new order goes out only if the cancel did).
+
+    Attributes:
+        canceled: The old order after its cancel (None when the cancel failed).
+        placed: The new order (None when it was not placed).
+        cancel_error: Why the cancel failed (the new order was then not attempted).
+        place_error: Why the new order failed after the old one was cancelled.
+    """
+
+    canceled: OrderUpdate | None
+    placed: OrderUpdate | None
+    cancel_error: VenueError | None = None
+    place_error: VenueError | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class VenueCapabilities:
     """What a venue can do beyond resting limit orders; the shell reads this, never probes.
 
@@ -194,10 +215,15 @@ class VenueCapabilities:
             for auto-execution's taking order).
         user_stream: The venue pushes order and fill events over a connection whose state
             matters (``stream_connected`` then says whether it is up).
+        replace: ``replace`` moves an order atomically (cancel, then place only if the
+            cancel succeeded, in one request); without it the reconciler cancels and places.
+        amend: ``amend`` reduces an order keeping its queue position.
     """
 
     time_in_force: frozenset[str] = frozenset({"GTC"})
     user_stream: bool = False
+    replace: bool = False
+    amend: bool = False
 
 
 @runtime_checkable
@@ -247,6 +273,32 @@ class Venue(Protocol):
 
         Raises:
             OrderNotFoundError: The venue has no such open order (filled or already gone).
+        """
+        ...
+
+    async def replace(
+        self,
+        cancel_client_id: str,
+        side: Side,
+        price_ticks: int,
+        lots: int,
+        client_id: str,
+        post_only: bool = True,
+    ) -> ReplaceResult:
+        """Cancel ``cancel_client_id`` and, only if that succeeded, place the new order.
+
+        Each half's failure is in the result; an exception means the outcome of both is
+        unknown (``outcome_unknown``) or the request never left (a refused budget, a ban).
+        """
+        ...
+
+    async def amend(self, client_id: str, lots: int) -> OrderUpdate:
+        """Reduce an order to ``lots`` *remaining*, keeping its place in the queue.
+
+        (Binance's ``newQty`` is the new total; the venue adds what already filled.)
+
+        Raises:
+            OrderNotFoundError: The order is no longer open.
         """
         ...
 

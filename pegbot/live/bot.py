@@ -389,6 +389,9 @@ class Bot:
                 self.control.take_kill()
             if self.desk is not None:
                 self.desk.poll(self.clock())
+            fair_decision = self.control.take_fair_decision()
+            if fair_decision is not None:
+                self.decide_fair_jump(*fair_decision)
             if self.control.resume_requested():
                 if self.killed is not None or any(
                     r.risk is not None and r.risk.level is RiskLevel.HALT for r in self.runners
@@ -408,8 +411,38 @@ class Bot:
     def stop(self) -> None:
         """Ask the bot to stop: loops end, then everything is cancelled and confirmed."""
         self.stop_event.set()
+        self._wake()
+
+    def _wake(self) -> None:
+        # Every venue re-decides now (a new rate, an operator's word, the stop).
         for r in self.runners:
             r.book_changed.set()
+
+    def decide_fair_jump(self, decision: str, by: str) -> bool:
+        """Apply an operator's ``ack`` or ``reject`` of a pending fair-value jump.
+
+        Returns:
+            False when no jump was pending (nothing changed).
+        """
+        if self.estimator is None:
+            return False
+        now = self.clock()
+        done = (
+            self.estimator.acknowledge_jump(now)
+            if decision == "ack"
+            else self.estimator.reject_jump(now)
+        )
+        log.warning(
+            "fair_jump_" + ("acknowledged" if decision == "ack" else "rejected"),
+            "operator %s %s the fair-value jump%s",
+            by,
+            "acknowledged" if decision == "ack" else "rejected",
+            "" if done else " (none was pending)",
+            by=by,
+            applied=done,
+        )
+        self._wake()
+        return done
 
     # -- run -----------------------------------------------------------------------------------
 
@@ -514,22 +547,11 @@ class Bot:
                 tg.create_task(self.desk.run(stop))
             tg.create_task(self.control_loop())
             tg.create_task(self._when_up(ups, on_started, tg))
-            tg.create_task(self._wake_while_starting(stop))
-
-    async def _wake_while_starting(self, stop: asyncio.Event) -> None:
-        # While a venue is starting, decide every 50 ms: its first quote goes out as soon as
-        # the last input arrives (the fair value wakes no decision; the timer may be seconds).
-        while not stop.is_set():
-            waiting = [r for r in self.runners if r.risk_state is None or r.risk_state.starting]
-            if not waiting:
-                return
-            for r in waiting:
-                r.book_changed.set()
-            await asyncio.sleep(0.05)
 
     async def _bring_up(self, r: VenueRunner, tg: asyncio.TaskGroup, stop: asyncio.Event) -> None:
         # The venue's recovery, then its loops: no decision before orphans are gone.
         await self._start_step(r, "recovery", r.recover)
+        r.book_changed.set()  # decide at once: the book and fair value may be in already
         tg.create_task(r.decision_loop(stop))
         tg.create_task(r.housekeeping(stop))
 
@@ -600,7 +622,13 @@ class Bot:
     def _build_fair(self) -> None:
         market = self.runners[0].market
         self.estimator, self.pollers = build_fair(
-            self.settings, market, self.clock, self.metrics, self._session, self.sources
+            self.settings,
+            market,
+            self.clock,
+            self.metrics,
+            self._session,
+            self.sources,
+            on_observation=lambda _obs: self._wake(),
         )
         self.sinks = SignalSinks(market, self.journal, None, self.metrics)
         if self.settings.peg.auto_execute.enabled:
@@ -649,6 +677,7 @@ class Bot:
             "rejects": sum(r.status.rejects for r in self.runners),
             "orphans_cancelled": sum(r.status.orphans_cancelled for r in self.runners),
             "fills_recovered": sum(r.status.fills_recovered for r in self.runners),
+            "signals": sum(len(r.signaler.signals()) for r in self.runners if r.signaler),
             "final_state": "killed"
             if self.killed
             else (max(levels).label if levels else "unknown"),

@@ -8,6 +8,7 @@ without its acknowledgement).
 from __future__ import annotations
 
 import asyncio
+import getpass
 import json
 from pathlib import Path
 from typing import Annotated, Any
@@ -137,6 +138,46 @@ def resume_command(
     typer.echo(json.dumps({"resume_requested": str(ctl.resume_path)}))
 
 
+def _fair_decision(decision: str, config: Path | None, control_dir: Path | None, by: str) -> None:
+    ctl = Control(_control_dir(config, control_dir))
+    path = ctl.request_fair_decision(decision, by)
+    typer.echo(json.dumps({f"fair_{decision}_requested": str(path), "by": by}))
+
+
+_BY_HELP = "Who decides (journaled and logged; default: the OS user)."
+
+
+def fair_ack_command(
+    config: Annotated[Path | None, typer.Option("--config", "-c", help=_CONFIG_HELP)] = None,
+    control_dir: Annotated[
+        Path | None, typer.Option(help="Control directory (default: loop.control_dir).")
+    ] = None,
+    by: Annotated[str | None, typer.Option(help=_BY_HELP)] = None,
+) -> None:
+    """Trust a jump of the fair value waiting for confirmation: the bot quotes at the new level."""
+    _fair_decision("ack", config, control_dir, by or getpass.getuser())
+
+
+def fair_reject_command(
+    config: Annotated[Path | None, typer.Option("--config", "-c", help=_CONFIG_HELP)] = None,
+    control_dir: Annotated[
+        Path | None, typer.Option(help="Control directory (default: loop.control_dir).")
+    ] = None,
+    by: Annotated[str | None, typer.Option(help=_BY_HELP)] = None,
+) -> None:
+    """Set a jump of the fair value aside as a bad print: the previous rate stands."""
+    _fair_decision("reject", config, control_dir, by or getpass.getuser())
+
+
+fair_app = typer.Typer(
+    name="fair",
+    help="The operator's word on a jump of the fair value (quotes stay pulled until then).",
+    no_args_is_help=True,
+)
+fair_app.command("ack")(fair_ack_command)
+fair_app.command("reject")(fair_reject_command)
+
+
 def demo_command(
     duration: Annotated[
         float | None, typer.Option(help="Stop after this many seconds, cancel all, summarise.")
@@ -163,11 +204,12 @@ def demo_command(
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``run``, ``demo``, ``kill`` and ``resume``."""
+    """Add ``run``, ``demo``, ``kill``, ``resume`` and ``fair ack|reject``."""
     app.command("run")(run_command)
     app.command("demo")(demo_command)
     app.command("kill")(kill_command)
     app.command("resume")(resume_command)
+    app.add_typer(fair_app, name="fair")
 
 
 __all__ = ["register"]

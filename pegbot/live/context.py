@@ -31,6 +31,7 @@ member                      what the runner uses it for
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from pegbot.config import Settings
@@ -43,7 +44,21 @@ from pegbot.peg.fair import FairValue
 from pegbot.peg.signals import SignalEvent
 from pegbot.strategy import Inventory
 
-__all__ = ["RunnerContext"]
+__all__ = ["RunnerContext", "RunnerStatus"]
+
+
+@dataclass
+class RunnerStatus:
+    """Counters of one venue, for the status display and the run's summary."""
+
+    quotes_placed: int = 0
+    cancels_sent: int = 0
+    fills: int = 0
+    rejects: int = 0
+    orphans_cancelled: int = 0
+    fills_recovered: int = 0
+    refused: int = 0
+    tick_to_quote_s: list[float] = field(default_factory=list)
 
 
 class RunnerContext(Protocol):

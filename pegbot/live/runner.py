@@ -31,17 +31,16 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Coroutine, Mapping
-from dataclasses import dataclass, field
 from fractions import Fraction
 from types import MappingProxyType
 from typing import Any
 
+from pegbot.book import BookWithout
 from pegbot.config import VenueSettings
 from pegbot.execution.budget import RateBudget
 from pegbot.execution.decision import DecisionStep
 from pegbot.execution.errors import (
     InsufficientFundsError,
-    OrderNotFoundError,
     RateLimitedError,
     RejectedError,
     VenueError,
@@ -55,8 +54,9 @@ from pegbot.feeds.binance import BinanceFeed
 from pegbot.feeds.ccxt_feed import CcxtFeed, make_pro_client
 from pegbot.feeds.model import BookLost, BookUpdate, FeedConfig, MarketFeed, Trade
 from pegbot.live import recovery, shutdown
-from pegbot.live.context import RunnerContext
+from pegbot.live.context import RunnerContext, RunnerStatus
 from pegbot.live.holdings import VenueHoldings
+from pegbot.live.requests import RequestSender
 from pegbot.logging import event_log
 from pegbot.market import Market, Rounding, Side
 from pegbot.peg.fair import FairValue
@@ -80,20 +80,6 @@ log = event_log("pegbot.bot")
 _WAITS = frozenset({"exposure", "cancel_pending"})
 # The displays and the arbitrage signaler are for humans: five times a second is plenty.
 _OBSERVE_EVERY_NS = NS_PER_S // 5
-
-
-@dataclass
-class RunnerStatus:
-    """Counters of one venue, for the status display and the run's summary."""
-
-    quotes_placed: int = 0
-    cancels_sent: int = 0
-    fills: int = 0
-    rejects: int = 0
-    orphans_cancelled: int = 0
-    fills_recovered: int = 0
-    refused: int = 0
-    tick_to_quote_s: list[float] = field(default_factory=list)
 
 
 class VenueRunner:
@@ -143,7 +129,7 @@ class VenueRunner:
         self._market: Market | None = None
         # Receive time of the first book message not yet decided upon (0: none pending).
         self._book_wake_ns = 0
-        self._inflight: set[asyncio.Task[None]] = set()
+        self.requests = RequestSender(name, settings.symbol, venue, self.orders, ctx, self)
         self._halt_task: asyncio.Task[None] | None = None
         self._balance_task: asyncio.Task[None] | None = None
         self._last_observed_ns = 0
@@ -216,6 +202,8 @@ class VenueRunner:
             budget=self.budget,
             wait_for_cancel=s.loop.wait_for_cancel,
             cap_exposure=s.loop.cap_side_exposure,
+            amend=s.loop.amend and self.venue.capabilities.amend,
+            replace=s.loop.replace and self.venue.capabilities.replace,
         )
         self.step = DecisionStep(self.strategy, self.risk, self.reconciler)
         if s.peg.signals_enabled:
@@ -325,18 +313,30 @@ class VenueRunner:
             rejects_total=self.rejects,
         )
 
+    def market_view(self, live: tuple[LiveOrder, ...] | None = None) -> BookWithout:
+        """The feed's book without our own orders (every order of ours may be resting)."""
+        assert self.feed is not None
+        upl = self.market.units_per_lot
+        out: dict[Side, dict[int, int]] = {Side.BUY: {}, Side.SELL: {}}
+        for o in self.orders.live_orders() if live is None else live:
+            side = out[o.side]
+            side[o.price_ticks] = side.get(o.price_ticks, 0) + o.lots * upl
+        return BookWithout(self.feed.book, out[Side.BUY], out[Side.SELL])
+
     def decide(self, now_ns: int, fair: FairValue | None) -> Actions | None:
         """Run the decision step once and send its requests; returns the actions decided."""
         assert self.step is not None and self.feed is not None and self.risk is not None
         wake, self._book_wake_ns = self._book_wake_ns, 0
+        live = self.orders.live_orders()
         state = MarketState(
             now_ns=now_ns,
             book=self.feed.book,
             fair=adapt_fair(fair, self.market) if fair is not None else None,
             inventory=self.ctx.inventory(self.market),
-            live_orders=self.orders.live_orders(),
+            live_orders=live,
             mode=self.ctx.settings.mode,
             feed=self.feed_health(),
+            market=self.market_view(live),
         )
         decision = self.step.decide(state)
         self.risk_state, self.last_desired = decision.risk, decision.desired
@@ -371,11 +371,16 @@ class VenueRunner:
                 client_order_id=r.client_id,
                 reason=r.reason,
             )
+        req = self.requests
         for c in sent.cancels:
             order = self.orders.get(c.client_id)
             if order is not None:
-                self.submit(self._cancel(c.client_id, order.side))
-        if sent.places and wake:
+                req.submit(req.cancel(c.client_id, order.side))
+        for rp in sent.replaces:
+            req.submit(req.replace(rp.cancel.client_id, rp.place))
+        for a in sent.amends:
+            req.submit(req.amend(a.client_id, a.lots))
+        if (sent.places or sent.replaces) and wake:
             # Book message received -> order request sent, for decisions a book message woke
             # (the request leaves in its task at the next loop turn, waiting on nothing else).
             latency = max(0.0, (self.ctx.clock() - wake) / NS_PER_S)
@@ -386,7 +391,7 @@ class VenueRunner:
                 del ttq[:5_000]
         for p in sent.places:
             q = p.quote
-            self.submit(self._place(p.client_id, q.side, q.price_ticks, q.lots, p.post_only))
+            req.submit(req.place(p.client_id, q.side, q.price_ticks, q.lots, p.post_only))
 
     def observe(self, now_ns: int, fair: FairValue | None) -> None:
         """Per-venue metrics and the arbitrage signaler, after the requests went out."""
@@ -416,7 +421,8 @@ class VenueRunner:
         if fair is not None:
             export_fair(m, self.name, self.symbol, fair)
             if self.signaler is not None and feed.synced:
-                events = list(self.signaler.evaluate(now_ns, feed.book, fair))
+                # The market without our quotes: we never trade against ourselves.
+                events = list(self.signaler.evaluate(now_ns, self.market_view(), fair))
                 if events:
                     self.ctx.signals_raised(self.name, events, fair, now_ns)
         base = self.balances.get(market.base)
@@ -448,51 +454,22 @@ class VenueRunner:
 
     def submit(self, coro: Coroutine[Any, Any, None]) -> None:
         """Run a request as a task the shutdown waits for (:meth:`drain`)."""
-        task = asyncio.create_task(coro)
-        self._inflight.add(task)
-        task.add_done_callback(self._inflight.discard)
+        self.requests.submit(coro)
 
     async def drain(self, timeout_s: float) -> None:
         """Wait for the requests in flight (shutdown, halt)."""
-        if self._inflight:
-            await asyncio.wait(set(self._inflight), timeout=timeout_s)
+        await self.requests.drain(timeout_s)
 
-    async def _place(self, cid: str, side: Side, price: int, lots: int, post_only: bool) -> None:
-        ctx = self.ctx
-        t0 = time.perf_counter()
-        ctx.metrics.order_submitted(self.name, self.symbol, side)
-        self.status.quotes_placed += 1
-        try:
-            upd = await self.venue.place(side, price, lots, cid, post_only)
-        except VenueError as exc:
-            self._on_error(exc, "place", cid)
-            if exc.outcome_unknown:
-                self.orders.on_unknown(cid)  # stays PENDING_NEW until an open-orders fetch
-                self.need_recover = True
-            else:
-                self.orders.on_closed(cid)
-            return
-        ctx.metrics.observe_ack(self.name, "submit", time.perf_counter() - t0)
-        self.apply_update(upd, journal=True)
+    def wake(self) -> None:
+        """Re-decide at the next loop turn."""
+        self.book_changed.set()
 
-    async def _cancel(self, cid: str, side: Side) -> None:
-        t0 = time.perf_counter()
-        self.ctx.metrics.order_cancelled(self.name, self.symbol, side)
-        self.status.cancels_sent += 1
-        try:
-            upd = await self.venue.cancel(cid)
-        except OrderNotFoundError:
-            self.orders.on_closed(cid)  # filled or gone already: its fill comes as an event
-            self.book_changed.set()
-            return
-        except VenueError as exc:
-            self._on_error(exc, "cancel", cid)
-            self.orders.on_cancel_failed(cid)  # open again: the next decision retries
-            return
-        self.ctx.metrics.observe_ack(self.name, "cancel", time.perf_counter() - t0)
-        self.apply_update(upd, journal=True)
+    def request_recovery(self) -> None:
+        """Settle unknown outcomes with an open-orders fetch after the next decision."""
+        self.need_recover = True
 
-    def _on_error(self, exc: VenueError, action: str, cid: str) -> None:
+    def on_error(self, exc: VenueError, action: str, cid: str) -> None:
+        """A request failed: count it, back off on a rate limit, refetch on a funds error."""
         if exc.counts_as_reject:
             self.rejects += 1
             self.status.rejects += 1

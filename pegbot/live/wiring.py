@@ -27,7 +27,14 @@ from pegbot.market import Market
 from pegbot.metrics import Metrics
 from pegbot.peg.fair import FairEstimator, SourceSpec
 from pegbot.peg.poll import RatePoller
-from pegbot.peg.sources import FileSource, HttpJsonSource, NbkrSource, RateSource, StaticSource
+from pegbot.peg.sources import (
+    FileSource,
+    HttpJsonSource,
+    NbkrSource,
+    RateObservation,
+    RateSource,
+    StaticSource,
+)
 from pegbot.timeunits import NS_PER_S
 
 __all__ = ["ExtraSource", "build_fair", "build_source", "make_venue"]
@@ -62,6 +69,7 @@ def make_venue(name: str, vs: VenueSettings, settings: Settings) -> Venue:
             ws_url=vs.ws_url,
             sandbox=mode == "testnet" and not override,
             name=name,
+            ws_orders=None if vs.order_entry is None else vs.order_entry == "ws",
         )
     if mode == "paper":
         return make_paper_venue(name=name, settings=vs, balances=vs.paper_balances)
@@ -109,6 +117,7 @@ def build_fair(
     metrics: Metrics,
     http_session: Callable[[], Any] | None = None,
     extra: Sequence[ExtraSource] = (),
+    on_observation: Callable[[RateObservation], None] | None = None,
 ) -> tuple[FairEstimator, list[RatePoller]]:
     """The fair-value estimator and one poller per configured source.
 
@@ -119,6 +128,7 @@ def build_fair(
         metrics: Where the pollers report.
         http_session: Returns the shared aiohttp session of HTTP sources.
         extra: Ready-made sources (tests, the demo).
+        on_observation: Called after each reading (the bot wakes its decision loops).
     """
     specs: list[SourceSpec] = []
     pollers: list[tuple[RateSource, float]] = []
@@ -138,6 +148,7 @@ def build_fair(
             clock=clock,
             metrics=metrics,
             backoff_base_s=min(5.0, interval),
+            on_observation=on_observation,
         )
         for src, interval in pollers
     ]

@@ -81,7 +81,7 @@ class FairSettings(_Model):
     min_sources: int = Field(default=1, ge=1)
     max_disagreement_bps: Decimal = Field(default=Decimal(50), ge=0)
     jump_bps: Decimal = Field(default=Decimal(200), gt=0)
-    jump_hold_s: float = Field(default=1800.0, ge=0)
+    jump_confirm_s: float = Field(default=300.0, gt=0)
     max_age_s: float | None = Field(default=None, gt=0)
 
     def build(self) -> FairConfig:
@@ -90,7 +90,7 @@ class FairSettings(_Model):
             min_sources=self.min_sources,
             max_disagreement_bps=self.max_disagreement_bps,
             jump_bps=self.jump_bps,
-            jump_hold_ns=int(self.jump_hold_s * NS_PER_S),
+            jump_confirm_ns=int(self.jump_confirm_s * NS_PER_S),
         )
 
 

@@ -13,8 +13,18 @@ layer and the arbitrage signaler consume:
   should trade on it: a bot quoting around a rate that stopped updating is picked off when
   the real rate moves.
 * ``disputed``: fresh sources disagree by more than the configured bps.
-* ``jump``: the price stepped by more than the configured bps; held for a while (or until a
-  human acknowledges it) because a real devaluation and a bad print look the same at first.
+* ``jump``: the price stepped by more than the configured bps and the step is not confirmed
+  yet: a real devaluation and a bad print look the same at first, so quotes stay pulled.
+
+A jump is **confirmed** — the estimator re-anchors on the new level and the state is ``ok``
+again — when, within ``jump_confirm_ns`` of the step, a second fresh USD/KGS source agrees
+with the new level, or a source that reported it reads it again (a later fetch at the same
+level). A jump nobody confirms in time stays held until an operator acknowledges it
+(:meth:`FairEstimator.acknowledge_jump`, ``pegbot fair ack``) or rejects it
+(:meth:`FairEstimator.reject_jump`, ``pegbot fair reject``: the new readings are set aside
+and the sources' previous rates stand until they report something else). A step back to the
+old level before confirmation retracts the jump. :attr:`FairValue.jump` describes the last
+jump (pending or confirmed) for metrics and the scorecard.
 """
 
 from __future__ import annotations
@@ -64,19 +74,51 @@ class FairConfig:
         max_disagreement_bps: Above this spread between fresh sources (of either pair) the
             state is ``disputed``.
         jump_bps: A step of the fair price larger than this is a ``jump``.
-        jump_hold_ns: How long the ``jump`` state is held after the step.
+        jump_confirm_ns: How long after a step a confirming reading still counts; past it
+            an unconfirmed jump waits for an operator.
     """
 
     min_sources: int = 1
     max_disagreement_bps: Decimal = Decimal(50)
     jump_bps: Decimal = Decimal(200)
-    jump_hold_ns: int = 30 * 60 * NS_PER_S
+    jump_confirm_ns: int = 5 * 60 * NS_PER_S
 
     def __post_init__(self) -> None:
         if self.min_sources < 1:
             raise ValueError("min_sources must be at least 1")
-        if self.max_disagreement_bps < 0 or self.jump_bps <= 0 or self.jump_hold_ns < 0:
+        if self.max_disagreement_bps < 0 or self.jump_bps <= 0 or self.jump_confirm_ns <= 0:
             raise ValueError("fair thresholds must be positive")
+
+
+@dataclass(frozen=True, slots=True)
+class JumpStatus:
+    """The last jump of the fair price.
+
+    Attributes:
+        from_price: The price before the step.
+        to_price: The price after it.
+        at_ns: When the step was first seen.
+        confirmed_at_ns: When it was confirmed (None while pending, or once rejected).
+        how: ``second_source``, ``next_reading`` or ``operator`` once confirmed;
+            ``rejected`` once an operator set it aside; ``retracted`` when the rate stepped
+            back; "" while pending.
+    """
+
+    from_price: Fraction
+    to_price: Fraction
+    at_ns: int
+    confirmed_at_ns: int | None = None
+    how: str = ""
+
+    @property
+    def pending(self) -> bool:
+        """Waiting for a confirmation, an operator, or a step back."""
+        return self.how == ""
+
+    @property
+    def step_bps(self) -> float:
+        """The step in bps of the old price (signed)."""
+        return float((self.to_price / self.from_price - 1) * 10_000)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +149,7 @@ class FairValue:
         disagreement_bps: Largest (max − min) / median × 1e4 over the pairs' fresh sources.
         sources: Every source's in-force observation, fresh or not.
         reasons: Why the state is not ``ok`` (human-readable, for logs).
+        jump: The last jump, pending or settled (None: none since start).
     """
 
     now_ns: int
@@ -120,6 +163,7 @@ class FairValue:
     disagreement_bps: float
     sources: tuple[SourceQuote, ...] = ()
     reasons: tuple[str, ...] = ()
+    jump: JumpStatus | None = None
 
     @property
     def tradable(self) -> bool:
@@ -195,9 +239,22 @@ class _SourceBook:
     spec: SourceSpec
     # Observations sorted by effective_at; only the one in force and those pending are kept.
     observations: list[RateObservation] = field(default_factory=list)
+    # The last rate in force before the current one (what a rejected jump falls back to).
+    previous: RateObservation | None = None
+    # Rates an operator set aside (a rejected jump): skipped until the source moves on.
+    rejected: set[Fraction] = field(default_factory=set)
     errors: int = 0
     last_error: str = ""
     last_error_ns: int = 0
+
+
+@dataclass
+class _PendingJump:
+    from_price: Fraction
+    to_price: Fraction
+    at_ns: int
+    # Sources reporting the new level when it was first seen, and their fetch times.
+    seen: dict[str, int]
 
 
 class FairEstimator:
@@ -220,9 +277,11 @@ class FairEstimator:
             self._books[spec.name] = _SourceBook(spec)
         if not any(b.spec.pair == USD_KGS for b in self._books.values()):
             raise ValueError("at least one USD/KGS source is needed")
-        self._last_price: Fraction | None = None
-        self._jump_until_ns = -1
-        self._jump_reason = ""
+        # The price the estimator is anchored on (the last one not held back by a jump).
+        self._anchor: Fraction | None = None
+        self._pending: _PendingJump | None = None
+        self._last_jump: JumpStatus | None = None
+        self._operator: tuple[str, int] | None = None  # ("ack" | "reject", at_ns)
 
     @property
     def source_names(self) -> tuple[str, ...]:
@@ -241,7 +300,14 @@ class FairEstimator:
             raise KeyError(f"observation from unconfigured source {obs.source!r}")
         if obs.pair != book.spec.pair:
             raise ValueError(f"{obs.source}: pair {obs.pair} but configured {book.spec.pair}")
-        kept = [o for o in book.observations if o.effective_at_ns != obs.effective_at_ns]
+        kept = []
+        for o in book.observations:
+            if o.effective_at_ns != obs.effective_at_ns:
+                kept.append(o)
+            elif o.rate != obs.rate and o.rate not in book.rejected:
+                book.previous = o  # a correction in force from the same date: remember it
+        if obs.rate not in book.rejected:
+            book.rejected.clear()  # the source moved on from the rates set aside
         kept.append(obs)
         kept.sort(key=lambda o: o.effective_at_ns)
         book.observations = kept
@@ -258,9 +324,31 @@ class FairEstimator:
         book = self._books[source]
         return book.errors, book.last_error
 
-    def acknowledge_jump(self, now_ns: int) -> None:
-        """A human accepts the new level: leave the ``jump`` state now."""
-        self._jump_until_ns = min(self._jump_until_ns, now_ns - 1)
+    @property
+    def jump(self) -> JumpStatus | None:
+        """The last jump (pending or settled), None if none since start."""
+        return self._last_jump
+
+    def acknowledge_jump(self, now_ns: int) -> bool:
+        """A human accepts the new level (``pegbot fair ack``); False if no jump is pending.
+
+        Takes effect at the next :meth:`evaluate`.
+        """
+        if self._pending is None:
+            return False
+        self._operator = ("ack", now_ns)
+        return True
+
+    def reject_jump(self, now_ns: int) -> bool:
+        """A human calls the new level a bad print (``pegbot fair reject``).
+
+        The readings at the new level are set aside: each source's previous rate stands
+        until it reports something else. False if no jump is pending.
+        """
+        if self._pending is None:
+            return False
+        self._operator = ("reject", now_ns)
+        return True
 
     def _in_force(self, book: _SourceBook, now_ns: int) -> RateObservation | None:
         current = None
@@ -272,7 +360,13 @@ class FairEstimator:
         if current is not None:
             # Drop superseded observations; keep the one in force and any pending ones.
             i = book.observations.index(current)
+            for old in book.observations[:i]:
+                if old.rate not in book.rejected:
+                    book.previous = old  # what a rejected jump falls back to
             del book.observations[:i]
+        if current is not None and current.rate in book.rejected:
+            prev = book.previous
+            return prev if prev is not None and prev.rate not in book.rejected else None
         return current
 
     def _is_fresh(self, spec: SourceSpec, obs: RateObservation, now_ns: int) -> bool:
@@ -337,7 +431,9 @@ class FairEstimator:
                 tuple(quotes), (*reasons, "no USD/KGS rate yet"),
             )  # fmt: skip
         price = 1 / (usd_kgs * usdt_usd)
-        state = self._check_jump(price, now_ns, state, reasons)
+        if self._operator is not None and self._operator[0] == "reject":
+            price, usd_kgs = self._reject(now_ns, usdt_usd, usd_kgs)
+        state = self._check_jump(price, now_ns, state, reasons, quotes, usdt_usd)
         return FairValue(
             now_ns=now_ns,
             state=state,
@@ -350,19 +446,120 @@ class FairEstimator:
             disagreement_bps=float(spread),
             sources=tuple(quotes),
             reasons=tuple(reasons),
+            jump=self._last_jump,
         )
 
+    # -- jumps ---------------------------------------------------------------------------
+
+    def _step_bps(self, a: Fraction, b: Fraction) -> Fraction:
+        return abs(b / a - 1) * 10_000
+
     def _check_jump(
-        self, price: Fraction, now_ns: int, state: FairState, reasons: list[str]
+        self,
+        price: Fraction,
+        now_ns: int,
+        state: FairState,
+        reasons: list[str],
+        quotes: list[SourceQuote],
+        usdt_usd: Fraction,
     ) -> FairState:
-        last = self._last_price
-        if last is not None and price != last:
-            step = abs(price / last - 1) * 10_000
-            if step > Fraction(self.config.jump_bps):
-                self._jump_until_ns = now_ns + self.config.jump_hold_ns
-                self._jump_reason = f"fair stepped {float(step):.1f} bps (> {self.config.jump_bps})"
-        self._last_price = price
-        if now_ns <= self._jump_until_ns and state is FairState.OK:
-            reasons.append(self._jump_reason)
+        threshold = Fraction(self.config.jump_bps)
+        pending = self._pending
+        if pending is None:
+            anchor = self._anchor
+            if anchor is not None and self._step_bps(anchor, price) > threshold:
+                seen = {q.name: q.observed_at_ns for q in quotes if self._at(q, price, usdt_usd)}
+                pending = self._pending = _PendingJump(anchor, price, now_ns, seen)
+                self._last_jump = JumpStatus(anchor, price, now_ns)
+            else:
+                self._anchor = price
+                return state
+        elif self._step_bps(pending.from_price, price) <= threshold:
+            # Back at the old level before anyone trusted the new one.
+            self._settle(pending, "retracted", None)
+            self._anchor = price
+            return state
+        elif self._step_bps(pending.to_price, price) > threshold:
+            # Stepped again while pending: a new jump from the same anchor.
+            seen = {q.name: q.observed_at_ns for q in quotes if self._at(q, price, usdt_usd)}
+            pending = self._pending = _PendingJump(pending.from_price, price, now_ns, seen)
+            self._last_jump = JumpStatus(pending.from_price, price, now_ns)
+        how = self._confirmation(pending, price, now_ns, quotes, usdt_usd)
+        if how:
+            self._settle(pending, how, now_ns)
+            self._anchor = price
+            return state
+        if state is FairState.OK:
+            step = (price / pending.from_price - 1) * 10_000
+            late = now_ns - pending.at_ns > self.config.jump_confirm_ns
+            wait = "waiting for an operator (pegbot fair ack|reject)" if late else "unconfirmed"
+            limit = self.config.jump_bps
+            reasons.append(f"fair stepped {float(step):+.1f} bps (> {limit}): {wait}")
             return FairState.JUMP
         return state
+
+    def _at(self, q: SourceQuote, price: Fraction, usdt_usd: Fraction) -> bool:
+        # A fresh USD/KGS quote whose implied price is ``price`` within the agreement band.
+        if q.pair != USD_KGS or not q.fresh:
+            return False
+        implied = 1 / (q.rate * usdt_usd)
+        return self._step_bps(price, implied) <= Fraction(self.config.max_disagreement_bps)
+
+    def _confirmation(
+        self,
+        pending: _PendingJump,
+        price: Fraction,
+        now_ns: int,
+        quotes: list[SourceQuote],
+        usdt_usd: Fraction,
+    ) -> str:
+        op = self._operator
+        if op is not None and op[0] == "ack":
+            self._operator = None
+            return "operator"
+        if now_ns - pending.at_ns > self.config.jump_confirm_ns:
+            return ""
+        at_level = [q for q in quotes if self._at(q, price, usdt_usd)]
+        if len({q.name for q in at_level}) >= 2:
+            return "second_source"
+        for q in at_level:
+            first = pending.seen.get(q.name)
+            if first is not None and q.observed_at_ns > first:
+                return "next_reading"
+        return ""
+
+    def _settle(self, pending: _PendingJump, how: str, at_ns: int | None) -> None:
+        self._pending = None
+        self._last_jump = JumpStatus(
+            pending.from_price, pending.to_price, pending.at_ns, at_ns, how
+        )
+
+    def _reject(
+        self, now_ns: int, usdt_usd: Fraction, usd_kgs: Fraction
+    ) -> tuple[Fraction, Fraction]:
+        # Set the new level's readings aside and re-evaluate the USD/KGS median without them.
+        self._operator = None
+        pending = self._pending
+        if pending is None:
+            return 1 / (usd_kgs * usdt_usd), usd_kgs
+        for name in pending.seen:
+            book = self._books[name]
+            current = self._in_force(book, now_ns)
+            if current is not None:
+                book.rejected.add(current.rate)
+        self._settle(pending, "rejected", None)
+        rates = []
+        for book in self._books.values():
+            if book.spec.pair != USD_KGS:
+                continue
+            obs = self._in_force(book, now_ns)
+            if obs is not None and self._is_fresh(book.spec, obs, now_ns):
+                rates.append(obs.rate)
+        if not rates:
+            # Nothing left to quote on: keep the old anchor's rate (the state goes stale).
+            kgs = 1 / (pending.from_price * usdt_usd)
+            return pending.from_price, kgs
+        kgs = _median(rates)
+        price = 1 / (kgs * usdt_usd)
+        self._anchor = price
+        return price, kgs

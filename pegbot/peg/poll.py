@@ -35,8 +35,13 @@ class RatePoller:
         backoff_base_s: float = 5.0,
         backoff_max_s: float = 600.0,
         metrics: Metrics | None = None,
+        on_observation: Callable[[RateObservation], None] | None = None,
     ) -> None:
-        """Configure polling; ``clock`` returns ns UTC (injected for tests and replays)."""
+        """Configure polling; ``clock`` returns ns UTC (injected for tests and replays).
+
+        ``on_observation`` is called after each successful fetch went into the estimator (the
+        bot re-decides at once on a new rate instead of waiting for its timer).
+        """
         if interval_s <= 0 or backoff_base_s <= 0:
             raise ValueError("interval and backoff must be positive")
         self.source = source
@@ -46,6 +51,7 @@ class RatePoller:
         self.backoff_base_s = backoff_base_s
         self.backoff_max_s = backoff_max_s
         self.metrics = metrics
+        self.on_observation = on_observation
         self.failures = 0
         self.last_error: RateSourceError | None = None
 
@@ -82,6 +88,8 @@ class RatePoller:
         if self.metrics is not None:
             self.metrics.reference_rate.labels(source=name).set(float(obs.rate))
             self.metrics.reference_updated.labels(source=name).set(obs.observed_at_ns / NS_PER_S)
+        if self.on_observation is not None:
+            self.on_observation(obs)
         return obs
 
     async def run(self, stop: asyncio.Event) -> None:

@@ -80,6 +80,14 @@ def export_fair(metrics: Metrics, venue: str, symbol: str, fair: FairValue) -> N
             1 if fair.state.value == state else 0
         )
     metrics.arb_enabled.labels(venue=venue, symbol=symbol).set(1 if fair.tradable else 0)
+    jump = fair.jump
+    if jump is not None:
+        metrics.fair_jump_pending.labels(venue=venue, symbol=symbol).set(1 if jump.pending else 0)
+        metrics.fair_jump_started.labels(venue=venue, symbol=symbol).set(jump.at_ns / NS_PER_S)
+        took = -1.0
+        if jump.confirmed_at_ns is not None:
+            took = (jump.confirmed_at_ns - jump.at_ns) / NS_PER_S
+        metrics.fair_jump_confirm_seconds.labels(venue=venue, symbol=symbol).set(took)
 
 
 class SignalSinks:

@@ -3,6 +3,9 @@
 * ``rest_fail_rate`` of REST calls fail: ``5xx`` answers HTTP 503 with Binance's -1001 body
   before doing anything; ``timeout`` executes the request and then stalls the reply for
   ``rest_timeout_s``, so the client times out with the execution status unknown.
+* ``wsapi_fail_rate`` of the WebSocket API's order requests (place, cancel, cancel-replace,
+  cancel-all) fail the same two ways: ``5xx`` answers status 503 with -1001 without doing
+  anything; ``timeout`` executes the request and never answers it.
 * ``ws_delay_ms`` delays every WebSocket message; ``ws_reorder`` swaps neighbouring messages.
 * ``clock_skew_ms`` shifts the server clock (``serverTime``, the recvWindow check, event times).
 * Dropping connections, skipping update ids and halting a symbol are actions, not states: see
@@ -21,6 +24,8 @@ _FIELDS = {
     "rest_fail_rate": float,
     "rest_fail_mode": str,
     "rest_timeout_s": float,
+    "wsapi_fail_rate": float,
+    "wsapi_fail_mode": str,
     "ws_delay_ms": int,
     "ws_reorder": bool,
     "clock_skew_ms": int,
@@ -34,6 +39,8 @@ class Faults:
     rest_fail_rate: float = 0.0
     rest_fail_mode: str = "5xx"
     rest_timeout_s: float = 15.0
+    wsapi_fail_rate: float = 0.0
+    wsapi_fail_mode: str = "5xx"
     ws_delay_ms: int = 0
     ws_reorder: bool = False
     clock_skew_ms: int = 0
@@ -47,6 +54,8 @@ class Faults:
             rest_fail_rate=cfg.rest_fail_rate,
             rest_fail_mode=cfg.rest_fail_mode,
             rest_timeout_s=cfg.rest_timeout_s,
+            wsapi_fail_rate=cfg.wsapi_fail_rate,
+            wsapi_fail_mode=cfg.wsapi_fail_mode,
             ws_delay_ms=cfg.ws_delay_ms,
             ws_reorder=cfg.ws_reorder,
             clock_skew_ms=cfg.clock_skew_ms,
@@ -62,10 +71,13 @@ class Faults:
             if kind is bool and not isinstance(value, bool):
                 raise ValueError(f"{name} must be true or false")
             converted = kind(value)
-            if name == "rest_fail_rate" and not 0 <= converted <= 1:
-                raise ValueError("rest_fail_rate must be within 0..1")
-            if name == "rest_fail_mode" and converted not in ("5xx", "timeout"):
-                raise ValueError("rest_fail_mode must be '5xx' or 'timeout'")
+            if name in ("rest_fail_rate", "wsapi_fail_rate") and not 0 <= converted <= 1:
+                raise ValueError(f"{name} must be within 0..1")
+            if name in ("rest_fail_mode", "wsapi_fail_mode") and converted not in (
+                "5xx",
+                "timeout",
+            ):
+                raise ValueError(f"{name} must be '5xx' or 'timeout'")
             setattr(self, name, converted)
 
     def rest_failure(self) -> str | None:
@@ -73,6 +85,13 @@ class Faults:
         if self.rest_fail_rate and self.rng.random() < self.rest_fail_rate:
             self.count(f"rest_{self.rest_fail_mode}")
             return self.rest_fail_mode
+        return None
+
+    def wsapi_failure(self) -> str | None:
+        """Draw whether this WebSocket API order request fails, and how."""
+        if self.wsapi_fail_rate and self.rng.random() < self.wsapi_fail_rate:
+            self.count(f"wsapi_{self.wsapi_fail_mode}")
+            return self.wsapi_fail_mode
         return None
 
     def count(self, what: str) -> None:

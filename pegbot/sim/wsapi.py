@@ -38,6 +38,8 @@ from .ws import write_loop
 
 #: Methods whose replies list the order counts in ``rateLimits`` (they place orders).
 _PLACES = frozenset({"order.place", "order.cancelReplace"})
+# Order requests the WebSocket API faults reach (queries and subscriptions never fail).
+_ORDER_METHODS = _PLACES | {"order.cancel", "openOrders.cancelAll"}
 
 
 class _Session:
@@ -161,7 +163,14 @@ class WsApi:
             self.ex.limiter.charge(ip, weight, now)
             if method not in self.unsigned:
                 api_key = self._verify(params, now)
+            fault = self.ex.faults.wsapi_failure() if method in _ORDER_METHODS else None
+            if fault == "5xx":  # refused before anything happened; the client cannot know
+                raise errors.SimError(
+                    -1001, "Internal error; unable to process your request. Please try again.", 503
+                )
             result = handler(session, params, api_key)
+            if fault == "timeout":
+                return  # executed, never answered: the client times out, the outcome unknown
             if free_on_success("WS", method, result):
                 self.ex.limiter.refund(ip, weight, now)
             reply = {"id": rid, "status": 200, "result": result}

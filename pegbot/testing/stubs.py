@@ -29,6 +29,7 @@ from pegbot.execution.venue import (
     Fill,
     OrderState,
     OrderUpdate,
+    ReplaceResult,
     Venue,
     VenueCapabilities,
     VenueEvent,
@@ -54,7 +55,9 @@ class StubVenue:
         name: Venue name.
     """
 
-    capabilities = VenueCapabilities(time_in_force=frozenset({"GTC", "IOC"}))
+    capabilities = VenueCapabilities(
+        time_in_force=frozenset({"GTC", "IOC"}), replace=True, amend=True
+    )
 
     def __init__(
         self,
@@ -131,6 +134,42 @@ class StubVenue:
         )  # fmt: skip
         self.orders[client_id] = done
         return done
+
+    async def replace(
+        self,
+        cancel_client_id: str,
+        side: Side,
+        price_ticks: int,
+        lots: int,
+        client_id: str,
+        post_only: bool = True,
+    ) -> ReplaceResult:
+        """Cancel, then place only if the cancel succeeded."""
+        self.requests.append(("replace", cancel_client_id))
+        self._maybe_fail()
+        try:
+            canceled = await self.cancel(cancel_client_id)
+        except errors.VenueError as exc:
+            return ReplaceResult(None, None, cancel_error=exc)
+        self.requests.pop()  # the cancel inside the replace is not a request of its own
+        placed = await self.place(side, price_ticks, lots, client_id, post_only)
+        self.requests.pop()
+        return ReplaceResult(canceled, placed)
+
+    async def amend(self, client_id: str, lots: int) -> OrderUpdate:
+        """Reduce an open order to ``lots`` remaining."""
+        self.requests.append(("amend", client_id))
+        self._maybe_fail()
+        upd = self.orders.get(client_id)
+        if upd is None or not upd.state.is_open:
+            raise errors.OrderNotFoundError("Unknown order sent.")
+        new = OrderUpdate(
+            upd.client_id, upd.order_id, upd.side, upd.price_ticks,
+            upd.filled_units + self._market.lots_to_units(lots), upd.filled_units,
+            upd.state, 0,
+        )  # fmt: skip
+        self.orders[client_id] = new
+        return new
 
     async def cancel_all(self, timeout_s: float | None = None) -> list[OrderUpdate]:
         """Cancel every open order."""

@@ -48,3 +48,5 @@ async def test_demo_quotes_serves_metrics_and_leaves_no_order() -> None:
     assert summary["fills"] >= 0
     assert summary["final_state"] in ("normal", "defend", "freeze")
     assert summary["open_orders_after_shutdown"] == 0
+    # The figure says what it measures: the simulator shares the demo's event loop.
+    assert "simulator" in summary["tick_to_quote_includes"]

@@ -113,8 +113,12 @@ async def test_quotes_skew_down_as_the_maker_sells_us_inventory(
     # The maker's own bid rests well below, so its market sells always take ours first,
     # even once the skew has moved our bids down several ticks.
     await seed_book(sim, bid="0.01130", ask="0.01158")
+    # Sizes are followed exactly (no size tolerance), so the resting orders show the skew.
     settings = bot_settings(
-        sim, tmp_path, params={"price_skew_bps": 50, "inventory_range_lots": 3000}
+        sim,
+        tmp_path,
+        params={"price_skew_bps": 50, "inventory_range_lots": 3000},
+        loop={"size_tolerance": 0},
     )
     maker = sim.maker()
     await maker.load_markets()

@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import os
+from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import pytest
+from typer.testing import CliRunner
 
+from pegbot.cli import app
 from pegbot.control import Control
 from pegbot.execution.risk import RiskLevel
 from pegbot.live.bot import Bot
@@ -80,12 +84,11 @@ async def test_ws_down_freezes_then_recovers(sim: SimHandle, tmp_path: Path) -> 
         await quoting(bot, timeout=8)
 
 
-async def test_fair_stale_and_jump_freeze_then_recover(sim: SimHandle, tmp_path: Path) -> None:
+async def test_fair_stale_freezes_then_recovers(sim: SimHandle, tmp_path: Path) -> None:
     await seed_book(sim)
     rate = tmp_path / "usd_kgs.txt"
     rate.write_text("87.45\n")
     src = f'{{ name = "desk", kind = "file", path = "{rate}", interval_s = 0.1, max_age_s = 1.0 }}'
-    toml = f"[peg]\nsources = [{src}]\n[peg.fair]\njump_bps = 100\njump_hold_s = 0.5\n"
     fresh = True
 
     async def desk() -> None:  # the desk's process keeps the file fresh, while it lives
@@ -96,22 +99,80 @@ async def test_fair_stale_and_jump_freeze_then_recover(sim: SimHandle, tmp_path:
 
     keeper = asyncio.create_task(desk())
     try:
-        async with run_bot(bot_settings(sim, tmp_path, peg=toml)) as bot:
+        async with run_bot(bot_settings(sim, tmp_path, peg=f"[peg]\nsources = [{src}]\n")) as bot:
             await quoting(bot)
             fresh = False  # nobody updates the file: the observation ages past max_age_s
             await wait_for(lambda: "fair_stale" in reasons(bot), 4)
             await pulled(sim, bot)
             fresh = True
             await quoting(bot)
-            # A 3 % devaluation in one step is a jump: pulled while it is held.
-            rate.write_text("90.10\n")
-            await wait_for(lambda: "fair_jump" in reasons(bot), 3)
-            await pulled(sim, bot)
-            # It was a bad print: the rate comes back, and after the hold quoting resumes.
-            rate.write_text("87.45\n")
-            await quoting(bot, timeout=6)
     finally:
         keeper.cancel()
+
+
+def _jump_settings(sim: SimHandle, tmp_path: Path, rate: Path) -> Any:
+    src = f'{{ name = "desk", kind = "file", path = "{rate}", interval_s = 0.1, max_age_s = 600 }}'
+    toml = f"[peg]\nsources = [{src}]\n[peg.fair]\njump_bps = 100\njump_confirm_s = 30\n"
+    return bot_settings(sim, tmp_path, peg=toml)
+
+
+async def test_an_unconfirmed_jump_holds_until_the_operator_rejects_it(
+    sim: SimHandle, tmp_path: Path
+) -> None:
+    await seed_book(sim)
+    rate = tmp_path / "usd_kgs.txt"
+    rate.write_text("87.45\n")
+    async with run_bot(_jump_settings(sim, tmp_path, rate)) as bot:
+        await quoting(bot)
+        # A 3 % devaluation in one reading, never read again: a jump nobody confirms.
+        rate.write_text("90.10\n")
+        await wait_for(lambda: "fair_jump" in reasons(bot), 3)
+        await pulled(sim, bot)
+        await asyncio.sleep(1.0)
+        assert "fair_jump" in reasons(bot)  # time alone confirms nothing
+        assert bot.estimator is not None and bot.estimator.jump is not None
+        assert bot.estimator.jump.pending
+        sample = bot.metrics.registry.get_sample_value(
+            "pegbot_fair_jump_pending", {"venue": "sim", "symbol": "KGST/USDT"}
+        )
+        assert sample == 1
+        # The operator calls it a bad print: the previous rate stands and quoting resumes.
+        code = (
+            CliRunner()
+            .invoke(
+                app, ["fair", "reject", "--control-dir", str(tmp_path / "control"), "--by", "desk"]
+            )
+            .exit_code
+        )
+        assert code == 0
+        await quoting(bot, timeout=8)
+        assert bot.estimator.jump.how == "rejected"
+        fair = bot.fair(bot.clock())
+        assert fair is not None and fair.price == Fraction(100, 8745)
+
+
+async def test_a_jump_confirmed_by_the_next_reading_requotes_at_the_new_fair(
+    sim: SimHandle, tmp_path: Path
+) -> None:
+    await seed_book(sim)
+    rate = tmp_path / "usd_kgs.txt"
+    rate.write_text("87.45\n")
+    async with run_bot(_jump_settings(sim, tmp_path, rate)) as bot:
+        await quoting(bot)
+        rate.write_text("90.10\n")  # the som weakens 3 %: fair 0.011435 -> 0.011099
+        await wait_for(lambda: "fair_jump" in reasons(bot), 3)
+        await pulled(sim, bot)
+        # The crowd reprices around the new fair, and the rate is read again unchanged.
+        maker = sim.maker()
+        await maker.load_markets()
+        await maker.cancel_all_orders("KGST/USDT")
+        await seed_book(sim, bid="0.01106", ask="0.01114")
+        os.utime(rate)
+        await wait_for(lambda: bot.estimator is not None and not bot.estimator.jump.pending, 3)
+        assert bot.estimator.jump.how == "next_reading"
+        await quoting(bot, timeout=10)
+        ours = {o.price_ticks for o in bot.runners[0].live.values()}
+        assert ours and all(1100 <= t <= 1120 for t in ours), ours  # around 1109.9 ticks
 
 
 async def test_reject_storm_freezes_then_recovers(sim: SimHandle, tmp_path: Path) -> None:

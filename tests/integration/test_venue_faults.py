@@ -2,7 +2,8 @@
 
 The simulator's REST faults are the real failure modes: ``5xx`` answers 503 before doing
 anything; ``timeout`` executes the request and then stalls the reply, so the client times out
-with the order already on the book. Neither may ever leave a duplicate order.
+with the order already on the book. Neither may ever leave a duplicate order. The venue here
+sends its orders over REST (``ws_orders=False``), the path these faults reach.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ def build(sim: SimHandle, **kw: Any) -> CcxtVenue:
         http_url=sim.http_url,
         ws_url=sim.ws_url,
         enable_rate_limit=False,
+        ws_orders=False,
         **kw,
     )
 

@@ -91,23 +91,91 @@ def test_an_old_effective_date_is_stale_even_if_fetched_just_now() -> None:
     assert est.evaluate(10 * day).state is FairState.STALE
 
 
-def test_jump_is_flagged_held_and_can_be_acknowledged() -> None:
-    est = FairEstimator(
+def _one_source(confirm_ns: int = 10 * MIN) -> FairEstimator:
+    return FairEstimator(
         KGST,
         [SourceSpec("a", max_age_ns=None)],
-        FairConfig(jump_bps=Decimal(200), jump_hold_ns=10 * MIN),
+        FairConfig(jump_bps=Decimal(200), jump_confirm_ns=confirm_ns),
     )
+
+
+def test_a_jump_holds_until_the_sources_next_reading_confirms_it() -> None:
+    est = _one_source()
     est.observe(obs("a", "73", 0))
     assert est.evaluate(0).state is FairState.OK
     est.observe(obs("a", "85", MIN))  # March 2020: 73 → 85 in an hour
     fv = est.evaluate(MIN)
     assert fv.state is FairState.JUMP and not fv.tradable and "stepped" in fv.reasons[0]
-    assert est.evaluate(MIN + 10 * MIN).state is FairState.JUMP
-    assert est.evaluate(MIN + 10 * MIN + 1).state is FairState.OK
-    est.observe(obs("a", "90", 20 * MIN))
-    assert est.evaluate(20 * MIN).state is FairState.JUMP
-    est.acknowledge_jump(21 * MIN)
-    assert est.evaluate(21 * MIN).state is FairState.OK
+    assert fv.jump is not None and fv.jump.pending and fv.jump.to_price == Fraction(1, 85)
+    assert est.evaluate(2 * MIN).state is FairState.JUMP  # time alone confirms nothing
+    est.observe(obs("a", "85", 3 * MIN))  # the next fetch reads the same level
+    fv = est.evaluate(3 * MIN)
+    assert fv.state is FairState.OK and fv.price == Fraction(1, 85)
+    assert fv.jump is not None and fv.jump.how == "next_reading"
+    assert fv.jump.confirmed_at_ns == 3 * MIN and fv.jump.at_ns == MIN
+    assert est.evaluate(4 * MIN).state is FairState.OK  # re-anchored: no new jump
+
+
+def test_a_second_source_at_the_new_level_confirms_at_once() -> None:
+    est = FairEstimator(
+        KGST,
+        [SourceSpec("a", max_age_ns=None), SourceSpec("b", max_age_ns=None)],
+        FairConfig(jump_bps=Decimal(200), max_disagreement_bps=Decimal(50)),
+    )
+    est.observe(obs("a", "87.45", 0))
+    est.observe(obs("b", "87.45", 0))
+    assert est.evaluate(0).state is FairState.OK
+    est.observe(obs("a", "100.6", MIN))
+    assert est.evaluate(MIN).state is not FairState.OK  # one source moved: disputed or jump
+    est.observe(obs("b", "100.6", MIN + NS))
+    fv = est.evaluate(MIN + NS)
+    assert fv.state is FairState.OK and fv.price == 1 / Fraction("100.6")
+    assert fv.jump is not None and fv.jump.how == "second_source"
+
+
+def test_an_unconfirmed_jump_waits_for_an_operator_who_can_acknowledge_it() -> None:
+    est = _one_source(confirm_ns=2 * MIN)
+    est.observe(obs("a", "87.45", 0))
+    est.evaluate(0)
+    est.observe(obs("a", "74.3", MIN))
+    assert est.evaluate(MIN).state is FairState.JUMP
+    est.observe(obs("a", "74.3", 5 * MIN))  # a reading too late to count
+    fv = est.evaluate(5 * MIN)
+    assert fv.state is FairState.JUMP and "operator" in fv.reasons[-1]
+    assert est.acknowledge_jump(6 * MIN)
+    fv = est.evaluate(6 * MIN)
+    assert fv.state is FairState.OK and fv.price == 1 / Fraction("74.3")
+    assert fv.jump is not None and fv.jump.how == "operator"
+    assert not est.acknowledge_jump(7 * MIN)  # nothing pending any more
+
+
+def test_a_rejected_jump_falls_back_to_the_previous_rate_until_the_source_moves_on() -> None:
+    est = _one_source()
+    est.observe(obs("a", "87.45", 0))
+    est.evaluate(0)
+    est.observe(obs("a", "8.745", MIN))  # a bad print (a decimal point lost)
+    assert est.evaluate(MIN).state is FairState.JUMP
+    assert est.reject_jump(MIN + 1)
+    fv = est.evaluate(MIN + 2)
+    assert fv.state is FairState.OK and fv.price == Fraction(100, 8745)
+    assert fv.jump is not None and fv.jump.how == "rejected"
+    est.observe(obs("a", "8.745", 2 * MIN))  # still printing the rejected rate: set aside
+    assert est.evaluate(2 * MIN).price == Fraction(100, 8745)
+    est.observe(obs("a", "87.50", 3 * MIN))  # fixed: small step, trusted again
+    fv = est.evaluate(3 * MIN)
+    assert fv.state is FairState.OK and fv.price == 1 / Fraction("87.50")
+
+
+def test_a_step_back_before_confirmation_retracts_the_jump() -> None:
+    est = _one_source()
+    est.observe(obs("a", "87.45", 0))
+    est.evaluate(0)
+    est.observe(obs("a", "100", MIN))
+    assert est.evaluate(MIN).state is FairState.JUMP
+    est.observe(obs("a", "87.45", 2 * MIN))
+    fv = est.evaluate(2 * MIN)
+    assert fv.state is FairState.OK and fv.price == Fraction(100, 8745)
+    assert fv.jump is not None and fv.jump.how == "retracted"
 
 
 def test_a_small_step_is_not_a_jump() -> None:

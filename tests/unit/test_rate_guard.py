@@ -135,3 +135,25 @@ def test_budget_block_tells_its_listener_only_when_extended() -> None:
     budget.adopt(other)
     assert budget.blocked_until_ns == 32 * S and budget.on_block is not None
     assert [b.limit.limit for b in budget.buckets] == [960]
+
+
+async def test_order_count_headers_feed_the_orders_buckets_of_their_window() -> None:
+    now = [7 * 60 * S]
+    budget = RateBudget.from_exchange_info(
+        [
+            {"rateLimitType": "ORDERS", "interval": "SECOND", "intervalNum": 10, "limit": 100},
+            {"rateLimitType": "ORDERS", "interval": "DAY", "intervalNum": 1, "limit": 200000},
+        ],
+        safety=1.0,
+        now_ns=now[0],
+    )
+
+    async def sleep(seconds: float) -> None:
+        now[0] += int(seconds * S)
+
+    guard = RateGuard(BINANCE, lambda: now[0], sleep, budget, "binance")
+    guard.observe({"X-MBX-ORDER-COUNT-10S": "60", "X-MBX-ORDER-COUNT-1D": "1234"})
+    ten, day = sorted(budget.buckets, key=lambda b: b.limit.window_ns)
+    assert ten.tokens(now[0]) == 40 and day.tokens(now[0]) == 200000 - 1234
+    guard.observe({"X-MBX-ORDER-COUNT-10S": "10"})  # fewer than counted: never given back
+    assert ten.tokens(now[0]) == 40

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pegbot.book import OrderBook
+from pegbot.book import BookWithout, OrderBook
 from pegbot.execution.risk import TRIGGERS, Risk, RiskLevel, RiskParams
 from pegbot.market import Market, Side
 from pegbot.quoting import band_ticks
@@ -425,3 +425,26 @@ def test_no_grace_means_no_starting() -> None:
     risk = _starting_risk(grace_s=0)
     _, rs = risk.apply(_state(now=T0, fair=None), _desired())
     assert not rs.starting and rs.level is FREEZE
+
+
+def test_the_market_is_judged_without_our_own_orders() -> None:
+    # After a rate step the rest of the market has left the peg: its asks sit 20 % higher.
+    # Only our stale quotes at the top still make the full book look pegged; risk must
+    # see the moved market.
+    book = OrderBook()
+    book.apply_snapshot([(1143, 2000 * UPL), (1142, 10**12)], [(1144, 2000 * UPL), (1400, 10**12)])
+
+    ours_only = BookWithout(book, {1143: 2000 * UPL}, {1144: 2000 * UPL})
+    risk = _risk()
+    _, pegged = risk.apply(_state(book=book), _desired())
+    assert "peg_deviation" not in pegged.reasons  # the full book: our quotes at the top
+    risk = _risk()
+    _, moved = risk.apply(_state(book=book, market=ours_only), _desired())
+    assert "peg_deviation" in moved.reasons and moved.level >= FREEZE
+
+
+def test_an_empty_market_besides_our_quotes_is_an_empty_book() -> None:
+    book = _book()
+    only_ours = BookWithout(book, {1143: 10**12}, {1144: 10**12})
+    _, rs = _risk().apply(_state(market=only_ours), _desired())
+    assert "book_empty" in rs.reasons
