@@ -13,7 +13,8 @@ storm      at the end of a minute another client on the IP spends the weight and
            going after its 429s: the bot's next request earns a 418 ban; the bot is
            killed during the ban and restarted while it lasts, or rides it out
 ws_drop    every WebSocket (streams and WS API) dropped while quoting, killed later
-stall      30 % of REST replies stalled past ccxt's time-out while quoting, killed later
+stall      30 % of REST and WebSocket API replies stalled past ccxt's time-out while
+           quoting (the request executed, its answer never comes in time), killed later
 =========  =========================================================================
 
 After each restart has quoted (its start-up recovery is done), the audit compares the bot's
@@ -423,7 +424,7 @@ class Campaign:
             if row.killed_after_s is None:
                 row.killed_after_s = (time.time_ns() - t0) / 1e9
             await self.kill()
-            self.ex.faults.update({"rest_fail_rate": 0.0})
+            self.ex.faults.update({"rest_fail_rate": 0.0, "wsapi_fail_rate": 0.0})
             banned, late = self.banned_requests()
             row.banned_requests, row.banned_requests_late = banned - banned0, late - late0
             await asyncio.sleep(rng.uniform(0.0, 1.0))  # dead for a while; orphans may fill
@@ -439,7 +440,13 @@ class Campaign:
             await asyncio.sleep(rng.uniform(0.2, 3.0))
         elif scenario == "stall":
             self.ex.faults.update(
-                {"rest_fail_rate": 0.3, "rest_fail_mode": "timeout", "rest_timeout_s": 11.0}
+                {
+                    "rest_fail_rate": 0.3,
+                    "rest_fail_mode": "timeout",
+                    "rest_timeout_s": 11.0,
+                    "wsapi_fail_rate": 0.3,
+                    "wsapi_fail_mode": "timeout",
+                }
             )
             await asyncio.sleep(rng.uniform(1.0, 4.0))
         elif scenario == "storm":
