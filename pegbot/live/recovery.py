@@ -108,10 +108,15 @@ async def recover(r: Recovering) -> RecoveryReport:
     """Start-up recovery (see the module docstring); every step done when it returns."""
     report = RecoveryReport()
     since = recover_since(r)
-    async with asyncio.TaskGroup() as tg:
-        orphans = tg.create_task(cancel_orphans(r))
-        tg.create_task(refresh_balances(r))
-        fills = tg.create_task(recover_fills(r, since))
+    try:
+        async with asyncio.TaskGroup() as tg:
+            orphans = tg.create_task(cancel_orphans(r))
+            tg.create_task(refresh_balances(r))
+            fills = tg.create_task(recover_fills(r, since))
+    except ExceptionGroup as group:
+        # The first failure as it is: a rate limit is waited out and the recovery tried
+        # again by the caller; anything else fails the start, named.
+        raise _first(group) from None
     cancelled, gone = orphans.result()
     report.orphans_cancelled = len(cancelled)
     fetched, report.fills_recovered = fills.result()
@@ -119,6 +124,11 @@ async def recover(r: Recovering) -> RecoveryReport:
         r, skip=set(cancelled), also={*gone, *(f.client_id for f in fetched)}
     )
     return report
+
+
+def _first(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    first = group.exceptions[0]
+    return _first(first) if isinstance(first, BaseExceptionGroup) else first
 
 
 def _journal_order(r: Recovering, update: OrderUpdate) -> None:
@@ -198,32 +208,29 @@ async def settle_final_states(r: Recovering, skip: set[str], also: Iterable[str]
     latest = journal.latest_orders(r.name, r.symbol)
     wanted = {cid for cid, u in latest.items() if u.state.is_open}
     wanted |= {cid for cid in also if cid not in latest or latest[cid].state.is_open}
-    wanted = {cid for cid in wanted if cid and is_pegbot_order(cid) and cid not in skip} - set(
-        r.orders.client_ids()
-    )
+    done = skip | set(r.orders.client_ids())  # settled now, or this run's own
+    wanted = {cid for cid in wanted if cid and is_pegbot_order(cid) and cid not in done}
     gate = asyncio.Semaphore(_LOOKUPS_AT_ONCE)
     settled = 0
 
     async def settle(cid: str) -> None:
         nonlocal settled
-        async with gate:
-            try:
+        try:
+            async with gate:
                 update = await r.venue.lookup(cid)
-            except VenueError as exc:
-                r.log.warning(
-                    "order_lookup_failed",
-                    "final state unknown: %s",
-                    describe(exc),
-                    client_order_id=cid,
-                )
-                return
+                if update is not None and update.state.is_open:
+                    # Open but missed by the orphan sweep (placed as it ran): an orphan too.
+                    with contextlib.suppress(OrderNotFoundError):
+                        update = await r.venue.cancel(cid)
+        except VenueError as exc:
+            # Left for the next recovery (the journal still shows it open).
+            r.log.warning(
+                "order_lookup_failed", "final state unknown: %s", describe(exc), client_order_id=cid
+            )
+            return
         if update is None:
             r.log.warning("order_unknown", "the venue does not know it", client_order_id=cid)
             return
-        if update.state.is_open:
-            # Open but missed by the orphan sweep (placed as it ran): an orphan all the same.
-            with contextlib.suppress(OrderNotFoundError):
-                update = await r.venue.cancel(cid)
         known = latest.get(cid)
         if known is None or (known.state, known.filled_units) != (
             update.state,
