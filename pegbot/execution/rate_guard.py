@@ -22,6 +22,7 @@ Binance every request during a ban is one more reason for a longer one.
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Awaitable, Callable, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -31,11 +32,14 @@ from pegbot.execution.budget import RateBudget
 from pegbot.execution.ccxt_parse import header
 from pegbot.execution.quirks import VenueQuirks
 from pegbot.logging import event_log
-from pegbot.timeunits import NS_PER_S
+from pegbot.timeunits import NS_PER_MS, NS_PER_S
 
 __all__ = ["RateGuard"]
 
 log = event_log(__name__)
+# When a rate-limited request may be retried, as the error text says it (Unix ms): the WebSocket
+# API's ``error.data.retryAfter``, and a ban's "IP banned until <ms>".
+_RETRY_AT = re.compile(r'"retryAfter"\s*:\s*(\d{12,})|banned until (\d{12,})')
 
 
 class RateGuard:
@@ -175,6 +179,10 @@ class RateGuard:
         if raw is not None:
             with contextlib.suppress(InvalidOperation, ValueError):
                 retry_ns = max(int(Decimal(raw) * NS_PER_S), 0)
+        until_ms = [int(a or b) for a, b in _RETRY_AT.findall(message)]
+        if until_ms:
+            # A WebSocket API reply has no headers: its error says until when (Unix ms).
+            retry_ns = max(retry_ns or 0, max(until_ms) * NS_PER_MS - self.clock())
         if retry_ns is None:
             # No Retry-After: wait out the rest of the venue's window.
             window = self.quirks.weight_window_ns

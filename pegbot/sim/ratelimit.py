@@ -174,6 +174,7 @@ class RateLimiter:
                 "avoid polling the API.",
                 429,
                 {"Retry-After": str(retry)},
+                (win.start_ns + NS_PER_MIN) // NS_PER_MS,
             )
         win.used += weight
         return win.used
@@ -257,6 +258,7 @@ class RateLimiter:
                 "per 10 SECOND.",
                 429,
                 {"Retry-After": str(retry)},
+                (ten.start_ns + 10 * NS_PER_S) // NS_PER_MS,
             )
         if day.used + 1 > self.config.orders_per_day:
             raise errors.SimError(
@@ -265,6 +267,7 @@ class RateLimiter:
                 "per DAY.",
                 429,
                 {"Retry-After": str((day.start_ns + NS_PER_DAY - now_ns) // NS_PER_S)},
+                (day.start_ns + NS_PER_DAY) // NS_PER_MS,
             )
         ten.used += 1
         day.used += 1
@@ -309,4 +312,5 @@ def _banned(until_ns: int, now_ns: int) -> errors.SimError:
         "Please use WebSocket Streams for live updates to avoid bans.",
         418,
         {"Retry-After": str((until_ns - now_ns + NS_PER_S - 1) // NS_PER_S)},
+        until_ns // NS_PER_MS,
     )

@@ -157,3 +157,18 @@ async def test_order_count_headers_feed_the_orders_buckets_of_their_window() -> 
     assert ten.tokens(now[0]) == 40 and day.tokens(now[0]) == 200000 - 1234
     guard.observe({"X-MBX-ORDER-COUNT-10S": "10"})  # fewer than counted: never given back
     assert ten.tokens(now[0]) == 40
+
+
+async def test_a_websocket_api_ban_is_held_until_its_retry_after() -> None:
+    # A WebSocket API reply has no headers: the error's data says when the ban ends (Unix ms).
+    now = [1_796_609_000 * S]
+    guard, _ = make(now)
+    until_ms = now[0] // 1_000_000 + 95_000
+    msg = (
+        'binance {"code":-1003,"msg":"Way too much request weight used; IP banned until '
+        f'{until_ms}.","data":{{"serverTime":{now[0] // 1_000_000},"retryAfter":{until_ms}}}}}'
+    )
+    assert guard.on_rate_limited(None, msg) == 95 * S  # not the rest of the minute
+    assert guard.blocked_until_ns == until_ms * 1_000_000
+    # A stale header from an older REST reply never shortens it.
+    assert guard.on_rate_limited({"Retry-After": "3"}, msg) == 95 * S
