@@ -601,11 +601,16 @@ class Bot:
     async def _run_feed(self, feed: MarketFeed, stop: asyncio.Event) -> None:
         waiter = asyncio.create_task(stop.wait())
         runner = asyncio.create_task(feed.run())
-        await asyncio.wait({waiter, runner}, return_when=asyncio.FIRST_COMPLETED)
-        feed.stop()
-        waiter.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await runner
+        try:
+            await asyncio.wait({waiter, runner}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            # Also when another task failed and this one is cancelled: no feed outlives the run.
+            feed.stop()
+            waiter.cancel()
+            await asyncio.wait({runner}, timeout=2.0)
+            runner.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await runner
 
     def _source_names(self) -> list[str]:
         configured = [c.name for c in self.settings.peg.sources]

@@ -1,9 +1,9 @@
 """The ledger is checked against the venue's balances at every refresh: fills in flight never
 raise the alarm, a real difference (a withdrawal the bot cannot know of) does, and is re-synced.
 
-A counterparty fills the bot every ~100 ms while it refreshes balances every 0.3 s, so fills
-land between the balance fetch and their stream delivery all the time: the mismatch counter
-must stay at zero. Then USDT leaves the account behind the bot's back: the next refreshes find
+A counterparty fills the bot every ~100 ms while it refreshes balances every 0.3 s and the
+user stream delivers every event 400 ms late, so the balances fetched hold fills the bot has not
+heard of yet, round after round: the mismatch counter must stay at zero. Then USDT leaves the account behind the bot's back: the next refreshes find
 the ledger off, count it once (``pegbot_ledger_mismatches_total``), log ``ledger_mismatch``
 and re-sync, and the PnL snapshots agree with the exchange again.
 """
@@ -74,6 +74,7 @@ async def test_fills_in_flight_raise_no_alarm_and_a_withdrawal_is_resynced(
                 )
                 return float(value or 0)
 
+            await sim.admin("faults", {"ws_delay_ms": 400})  # fills reach the bot late
             taker = asyncio.create_task(_taker(sim, stop))
             try:
                 await wait_for(lambda: len(journal.pnl_snapshots("sim")) >= 15, 30)
@@ -81,6 +82,7 @@ async def test_fills_in_flight_raise_no_alarm_and_a_withdrawal_is_resynced(
             finally:
                 stop.set()
                 await taker
+                await sim.admin("faults", {"ws_delay_ms": 0})
             assert mismatches() == 0, "a fill in flight was taken for a mismatch"
             # 25 USDT leave the account (a withdrawal through another channel).
             account = sim.exchange.engine.ledger.accounts[DEMO_API_KEY]
