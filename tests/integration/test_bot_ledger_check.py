@@ -3,9 +3,10 @@ raise the alarm, a real difference (a withdrawal the bot cannot know of) does, a
 
 A counterparty fills the bot every ~100 ms while it refreshes balances every 0.3 s and the
 user stream delivers every event 400 ms late, so the balances fetched hold fills the bot has not
-heard of yet, round after round: the mismatch counter must stay at zero. Then USDT leaves the account behind the bot's back: the next refreshes find
-the ledger off, count it once (``pegbot_ledger_mismatches_total``), log ``ledger_mismatch``
-and re-sync, and the PnL snapshots agree with the exchange again.
+heard of yet, round after round: the mismatch counter must stay at zero. Then USDT leaves the
+account behind the bot's back: the next refreshes find the ledger off, count it once
+(``pegbot_ledger_mismatches_total``), log ``ledger_mismatch`` and re-sync, and the PnL
+snapshots agree with the exchange again.
 """
 
 from __future__ import annotations
@@ -19,23 +20,14 @@ from pathlib import Path
 import pytest
 
 from pegbot.market import Side
-from pegbot.sim.accounts import amount_from_decimal, amount_to_decimal
+from pegbot.sim.accounts import amount_from_decimal
 from pegbot.sim.config import DEMO_API_KEY
 from pegbot.sim.model import MARKET, NewOrder
 from pegbot.sim.testing import MAKER_KEY, SimHandle
-from pegbot.testing.bot import bot_settings, run_bot, seed_book, wait_for
+from pegbot.testing.bot import bot_settings, exchange_holdings, run_bot, seed_book, wait_for
 
 pytestmark = pytest.mark.timeout(90)
 SYM = "KGSTUSDT"
-
-
-def _exchange_holdings(sim: SimHandle) -> tuple[Fraction, Fraction]:
-    account = sim.exchange.engine.ledger.accounts[DEMO_API_KEY]
-    k, u = account.balance("KGST"), account.balance("USDT")
-    return (
-        Fraction(amount_to_decimal(k.free + k.locked)),
-        Fraction(amount_to_decimal(u.free + u.locked)),
-    )
 
 
 async def _taker(sim: SimHandle, stop: asyncio.Event) -> None:
@@ -91,7 +83,7 @@ async def test_fills_in_flight_raise_no_alarm_and_a_withdrawal_is_resynced(
             await wait_for(lambda: mismatches() == 1, 10)
             await wait_for(lambda: len(journal.pnl_snapshots("sim")) >= seen + 3, 10)
             assert mismatches() == 1  # counted once, not at every refresh
-            base, quote = _exchange_holdings(sim)
+            base, quote = exchange_holdings(sim)
             last = journal.pnl_snapshots("sim")[-1]
             assert (last["base"], last["quote"]) == (base, quote)
     found = [r for r in caplog.records if getattr(r, "event", None) == "ledger_mismatch"]

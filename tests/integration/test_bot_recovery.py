@@ -20,22 +20,20 @@ from pathlib import Path
 import pytest
 
 from pegbot.execution.reconciler import parse_client_id
-from pegbot.sim.accounts import amount_to_decimal
 from pegbot.sim.config import DEMO_API_KEY
 from pegbot.sim.testing import SimHandle
-from pegbot.testing.bot import bot_settings, bot_toml, key_env, run_bot, seed_book, wait_for
+from pegbot.testing.bot import (
+    bot_settings,
+    bot_toml,
+    exchange_holdings,
+    key_env,
+    run_bot,
+    seed_book,
+    wait_for,
+)
 
 pytestmark = pytest.mark.timeout(90)
 SYM = "KGSTUSDT"
-
-
-def _exchange_holdings(sim: SimHandle) -> tuple[Fraction, Fraction]:
-    account = sim.exchange.engine.ledger.accounts[DEMO_API_KEY]
-    k, u = account.balance("KGST"), account.balance("USDT")
-    return (
-        Fraction(amount_to_decimal(k.free + k.locked)),
-        Fraction(amount_to_decimal(u.free + u.locked)),
-    )
 
 
 async def test_fills_made_while_dead_count_once_and_orders_end_final(
@@ -79,7 +77,7 @@ async def test_fills_made_while_dead_count_once_and_orders_end_final(
         assert journal is not None
         await wait_for(lambda: len(journal.pnl_snapshots("sim")) >= 2, 10)
         # Every snapshot equals the exchange's balances (nothing fills from here on).
-        base, quote = _exchange_holdings(sim)
+        base, quote = exchange_holdings(sim)
         for snap in journal.pnl_snapshots("sim"):
             assert (snap["base"], snap["quote"]) == (base, quote), snap
         # So does what the strategy sees.
