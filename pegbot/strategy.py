@@ -87,11 +87,12 @@ class Input(enum.StrEnum):
     """What a strategy reads from :class:`MarketState` (its :attr:`Strategy.inputs`).
 
     A shell may skip asking a strategy when none of its inputs changed: a backtest of a
-    strategy that does not read ``depth`` is woken by best-price changes, fills and its own
-    orders' answers, not by every level update.
+    strategy that reads only ``best_prices`` and ``inventory`` is woken by best-price
+    changes and fills, not by every level update.
     """
 
-    BEST_PRICES = "best_prices"  #: best bid and ask (prices and sizes)
+    BEST_PRICES = "best_prices"  #: best bid and ask prices
+    BEST_SIZES = "best_sizes"  #: quantities at the best bid and ask
     DEPTH = "depth"  #: any level of the book beyond the best
     TRADES = "trades"  #: public trades
     FAIR = "fair"  #: the fair value
@@ -123,12 +124,15 @@ class FairView:
         age_ns: Age of the underlying reference when the view was built, as the peg
             measures it (includes the source's own publication lag).
         observed_at_ns: Local time (int ns UTC) the value was last confirmed by a source.
+        rebased_at_ns: When the value last re-anchored on a confirmed jump (None: not since
+            start). The market needs time to follow an official step; risk reads this.
     """
 
     price_ticks: Fraction
     state: FairState
     age_ns: int
     observed_at_ns: int
+    rebased_at_ns: int | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.price_ticks, Fraction):
@@ -151,13 +155,14 @@ class FairView:
         state: str = "ok",
         age_ns: int = 0,
         observed_at_ns: int = 0,
+        rebased_at_ns: int | None = None,
     ) -> FairView:
         """Build from any exact or float tick count (a float is taken at its exact value)."""
         if isinstance(price_ticks, float) and not math.isfinite(price_ticks):
             raise ValueError(f"fair price must be finite, got {price_ticks}")
         if state not in FAIR_STATES:
             raise ValueError(f"unknown fair state {state!r}; expected one of {FAIR_STATES}")
-        return cls(Fraction(price_ticks), FairState(state), age_ns, observed_at_ns)
+        return cls(Fraction(price_ticks), FairState(state), age_ns, observed_at_ns, rebased_at_ns)
 
     @classmethod
     def from_price(
@@ -192,6 +197,18 @@ class FairValueLike(Protocol):
     def age_ns(self) -> int | None:
         """Age of the oldest observation used."""
 
+    @property
+    def jump(self) -> JumpLike | None:
+        """The last jump, pending or settled (None: none since start)."""
+
+
+class JumpLike(Protocol):
+    """The part of the peg's ``JumpStatus`` the core reads."""
+
+    @property
+    def confirmed_at_ns(self) -> int | None:
+        """When the jump was confirmed (None while pending or once set aside)."""
+
 
 def adapt_fair(value: FairValueLike | None, market: Market) -> FairView | None:
     """The peg's fair value as the core sees it; None (quotes pulled) without a price.
@@ -201,7 +218,14 @@ def adapt_fair(value: FairValueLike | None, market: Market) -> FairView | None:
     if value is None or value.price is None:
         return None
     ticks = Fraction(value.price) / Fraction(market.tick_size)
-    return FairView.make(ticks, str(value.state), max(0, value.age_ns or 0), value.observed_at_ns)
+    jump = value.jump
+    return FairView.make(
+        ticks,
+        str(value.state),
+        max(0, value.age_ns or 0),
+        value.observed_at_ns,
+        None if jump is None else jump.confirmed_at_ns,
+    )
 
 
 @runtime_checkable

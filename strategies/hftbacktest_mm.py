@@ -11,7 +11,7 @@ round):
 No bid once ``q ≥ limit``, no ask once ``q ≤ −limit``. One order of ``size_lots`` per side;
 the reconciler keeps an order already at its target and replaces the rest. The quotes depend
 on the best prices and the position only, so a backtest may skip wake-ups where neither
-changed (its :attr:`HftbacktestMM.inputs` leave out the book's depth).
+changed (its :attr:`HftbacktestMM.inputs` say so).
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from pydantic import Field
 
 from pegbot.market import Market, Side
 from pegbot.strategy import (
-    BEST_PRICE_INPUTS,
     DesiredQuotes,
+    Input,
     MarketState,
     Quote,
     StrategyParams,
@@ -44,8 +44,8 @@ class HftbacktestMM:
     """The cross-check market maker (see the module docstring)."""
 
     name = "hftbacktest_mm"
-    #: The quotes read only the best bid and ask prices (plus position and live orders).
-    inputs = BEST_PRICE_INPUTS
+    #: The quotes read only the best bid and ask prices and the position.
+    inputs = frozenset({Input.BEST_PRICES, Input.INVENTORY})
 
     def __init__(self, params: Params, market: Market) -> None:
         """Build from validated parameters.

@@ -9,17 +9,29 @@ and queue-position fills from :mod:`pegbot.matching`.
 Each decision is the shared :class:`~pegbot.execution.decision.DecisionStep` (strategy,
 risk, reconciler), and our orders are an :class:`~pegbot.execution.orders.OrderTracker` — the
 very objects the live runner uses — so what counts as resting, pending or finished is decided
-by one piece of code in both worlds. The venue's answers are folded into the tracker when
-they reach the shell; on ``RiskState.cancel_all`` every order is cancelled one by one.
+by one piece of code in both worlds. Everything between sending a request and reading its
+answers runs compiled (the venue's exchange side, :mod:`pegbot.backtest.exchange`): Python
+runs only when the strategy is asked to decide, and then folds the answers that reached the
+shell since the last decision into the tracker, in (time, sequence) order, each kind as the
+live runner folds it. The tracker's requests go out in the live runner's order: cancels,
+cancel-replaces, amends (the new total: what filled as far as the shell knows plus what
+should rest), places; on ``RiskState.cancel_all`` every order is cancelled one by one.
 Inventory as the strategy sees it moves when a fill's answer arrives; the venue's own account
-moves at the fill.
+is the sum of the fills at their exchange times.
 
-The strategy is asked on a timer (``wake_ns``), and only when something it reads may have
-changed: for a strategy whose :attr:`~pegbot.strategy.Strategy.inputs` leave out the book's
-depth, a best price, a fill, a reject or a "not found" (an ack or a cancel ack only when the
-last diff left something out waiting for it), or ``max_idle_ns`` since the last decision (so
-time-driven risk triggers such as a stale book still fire); for any other strategy, any book
-change or order response.
+The strategy is asked on a timer (``wake_ns``), and only when something it declared in
+:attr:`~pegbot.strategy.Strategy.inputs` may have changed, or the decision step needs it:
+
+* ``BEST_PRICES``: a local best price moved; ``BEST_SIZES``: the quantity at a best price
+  changed (or a best price moved); ``DEPTH``: any local level changed; ``TRADES``: a public
+  trade reached the local side; ``FAIR``: the fair value may have changed (with the mid as
+  fair: a best price moved; a rate series: one of its steps passed; a fixed fair: never);
+  ``INVENTORY``: a fill's answer arrived; ``OWN_ORDERS``: any answer arrived;
+* always: an answer that changes what the reconciler must do (a fill, a reject, "not
+  found", an expiry, an amend refused, a replace not attempted), and an ack, cancel ack or
+  amend ack when the last diff left something out waiting for one;
+* ``TIMER``, or a risk layer (its triggers are time-driven, e.g. a stale book): at least
+  every ``max_idle_ns`` since the last decision.
 """
 
 from __future__ import annotations
@@ -37,23 +49,25 @@ from typing import Any
 import numpy as np
 
 from pegbot.backtest import core
+from pegbot.backtest import exchange as xc
 from pegbot.backtest.book import DenseBookView
 from pegbot.backtest.fair import FairFn, fixed_fair, mid_fair
-from pegbot.backtest.venue import ACK, FILL, REJECT, Account, SimVenue
+from pegbot.backtest.venue import Account, SimVenue
 from pegbot.execution.decision import DecisionStep
 from pegbot.execution.orders import OrderTracker
 from pegbot.execution.reconciler import Reconciler
 from pegbot.execution.risk import Risk
 from pegbot.market import Market
-from pegbot.matching import FillEngine, LatencyModel, RiskAverse
+from pegbot.matching import FillEngine, LatencyModel
 from pegbot.strategy import FairView, FeedHealth, Input, Inventory, MarketState, Strategy
 from pegbot.tape.reader import Columns, TapeReader
-from pegbot.tape.schema import TRADE
 
 _COLS = ("kind", "side", "price", "qty", "exch_ts", "local_ts")
 _ZERO = Decimal(0)
 _GC_GEN0 = 100_000  # young-generation threshold during a run (see Backtest.run)
 _MARGIN = 256  # spare ticks on each side of the dense books
+#: Rows read at a time: the window the replay holds, whatever the tape's row groups.
+BATCH_ROWS = 1 << 18
 #: Widest price range the dense books track (6 rows x 8 B x 2 M = 96 MB); depth rows
 #: further away are counted in ``BacktestRun.far_levels`` and not applied.
 MAX_DENSE_TICKS = 2_000_000
@@ -118,22 +132,24 @@ class Backtest:
         strategy: The strategy.
         reconciler: The reconciler (no rate budget in backtests unless you give one).
         risk: The risk layer, or None to send the strategy's quotes unclamped.
-        fills: The fill engine (queue model, partial fills).
+        fills: The fill engine whose rules the venue follows (queue model, partial fills,
+            lot, rounding); the venue runs them compiled and the engine holds no orders.
         latency: Order entry and response latency.
         fair: The fair value at a decision time; see :func:`fixed_fair`, :func:`mid_fair`.
         fair_source: Name of the fair source, for the results.
         initial: The starting account.
         target_base_units: The inventory the strategy skews toward.
         wake_ns: Timer period of strategy wake-ups.
-        max_idle_ns: Longest time without a decision.
+        max_idle_ns: Longest time without a decision, for a strategy reading the timer or
+            with a risk layer (see the module docstring).
         progress: Called with (rows done, rows total) after each row group.
         signaler: Optional callable ``(now_ns, book, fair) -> int`` (signals raised).
-        defer_depth: With the risk-averse queue, hand non-crossing depth rows at our levels
-            to the fill engine in one call (same fills, fewer calls); False sends each row.
         reorder_ns: How much earlier than its local receive time a row's exchange time may
             be and still be applied in exchange-time order across row groups (the feed
             latency allowance); rows later than that are applied no earlier than the rows
             the venue side has already applied.
+        fair_times: When the fair value changes (a rate series' observation times), for a
+            strategy reading ``FAIR`` with ``fair_source = "series"``.
     """
 
     def __init__(
@@ -153,8 +169,8 @@ class Backtest:
         max_idle_ns: int = 5_000_000_000,
         progress: Callable[[int, int], None] | None = None,
         signaler: Callable[[int, DenseBookView, FairView | None], int] | None = None,
-        defer_depth: bool = True,
         reorder_ns: int = 10_000_000_000,
+        fair_times: list[int] | None = None,
     ) -> None:
         if wake_ns <= 0 or max_idle_ns <= 0:
             raise BacktestError("wake_ns and max_idle_ns must be positive")
@@ -167,6 +183,8 @@ class Backtest:
             )
         if fills.lot_units != market.units_per_lot:
             raise BacktestError("fill engine lot_units must equal market.units_per_lot")
+        if not callable(getattr(latency, "tables", None)):
+            raise BacktestError(f"{latency!r}: the backtest needs a latency model with tables()")
         self.market = market
         self.strategy = strategy
         self.reconciler = reconciler
@@ -178,20 +196,31 @@ class Backtest:
         self.signaler = signaler
         start = initial or Account()
         self.initial = Account(start.base_units, start.cash_tu, start.fees)
-        self.venue = SimVenue(market, fills, latency, Account(start.base_units, start.cash_tu))
+        self.st = core.new_state()
+        inputs = strategy.inputs
+        self.venue = SimVenue(
+            market, fills, latency, Account(start.base_units, start.cash_tu), self.st,
+            sorted(fair_times or []),
+        )  # fmt: skip
         self.local = Account(start.base_units, start.cash_tu)
         self.target = target_base_units
         self.step = DecisionStep(strategy, risk, reconciler)
         self.orders = OrderTracker(reconciler.run)
-        self.st = core.new_state()
-        self.st[core.WAKE_NS] = wake_ns
-        self.st[core.MAX_IDLE] = max_idle_ns
-        self.st[core.BBO_ONLY] = int(Input.DEPTH not in strategy.inputs)
-        self.st[core.DEFER] = int(defer_depth and isinstance(fills.queue, RiskAverse))
+        st = self.st
+        st[core.WAKE_NS] = wake_ns
+        timer = Input.TIMER in inputs or risk is not None
+        st[core.MAX_IDLE] = max_idle_ns if timer else core.INF
+        st[core.WAKE_ON] = _wake_flags(inputs, fair_source)
+        # Confirmations wake a strategy that reads its orders, else only a waiting diff.
+        self._confirms = Input.OWN_ORDERS in inputs
+        self._confirms_now = self._confirms
+        self.venue.set_dirty_mask(self._confirms)
+        self._sv = st.data  # a memoryview: element reads a third of numpy's cost
         self.reorder_ns = reorder_ns
         self.evaluations = 0
         self.signals = 0
         self._rejects_seen = 0
+        self._filled: dict[str, int] = {}  # units filled of each live order, as answered
         self._inventory: Inventory | None = None
         self._inv_cash = 0
         self._cpu0 = 0.0
@@ -212,12 +241,10 @@ class Backtest:
         self._rows: np.ndarray[Any, Any] | None = None
         self._flat: np.ndarray[Any, Any] | None = None  # buffer under ``_rows``
         self._spare: np.ndarray[Any, Any] | None = None  # buffer under the window before
-        self._arange = np.zeros(0, dtype=np.int64)
         self._done = np.zeros(0, dtype=bool)  # window rows the venue side has applied
         self._books: np.ndarray[Any, Any] | None = None
-        self._tl = np.zeros((3, 1), dtype=np.int64)
-        self._carry = 0
-        self._last_diff_skipped = False
+        self._bid_l = self._ask_l = np.zeros(0, dtype=np.int64)  # the local book's sides
+        self._carry = 0  # exchange time of the last row loaded
         self._last_ts = 0
 
     # -- data windows ---------------------------------------------------------------------
@@ -242,15 +269,8 @@ class Backtest:
 
     def _load(self, cols: Columns) -> None:
         st = self.st
-        local = np.ascontiguousarray(cols["local_ts"], dtype=np.int64)
-        exch = np.asarray(cols["exch_ts"], dtype=np.int64)
-        ex = self._fill_exch(exch, local)
-        if self._first_ts is None:
-            self._first_ts = int(local[0])
-            # The clock starts at the first row's exchange time, as hftbacktest's does.
-            st[core.NEXT_WAKE] = min(int(ex.min()), int(local[0])) + st[core.WAKE_NS]
-        self._last_ts = int(local[-1])
-        m = len(local)
+        kind, local = cols["kind"], cols["local_ts"]
+        m = len(kind)
         # The rows the last window left (not yet applied on both sides) go first; the new
         # window is written straight after them (one allocation, no concatenation).
         keep = cut = 0
@@ -258,103 +278,65 @@ class Backtest:
         old = self._rows
         if old is not None:
             ie = int(st[core.IE])
-            old_done[old[6, :ie]] = True  # applied on the exchange side already
+            old_done[old[:ie, 6]] = True  # applied on the exchange side already
             # argmin of a bool array: its first False (0 when all are True, checked first).
-            first_pending = old.shape[1] if old_done.all() else int(np.argmin(old_done))
+            first_pending = len(old) if old_done.all() else int(np.argmin(old_done))
             cut = min(int(st[core.IL]), first_pending)
-            keep = old.shape[1] - cut
+            keep = len(old) - cut
             st[core.IL] -= cut
         new = self._window(keep + m)
         done = np.zeros(keep + m, dtype=bool)
         if old is not None and keep:
-            new[:6, :keep] = old[:6, cut:]
+            new[:keep, :6] = old[cut:, :6]
             done[:keep] = old_done[cut:]
-        new[0, keep:] = cols["kind"]
-        new[1, keep:] = cols["side"]
-        new[2, keep:] = cols["price"]
-        new[3, keep:] = cols["qty"]
-        new[4, keep:] = ex
-        new[5, keep:] = local
-        ex_all = new[4]
         # Rows the exchange side applied already are (usually) a prefix of the window.
-        first = int(np.argmin(done)) if len(done) else 0
-        if not done[first:].any():
-            # Every row from ``first`` on is still to apply (the usual case): a slice, no
-            # index arrays to gather through.
-            t_todo = ex_all[first:]
-            n_order = len(t_todo)
-            if n_order < 2 or bool((t_todo[1:] >= t_todo[:-1]).all()):
-                np.add(self._arange[:n_order], first, out=new[6, :n_order])
-                new[7, :n_order] = t_todo
-            else:
-                order = np.argsort(t_todo, kind="stable") + first
-                new[6, :n_order] = order
-                new[7, :n_order] = ex_all[order]
-        else:
+        first = int(np.argmin(done)) if keep else 0
+        if keep and done[first:].any():
+            first = -1  # a scattered remainder: its order is worked out below
+        lo, hi, self._carry, n_order = core.fill_window(
+            new, keep, kind, cols["side"], cols["price"], cols["qty"], cols["exch_ts"], local,
+            self._carry, first,
+        )  # fmt: skip
+        if n_order < 0:
+            # Not in exchange-time order (or a scattered remainder): sort what is left.
             todo = np.flatnonzero(~done)
-            t_todo = ex_all[todo]
-            if len(t_todo) < 2 or bool((t_todo[1:] >= t_todo[:-1]).all()):
-                order = todo  # already in exchange-time order: no sort
-            else:
-                order = todo[np.argsort(t_todo, kind="stable")]
+            ex_all = new[:, 4]
+            order = todo[np.argsort(ex_all[todo], kind="stable")]
             n_order = len(order)
-            new[6, :n_order] = order
-            new[7, :n_order] = ex_all[order]
+            new[:n_order, 6] = order
+            new[:n_order, 7] = ex_all[order]
+        if self._first_ts is None:
+            self._first_ts = int(local[0])
+            # The clock starts at the first row's exchange time, as hftbacktest's does.
+            ex0 = int(new[keep:, 4].min())
+            st[core.NEXT_WAKE] = min(ex0, int(local[0])) + st[core.WAKE_NS]
+        self._last_ts = int(local[-1])
         self._done = done
         st[core.IE] = 0
         st[core.NPEND] = n_order
-        st[core.HORIZON] = int(new[5, -1]) - self.reorder_ns
+        st[core.HORIZON] = int(new[-1, 5]) - self.reorder_ns
         self._rows = new
-        st[core.N] = new.shape[1]
+        st[core.N] = len(new)
         # The rows kept from the last window were in range (or counted far) already.
-        self._ensure_range(new[0, keep:], new[2, keep:])
-        need = max(1024, new.shape[1] // 4 + 1)
-        if self._tl.shape[1] < need:
-            # Reused across windows: entries are copied out at each flush, so only the
-            # first NBBO columns are ever read.
-            self._tl = np.empty((3, need), dtype=np.int64)
-        st[core.NBBO] = 0
+        self._ensure_range(lo, hi)
 
     def _window(self, n: int) -> np.ndarray[Any, Any]:
-        # An (8, n) C-contiguous window over one of two flat buffers used in turn (the
-        # other holds the previous window, whose tail is copied in): memory written in
-        # place instead of fresh pages every row group.
+        # An (n, 8) C-contiguous window (a row's fields in one cache line) over one of two
+        # flat buffers used in turn (the other holds the previous window, whose tail is
+        # copied in): memory written in place instead of fresh pages every batch.
         flat = self._spare
         if flat is None or len(flat) < 8 * n:
             flat = np.empty(8 * n + 8 * n // 4, dtype=np.int64)  # room for longer windows
         self._spare = self._flat
         self._flat = flat
-        if len(self._arange) < n:
-            self._arange = np.arange(len(flat) // 8, dtype=np.int64)
-        return flat[: 8 * n].reshape(8, n)
+        return flat[: 8 * n].reshape(n, 8)
 
-    def _fill_exch(self, exch: np.ndarray[Any, Any], local: np.ndarray[Any, Any]) -> Any:
-        # A row without exchange time takes the previous row's (the next row's at the very
-        # start), as the hftbacktest npz exporter does; all zero: local time.
-        ex = exch.copy()
-        missing = ex <= 0
-        if missing.any():
-            idx = np.where(~missing, np.arange(len(ex)), -1)
-            np.maximum.accumulate(idx, out=idx)
-            head = idx < 0
-            if self._carry > 0:
-                ex[missing & head] = self._carry
-            elif (~missing).any():
-                ex[missing & head] = ex[int(np.argmax(~missing))]
-            else:
-                ex[missing & head] = local[missing & head]
-            fill = missing & ~head
-            ex[fill] = ex[idx[fill]]
-        self._carry = int(ex[-1])
-        return ex
-
-    def _ensure_range(self, kind: np.ndarray[Any, Any], price: np.ndarray[Any, Any]) -> None:
-        prices = price[kind != 1]  # a CLEAR row's price means nothing
-        if not len(prices):
+    def _ensure_range(self, lo: int, hi: int) -> None:
+        # ``lo..hi``: the new rows' price range (CLEAR rows aside; lo > hi: no prices).
+        if lo > hi:
             if self._books is None:
                 self._alloc(1, 2)
             return
-        lo, hi = int(prices.min()), int(prices.max())
         if lo <= 0:
             raise BacktestError(f"tape has a non-positive price tick {lo}")
         if self._books is not None:
@@ -369,7 +351,7 @@ class Backtest:
             # Deep snapshots reach far from the touch: center the books on the median price
             # and count the levels outside instead of tracking them.
             mid = (
-                int(np.median(prices))
+                self._median_price()
                 if self._books is None
                 else int(self.st[core.BASE] + self.st[core.SIZE] // 2)
             )
@@ -377,9 +359,14 @@ class Backtest:
             hi = lo + MAX_DENSE_TICKS - 1
         self._alloc(lo, hi)
 
+    def _median_price(self) -> int:
+        assert self._rows is not None
+        rows = self._rows
+        return int(np.median(rows[rows[:, 0] != 1, 2]))
+
     def _alloc(self, lo: int, hi: int) -> None:
         size = hi - lo + 1
-        fresh = np.zeros((6, size), dtype=np.int64)
+        fresh = np.zeros((4, size), dtype=np.int64)
         if self._books is not None:
             old_base, old_size = int(self.st[core.BASE]), int(self.st[core.SIZE])
             off = old_base - lo
@@ -389,14 +376,14 @@ class Backtest:
                     self.st[i_lo] += off
                     self.st[i_hi] += off
         self._books = fresh
-        self.st[core.BASE] = lo
-        self.st[core.SIZE] = size
+        self._bid_l, self._ask_l = fresh[2], fresh[3]
+        self.venue.attach_books(fresh, lo)
 
     def _flush_bbo(self) -> None:
-        n = int(self.st[core.NBBO])
+        n = int(self.st[xc.X_NBB])
         if n:
-            self._bbo_chunks.append(self._tl[:, :n].copy())
-        self.st[core.NBBO] = 0
+            self._bbo_chunks.append(self.venue.lg[:3, :n].copy())
+        self.st[xc.X_NBB] = 0
 
     # -- the loop -------------------------------------------------------------------------
 
@@ -407,8 +394,8 @@ class Backtest:
 
         t0 = time.perf_counter()
         self._cpu0 = time.process_time()
-        self._batches = self.reader.iter_batches(list(_COLS))
-        if self.reader.num_row_groups > 1:
+        self._batches = self.reader.iter_batches(list(_COLS), batch_rows=BATCH_ROWS)
+        if self.reader.num_rows > BATCH_ROWS:
             self._pool = ThreadPoolExecutor(1, thread_name_prefix="pegbot-tape")
         # Each decision allocates a few dozen short-lived objects and creates no cycles of
         # note: a rarer young-generation collection saves ~8 % of the replay (measured on
@@ -432,38 +419,31 @@ class Backtest:
         self._load(first)
         venue = self.venue
         advance = core.advance
-        bbo_only = bool(st[core.BBO_ONLY])
         item = st.item
-        i_stop, i_due, i_now = core.STOP, core.DIRTY_AT, core.NOW
-        ev_row, ev_wake, ev_time = core.EV_ROW, core.EV_WAKE, core.EV_TIME
+        i_now = core.NOW
+        ev_wake, ev_data, ev_flush = core.EV_WAKE, core.EV_DATA, core.EV_FLUSH
         while True:
-            # Answers wait for the next wake-up (nothing reads them before); the core only
-            # needs to know when the first one the strategy must see arrives.
-            st[i_stop], st[i_due] = venue.next_times(bbo_only and not self._last_diff_skipped)
-            ev = advance(self._rows, self._books, self._tl, st)
-            if ev == ev_row:
-                self._on_row()
-            elif ev == ev_wake:
+            ev = advance(self._rows, self._books, st, venue.fe, venue.xq, venue.lg)
+            if ev == ev_wake:
                 self._on_wake(item(i_now))
-            elif ev == ev_time:
-                self._on_time(item(i_now))
-            elif ev == core.EV_DATA:
+            elif ev == ev_data:
                 self._flush_bbo()
                 nxt = self._next_batch()
                 if nxt is None:
                     st[core.END] = 1
                 else:
                     self._load(nxt)
-            elif ev == core.EV_FLUSH:
+            elif ev == ev_flush:
                 self._flush_bbo()
+                venue.make_room()
             else:
                 break
+        venue.check()
         self._flush_bbo()
-        # No more market data: let requests in flight land and their answers arrive.
-        while venue.next_arrival is not None or venue.next_response is not None:
-            cands = [t for t in (venue.next_arrival, venue.next_response) if t is not None]
-            self._on_time(min(cands))
-            self._deliver_due(min(cands))
+        # No more market data, requests in flight have landed: every answer arrives.
+        xc.deliver(st, venue.xq, core.INF)
+        self._fold()
+        venue.flush_logs()
         wall = time.perf_counter() - t0
         cpu = time.process_time() - self._cpu0
         bbo = (
@@ -494,129 +474,48 @@ class Backtest:
 
     # -- events ---------------------------------------------------------------------------
 
-    def _sync_pending(self) -> None:
-        # Hand the deferred depth rows at our levels to the fill engine. Deferring is only on
-        # with the risk-averse queue, where a depth row does ``ahead = min(ahead, level)`` and
-        # nothing else, so one call with the rows' minimum leaves every order as the rows
-        # one by one would.
-        st = self.st
-        item = st.item
-        if not item(core.PEND_N):
-            return
-        st[core.PEND_N] = 0
-        base = item(core.BASE)
-        books = self._books
-        assert books is not None
-        t = item(core.E_TS)
-        eng = self.fills
-        out = []
-        # The fill engine does not touch ``resting`` (on_fills below does, after the loop).
-        for side, price, _ in self.venue.resting.values():
-            ix = price - base
-            row = 4 if side > 0 else 5
-            low = books.item(row, ix) - 1  # stored as minimum + 1; 0 means none
-            if low >= 0:
-                books[row, ix] = 0
-                out += eng.on_depth(side, price, low, t)
-        if out:
-            self.venue.on_fills(out)
-
-    def _set_ranges(self) -> None:
-        if not self.venue.changed:
-            return
-        self.venue.changed = False
-        inf = core.INF
-        bmin, bmax, amin, amax = inf, core.NO_BID, core.NO_ASK, -inf
-        for side, price, _ in self.venue.resting.values():
-            if side > 0:
-                if price < bmin:
-                    bmin = price
-                if price > bmax:
-                    bmax = price
-            else:
-                if price < amin:
-                    amin = price
-                if price > amax:
-                    amax = price
-        taken = self.venue.taken
-        tb, ta = taken[1], taken[-1]
-        st = self.st  # scalar writes: cheaper than building an array for a slice
-        st[core.OWN_BID_MIN] = bmin
-        st[core.OWN_BID_MAX] = bmax
-        st[core.OWN_ASK_MIN] = amin
-        st[core.OWN_ASK_MAX] = amax
-        st[core.TAKEN_BID_LO] = min(tb) if tb else inf
-        st[core.TAKEN_BID_HI] = max(tb) if tb else -inf
-        st[core.TAKEN_ASK_LO] = min(ta) if ta else inf
-        st[core.TAKEN_ASK_HI] = max(ta) if ta else -inf
-
-    def _on_row(self) -> None:
-        item = self.st.item
-        if item(core.PEND_N):
-            self._sync_pending()
-        r = item(core.ROW)
-        assert self._rows is not None
-        k, s, p, q = self._rows[:4, r].tolist()
-        t = item(core.NOW)
-        if k == TRADE:
-            fills = self.fills.on_trade(s, p, q, t)
-        else:
-            fills = self.fills.on_depth(s, p, q, t)
-            taken = self.venue.taken[s]
-            if p in taken:
-                taken.discard(p)
-                self.venue.changed = True
-                self._set_ranges()
-        if fills:
-            self.venue.on_fills(fills)
-            self._set_ranges()
-
-    def _on_time(self, now: int) -> None:
-        item = self.st.item
-        if item(core.PEND_N):
-            self._sync_pending()
-        v = self.venue
-        na = v.next_arrival
-        if na is not None and na <= now:
-            bb, ba = item(core.BBE), item(core.BAE)
-            assert self._books is not None
-            v.act(
-                now, self._books, item(core.BASE),
-                None if bb == core.NO_BID else bb, None if ba == core.NO_ASK else ba,
-            )  # fmt: skip
-            self._set_ranges()
-
-    def _deliver_due(self, now: int) -> None:
-        venue = self.venue
-        if venue.next_response is None or venue.next_response > now:
+    def _fold(self) -> None:
+        # The answers in the outbox (due by now), into the tracker and the shell's account,
+        # each kind as the live runner folds it (pegbot.live.requests): the two halves of a
+        # cancel-replace settle on their own answers.
+        answers = self.venue.take_outbox()
+        if not answers:
             return
         orders = self.orders
-        for at, _, kind, cid, fill, _ in venue.pop_due(now):
-            if kind == ACK:
+        ids = self.venue.ids
+        upl = self._upl
+        filled = self._filled
+        ack, fill, amended, rejected = xc.ACK, xc.FILL, xc.AMENDED, xc.AMEND_REJECTED
+        for at, _, kind, h, side, price, qty, leaves, _, _ in answers:
+            cid = ids[h]
+            if kind == ack:
                 orders.on_open(cid, at)
-            elif kind == FILL:
-                assert fill is not None
-                self.local.apply(fill, _ZERO)
-                leaves = fill.leaves_units
-                orders.on_fill(cid, None, leaves_lots=leaves // self._upl, closed=leaves == 0)
-            else:  # a reject, a cancel's ack or "not found": the order is done
-                if kind == REJECT:
+            elif kind == fill:
+                self.local.book(side, price, qty)
+                orders.on_fill(cid, None, leaves_lots=leaves // upl, closed=leaves == 0)
+                if leaves:
+                    filled[cid] = filled.get(cid, 0) + qty
+                else:
+                    filled.pop(cid, None)
+            elif kind == amended:
+                orders.on_amended(cid, at, leaves // upl)
+            elif kind == rejected:
+                orders.on_amend_failed(cid)  # the order rests as it was
+            else:  # a reject, a cancel's ack, "not found", an expiry, a replace not attempted
+                if kind == xc.REJECT:
                     self._rejects_seen += 1
                 orders.on_closed(cid)
+                filled.pop(cid, None)
 
     def _on_wake(self, now: int) -> None:
-        # Answers that arrived before now (one arriving exactly now is seen next time).
-        self._deliver_due(now - 1)
-        st = self.st
-        item = st.item
-        st[core.BBO_CHANGED] = st[core.BOOK_CHANGED] = st[core.DIRTY] = 0
-        st[core.LAST_EVAL] = now
+        # The core delivered the answers that arrived before now (one arriving exactly now
+        # is seen next time) and reset the wake-up flags.
+        self._fold()
+        sv = self._sv
         self.evaluations += 1
-        bb, ba, l_ts = item(core.BBL), item(core.BAL), item(core.L_TS)
-        books = self._books
-        assert books is not None
+        bb, ba, l_ts = sv[core.BBL], sv[core.BAL], sv[core.L_TS]
         book = DenseBookView(
-            books[2], books[3], item(core.BASE),
+            self._bid_l, self._ask_l, sv[core.BASE],
             None if bb == core.NO_BID else bb, None if ba == core.NO_ASK else ba, l_ts,
         )  # fmt: skip
         fair = self.fair(now, book)
@@ -629,7 +528,7 @@ class Backtest:
             self._inv_cash = loc.cash_tu
         state = MarketState(
             now, book, fair, inv, self.orders.live_orders(), "backtest",
-            FeedHealth(l_ts, bool(item(core.L_SYNCED)), True, self._rejects_seen),
+            FeedHealth(l_ts, sv[core.L_SYNCED] != 0, True, self._rejects_seen),
         )  # fmt: skip
         decision = self.step.decide(state)
         if decision.risk is not None and decision.risk.transition is not None:
@@ -642,20 +541,57 @@ class Backtest:
             self.signals += self.signaler(now, book, fair)
         venue = self.venue
         if decision.cancel_all:
-            self._last_diff_skipped = True
+            self._set_confirms(True)
             for o in self.orders.cancel_everything():
                 venue.send_cancel(now, o.client_id)
             return
-        self._last_diff_skipped = bool(decision.actions.skipped)
-        sent = self.orders.apply(decision.actions)
+        actions = decision.actions
+        self._set_confirms(self._confirms or bool(actions.skipped))
+        if not (actions.requests or actions.rebinds):
+            return
+        sent = self.orders.apply(actions)
+        # In the live runner's order: cancels, cancel-replaces, amends, places.
         for c in sent.cancels:
             venue.send_cancel(now, c.client_id)
         upl = self._upl
+        for rp in sent.replaces:
+            q = rp.place.quote
+            venue.send_replace(now, rp.cancel.client_id, rp.place.client_id, int(q.side),
+                               q.price_ticks, q.lots * upl, rp.place.post_only)  # fmt: skip
+        for a in sent.amends:
+            # The venue takes the new total: what filled as far as we know, plus what should
+            # rest (a fill not heard of yet only makes what rests smaller), as live.
+            venue.send_amend(now, a.client_id, self._filled.get(a.client_id, 0) + a.lots * upl)
         for pl in sent.places:
             qt = pl.quote
             venue.send_place(
                 now, pl.client_id, int(qt.side), qt.price_ticks, qt.lots * upl, pl.post_only
             )
+
+    def _set_confirms(self, confirms: bool) -> None:
+        # Whether acks and cancel acks wake the strategy (see the module docstring).
+        if confirms is not self._confirms_now:
+            self._confirms_now = confirms
+            self.venue.set_dirty_mask(confirms)
+
+
+def _wake_flags(inputs: frozenset[Input], fair_source: str) -> int:
+    # The replay core's wake-up flags for a strategy reading ``inputs``.
+    flags = 0
+    if Input.BEST_PRICES in inputs:
+        flags |= core.W_BEST_PRICES
+    if Input.BEST_SIZES in inputs:
+        flags |= core.W_BEST_SIZES
+    if Input.DEPTH in inputs:
+        flags |= core.W_DEPTH
+    if Input.TRADES in inputs:
+        flags |= core.W_TRADES
+    if Input.FAIR in inputs:
+        if fair_source == "mid":
+            flags |= core.W_BEST_PRICES
+        elif fair_source == "series":
+            flags |= core.W_FAIR_TIMES
+    return flags
 
 
 __all__ = [

@@ -40,6 +40,18 @@ def fair_series_from_file(path: str | Path) -> list[tuple[int, Fraction]]:
 
 
 _MID_CACHE: dict[int, Fraction] = {}
+_setattr = object.__setattr__
+
+
+def _ok_view(price: Fraction, now_ns: int) -> FairView:
+    # FairView(price, FairState.OK, 0, now_ns) without re-checking a price validated when cached
+    # (a decision builds one; the checks cost more than the rest of it).
+    view: FairView = object.__new__(FairView)
+    _setattr(view, "price_ticks", price)
+    _setattr(view, "state", FairState.OK)
+    _setattr(view, "age_ns", 0)
+    _setattr(view, "observed_at_ns", now_ns)
+    return view
 
 
 def mid_fair(now_ns: int, book: DenseBookView) -> FairView | None:
@@ -52,5 +64,6 @@ def mid_fair(now_ns: int, book: DenseBookView) -> FairView | None:
     if mid is None:
         if len(_MID_CACHE) > 4096:
             _MID_CACHE.clear()
-        mid = _MID_CACHE[twice] = Fraction(twice, 2)
-    return FairView(mid, FairState.OK, 0, now_ns)
+        mid = FairView(Fraction(twice, 2), FairState.OK, 0, now_ns).price_ticks  # validated once
+        _MID_CACHE[twice] = mid
+    return _ok_view(mid, now_ns)

@@ -37,23 +37,13 @@ def tables(run: BacktestRun) -> dict[str, pd.DataFrame]:
     m = run.market
     tick = float(m.tick_size)
     unit = float(m.qty_unit)
-    rec = run.venue.records
-    orders = pd.DataFrame(
-        rec.orders, columns=["event", "ts_ns", "client_id", "side", "price_ticks", "qty_units"]
-    )
-    fills = pd.DataFrame(
-        rec.fills,
-        columns=[
-            "ts_ns", "client_id", "side", "price_ticks", "qty_units", "maker", "fee",
-            "leaves_units",
-        ],
-    )  # fmt: skip
+    cols = run.venue.columns()  # numpy columns: no Python tuple per record
+    orders = pd.DataFrame(cols["orders"])
+    fills = pd.DataFrame(cols["fills"])
     fills["fee"] = fills["fee"].map(float).astype("float64")
     fills["price"] = fills["price_ticks"] * tick
     fills["qty"] = fills["qty_units"] * unit
-    quotes = pd.DataFrame(
-        rec.quotes, columns=["ts_ns", "own_bid", "bid_units", "own_ask", "ask_units"]
-    )
+    quotes = pd.DataFrame(cols["quotes"])
     bbo = pd.DataFrame({"ts_ns": run.bbo[0], "best_bid": run.bbo[1], "best_ask": run.bbo[2]})
     valid = (bbo["best_bid"] > -(1 << 61)) & (bbo["best_ask"] < (1 << 61))
     bbo["mid"] = np.where(valid, (bbo["best_bid"] + bbo["best_ask"]) / 2 * tick, np.nan)
@@ -286,13 +276,14 @@ def _order_segments(
     """Our resting orders as constant pieces ``(side, price, units, from, to)``.
 
     From the venue's records: an order rests from its acceptance with its size, each fill
-    takes its quantity off, a cancel takes the rest; what is left rests to the end of the run.
+    takes its quantity off, an amend what it gave back, a cancel or an expiry the rest; what
+    is left rests to the end of the run.
     """
     acc = orders[orders["event"] == "accepted"]
     if acc["client_id"].duplicated().any():
         raise ValueError("results: an order id was accepted twice; depth would be wrong")
     where = acc.set_index("client_id")
-    can = orders[orders["event"] == "canceled"]
+    can = orders[orders["event"].isin(("canceled", "amended", "expired"))]
     ev = pd.DataFrame(
         {
             "client_id": pd.concat([acc["client_id"], fills["client_id"], can["client_id"]]),

@@ -131,6 +131,8 @@ class ReconcilerSpec(_Model):
     wait_for_cancel: bool = False
     post_only: bool = True
     cross_level: bool = True
+    amend: bool = False
+    replace: bool = False
 
 
 class SignalsSpec(_Model):
@@ -366,6 +368,8 @@ def build_backtest(
         wait_for_cancel=rc.wait_for_cancel,
         post_only=rc.post_only,
         cross_level=rc.cross_level,
+        amend=rc.amend,
+        replace=rc.replace,
     )
     q = sc.queue
     engine = FillEngine(
@@ -373,6 +377,11 @@ def build_backtest(
         partial_fills=q.partial_fills,
         lot_units=market.units_per_lot,
         round_half_lot=q.round_half_lot,
+    )
+    series = (
+        fair_series_from_file(resolve(sc.fair.file, where))
+        if sc.fair.source == "series" and sc.fair.file
+        else []
     )
     try:
         bt = Backtest(
@@ -391,10 +400,10 @@ def build_backtest(
             max_idle_ns=int(sc.engine.max_idle_ms * NS_PER_MS),
             progress=progress,
             signaler=_signaler(market) if sc.signals.enabled else None,
+            fair_times=[t for t, _ in series],
         )
     except BacktestError as exc:
         raise ScenarioError(str(exc)) from exc
     bt.fair_price = fixed_price
-    if sc.fair.source == "series" and sc.fair.file:
-        bt.fair_series = fair_series_from_file(resolve(sc.fair.file, where))
+    bt.fair_series = series
     return bt

@@ -1,11 +1,20 @@
-"""SimVenue: the backtest's exchange side — order latency, the fill engine, the true account.
+"""SimVenue: the backtest's venue as the shell sees it — requests out, answers and records in.
 
 The shell (:mod:`pegbot.backtest.engine`) sends requests at its local time; each reaches the
-venue ``entry_ns`` later, is acted on there against the *exchange-side* book, and its answer
-(ack, reject, cancel ack, not found, fill) reaches the shell ``response_ns`` after that. Fills
-come from :class:`pegbot.matching.FillEngine`, the queue and fill model shared with the
-simulator. The venue's account (base, cash, fees) moves at the exchange time of each fill;
-the shell's view moves when the fill's response arrives, as on a real venue.
+venue ``entry_ns`` later (the latency model's entry time, taken here when the request is
+sent), is acted on there against the *exchange-side* book, and its answers (ack, reject,
+cancel ack, not found, fill, amended, expired, amend rejected, not attempted) reach the shell
+``response_ns`` after that. Everything between sending and answering runs compiled, inside the
+replay core: the request and answer tables, our resting orders and their fills
+(:mod:`pegbot.backtest.exchange`, on the fill engine's rules in
+:mod:`pegbot.matching.compiled`). This class owns those tables: it writes requests into them,
+reads the due answers out (:meth:`take_outbox`), copies the venue's logs out when they fill
+up, and turns them into the records the results tables read (:meth:`columns`) and the
+venue's true account (every fill booked as the fill log is read).
+
+The venue can also be driven directly, without a tape (:meth:`standalone`,
+:meth:`set_level`, :meth:`trade`, :meth:`act`, :meth:`due`): the same compiled code, for
+tests of its semantics.
 
 Cash is kept exactly in *tick-units* (``price_ticks × qty_units``); one tick-unit is
 ``tick_size × qty_unit`` of the quote currency. Fees are exact :class:`~decimal.Decimal`.
@@ -13,27 +22,57 @@ Cash is kept exactly in *tick-units* (``price_ticks × qty_units``); one tick-un
 
 from __future__ import annotations
 
-import heapq
+import struct
+from array import array
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
-from pegbot.book import OrderBook
+from pegbot.backtest import exchange as xc
 from pegbot.market import Market, Side
-from pegbot.matching import EngineFill, FillEngine, LatencyModel, fill_fee
+from pegbot.matching import (
+    ConstantLatency,
+    EngineFill,
+    FillEngine,
+    LatencyModel,
+    LatencyTables,
+    fill_fee,
+)
+from pegbot.matching import compiled as fx
 
-# Response kinds, as the shell sees them.
+# Answer kinds, as the shell sees them.
 ACK = "ack"
 REJECT = "reject"
 CANCELED = "canceled"
 NOT_FOUND = "not_found"
 FILL = "fill"
+AMENDED = "amended"
+EXPIRED = "expired"
+AMEND_REJECTED = "amend_rejected"
+NOT_ATTEMPTED = "not_attempted"
 
-_DIRTYING = frozenset((FILL, REJECT, NOT_FOUND))
-_SEARCH = 64  # ticks of the opposite side copied for a marketable (taking) order
-_INF = 1 << 62  # pegbot.backtest.core.INF (not imported: numba is not needed here)
+_INF = fx.INF
+#: One row of the request and answer tables (int64 fields, native order).
+_ROW = struct.Struct(f"{xc.XQ_ROWS}q")
+# Answers the strategy must see whatever it reads: they change what the reconciler must do
+# (an order filled, refused or gone).
+_ALWAYS = sum(
+    1 << k for k in (xc.REJECT, xc.NOT_FOUND, xc.FILL, xc.EXPIRED, xc.AMEND_REJECTED,
+                     xc.NOT_ATTEMPTED)
+)  # fmt: skip
+# Answers that confirm what was sent: they matter to a strategy reading its orders, and to
+# the reconciler only when its last diff left something out waiting for them.
+_CONFIRMS = (1 << xc.ACK) | (1 << xc.CANCELED) | (1 << xc.AMENDED)
+
+
+class TabulatedLatency(LatencyModel, Protocol):
+    """A latency model the compiled exchange side can use: it gives its tables."""
+
+    def tables(self) -> LatencyTables:
+        """``(entry times, entry ns, response times, response ns)`` for ``interp``."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,17 +81,20 @@ class Response:
 
     Attributes:
         at_ns: When it reaches the shell (local time).
-        kind: ``ack``, ``reject``, ``canceled``, ``not_found`` or ``fill``.
+        kind: One of the answer kinds (``ack``, ``reject``, ``canceled``, ``not_found``,
+            ``fill``, ``amended``, ``expired``, ``amend_rejected``, ``not_attempted``).
         client_id: The order.
         fill: The fill, for ``fill``.
-        reason: Why, for ``reject``.
+        leaves_units: The order's open quantity after a fill or an amend.
+        exchange_ns: When the venue made it.
     """
 
     at_ns: int
     kind: str
     client_id: str
     fill: EngineFill | None = None
-    reason: str = ""
+    leaves_units: int = 0
+    exchange_ns: int = 0
 
 
 @dataclass
@@ -65,23 +107,27 @@ class Account:
 
     def apply(self, fill: EngineFill, fee: Decimal) -> None:
         """Book one fill and its fee."""
-        if fill.side is Side.BUY:
-            self.base_units += fill.qty_units
-            self.cash_tu -= fill.price_ticks * fill.qty_units
+        self.book(int(fill.side), fill.price_ticks, fill.qty_units, fee)
+
+    def book(self, side: int, price_ticks: int, qty_units: int, fee: Decimal | None = None) -> None:
+        """Book a fill given by its numbers (``side`` > 0 buys)."""
+        if side > 0:
+            self.base_units += qty_units
+            self.cash_tu -= price_ticks * qty_units
         else:
-            self.base_units -= fill.qty_units
-            self.cash_tu += fill.price_ticks * fill.qty_units
-        self.fees += fee
+            self.base_units -= qty_units
+            self.cash_tu += price_ticks * qty_units
+        if fee is not None:
+            self.fees += fee
 
 
-@dataclass(slots=True)
-class _Req:
-    kind: str  # "place" or "cancel"
-    client_id: str
-    side: int = 0
-    price: int = 0
-    units: int = 0
-    post_only: bool = True
+#: Column names of each record table, in row-tuple order.
+RECORD_COLUMNS: dict[str, tuple[str, ...]] = {
+    "orders": ("event", "ts_ns", "client_id", "side", "price_ticks", "qty_units"),
+    "fills": ("ts_ns", "client_id", "side", "price_ticks", "qty_units", "maker", "fee",
+              "leaves_units"),
+    "quotes": ("ts_ns", "own_bid", "bid_units", "own_ask", "ask_units"),
+}  # fmt: skip
 
 
 @dataclass
@@ -92,272 +138,397 @@ class VenueRecords:
     fills: list[tuple[Any, ...]] = field(default_factory=list)
     quotes: list[tuple[int, int, int, int, int]] = field(default_factory=list)
 
+    def columns(self) -> dict[str, dict[str, np.ndarray[Any, Any]]]:
+        """The rows as columns, as :meth:`SimVenue.columns` gives them."""
+        out: dict[str, dict[str, np.ndarray[Any, Any]]] = {}
+        for name, rows in (("orders", self.orders), ("fills", self.fills), ("quotes", self.quotes)):
+            names = RECORD_COLUMNS[name]
+            cols: list[Any] = list(zip(*rows, strict=True)) if rows else [()] * len(names)
+            out[name] = {
+                n: np.array(c, dtype=object if n in _OBJECT_COLUMNS else np.int64)
+                for n, c in zip(names, cols, strict=True)
+            }
+            if "maker" in out[name]:
+                out[name]["maker"] = out[name]["maker"].astype(bool)
+        return out
+
+
+_OBJECT_COLUMNS = frozenset({"event", "client_id", "fee"})
+
 
 class SimVenue:
     """The exchange side of a backtest (see the module docstring).
 
     Args:
         market: The market (fees, lot).
-        engine: The fill engine holding our resting orders.
-        latency: Entry and response latency.
+        engine: The fill engine whose rules and parameters (queue model, partial fills, lot,
+            rounding) the compiled side follows; it holds no orders itself.
+        latency: Entry and response latency; must give its tables (the two models of
+            :mod:`pegbot.matching.latency` do).
         initial: The account at the start.
+        state: The replay core's state vector to live in (a fresh one when None).
+        fair_times: Times the fair value changes (for the core's wake-ups).
     """
 
     def __init__(
-        self, market: Market, engine: FillEngine, latency: LatencyModel, initial: Account
+        self,
+        market: Market,
+        engine: FillEngine,
+        latency: LatencyModel,
+        initial: Account,
+        state: np.ndarray[Any, Any] | None = None,
+        fair_times: list[int] | None = None,
     ) -> None:
+        tables = getattr(latency, "tables", None)
+        if tables is None:
+            raise TypeError(f"{latency!r}: the backtest needs a latency model with tables()")
         self.market = market
-        self.engine = engine
         self.latency = latency
         self.account = initial
-        self.records = VenueRecords()
-        # client id -> [side, price, leaves units]
-        self.resting: dict[str, list[int]] = {}
-        self.taken: dict[int, set[int]] = {1: set(), -1: set()}
-        self._arrivals: list[tuple[int, int, _Req]] = []
-        # (local time, seq, kind, client id, fill, reason)
-        self._responses: list[tuple[int, int, str, str, EngineFill | None, str]] = []
-        # (local time, seq) of the pending fills, rejects and "not found" answers: the
-        # shell asks for the first of them after every event.
-        self._dirtying: list[tuple[int, int]] = []
-        # Fees by (maker, price, qty): fills repeat the same few sizes and prices.
-        self._fees: dict[tuple[bool, int, int], Decimal] = {}
-        self._seq = 0
-        self.rejects = 0
-        #: Set when the resting orders or taken levels may have changed (the shell clears it).
-        self.changed = False
+        if state is None:
+            from pegbot.backtest import core
+
+            state = core.new_state()
+        self.st = st = state
+        fx.configure(st, engine.queue, engine.partial_fills, engine.lot_units,
+                     engine.round_half_lot)  # fmt: skip
+        xc.init_state(st)
+        self._lat = tables()
+        self._fair_times = list(fair_times or [])
+        self.fe = fx.alloc(st, 16)
+        self.xq = xc.alloc_xq(st, 64, 1024, self._lat[2], self._lat[3], self._fair_times)
+        self.lg = xc.alloc_lg(st, 4096, 4096)
+        self.books: np.ndarray[Any, Any] = np.zeros((4, 1), dtype=np.int64)
+        self._views()
+        self._entry = latency.entry_ns
+        # A constant entry latency is read once (-1: ask the model each time).
+        self._entry_const = latency.entry if isinstance(latency, ConstantLatency) else -1
+        self._ids: list[str] = []
+        self._handle: dict[str, int] = {}
+        # What the shell sent, 7 ints an entry: seq, event, time, order, side, price, units.
+        self._sent = array("q")
+        self._order_chunks: list[np.ndarray[Any, Any]] = []
+        self._fill_chunks: list[np.ndarray[Any, Any]] = []
+        self._quote_chunks: list[np.ndarray[Any, Any]] = []
+        self._fees: dict[tuple[int, int, int], Decimal] = {}
+        self._fill_fees: list[Decimal] = []
+        self._records: VenueRecords | None = None
+
+    @classmethod
+    def standalone(
+        cls, market: Market, engine: FillEngine, latency: LatencyModel, lo: int, hi: int
+    ) -> SimVenue:
+        """A venue with its own exchange book over ticks ``lo..hi``, driven by hand."""
+        v = cls(market, engine, latency, Account())
+        v.attach_books(np.zeros((4, hi - lo + 1), dtype=np.int64), lo)
+        return v
+
+    def attach_books(self, books: np.ndarray[Any, Any], base: int) -> None:
+        """The dense books the venue reads (the core's; after every reallocation)."""
+        self.books = books
+        self.st[xc.X_PRICE_BASE] = base
+        self.st[xc.X_BOOK_SIZE] = books.shape[1]
 
     # -- requests from the shell ---------------------------------------------------------
+
+    def _new_id(self, client_id: str) -> int:
+        h = self._handle.get(client_id)
+        if h is None:
+            h = self._handle[client_id] = len(self._ids)
+            self._ids.append(client_id)
+        return h
+
+    def _views(self) -> None:
+        # A memoryview over the state vector (an element read or written through it costs a
+        # third of numpy's scalar indexing) and the request/answer table as bytes: a request
+        # is one packed row, an answer one unpacked row.
+        self._sv = self.st.data
+        self._xb = self.xq.data.cast("B")
+
+    def _push(self, now_ns: int, kind: int, h: int, side: int, price: int, units: int,
+              flags: int, h2: int) -> int:  # fmt: skip
+        sv = self._sv
+        n = sv[xc.X_NRQ]
+        if n >= sv[xc.X_RQ_CAP] or sv[fx.M_NORD] + n + 2 > sv[fx.M_K]:
+            self._grow(requests=2 * n + 2)
+            sv = self._sv
+        at = now_ns + (self._entry_const if self._entry_const >= 0 else self._entry(now_ns))
+        seq = sv[xc.X_SEQ] + 1
+        sv[xc.X_SEQ] = seq
+        _ROW.pack_into(self._xb, n * _ROW.size, at, seq, kind, h, side, price, units, flags, h2, 0)
+        sv[xc.X_NRQ] = n + 1
+        if at < sv[xc.X_NEXT_ARR]:
+            sv[xc.X_NEXT_ARR] = at
+        return seq
 
     def send_place(
         self, now_ns: int, client_id: str, side: int, price: int, units: int, post_only: bool
     ) -> None:
         """Send a new order at local time ``now_ns``."""
-        at = now_ns + self.latency.entry_ns(now_ns)
-        self._push_arrival(at, _Req("place", client_id, side, price, units, post_only))
-        self.records.orders.append(("sent", now_ns, client_id, side, price, units))
+        h = self._handle.get(client_id)
+        if h is None:
+            h = self._handle[client_id] = len(self._ids)
+            self._ids.append(client_id)
+        seq = self._push(now_ns, xc.RQ_PLACE, h, side, price, units, int(post_only), 0)
+        self._sent.extend((seq, xc.EV_SENT, now_ns, h, side, price, units))
 
     def send_cancel(self, now_ns: int, client_id: str) -> None:
         """Send a cancel at local time ``now_ns``."""
-        at = now_ns + self.latency.entry_ns(now_ns)
-        self._push_arrival(at, _Req("cancel", client_id))
-        self.records.orders.append(("cancel_sent", now_ns, client_id, 0, 0, 0))
+        h = self._new_id(client_id)
+        seq = self._push(now_ns, xc.RQ_CANCEL, h, 0, 0, 0, 0, 0)
+        self._sent.extend((seq, xc.EV_CANCEL_SENT, now_ns, h, 0, 0, 0))
 
-    def _push_arrival(self, at: int, req: _Req) -> None:
-        self._seq += 1
-        heapq.heappush(self._arrivals, (at, self._seq, req))
+    def send_amend(self, now_ns: int, client_id: str, new_units: int) -> None:
+        """Send an amend (keep priority) to ``new_units`` in all, executed included.
 
-    def _respond(
-        self,
-        exch_ns: int,
-        resp_kind: str,
-        cid: str,
-        fill: EngineFill | None = None,
-        reason: str = "",
-    ) -> None:
-        at = exch_ns + self.latency.response_ns(exch_ns)
-        self._seq += 1
-        heapq.heappush(self._responses, (at, self._seq, resp_kind, cid, fill, reason))
-        if resp_kind in _DIRTYING:
-            heapq.heappush(self._dirtying, (at, self._seq))
-
-    @property
-    def next_arrival(self) -> int | None:
-        """Exchange time of the next request to act on."""
-        return self._arrivals[0][0] if self._arrivals else None
-
-    @property
-    def next_response(self) -> int | None:
-        """Local time of the next answer to deliver."""
-        return self._responses[0][0] if self._responses else None
-
-    def next_event(self, default: int) -> int:
-        """The earlier of :attr:`next_arrival` and :attr:`next_response`, else ``default``."""
-        t = self._arrivals[0][0] if self._arrivals else default
-        if self._responses and self._responses[0][0] < t:
-            return int(self._responses[0][0])
-        return int(t)
-
-    def next_times(self, dirtying_only: bool) -> tuple[int, int]:
-        """:attr:`next_arrival` and :meth:`first_response_at` in one call, ``INF`` for none.
-
-        ``INF`` is :data:`pegbot.backtest.core.INF` (``1 << 62``), "never" to the replay core.
+        Answers: ``amended`` (with the open quantity), ``expired`` (nothing left open: the
+        new total is at or below what executed), ``not_found`` (the order is not resting)
+        or ``amend_rejected`` (not a reduction, or not whole lots).
         """
-        a = self._arrivals[0][0] if self._arrivals else _INF
-        if dirtying_only:
-            r = self._dirtying[0][0] if self._dirtying else _INF
-        else:
-            r = self._responses[0][0] if self._responses else _INF
-        return a, r
+        h = self._new_id(client_id)
+        seq = self._push(now_ns, xc.RQ_AMEND, h, 0, 0, new_units, 0, 0)
+        self._sent.extend((seq, xc.EV_AMEND_SENT, now_ns, h, 0, 0, new_units))
 
-    def first_response_at(self, dirtying_only: bool) -> int | None:
-        """Time of the first pending answer (only fills, rejects and "not found" if asked)."""
-        if not dirtying_only:
-            return self._responses[0][0] if self._responses else None
-        return self._dirtying[0][0] if self._dirtying else None
-
-    def pop_due(self, now_ns: int) -> list[tuple[int, int, str, str, EngineFill | None, str]]:
-        """Like :meth:`due_responses`, as raw ``(at, seq, kind, client id, fill, reason)``."""
-        heap = self._responses
-        if not heap or heap[0][0] > now_ns:
-            return []
-        out = []
-        while heap and heap[0][0] <= now_ns:
-            out.append(heapq.heappop(heap))
-        self._drop_dirtying(now_ns)
-        return out
-
-    def due_responses(self, now_ns: int) -> list[Response]:
-        """Answers that have reached the shell by ``now_ns``, in order."""
-        out = []
-        heap = self._responses
-        while heap and heap[0][0] <= now_ns:
-            at, _, kind, cid, fill, reason = heapq.heappop(heap)
-            out.append(Response(at, kind, cid, fill, reason))
-        self._drop_dirtying(now_ns)
-        return out
-
-    def _drop_dirtying(self, now_ns: int) -> None:
-        # Both heaps order by (time, seq) and lose everything up to now_ns together.
-        dirty = self._dirtying
-        while dirty and dirty[0][0] <= now_ns:
-            heapq.heappop(dirty)
-
-    # -- the exchange side ---------------------------------------------------------------
-
-    def act(
+    def send_replace(
         self,
         now_ns: int,
-        books: np.ndarray[Any, Any],
-        base: int,
-        best_bid: int | None,
-        best_ask: int | None,
-    ) -> None:
-        """Act on every request that has reached the venue by ``now_ns``.
-
-        Args:
-            now_ns: Exchange time.
-            books: The replay core's books (:data:`pegbot.backtest.core.BOOK_FIELDS`).
-            base: Tick at index 0 of the books.
-            best_bid: Exchange-side best bid.
-            best_ask: Exchange-side best ask.
-        """
-        while self._arrivals and self._arrivals[0][0] <= now_ns:
-            at, _, req = heapq.heappop(self._arrivals)
-            if req.kind == "cancel":
-                left = self.engine.cancel(req.client_id)
-                if left:
-                    del self.resting[req.client_id]
-                    self._quote_changed(at)
-                    self._respond(at, CANCELED, req.client_id)
-                    self.records.orders.append(("canceled", at, req.client_id, 0, 0, left))
-                else:
-                    self._respond(at, NOT_FOUND, req.client_id)
-                continue
-            self._place(at, req, books, base, best_bid, best_ask)
-
-    def _place(
-        self,
-        at: int,
-        req: _Req,
-        books: np.ndarray[Any, Any],
-        base: int,
-        bb: int | None,
-        ba: int | None,
-    ) -> None:
-        crosses = (req.side > 0 and ba is not None and req.price >= ba) or (
-            req.side < 0 and bb is not None and req.price <= bb
-        )
-        cid = req.client_id
-        if crosses and req.post_only:
-            self.rejects += 1
-            self._respond(at, REJECT, cid, reason="post_only")
-            self.records.orders.append(("rejected", at, cid, req.side, req.price, req.units))
-            return
-        ix = req.price - base
-        if crosses:
-            book = self._opposite_book(req.side, req.price, books[0], books[1], base, bb, ba)
-            res = self.engine.place(book, cid, req.side, req.price, req.units, at)
-            self._respond(at, ACK, cid)
-            for f in res.fills:
-                self.taken[-req.side].add(f.price_ticks)
-                self._fill(f)
-            if res.resting:
-                view = self.engine.order(cid)
-                left = view.leaves_units if view is not None else req.units
-                self.resting[cid] = [req.side, req.price, left]
-        else:
-            row = 0 if req.side > 0 else 1
-            level = 0
-            if 0 <= ix < books.shape[1]:
-                level = books.item(row, ix)
-                # Deferred depth at this price predates the order: it must not reach it.
-                books[row + 4, ix] = 0
-            self.engine.add(cid, req.side, req.price, req.units, level, at)
-            self.resting[cid] = [req.side, req.price, req.units]
-            self._respond(at, ACK, cid)
-        self.records.orders.append(("accepted", at, cid, req.side, req.price, req.units))
-        self._quote_changed(at)
-
-    def _opposite_book(
-        self,
+        old_client_id: str,
+        new_client_id: str,
         side: int,
-        price: int,
-        bid_e: np.ndarray[Any, Any],
-        ask_e: np.ndarray[Any, Any],
-        base: int,
-        bb: int | None,
-        ba: int | None,
-    ) -> OrderBook:
-        # The levels a taking order can reach, as a small OrderBook for FillEngine.place.
-        book = OrderBook()
-        if side > 0 and ba is not None:
-            lo, hi = ba - base, min(price, ba + _SEARCH) - base + 1
-            for i in np.flatnonzero(ask_e[lo:hi]).tolist():
-                book.set_ask(base + lo + i, int(ask_e[lo + i]))
-        elif side < 0 and bb is not None:
-            lo, hi = max(price, bb - _SEARCH) - base, bb - base + 1
-            for i in np.flatnonzero(bid_e[lo:hi]).tolist():
-                book.set_bid(base + lo + i, int(bid_e[lo + i]))
-        return book
+        price_ticks: int,
+        units: int,
+        post_only: bool,
+    ) -> None:
+        """Send a cancel-replace (``STOP_ON_FAILURE``): one step at the venue.
 
-    def on_fills(self, fills: list[EngineFill]) -> None:
-        """Book fills the engine produced from a market row."""
-        for f in fills:
-            self._fill(f)
-        if fills:
-            self._quote_changed(fills[-1].ts_ns)
+        Answers: the old order ``canceled`` and the new one's ``ack`` (or ``reject``, and
+        fills) at the same exchange time; or, when the old order is not resting, the old
+        one ``not_found`` and the new one ``not_attempted`` (nothing placed).
+        """
+        old = self._new_id(old_client_id)
+        new = self._new_id(new_client_id)
+        seq = self._push(now_ns, xc.RQ_REPLACE, old, side, price_ticks, units,
+                         int(post_only), new)  # fmt: skip
+        self._sent.extend((seq, xc.EV_SENT, now_ns, new, side, price_ticks, units))
+        self._sent.extend((seq, xc.EV_REPLACE_SENT, now_ns, old, 0, 0, 0))
 
-    def _fill(self, f: EngineFill) -> None:
-        key = (f.maker, f.price_ticks, f.qty_units)
-        fee = self._fees.get(key)
-        if fee is None:
-            if len(self._fees) >= 4096:
-                self._fees.clear()
-            fee = self._fees[key] = fill_fee(self.market, f)
-        self.account.apply(f, fee)
-        cid = str(f.order_id)
-        if f.closed:
-            self.resting.pop(cid, None)
-        elif cid in self.resting:
-            self.resting[cid][2] = f.leaves_units
-        self.records.fills.append(
-            (f.ts_ns, cid, int(f.side), f.price_ticks, f.qty_units, f.maker, fee, f.leaves_units)
+    def _grow(self, requests: int = 0, answers: int = 0) -> None:
+        st = self.st
+        need = int(st[fx.M_NORD]) + int(st[xc.X_NRQ]) + 2
+        k = int(st[fx.M_K])
+        if need > k:
+            self.fe = fx.grow(st, self.fe, max(2 * k, need))
+        rq, rs = int(st[xc.X_RQ_CAP]), int(st[xc.X_RS_CAP])
+        if requests > rq or answers > rs:
+            self.xq = xc.alloc_xq(st, max(rq, requests), max(rs, answers), self._lat[2],
+                                  self._lat[3], self._fair_times, old=self.xq)  # fmt: skip
+            self._views()
+
+    def make_room(self) -> None:
+        """Copy the logs out and grow the answer table (the core asked: ``EV_FLUSH``)."""
+        self.flush_logs()
+        st = self.st
+        need = int(st[fx.M_K]) + xc.SEARCH + 16
+        if int(st[xc.X_RS_CAP]) - int(st[xc.X_NRS]) < need:
+            self._grow(answers=2 * int(st[xc.X_RS_CAP]) + need)
+
+    # -- answers to the shell ---------------------------------------------------------------
+
+    def set_dirty_mask(self, confirms: bool) -> None:
+        """Which answers wake the strategy: the ones it must see, and confirmations if asked."""
+        self._sv[xc.X_DIRTY_MASK] = _ALWAYS | (_CONFIRMS if confirms else 0)
+
+    def take_outbox(self) -> list[tuple[int, ...]]:
+        """The due answers the core put in the outbox, as rows of the answer table; emptied.
+
+        Each row is ``(at, seq, kind, order, side, price, qty, leaves, exchange time,
+        maker)``: the ``RS_`` fields of :mod:`pegbot.backtest.exchange`.
+        """
+        sv = self._sv
+        n = sv[xc.X_NOB]
+        if not n:
+            return []
+        sv[xc.X_NOB] = 0
+        o = sv[xc.X_OB_OFF] * _ROW.size
+        return list(_ROW.iter_unpack(self._xb[o : o + n * _ROW.size]))
+
+    @property
+    def ids(self) -> list[str]:
+        """Client ids by order handle (the tables' ids index it)."""
+        return self._ids
+
+    def client_id(self, handle: int) -> str:
+        """The client id behind an order handle of the tables."""
+        return self._ids[handle]
+
+    @property
+    def rejects(self) -> int:
+        """Orders the venue rejected."""
+        return int(self.st[xc.X_REJECTS])
+
+    @property
+    def in_flight(self) -> bool:
+        """Whether a request or an answer is still on its way."""
+        return bool(self.st[xc.X_NRQ] or self.st[xc.X_NRS])
+
+    def check(self) -> None:
+        """Raise if the compiled side met an impossible request (an engine error code)."""
+        err = int(self.st[xc.X_ERR])
+        if err:
+            raise RuntimeError(f"backtest venue: fill engine error {err}")
+
+    # -- records -------------------------------------------------------------------------
+
+    def flush_logs(self) -> None:
+        """Copy the venue's logs out of the tables (the account moves with the fills)."""
+        st, lg = self.st, self.lg
+        for n_i, off_i, out in (
+            (xc.X_NLO, xc.X_LO_OFF, self._order_chunks),
+            (xc.X_NLF, xc.X_LF_OFF, self._fill_chunks),
+            (xc.X_NLQ, xc.X_LQ_OFF, self._quote_chunks),
+        ):
+            n = int(st[n_i])
+            if n:
+                o = int(st[off_i])
+                chunk = lg[:, o : o + n].copy()
+                out.append(chunk)
+                st[n_i] = 0
+                if out is self._fill_chunks:
+                    self._book_fills(chunk)
+                self._records = None
+
+    def _book_fills(self, chunk: np.ndarray[Any, Any]) -> None:
+        acct, fees, market = self.account, self._fees, self.market
+        for _, _, side, price, qty, maker, _ in chunk.T.tolist():
+            key = (maker, price, qty)
+            fee = fees.get(key)
+            if fee is None:
+                if len(fees) >= 4096:
+                    fees.clear()
+                fee = fees[key] = fill_fee(
+                    market, EngineFill(0, Side(side), price, qty, bool(maker), 0, 0)
+                )
+            acct.book(side, price, qty, fee)
+            self._fill_fees.append(fee)
+
+    def columns(self) -> dict[str, dict[str, np.ndarray[Any, Any]]]:
+        """The venue's records as numpy columns: ``orders``, ``fills`` and ``quotes``.
+
+        The same rows as :attr:`records`, without building a tuple per row (the results
+        tables are made from these).
+        """
+        self.flush_logs()
+        ids = np.array(self._ids, dtype=object)
+        sent = np.frombuffer(self._sent, dtype=np.int64).reshape(-1, 7).T
+        logged = [c[[xc.LO_SEQ, xc.LO_EVENT, xc.LO_TS, xc.LO_ID, xc.LO_SIDE, xc.LO_PRICE,
+                     xc.LO_UNITS]] for c in self._order_chunks]  # fmt: skip
+        o = np.concatenate([sent, *logged], axis=1) if logged else sent
+        o = o[:, np.argsort(o[0], kind="stable")]
+        names = np.array(xc.EVENT_NAMES, dtype=object)
+        f = (
+            np.concatenate(self._fill_chunks, axis=1)
+            if self._fill_chunks
+            else np.zeros((xc.LG_ROWS, 0), dtype=np.int64)
         )
-        self._respond(f.ts_ns, FILL, cid, fill=f)
+        q = (
+            np.concatenate(self._quote_chunks, axis=1)[:5]
+            if self._quote_chunks
+            else np.zeros((5, 0), dtype=np.int64)
+        )
+        return {
+            "orders": {
+                "event": names[o[1]],
+                "ts_ns": o[2],
+                "client_id": ids[o[3]],
+                "side": o[4],
+                "price_ticks": o[5],
+                "qty_units": o[6],
+            },
+            "fills": {
+                "ts_ns": f[fx.F_TS],
+                "client_id": ids[f[fx.F_ID]],
+                "side": f[fx.F_SIDE],
+                "price_ticks": f[fx.F_PRICE],
+                "qty_units": f[fx.F_QTY],
+                "maker": f[fx.F_MAKER].astype(bool),
+                "fee": np.array(self._fill_fees, dtype=object),
+                "leaves_units": f[fx.F_LEAVES],
+            },
+            "quotes": {
+                "ts_ns": q[0],
+                "own_bid": q[1],
+                "bid_units": q[2],
+                "own_ask": q[3],
+                "ask_units": q[4],
+            },
+        }
 
-    def _quote_changed(self, at: int) -> None:
-        # Our resting best prices and the sizes there, for uptime and depth statistics.
-        self.changed = True
-        bb_own = ba_own = bq = aq = 0
-        for side, price, units in self.resting.values():
-            if side > 0:
-                if price > bb_own:
-                    bb_own, bq = price, units
-                elif price == bb_own:
-                    bq += units
-            elif ba_own == 0 or price < ba_own:
-                ba_own, aq = price, units
-            elif price == ba_own:
-                aq += units
-        self.records.quotes.append((at, bb_own, bq, ba_own, aq))
+    @property
+    def records(self) -> VenueRecords:
+        """The venue's records as row tuples (built from the logs on first read)."""
+        self.flush_logs()
+        if self._records is None:
+            cols = self.columns()
+
+            def rows(table: dict[str, np.ndarray[Any, Any]]) -> list[tuple[Any, ...]]:
+                return list(zip(*(c.tolist() for c in table.values()), strict=True))
+
+            self._records = VenueRecords(
+                rows(cols["orders"]),
+                rows(cols["fills"]),
+                rows(cols["quotes"]),  # type: ignore[arg-type]
+            )
+        return self._records
+
+    # -- driving the venue by hand (tests) -----------------------------------------------------
+
+    def set_level(self, side: int, price: int, qty: int, ts: int) -> None:
+        """An exchange-side depth row: the level is now ``qty`` (reaches our orders)."""
+        st, books = self.st, self.books
+        ix = price - int(st[xc.X_PRICE_BASE])
+        books[0 if side > 0 else 1, ix] = qty
+        self._refresh_best()
+        if xc.touches(st, False, side, price, qty):
+            xc.on_row(st, self.fe, self.xq, self.lg, False, side, price, qty, ts)
+        self.check()
+
+    def trade(self, aggressor: int, price: int, qty: int, ts: int) -> None:
+        """A public trade on the exchange side (reaches our orders at or through it)."""
+        if xc.touches(self.st, True, aggressor, price, qty):
+            xc.on_row(self.st, self.fe, self.xq, self.lg, True, aggressor, price, qty, ts)
+        self.check()
+
+    def _refresh_best(self) -> None:
+        st, base = self.st, int(self.st[xc.X_PRICE_BASE])
+        bids, asks = np.flatnonzero(self.books[0]), np.flatnonzero(self.books[1])
+        st[xc.X_BBE] = base + int(bids[-1]) if len(bids) else fx.NO_BID
+        st[xc.X_BAE] = base + int(asks[0]) if len(asks) else fx.NO_ASK
+
+    def act(self, now_ns: int) -> None:
+        """Act on every request that has reached the venue by exchange time ``now_ns``."""
+        xc.act(self.st, self.fe, self.xq, self.lg, self.books, now_ns)
+        self.check()
+
+    def due(self, now_ns: int) -> list[Response]:
+        """The answers that have reached the shell by ``now_ns``, in order."""
+        xc.deliver(self.st, self.xq, now_ns)
+        out = []
+        for at, _, kind, h, side, price, qty, leaves, ext, maker in self.take_outbox():
+            fill = None
+            if kind == xc.FILL:
+                fill = EngineFill(self._ids[h], Side(side), price, qty, bool(maker), ext, leaves)
+            out.append(Response(at, xc.KIND_NAMES[kind], self._ids[h], fill, leaves, ext))
+        return out
+
+    def resting(self) -> dict[str, tuple[int, int, int, int]]:
+        """Our resting orders: client id → (side, price, open units, queue ahead)."""
+        st, fe = self.st, self.fe
+        return {
+            self._ids[int(fe[fx.O_ID, i])]: (
+                int(fe[fx.O_SIDE, i]),
+                int(fe[fx.O_PRICE, i]),
+                int(fe[fx.O_LEAVES, i]),
+                int(fe[fx.O_AHEAD, i]),
+            )
+            for i in range(int(st[fx.M_NORD]))
+        }

@@ -79,8 +79,7 @@ class DecisionStep:
             return Decision(desired, allowed, rs, self._last)
         actions = self.reconciler.diff(allowed, live, state.now_ns)
         if (
-            actions.cancels
-            or actions.places
+            actions.requests
             or actions.rebinds
             or any(s.reason == "rate_budget" for s in actions.skipped)
         ):

@@ -134,6 +134,10 @@ class RiskParams(BaseModel):
         fair_disputed: Level for a disputed fair value (explicit policy).
         deviation_defend_bps: Mid–fair deviation that widens quotes.
         deviation_freeze_bps: Mid–fair deviation that pulls quotes (None: never).
+        deviation_grace_s: For this long after the fair re-anchors on a confirmed jump, a
+            deviation past ``deviation_freeze_bps`` only defends: the market follows an
+            official step over minutes, and our quotes at the new fair are what lead it
+            there. A market still that far away afterwards pulls quotes again.
         inventory_defend_lots: Excess inventory that widens quotes (None: never).
         max_base_lots: Most base the desk may hold (bids are trimmed to it).
         min_base_lots: Least base the desk may hold (asks are trimmed to it; 0 on spot).
@@ -161,6 +165,7 @@ class RiskParams(BaseModel):
     fair_disputed: LevelName = "defend"
     deviation_defend_bps: float = Field(default=50.0, gt=0)
     deviation_freeze_bps: float | None = Field(default=300.0, gt=0)
+    deviation_grace_s: float = Field(default=300.0, ge=0)
     inventory_defend_lots: int | None = Field(default=None, gt=0)
     max_base_lots: int | None = Field(default=None, ge=0)
     min_base_lots: int = 0
@@ -510,7 +515,15 @@ class Risk:
             if deviation is not None:
                 hit = self._latch("peg_deviation", abs(deviation), self._dev_latch)
                 if hit is not None:
-                    add(Trigger("peg_deviation", hit, f"{float(deviation):+.1f} bps"))
+                    detail = f"{float(deviation):+.1f} bps"
+                    rebased = fair.rebased_at_ns
+                    if (
+                        hit is freeze
+                        and rebased is not None
+                        and now - rebased < p.deviation_grace_s * NS_PER_S
+                    ):
+                        hit, detail = RiskLevel.DEFEND, f"{detail} (following a confirmed jump)"
+                    add(Trigger("peg_deviation", hit, detail))
             drawdown = self._drawdown(state, f)
             hit = self._latch("loss_from_peak", drawdown, self._loss_latch)
             if hit is not None:

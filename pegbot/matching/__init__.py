@@ -8,10 +8,13 @@ rules decides when an order of ours fills wherever it rests. Three rooms:
 * :mod:`.latency` — request and response latency (:class:`ConstantLatency`,
   :class:`InterpolatedLatency`);
 * :mod:`.engine` — :class:`FillEngine`, which holds our orders by price and turns the
-  external market's trades and depth changes into :class:`EngineFill` executions.
+  external market's trades and depth changes into :class:`EngineFill` executions;
+* :mod:`.compiled` — the same engine as numba functions over arrays, for the backtester's
+  compiled exchange side (not imported here: it compiles on first use).
 
 Everything is pure and deterministic (no clock, no randomness, integer ticks and units); the
-per-event arithmetic of each model is a small module-level function of ints and floats.
+per-event arithmetic of each model is a small module-level function of ints and floats,
+defined once and compiled by numba where the backtester runs it per row.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from .latency import (
     InterpolatedLatency,
     LatencyDataError,
     LatencyModel,
+    LatencyTables,
     interp,
 )
 from .queue import (
@@ -58,6 +62,7 @@ __all__ = [
     "InterpolatedLatency",
     "LatencyDataError",
     "LatencyModel",
+    "LatencyTables",
     "LogProbQueue",
     "LogProbQueue2",
     "OrderId",

@@ -77,6 +77,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from numba.extending import register_jitable
+
 from pegbot.book import OrderBook
 from pegbot.market import Market, Side
 
@@ -139,8 +141,11 @@ def fill_fee(market: Market, fill: EngineFill) -> Decimal:
 
 
 # -- pure per-event arithmetic ----------------------------------------------------------------
+# One definition for this engine and its compiled twin (pegbot.matching.compiled), which
+# compiles these very functions (register_jitable).
 
 
+@register_jitable
 def trade_reach(qty: int, ahead: int, ours_ahead: int, lot: int, half: int) -> int:
     """What of a trade of ``qty`` at our price reaches one order of ours (≤ 0: nothing).
 
@@ -157,6 +162,7 @@ def trade_reach(qty: int, ahead: int, ours_ahead: int, lot: int, half: int) -> i
     return reach
 
 
+@register_jitable
 def amended_leaves(qty: int, leaves: int, new_qty: int) -> int:
     """The open quantity after an amend to ``new_qty`` (≤ 0: nothing is left to fill).
 

@@ -4,31 +4,47 @@ The backtester delays each of our requests by :meth:`LatencyModel.entry_ns` befo
 acts on it, and each answer by :meth:`LatencyModel.response_ns` before the strategy sees it.
 :class:`ConstantLatency` is one fixed pair; :class:`InterpolatedLatency` interpolates recorded
 ``(request, exchange, response)`` timestamps the way hftbacktest's ``intp_order_latency``
-does. The interpolation itself is :func:`interp`, a pure function of int lists and an int.
+does. The interpolation itself is :func:`interp`, a pure function of int sequences and an
+int; the backtester's compiled exchange side compiles the same function (``register_jitable``)
+over the tables :meth:`ConstantLatency.tables` and :meth:`InterpolatedLatency.tables` give.
 """
 
 from __future__ import annotations
 
-import bisect
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
+
+from numba.extending import register_jitable
 
 __all__ = [
     "ConstantLatency",
     "InterpolatedLatency",
     "LatencyDataError",
     "LatencyModel",
+    "LatencyTables",
     "interp",
 ]
 
 
+#: Latency as tables: ``(entry times, entry ns, response times, response ns)``.
+LatencyTables = tuple[list[int], list[int], list[int], list[int]]
+
+
+@register_jitable
 def interp(ts: Sequence[int], vs: Sequence[int], t: int) -> int:
     """``vs`` at ``t`` by linear interpolation over ascending ``ts``; constant outside.
 
     Integer arithmetic, rounded down; at repeated times the later value wins.
     """
-    i = bisect.bisect_right(ts, t)
+    # bisect_right, written out so that compiled code runs the same lines.
+    i, hi = 0, len(ts)
+    while i < hi:
+        mid = (i + hi) // 2
+        if t < ts[mid]:
+            hi = mid
+        else:
+            i = mid + 1
     if i == 0:
         return vs[0]
     if i == len(ts):
@@ -76,6 +92,10 @@ class ConstantLatency:
         """See :meth:`LatencyModel.response_ns`."""
         return self.response
 
+    def tables(self) -> LatencyTables:
+        """The model as :func:`interp` tables (one point each: constant)."""
+        return [0], [self.entry], [0], [self.response]
+
 
 class LatencyDataError(ValueError):
     """Recorded latencies are empty, unordered or negative."""
@@ -119,3 +139,7 @@ class InterpolatedLatency:
     def response_ns(self, exchange_ts: int) -> int:
         """See :meth:`LatencyModel.response_ns`."""
         return interp(self._resp_t, self._resp_v, exchange_ts)
+
+    def tables(self) -> LatencyTables:
+        """The model as :func:`interp` tables (copies)."""
+        return list(self._entry_t), list(self._entry_v), list(self._resp_t), list(self._resp_v)

@@ -126,6 +126,7 @@ class FaultConfig(_Model):
     rest_timeout_s: float = Field(default=15.0, gt=0)
     wsapi_fail_rate: float = Field(default=0.0, ge=0, le=1)
     wsapi_fail_mode: Literal["5xx", "timeout"] = "5xx"
+    cancel_fail_rate: float = Field(default=0.0, ge=0, le=1)
     ws_delay_ms: int = Field(default=0, ge=0)
     ws_reorder: bool = False
     clock_skew_ms: int = 0

@@ -42,6 +42,11 @@ class SimError(Exception):
         return {"code": self.code, "msg": self.msg}
 
 
+def internal_error() -> SimError:
+    """503 -1001: refused before anything happened (the client cannot know that)."""
+    return SimError(-1001, "Internal error; unable to process your request. Please try again.", 503)
+
+
 def insufficient_balance() -> SimError:
     """-2010: the account cannot pay for the order."""
     return SimError(-2010, "Account has insufficient balance for requested action.")

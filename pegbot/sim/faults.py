@@ -6,6 +6,10 @@
 * ``wsapi_fail_rate`` of the WebSocket API's order requests (place, cancel, cancel-replace,
   cancel-all) fail the same two ways: ``5xx`` answers status 503 with -1001 without doing
   anything; ``timeout`` executes the request and never answers it.
+* ``cancel_fail_rate`` of single-order cancels and cancel-replaces, over either API, answer
+  HTTP/status 503 with -1001 without doing anything: the order stays on the book (an exchange
+  under load refusing cancels, which a bot must survive without stacking a second ladder).
+  Cancel-all is not refused, so a shutdown can still clear the book.
 * ``ws_delay_ms`` delays every WebSocket message; ``ws_reorder`` swaps neighbouring messages.
 * ``clock_skew_ms`` shifts the server clock (``serverTime``, the recvWindow check, event times).
 * Dropping connections, skipping update ids and halting a symbol are actions, not states: see
@@ -26,6 +30,7 @@ _FIELDS = {
     "rest_timeout_s": float,
     "wsapi_fail_rate": float,
     "wsapi_fail_mode": str,
+    "cancel_fail_rate": float,
     "ws_delay_ms": int,
     "ws_reorder": bool,
     "clock_skew_ms": int,
@@ -41,6 +46,7 @@ class Faults:
     rest_timeout_s: float = 15.0
     wsapi_fail_rate: float = 0.0
     wsapi_fail_mode: str = "5xx"
+    cancel_fail_rate: float = 0.0
     ws_delay_ms: int = 0
     ws_reorder: bool = False
     clock_skew_ms: int = 0
@@ -56,6 +62,7 @@ class Faults:
             rest_timeout_s=cfg.rest_timeout_s,
             wsapi_fail_rate=cfg.wsapi_fail_rate,
             wsapi_fail_mode=cfg.wsapi_fail_mode,
+            cancel_fail_rate=cfg.cancel_fail_rate,
             ws_delay_ms=cfg.ws_delay_ms,
             ws_reorder=cfg.ws_reorder,
             clock_skew_ms=cfg.clock_skew_ms,
@@ -71,7 +78,10 @@ class Faults:
             if kind is bool and not isinstance(value, bool):
                 raise ValueError(f"{name} must be true or false")
             converted = kind(value)
-            if name in ("rest_fail_rate", "wsapi_fail_rate") and not 0 <= converted <= 1:
+            if (
+                name in ("rest_fail_rate", "wsapi_fail_rate", "cancel_fail_rate")
+                and not 0 <= converted <= 1
+            ):
                 raise ValueError(f"{name} must be within 0..1")
             if name in ("rest_fail_mode", "wsapi_fail_mode") and converted not in (
                 "5xx",
@@ -93,6 +103,13 @@ class Faults:
             self.count(f"wsapi_{self.wsapi_fail_mode}")
             return self.wsapi_fail_mode
         return None
+
+    def cancel_failure(self) -> bool:
+        """Draw whether this cancel (or cancel-replace) is refused."""
+        if self.cancel_fail_rate and self.rng.random() < self.cancel_fail_rate:
+            self.count("cancel_5xx")
+            return True
+        return False
 
     def count(self, what: str) -> None:
         """Count an injected fault (shown by ``GET /admin/state``)."""

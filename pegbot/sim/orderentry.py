@@ -100,9 +100,15 @@ def new_order(ex: Exchange, api_key: str, params: Mapping[str, str]) -> dict[str
     return order_reply(ex, order, params.get("newOrderRespType", ""))
 
 
+def _refuse_if_faulted(ex: Exchange) -> None:
+    if ex.faults.cancel_failure():
+        raise errors.internal_error()
+
+
 def cancel(ex: Exchange, api_key: str, params: Mapping[str, str]) -> dict[str, Any]:
     """Cancel one order (by ``orderId`` / ``origClientOrderId``; ``cancelRestrictions``)."""
     spec = symbol_param(params, ex.symbols)
+    _refuse_if_faulted(ex)
     oid, cid = ids(params, "orderId", "origClientOrderId")
     order = ex.engine.cancel(
         api_key,
@@ -152,6 +158,7 @@ def cancel_replace(ex: Exchange, api_key: str, params: Mapping[str, str]) -> dic
     execution type ``REJECTED``.
     """
     spec = symbol_param(params, ex.symbols)
+    _refuse_if_faulted(ex)
     mode = require(params, "cancelReplaceMode").upper()
     if mode not in _REPLACE_MODES:
         raise errors.bad_enum("cancelReplaceMode")

@@ -124,14 +124,8 @@ class RestApi:
                 return json_response({"code": -1, "msg": "Not found."}, 404, headers)
             failure = ex.faults.rest_failure()
             if failure == "5xx":
-                return json_response(
-                    {
-                        "code": -1001,
-                        "msg": "Internal error; unable to process your request. Please try again.",
-                    },
-                    503,
-                    headers,
-                )
+                refused = errors.internal_error()
+                return json_response(refused.body(), refused.status, headers)
             handler, is_signed = route
             call = Call(params)
             if is_signed:

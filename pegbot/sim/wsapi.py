@@ -165,9 +165,7 @@ class WsApi:
                 api_key = self._verify(params, now)
             fault = self.ex.faults.wsapi_failure() if method in _ORDER_METHODS else None
             if fault == "5xx":  # refused before anything happened; the client cannot know
-                raise errors.SimError(
-                    -1001, "Internal error; unable to process your request. Please try again.", 503
-                )
+                raise errors.internal_error()
             result = handler(session, params, api_key)
             if fault == "timeout":
                 return  # executed, never answered: the client times out, the outcome unknown

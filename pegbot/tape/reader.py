@@ -65,9 +65,19 @@ class TapeReader:
         """Row groups in the file (the unit of :meth:`iter_batches`)."""
         return int(self._file.num_row_groups)
 
-    def iter_batches(self, columns: Sequence[str] | None = None) -> Iterator[Columns]:
-        """Yield the tape one row group at a time as numpy columns."""
+    def iter_batches(
+        self, columns: Sequence[str] | None = None, batch_rows: int | None = None
+    ) -> Iterator[Columns]:
+        """Yield the tape as numpy columns, one row group at a time or ``batch_rows`` rows.
+
+        With ``batch_rows``, memory is bounded by the batch whatever the row groups' size
+        (a tape written by another tool may be one row group).
+        """
         names = list(columns or COLUMNS)
+        if batch_rows is not None:
+            for batch in self._file.iter_batches(batch_rows, columns=names, use_threads=True):
+                yield {name: _to_numpy(batch.column(name), name) for name in names}
+            return
         for i in range(self._file.num_row_groups):
             table = self._file.read_row_group(i, columns=names, use_threads=True)
             yield {name: _to_numpy(table.column(name), name) for name in names}

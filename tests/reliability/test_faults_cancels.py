@@ -1,6 +1,7 @@
 """Cancels that fail, and a shutdown under a rate limit, against the simulator through ccxt.
 
-* While every ``DELETE /api/v3/order`` is refused (HTTP 503, Binance ``-1001``), the bot must
+* While every single-order cancel and cancel-replace is refused (the simulator's
+  ``cancel_fail_rate`` fault: HTTP/status 503, Binance ``-1001``, REST and WS API), the bot must
   not add orders beside the ones it cannot cancel: the quantity of our open orders a side,
   read from the simulator's engine every 20 ms, never exceeds one ladder across several
   requotes; once cancels work again it converges to exactly one ladder at the new prices.
@@ -16,7 +17,7 @@ import contextlib
 import logging
 import os
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +27,7 @@ from _rel_bot import assert_journal, fast_venue, ours_open, quoting_both
 from pegbot.journal import Journal
 from pegbot.live.bot import Bot
 from pegbot.market import Side
-from pegbot.sim import errors as sim_errors
 from pegbot.sim.model import GTC, LIMIT, NewOrder
-from pegbot.sim.rest import RestApi
 from pegbot.sim.testing import MAKER_KEY, SimHandle
 from pegbot.strategy import DesiredQuotes, Quote
 from pegbot.testing.bot import bot_settings, run_bot, seed_book, wait_for
@@ -36,33 +35,16 @@ from pegbot.testing.bot import bot_settings, run_bot, seed_book, wait_for
 pytestmark = pytest.mark.timeout(90)
 
 
-def _rest_api(sim: SimHandle) -> RestApi:
-    for route in sim.server.app.router.routes():
-        owner = getattr(route.handler, "__self__", None)
-        if isinstance(owner, RestApi):
-            return owner
-    raise AssertionError("the simulator's REST API is not mounted")
-
-
 @contextlib.contextmanager
-def cancels_refused(sim: SimHandle) -> Iterator[list[int]]:
-    """Every single-order cancel answers 503 -1001 (the order stays on the book)."""
-    api = _rest_api(sim)
-    key = ("DELETE", "order")
-    handler, signed = api.routes[key]
-    refused: list[int] = []
-
-    async def refuse(request: Any, call: Any) -> Any:
-        refused.append(1)
-        raise sim_errors.SimError(
-            -1001, "Internal error; unable to process your request. Please try again.", 503
-        )
-
-    api.routes[key] = (refuse, signed)
+def cancels_refused(sim: SimHandle) -> Iterator[Callable[[], int]]:
+    """Every single-order cancel and cancel-replace, REST or WebSocket API, answers 503 -1001
+    (the order stays on the book). Yields the count of cancels refused so far."""
+    faults = sim.exchange.faults
+    faults.update({"cancel_fail_rate": 1.0})
     try:
-        yield refused
+        yield lambda: faults.injected.get("cancel_5xx", 0)
     finally:
-        api.routes[key] = (handler, signed)
+        faults.update({"cancel_fail_rate": 0.0})
 
 
 def _open_qty(sim: SimHandle) -> dict[str, int]:
@@ -167,7 +149,7 @@ async def test_refused_cancels_never_make_a_second_ladder(
                     os.utime(rate)
                     await asyncio.sleep(1.0)
                 during = {o.client_order_id for o in ours_open(sim)}
-                assert refused, "the bot never tried to cancel"
+                assert refused() > 0, "the bot never tried to cancel"
             # Cancels work again: exactly one ladder, at the prices now wanted.
             rate.write_text("87.30\n")
             os.utime(rate)
@@ -326,7 +308,7 @@ async def test_tick_to_quote_counts_the_wait_for_a_refused_cancel(
         with cancels_refused(sim) as refused:
             rate.write_text("87.10\n")
             os.utime(rate)
-            await wait_for(lambda: len(refused) > 0, 5)  # the requote is under way
+            await wait_for(lambda: refused() > 0, 5)  # the requote is under way
             timed = len(runner.status.tick_to_quote_s)
             feed = runner.feed
             assert feed is not None

@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import os
 import time
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ from _rel_bot import (
     watching,
 )
 
+from pegbot.market import Rounding
 from pegbot.sim.config import DEMO_API_KEY
 from pegbot.sim.testing import SimHandle
 from pegbot.testing.bot import LEVELS, bot_settings, run_bot, seed_book, wait_for
@@ -176,7 +178,7 @@ sources = [
 [peg.fair]
 max_disagreement_bps = 50
 jump_bps = 200
-jump_hold_s = 1.5
+jump_confirm_s = 30
 """
 
 
@@ -216,13 +218,45 @@ async def test_rate_sources_down_disputed_and_jumping(
             seen["disputed"] = level(bot)
             b.write_text("87.45")
             await wait_for(lambda: level(bot) == "normal", 10)
-            # Jump: both move 860 bps at once (> 200).
+            # Jump: both move 860 bps (> 200), each source confirming the other's step.
+            # While the crowd still trades at the old level the bot quotes only what fits
+            # its band around the new fair (bids; its asks would cross the crowd's bids) and
+            # nothing on the wrong side; once the crowd follows, it quotes both sides.
+            levels: set[str] = set()
+            wrong_side: list[int] = []
             a.write_text("95.00")
             b.write_text("95.00")
-            await wait_for(lambda: level(bot) == "freeze", 8)
-            await wait_for(lambda: ours_open(sim) == [], 5)
-            rs = bot.runners[0].risk_state
-            seen["jump"] = f"{level(bot)} on {sorted({t.name for t in rs.triggers}) if rs else []}"
+            market = sim.exchange.engine.books["KGSTUSDT"].market
+            new_fair_ticks = market.price_to_ticks(Decimal(1) / Decimal("95.00"), Rounding.DOWN)
+
+            def rebased() -> bool:
+                jump = bot.estimator.jump if bot.estimator is not None else None
+                return jump is not None and jump.confirmed_at_ns is not None
+
+            await wait_for(rebased, 8)
+            t_jump = time.monotonic()
+            await asyncio.sleep(1.0)
+
+            def around_new_fair() -> bool:
+                levels.add(level(bot))
+                ours = ours_open(sim)
+                bids = [o.price for o in ours if int(o.side) > 0]
+                asks = [o.price for o in ours if int(o.side) < 0]
+                wrong_side.extend(p for p in bids if p > new_fair_ticks)
+                wrong_side.extend(p for p in asks if p <= new_fair_ticks)
+                return bool(bids and asks) and max(bids) <= new_fair_ticks < min(asks)
+
+            assert not around_new_fair() and wrong_side == []  # one side only, the right one
+            maker = sim.maker()
+            await maker.load_markets()
+            await maker.cancel_all_orders("KGST/USDT")
+            await seed_book(sim, bid="0.01048", ask="0.01058")
+            await wait_for(around_new_fair, 15)
+            assert wrong_side == [], wrong_side
+            seen["jump"] = (
+                f"back around the new fair in {time.monotonic() - t_jump:.1f} s "
+                f"(levels on the way: {', '.join(sorted(levels))})"
+            )
     finally:
         toucher.cancel()
     assert_exchange_clean(sim, w, overlap=1)
@@ -230,14 +264,10 @@ async def test_rate_sources_down_disputed_and_jumping(
     text = reasons_of(transitions)
     for reason in ("fair_stale", "fair_disputed"):
         assert reason in text, (reason, text)
-    # The two sources are polled independently, so a jump of both shows first as a dispute;
-    # whether fair_jump itself fires depends on the poll timing (see the report). Either way
-    # the move froze the bot and pulled its quotes (asserted above).
-    assert any(r in seen["jump"] for r in ("fair_jump", "fair_disputed", "peg_deviation"))
     assert LEVELS == 2
     reliability.fault(
         "rate sources down / disputed / jumping",
         "two file sources: stale, 180 bps apart, +860 bps",
         f"down -> {seen['down']} (quotes pulled), disputed -> {seen['disputed']} (wider), "
-        f"jump -> {seen['jump']} (quotes pulled); each transition journaled",
+        f"confirmed jump -> {seen['jump']}; each transition journaled",
     )  # fmt: skip

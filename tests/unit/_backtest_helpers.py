@@ -87,7 +87,7 @@ class Fixed:
         return DesiredQuotes(tuple(q))
 
 
-def run(
+def backtest(
     path: Path,
     strategy: Any,
     *,
@@ -95,25 +95,29 @@ def run(
     queue: Any = None,
     entry_ms: int = 10,
     response_ms: int = 10,
-    defer: bool = True,
     reorder_ms: int = 10_000,
     post_only: bool = True,
-) -> BacktestRun:
+    amend: bool = False,
+    replace_orders: bool = False,
+) -> Backtest:
     market = replace(meta().market(), maker_fee=Decimal("0.0001"), taker_fee=Decimal("0.001"))
-    bt = Backtest(
+    return Backtest(
         path,
         market,
         strategy,
-        Reconciler(market, "t", post_only=post_only),
+        Reconciler(market, "t", post_only=post_only, amend=amend, replace=replace_orders),
         None,
         FillEngine(queue or RiskAverse(), partial_fills=partial, lot_units=LOT),
         ConstantLatency(entry_ms * MS, response_ms * MS),
         initial=Account(1_000 * LOT, 10**17),
         target_base_units=1_000 * LOT,
-        defer_depth=defer,
         reorder_ns=reorder_ms * MS,
     )
-    return bt.run()
+
+
+def run(path: Path, strategy: Any, **kw: Any) -> BacktestRun:
+    """:func:`backtest` run to the end."""
+    return backtest(path, strategy, **kw).run()
 
 
 def fills(r: BacktestRun) -> list[tuple[int, str, int, int, int, int]]:

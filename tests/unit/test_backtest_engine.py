@@ -14,9 +14,10 @@ from _backtest_helpers import LOT, MS, T0, Fixed, book_rows, fills, meta, run, w
 from pegbot.backtest import results
 from pegbot.backtest.engine import Backtest, BacktestError
 from pegbot.execution.reconciler import Reconciler
+from pegbot.market import Side
 from pegbot.matching import ConstantLatency, FillEngine, PowerProbQueue, RiskAverse
-from pegbot.strategy import DesiredQuotes, MarketState
-from pegbot.tape.schema import DIFF, TRADE
+from pegbot.strategy import DesiredQuotes, MarketState, Quote
+from pegbot.tape.schema import DIFF, SNAPSHOT, TRADE
 
 
 def test_latency_queue_and_fill_equal_to_remaining(tmp_path: Path) -> None:
@@ -99,7 +100,18 @@ def test_cancel_racing_a_fill(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("queue", [RiskAverse(), PowerProbQueue(3)])
-def test_deferred_depth_gives_the_same_fills(tmp_path: Path, queue: Any) -> None:
+@pytest.mark.parametrize("partial", [True, False])
+def test_fills_equal_the_python_fill_engine_on_the_same_rows(
+    tmp_path: Path, queue: Any, partial: bool
+) -> None:
+    # One bid too large to fill completely, kept all along (the strategy asks for what is
+    # left of it): its fills in the backtest (the compiled exchange side) are the ones
+    # FillEngine gives when fed the same exchange rows from the order's arrival on.
+    class Keep(Fixed):
+        def quote(self, state: MarketState) -> DesiredQuotes:
+            lots = state.live_orders[0].lots if state.live_orders else self.lots
+            return DesiredQuotes((Quote(Side.BUY, 1140, lots, "b0"),))
+
     rng = np.random.default_rng(3)
     rows = book_rows(lots=50)
     for k in range(1, 400):
@@ -107,9 +119,25 @@ def test_deferred_depth_gives_the_same_fills(tmp_path: Path, queue: Any) -> None
         if k % 5 == 0:
             rows.append((k * 37 + 1, TRADE, -1, 1140, int(rng.integers(1, 40))))
     path = write(tmp_path / "t.parquet", rows)
-    a = run(path, Fixed(1140), queue=queue, defer=True)
-    b = run(path, Fixed(1140), queue=queue, defer=False)
-    assert fills(a) == fills(b) and len(fills(a)) > 3
+    got = fills(run(path, Keep(1140, lots=5_000), queue=queue, partial=partial))
+    got = [f for f in got if f[1] == "pegbot-t-b0-1"]  # (filled whole, it is placed again)
+    # Decided at the first wake-up (100 ms), at the venue 10 ms later behind the level there.
+    eng = FillEngine(queue, partial_fills=partial, lot_units=LOT)
+    level = [r[4] for r in rows if r[0] <= 110 and r[1] in (SNAPSHOT, DIFF) and r[2] == 1][-1]
+    eng.add("o", 1, 1140, 5_000 * LOT, level * LOT, T0 + 110 * MS)
+    want = []
+    for ms, kind, side, price, lots in rows:
+        if ms <= 110:
+            continue
+        t = T0 + ms * MS
+        if kind == TRADE:
+            out = eng.on_trade(side, price, lots * LOT, t)
+        else:
+            out = eng.on_depth(side, price, lots * LOT, t)
+        want += [(f.ts_ns - T0, "pegbot-t-b0-1", 1, 1140, f.qty_units // LOT, f.leaves_units // LOT)
+                 for f in out]  # fmt: skip
+    assert got == want
+    assert len(want) > (3 if partial else 0)
 
 
 def test_results_tables_and_summary(tmp_path: Path) -> None:

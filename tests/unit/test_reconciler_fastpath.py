@@ -34,6 +34,8 @@ MARKET = Market.kgst_usdt()
 def _ref_compatible(rec: Reconciler, d: Quote, o: LiveOrder) -> bool:
     if d.side is not o.side or abs(d.price_ticks - o.price_ticks) > rec.price_tolerance_ticks:
         return False
+    if o.status is OrderStatus.PENDING_AMEND:
+        return True  # its size is being fixed: the price decides
     return abs(o.lots - d.lots) <= rec.size_tolerance * d.lots  # Fraction arithmetic
 
 

@@ -448,3 +448,22 @@ def test_an_empty_market_besides_our_quotes_is_an_empty_book() -> None:
     only_ours = BookWithout(book, {1143: 10**12}, {1144: 10**12})
     _, rs = _risk().apply(_state(market=only_ours), _desired())
     assert "book_empty" in rs.reasons
+
+
+def test_after_a_confirmed_jump_a_lagging_market_only_defends_for_the_grace() -> None:
+    # The fair re-anchored on a confirmed step 60 s ago; the market still trades 415 bps
+    # away. Quoting at the new fair is what leads it there: defend, not freeze. Once the
+    # grace is over, a market still that far away pulls quotes again.
+    moved = _book(1190, 1191)
+    rebased = T0 - 60 * SEC
+    fair = FairView.make(FAIR, "ok", 0, T0, rebased_at_ns=rebased)
+    _, within = _risk(deviation_grace_s=300).apply(_state(book=moved, fair=fair), _desired())
+    assert within.level is DEFEND and "peg_deviation" in within.reasons
+    assert any("confirmed jump" in t.detail for t in within.triggers)
+    _, never_rebased = _risk(deviation_grace_s=300).apply(_state(book=moved), _desired())
+    assert never_rebased.level is FREEZE
+    late = T0 + 300 * SEC
+    fair_late = FairView.make(FAIR, "ok", 0, late, rebased_at_ns=rebased)
+    state_late = _state(now=late, book=moved, fair=fair_late)
+    _, after = _risk(deviation_grace_s=300).apply(state_late, _desired())
+    assert after.level is FREEZE

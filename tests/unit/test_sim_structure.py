@@ -15,7 +15,7 @@ import pytest
 import pegbot
 
 ROOT = Path(pegbot.__file__).parent
-PACKAGES = ("sim", "matching")
+PACKAGES = ("sim", "matching", "backtest")
 MAX_LINES = 800
 
 
