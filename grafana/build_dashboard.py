@@ -54,6 +54,8 @@ USDT = "suffix: USDT"
 PEG_ALERT_BPS = 50
 INVENTORY_ALERT_RATIO = 0.9
 BOOK_STALE_S = 10
+ONE_SIDED_ALERT_S = 30
+REQUOTE_ALERT_S = 60
 
 Target = tuple[str, str]  # (PromQL, legend)
 Steps = list[tuple[float | None, str]]  # threshold steps (from value, colour)
@@ -209,6 +211,51 @@ def rows() -> list[Row]:
               "(max - min) / median of the fresh rate sources; 'disputed' above policy.", BPS,
               [per_market("pegbot_fair_value_disagreement_bps")]),
     ])  # fmt: skip
+    scorecard = Row("Peg scorecard", [
+        Panel("Two-sided uptime",
+              "Share of time an order of ours rested on each side: over the scorecard's rolling "
+              "window, and exactly over each rate interval from the seconds counters.",
+              "percentunit",
+              [per_market("pegbot_scorecard_two_sided_ratio", "window"),
+               (f"sum by (venue, symbol) "
+                f"(rate(pegbot_scorecard_two_sided_seconds_total{{{S}}}{RI})) / clamp_min("
+                f"sum by (venue, symbol) "
+                f"(rate(pegbot_scorecard_observed_seconds_total{{{S}}}{RI})), 1e-9)",
+                "interval {{venue}} {{symbol}}")], min=0, max=1),
+        Panel("One-sided now",
+              "The current run with a side empty, and per side with no order of ours; the "
+              f"one-sided alert fires above {ONE_SIDED_ALERT_S} s.", "s",
+              [per_market("pegbot_scorecard_one_sided_seconds", "one-sided"),
+               (f"pegbot_scorecard_side_empty_seconds{{{S}}}", "empty {{side}}")],
+              thresholds=[(None, "green"), (ONE_SIDED_ALERT_S, "red")], threshold_lines=True,
+              min=0),
+        Panel("Obligations met",
+              "Share of the rolling window's snapshots meeting each market-making obligation "
+              "(two-sided, max spread, min depth per side) and all of them.", "percentunit",
+              [(f"pegbot_scorecard_obligation_ratio{{{S}}}", "{{obligation}}")], min=0, max=1),
+        Panel("FX jump: pull and requote",
+              "Last FX jump of the fair value: seconds until no order rested on the wrong side, "
+              "until both sides quoted around the new fair, and how long a requote has been "
+              f"waiting (alert above {REQUOTE_ALERT_S} s).", "s",
+              [per_market("pegbot_scorecard_jump_pull_seconds", "pull"),
+               per_market("pegbot_scorecard_jump_requote_seconds", "requote"),
+               per_market("pegbot_scorecard_jump_waiting_seconds", "waiting")],
+              thresholds=[(None, "green"), (REQUOTE_ALERT_S, "red")], threshold_lines=True,
+              min=0),
+        Panel("Orders per fill and wrong-side fills",
+              "Orders placed per fill over the scorecard's window; fills on the wrong side of "
+              "a jump's new fair per hour, by side.", "short",
+              [per_market("pegbot_scorecard_orders_per_fill", "orders per fill"),
+               (rate_by("pegbot_scorecard_wrong_side_fills_total", "side", per=3600),
+                "wrong-side fills/h {{side}}")]),
+        stat("Obligations (window)",
+             "Whether the market-making obligations hold over the scorecard's window (share of "
+             "snapshots meeting all of them at least min_uptime).", "none",
+             [(f'min by (venue, symbol) (pegbot_scorecard_obligation_met{{{S}, obligation="all"}})',
+               "{{venue}} {{symbol}}")], 8,
+             thresholds=[(None, "red"), (1, "green")],
+             mappings={"0": ("FAILING", "red"), "1": ("MET", "green")}),
+    ])  # fmt: skip
     inventory = Row("Inventory and P&L", [
         Panel("Inventory", "Base asset (KGST) held.", "short",
               [per_market("pegbot_inventory_base")]),
@@ -327,7 +374,7 @@ def rows() -> list[Row]:
                (f"rate(pegbot_sim_messages_pushed_total{{{SIM}}}{RI})", "messages/s"),
                (rate_by("pegbot_sim_faults_injected_total", "fault", SIM), "fault {{fault}}/min")]),
     ], collapsed=True)  # fmt: skip
-    return [status, peg, inventory, execution, latency, arb, process, sim]
+    return [status, peg, scorecard, inventory, execution, latency, arb, process, sim]
 
 
 # -- one table entry as the SDK's builder ---------------------------------------------------

@@ -27,6 +27,7 @@ _ROOMS = (
     "pegbot.desk.cli",
     "pegbot.sim.cli",
     "pegbot.backtest.cli",
+    "pegbot.evaluate.cli",
 )
 # The bot's own commands. A process started as one of them (``pegbot run`` restarted by its
 # supervisor after a crash) registers only its room: the other rooms' imports (the backtester,

@@ -51,6 +51,7 @@ from pegbot.desk.config import DeskSettings
 from pegbot.execution.risk import RiskParams
 from pegbot.logging import event_log
 from pegbot.peg.config import PegSettings
+from pegbot.scorecard.config import ObligationSettings
 
 __all__ = [
     "LIVE_ACK_ENV",
@@ -391,6 +392,9 @@ class Settings(BaseSettings):
         metrics: The Prometheus endpoint.
         logging: Log format and level.
         loop: Decision-loop timing, tolerances and the control directory.
+        desk: The desk's loop: issuer, rebalancing, chain watcher.
+        obligations: The market-making agreement the live scorecard checks
+            (:class:`pegbot.scorecard.config.ObligationSettings`).
     """
 
     model_config = SettingsConfigDict(
@@ -412,6 +416,7 @@ class Settings(BaseSettings):
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
     loop: LoopSettings = Field(default_factory=LoopSettings)
     desk: DeskSettings = Field(default_factory=DeskSettings)
+    obligations: ObligationSettings = Field(default_factory=ObligationSettings)
 
     @field_validator("venues")
     @classmethod

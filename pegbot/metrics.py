@@ -64,6 +64,7 @@ __all__ = [
     "BOT_STATES",
     "FAIR_STATES",
     "LIQUIDITY",
+    "OBLIGATIONS",
     "ORDER_ACTIONS",
     "OWNERS",
     "PEG_METRICS",
@@ -142,6 +143,9 @@ STREAMS = ("depth", "trades", "user")
 RESYNC_REASONS = ("gap", "reconnect", "crossed", "stale", "bad_message")
 #: ``action`` label values of ``pegbot_order_ack_latency_seconds``.
 ORDER_ACTIONS = ("submit", "cancel", "cancel_all", "replace", "amend")
+#: ``obligation`` label values of the scorecard's gauges: each snapshot condition of
+#: :mod:`pegbot.scorecard.config` and ``all`` of them.
+OBLIGATIONS = ("two_sided", "spread", "depth_bid", "depth_ask", "all")
 
 # Book update -> order sent: sub-millisecond on a quiet loop, up to a second when it stalls.
 TICK_TO_QUOTE_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
@@ -160,6 +164,7 @@ _LABEL_VALUES: Mapping[str, tuple[str, ...]] = {
     "level": RISK_LEVELS,
     "trigger": RISK_TRIGGERS,
     "action": ORDER_ACTIONS,
+    "obligation": OBLIGATIONS,
     "stream": STREAMS,
     "direction": ARB_DIRECTIONS,
 }
@@ -337,6 +342,36 @@ BOT_METRICS: tuple[MetricSpec, ...] = (
        "1 while the WebSocket stream is connected."),
     _M("ws_reconnects", Counter, "pegbot_ws_reconnects", ("venue", "stream"),
        "WebSocket reconnections after a drop."),
+    # -- the peg scorecard (pegbot.scorecard.live; rolling figures over its window) --
+    _M("scorecard_observed", Counter, "pegbot_scorecard_observed_seconds", _VS,
+       "Time the scorecard has watched."),
+    _M("scorecard_two_sided", Counter, "pegbot_scorecard_two_sided_seconds", _VS,
+       "Time at least one order of ours rested on each side."),
+    _M("scorecard_two_sided_ratio", Gauge, "pegbot_scorecard_two_sided_ratio", _VS,
+       "Share of the rolling window with an order of ours on each side."),
+    _M("scorecard_one_sided", Gauge, "pegbot_scorecard_one_sided_seconds", _VS,
+       "Length of the current run with a side (or both) empty; 0 while two-sided."),
+    _M("scorecard_side_empty", Gauge, "pegbot_scorecard_side_empty_seconds", (*_VS, "side"),
+       "Length of the current run with no order of ours on this side; 0 while quoted."),
+    _M("scorecard_obligation_ratio", Gauge, "pegbot_scorecard_obligation_ratio",
+       (*_VS, "obligation"),
+       "Share of the rolling window's snapshots meeting this market-making obligation."),
+    _M("scorecard_obligation_met", Gauge, "pegbot_scorecard_obligation_met",
+       (*_VS, "obligation"),
+       "1 while the window's share meeting this obligation is at least min_uptime."),
+    _M("scorecard_jumps", Counter, "pegbot_scorecard_fx_jumps", _VS,
+       "FX jumps of the fair value."),
+    _M("scorecard_jump_pull", Gauge, "pegbot_scorecard_jump_pull_seconds", _VS,
+       "Last FX jump: seconds until no order of ours rested on the wrong side (0 until then)."),
+    _M("scorecard_jump_requote", Gauge, "pegbot_scorecard_jump_requote_seconds", _VS,
+       "Last FX jump: seconds until both sides quoted around the new fair (0 until then)."),
+    _M("scorecard_jump_waiting", Gauge, "pegbot_scorecard_jump_waiting_seconds", _VS,
+       "Seconds the last FX jump has waited for its requote; 0 once requoted."),
+    _M("scorecard_wrong_side_fills", Counter, "pegbot_scorecard_wrong_side_fills",
+       (*_VS, "side"),
+       "Fills on the wrong side of the fair value after an FX jump."),
+    _M("scorecard_orders_per_fill", Gauge, "pegbot_scorecard_orders_per_fill", _VS,
+       "Orders placed in the rolling window per fill (fills floored at one)."),
 )
 # fmt: on
 
@@ -419,6 +454,19 @@ class Metrics:
     order_ack_latency: Histogram
     ws_connected: Gauge
     ws_reconnects: Counter
+    scorecard_observed: Counter
+    scorecard_two_sided: Counter
+    scorecard_two_sided_ratio: Gauge
+    scorecard_one_sided: Gauge
+    scorecard_side_empty: Gauge
+    scorecard_obligation_ratio: Gauge
+    scorecard_obligation_met: Gauge
+    scorecard_jumps: Counter
+    scorecard_jump_pull: Gauge
+    scorecard_jump_requote: Gauge
+    scorecard_jump_waiting: Gauge
+    scorecard_wrong_side_fills: Counter
+    scorecard_orders_per_fill: Gauge
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         """Create every metric on ``registry``; call the ``init_*`` methods to add label sets."""

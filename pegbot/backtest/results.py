@@ -3,7 +3,8 @@
 :func:`tables` turns a :class:`~pegbot.backtest.engine.BacktestRun` into DataFrames,
 :func:`summarize` computes the summary (PnL realised and marked at fair, fees, volume, fill
 ratio, markouts, inventory, quote uptime, the time the mid spent within ±N bps of fair, the
-size of all our resting orders within ±N bps of fair, signals), and :func:`save` writes
+size of all our resting orders within ±N bps of fair, signals, and the peg scorecard of
+:mod:`pegbot.scorecard` built from the venue's records), and :func:`save` writes
 them to a directory as Parquet plus ``summary.json``, which :mod:`pegbot.backtest.report`
 reads back. Prices in the tables are ticks (exact) with a float column for plotting.
 
@@ -25,6 +26,8 @@ import numpy as np
 import pandas as pd
 
 from pegbot.backtest.engine import BacktestRun
+from pegbot.scorecard import score
+from pegbot.scorecard.records import FILL_COLUMNS, ORDER_COLUMNS, events_from_records
 from pegbot.timeunits import NS_PER_S
 
 MARKOUTS_S = (1, 10, 60)
@@ -346,6 +349,19 @@ def depth_near_fair(
     return out
 
 
+def scorecard(run: BacktestRun, t: dict[str, pd.DataFrame]) -> dict[str, Any]:
+    """The run's peg scorecard (:mod:`pegbot.scorecard`) from the venue's order records."""
+    steps = _fair_steps(run)
+    fair = list(zip(steps[0].tolist(), steps[1], strict=True)) if steps is not None else []
+    o = t["orders"]
+    orders = zip(*(o[c].tolist() for c in ORDER_COLUMNS), strict=True)
+    f = t["fills"]
+    fills = zip(*(f[c].tolist() for c in FILL_COLUMNS), strict=True)
+    bbo = (run.bbo[0].tolist(), run.bbo[1].tolist(), run.bbo[2].tolist())
+    events = events_from_records(orders, fills, bbo, fair, run.initial.base_units)
+    return score(run.market, events, run.start_ns, run.end_ns).figures()
+
+
 def summarize(run: BacktestRun, t: dict[str, pd.DataFrame]) -> dict[str, Any]:
     """The summary of a run (see the module docstring); JSON-ready."""
     m = run.market
@@ -429,6 +445,7 @@ def summarize(run: BacktestRun, t: dict[str, pd.DataFrame]) -> dict[str, Any]:
         "mid_near_fair": near,
         "mid_near_fair_note": near_note,
         "our_depth_near_fair": depth,
+        "scorecard": scorecard(run, t),
         "signals": run.signals,
         "risk_transitions": len(run.risk_transitions),
         "far_levels_skipped": run.far_levels,

@@ -529,7 +529,10 @@ class Reconciler:
                 same_side,
                 key=lambda o: (o.level_id != q.level_id, abs(o.price_ticks - q.price_ticks)),
             )
-            if room is not None and q.lots - old.lots > room[q.side]:
+            # A replace that does not grow the order never adds exposure (the side may be
+            # over its ladder while the whole ladder shrinks, as when risk defends).
+            grows = q.lots - old.lots
+            if room is not None and grows > 0 and grows > room[q.side]:
                 left_quotes.append(q)  # the place path records the exposure skip
                 continue
             if budget is not None and not budget.try_spend("replace", now_ns):
@@ -539,7 +542,7 @@ class Reconciler:
                 continue
             free.remove(old)
             if room is not None:
-                room[q.side] -= q.lots - old.lots
+                room[q.side] -= grows
             reason = "reprice" if old.level_id == q.level_id else "unwanted"
             replaces.append(
                 Replace(

@@ -9,7 +9,7 @@ trigger            condition                                            default 
 no_feed_health     the shell gave no :class:`FeedHealth` (unknown)      freeze
 book_stale         no confirmation of the book for ``book_stale_s``     freeze
 book_unsynced      the book lost its sequence (gap, resync)             freeze
-book_empty         no level on either side                              freeze
+book_empty         no order but ours on either side of the book         defend
 book_crossed       best bid at or above best ask                        freeze
 ws_down            a stream is disconnected                             freeze
 no_fair            no fair value                                        freeze
@@ -24,6 +24,12 @@ reject_storm       rejects within ``reject_window_s`` (two thresholds)  freeze /
 quotes_crossed     the strategy asked for a bid at or above its ask     freeze
 kill               :meth:`Risk.kill` (operator, signal)                 halt
 =================  ==================================================  ===============
+
+Staleness and emptiness are read from the market's book *without our own orders*. An empty
+market (the crowd pulled its book, a drought) is a ``market_empty`` policy, ``defend`` by
+default: with a fresh fair value, quoting is then the desk's whole job, and pulling would
+leave the book with nothing. A broken feed shows as ``book_unsynced`` / ``book_stale``, a
+halted symbol as rejects.
 
 The level is the highest any trigger asks for, reached at once. Going down needs hysteresis
 twice over: a numeric trigger releases only once its value falls below ``release_ratio`` of
@@ -132,6 +138,7 @@ class RiskParams(BaseModel):
             book message, or (Binance feed) a REST probe finding the venue's book unchanged.
         fair_max_age_s: Oldest acceptable fair value (None: trust the peg's own state).
         fair_disputed: Level for a disputed fair value (explicit policy).
+        market_empty: Level when the book holds no order but ours (explicit policy).
         deviation_defend_bps: Mid–fair deviation that widens quotes.
         deviation_freeze_bps: Mid–fair deviation that pulls quotes (None: never).
         deviation_grace_s: For this long after the fair re-anchors on a confirmed jump, a
@@ -163,6 +170,7 @@ class RiskParams(BaseModel):
     book_stale_s: float = Field(default=10.0, gt=0)
     fair_max_age_s: float | None = Field(default=None, gt=0)
     fair_disputed: LevelName = "defend"
+    market_empty: LevelName = "defend"
     deviation_defend_bps: float = Field(default=50.0, gt=0)
     deviation_freeze_bps: float | None = Field(default=300.0, gt=0)
     deviation_grace_s: float = Field(default=300.0, ge=0)
@@ -486,7 +494,7 @@ class Risk:
         book = state.market_book
         bb, ba = book.best_bid, book.best_ask
         if bb is None and ba is None:
-            add(Trigger("book_empty", freeze))
+            add(Trigger("book_empty", RiskLevel[p.market_empty.upper()]))
         elif book.is_crossed:
             add(Trigger("book_crossed", freeze, f"{bb} >= {ba}"))
 

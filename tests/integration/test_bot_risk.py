@@ -84,6 +84,27 @@ async def test_ws_down_freezes_then_recovers(sim: SimHandle, tmp_path: Path) -> 
         await quoting(bot, timeout=8)
 
 
+async def test_the_crowd_pulling_its_book_leaves_ours_quoting(
+    sim: SimHandle, tmp_path: Path
+) -> None:
+    # The only other orders leave the book: ours are the market now. Risk defends (wider,
+    # smaller) and both sides stay quoted on the exchange the whole time.
+    await seed_book(sim)
+    async with run_bot(bot_settings(sim, tmp_path)) as bot:
+        await quoting(bot)
+        maker = sim.maker()
+        await maker.load_markets()
+        await maker.cancel_all_orders("KGST/USDT")
+        await wait_for(lambda: "book_empty" in reasons(bot), 3)
+        client = sim.client()
+        await client.load_markets()
+        for _ in range(10):
+            sides = {o["side"] for o in await our_open_orders(client)}
+            assert sides == {"buy", "sell"}, sides
+            await asyncio.sleep(0.2)
+        assert level(bot) is RiskLevel.DEFEND
+
+
 async def test_fair_stale_freezes_then_recovers(sim: SimHandle, tmp_path: Path) -> None:
     await seed_book(sim)
     rate = tmp_path / "usd_kgs.txt"

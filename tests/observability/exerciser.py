@@ -36,10 +36,17 @@ from pegbot.peg.poll import RatePoller
 from pegbot.peg.signals import ArbSignaler
 from pegbot.peg.sinks import SignalSinks, export_fair
 from pegbot.peg.sources import NbkrSource
+from pegbot.scorecard import (
+    ObligationSettings,
+    OrderKind,
+    ScorecardSettings,
+)
+from pegbot.scorecard.live import LiveScorecard
 from pegbot.sim.crowd import FlowSource
 from pegbot.sim.metrics import SimMetrics
 from pegbot.sim.server import SimServer
 from pegbot.sim.testing import SimHandle, default_sim_config
+from pegbot.strategy import LiveOrder
 
 VENUE, SYMBOL = "binance", "KGST/USDT"
 # Feed losses -> the resync reasons of the metrics.
@@ -61,6 +68,17 @@ class Exerciser:
         self.m = metrics
         self.server = server
         self.market = market
+        # The live scorecard, fed as the runner will feed it (its metrics on the same registry),
+        # against an agreement this loop meets: it requotes every half second, 1000 KGST a side.
+        ob = ObligationSettings(max_spread_bps=50, min_depth_quote=5, min_uptime=0.5)
+        self.card = LiveScorecard(
+            market,
+            VENUE,
+            SYMBOL,
+            ScorecardSettings(obligations=ob),
+            metrics,
+            window_s=60,
+        )
         self.last_book_perf: float | None = None
         self.live: dict[str, tuple[Side, int, int]] = {}  # order id -> (side, ticks, units)
         self.seen_trades: set[str] = set()
@@ -91,6 +109,7 @@ class Exerciser:
             self.m.order_rejected(VENUE, SYMBOL, err.reason)
             return
         self.m.observe_ack(VENUE, "submit", time.perf_counter() - t0)
+        self.card.order(time.time_ns(), OrderKind.PLACED, side)
         if order.get("status") == "open":
             self.live[str(order["id"])] = (side, ticks, units)
 
@@ -101,6 +120,7 @@ class Exerciser:
             try:
                 await client.cancel_order(oid, SYMBOL)
                 self.m.observe_ack(VENUE, "cancel", time.perf_counter() - t0)
+                self.card.order(time.time_ns(), OrderKind.CANCELLED, side)
             except Exception as exc:
                 err = exc if isinstance(exc, VenueError) else from_exception(exc)
                 self.m.order_rejected(VENUE, SYMBOL, err.reason)
@@ -117,6 +137,10 @@ class Exerciser:
             side = Side.BUY if t["side"] == "buy" else Side.SELL
             liquidity = "maker" if t.get("takerOrMaker") == "maker" else "taker"
             self.m.fill(VENUE, SYMBOL, side, liquidity, float(t["cost"]))
+            m = self.market
+            ticks = m.price_to_ticks(Decimal(str(t["price"])))
+            units = m.qty_to_units(Decimal(str(t["amount"])))
+            self.card.fill(time.time_ns(), side, ticks, units, liquidity == "maker")
         bal = await client.fetch_balance()
         base = Decimal(str(bal["total"].get("KGST", 0)))
         quote = Decimal(str(bal["total"].get("USDT", 0)))
@@ -194,6 +218,11 @@ async def run(duration: float | None, speed: float) -> None:
                     await ex.place(client, Side.BUY, center - QUOTE_OFFSET_TICKS)
                     await ex.place(client, Side.SELL, center + QUOTE_OFFSET_TICKS)
                 metrics.observe_quotes(VENUE, SYMBOL, ex.live.values(), market, fair_ticks)
+                orders = [
+                    LiveOrder(oid, "L0", side, ticks, market.units_to_lots(units))
+                    for oid, (side, ticks, units) in ex.live.items()
+                ]
+                ex.card.observe(now, feed.book if feed.synced else None, orders, fair.price)
                 if step % 4 == 0:
                     await ex.account(client, fair.price)
                 metrics.set_risk(VENUE, SYMBOL, "normal" if fair.tradable else "freeze")

@@ -101,3 +101,5 @@ def test_dashboard_thresholds_are_the_alert_thresholds() -> None:
     assert dash["PEG_ALERT_BPS"] == _threshold("PegbotPegDeviationHigh")
     assert dash["INVENTORY_ALERT_RATIO"] == _threshold("PegbotInventoryNearLimit")
     assert dash["BOOK_STALE_S"] == _threshold("PegbotBookStale")
+    assert dash["ONE_SIDED_ALERT_S"] == _threshold("PegbotOneSidedTooLong")
+    assert dash["REQUOTE_ALERT_S"] == _threshold("PegbotJumpRequoteSlow")

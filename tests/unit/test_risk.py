@@ -89,7 +89,8 @@ SCENARIOS: list[tuple[str, Callable[[MarketState], MarketState], RiskLevel, dict
     ("book_stale", _feed(book_ts_ns=T0 - 11 * SEC), FREEZE, {}),
     ("book_unsynced", _feed(book_synced=False), FREEZE, {}),
     ("ws_down", _feed(ws_connected=False), FREEZE, {}),
-    ("book_empty", lambda s: replace(s, book=OrderBook()), FREEZE, {}),
+    ("book_empty", lambda s: replace(s, book=OrderBook()), DEFEND, {}),
+    ("book_empty", lambda s: replace(s, book=OrderBook()), FREEZE, {"market_empty": "freeze"}),
     ("book_crossed", lambda s: replace(s, book=_book(1145, 1144)), FREEZE, {}),
     ("no_fair", lambda s: replace(s, fair=None), FREEZE, {}),
     ("fair_stale", _fair(state="stale"), FREEZE, {}),
@@ -443,11 +444,14 @@ def test_the_market_is_judged_without_our_own_orders() -> None:
     assert "peg_deviation" in moved.reasons and moved.level >= FREEZE
 
 
-def test_an_empty_market_besides_our_quotes_is_an_empty_book() -> None:
+def test_an_empty_market_besides_our_quotes_is_an_empty_book_and_we_keep_quoting() -> None:
+    # The crowd pulled its book: ours are the only orders left. Pulling them too would leave
+    # the peg with nothing; risk defends (wider, smaller) and keeps quoting.
     book = _book()
     only_ours = BookWithout(book, {1143: 10**12}, {1144: 10**12})
-    _, rs = _risk().apply(_state(market=only_ours), _desired())
-    assert "book_empty" in rs.reasons
+    out, rs = _risk().apply(_state(market=only_ours), _desired())
+    assert "book_empty" in rs.reasons and rs.level is DEFEND and rs.quoting
+    assert out.bids and out.asks
 
 
 def test_after_a_confirmed_jump_a_lagging_market_only_defends_for_the_grace() -> None:

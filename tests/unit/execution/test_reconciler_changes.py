@@ -96,6 +96,14 @@ def test_the_exposure_cap_allows_a_replace_that_does_not_grow_the_side() -> None
     assert len(a.replaces) == 1 and not a.places and not a.skipped
 
 
+def test_the_exposure_cap_allows_replaces_that_shrink_a_side_over_its_ladder() -> None:
+    # Risk defends: the whole ladder moves out and halves. Each replace shrinks the side, so
+    # none waits for the cap (waiting turned them into cancels first: both sides empty).
+    live = [order("b0", 1143, 2000, 1), order("b1", 1142, 2000, 2)]
+    a = rec(cap_exposure=True).diff(want(("b0", 1141, 1000), ("b1", 1140, 1000)), live)
+    assert len(a.replaces) == 2 and not a.cancels and not a.places and not a.skipped
+
+
 def test_the_exposure_cap_holds_back_a_replace_that_would_grow_the_side() -> None:
     # An order whose cancel is not confirmed still counts (it can still fill): growing b0
     # from 2000 to 6000 lots would put more than the ladder on the side.
