@@ -103,6 +103,8 @@ BOUNDED: dict[str, str] = {
     "runner.status.tick_to_quote_s": "VenueRunner: trimmed above 10,000",
     "runner.risk._rejects": "Risk: samples of the last reject_window_s (60 s)",
     "ledger._seen": "Ledger DEDUP_MEMORY (20,000) per venue",
+    "ledger._accounts": "Ledger DEDUP_MEMORY (20,000) fills' moves per venue (the balance check)",
+    "runner.holdings._after": "VenueHoldings MEMORY (20,000); emptied at each balance refresh",
 }
 #: Containers known to grow per order/fill without a bound, not yet fixed (a new one fails
 #: the verdict). The three found by the first runs are now bounded (see BOUNDED).

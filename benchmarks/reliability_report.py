@@ -3,9 +3,12 @@
 The suite (``tests/reliability``) fills a :class:`Report` while it runs and prints it at the
 end (a ``pytest_terminal_summary`` hook). This script runs the suite, then keeps the report
 in ``benchmarks/RELIABILITY.md``; each ``--load`` adds the figures of a full
-``bench_load.py`` run (its ``--json`` output)::
+``bench_load.py`` run (its ``--json`` output), ``--restarts`` those of a full
+``bench_restarts.py`` campaign (its ``--json`` output), and ``--restarts-before`` the same
+campaign's figures on an earlier version, for comparison::
 
-    .venv/bin/python benchmarks/reliability_report.py [--load load.json ...] [--out FILE]
+    .venv/bin/python benchmarks/reliability_report.py [--load load.json ...]
+        [--restarts restarts.json [--restarts-before before.json]] [--out FILE]
 
 Exit code: the suite's.
 """
@@ -37,6 +40,7 @@ class Report:
         faults: One row per injected fault: what was injected, what the bot did.
         crashes: Kill -9 restarts: counts of kills, fills checked, orphans, duplicates.
         load: The shortened load run (or the full benchmark's figures).
+        restarts: The shortened kill -9 restart campaign (``bench_restarts.py``).
         security: One row per security check.
         outcomes: Test node id → passed / failed / skipped.
     """
@@ -45,6 +49,7 @@ class Report:
     faults: list[dict[str, Any]] = field(default_factory=list)
     crashes: dict[str, Any] = field(default_factory=dict)
     load: dict[str, Any] = field(default_factory=dict)
+    restarts: dict[str, Any] = field(default_factory=dict)
     security: list[dict[str, Any]] = field(default_factory=list)
     outcomes: dict[str, str] = field(default_factory=dict)
 
@@ -132,8 +137,65 @@ def _load_lines(title: str, load: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _secs(value: Any) -> str:
+    return "-" if value is None else f"{value:.2f} s"
+
+
+def _restart_rows(title: str, r: dict[str, Any]) -> list[Any]:
+    a = r.get("audit", {})
+    kinds = ", ".join(f"{k} {v}" for k, v in r.get("scenarios", {}).items() if v)
+    return [
+        title,
+        f"{r.get('restarts', 0)} ({kinds})",
+        f"{_secs(r.get('to_quote_p50_s'))} / {_secs(r.get('to_quote_max_s'))} "
+        f"(n={r.get('to_quote_n', 0)})",
+        f"{a.get('exchange_trades', 0)} / {a.get('journal_fills', 0)}; lost {a.get('lost', 0)}, "
+        f"extra {a.get('extra', 0)}, fields off {a.get('field_mismatches', 0)}",
+        f"{a.get('snapshot_mismatches', 0)} of {a.get('snapshots_checked', 0)}",
+        f"{a.get('order_state_mismatches', 0)} of {a.get('orders_checked', 0)}",
+        f"{r.get('requests_while_banned', 0)} ({r.get('requests_while_banned_late', 'n/a')} "
+        f"late) in {r.get('bans', 0)} bans",
+    ]
+
+
+def _restart_lines(
+    short: dict[str, Any], full: dict[str, Any] | None, before: dict[str, Any] | None
+) -> list[str]:
+    rows = [
+        _restart_rows(t, r)
+        for t, r in (("before (full)", before), ("full", full), ("in the suite", short))
+        if r
+    ]
+    if not rows:
+        return ["- not run"]
+    lines = _table(
+        [
+            "run",
+            "kill -9 restarts (scenarios)",
+            "start → quoting p50 / max (healthy)",
+            "exchange trades / journaled",
+            "PnL snapshots off the balances",
+            "orders whose journal state is not final",
+            "requests during a ban",
+        ],
+        rows,
+    )
+    return [
+        *lines,
+        "",
+        "Full run: `.venv/bin/python benchmarks/bench_restarts.py --restarts 50 --json "
+        "restarts.json` (seed in the file). Start → quoting: process start to the new run's "
+        "first order on the exchange, over the restarts into a healthy simulator (not inside "
+        "a ban). A request during a ban is late when it reached the simulator more than "
+        "0.25 s into the ban (an earlier one may have left before the 418 came back).",
+    ]
+
+
 def render(
-    data: dict[str, Any], load_full: dict[str, Any] | list[dict[str, Any]] | None = None
+    data: dict[str, Any],
+    load_full: dict[str, Any] | list[dict[str, Any]] | None = None,
+    restarts_full: dict[str, Any] | None = None,
+    restarts_before: dict[str, Any] | None = None,
 ) -> str:
     """The report as Markdown (also printed by the suite)."""
     outcomes: dict[str, str] = data.get("outcomes", {})
@@ -193,6 +255,8 @@ def render(
             )
     else:
         lines.append("- not run")
+    lines += ["", "## Restarts: kill -9 with faults, the books audited at every restart", ""]
+    lines += _restart_lines(data.get("restarts", {}), restarts_full, restarts_before)
     lines += ["", "## Load", ""]
     fulls = load_full if isinstance(load_full, list) else [load_full] if load_full else []
     for title, load in [("in the suite (shortened)", data.get("load"))] + [
@@ -232,6 +296,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--load", type=Path, action="append", help="JSON written by bench_load.py --json"
     )
+    ap.add_argument("--restarts", type=Path, help="JSON written by bench_restarts.py --json")
+    ap.add_argument(
+        "--restarts-before", type=Path, help="the same campaign's JSON on an earlier version"
+    )
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "RELIABILITY.md")
     args = ap.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
@@ -244,7 +312,9 @@ def main(argv: list[str] | None = None) -> int:
             return rc or 1
         data = json.loads(out_json.read_text())
     load_full = [json.loads(path.read_text()) for path in args.load or []]
-    text = render(data, load_full)
+    restarts = json.loads(args.restarts.read_text()) if args.restarts else None
+    before = json.loads(args.restarts_before.read_text()) if args.restarts_before else None
+    text = render(data, load_full, restarts, before)
     args.out.write_text(text)
     print(f"wrote {args.out}", file=sys.stderr)
     return rc

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import sys
 
 import typer
 
@@ -28,6 +29,10 @@ _ROOMS = (
     "pegbot.backtest.cli",
     "pegbot.evaluate.cli",
 )
+# The bot's own commands. A process started as one of them (``pegbot run`` restarted by its
+# supervisor after a crash) registers only its room: the other rooms' imports (the backtester,
+# the tape viewer, the desk tools) would add a good part of a second to every restart.
+_BOT_COMMANDS = frozenset({"run", "kill", "resume"})
 
 
 @app.callback()
@@ -35,7 +40,11 @@ def _root() -> None:
     """Keeps ``pegbot`` a command group whatever the number of registered commands."""
 
 
-for _room in _ROOMS:
+def _rooms(argv: list[str]) -> tuple[str, ...]:
+    return _ROOMS[:1] if len(argv) > 1 and argv[1] in _BOT_COMMANDS else _ROOMS
+
+
+for _room in _rooms(sys.argv):
     importlib.import_module(_room).register(app)
 
 

@@ -15,9 +15,9 @@ It holds arbitrage signals:
   are written in one transaction, so an event the journal knows is an event some sink will
   deliver, across crashes and restarts ("transactional outbox").
 
-and trading (migrations 2 and 3; the methods live in :mod:`pegbot.journal_trading`):
-``order_events``, ``fills`` (idempotent by venue trade), ``risk_transitions`` and
-``pnl_snapshots``.
+and trading (migrations 2, 3 and 5; the methods live in :mod:`pegbot.journal_trading`):
+``order_events``, ``fills`` (idempotent by venue trade), ``risk_transitions``,
+``pnl_snapshots`` and ``venue_blocks``.
 """
 
 from __future__ import annotations
@@ -184,6 +184,15 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE TABLE desk_cursors (
         name        TEXT PRIMARY KEY,
         value       TEXT NOT NULL
+    )
+    """,
+    # 5: rate-limit blocks and bans per venue (until when nothing may be sent), so a restart
+    # inside a ban sends nothing.
+    """
+    CREATE TABLE venue_blocks (
+        venue       TEXT PRIMARY KEY,
+        until_ns    INTEGER NOT NULL,
+        at_ns       INTEGER NOT NULL
     )
     """,
 )

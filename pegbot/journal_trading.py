@@ -1,4 +1,4 @@
-"""The journal's trading tables (migrations 2 and 3): orders, fills, risk transitions, PnL.
+"""The journal's trading tables (migrations 2, 3, 5): orders, fills, risk, PnL, venue blocks.
 
 A mixin of :class:`pegbot.journal.Journal`, kept apart so each file stays one concern:
 the signal/outbox half and the trading half share one SQLite connection and one
@@ -12,6 +12,9 @@ migration sequence (:data:`pegbot.journal.MIGRATIONS`).
   missing across a kill -9.
 * ``risk_transitions``: every change of a risk level, its triggers and their details.
 * ``pnl_snapshots``: inventory and PnL marked at fair, as exact strings (never REAL).
+* ``venue_blocks``: until when a venue must not be sent anything (a 429's ``Retry-After``, a
+  418 ban). A ban outlives the process that earned it: the next start reads it here and
+  waits instead of sending the request that would lengthen it.
 """
 
 from __future__ import annotations
@@ -314,6 +317,25 @@ class TradingJournal:
             (scope,),
         ).fetchone()
         return None if row is None else str(row[0])
+
+    # -- venue blocks ---------------------------------------------------------------------
+
+    def record_venue_block(self, venue: str, until_ns: int, at_ns: int) -> None:
+        """Remember that ``venue`` must be sent nothing before ``until_ns`` (kept if later)."""
+        with self.transaction():
+            self.conn.execute(
+                "INSERT INTO venue_blocks (venue, until_ns, at_ns) VALUES (?, ?, ?)"
+                " ON CONFLICT(venue) DO UPDATE SET until_ns = excluded.until_ns,"
+                " at_ns = excluded.at_ns WHERE excluded.until_ns > venue_blocks.until_ns",
+                (venue, until_ns, at_ns),
+            )
+
+    def venue_blocked_until(self, venue: str) -> int:
+        """Until when ``venue`` must be sent nothing (clock ns; 0 if never blocked)."""
+        row = self.conn.execute(
+            "SELECT until_ns FROM venue_blocks WHERE venue = ?", (venue,)
+        ).fetchone()
+        return 0 if row is None else int(row[0])
 
     # -- PnL ------------------------------------------------------------------------------
 

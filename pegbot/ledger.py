@@ -27,11 +27,20 @@ so replaying the journal and recovered fills after a restart is safe. The ledger
 newest :data:`DEDUP_MEMORY` trade ids per venue (a set of every id would grow for as long as
 the bot runs); a fill it no longer remembers and not newer than the forgotten ones cannot be
 told from a duplicate and is refused with :class:`LedgerError`, never counted twice.
+
+**Starting balances are a snapshot, not a blank.** A venue starts from the balances the
+exchange reported as of some venue time (:meth:`Ledger.set_balances` ``as_of_ns``): a fill at
+or before it is already in them and is not applied again, whether it arrives before or after
+the snapshot (a restart fetches balances that already hold the fills made while the bot was
+down, then recovers those fills). :meth:`Ledger.check` compares the ledger with a later
+snapshot, leaving out the fills it applied after that snapshot's time, and
+:meth:`Ledger.resync` makes the ledger agree with one (a deposit, a withdrawal, a fill that
+never reached the bot): the difference is returned for the caller to log and alert on.
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -124,6 +133,10 @@ class _Account:
     fees: Fraction = Fraction(0)
     fills: int = 0
     other: dict[str, Fraction] = field(default_factory=dict)
+    # Fills at or before this venue time are in the starting (or re-synced) balances.
+    as_of_ns: int = -1
+    # (venue time, base change, quote change) of the fills applied, newest last (bounded).
+    moves: deque[tuple[int, Fraction, Fraction]] = field(default_factory=deque)
 
     def trade(self, delta: Fraction, price: Fraction) -> None:
         """Move the position by ``delta`` base at ``price`` (average cost rules)."""
@@ -185,9 +198,22 @@ class Ledger:
         self.rates[asset] = _frac(price)
 
     def set_balances(
-        self, venue: str, base: Number, quote: Number, cost_price: Number | None = None
+        self,
+        venue: str,
+        base: Number,
+        quote: Number,
+        cost_price: Number | None = None,
+        as_of_ns: int | None = None,
     ) -> None:
         """Start a venue with balances; a base position needs the price it is valued at.
+
+        Args:
+            venue: The venue.
+            base: Base balance.
+            quote: Quote balance.
+            cost_price: What a non-zero base is valued at (its average cost from here on).
+            as_of_ns: Venue time of the balances: fills at or before it are in them and are
+                never applied (None: every fill applied from now on is new to them).
 
         Raises:
             LedgerError: A non-zero base without ``cost_price``, or the venue already traded.
@@ -202,6 +228,8 @@ class Ledger:
             position=b,
             average=_frac(cost_price) if b != 0 and cost_price is not None else Fraction(0),
             quote=_frac(quote),
+            as_of_ns=-1 if as_of_ns is None else as_of_ns,
+            moves=deque(maxlen=self._dedup_memory),
         )
 
     @property
@@ -210,7 +238,7 @@ class Ledger:
         return list(self._accounts)
 
     def apply(self, fill: Fill) -> bool:
-        """Account for one fill; False if that trade was applied before.
+        """Account for one fill; False if it was applied before or is in the balances already.
 
         Raises:
             LedgerError: The fill's symbol is not this ledger's, its fee asset has no rate, or
@@ -222,6 +250,9 @@ class Ledger:
         seen = self._seen.get(fill.venue)
         if seen is not None and fill.trade_id in seen:
             return False
+        known = self._accounts.get(fill.venue)
+        if known is not None and fill.ts_ns <= known.as_of_ns:
+            return False  # the venue's balances the ledger started from hold it already
         if fill.ts_ns <= self._forgotten_ns.get(fill.venue, -1):
             raise LedgerError(
                 f"fill {fill.trade_id} at {fill.ts_ns} ns is older than the trade ids the ledger "
@@ -234,7 +265,10 @@ class Ledger:
             )
         if fill.qty_units <= 0 or fill.price_ticks <= 0:
             raise LedgerError(f"fill {fill.trade_id}: non-positive price or quantity")
-        acct = self._accounts.setdefault(fill.venue, _Account())
+        acct = self._accounts.get(fill.venue)
+        if acct is None:
+            acct = self._accounts[fill.venue] = _Account(moves=deque(maxlen=self._dedup_memory))
+        base0, quote0 = acct.position, acct.quote
         price = Fraction(m.tick_size) * fill.price_ticks
         qty = Fraction(m.qty_unit) * fill.qty_units
         if fill.side is Side.BUY:
@@ -254,8 +288,68 @@ class Ledger:
                 acct.other[fill.fee_asset] = acct.other.get(fill.fee_asset, Fraction(0)) - fee
                 acct.fees += fee * self.rates[fill.fee_asset]
         acct.fills += 1
+        acct.moves.append((fill.ts_ns, acct.position - base0, acct.quote - quote0))
         self._remember(fill)
         return True
+
+    def as_of(self, venue: str) -> int:
+        """Venue time up to which ``venue``'s fills are in its starting or re-synced balances."""
+        acct = self._accounts.get(venue)
+        return acct.as_of_ns if acct is not None else -1
+
+    def holdings_at(self, venue: str, as_of_ns: int) -> Holdings | None:
+        """``venue``'s holdings without the fills applied after ``as_of_ns`` (venue time).
+
+        What the venue's balances as of ``as_of_ns`` should be. None when the ledger no longer
+        remembers every fill applied after it (more than its memory since then).
+        """
+        acct = self._accounts.get(venue)
+        if acct is None:
+            return None
+        base, quote = acct.position, acct.quote
+        moves = acct.moves
+        for ts, db, dq in reversed(moves):
+            if ts <= as_of_ns:
+                return Holdings(base, quote)
+            base, quote = base - db, quote - dq
+        if moves.maxlen is not None and len(moves) == moves.maxlen:
+            return None  # the oldest remembered is still newer: older ones may be forgotten
+        return Holdings(base, quote)
+
+    def check(self, venue: str, base: Number, quote: Number, as_of_ns: int) -> Holdings | None:
+        """Venue balances as of ``as_of_ns`` minus what the ledger holds for that time.
+
+        Returns:
+            The difference (zero when they agree), or None if it cannot be told (see
+            :meth:`holdings_at`).
+        """
+        held = self.holdings_at(venue, as_of_ns)
+        if held is None:
+            return None
+        return Holdings(_frac(base) - held.base, _frac(quote) - held.quote)
+
+    def resync(
+        self, venue: str, base: Number, quote: Number, as_of_ns: int, cost_price: Number
+    ) -> Holdings:
+        """Make ``venue`` agree with its balances as of ``as_of_ns``; returns what changed.
+
+        The base difference moves the position at its average cost (at ``cost_price`` when it
+        opens one), so it is neither a gain nor a loss; the quote difference moves the quote
+        balance. Fills at or before ``as_of_ns`` are in the balances from now on.
+
+        Raises:
+            LedgerError: The difference cannot be told (:meth:`holdings_at` is None).
+        """
+        diff = self.check(venue, base, quote, as_of_ns)
+        if diff is None:
+            raise LedgerError(f"{venue}: too many fills since {as_of_ns} to re-sync exactly")
+        acct = self._accounts[venue]
+        if acct.position == 0 or (acct.position + diff.base) * acct.position <= 0:
+            acct.average = _frac(cost_price) if acct.position + diff.base != 0 else Fraction(0)
+        acct.position += diff.base
+        acct.quote += diff.quote
+        acct.as_of_ns = max(acct.as_of_ns, as_of_ns)
+        return diff
 
     def _remember(self, fill: Fill) -> None:
         seen = self._seen.setdefault(fill.venue, OrderedDict())

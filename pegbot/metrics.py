@@ -322,6 +322,12 @@ BOT_METRICS: tuple[MetricSpec, ...] = (
        values={"reason": REJECT_REASONS}),
     _M("rate_limit_used", Gauge, "pegbot_rate_limit_used_ratio", ("venue",),
        "Request weight used in the venue's window over its limit."),
+    _M("venue_blocked_until", Gauge, "pegbot_venue_blocked_until_timestamp_seconds", ("venue",),
+       "End of the venue's rate-limit block or ban (a 429's or 418's Retry-After): nothing "
+       "is sent before it (Unix seconds; 0: never blocked)."),
+    _M("ledger_mismatches", Counter, "pegbot_ledger_mismatches", ("venue",),
+       "Housekeeping rounds where the ledger's holdings differed from the venue's balances "
+       "(after the fills in flight were fetched) and the ledger was re-synced to them."),
     _M("arb_auto_executions", Counter, "pegbot_arb_auto_executions", ("venue", "result"),
        "Arbitrage exchange legs sent by auto-execution, by venue and result.",
        values={"result": AUTO_EXECUTION_RESULTS}),
@@ -441,6 +447,8 @@ class Metrics:
     orders_cancelled: Counter
     order_rejects: Counter
     rate_limit_used: Gauge
+    venue_blocked_until: Gauge
+    ledger_mismatches: Counter
     arb_auto_executions: Counter
     tick_to_quote: Histogram
     order_ack_latency: Histogram
@@ -696,6 +704,14 @@ class Metrics:
     def set_rate_limit(self, venue: str, used_ratio: float) -> None:
         """Publish used request weight over the limit (0..1, above 1 when banned)."""
         self.rate_limit_used.labels(venue=venue).set(used_ratio)
+
+    def set_venue_blocked(self, venue: str, until_ns: int) -> None:
+        """Publish the end of the venue's rate-limit block or ban (0: none known)."""
+        self.venue_blocked_until.labels(venue=venue).set(until_ns / NS_PER_S)
+
+    def ledger_mismatch(self, venue: str) -> None:
+        """Count a ledger found off the venue's balances (and re-synced)."""
+        self.ledger_mismatches.labels(venue=venue).inc()
 
     def auto_execution(self, venue: str, result: str) -> None:
         """Count one auto-execution outcome (``result`` in :data:`AUTO_EXECUTION_RESULTS`)."""

@@ -7,12 +7,14 @@ minute, ``ORDERS`` 10 per second, …) and a weight per request kind. It is pure
 passes ``now_ns`` on every call and the buckets refill continuously, in exact integers.
 
 Places keep a reserve untouched so that cancels, which only ever reduce risk, can still go
-out when the budget runs low. A 429 or 418 with ``Retry-After`` blocks everything until then.
+out when the budget runs low. A 429 or 418 with ``Retry-After`` blocks everything until then;
+the block outlives the process only if someone remembers it, so :attr:`RateBudget.on_block`
+hears of every extension (the bot journals it, and a restart inside a ban sends nothing).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -113,6 +115,7 @@ class RateBudget:
 
     Attributes:
         blocked_until_ns: Nothing may be sent before this time (``Retry-After``).
+        on_block: Called with the new end whenever a block starts or is extended.
     """
 
     def __init__(
@@ -144,6 +147,28 @@ class RateBudget:
             }
         self.place_reserve = dict(place_reserve)
         self.blocked_until_ns = 0
+        self.on_block: Callable[[int], None] | None = None
+
+    def adopt(self, other: RateBudget) -> None:
+        """Take ``other``'s limits, weights and reserve; keep this budget's block and listener.
+
+        A venue builds its budget before it knows the exchange's declared limits, so that a
+        ban learned from the very first request (or remembered from before a restart) blocks
+        from the start; the declared limits replace the defaults once they are known.
+        """
+        self.buckets = other.buckets
+        self.weights = other.weights
+        self.place_reserve = other.place_reserve
+        self.block(other.blocked_until_ns)
+
+    def block(self, until_ns: int) -> bool:
+        """Send nothing before ``until_ns``; returns whether that extended the block."""
+        if until_ns <= self.blocked_until_ns:
+            return False
+        self.blocked_until_ns = until_ns
+        if self.on_block is not None:
+            self.on_block(until_ns)
+        return True
 
     def _cost(self, request: str) -> Mapping[str, int]:
         try:
@@ -185,7 +210,7 @@ class RateBudget:
         for b in self.buckets:
             b.drain(now_ns)
         if retry_after_ns is not None:
-            self.blocked_until_ns = max(self.blocked_until_ns, now_ns + retry_after_ns)
+            self.block(now_ns + retry_after_ns)
 
     @classmethod
     def from_exchange_info(

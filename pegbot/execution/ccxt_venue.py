@@ -39,12 +39,12 @@ import ccxt.pro as ccxtpro
 from pegbot.book import OrderBook
 from pegbot.execution import errors, order_changes
 from pegbot.execution.budget import RateBudget
-from pegbot.execution.ccxt_parse import num, parse_fee_rates, parse_fill, parse_order
+from pegbot.execution.ccxt_history import AccountHistoryMixin
+from pegbot.execution.ccxt_parse import parse_fee_rates, parse_fill, parse_order
 from pegbot.execution.ccxt_stream import UserStreamMixin
 from pegbot.execution.quirks import VenueQuirks, deep_copy, point_client_at, quirks_for
 from pegbot.execution.rate_guard import RateGuard
 from pegbot.execution.venue import (
-    Balance,
     Fill,
     OrderState,
     OrderUpdate,
@@ -55,14 +55,13 @@ from pegbot.execution.venue import (
 from pegbot.feeds.model import Trade
 from pegbot.logging import event_log
 from pegbot.market import Market, Side
-from pegbot.timeunits import NS_PER_MS, NS_PER_S
+from pegbot.timeunits import NS_PER_S
 
 __all__ = ["CcxtVenue", "load_market", "make_ccxt_venue", "point_client_at"]
 
 log = event_log(__name__)
 
 _T = TypeVar("_T")
-_MAX_TRADES_PAGE = 1000
 _CLIENT_ID_RE = re.compile(r"^[A-Za-z0-9_\-.:/]+$")
 
 
@@ -141,7 +140,7 @@ async def load_market(
         await venue.close()
 
 
-class CcxtVenue(UserStreamMixin):
+class CcxtVenue(AccountHistoryMixin, UserStreamMixin):
     """A :class:`~pegbot.execution.venue.Venue` over a ccxt.pro client (see module doc).
 
     Attributes:
@@ -201,7 +200,12 @@ class CcxtVenue(UserStreamMixin):
         self.symbol = symbol
         self.quirks = quirks or quirks_for(str(client.id))
         self.name = name or str(client.id)
-        self.guard = RateGuard(self.quirks, clock, sleep, budget, self.name)
+        # The budget exists from the first request on (a ban can be the first reply); the
+        # exchange's declared limits replace the defaults at start.
+        self._own_budget = budget is None
+        self.guard = RateGuard(
+            self.quirks, clock, sleep, budget or RateBudget.binance_spot(now_ns=clock()), self.name
+        )
         self.clock = clock
         self._sleep = sleep
         self.own_prefix = own_prefix
@@ -291,9 +295,7 @@ class CcxtVenue(UserStreamMixin):
         if self.symbol not in self.client.markets:
             raise errors.BadSymbolError(f"{self.name} does not list {self.symbol}")
         market = Market.from_ccxt(self.client.markets[self.symbol])
-        market = await self._load_fees(market)
-        self._market = market
-        if self.guard.budget is None:
+        if self._own_budget and self.guard.budget is not None:
             limits = info.get("rateLimits") if isinstance(info, dict) else None
             if not limits and self.quirks.exchange_info_limits:
                 # Markets came from ccxt's cache or another call: ask for the limits.
@@ -303,9 +305,18 @@ class CcxtVenue(UserStreamMixin):
                     {"symbol": market.exchange_symbol},
                 )
                 limits = reply.get("rateLimits") if isinstance(reply, dict) else None
-            self.guard.budget = RateBudget.declared_or_default(limits, self.clock(), self.name)
+            # The declared limits replace the defaults; a block already learned stays.
+            self.guard.budget.adopt(RateBudget.declared_or_default(limits, self.clock(), self.name))
+            self._own_budget = False
+        # Fees and the user stream's subscription are independent round trips: at once.
+        fees = asyncio.ensure_future(self._load_fees(market))
+        try:
+            if user_stream:
+                await self._subscribe()
+        finally:
+            market = await fees
+        self._market = market
         if user_stream:
-            await self._subscribe()
             self._tasks = [
                 asyncio.create_task(self._stream("orders"), name=f"{self.name}-orders"),
                 asyncio.create_task(self._stream("trades"), name=f"{self.name}-trades"),
@@ -472,6 +483,15 @@ class CcxtVenue(UserStreamMixin):
             update = self._order_update(raw, fallback_client_id=client_id)
             self._remember_order(update)
             return update
+
+    async def lookup(self, client_id: str) -> OrderUpdate | None:
+        """The venue's current view of one of our orders (None: the venue does not know it).
+
+        Raises:
+            OutcomeUnknownError: Every try to ask failed.
+        """
+        self.market  # noqa: B018 - started?
+        return await self._lookup(client_id, errors.TemporaryError("lookup"))
 
     async def _lookup(self, client_id: str, cause: BaseException) -> OrderUpdate | None:
         """The order with ``client_id`` as the venue knows it; None if it never arrived.
@@ -687,77 +707,6 @@ class CcxtVenue(UserStreamMixin):
         for update in out:
             if update.order_id:
                 self._name_order(update.order_id, update.client_id)
-        return out
-
-    async def fills_since(self, since_ns: int) -> list[Fill]:
-        """Our fills from ``since_ns`` on, oldest first, paging through the venue's history.
-
-        The first page is asked by time; later pages continue after the last trade id where
-        the venue supports it (``quirks.trades_from_id_param``), else by time.
-        """
-        market = self.market
-        out: dict[str, Fill] = {}
-        since_ms: int | None = since_ns // NS_PER_MS
-        params: dict[str, Any] = {}
-        limit = min(self.fills_page, _MAX_TRADES_PAGE)
-        while True:
-            raws = await self._call(
-                "fills", self.client.fetch_my_trades, self.symbol, since_ms, limit, params
-            )
-            await self._learn_client_ids({str(r.get("order") or "") for r in raws})
-            newest_ms, last_id = since_ms or 0, -1
-            for raw in raws:
-                fill = self._fill(raw, market)
-                if fill.ts_ns >= since_ns:
-                    out[fill.trade_id] = fill
-                newest_ms = max(newest_ms, fill.ts_ns // NS_PER_MS)
-                if fill.trade_id.isdigit():
-                    last_id = max(last_id, int(fill.trade_id))
-            if len(raws) < limit:
-                break
-            from_id = self.quirks.trades_from_id_param
-            if from_id and last_id >= 0:
-                since_ms, params = None, {from_id: str(last_id + 1)}
-            elif newest_ms != since_ms:
-                since_ms = newest_ms  # the page's last millisecond comes again: deduplicated
-            elif limit < _MAX_TRADES_PAGE:
-                limit = min(limit * 2, _MAX_TRADES_PAGE)  # one millisecond filled the page
-            else:
-                raise errors.UnknownVenueError(
-                    f"{self.name}: over {limit} trades within one millisecond at {since_ms};"
-                    " paging by time cannot get past it"
-                )
-        return sorted(out.values(), key=lambda f: (f.ts_ns, f.trade_id))
-
-    async def _learn_client_ids(self, order_ids: set[str]) -> None:
-        # Trades name the venue's order id only: ask for each order we cannot name yet.
-        for order_id in sorted(order_ids - self._client_ids.keys() - {""}):
-            try:
-                raw = await self._call("lookup", self.client.fetch_order, order_id, self.symbol)
-            except errors.VenueError as exc:
-                log.warning(
-                    "order_lookup_failed", "order unknown", order_id=order_id, error=str(exc)
-                )
-                continue
-            if raw.get("clientOrderId"):
-                self._name_order(order_id, str(raw["clientOrderId"]))
-
-    async def balances(self) -> dict[str, Balance]:
-        """Balances of the account, by asset (exact strings where the venue gives them)."""
-        raw = await self._call("balances", self.client.fetch_balance)
-        out: dict[str, Balance] = {}
-        spec = self.quirks.exact_balance
-        info = raw.get("info") if isinstance(raw, dict) else None
-        if spec and isinstance(info, dict) and isinstance(info.get(spec[0]), list):
-            for row in info[spec[0]]:
-                asset = str(row[spec[1]])
-                out[asset] = Balance(asset, num(row[spec[2]]), num(row[spec[3]]))
-            return out
-        for asset, entry in raw.items():
-            if isinstance(entry, dict) and "free" in entry and asset not in ("info",):
-                free = entry.get("free") or 0
-                used = entry.get("used") or 0
-                out[str(asset)] = Balance(str(asset), num(free), num(used))
         return out
 
     def _order_update(self, raw: Mapping[str, Any], fallback_client_id: str = "") -> OrderUpdate:

@@ -20,6 +20,7 @@ from pegbot.execution import errors
 from pegbot.execution.budget import RateBudget
 from pegbot.execution.venue import (
     Balance,
+    Balances,
     Fill,
     OrderState,
     OrderUpdate,
@@ -202,9 +203,14 @@ class DryRunVenue:
         """Never any fills."""
         return []
 
-    async def balances(self) -> dict[str, Balance]:
-        """The pretend balances (nothing is ever locked)."""
-        return {a: Balance(a, v, Decimal(0)) for a, v in self._balances.items()}
+    async def balances(self) -> Balances:
+        """The pretend balances (nothing is ever locked, nothing ever fills)."""
+        rows = {a: Balance(a, v, Decimal(0)) for a, v in self._balances.items()}
+        return Balances(rows, as_of_ns=0)
+
+    async def lookup(self, client_id: str) -> OrderUpdate | None:
+        """A pretend order's latest state (None if it was never placed)."""
+        return self._orders.get(client_id)
 
     def events(self) -> AsyncIterator[VenueEvent]:
         """Acks and cancels of pretend orders; never a fill."""

@@ -26,6 +26,7 @@ from pegbot.execution import errors
 from pegbot.execution.budget import RateBudget
 from pegbot.execution.venue import (
     Balance,
+    Balances,
     Fill,
     OrderState,
     OrderUpdate,
@@ -308,9 +309,18 @@ class PaperVenue:
         """Virtual fills from ``since_ns`` on."""
         return [f for f in self._fills if f.ts_ns >= since_ns]
 
-    async def balances(self) -> dict[str, Balance]:
-        """Virtual balances."""
-        return {a: Balance(a, self._free[a], self._locked.get(a, Decimal(0))) for a in self._free}
+    async def balances(self) -> Balances:
+        """Virtual balances: every fill made so far is in them (fills settle at once).
+
+        As of the newest fill's time (fills carry the market event's time, not this clock).
+        """
+        rows = {a: Balance(a, self._free[a], self._locked.get(a, Decimal(0))) for a in self._free}
+        return Balances(rows, as_of_ns=max((f.ts_ns for f in self._fills[-1:]), default=0))
+
+    async def lookup(self, client_id: str) -> OrderUpdate | None:
+        """A virtual order's latest state (None if it was never placed)."""
+        order = self._orders.get(client_id)
+        return order.update if order is not None else None
 
     def events(self) -> AsyncIterator[VenueEvent]:
         """Order updates and fills, in the order they happened."""

@@ -11,11 +11,18 @@ rate-limit headers, so the guard does, around every request the venue makes:
   are emptied, while cancels, which only reduce risk, and reads go on;
 * before each request it waits out a block, or, for a request that must not go out late
   (a place, decided on a market that has moved on), refuses at once without sending.
+
+The block is a hard stop from the first request of a process to its last: it holds before the
+budget exists (the first request of a run can be the one that learns of a ban) and is handed
+to the budget once there, and a request that must answer by a deadline (the shutdown's
+cancel-all) is refused at once when the block outlasts it, never sent into the ban. On
+Binance every request during a ban is one more reason for a longer one.
 """
 
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Awaitable, Callable, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -25,20 +32,23 @@ from pegbot.execution.budget import RateBudget
 from pegbot.execution.ccxt_parse import header
 from pegbot.execution.quirks import VenueQuirks
 from pegbot.logging import event_log
-from pegbot.timeunits import NS_PER_S
+from pegbot.timeunits import NS_PER_MS, NS_PER_S
 
 __all__ = ["RateGuard"]
 
 log = event_log(__name__)
+# When a rate-limited request may be retried, as the error text says it (Unix ms): the WebSocket
+# API's ``error.data.retryAfter``, and a ban's "IP banned until <ms>".
+_RETRY_AT = re.compile(r'"retryAfter"\s*:\s*(\d{12,})|banned until (\d{12,})')
 
 
 class RateGuard:
     """Honours a venue's rate limits around its requests.
 
     Attributes:
-        budget: The shared budget (None until the venue has built it).
         used_weight: Last used weight the venue reported (-1 before any reply).
         rate_limited: 429/418 replies seen.
+        orders_blocked_until_ns: New orders wait until then (an order-count 429).
     """
 
     def __init__(
@@ -53,11 +63,37 @@ class RateGuard:
         self.quirks = quirks
         self.clock = clock
         self.sleep = sleep
+        self._budget: RateBudget | None = None
+        self._blocked_until_ns = 0  # while there is no budget to keep it
         self.budget = budget
         self.name = name
         self.used_weight = -1
         self.rate_limited = 0
         self.orders_blocked_until_ns = 0
+
+    @property
+    def budget(self) -> RateBudget | None:
+        """The shared budget (None until the venue has built it)."""
+        return self._budget
+
+    @budget.setter
+    def budget(self, value: RateBudget | None) -> None:
+        # A block learned before the budget existed carries over to it.
+        self._budget = value
+        if value is not None and self._blocked_until_ns:
+            value.block(self._blocked_until_ns)
+
+    @property
+    def blocked_until_ns(self) -> int:
+        """Nothing is sent before this time (clock ns; 0: no block)."""
+        b = self._budget
+        return max(self._blocked_until_ns, b.blocked_until_ns if b is not None else 0)
+
+    def block(self, until_ns: int) -> None:
+        """Send nothing before ``until_ns`` (a 429/418 here, or one remembered from before)."""
+        self._blocked_until_ns = max(self._blocked_until_ns, until_ns)
+        if self._budget is not None:
+            self._budget.block(until_ns)
 
     async def wait(self, kind: str, fail_fast: bool, deadline_ns: int | None = None) -> None:
         """Return once ``kind`` may be sent; with ``fail_fast`` refuse instead of waiting.
@@ -74,7 +110,7 @@ class RateGuard:
         """
         while True:
             now = self.clock()
-            until = self.budget.blocked_until_ns if self.budget is not None else 0
+            until = self.blocked_until_ns
             if kind == "place":
                 until = max(until, self.orders_blocked_until_ns)
             if now >= until:
@@ -143,6 +179,10 @@ class RateGuard:
         if raw is not None:
             with contextlib.suppress(InvalidOperation, ValueError):
                 retry_ns = max(int(Decimal(raw) * NS_PER_S), 0)
+        until_ms = [int(a or b) for a, b in _RETRY_AT.findall(message)]
+        if until_ms:
+            # A WebSocket API reply has no headers: its error says until when (Unix ms).
+            retry_ns = max(retry_ns or 0, max(until_ms) * NS_PER_MS - self.clock())
         if retry_ns is None:
             # No Retry-After: wait out the rest of the venue's window.
             window = self.quirks.weight_window_ns
@@ -154,8 +194,10 @@ class RateGuard:
             for bucket in self.budget.buckets if self.budget is not None else ():
                 if bucket.limit.kind == "ORDERS":
                     bucket.drain(now)
-        elif self.budget is not None:
-            self.budget.on_rate_limited(now, retry_ns)
+        else:
+            if self.budget is not None:
+                self.budget.on_rate_limited(now, retry_ns)
+            self.block(now + retry_ns)
         log.warning(
             "rate_limited",
             "rate limited",

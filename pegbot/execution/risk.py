@@ -46,6 +46,14 @@ tells the shell to cancel everything on the venue and confirm it).
 
 Each change of level is recorded as a :class:`Transition` with the reasons active at that
 moment, in :attr:`Risk.transitions` for the journal and metrics.
+
+**Starting.** A fresh risk layer (a process that just started) is ``starting`` for up to
+``start_grace_s``: the feed is still connecting and the fair value still being fetched, and
+that is no event. While the only triggers are those of inputs not there yet
+(:data:`START_TRIGGERS`), nothing is quoted and the level does not move — no freeze, hence
+no cooldowns to sit out once the inputs arrive. The first decision with every input healthy
+quotes at once. Any other trigger, or the grace running out, ends ``starting`` and the normal
+rules apply from there (a feed that never came freezes, as it would at any other time).
 """
 
 from __future__ import annotations
@@ -64,7 +72,16 @@ from pegbot.quoting import band_ticks, bps_ticks, frac
 from pegbot.strategy import DesiredQuotes, MarketState, Quote
 from pegbot.timeunits import NS_PER_S
 
-__all__ = ["TRIGGERS", "Risk", "RiskLevel", "RiskParams", "RiskState", "Transition", "Trigger"]
+__all__ = [
+    "START_TRIGGERS",
+    "TRIGGERS",
+    "Risk",
+    "RiskLevel",
+    "RiskParams",
+    "RiskState",
+    "Transition",
+    "Trigger",
+]
 
 _UNLIMITED = 1 << 62
 
@@ -106,6 +123,11 @@ TRIGGERS: tuple[str, ...] = (
     "kill",
 )
 
+#: Triggers of inputs that are simply not there yet at start-up (see the module docstring).
+START_TRIGGERS = frozenset(
+    {"no_feed_health", "book_stale", "book_unsynced", "book_empty", "ws_down", "no_fair"}
+)
+
 
 class RiskParams(BaseModel):
     """Risk limits and policy. Sizes in lots, amounts in the quote currency.
@@ -138,6 +160,8 @@ class RiskParams(BaseModel):
         cooldown_s: Time a lower level must hold before risk steps down one level.
         defend_widen_bps: How far ``defend`` moves each quote away from the touch.
         defend_size_factor: Size multiplier in ``defend``.
+        start_grace_s: How long a fresh start may wait for its feed and fair value before
+            their absence counts as a risk event (0: no grace).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -165,6 +189,7 @@ class RiskParams(BaseModel):
     cooldown_s: float = Field(default=30.0, ge=0)
     defend_widen_bps: float = Field(default=10.0, ge=0)
     defend_size_factor: float = Field(default=0.5, gt=0, le=1)
+    start_grace_s: float = Field(default=10.0, ge=0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,6 +241,8 @@ class RiskState:
         drawdown: Equity below its peak (quote currency).
         rejects_in_window: Rejects counted in the storm window.
         dropped: Quotes removed by the clamps this call.
+        starting: Still starting: waiting for the feed and fair value, quoting nothing, and
+            not counting their absence as an event (``level`` stays where it was).
     """
 
     level: RiskLevel
@@ -227,6 +254,7 @@ class RiskState:
     drawdown: Fraction = Fraction(0)
     rejects_in_window: int = 0
     dropped: int = 0
+    starting: bool = False
 
     @property
     def reasons(self) -> tuple[str, ...]:
@@ -241,7 +269,7 @@ class RiskState:
     @property
     def quoting(self) -> bool:
         """Quotes may rest on the venue."""
-        return self.level <= RiskLevel.DEFEND
+        return self.level <= RiskLevel.DEFEND and not self.starting
 
 
 class Risk:
@@ -265,6 +293,8 @@ class Risk:
         self._killed: str | None = None
         self._peak: Fraction | None = None
         self._rejects: deque[tuple[int, int]] = deque()
+        self._grace_ns = int(params.start_grace_s * NS_PER_S)
+        self._starting = self._grace_ns > 0
         p = params
         self._band = frac(p.band_bps)
         self._release = frac(p.release_ratio)
@@ -319,6 +349,11 @@ class Risk:
         """The current level."""
         return self._level
 
+    @property
+    def starting(self) -> bool:
+        """Still starting (see the module docstring)."""
+        return self._starting
+
     # -- operator controls ----------------------------------------------------------------
 
     def kill(self, now_ns: int, reason: str = "operator") -> Transition | None:
@@ -347,6 +382,7 @@ class Risk:
     ) -> Transition | None:
         if to is self._level:
             return None
+        self._starting = False  # a real change of level: the normal rules from here on
         t = Transition(now_ns, self._level, to, reasons, details)
         self.transitions.append(t)
         self._level, self._since = to, now_ns
@@ -367,8 +403,15 @@ class Risk:
         now = state.now_ns
         triggers, deviation, drawdown, rejects = self._evaluate(state, desired)
         target = max((t.level for t in triggers), default=RiskLevel.NORMAL)
-        transition = self._step(now, target, triggers)
-        out, dropped = self._clamp(state, desired)
+        if self._starting and not self._still_starting(now, triggers):
+            self._starting = False
+        if self._starting:
+            # Inputs not there yet, within the grace: no quote, and no event either.
+            transition = None
+            out, dropped = DesiredQuotes((), note="starting"), len(desired.quotes)
+        else:
+            transition = self._step(now, target, triggers)
+            out, dropped = self._clamp(state, desired)
         risk_state = RiskState(
             level=self._level,
             triggers=tuple(triggers),
@@ -379,8 +422,14 @@ class Risk:
             drawdown=drawdown,
             rejects_in_window=rejects,
             dropped=dropped,
+            starting=self._starting,
         )
         return out, risk_state
+
+    def _still_starting(self, now: int, triggers: list[Trigger]) -> bool:
+        # Only inputs not there yet, and within the grace.
+        waiting = bool(triggers) and all(t.name in START_TRIGGERS for t in triggers)
+        return waiting and now - self._since < self._grace_ns
 
     def _step(self, now: int, target: RiskLevel, triggers: list[Trigger]) -> Transition | None:
         names = tuple(t.name for t in triggers)

@@ -32,9 +32,10 @@ member                 what the shell relies on
 ``replace``            cancel one order and place its successor in one atomic request
                        (``capabilities.replace``; others raise ``InvalidOrderError``)
 ``amend``              reduce an order keeping its queue position (``capabilities.amend``)
-``open_orders``,       snapshots for recovery
-``fills_since``,
-``balances``
+``open_orders``,       snapshots for recovery (``balances`` says as of which venue time,
+``fills_since``,       so a fill is counted once whether it arrives before or after them)
+``balances``,
+``lookup``             one order's state by client id (recovery of final states)
 ``events``             order updates and fills as the venue pushes them
 ``on_book``,           the live market, for venues that fill against it (paper); the
 ``on_trade``           others do nothing
@@ -54,7 +55,7 @@ What the bot relies on:
 from __future__ import annotations
 
 import enum
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
@@ -161,6 +162,28 @@ class Balance:
     def total(self) -> Decimal:
         """Free plus locked."""
         return self.free + self.locked
+
+
+class Balances(dict[str, Balance]):
+    """Balances by asset as the venue reported them at one moment.
+
+    A fill is in them when it happened at or before :attr:`as_of_ns` (Binance: the account's
+    ``updateTime``, the venue time of its newest change); a later one is not. That rule is
+    what lets the bot count each fill once, whatever arrives first: the balances, the
+    stream's fill, or the fills recovered after a restart.
+
+    Attributes:
+        as_of_ns: Venue time of the newest change included (None: the venue does not say).
+    """
+
+    def __init__(
+        self,
+        rows: Mapping[str, Balance] | Iterable[tuple[str, Balance]] = (),
+        as_of_ns: int | None = None,
+    ) -> None:
+        """Balances ``rows`` as of ``as_of_ns``."""
+        super().__init__(rows)
+        self.as_of_ns = as_of_ns
 
 
 VenueEvent = OrderUpdate | Fill
@@ -295,8 +318,16 @@ class Venue(Protocol):
         """Our fills from ``since_ns`` on (for recovery after a restart or reconnect)."""
         ...
 
-    async def balances(self) -> dict[str, Balance]:
-        """Balances of the account, by asset."""
+    async def balances(self) -> Balances:
+        """Balances of the account, by asset, and as of which venue time."""
+        ...
+
+    async def lookup(self, client_id: str) -> OrderUpdate | None:
+        """The venue's current view of one of our orders (None: the venue does not know it).
+
+        Raises:
+            OutcomeUnknownError: The venue could not be asked.
+        """
         ...
 
     def events(self) -> AsyncIterator[VenueEvent]:

@@ -54,6 +54,7 @@ from pegbot.feeds.model import (
     FeedEvent,
     Levels,
     ProbeVerdict,
+    RestGate,
     Trade,
     backoff_delay,
     make_rest_client,
@@ -132,6 +133,8 @@ class BinanceFeed:
         on_trade: Called with every :class:`Trade`.
         rest_client: A ccxt async Binance client to use instead of building one (the feed
             then does not close it).
+        rest_gate: The venue's rate-limit block, shared with the order venue: snapshots wait
+            it out, probes are skipped while it lasts, and a 429/418 the feed gets extends it.
     """
 
     def __init__(
@@ -145,8 +148,10 @@ class BinanceFeed:
         on_book: Callable[[BookUpdate | BookLost], None] | None = None,
         on_trade: Callable[[Trade], None] | None = None,
         rest_client: Any = None,
+        rest_gate: RestGate | None = None,
     ) -> None:
         self.config = config
+        self.rest_gate = rest_gate
         self.market = market
         self.clock = clock
         self.rng = rng or random.Random()
@@ -345,6 +350,7 @@ class BinanceFeed:
                 if attempt:
                     await asyncio.sleep(self.config.snapshot_retry_delay)
                 try:
+                    await self._gate_wait()
                     raw, local_ns = await self._fetch_snapshot()
                 except (CcxtError, TimeoutError, OSError) as exc:
                     self.counters.snapshot_errors += 1
@@ -401,7 +407,19 @@ class BinanceFeed:
         if seconds is None:
             into_minute = (self.clock() % (60 * NS_PER_S)) / NS_PER_S
             seconds = max(_DEFAULT_RETRY_AFTER_S, 60.0 - into_minute)
+        if self.rest_gate is not None:
+            # The whole venue stops, for as long as the venue said.
+            self.rest_gate.block(self.clock() + int(seconds * NS_PER_S))
         return min(seconds, _MAX_RETRY_AFTER_S)
+
+    def _gate_left_s(self) -> float:
+        gate = self.rest_gate
+        return 0.0 if gate is None else max(0, gate.blocked_until_ns - self.clock()) / NS_PER_S
+
+    async def _gate_wait(self) -> None:
+        # A rate-limit block or ban of the venue: a REST request now would lengthen it.
+        while (left := self._gate_left_s()) > 0:
+            await asyncio.sleep(min(left, 1.0))
 
     async def _fetch_snapshot(self) -> tuple[bytes, int]:
         assert self.market is not None
@@ -470,6 +488,8 @@ class BinanceFeed:
 
         assert self.market is not None
         started = self._heard_ns = self.clock()  # at most one probe per quiet_probe_s
+        if self._gate_left_s() > 0:
+            return  # the venue is blocked: no confirmation, the staleness clock runs on
         self.counters.probes += 1
         try:
             reply = await self._rest.publicGetDepth(

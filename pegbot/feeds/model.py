@@ -59,6 +59,23 @@ class MarketFeed(Protocol):
         ...
 
 
+class RestGate(Protocol):
+    """Until when the venue's REST API must be sent nothing (a 429's ``Retry-After``, a ban).
+
+    One per venue, shared by everything that talks to it (the order venue's rate budget): a
+    rate limit or an IP ban is the venue's, whoever learns of it.
+    """
+
+    @property
+    def blocked_until_ns(self) -> int:
+        """Nothing may be sent before this time (clock ns)."""
+        ...
+
+    def block(self, until_ns: int) -> bool:
+        """Send nothing before ``until_ns``; returns whether that extended the block."""
+        ...
+
+
 # -- what the feed emits ----------------------------------------------------------------
 
 

@@ -15,11 +15,22 @@ Several venues at once: each has its own book, strategy, risk and reconciler, an
 the *aggregated* inventory (every venue's balances summed), so skew and inventory limits act
 on what the desk holds in total. A halt on any venue (kill, loss, reject storm) halts all.
 
+Start-up is a warm start. Every venue loads its market at once; then, together, the feed
+connects, the rate sources are asked, the user stream runs, and each venue's recovery
+(orphans, balances, fills, final order states: :mod:`pegbot.live.recovery`) settles what a
+crash left. A venue's decision loop starts when its recovery is done, and risk is ``starting``
+(no quote, no risk event) until its inputs are there, so the first quote goes out as soon as
+the book is synced and the fair value known — no freeze to cool down from.
+
 Safety:
 
 * at start, every ``pegbot-`` order left on the exchange (a previous run, a kill -9) is
   cancelled and the cancel confirmed before the first quote; fills since the last journaled
-  one are recovered; a new run id per start means no client id is ever reused;
+  one are recovered and each counted once (the balances fetched may hold them already); a new
+  run id per start means no client id is ever reused;
+* a rate-limit block or ban is obeyed from a process's first request to its last: it is
+  journaled when learned, a restart inside it sends nothing until it ends, and a stop during
+  it reports at once what may be left instead of sending cancels into it;
 * kill: ``pegbot kill`` (a sentinel file), ``SIGUSR1``, or an automatic halt cancels every
   order, confirms with an open-orders fetch, and latches until ``pegbot resume`` (the latch is
   a file, so a restart stays down); ``SIGTERM``/``SIGINT`` stop the bot the same way;
@@ -39,7 +50,7 @@ import secrets
 import signal
 import string
 import time
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any
@@ -47,11 +58,12 @@ from typing import Any
 from pegbot.config import Settings, VenueSettings
 from pegbot.control import Control
 from pegbot.desk import DeskMetrics
+from pegbot.execution.errors import RateLimitedError, VenueError
 from pegbot.execution.risk import RiskLevel, RiskState, Transition
-from pegbot.execution.venue import Fill, Venue
+from pegbot.execution.venue import Balance, Fill, Venue
 from pegbot.feeds.model import MarketFeed
 from pegbot.journal import Journal
-from pegbot.ledger import Ledger, LedgerError
+from pegbot.ledger import Holdings, Ledger, LedgerError
 from pegbot.live.autoexec import AutoExecutor
 from pegbot.live.desk import DeskLoop
 from pegbot.live.runner import RunnerStatus, VenueRunner
@@ -125,11 +137,17 @@ class Bot:
         self.auto: AutoExecutor | None = None  # ``[peg.auto_execute]`` (off by default)
         self.desk: DeskLoop | None = None  # operator decisions, rebalancing, issuer, chain
         self._capacity_ns: dict[str, int] = {}
+        self._run_t0 = time.monotonic()
+        self._quoting: set[str] = set()  # venues that quoted since the start
         self._fair: FairValue | None = None
         self._fair_ns = -1
         self._http_session: Any = None  # aiohttp session of HTTP rate sources, if any
         # Realised/unrealised PnL and fees, from the balances at the first fair value on.
         self.ledger: Ledger | None = None
+        # Per venue: a ledger difference seen once (confirmed at the next round), and the
+        # venue time up to which the ledger last agreed with the venue's balances.
+        self._ledger_suspect: dict[str, Holdings] = {}
+        self._ledger_agreed_ns: dict[str, int] = {}
         self.killed: str | None = None
         self.started = asyncio.Event()
         #: What the last :meth:`run` returned (None before one ended).
@@ -163,18 +181,27 @@ class Bot:
             self._fair_ns = now_ns
         return self._fair
 
-    def fill_applied(self, venue: str, fill: Fill, recovered: bool) -> None:
-        """A fresh fill of ``venue``: into the ledger, and logged."""
-        if self.ledger is not None:
+    def fill_applied(self, venue: str, fill: Fill, recovered: bool, new: bool) -> None:
+        """A fill of ``venue``, first seen by this process: into the ledger, and logged.
+
+        The ledger counts it once, and not at all when it is in the balances its venue
+        account started from. A fill a previous run journaled (``new`` False) is not logged
+        again.
+        """
+        ledger = self.ledger
+        if ledger is not None and venue in ledger.venues:
             try:
-                self.ledger.apply(fill)
+                ledger.apply(fill)
             except LedgerError as exc:
                 log.error("ledger_error", "ledger refused a fill: %s", exc, venue=venue)
+        if not new:
+            return
         log.info(
             "fill_recovered" if recovered else "fill",
             "fill",
             venue=venue,
             client_order_id=fill.client_id,
+            trade_id=fill.trade_id,
             side=fill.side.name.lower(),
             price_ticks=fill.price_ticks,
             qty_units=fill.qty_units,
@@ -211,9 +238,17 @@ class Bot:
         m = self.metrics
         m.heartbeat(now_ns)
         if self.killed is None and not self.stop_event.is_set():
-            quoting = all(r.risk_state is None or r.risk_state.quoting for r in self.runners)
-            m.set_state("quoting" if quoting else "paused")
+            states = [r.risk_state for r in self.runners]
+            if any(rs is None or rs.starting for rs in states):
+                m.set_state("starting")
+            else:
+                quoting = all(rs is not None and rs.quoting for rs in states)
+                m.set_state("quoting" if quoting else "paused")
         runner = self._by_name[venue]
+        if risk.quoting and venue not in self._quoting:
+            self._quoting.add(venue)
+            took = time.monotonic() - self._run_t0
+            log.info("quoting", "%s quoting %.2f s after start", venue, took, venue=venue)
         if fair is not None and fair.price is not None:
             self._update_pnl(runner, fair.price)
         if self.desk is not None and now_ns - self._capacity_ns.get(venue, 0) >= NS_PER_S:
@@ -228,28 +263,89 @@ class Bot:
             return "stopping"
         return ""
 
-    def housekept(self, venue: str) -> None:
-        """A housekeeping round of ``venue`` ended: its PnL journaled, its balances checked."""
+    async def housekept(self, venue: str) -> None:
+        """A housekeeping round of ``venue`` ended: its ledger checked, its PnL journaled."""
         fair = self._fair
         runner = self._by_name[venue]
         if self.desk is not None:
             self.desk.balances_refreshed(venue, runner.market, runner.balances, fair, self.clock())
-        if self.journal is None or self.ledger is None or fair is None or fair.price is None:
+        if self.ledger is None or fair is None or fair.price is None:
             return
-        p = self.ledger.pnl(fair.price, venue)
-        self.journal.record_pnl(self.clock(), venue, runner.symbol, **p.journal_values())
+        if not await self._check_ledger(runner, fair.price):
+            return  # a difference seen once: no snapshot until the next round tells
+        if self.journal is not None:
+            p = self.ledger.pnl(fair.price, venue)
+            self.journal.record_pnl(self.clock(), venue, runner.symbol, **p.journal_values())
+
+    async def _check_ledger(self, runner: VenueRunner, fair: Fraction) -> bool:
+        # The ledger against the balances just fetched. A difference can be fills the stream
+        # has not delivered yet: fetch them and look again. One still there is confirmed at
+        # the next round (a fill in the very millisecond of the balances' time can fall
+        # either side), then logged, counted and re-synced. True: the ledger agrees now.
+        ledger, venue = self.ledger, runner.name
+        if ledger is None or venue not in ledger.venues:
+            return False
+        holdings, market = runner.holdings, runner.market
+        as_of = holdings.as_of_ns
+        base, quote = _totals(holdings.snapshot, market.base, market.quote)
+        diff = ledger.check(venue, base, quote, as_of)
+        if diff is not None and (diff.base or diff.quote):
+            since = self._ledger_agreed_ns.get(venue, ledger.as_of(venue))
+            try:
+                await runner.recover_fills(max(0, since - NS_PER_S))
+            except VenueError as exc:
+                log.warning("fills_fetch_failed", "fills fetch failed: %s", exc, venue=venue)
+                return False
+            diff = ledger.check(venue, base, quote, as_of)
+        if diff is None:
+            log.warning("ledger_unchecked", "too many fills to check the ledger", venue=venue)
+            return False
+        if not diff.base and not diff.quote:
+            self._ledger_suspect.pop(venue, None)
+            self._ledger_agreed_ns[venue] = as_of
+            return True
+        if venue not in self._ledger_suspect:
+            self._ledger_suspect[venue] = diff
+            log.info(
+                "ledger_differs",
+                "ledger differs from the balances; checking again next round",
+                venue=venue,
+                base_difference=str(diff.base),
+                quote_difference=str(diff.quote),
+            )
+            return False
+        del self._ledger_suspect[venue]
+        ledger.resync(venue, base, quote, as_of, fair)
+        self._ledger_agreed_ns[venue] = as_of
+        self.metrics.ledger_mismatch(venue)
+        log.error(
+            "ledger_mismatch",
+            "ledger differed from %s's balances twice running: re-synced to them",
+            venue,
+            venue=venue,
+            base_difference=str(diff.base),
+            quote_difference=str(diff.quote),
+            as_of_ns=as_of,
+        )
+        return True
 
     def _update_pnl(self, runner: VenueRunner, fair: Fraction) -> None:
-        market = runner.market
         if self.ledger is None:
-            self.ledger = Ledger(market)
-            for r in self.runners:
-                b = r.balances.get(market.base)
-                q = r.balances.get(market.quote)
-                self.ledger.set_balances(
-                    r.name, b.total if b else 0, q.total if q else 0, cost_price=fair
-                )
-        pnl = self.ledger.pnl(fair, runner.name)
+            self.ledger = Ledger(runner.market)
+        ledger = self.ledger
+        if runner.name not in ledger.venues and runner.recovered:
+            # The venue's balances as of their time, then the fills on top of them.
+            holdings, market = runner.holdings, runner.market
+            base, quote = _totals(holdings.snapshot, market.base, market.quote)
+            ledger.set_balances(
+                runner.name, base, quote, cost_price=fair, as_of_ns=holdings.as_of_ns
+            )
+            self._ledger_agreed_ns[runner.name] = holdings.as_of_ns
+            for f in holdings.fills_after():
+                self.fill_applied(runner.name, f, recovered=False, new=False)
+        if runner.name not in ledger.venues:
+            return
+        pnl = ledger.pnl(fair, runner.name)
         self.metrics.set_pnl(
             runner.name,
             runner.symbol,
@@ -357,53 +453,14 @@ class Bot:
         m = self.metrics
         m.set_build_info(self.settings.mode)
         m.init_bot([r.name for r in self.runners], sorted({r.symbol for r in self.runners}))
+        m.set_state("starting")
+        self._run_t0 = time.monotonic()
         left: dict[str, int] = {}
         stop = self.stop_event
         try:
-            for r in self.runners:
-                try:
-                    await r.start()
-                except Exception as exc:
-                    # The cause, named: str() of a time-out is empty (see describe()).
-                    log.error(
-                        "start_failed",
-                        "start of venue %s failed: %s",
-                        r.name,
-                        describe(exc),
-                        venue=r.name,
-                        error=repr(exc),
-                    )
-                    raise
-                m.init_peg(r.name, r.symbol, self._source_names())
-            self._build_fair()
-            latched = self.control.latched()
-            if latched is not None:
-                self.kill(f"latched: {latched}")
-            elif self.control.resume_requested():
-                self.control.take_resume()
-            if self.killed is None:
-                m.set_state("quoting")
-            for p in self.pollers:
-                await p.poll_once()  # a fair value before the first decision, if a source answers
-            # Start-up built large long-lived structures (ccxt's markets, strategy tables):
-            # move them out of the collector's reach so a full collection cannot stall a tick.
-            gc.collect()
-            gc.freeze()
-            async with asyncio.TaskGroup() as tg:
-                for r in self.runners:
-                    feed = r.make_feed()
-                    tg.create_task(self._run_feed(feed, stop))
-                    tg.create_task(r.user_data(stop))
-                    tg.create_task(r.decision_loop(stop))
-                    tg.create_task(r.housekeeping(stop))
-                for p in self.pollers:
-                    tg.create_task(p.run(stop))
-                if self.desk is not None:
-                    tg.create_task(self.desk.run(stop))
-                tg.create_task(self.control_loop())
-                self.started.set()
-                if on_started is not None:
-                    tg.create_task(on_started(self))
+            # Every venue's market at once; a stop meanwhile (waiting out a ban) ends here.
+            if await _until_stopped(self._prepare_venues(), stop):
+                await self._serve(stop, on_started)
         finally:
             m.set_state("stopping")
             stop.set()
@@ -419,6 +476,104 @@ class Bot:
                 self.journal.close()
         self.final_summary = self.summary(left)
         return self.final_summary
+
+    async def _prepare_venues(self) -> None:
+        try:
+            async with asyncio.TaskGroup() as tg:
+                for r in self.runners:
+                    tg.create_task(self._start_step(r, "start", r.prepare))
+        except ExceptionGroup as group:
+            # Each failure was logged, named; the caller sees the first one as it is.
+            raise group.exceptions[0] from None
+        for r in self.runners:
+            self.metrics.init_peg(r.name, r.symbol, self._source_names())
+
+    async def _start_step(
+        self, r: VenueRunner, what: str, step: Callable[[], Coroutine[Any, Any, None]]
+    ) -> None:
+        # One start-up step of a venue. A 429/418 blocks the venue (the guard waits it out
+        # before the next request), and the step is tried again after it; anything else
+        # fails the start, named.
+        while True:
+            try:
+                await step()
+                return
+            except RateLimitedError as exc:
+                log.warning(
+                    "start_rate_limited",
+                    "%s of venue %s rate-limited: trying again once the block ends: %s",
+                    what,
+                    r.name,
+                    describe(exc),
+                    venue=r.name,
+                )
+            except Exception as exc:
+                # The cause, named: str() of a time-out is empty (see describe()).
+                log.error(
+                    "start_failed",
+                    "%s of venue %s failed: %s",
+                    what,
+                    r.name,
+                    describe(exc),
+                    venue=r.name,
+                    error=repr(exc),
+                )
+                raise
+
+    async def _serve(
+        self,
+        stop: asyncio.Event,
+        on_started: Callable[[Bot], Coroutine[Any, Any, None]] | None,
+    ) -> None:
+        self._build_fair()
+        latched = self.control.latched()
+        if latched is not None:
+            self.kill(f"latched: {latched}")
+        elif self.control.resume_requested():
+            self.control.take_resume()
+        # Start-up built large long-lived structures (ccxt's markets, strategy tables): move
+        # them out of the collector's reach so a full collection cannot stall a tick.
+        gc.collect()
+        gc.freeze()
+        async with asyncio.TaskGroup() as tg:
+            ups = []
+            for r in self.runners:
+                tg.create_task(self._run_feed(r.make_feed(), stop))
+                tg.create_task(r.user_data(stop))
+                ups.append(tg.create_task(_until_stopped(self._bring_up(r, tg, stop), stop)))
+            for p in self.pollers:
+                tg.create_task(p.run(stop))  # asks at once: the fair value comes meanwhile
+            if self.desk is not None:
+                tg.create_task(self.desk.run(stop))
+            tg.create_task(self.control_loop())
+            tg.create_task(self._when_up(ups, on_started, tg))
+
+    async def _bring_up(self, r: VenueRunner, tg: asyncio.TaskGroup, stop: asyncio.Event) -> None:
+        # The venue's recovery, then its loops: no decision before orphans are gone.
+        await self._start_step(r, "recovery", r.recover)
+        r.book_changed.set()  # decide at once: the book and fair value may be in already
+        tg.create_task(r.decision_loop(stop))
+        tg.create_task(r.housekeeping(stop))
+
+    async def _when_up(
+        self,
+        ups: list[asyncio.Task[bool]],
+        on_started: Callable[[Bot], Coroutine[Any, Any, None]] | None,
+        tg: asyncio.TaskGroup,
+    ) -> None:
+        if not all(await asyncio.gather(*ups)):
+            return  # stopped during start-up
+        self.started.set()
+        log.info(
+            "started",
+            "every venue recovered in %.2f s: %d orphans cancelled, %d fills recovered",
+            time.monotonic() - self._run_t0,
+            sum(r.status.orphans_cancelled for r in self.runners),
+            sum(r.status.fills_recovered for r in self.runners),
+            elapsed_s=round(time.monotonic() - self._run_t0, 3),
+        )
+        if on_started is not None:
+            tg.create_task(on_started(self))
 
     async def _shutdown_venue(self, r: VenueRunner, timeout_s: float) -> int:
         # Orders possibly left open on ``r`` (-1: unknown), then the venue closed.
@@ -446,11 +601,16 @@ class Bot:
     async def _run_feed(self, feed: MarketFeed, stop: asyncio.Event) -> None:
         waiter = asyncio.create_task(stop.wait())
         runner = asyncio.create_task(feed.run())
-        await asyncio.wait({waiter, runner}, return_when=asyncio.FIRST_COMPLETED)
-        feed.stop()
-        waiter.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await runner
+        try:
+            await asyncio.wait({waiter, runner}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            # Also when another task failed and this one is cancelled: no feed outlives the run.
+            feed.stop()
+            waiter.cancel()
+            await asyncio.wait({runner}, timeout=2.0)
+            runner.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await runner
 
     def _source_names(self) -> list[str]:
         configured = [c.name for c in self.settings.peg.sources]
@@ -545,3 +705,26 @@ class Bot:
             "fees": f"{float(p.fees):.6f}",
             "total": f"{float(p.total):.6f}",
         }
+
+
+async def _until_stopped(work: Coroutine[Any, Any, None], stop: asyncio.Event) -> bool:
+    """Run ``work`` unless ``stop`` comes first (then cancel it); True when it finished."""
+    task = asyncio.ensure_future(work)
+    stopper = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopper.cancel()
+    if task.done():
+        task.result()  # its failure, if any
+        return True
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    return False
+
+
+def _totals(balances: Mapping[str, Balance], base: str, quote: str) -> tuple[Decimal, Decimal]:
+    """Total (free + locked) of the base and quote assets."""
+    b, q = balances.get(base), balances.get(quote)
+    return (b.total if b else Decimal(0)), (q.total if q else Decimal(0))

@@ -16,13 +16,16 @@ member                      what the runner uses it for
 ``clock()``                 wall clock, int ns UTC
 ``fair(now_ns)``            the fair value at a decision (shared by every venue)
 ``inventory(market)``       holdings summed over every venue (skew acts on the desk's total)
-``fill_applied(...)``       a fresh fill was journaled and folded in: the ledger, the log
+``fill_applied(...)``       a fill was journaled and folded in (once per process): the
+                            ledger (which counts it once, and not at all if it is in the
+                            balances it started from), the log
 ``risk_changed(...)``       a risk level change to log, journal and act on (a halt anywhere
                             halts everywhere)
 ``signals_raised(...)``     arbitrage signal events to publish (sinks, auto-execution)
 ``decided(...)``            after each decision: bot-wide metrics (state, PnL, heartbeat)
 ``housekept(venue)``        a housekeeping round ended (balances refetched, orders
-                            reconciled): the PnL snapshot
+                            reconciled): the ledger checked against the balances (it may
+                            ask the runner for the fills in flight), the PnL snapshot
 ==========================  ================================================================
 """
 
@@ -93,8 +96,12 @@ class RunnerContext(Protocol):
         """Holdings summed over every venue, in ``market``'s units."""
         ...
 
-    def fill_applied(self, venue: str, fill: Fill, recovered: bool) -> None:
-        """A fill was journaled and folded into the venue's balances for the first time."""
+    def fill_applied(self, venue: str, fill: Fill, recovered: bool, new: bool) -> None:
+        """A fill was journaled and folded in for the first time in this process.
+
+        ``recovered``: it came from a recovery fetch, not the stream; ``new``: the journal had
+        not seen it (False: a previous run journaled it).
+        """
         ...
 
     def risk_changed(self, venue: str, symbol: str, transition: Transition) -> None:
@@ -111,6 +118,6 @@ class RunnerContext(Protocol):
         """A decision was made on ``venue`` (its requests are out)."""
         ...
 
-    def housekept(self, venue: str) -> None:
+    async def housekept(self, venue: str) -> None:
         """A housekeeping round of ``venue`` ended."""
         ...

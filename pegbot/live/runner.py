@@ -14,7 +14,10 @@ into the tracker.
 Safety rules kept here:
 
 * at start every ``pegbot-`` order left on the exchange (another run, a kill -9) is cancelled
-  and the cancel confirmed before the first quote;
+  and the cancel confirmed before the first quote, and the fills, balances and final order
+  states a crash left unrecorded are settled first (:mod:`pegbot.live.recovery`);
+* each fill moves the balances once, whether it arrives before or after the balance fetch
+  that may already hold it (:mod:`pegbot.live.holdings`);
 * on a halt, in-flight requests land first, then one cancel-all is retried until an
   open-orders fetch confirms nothing of ours is left;
 * an insufficient-balance reject refetches balances before the next decision, so the same
@@ -28,8 +31,6 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Coroutine, Mapping
-from dataclasses import dataclass
-from decimal import Decimal
 from fractions import Fraction
 from types import MappingProxyType
 from typing import Any
@@ -39,14 +40,12 @@ from pegbot.config import VenueSettings
 from pegbot.execution.budget import RateBudget
 from pegbot.execution.decision import DecisionStep
 from pegbot.execution.errors import (
-    DeadlineError,
     InsufficientFundsError,
-    OrderNotFoundError,
     RateLimitedError,
     RejectedError,
     VenueError,
 )
-from pegbot.execution.orders import OpenOrder, OrderTracker
+from pegbot.execution.orders import OrderTracker
 from pegbot.execution.quirks import quirks_for
 from pegbot.execution.reconciler import Actions, Reconciler, is_pegbot_order
 from pegbot.execution.risk import Risk, RiskLevel, RiskState
@@ -54,9 +53,11 @@ from pegbot.execution.venue import Balance, Fill, OrderUpdate, Venue
 from pegbot.feeds.binance import BinanceFeed
 from pegbot.feeds.ccxt_feed import CcxtFeed, make_pro_client
 from pegbot.feeds.model import BookLost, BookUpdate, FeedConfig, MarketFeed, Trade
+from pegbot.live import recovery, shutdown
 from pegbot.live.context import RunnerContext, RunnerStatus
+from pegbot.live.holdings import VenueHoldings
 from pegbot.live.requests import RequestSender
-from pegbot.logging import describe, event_log
+from pegbot.logging import event_log
 from pegbot.market import Market, Rounding, Side
 from pegbot.peg.fair import FairValue
 from pegbot.peg.signals import ArbSignaler
@@ -70,7 +71,7 @@ from pegbot.strategy import (
     adapt_fair,
     load_strategy,
 )
-from pegbot.timeunits import NS_PER_DAY, NS_PER_S
+from pegbot.timeunits import NS_PER_S
 
 __all__ = ["RunnerStatus", "VenueRunner"]
 
@@ -79,16 +80,6 @@ log = event_log("pegbot.bot")
 _WAITS = frozenset({"exposure", "cancel_pending"})
 # The displays and the arbitrage signaler are for humans: five times a second is plenty.
 _OBSERVE_EVERY_NS = NS_PER_S // 5
-
-
-@dataclass(frozen=True, slots=True)
-class _ShutdownNote:
-    # A journal risk-transition record of a shutdown that left orders possibly open.
-    at_ns: int
-    from_level: str | None
-    reasons: tuple[str, ...]
-    details: tuple[str, ...]
-    to_level: str = "halt"
 
 
 class VenueRunner:
@@ -111,7 +102,8 @@ class VenueRunner:
         self.symbol = settings.symbol
         self.log = log.bind(venue=name)
         self.orders = OrderTracker(ctx.run_id)
-        self.balances: dict[str, Balance] = {}
+        #: Balances: the venue's last snapshot plus the fills after it.
+        self.holdings = VenueHoldings()
         self.status = RunnerStatus()
         self.book_changed = asyncio.Event()
         self.feed: MarketFeed | None = None
@@ -130,6 +122,8 @@ class VenueRunner:
         self.book_lost = False
         self.halt_confirmed = False
         self.need_recover = False
+        #: Start-up recovery is done (orphans cancelled, fills and final states settled).
+        self.recovered = False
         # The final cancel-all was confirmed by the venue (set by :meth:`shutdown`).
         self.shutdown_confirmed = False
         self._market: Market | None = None
@@ -154,6 +148,11 @@ class VenueRunner:
         return self.step is not None
 
     @property
+    def balances(self) -> dict[str, Balance]:
+        """Balances by asset: the venue's last snapshot plus the fills after it (read-only)."""
+        return self.holdings.balances
+
+    @property
     def live(self) -> Mapping[str, LiveOrder]:
         """Our orders believed to be on the venue, by client id (read-only)."""
         return MappingProxyType({o.client_id: o for o in self.orders.live_orders()})
@@ -161,10 +160,35 @@ class VenueRunner:
     # -- start-up ----------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Load the market, cancel orphans, load balances, recover fills, build the core."""
+        """:meth:`prepare`, then :meth:`recover` (the bot runs them apart, the feed between)."""
+        await self.prepare()
+        await self.recover()
+
+    async def prepare(self) -> None:
+        """Load the market and build the core (strategy, risk, reconciler, signaler).
+
+        A rate-limit block or ban remembered in the journal holds from the first request on:
+        the venue's first request waits it out instead of lengthening it.
+        """
         ctx = self.ctx
         s = ctx.settings
+        budget = self.venue.budget
+        if budget is not None:
+            journal = ctx.journal
+            until = journal.venue_blocked_until(self.name) if journal is not None else 0
+            if until > ctx.clock():
+                self.log.error(
+                    "venue_blocked",
+                    "%s is rate-limited or banned for another %.1f s: nothing is sent until then",
+                    self.name,
+                    (until - ctx.clock()) / NS_PER_S,
+                    until_ns=until,
+                )
+                budget.block(until)
+            ctx.metrics.set_venue_blocked(self.name, max(until, budget.blocked_until_ns))
+            budget.on_block = self._blocked
         market = self._market = await self.venue.start()
+        self.holdings.market = market
         self.strategy = load_strategy(s.strategy.name, market, s.strategy.params)
         self.risk = Risk(s.risk, market, ctx.clock())
         # One budget per venue: the venue feeds it from the exchange's limits, weight
@@ -186,46 +210,29 @@ class VenueRunner:
             self.signaler = ArbSignaler(
                 market, s.peg.costs.build(), s.peg.signals.build(), self.name, ctx.metrics
             )
-        await self.cancel_orphans()
-        await self.refresh_balances()
-        await self.recover_fills(self._recover_since())
 
-    def _recover_since(self) -> int:
-        journal = self.ctx.journal
-        last = journal.last_fill_ns(self.name) if journal is not None else None
-        # Nothing journaled yet: recover from a day back (the venue's own history bound).
-        return int(last) if last else self.ctx.clock() - NS_PER_DAY
+    def _blocked(self, until_ns: int) -> None:
+        # A 429/418 (here or in the feed): remembered at once, so a restart inside it waits.
+        ctx = self.ctx
+        if ctx.journal is not None:
+            ctx.journal.record_venue_block(self.name, until_ns, ctx.clock())
+        ctx.metrics.set_venue_blocked(self.name, until_ns)
 
-    async def cancel_orphans(self) -> None:
-        """Cancel every ``pegbot-`` order not of this run and confirm none is left."""
-        for attempt in range(5):
-            opened = await self.venue.open_orders()
-            stale = [
-                o.client_id
-                for o in opened
-                if is_pegbot_order(o.client_id) and o.client_id not in self.orders
-            ]
-            if not stale:
-                return
-            for cid in stale:
-                with contextlib.suppress(OrderNotFoundError):
-                    await self.venue.cancel(cid)
-                    self.status.orphans_cancelled += 1
-                    self.log.warning(
-                        "orphan_cancelled", "cancelled orphan order", client_order_id=cid
-                    )
-            await asyncio.sleep(0.05 * (attempt + 1))
-        raise RuntimeError(f"{self.name}: orphaned pegbot orders are still open after 5 rounds")
+    async def recover(self) -> None:
+        """Settle what a crash left: orphans, balances, fills, final states (in parallel)."""
+        report = await recovery.recover(self)
+        self.status.orphans_cancelled += report.orphans_cancelled
+        self.status.fills_recovered += report.fills_recovered
+        self.recovered = True
 
     async def refresh_balances(self) -> None:
         """Fetch balances (the inventory every venue's strategy sees)."""
-        self.balances = await self.venue.balances()
+        await recovery.refresh_balances(self)
 
     async def recover_fills(self, since_ns: int) -> None:
         """Fetch fills since ``since_ns`` and record those the journal misses."""
-        for f in await self.venue.fills_since(since_ns):
-            if self.record_fill(f, recovered=True):
-                self.status.fills_recovered += 1
+        _, new = await recovery.recover_fills(self, since_ns)
+        self.status.fills_recovered += new
 
     # -- feed --------------------------------------------------------------------------------
 
@@ -246,6 +253,9 @@ class VenueRunner:
             quiet_probe_s=vs.quiet_probe_s,
             backoff_initial=0.2,
             backoff_max=5.0,
+            # The stream is subscribed once connected (its URL names the streams): a
+            # snapshot taken at once cannot miss a diff, and a quiet book sends none to wait for.
+            first_event_wait=0.1,
         )
         clock = self.ctx.clock
         feed: MarketFeed
@@ -261,7 +271,12 @@ class VenueRunner:
             )
         else:
             feed = BinanceFeed(
-                cfg, self.market, clock=clock, on_book=self._on_book, on_trade=self._on_trade
+                cfg,
+                self.market,
+                clock=clock,
+                on_book=self._on_book,
+                on_trade=self._on_trade,
+                rest_gate=self.venue.budget,  # one rate limit per venue, whoever meets it
             )
         self.feed = feed
         return feed
@@ -517,22 +532,7 @@ class VenueRunner:
     async def recover_orders(self) -> None:
         """Settle unknown placements and missed updates with an open-orders fetch."""
         self.need_recover = False
-        started = self.ctx.clock()
-        opened = await self.venue.open_orders()
-        market = self.market
-        snapshot = [
-            OpenOrder(
-                o.client_id,
-                o.side,
-                o.price_ticks,
-                market.units_to_lots(o.remaining_units, Rounding.DOWN),
-            )
-            for o in opened
-        ]
-        for cid in self.orders.reconcile(snapshot, started):
-            with contextlib.suppress(OrderNotFoundError, VenueError):
-                await self.venue.cancel(cid)  # an orphan, or one we already gave up on
-        self.book_changed.set()
+        await recovery.reconcile_orders(self)
 
     async def _halt(self) -> None:
         # Cancel everything and confirm with the exchange; retried until it holds.
@@ -597,32 +597,28 @@ class VenueRunner:
             self.user_connected = False
 
     def record_fill(self, f: Fill, recovered: bool = False) -> bool:
-        """Journal a fill (before acting on it), then fold it in once; False for a duplicate."""
+        """Journal a fill (before acting on it), then fold it in once.
+
+        Returns:
+            True for a fill the journal had not seen (False: a repeat, or one a previous run
+            journaled; either way balances and the ledger count it at most once).
+        """
         journal = self.ctx.journal
-        if journal is not None:
-            journal.record_fill(f, self.ctx.clock())
+        new = journal.record_fill(f, self.ctx.clock()) if journal is not None else True
         m = self.market
         if not self.orders.on_fill(
             f.client_id, f.trade_id, filled_lots=m.units_to_lots(f.qty_units, Rounding.UP)
         ):
             return False
-        qty = m.units_to_qty(f.qty_units)
-        notional = m.ticks_to_price(f.price_ticks) * qty
-        sign = Decimal(int(f.side))
-        self._adjust(m.base, sign * qty)
-        self._adjust(m.quote, -sign * notional)
-        if f.fee:
-            self._adjust(f.fee_asset, -f.fee)
-        self.status.fills += 1
-        liquidity = "maker" if f.maker else "taker"
-        self.ctx.metrics.fill(self.name, self.symbol, f.side, liquidity, float(notional))
-        self.ctx.fill_applied(self.name, f, recovered)
+        self.holdings.apply(f)
+        if new:
+            self.status.fills += 1
+            notional = m.ticks_to_price(f.price_ticks) * m.units_to_qty(f.qty_units)
+            liquidity = "maker" if f.maker else "taker"
+            self.ctx.metrics.fill(self.name, self.symbol, f.side, liquidity, float(notional))
+        self.ctx.fill_applied(self.name, f, recovered, new)
         self.book_changed.set()
-        return True
-
-    def _adjust(self, asset: str, delta: Decimal) -> None:
-        b = self.balances.get(asset, Balance(asset, Decimal(0), Decimal(0)))
-        self.balances[asset] = Balance(asset, b.free + delta, b.locked)
+        return new
 
     # -- loops ---------------------------------------------------------------------------------
 
@@ -686,68 +682,31 @@ class VenueRunner:
     async def _housekeep_once(self) -> None:
         await self.refresh_balances()
         await self.recover_orders()
-        self.ctx.housekept(self.name)
+        await self.ctx.housekept(self.name)
 
     # -- shutdown ------------------------------------------------------------------------------
 
     async def shutdown(self, timeout_s: float) -> list[str]:
-        """Cancel everything and confirm it, within ``timeout_s``; returns what may be left.
+        """Cancel everything and confirm it within ``timeout_s``; returns what may be left.
 
-        One venue cancel-all (a single ``DELETE openOrders`` per symbol where it touches only
-        our orders) is retried until it is confirmed or the deadline comes. A rate-limit
-        block is waited out only while it ends before the deadline. When the deadline wins,
-        the client ids still believed open are logged at ERROR (``shutdown_incomplete``),
-        counted in ``pegbot_order_rejects_total{reason="deadline"}`` and journaled as a risk
-        transition with reason ``shutdown_incomplete`` (the ids in its details).
-
-        Returns:
-            Client ids of our orders that may still be open: [] when confirmed none is (see
-            :attr:`shutdown_confirmed`; unconfirmed with no order known also gives []).
+        See :func:`pegbot.live.shutdown.cancel_everything`; :attr:`shutdown_confirmed` says
+        whether the venue confirmed nothing of ours is left. Fills made while the orders were
+        being cancelled (the user stream is no longer read) are then fetched and journaled,
+        and the final state of every order the journal does not show finished, within what is
+        left of ``timeout_s`` (what does not fit, the next start settles).
         """
-        self.shutdown_confirmed = False
         loop = asyncio.get_running_loop()
-        # A little of the time is kept back to log and journal what is left.
-        end = loop.time() + timeout_s - min(0.5, timeout_s * 0.1)
-        await self.drain(min(2.0, timeout_s / 4))
-        last: BaseException | None = None
-        attempt = 0
-        while (remaining := end - loop.time()) > 0:
+        end = loop.time() + timeout_s
+        since = self.ctx.clock() - 60 * NS_PER_S
+        left, self.shutdown_confirmed = await shutdown.cancel_everything(self, timeout_s)
+        if self.shutdown_confirmed and self.recovered and (rest := end - loop.time()) > 0.2:
             try:
-                await asyncio.wait_for(self.venue.cancel_all(timeout_s=remaining), remaining)
+                await asyncio.wait_for(self._settle_last(since), rest - 0.1)
             except (VenueError, TimeoutError) as exc:
-                last = exc
-                self.log.error("cancel_all_failed", "shutdown cancel-all failed: %s", describe(exc))
-                if isinstance(exc, DeadlineError | TimeoutError):
-                    break  # the venue already used up the time it was given
-                attempt += 1
-                await asyncio.sleep(max(0.0, min(0.2 * attempt, end - loop.time())))
-                continue
-            self.orders.finish_all()
-            self.shutdown_confirmed = True
-            return []
-        left = self.orders.client_ids()
-        self._report_left(left, last, timeout_s)
+                self.log.warning("final_settle_failed", "final settle failed: %s", exc)
         return left
 
-    def _report_left(self, left: list[str], cause: BaseException | None, timeout_s: float) -> None:
-        ctx = self.ctx
-        self.log.error(
-            "shutdown_incomplete",
-            "shutdown deadline hit: %d order(s) of ours may still be open on %s: %s",
-            len(left),
-            self.name,
-            ", ".join(left) or "(none known)",
-            open_order_ids=left,
-            timeout_s=timeout_s,
-            cause=describe(cause) if cause else None,
-        )
-        ctx.metrics.order_rejected(self.name, self.symbol, DeadlineError.reason)
-        if ctx.journal is not None:
-            level = self.risk.level.label if self.risk is not None else None
-            note = _ShutdownNote(ctx.clock(), level, ("shutdown_incomplete",), tuple(left))
-            try:
-                ctx.journal.record_risk_transition(self.name, self.symbol, note)
-            except Exception as exc:  # the journal may be what failed; the log line stands
-                self.log.error(
-                    "journal_failed", "could not journal the shutdown report: %s", describe(exc)
-                )
+    async def _settle_last(self, since_ns: int) -> None:
+        fetched, new = await recovery.recover_fills(self, since_ns)
+        self.status.fills_recovered += new
+        await recovery.settle_final_states(self, set(), (f.client_id for f in fetched))

@@ -10,6 +10,11 @@
 * ``POST /admin/accounts`` ``{"api_key", "api_secret", "balances": {"USDT": "100"}}``.
 * ``POST /admin/nbkr`` ``{"date": "04.07.2026", "rates": {"USD": "87.5"}}``.
 * ``POST /admin/reset_limits``: forget rate-limit counters and bans.
+* ``POST /admin/spend_weight`` ``{"ip": "127.0.0.1", "leave": 0, "rejected": 0}``: another
+  client on that IP used the minute's weight (the next requests get 429) and kept sending
+  after ``rejected`` 429s (at ``ban_after_429s`` the next over-limit request earns the ban).
+* ``POST /admin/ban`` ``{"ip": "127.0.0.1", "seconds": 10}``: the IP is banned (418) as after a
+  429 storm. ``GET /admin/state`` counts the requests each IP sent while banned.
 
 The National Bank's ``daily.xml`` is served at ``/XML/daily.xml`` (and ``/nbkr/XML/daily.xml``)
 as the bank publishes it: windows-1251, comma decimals (``kgst-and-peg.md`` §3).
@@ -23,6 +28,8 @@ from xml.sax.saxutils import quoteattr
 
 import orjson
 from aiohttp import web
+
+from pegbot.timeunits import NS_PER_MS
 
 from .exchange import Exchange
 from .ws import StreamHub
@@ -83,6 +90,7 @@ class Admin:
                     for s, b in books.items()
                 },
                 "messages_pushed": self.ex.messages_pushed,
+                "rate_limits": self.ex.limiter.state(self.ex.now_ns()),
                 "connections": {
                     "streams": len(self.streams.conns),
                     "ws_api": len(self.wsapi.sessions),
@@ -141,4 +149,17 @@ class Admin:
         if action == "reset_limits":
             ex.limiter.reset()
             return {}
+        if action == "spend_weight":
+            ip = str(body.get("ip", "127.0.0.1"))
+            leave, rejected = int(body.get("leave", 0)), int(body.get("rejected", 0))
+            used = ex.limiter.spend(ip, leave, ex.now_ns(), rejected)
+            return {"used": used}
+        if action == "ban":
+            seconds = int(body.get("seconds", ex.config.rate_limits.ban_seconds))
+            if seconds < 1:
+                raise ValueError("seconds must be at least 1")
+            ip = str(body.get("ip", "127.0.0.1"))
+            until = ex.limiter.ban(ip, seconds, ex.now_ns())
+            ex.faults.count("bans")
+            return {"ip": ip, "until_ms": until // NS_PER_MS}
         raise ValueError(f"unknown admin action {action!r}")

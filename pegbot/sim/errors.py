@@ -18,16 +18,24 @@ class SimError(Exception):
         msg: Binance's message, verbatim.
         status: HTTP status of the reply.
         headers: Extra reply headers (``Retry-After`` on 429/418).
+        retry_after_ms: On a 429/418, when the request may be retried (Unix ms): the WebSocket
+            API sends it as ``error.data.retryAfter`` (for a ban, when the ban is lifted).
     """
 
     def __init__(
-        self, code: int, msg: str, status: int = 400, headers: dict[str, str] | None = None
+        self,
+        code: int,
+        msg: str,
+        status: int = 400,
+        headers: dict[str, str] | None = None,
+        retry_after_ms: int | None = None,
     ) -> None:
         super().__init__(f"{code}: {msg}")
         self.code = code
         self.msg = msg
         self.status = status
         self.headers = headers or {}
+        self.retry_after_ms = retry_after_ms
 
     def body(self) -> dict[str, Any]:
         """The JSON body Binance sends."""

@@ -132,6 +132,13 @@ class RateLimiter:
     _bans: dict[str, int] = field(default_factory=dict)
     _orders_10s: dict[str, _Window] = field(default_factory=dict)
     _orders_day: dict[str, _Window] = field(default_factory=dict)
+    #: Requests received per IP while it was banned (kept across :meth:`reset`: an audit
+    #: figure, so a test can assert a client sent nothing during its ban).
+    requests_while_banned: dict[str, int] = field(default_factory=dict)
+    #: How long each IP's ban had lasted when each of those requests arrived (ns, newest
+    #: 1000): one sent before the client could have read its 418 arrives within a round trip.
+    banned_request_ages: dict[str, list[int]] = field(default_factory=dict)
+    _ban_started: dict[str, int] = field(default_factory=dict)
 
     def used_weight(self, ip: str, now_ns: int) -> int:
         """Weight used by ``ip`` in the current minute."""
@@ -146,6 +153,10 @@ class RateLimiter:
             return 0
         banned_until = self._bans.get(ip, 0)
         if now_ns < banned_until:
+            self.requests_while_banned[ip] = self.requests_while_banned.get(ip, 0) + 1
+            ages = self.banned_request_ages.setdefault(ip, [])
+            ages.append(now_ns - self._ban_started.get(ip, now_ns))
+            del ages[:-1000]
             raise _banned(banned_until, now_ns)
         win = _roll(self._ips, ip, now_ns, NS_PER_MIN)
         if win.used + weight > self.config.weight_per_minute:
@@ -153,6 +164,7 @@ class RateLimiter:
             if win.rejected > self.config.ban_after_429s:
                 until = now_ns + self.config.ban_seconds * NS_PER_S
                 self._bans[ip] = until
+                self._ban_started[ip] = now_ns
                 raise _banned(until, now_ns)
             retry = (win.start_ns + NS_PER_MIN - now_ns + NS_PER_S - 1) // NS_PER_S
             raise errors.SimError(
@@ -162,9 +174,40 @@ class RateLimiter:
                 "avoid polling the API.",
                 429,
                 {"Retry-After": str(retry)},
+                (win.start_ns + NS_PER_MIN) // NS_PER_MS,
             )
         win.used += weight
         return win.used
+
+    def ban(self, ip: str, seconds: int, now_ns: int) -> int:
+        """Ban ``ip`` for ``seconds`` as a 429 storm would (fault injection); returns the end."""
+        until = now_ns + seconds * NS_PER_S
+        if self._bans.get(ip, 0) <= now_ns:
+            self._ban_started[ip] = now_ns
+        self._bans[ip] = max(self._bans.get(ip, 0), until)
+        return self._bans[ip]
+
+    def spend(self, ip: str, leave: int, now_ns: int, rejected: int = 0) -> int:
+        """Another client on ``ip`` spent the minute's weight but ``leave`` (fault injection).
+
+        It also got ``rejected`` 429s this minute and kept going: at ``ban_after_429s`` the
+        IP's next over-limit request earns the ban.
+
+        Returns:
+            The minute's weight used.
+        """
+        win = _roll(self._ips, ip, now_ns, NS_PER_MIN)
+        win.used = max(win.used, self.config.weight_per_minute - leave)
+        win.rejected = max(win.rejected, rejected)
+        return win.used
+
+    def state(self, now_ns: int) -> dict[str, Any]:
+        """Bans in force (IP → end in ms), 429s this minute and requests received while banned."""
+        return {
+            "bans": {ip: until // NS_PER_MS for ip, until in self._bans.items() if until > now_ns},
+            "rejected_429": {ip: w.rejected for ip, w in self._ips.items() if w.rejected},
+            "requests_while_banned": dict(self.requests_while_banned),
+        }
 
     def refund(self, ip: str, weight: int, now_ns: int) -> int:
         """Give back ``weight`` charged in the current minute; returns the minute's total."""
@@ -215,6 +258,7 @@ class RateLimiter:
                 "per 10 SECOND.",
                 429,
                 {"Retry-After": str(retry)},
+                (ten.start_ns + 10 * NS_PER_S) // NS_PER_MS,
             )
         if day.used + 1 > self.config.orders_per_day:
             raise errors.SimError(
@@ -223,6 +267,7 @@ class RateLimiter:
                 "per DAY.",
                 429,
                 {"Retry-After": str((day.start_ns + NS_PER_DAY - now_ns) // NS_PER_S)},
+                (day.start_ns + NS_PER_DAY) // NS_PER_MS,
             )
         ten.used += 1
         day.used += 1
@@ -267,4 +312,5 @@ def _banned(until_ns: int, now_ns: int) -> errors.SimError:
         "Please use WebSocket Streams for live updates to avoid bans.",
         418,
         {"Retry-After": str((until_ns - now_ns + NS_PER_S - 1) // NS_PER_S)},
+        until_ns // NS_PER_MS,
     )

@@ -173,7 +173,11 @@ class WsApi:
                 self.ex.limiter.refund(ip, weight, now)
             reply = {"id": rid, "status": 200, "result": result}
         except errors.SimError as exc:
-            reply = {"id": rid, "status": exc.status, "error": exc.body()}
+            error = exc.body()
+            if exc.retry_after_ms is not None:
+                # WebSocket API "Rate limits": a 429/418 says when to retry (a ban: its end).
+                error["data"] = {"serverTime": self.ex.now_ms(), "retryAfter": exc.retry_after_ms}
+            reply = {"id": rid, "status": exc.status, "error": error}
         finally:
             self.ex.publish()
         if limits:

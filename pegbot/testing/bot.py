@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from pegbot.config import Settings, load_settings
 from pegbot.journal import Journal
 from pegbot.live.bot import Bot
 from pegbot.live.wiring import make_venue
+from pegbot.sim.accounts import amount_to_decimal
 from pegbot.sim.config import DEMO_API_KEY, DEMO_API_SECRET
 from pegbot.sim.testing import SimHandle
 
@@ -29,6 +31,7 @@ __all__ = [
     "SYMBOL",
     "bot_settings",
     "bot_toml",
+    "exchange_holdings",
     "key_env",
     "our_open_orders",
     "run_bot",
@@ -147,6 +150,16 @@ async def seed_book(
     await maker.load_markets()
     await maker.create_order(SYMBOL, "limit", "buy", qty, float(bid))
     await maker.create_order(SYMBOL, "limit", "sell", qty, float(ask))
+
+
+def exchange_holdings(sim: SimHandle, api_key: str = DEMO_API_KEY) -> tuple[Fraction, Fraction]:
+    """KGST and USDT (free + locked) the exchange holds for ``api_key``, exactly."""
+    account = sim.exchange.engine.ledger.accounts[api_key]
+    k, u = account.balance("KGST"), account.balance("USDT")
+    return (
+        Fraction(amount_to_decimal(k.free + k.locked)),
+        Fraction(amount_to_decimal(u.free + u.locked)),
+    )
 
 
 async def wait_for(cond: Callable[[], Any], timeout: float, step: float = 0.02) -> Any:

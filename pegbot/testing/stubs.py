@@ -25,6 +25,7 @@ from pegbot.execution.budget import RateBudget
 from pegbot.execution.risk import RiskState, Transition
 from pegbot.execution.venue import (
     Balance,
+    Balances,
     Fill,
     OrderState,
     OrderUpdate,
@@ -182,9 +183,14 @@ class StubVenue:
         """No history kept."""
         return []
 
-    async def balances(self) -> dict[str, Balance]:
-        """The balances given."""
-        return {a: Balance(a, v, Decimal(0)) for a, v in self._balances.items()}
+    async def balances(self) -> Balances:
+        """The balances given: no fill of the stub ever moves them (as of before every fill)."""
+        return Balances({a: Balance(a, v, Decimal(0)) for a, v in self._balances.items()}, -1)
+
+    async def lookup(self, client_id: str) -> OrderUpdate | None:
+        """An order's latest state (None if never placed)."""
+        self.requests.append(("lookup", client_id))
+        return self.orders.get(client_id)
 
     def events(self) -> AsyncIterator[VenueEvent]:
         """Events pushed by :meth:`fill` and :meth:`push`."""
@@ -284,6 +290,8 @@ class StubContext:
     fair_value: FairValue | None = None
     held: Inventory | None = None
     fills: list[tuple[str, Fill, bool]] = field(default_factory=list)
+    #: Fills a previous run journaled already (``fill_applied`` with ``new`` False).
+    known_fills: list[Fill] = field(default_factory=list)
     transitions: list[Transition] = field(default_factory=list)
     signals: list[SignalEvent] = field(default_factory=list)
     decisions: list[RiskState] = field(default_factory=list)
@@ -303,9 +311,12 @@ class StubContext:
             return self.held
         return Inventory(0, market.qty_to_units(Decimal(0), Rounding.DOWN), 0)
 
-    def fill_applied(self, venue: str, fill: Fill, recovered: bool) -> None:
-        """Recorded."""
-        self.fills.append((venue, fill, recovered))
+    def fill_applied(self, venue: str, fill: Fill, recovered: bool, new: bool) -> None:
+        """Recorded (in :attr:`known_fills` when ``new`` is False)."""
+        if new:
+            self.fills.append((venue, fill, recovered))
+        else:
+            self.known_fills.append(fill)
 
     def risk_changed(self, venue: str, symbol: str, transition: Transition) -> None:
         """Recorded."""
@@ -321,7 +332,7 @@ class StubContext:
         """Recorded."""
         self.decisions.append(risk)
 
-    def housekept(self, venue: str) -> None:
+    async def housekept(self, venue: str) -> None:
         """Counted."""
         self.housekeeping_rounds += 1
 

@@ -49,6 +49,7 @@ async def test_two_venues_quoted_at_once_with_aggregated_inventory(
         + "[risk]\ncooldown_s = 0.3\n"
         + f'[loop]\ninterval_s = 0.2\nbalance_refresh_s = 1.0\ncontrol_dir = "{tmp_path}"\n'
         + '[peg]\nsources = [{ name = "static", kind = "static", rate = "87.45" }]\n'
+        + f'[journal]\npath = "{tmp_path / "journal.sqlite"}"\n'
     )
     environ = {
         f"PEGBOT_VENUES__{v}__API_{k}": val

@@ -208,3 +208,17 @@ async def test_server_pings(sim: SimHandle) -> None:
         msg = await asyncio.wait_for(ws.receive(), 2)
         assert msg.type == aiohttp.WSMsgType.PING
         await ws.pong(msg.data)
+
+
+async def test_ws_api_ban_reply_says_when_the_ban_ends(sim: SimHandle) -> None:
+    # WebSocket API "Rate limits": a 418 carries error.data.retryAfter, the ban's end (Unix ms).
+    lim = sim.exchange.limiter
+    lim.ban("127.0.0.1", 60, sim.exchange.now_ns())
+    async with aiohttp.ClientSession() as http, http.ws_connect(f"{sim.ws_url}/ws-api/v3") as ws:
+        await ws.send_str(orjson.dumps({"id": "p", "method": "ping", "params": {}}).decode())
+        reply = orjson.loads((await ws.receive()).data)
+    assert reply["status"] == 418 and reply["error"]["code"] == -1003
+    until_ms = lim.state(sim.exchange.now_ns())["bans"]["127.0.0.1"]
+    assert reply["error"]["data"]["retryAfter"] == until_ms
+    assert f"IP banned until {until_ms}" in reply["error"]["msg"]
+    assert lim.requests_while_banned["127.0.0.1"] == 2  # the connection and the ping

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib.util
 import os
 import socket
 import sys
@@ -27,6 +28,17 @@ from pegbot.testing.bot import LEVELS
 
 REPO = Path(__file__).resolve().parents[2]
 SYM = "KGSTUSDT"
+
+
+def load_benchmark(name: str) -> Any:
+    """The module of ``benchmarks/<name>.py`` (the suite runs shortened benchmarks)."""
+    path = REPO / "benchmarks" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"pegbot_{name}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while decorating
+    spec.loader.exec_module(module)
+    return module
 
 
 def sides(orders: list[dict[str, Any]]) -> set[str]:

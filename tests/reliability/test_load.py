@@ -11,14 +11,12 @@ ids and the simulator's crowd history.
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
-import sys
 from decimal import Decimal
 from fractions import Fraction
-from pathlib import Path
 from typing import Any
 
 import pytest
+from _rel_bot import load_benchmark
 
 from pegbot.execution.venue import Fill
 from pegbot.ledger import Ledger, LedgerError
@@ -27,21 +25,11 @@ from pegbot.sim.engine import Engine
 from pegbot.sim.model import LIMIT, NewOrder
 
 pytestmark = pytest.mark.timeout(120)
-_SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_load.py"
 M = Market.kgst_usdt()
 
 
-def _bench() -> Any:
-    spec = importlib.util.spec_from_file_location("pegbot_bench_load", _SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 async def test_ten_times_the_busiest_rate_for_30_s(reliability: Any) -> None:
-    bench = _bench()
+    bench = load_benchmark("bench_load")
     # Bounded caches shrunk to 100 entries: full within seconds, so in 30 s "bounded" is
     # checked against the bound itself (RSS over 15 s cannot tell a cache filling from a leak).
     r = await bench.run_load(duration_s=30.0, speed=60.0, cache_limit=100)

@@ -227,3 +227,16 @@ def test_kill_9_loses_nothing_confirmed_and_recovery_fills_the_hole(tmp_path: Pa
     assert added == total - len(stored)
     assert j.fills() == truth
     j.close()
+
+
+def test_venue_blocks_keep_the_latest_end(tmp_path: Path) -> None:
+    j = Journal(tmp_path / "j.sqlite")
+    assert j.venue_blocked_until("binance") == 0
+    j.record_venue_block("binance", 500, 1)
+    j.record_venue_block("binance", 300, 2)  # an earlier end never shortens it
+    j.record_venue_block("htx", 100, 3)
+    j.close()
+    again = Journal(tmp_path / "j.sqlite")  # a restart reads it
+    assert again.venue_blocked_until("binance") == 500
+    assert again.venue_blocked_until("htx") == 100
+    again.close()

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from pegbot.execution.venue import Fill
 from pegbot.journal import Journal
-from pegbot.ledger import Ledger, LedgerError
+from pegbot.ledger import Holdings, Ledger, LedgerError
 from pegbot.market import Market, Side
 
 M = Market.kgst_usdt()
@@ -158,3 +158,60 @@ def test_pnl_snapshot_round_trips_through_the_journal(tmp_path: Path) -> None:
     (row,) = j.pnl_snapshots("total")
     assert {k: row[k] for k in pnl.journal_values()} == pnl.journal_values()
     j.close()
+
+
+def tfill(tid: str, side: Side, kgst: int, ts: int, fee: str = "0", asset: str = "USDT") -> Fill:
+    return Fill(
+        "binance", M.symbol, tid, "c", "o", side, 1140, kgst * U, Decimal(fee), asset, True, ts
+    )
+
+
+def test_a_fill_in_the_starting_balances_is_not_counted_again() -> None:
+    # A restart: the balances fetched hold the fills made while the bot was down; the same
+    # fills are then recovered. Each must count once: in the balances.
+    led = Ledger(M)
+    led.set_balances("binance", 10_000, 100, cost_price=px(1140), as_of_ns=500)
+    assert led.apply(tfill("1", Side.BUY, 100, ts=400)) is False  # recovered, in the balances
+    assert led.apply(tfill("2", Side.BUY, 100, ts=500)) is False  # at their time: in them too
+    assert led.apply(tfill("3", Side.SELL, 50, ts=501)) is True
+    assert led.holdings("binance") == Holdings(Fraction(10_000 - 50), 100 + px(1140) * 50)
+
+
+def test_check_leaves_out_the_fills_after_the_balances_time() -> None:
+    led = Ledger(M)
+    led.set_balances("binance", 10_000, 100, cost_price=px(1140), as_of_ns=0)
+    led.apply(tfill("1", Side.BUY, 100, ts=10, fee="0.1", asset="KGST"))
+    led.apply(tfill("2", Side.SELL, 40, ts=20))
+    # The venue's balances as of 15 hold fill 1 only.
+    base15, quote15 = Fraction(10_000 + 100) - Fraction("0.1"), 100 - px(1140) * 100
+    assert led.check("binance", base15, quote15, 15) == Holdings(Fraction(0), Fraction(0))
+    # A fill the ledger has not seen (in flight) shows as a difference.
+    diff = led.check("binance", base15 - 30, quote15 + px(1140) * 30, 15)
+    assert diff == Holdings(Fraction(-30), px(1140) * 30)
+
+
+def test_resync_takes_the_venues_balances_and_their_time() -> None:
+    led = Ledger(M)
+    led.set_balances("binance", 10_000, 100, cost_price=px(1140), as_of_ns=0)
+    led.apply(tfill("1", Side.BUY, 100, ts=10))
+    led.apply(tfill("2", Side.SELL, 40, ts=20))
+    # A withdrawal of 500 KGST happened before 15: the ledger could not know.
+    base15, quote15 = Fraction(10_100 - 500), 100 - px(1140) * 100
+    diff = led.resync("binance", base15, quote15, 15, cost_price=px(1140))
+    assert diff == Holdings(Fraction(-500), Fraction(0))
+    assert led.check("binance", base15, quote15, 15) == Holdings(Fraction(0), Fraction(0))
+    assert led.holdings("binance").base == base15 - 40
+    # A late fill from before the balances' time is in them now: not counted.
+    assert led.apply(tfill("0", Side.BUY, 7, ts=12)) is False
+    assert led.pnl(px(1140), "binance").realised == 0  # the move was no gain or loss
+
+
+def test_check_cannot_tell_past_its_memory() -> None:
+    led = Ledger(M, dedup_memory=2)
+    led.set_balances("binance", 10_000, 100, cost_price=px(1140), as_of_ns=0)
+    for i in range(3):
+        led.apply(tfill(str(i), Side.BUY, 10, ts=10 + i))
+    assert led.check("binance", 0, 0, 5) is None
+    assert led.check("binance", 10_030, 100 - px(1140) * 30, 12) is not None
+    with pytest.raises(LedgerError):
+        led.resync("binance", 0, 0, 5, cost_price=px(1140))

@@ -375,6 +375,59 @@ def test_limits_are_never_exceeded(
     assert math.isfinite(rs.deviation_bps or 0.0)
 
 
+# -- starting --------------------------------------------------------------------------------
+
+
+def _starting_risk(grace_s: float = 5.0) -> Risk:
+    return Risk(RiskParams(start_grace_s=grace_s, cooldown_s=30), MARKET, start_ns=T0)
+
+
+def test_starting_waits_for_its_inputs_without_an_event_then_quotes_at_once() -> None:
+    risk = _starting_risk()
+    # The feed has not connected, no fair value yet: nothing is quoted, and it is no event.
+    early = _state(
+        now=T0 + SEC,
+        book=_book(None, None),
+        fair=None,
+        feed=FeedHealth(book_ts_ns=0, book_synced=False, ws_connected=False),
+    )
+    out, rs = risk.apply(early, _desired())
+    assert rs.starting and not rs.quoting and out.quotes == ()
+    assert rs.level is NORMAL and rs.transition is None and risk.transitions == []
+    assert {t.name for t in rs.triggers} >= {"book_unsynced", "ws_down", "book_empty", "no_fair"}
+    # The inputs arrive: the very next decision quotes, no cooldown to sit out.
+    out, rs = risk.apply(_state(now=T0 + 2 * SEC), _desired())
+    assert not rs.starting and rs.quoting and rs.level is NORMAL
+    assert set(out.quotes) == set(_desired().quotes) and risk.transitions == []
+
+
+def test_starting_ends_at_the_grace_and_the_normal_rules_apply() -> None:
+    risk = _starting_risk(grace_s=5.0)
+    dead = {"book": _book(None, None), "feed": FeedHealth(book_ts_ns=0, book_synced=False)}
+    _, rs = risk.apply(_state(now=T0 + 4 * SEC, **dead), _desired())
+    assert rs.starting
+    _, rs = risk.apply(_state(now=T0 + 5 * SEC, **dead), _desired())
+    assert not rs.starting and rs.level is FREEZE  # a feed that never came freezes
+    assert rs.transition is not None and "book_unsynced" in rs.transition.reasons
+
+
+def test_starting_gives_no_grace_to_anything_but_missing_inputs() -> None:
+    risk = _starting_risk()
+    crossed = _state(now=T0 + SEC, book=_book(1145, 1144))
+    _, rs = risk.apply(crossed, _desired())
+    assert not rs.starting and rs.level is FREEZE  # a crossed book is news, not a late input
+    killed = _starting_risk()
+    killed.kill(T0 + SEC, "operator")
+    _, rs = killed.apply(_state(now=T0 + SEC, fair=None), _desired())
+    assert rs.level is HALT and not rs.starting
+
+
+def test_no_grace_means_no_starting() -> None:
+    risk = _starting_risk(grace_s=0)
+    _, rs = risk.apply(_state(now=T0, fair=None), _desired())
+    assert not rs.starting and rs.level is FREEZE
+
+
 def test_the_market_is_judged_without_our_own_orders() -> None:
     # After a rate step the rest of the market has left the peg: its asks sit 20 % higher.
     # Only our stale quotes at the top still make the full book look pegged; risk must

@@ -55,3 +55,21 @@ def test_disabled() -> None:
     rl = RateLimiter(RateLimitConfig(enabled=False, weight_per_minute=1))
     for _ in range(5):
         rl.charge("ip", 100, T0)
+
+
+def test_requests_while_banned_are_counted_and_the_ban_says_when_it_ends() -> None:
+    rl = RateLimiter(RateLimitConfig(weight_per_minute=10, ban_after_429s=1, ban_seconds=300))
+    rl.spend("ip", 0, T0, rejected=1)  # another client on the IP kept going after a 429
+    with pytest.raises(SimError) as info:  # the next request earns the ban: not counted
+        rl.charge("ip", 1, T0 + 1 * S)
+    assert info.value.status == 418
+    assert info.value.retry_after_ms == (T0 + 301 * S) // 1_000_000  # the WS API's retryAfter
+    assert rl.requests_while_banned == {}
+    for t in (2, 3, 200):
+        with pytest.raises(SimError):
+            rl.charge("ip", 1, T0 + t * S)
+    assert rl.requests_while_banned == {"ip": 3}
+    assert rl.banned_request_ages["ip"] == [S, 2 * S, 199 * S]
+    assert rl.state(T0 + 2 * S)["bans"] == {"ip": (T0 + 301 * S) // 1_000_000}
+    rl.reset()  # an audit figure: kept across a reset of the limits
+    assert rl.requests_while_banned == {"ip": 3}
