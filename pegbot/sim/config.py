@@ -107,7 +107,11 @@ class AccountConfig(_Model):
 
 
 class RateLimitConfig(_Model):
-    """Binance's limits (``exchangeInfo.rateLimits``), enforced per client IP and per account."""
+    """Binance's limits (``exchangeInfo.rateLimits``), enforced per client IP and per account.
+
+    ``ban_reaction_ms``: requests arriving this soon after an IP's first 429 of the minute were
+    sent before the client could read it, and count with it as one toward ``ban_after_429s``.
+    """
 
     enabled: bool = True
     weight_per_minute: int = Field(default=6000, gt=0)
@@ -115,6 +119,7 @@ class RateLimitConfig(_Model):
     orders_per_day: int = Field(default=200000, gt=0)
     raw_requests_per_5m: int = Field(default=300000, gt=0)
     ban_after_429s: int = Field(default=3, ge=1)
+    ban_reaction_ms: int = Field(default=50, ge=0)
     ban_seconds: int = Field(default=120, ge=1)
 
 

@@ -3,7 +3,10 @@
 Binance counts weight in fixed windows (one per calendar minute) and tells the client how much
 it used in ``X-MBX-USED-WEIGHT-1M`` (REST) or the reply's ``rateLimits`` (WebSocket API). Over
 the limit a request gets HTTP 429 with ``Retry-After``; a client that keeps going is banned
-with HTTP 418 for a while. New orders count separately per account
+with HTTP 418 for a while: the ``ban_after_429s``-th 429 of a minute, counting the requests
+that reached the limit within ``ban_reaction_ms`` of its first 429 as one (they were sent
+before the client could read it; the docs ban "for continuing to send requests after
+receiving 429 codes"). New orders count separately per account
 (``X-MBX-ORDER-COUNT-10S`` / ``-1D``): the *unfilled* order count, which falls by one when an
 order fills for the first time; over it, 429 with -1015. Windows are aligned (a 10 s window
 starts at :00, :10 …; a day at 00:00 UTC). Time is passed in (ns), so the limiter is
@@ -121,6 +124,10 @@ class _Window:
     start_ns: int = 0
     used: int = 0
     rejected: int = 0
+    #: When the window's first 429 went out, and the 429s that count toward a ban: those to
+    #: requests sent after the client could have read one (see :meth:`RateLimiter.charge`).
+    first_reject_ns: int | None = None
+    strikes: int = 0
 
 
 @dataclass
@@ -161,7 +168,14 @@ class RateLimiter:
         win = _roll(self._ips, ip, now_ns, NS_PER_MIN)
         if win.used + weight > self.config.weight_per_minute:
             win.rejected += 1
-            if win.rejected > self.config.ban_after_429s:
+            # Binance bans an IP "for continuing to send requests after receiving 429 codes":
+            # requests already on their way when the first 429 went out (a burst sent at
+            # once) are refused with it but count as that one 429, not as a failure to back off.
+            if win.first_reject_ns is None:
+                win.first_reject_ns = now_ns
+            if now_ns - win.first_reject_ns >= self.config.ban_reaction_ms * NS_PER_MS:
+                win.strikes += 1
+            if 1 + win.strikes > self.config.ban_after_429s:
                 until = now_ns + self.config.ban_seconds * NS_PER_S
                 self._bans[ip] = until
                 self._ban_started[ip] = now_ns
@@ -199,6 +213,11 @@ class RateLimiter:
         win = _roll(self._ips, ip, now_ns, NS_PER_MIN)
         win.used = max(win.used, self.config.weight_per_minute - leave)
         win.rejected = max(win.rejected, rejected)
+        if rejected:
+            # The other client's 429s were answered: the next over-limit request is a strike.
+            reaction = self.config.ban_reaction_ms * NS_PER_MS
+            win.first_reject_ns = min(win.first_reject_ns or now_ns, now_ns - reaction)
+            win.strikes = max(win.strikes, rejected - 1)
         return win.used
 
     def state(self, now_ns: int) -> dict[str, Any]:

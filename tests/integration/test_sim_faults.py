@@ -42,6 +42,9 @@ async def test_weight_headers_429_and_ban(sim: SimHandle) -> None:
     async with aiohttp.ClientSession() as http:
         statuses = []
         for _ in range(3):
+            # Keep going after reading the 429 (past the sim's ban_reaction_ms, inside which
+            # a request counts as sent before the 429 could be read): the third earns a ban.
+            await asyncio.sleep(0.06)
             async with http.get(f"{sim.http_url}/api/v3/ping") as resp:
                 statuses.append(resp.status)
                 retry = int(resp.headers["Retry-After"])

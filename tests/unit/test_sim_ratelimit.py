@@ -73,3 +73,25 @@ def test_requests_while_banned_are_counted_and_the_ban_says_when_it_ends() -> No
     assert rl.state(T0 + 2 * S)["bans"] == {"ip": (T0 + 301 * S) // 1_000_000}
     rl.reset()  # an audit figure: kept across a reset of the limits
     assert rl.requests_while_banned == {"ip": 3}
+
+
+def test_a_burst_already_sent_when_the_first_429_went_out_counts_as_one() -> None:
+    # Four requests land within a millisecond of the limit: the client could not have read
+    # the first 429 before sending the others, so no ban; three more after it has: banned.
+    lim = RateLimiter(RateLimitConfig(weight_per_minute=10, ban_after_429s=3, ban_reaction_ms=50))
+    t = 60 * 10**9 * 1000  # the start of a minute
+    lim.charge("ip", 10, t)
+    statuses = []
+    for i in range(4):
+        try:
+            lim.charge("ip", 1, t + i * 100_000)
+        except SimError as exc:
+            statuses.append(exc.status)
+    assert statuses == [429, 429, 429, 429]
+    later = []
+    for i in range(3):
+        try:
+            lim.charge("ip", 1, t + (i + 1) * 60_000_000)
+        except SimError as exc:
+            later.append(exc.status)
+    assert later == [429, 429, 418]
