@@ -140,6 +140,19 @@ async def load_market(
         await venue.close()
 
 
+def _forget_answered_ws_requests(client: Any) -> None:
+    """Drop the WebSocket API's finished requests from ccxt.pro's connection state.
+
+    ccxt.pro files every request under its numeric id in the connection's ``subscriptions``
+    and never removes it once answered: a bot placing orders all day grows it without bound.
+    An id whose future is gone was answered (or failed); streams use named keys and stay.
+    """
+    for conn in list(getattr(client, "clients", {}).values()):
+        subs, futures = conn.subscriptions, conn.futures
+        for key in [k for k in subs if isinstance(k, str) and k.isdigit() and k not in futures]:
+            del subs[key]
+
+
 class CcxtVenue(AccountHistoryMixin, UserStreamMixin):
     """A :class:`~pegbot.execution.venue.Venue` over a ccxt.pro client (see module doc).
 
@@ -390,6 +403,9 @@ class CcxtVenue(AccountHistoryMixin, UserStreamMixin):
                     await self._resync_clock()
                     continue
                 raise mapped from exc
+            finally:
+                if self.ws_orders:
+                    _forget_answered_ws_requests(self.client)
             self.guard.observe(getattr(self.client, "last_response_headers", None))
             return result
         raise AssertionError("unreachable")  # pragma: no cover
