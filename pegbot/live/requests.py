@@ -34,6 +34,7 @@ from pegbot.execution.reconciler import Place
 from pegbot.execution.venue import OrderUpdate, Venue
 from pegbot.live.context import RunnerContext, RunnerStatus
 from pegbot.market import Market, Rounding, Side
+from pegbot.scorecard.events import OrderKind
 
 __all__ = ["RequestSender", "SenderHooks"]
 
@@ -65,6 +66,10 @@ class SenderHooks(Protocol):
 
     def request_recovery(self) -> None:
         """Settle unknown outcomes with an open-orders fetch."""
+        ...
+
+    def order_accepted(self, kind: OrderKind, side: Side) -> None:
+        """The venue accepted a request (placed, cancelled, replaced, amended)."""
         ...
 
 
@@ -132,6 +137,7 @@ class RequestSender:
                 self.orders.on_closed(cid)
             return
         self._ack_latency("submit", t0)
+        self.hooks.order_accepted(OrderKind.PLACED, side)
         self.hooks.apply_update(upd, journal=True)
 
     async def cancel(self, cid: str, side: Side) -> None:
@@ -150,6 +156,7 @@ class RequestSender:
             self.orders.on_cancel_failed(cid)  # open again: the next decision retries
             return
         self._ack_latency("cancel", t0)
+        self.hooks.order_accepted(OrderKind.CANCELLED, side)
         self.hooks.apply_update(upd, journal=True)
 
     async def replace(self, old: str, new: Place) -> None:
@@ -185,8 +192,13 @@ class RequestSender:
                 self.hooks.on_error(result.cancel_error, "cancel", old)
             self.orders.on_cancel_failed(old)
         if result.placed is not None:
+            self.hooks.order_accepted(
+                OrderKind.REPLACED if result.canceled is not None else OrderKind.PLACED, q.side
+            )
             self.hooks.apply_update(result.placed, journal=True)
         else:
+            if result.canceled is not None:
+                self.hooks.order_accepted(OrderKind.CANCELLED, q.side)
             if result.place_error is not None:
                 self.hooks.on_error(result.place_error, "place", new.client_id)
             self.orders.on_closed(new.client_id)  # not placed, or not even attempted
@@ -206,6 +218,7 @@ class RequestSender:
             self.orders.on_amend_failed(cid)
             return
         self._ack_latency("amend", t0)
+        self.hooks.order_accepted(OrderKind.AMENDED, upd.side)
         journal = self.ctx.journal
         if journal is not None:
             journal.record_order(self.name, self.symbol, upd, self.ctx.clock())

@@ -62,6 +62,8 @@ from pegbot.market import Market, Rounding, Side
 from pegbot.peg.fair import FairValue
 from pegbot.peg.signals import ArbSignaler
 from pegbot.peg.sinks import export_fair
+from pegbot.scorecard import OrderKind, ScorecardSettings
+from pegbot.scorecard.live import LiveScorecard
 from pegbot.strategy import (
     DesiredQuotes,
     FeedHealth,
@@ -113,6 +115,8 @@ class VenueRunner:
         self.step: DecisionStep | None = None
         self.budget: RateBudget | None = None
         self.signaler: ArbSignaler | None = None
+        #: Two-sided uptime, FX-jump timings, obligations, as the evaluations measure them.
+        self.scorecard: LiveScorecard | None = None
         self.risk_state: RiskState | None = None
         #: What the strategy asked for at the last decision (None before one).
         self.last_desired: DesiredQuotes | None = None
@@ -206,6 +210,13 @@ class VenueRunner:
             replace=s.loop.replace and self.venue.capabilities.replace,
         )
         self.step = DecisionStep(self.strategy, self.risk, self.reconciler)
+        self.scorecard = LiveScorecard(
+            market,
+            self.name,
+            self.symbol,
+            ScorecardSettings(obligations=s.obligations),
+            ctx.metrics,
+        )
         if s.peg.signals_enabled:
             self.signaler = ArbSignaler(
                 market, s.peg.costs.build(), s.peg.signals.build(), self.name, ctx.metrics
@@ -400,6 +411,12 @@ class VenueRunner:
         if rs is not None:
             m.set_risk(self.name, self.symbol, rs.level.label, rs.reasons)
         feed = self.feed
+        if self.scorecard is not None:
+            # Every decision, not throttled: a side empty for 50 ms must show in the uptime.
+            synced = feed is not None and feed.synced and not self.book_lost
+            price = fair.price if fair is not None else None
+            book = feed.book if synced and feed is not None else None
+            self.scorecard.observe(now_ns, book, self.orders.live_orders(), price)
         if now_ns - self._last_observed_ns < _OBSERVE_EVERY_NS or feed is None:
             return
         self._last_observed_ns = now_ns
@@ -596,6 +613,11 @@ class VenueRunner:
             stopper.cancel()
             self.user_connected = False
 
+    def order_accepted(self, kind: OrderKind, side: Side) -> None:
+        """The venue accepted an order request of ours (the scorecard's orders per fill)."""
+        if self.scorecard is not None:
+            self.scorecard.order(self.ctx.clock(), kind, side)
+
     def record_fill(self, f: Fill, recovered: bool = False) -> bool:
         """Journal a fill (before acting on it), then fold it in once.
 
@@ -611,6 +633,8 @@ class VenueRunner:
         ):
             return False
         self.holdings.apply(f)
+        if self.scorecard is not None and not recovered:  # a recovered one is from the past
+            self.scorecard.fill(self.ctx.clock(), f.side, f.price_ticks, f.qty_units, f.maker)
         if new:
             self.status.fills += 1
             notional = m.ticks_to_price(f.price_ticks) * m.units_to_qty(f.qty_units)

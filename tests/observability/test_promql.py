@@ -25,7 +25,6 @@ from _prom import DASHBOARD, REPO, PromServer, free_port, needs_prometheus, subs
 pytestmark = [pytest.mark.promql, needs_prometheus, pytest.mark.timeout(120)]
 
 SIM_ROW = "Simulator (paper and demo)"
-SCORECARD_ROW = "Peg scorecard"
 LABEL_VALUES = re.compile(r"^label_values\((.*),\s*(\w+)\)$")
 
 
@@ -173,10 +172,9 @@ def test_dashboard_queries_against_pegbot_demo(prometheus: Any) -> None:
         wait_for_data(prom, jobs=1, timeout=60)
         # The simulator row needs the demo to serve pegbot_sim_* too; check it when it does.
         has_sim = bool(prom.series("pegbot_sim_ws_clients"))
-        # The scorecard row needs the live runner to feed pegbot.scorecard.LiveScorecard; the
-        # exerciser test checks that row until the runner does, then this test checks it too.
-        has_scorecard = bool(prom.series("pegbot_scorecard_observed_seconds_total"))
-        skip = (() if has_sim else (SIM_ROW,)) + (() if has_scorecard else (SCORECARD_ROW,))
+        # The live runner feeds pegbot.scorecard.LiveScorecard: its row has data too.
+        assert prom.series("pegbot_scorecard_observed_seconds_total")
+        skip = () if has_sim else (SIM_ROW,)
         bad = empty_queries(prom, skip_rows=skip)
         assert bad == []
         assert [r["name"] for r in prom.rules() if r["health"] != "ok"] == []

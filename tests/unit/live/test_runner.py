@@ -115,3 +115,24 @@ async def test_a_halt_cancels_everything_and_confirms() -> None:
     assert runner.halt_confirmed and len(runner.live) == 0
     assert await venue.open_orders() == []
     assert ctx.transitions and ctx.transitions[-1].to_level.label == "halt"
+
+
+async def test_the_scorecard_sees_what_rests_and_counts_each_request_and_fill_once() -> None:
+    runner, ctx, venue = await started_runner()
+    runner.decide(NOW, ctx.fair_value)
+    runner.observe(NOW, ctx.fair_value)  # sent, not acknowledged: nothing rests yet
+    await settle(runner)
+    ctx.now_ns = NOW + 1_000_000_000
+    runner.observe(ctx.now_ns, ctx.fair_value)
+    ctx.now_ns = NOW + 3_000_000_000
+    sc = runner.scorecard
+    assert sc is not None
+    figures = sc.observe(ctx.now_ns, None, runner.orders.live_orders(), ctx.fair_value.price)
+    # One side-less second out of three, then both sides resting.
+    assert figures.two_sided_ratio == 2 / 3 and figures.one_sided_s == 0
+    bid = next(o for o in runner.live.values() if o.side is Side.BUY)
+    f = venue.fill(bid.client_id, 10)
+    runner.record_fill(f)
+    runner.record_fill(f)  # delivered twice, counted once
+    figures = sc.figures(ctx.now_ns)
+    assert figures.orders_per_fill == 4.0  # four places, one fill
