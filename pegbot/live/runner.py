@@ -663,7 +663,11 @@ class VenueRunner:
             last = time.monotonic()
             now = self.ctx.clock()
             fair = self.ctx.fair(now)
-            self.decide(now, fair)
+            actions = self.decide(now, fair)
+            if actions is not None and actions.requests:
+                # Let the request tasks reach the transport before the bookkeeping below:
+                # tick-to-quote ends when a request is handed over, not after the metrics.
+                await asyncio.sleep(0)
             self.observe(now, fair)
             if self.risk_state is not None:
                 self.ctx.decided(self.name, now, fair, self.risk_state)
