@@ -35,7 +35,10 @@ The level is the highest any trigger asks for, reached at once. Going down needs
 twice over: a numeric trigger releases only once its value falls below ``release_ratio`` of
 its threshold, and a lower level must hold for ``cooldown_s`` before risk steps down *one*
 level (then another cooldown for the next), so a value flickering at a threshold cannot make
-quotes flap. ``halt`` latches: only :meth:`Risk.resume` leaves it, to ``freeze``.
+quotes flap. The exception is a level only :data:`SETTLED_TRIGGERS` held: a fair-value jump
+ends by a decision (confirmed, acknowledged, rejected), not by a value drifting back, so the
+level drops to the target at once and the desk quotes at the new fair without sitting out
+cooldowns. ``halt`` latches: only :meth:`Risk.resume` leaves it, to ``freeze``.
 
 Whatever the level, what goes out is clamped: no quote outside the peg band, none that would
 take, no set of bids that could, if all filled, push holdings above ``max_base_lots`` or cost
@@ -73,6 +76,7 @@ from pegbot.strategy import DesiredQuotes, MarketState, Quote
 from pegbot.timeunits import NS_PER_S
 
 __all__ = [
+    "SETTLED_TRIGGERS",
     "START_TRIGGERS",
     "TRIGGERS",
     "Risk",
@@ -122,6 +126,10 @@ TRIGGERS: tuple[str, ...] = (
     "quotes_crossed",
     "kill",
 )
+
+#: Triggers an explicit decision ends (a jump confirmed, acknowledged or rejected): a level
+#: only they held drops at once when they clear, without the cooldown.
+SETTLED_TRIGGERS = frozenset({"fair_jump"})
 
 #: Triggers of inputs that are simply not there yet at start-up (see the module docstring).
 START_TRIGGERS = frozenset(
@@ -289,6 +297,9 @@ class Risk:
         self._level = RiskLevel.NORMAL
         self._since = start_ns
         self._below_since: int | None = None
+        # The triggers that asked for the current level since it was entered: when all of
+        # them were settled by a decision (SETTLED_TRIGGERS), the level drops without cooldown.
+        self._held_by: set[str] = set()
         self._active: dict[str, RiskLevel] = {}
         self._killed: str | None = None
         self._peak: Fraction | None = None
@@ -370,6 +381,7 @@ class Risk:
         self._rejects.clear()
         self._active.clear()
         self._below_since = None
+        self._held_by = set()
         return self._move(now_ns, RiskLevel.FREEZE, ("resume",))
 
     def drain_transitions(self) -> list[Transition]:
@@ -436,15 +448,25 @@ class Risk:
         details = tuple(f"{t.name}: {t.detail}" if t.detail else t.name for t in triggers)
         if target > self._level:
             self._below_since = None
+            self._held_by = {t.name for t in triggers if t.level >= target}
             return self._move(now, target, names, details)
         if target == self._level or self._level is RiskLevel.HALT:
             self._below_since = None
+            self._held_by.update(t.name for t in triggers if t.level >= self._level)
             return None
+        if self._held_by and self._held_by <= SETTLED_TRIGGERS:
+            # A confirmed (or rejected) jump is a decision, not a value that could flicker
+            # back: the cooldown would only keep the desk off the new fair for nothing.
+            settled = tuple(f"{name} settled" for name in sorted(self._held_by))
+            self._below_since = None
+            self._held_by = {t.name for t in triggers if t.level >= target}
+            return self._move(now, target, names or settled, details)
         if self._below_since is None:
             self._below_since = now
         if now - self._below_since < self._cooldown_ns:
             return None
         self._below_since = now  # the next step down needs a cooldown of its own
+        self._held_by = {t.name for t in triggers if t.level >= self._level - 1}
         return self._move(now, RiskLevel(self._level - 1), names or ("cooldown",), details)
 
     # -- triggers -------------------------------------------------------------------------

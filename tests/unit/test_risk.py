@@ -491,3 +491,22 @@ def test_defend_widens_up_to_the_band_edge_and_keeps_the_bids_that_lean_on_a_dep
     assert rs.level is DEFEND and "peg_deviation" in rs.reasons
     assert [(q.price_ticks, q.lots) for q in out.bids] == [(lo, 500), (lo, 500)]
     assert all(q.price_ticks > 1145 for q in out.asks)
+
+
+def test_a_settled_jump_releases_its_freeze_at_once_other_triggers_cool_down() -> None:
+    risk = _risk(cooldown_s=30)
+    _, rs = risk.apply(_state(fair=FairView.make(FAIR, "jump", 0, T0)), _desired())
+    assert rs.level is FREEZE and rs.reasons == ("fair_jump",)
+    # Confirmed one second later: quoting at the new fair at once, no 2 x 30 s of cooldown.
+    _, rs = risk.apply(_state(now=T0 + SEC), _desired())
+    assert rs.level is NORMAL and rs.quoting
+    assert rs.transition is not None and rs.transition.reasons == ("fair_jump settled",)
+    # A jump that came with a stale book (a freeze of its own) cools down as before.
+    risk = _risk(cooldown_s=30)
+    both = _state(
+        fair=FairView.make(FAIR, "jump", 0, T0), feed=FeedHealth(book_ts_ns=T0 - 11 * SEC)
+    )
+    _, rs = risk.apply(both, _desired())
+    assert rs.level is FREEZE and set(rs.reasons) == {"fair_jump", "book_stale"}
+    _, rs = risk.apply(_state(now=T0 + SEC), _desired())
+    assert rs.level is FREEZE
