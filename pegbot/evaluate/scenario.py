@@ -177,6 +177,7 @@ class Targets(_Model):
             fair.
         max_requote_after_learn_s: The same, from the bot reading the new rate.
         max_wrong_side_fills: Fills on the wrong side of a jump's new fair, all jumps.
+        max_wrong_side_fills_after_learn: Of those, fills after the bot read the new rate.
         max_mid_p90_bps: p90 of the public mid's distance from fair.
         min_mid_within: Least share of the span the public mid spent within a band of fair,
             by band in bps (a band of ``[scorecard] mid_bands_bps``).
@@ -191,6 +192,7 @@ class Targets(_Model):
     max_requote_s: float | None = Field(default=None, ge=0)
     max_requote_after_learn_s: float | None = Field(default=None, ge=0)
     max_wrong_side_fills: int | None = Field(default=None, ge=0)
+    max_wrong_side_fills_after_learn: int | None = Field(default=None, ge=0)
     max_mid_p90_bps: float | None = Field(default=None, ge=0)
     min_mid_within: dict[int, float] = Field(default_factory=dict)
     max_placed_per_fill: float | None = Field(default=None, gt=0)

@@ -96,4 +96,8 @@ def _jump_checks(sc: Scenario, card: Scorecard) -> list[Check]:
     if t.max_wrong_side_fills is not None:
         total = sum(j.wrong_side_fills for j in card.jumps)
         out.append(_at_most("max_wrong_side_fills", t.max_wrong_side_fills, total))
+    if t.max_wrong_side_fills_after_learn is not None:
+        limit = t.max_wrong_side_fills_after_learn
+        total = sum(j.wrong_side_fills_after_learn for j in card.jumps)
+        out.append(_at_most("max_wrong_side_fills_after_learn", limit, total))
     return out

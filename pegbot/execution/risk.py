@@ -38,7 +38,9 @@ level (then another cooldown for the next), so a value flickering at a threshold
 quotes flap. The exception is a level only :data:`SETTLED_TRIGGERS` held: a fair-value jump
 ends by a decision (confirmed, acknowledged, rejected), not by a value drifting back, so the
 level drops to the target at once and the desk quotes at the new fair without sitting out
-cooldowns. ``halt`` latches: only :meth:`Risk.resume` leaves it, to ``freeze``.
+cooldowns. A peg deviation the market showed before the bot knew of the step (measured
+against the old fair) is settled with the jump when the fair re-anchors. ``halt`` latches:
+only :meth:`Risk.resume` leaves it, to ``freeze``.
 
 Whatever the level, what goes out is clamped: no quote outside the peg band, none that would
 take, no set of bids that could, if all filled, push holdings above ``max_base_lots`` or cost
@@ -300,6 +302,7 @@ class Risk:
         # The triggers that asked for the current level since it was entered: when all of
         # them were settled by a decision (SETTLED_TRIGGERS), the level drops without cooldown.
         self._held_by: set[str] = set()
+        self._rebased_at: int | None = None  # the fair's last re-anchoring seen
         self._active: dict[str, RiskLevel] = {}
         self._killed: str | None = None
         self._peak: Fraction | None = None
@@ -381,7 +384,7 @@ class Risk:
         self._rejects.clear()
         self._active.clear()
         self._below_since = None
-        self._held_by = set()
+        self._held_by = {"resume"}
         return self._move(now_ns, RiskLevel.FREEZE, ("resume",))
 
     def drain_transitions(self) -> list[Transition]:
@@ -413,6 +416,10 @@ class Risk:
             The quotes to reconcile (empty in freeze and halt) and the risk state.
         """
         now = state.now_ns
+        fair = state.fair
+        if fair is not None and fair.rebased_at_ns != self._rebased_at:
+            self._rebased_at = fair.rebased_at_ns
+            self._rebased()
         triggers, deviation, drawdown, rejects = self._evaluate(state, desired)
         target = max((t.level for t in triggers), default=RiskLevel.NORMAL)
         if self._starting and not self._still_starting(now, triggers):
@@ -442,6 +449,15 @@ class Risk:
         # Only inputs not there yet, and within the grace.
         waiting = bool(triggers) and all(t.name in START_TRIGGERS for t in triggers)
         return waiting and now - self._since < self._grace_ns
+
+    def _rebased(self) -> None:
+        # The fair value re-anchored on a confirmed jump: a deviation measured against the old
+        # fair (the market moved first) is settled with the jump, its hysteresis forgotten.
+        # A market still far from the new fair raises it again at once.
+        self._active.pop("peg_deviation", None)
+        if "peg_deviation" in self._held_by:
+            self._held_by.discard("peg_deviation")
+            self._held_by.add("fair_jump")
 
     def _step(self, now: int, target: RiskLevel, triggers: list[Trigger]) -> Transition | None:
         names = tuple(t.name for t in triggers)

@@ -88,6 +88,7 @@ class JumpFigures:
     window_s: float
     wrong_side_s: float
     wrong_side_fills: int
+    wrong_side_fills_after_learn: int
     wrong_side_qty: float
     wrong_side_cost_quote: float
 
@@ -465,6 +466,7 @@ def _jump_figures(j: Jump, tick: float, unit: float, tu: float) -> JumpFigures:
         window_s=_secs(j.at_ns, j.closed_ns) or 0.0,
         wrong_side_s=ns_to_s(j.wrong_ns),
         wrong_side_fills=j.wrong_fills,
+        wrong_side_fills_after_learn=j.wrong_fills_after_learn,
         wrong_side_qty=j.wrong_units * unit,
         wrong_side_cost_quote=float(j.wrong_cost_tu) * tu,
     )

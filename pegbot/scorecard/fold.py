@@ -155,6 +155,8 @@ class Jump:
     wrong_since: int | None = None
     wrong_ns: int = 0
     wrong_fills: int = 0
+    #: Of those, the ones after the bot read the new rate (what it could have avoided).
+    wrong_fills_after_learn: int = 0
     wrong_units: int = 0
     #: What the wrong-side fills cost against the new fair, in ticks x units (>= 0).
     wrong_cost_tu: Fraction = field(default_factory=Fraction)
@@ -308,6 +310,8 @@ class Fold:
             over = (f.price_ticks - fair) if f.side is Side.BUY else (fair - f.price_ticks)
             if over > 0:
                 j.wrong_fills += 1
+                if j.learned_ns is not None and f.ts_ns > j.learned_ns:
+                    j.wrong_fills_after_learn += 1
                 j.wrong_units += f.qty_units
                 j.wrong_cost_tu += over * f.qty_units
         if self._on_fill is not None:

@@ -115,5 +115,12 @@ def test_fx_step_fast_times_the_jump(tmp_path: Path) -> None:
         assert jump[key] is None or 0 <= jump[key] <= jump["window_s"] - jump["learned_s"]
     assert 0 <= jump["wrong_side_s"] <= jump["window_s"]
     assert jump["wrong_side_fills"] >= 0 and jump["wrong_side_cost_quote"] >= 0
-    targets = {t["target"] for t in out["targets"]}
-    assert {"max_pull_after_learn_s[jump 1]", "max_requote_after_learn_s[jump 1]"} <= targets
+    targets = {t["target"]: t for t in out["targets"]}
+    assert {"max_pull_after_learn_s[jump 1]", "max_requote_after_learn_s[jump 1]"} <= set(targets)
+    # The behaviour, not just the figures: wrong side gone within 1 s of reading the rate,
+    # both sides around the new fair once the next reading (2 s later) confirmed the step,
+    # nothing filled on the wrong side after the bot knew.
+    assert jump["pull_after_learn_s"] is not None and jump["pull_after_learn_s"] <= 1.0
+    assert jump["requote_after_learn_s"] is not None and jump["requote_after_learn_s"] <= 5.0
+    assert jump["wrong_side_fills_after_learn"] == 0
+    assert code == 0, [t for t in out["targets"] if not t["ok"]]

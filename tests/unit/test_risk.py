@@ -510,3 +510,20 @@ def test_a_settled_jump_releases_its_freeze_at_once_other_triggers_cool_down() -
     assert rs.level is FREEZE and set(rs.reasons) == {"fair_jump", "book_stale"}
     _, rs = risk.apply(_state(now=T0 + SEC), _desired())
     assert rs.level is FREEZE
+
+
+def test_a_deviation_seen_before_the_step_was_known_settles_with_the_confirmed_jump() -> None:
+    # The crowd repriced first: the market sits 1500 bps above the old fair (freeze). The bot
+    # then reads the new rate; once the step is confirmed the fair re-anchors on the market,
+    # and the freeze goes at once instead of cooling down twice.
+    risk = _risk(cooldown_s=30)
+    moved = _book(1314, 1316)
+    _, rs = risk.apply(_state(book=moved), _desired())
+    assert rs.level is FREEZE and rs.reasons == ("peg_deviation",)
+    new_fair = Fraction(2630, 2)
+    pending = FairView.make(new_fair, "jump", 0, T0 + SEC)
+    _, rs = risk.apply(_state(now=T0 + SEC, book=moved, fair=pending), _desired())
+    assert rs.level is FREEZE and rs.reasons == ("fair_jump",)
+    confirmed = FairView.make(new_fair, "ok", 0, T0 + 3 * SEC, rebased_at_ns=T0 + 3 * SEC)
+    _, rs = risk.apply(_state(now=T0 + 3 * SEC, book=moved, fair=confirmed), _desired())
+    assert rs.level is NORMAL and rs.quoting

@@ -129,6 +129,7 @@ def test_fx_jump_pull_requote_learned_and_wrong_side_fills() -> None:
             Fair(10 * S, Fraction(12_000)),  # +2000 bps: our ask is now below fair
             Fill(11 * S, Side.SELL, 10_010, 2, True),  # sold 2 at 10 010 with fair 12 000
             RateSeen(12 * S),
+            Fill(int(12.2 * S), Side.SELL, 10_010, 1, True),  # after the bot read the rate
             Quotes(int(12.5 * S), ((9_990, 5),), ()),  # pulled
             Quotes(14 * S, ((11_950, 5),), ((12_050, 5),)),  # requoted within 50 bps
             Fill(15 * S, Side.SELL, 12_050, 1, True),  # a fine fill
@@ -141,8 +142,9 @@ def test_fx_jump_pull_requote_learned_and_wrong_side_fills() -> None:
     assert (j.learned_s, j.pull_s, j.requote_s) == (2, 2.5, 4)
     assert (j.pull_after_learn_s, j.requote_after_learn_s) == (0.5, 2)
     assert j.window_s == 10 and j.wrong_side_s == 2.5
-    assert j.wrong_side_fills == 1 and j.wrong_side_qty == 2
-    assert j.wrong_side_cost_quote == pytest.approx((12_000 - 10_010) * 2 * 0.0001)
+    assert j.wrong_side_fills == 2 and j.wrong_side_qty == 3
+    assert j.wrong_side_fills_after_learn == 1
+    assert j.wrong_side_cost_quote == pytest.approx((12_000 - 10_010) * 3 * 0.0001)
 
 
 def test_orders_taken_or_put_back_at_the_old_price_are_not_pulled() -> None:
