@@ -1,4 +1,4 @@
-"""Label values pre-initialised in metrics.py cover every value the code can produce."""
+"""Label values pre-initialised from metrics_table.py cover every value the code can produce."""
 
 from __future__ import annotations
 
