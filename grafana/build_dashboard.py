@@ -12,6 +12,10 @@ queries, kind, size, thresholds), and :func:`sdk_panel` turns one entry into the
 builder. The SDK lays rows and panels out on the 24-column grid but leaves panel ids unset,
 so :func:`build` numbers them in order.
 
+The dashboard-level annotation of signal transitions comes from :func:`annotations`; the
+SDK's annotation model types only the Grafana data source's fields, so :class:`PromAnnotation`
+adds the Prometheus data source's (value as timestamp, title, tags).
+
 Every query carries the template variables: ``job=~"$job"`` always, ``venue``/``symbol`` where
 the metric has them. Rates use ``$__rate_interval``. Units are Grafana unit ids; basis points
 use the custom unit ``suffix: bps`` (the id ``bps`` would mean bits per second).
@@ -56,6 +60,14 @@ INVENTORY_ALERT_RATIO = 0.9
 BOOK_STALE_S = 10
 ONE_SIDED_ALERT_S = 30
 REQUOTE_ALERT_S = 60
+VENUE_BAN_ALERT_S = 60
+CAPACITY_ALERT_LEVELS = 1
+CHAIN_STALE_S = 300
+FAIR_JUMP_PAGE_S = 300  # the `for` of PegbotFairJumpUnconfirmed
+KGST = "suffix: KGST"
+# Chain panels show a process's figures only where it runs the watcher: elsewhere the
+# unlabelled pegbot_chain_* gauges read 0 (the table creates every row), not "no chain".
+CHAIN_ON = f"on (job, instance) (pegbot_chain_watcher_enabled{{{J}}} == 1)"
 
 Target = tuple[str, str]  # (PromQL, legend)
 Steps = list[tuple[float | None, str]]  # threshold steps (from value, colour)
@@ -107,6 +119,25 @@ def rate_by(counter: str, by: str, matchers: str = S, per: int = 60) -> str:
 def age(timestamp: str, matchers: str) -> str:
     """Seconds since a ``..._timestamp_seconds`` gauge was set."""
     return f"time() - {timestamp}{{{matchers}}}"
+
+
+def chain(expr: str) -> str:
+    """``expr`` (which keeps its job and instance labels) where the chain watcher runs."""
+    return f"({expr}) and {CHAIN_ON}"
+
+
+def band(bound: str) -> str:
+    """A bound (min, target, max) of the desk's rebalance bands."""
+    return f'pegbot_desk_balance_band_base{{{J}, bound="{bound}"}}'
+
+
+BALANCE = f"pegbot_desk_balance_base{{{J}}}"
+BAND_WIDTH = f"{band('max')} - ignoring (bound) {band('min')}"
+# Seconds a pending fair-price jump has waited (0 while none is pending).
+JUMP_WAITING = (
+    f"(time() - pegbot_fair_jump_started_timestamp_seconds{{{S}}})"
+    f" * pegbot_fair_jump_pending{{{S}}}"
+)
 
 
 def stat(
@@ -171,6 +202,19 @@ def rows() -> list[Row]:
              [("time() - max by (venue, symbol) "
                f"(pegbot_book_confirmed_timestamp_seconds{{{S}}})", "{{venue}} {{symbol}}")], 2,
              decimals=1, thresholds=[(None, "green"), (5, "orange"), (BOOK_STALE_S, "red")]),
+        stat("Venue ban left",
+             "Seconds until the venue's rate-limit block or ban ends (a 429's or 418's "
+             "Retry-After; 0: none). Nothing, not even a cancel, is sent before then; the ban "
+             f"alert fires above {VENUE_BAN_ALERT_S} s.", "s",
+             [(f"clamp_min(pegbot_venue_blocked_until_timestamp_seconds{{{V}}} - time(), 0)",
+               "{{venue}}")], 12,
+             decimals=0, thresholds=[(None, "green"), (1, "orange"), (VENUE_BAN_ALERT_S, "red")]),
+        stat("Fair jump waiting",
+             "Seconds a jump of the fair price has waited for confirmation with quotes pulled "
+             f"(0: none pending). It pages after {FAIR_JUMP_PAGE_S} s: check the rate, then "
+             "pegbot fair ack or pegbot fair reject.", "s",
+             [(JUMP_WAITING, "{{venue}} {{symbol}}")], 12,
+             decimals=0, thresholds=[(None, "green"), (1, "orange"), (FAIR_JUMP_PAGE_S, "red")]),
     ])  # fmt: skip
     peg = Row("Peg and book", [
         Panel("Peg deviation over time",
@@ -210,6 +254,14 @@ def rows() -> list[Row]:
         Panel("Fair value disagreement",
               "(max - min) / median of the fresh rate sources; 'disputed' above policy.", BPS,
               [per_market("pegbot_fair_value_disagreement_bps")]),
+        Panel("Fair jumps: waiting and confirmed",
+              "A jump of the fair price holds quotes pulled until a second source or reading "
+              "confirms it: seconds the pending one has waited (0: none), and how long the "
+              "last one took to confirm (-1 while pending or if set aside). It pages after "
+              f"{FAIR_JUMP_PAGE_S} s.", "s",
+              [(JUMP_WAITING, "waiting {{venue}} {{symbol}}"),
+               per_market("pegbot_fair_jump_confirm_seconds", "confirmed after")],
+              thresholds=[(None, "green"), (FAIR_JUMP_PAGE_S, "red")], threshold_lines=True),
     ])  # fmt: skip
     scorecard = Row("Peg scorecard", [
         Panel("Two-sided uptime",
@@ -343,6 +395,86 @@ def rows() -> list[Row]:
               [per_market("pegbot_arb_signals_enabled", "enabled"),
                (f"pegbot_webhook_pending_deliveries{{{J}}}", "webhook pending")]),
     ])  # fmt: skip
+    desk = Row("Desk: signals, inventory, chain", [
+        Panel("Signals by state",
+              "Signals entering each state per hour, whoever moved them (the signaler, an "
+              "operator, the issuer, auto-execution), read from the journal. Every transition "
+              "is also an annotation (Signal transitions).", "suffix: /h",
+              [(rate_by("pegbot_signal_transitions_total", "to_state", J, per=3600),
+                "{{to_state}}")]),
+        Panel("Open signals",
+              "Signals in the journal now in a state they can still leave: waiting for a "
+              "decision (proposed; approved until executed) or for their issuer leg "
+              "(executed … settled). A proposal past its expiry no longer counts.", "short",
+              [(f"sum by (state) (pegbot_signals_open{{{J}}})", "{{state}}")], min=0),
+        Panel("Realised round-trip P&L",
+              "Realised P&L of the round trips closed in the journal (deposited with every "
+              "figure known), by kind, in the quote currency.", USDT,
+              [(f"sum by (kind) (pegbot_round_trip_realised_pnl_quote{{{J}}})", "{{kind}}")],
+              decimals=2),
+        Panel("Ladder capacity (levels)",
+              "Levels of the strategy's ladder each side's balance funds in full, from the top "
+              "(bids from USDT, asks from KGST), now and the least over the scorecard's window. "
+              f"Below {CAPACITY_ALERT_LEVELS} for 5 minutes pages: the peg is undefended there.",
+              "short",
+              [(f"pegbot_ladder_capacity_levels{{{V}}}", "{{venue}} {{side}}"),
+               (f"pegbot_scorecard_capacity_min_levels{{{S}}}", "window min {{venue}} {{side}}")],
+              thresholds=[(None, "red"), (CAPACITY_ALERT_LEVELS, "green")],
+              threshold_lines=True, min=0, decimals=0),
+        Panel("Ladder capacity (lots)",
+              "Lots of each side the balance funds at the ladder's prices (levels past the "
+              "ladder repeat its last price), now and the least over the scorecard's window.",
+              "short",
+              [(f"pegbot_ladder_capacity_lots{{{V}}}", "{{venue}} {{side}}"),
+               (f"pegbot_scorecard_capacity_min_lots{{{S}}}", "window min {{venue}} {{side}}")],
+              min=0, decimals=0),
+        Panel("Desk balances in their bands",
+              "Where each banded balance sits in its rebalance band: 0 at min, 100% at max "
+              "(the target line between). Outside it a rebalance (mint or redemption) is "
+              "proposed. Empty without [desk.rebalance].", "percentunit",
+              [(f"({BALANCE} - on (job, instance, asset) {band('min')})"
+                f" / on (job, instance, asset) ({BAND_WIDTH})", "{{asset}}"),
+               (f"({band('target')} - ignoring (bound) {band('min')})"
+                f" / ignoring (bound) ({BAND_WIDTH})", "target {{asset}}")],
+              thresholds=[(None, "red"), (0, "green"), (1, "red")], threshold_lines=True),
+        Panel("Chain total supply",
+              "KGST totalSupply at the last block the chain watcher processed.", KGST,
+              [(chain(f"pegbot_chain_total_supply_base{{{J}}}"), "{{instance}}")]),
+        Panel("Desk wallet balances",
+              "KGST held by each watched desk wallet on chain.", KGST,
+              [(chain(f"pegbot_chain_wallet_balance_base{{{J}}}"), "{{wallet}}")]),
+        Panel("Unexplained supply changes",
+              "Supply changes no journaled mint or redemption explains (the log event "
+              "chain_unexplained_supply has the amount and blocks). Any one pages.", "short",
+              [(chain(f"increase(pegbot_chain_unexplained_supply_change_total{{{J}}}{RI})"),
+                "{{instance}}")],
+              thresholds=[(None, "green"), (1, "red")], min=0),
+        Panel("Chain poll age",
+              "Seconds since the chain watcher last completed a poll; the stale-watcher "
+              f"warning fires above {CHAIN_STALE_S} s.", "s",
+              [(chain(age("pegbot_chain_last_poll_timestamp_seconds", J)), "{{instance}}")],
+              thresholds=[(None, "green"), (CHAIN_STALE_S, "red")], threshold_lines=True,
+              min=0),
+        Panel("Chain transfers and poll errors",
+              "Per minute: KGST transfers touching the desk or the supply by type, those "
+              "matched to a journaled issuer leg, and failed polls (RPC errors, time-outs).",
+              "cpm",
+              [(chain(f"rate(pegbot_chain_transfers_total{{{J}}}{RI}) * 60"), "{{what}}"),
+               (chain(f"rate(pegbot_chain_confirmations_total{{{J}}}{RI}) * 60"),
+                "matched {{what}}"),
+               (chain(f"rate(pegbot_chain_poll_errors_total{{{J}}}{RI}) * 60"),
+                "poll errors")]),
+        Panel("Desk decisions and rebalances",
+              "Per hour: operator decisions the running bot applied or refused, rebalance "
+              "proposals raised, and balance checks no mint or redemption can fix.",
+              "suffix: /h",
+              [(rate_by("pegbot_desk_actions_total", "action, result", J, per=3600),
+                "{{action}} {{result}}"),
+               (rate_by("pegbot_desk_rebalance_proposals_total", "kind", J, per=3600),
+                "proposed {{kind}}"),
+               (f"sum(rate(pegbot_desk_rebalance_infeasible_total{{{J}}}{RI})) * 3600",
+                "infeasible")]),
+    ])  # fmt: skip
     process = Row("Process", [
         Panel("CPU", "CPU time used per second by the bot process.", "percentunit",
               [(f"rate(process_cpu_seconds_total{{{J}}}{RI})", "{{instance}}")], w=6),
@@ -374,7 +506,7 @@ def rows() -> list[Row]:
                (f"rate(pegbot_sim_messages_pushed_total{{{SIM}}}{RI})", "messages/s"),
                (rate_by("pegbot_sim_faults_injected_total", "fault", SIM), "fault {{fault}}/min")]),
     ], collapsed=True)  # fmt: skip
-    return [status, peg, scorecard, inventory, execution, latency, arb, process, sim]
+    return [status, peg, scorecard, inventory, execution, latency, arb, desk, process, sim]
 
 
 # -- one table entry as the SDK's builder ---------------------------------------------------
@@ -459,6 +591,95 @@ def sdk_panel(p: Panel, pid: int) -> Builder[dash_m.Panel]:
     return b
 
 
+class _PromAnnotationQuery(dash_m.AnnotationQuery):
+    """The SDK's annotation model plus the Prometheus data source's own options.
+
+    The 11.6 schema types only the Grafana data source's annotation fields (and ``expr``);
+    Grafana's Prometheus annotation support reads ``step``, ``useValueForTime``,
+    ``titleFormat``, ``textFormat`` and ``tagKeys`` from the same object.
+    """
+
+    def __init__(self, base: dash_m.AnnotationQuery, options: dict[str, object]) -> None:
+        super().__init__(**vars(base))
+        self.options = options
+
+    def to_json(self) -> dict[str, object]:
+        return {**super().to_json(), **self.options}
+
+
+class PromAnnotation(dash_b.AnnotationQuery):
+    """:class:`dash_b.AnnotationQuery` with the Prometheus options (see the model above)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._options: dict[str, object] = {}
+
+    def step(self, step: str) -> PromAnnotation:
+        """Resolution of the annotation's range query (Grafana's default: 60s)."""
+        self._options["step"] = step
+        return self
+
+    def series_value_as_timestamp(self, on: bool) -> PromAnnotation:
+        """Take each sample's value as the event's time, in milliseconds."""
+        self._options["useValueForTime"] = on
+        return self
+
+    def title_format(self, fmt: str) -> PromAnnotation:
+        """The event's title, with ``{{label}}`` placeholders."""
+        self._options["titleFormat"] = fmt
+        return self
+
+    def text_format(self, fmt: str) -> PromAnnotation:
+        """The event's text, with ``{{label}}`` placeholders."""
+        self._options["textFormat"] = fmt
+        return self
+
+    def tag_keys(self, keys: list[str]) -> PromAnnotation:
+        """Labels whose values become the event's tags."""
+        self._options["tagKeys"] = ",".join(keys)
+        return self
+
+    def build(self) -> dash_m.AnnotationQuery:
+        """The model, with the Prometheus options serialised beside the schema's fields."""
+        return _PromAnnotationQuery(super().build(), dict(self._options))
+
+
+#: The signal-transition marks: one per (kind, state) entered, placed at the journaled time.
+#: The gauge's value is the time of the last transition; "series value as timestamp" puts the
+#: mark there (ms, hence * 1000), exact to the millisecond and the same after a restart (the
+#: watcher reloads it from the journal). ``changes(...) > 0`` would instead mark the
+#: evaluation step after the change (up to a step late) and mark every restart, when the
+#: gauge jumps from 0 to the journal's value. Two transitions of one kind into one state
+#: within a step show as one mark (the later).
+SIGNAL_ANNOTATION = f"1000 * (pegbot_signal_last_transition_timestamp_seconds{{{J}}} > 0)"
+
+
+def annotations() -> list[Builder[dash_m.AnnotationQuery]]:
+    """Grafana's built-in annotations and alerts, and the desk's signal transitions."""
+    return [
+        dash_b.AnnotationQuery()
+        .name("Annotations & Alerts")
+        .datasource(dash_m.DataSourceRef(type_val="grafana", uid="-- Grafana --"))
+        .built_in(1)
+        .enable(True)
+        .hide(True)
+        .icon_color("rgba(0, 211, 255, 1)")
+        .type("dashboard"),
+        PromAnnotation()
+        .name("Signal transitions")
+        .datasource(DS)
+        .enable(True)
+        .hide(False)
+        .icon_color("purple")
+        .expr(SIGNAL_ANNOTATION)
+        .step("1m")
+        .series_value_as_timestamp(True)
+        .title_format("signal {{kind}} → {{to_state}}")
+        .text_format("{{job}} {{instance}}")
+        .tag_keys(["kind", "to_state"]),
+    ]
+
+
 def _query_variable(name: str, label: str, query: str) -> dash_b.QueryVariable:
     # The Prometheus variable editor's query object, so Grafana opens it in "label values".
     editor = {"qryType": 1, "query": query, "refId": f"PrometheusVariableQueryEditor-{name}"}
@@ -500,16 +721,7 @@ def dashboard() -> dash_b.Dashboard:
         .refresh("10s")
         .time("now-6h", "now")
         .version(1)
-        .annotation(
-            dash_b.AnnotationQuery()
-            .name("Annotations & Alerts")
-            .datasource(dash_m.DataSourceRef(type_val="grafana", uid="-- Grafana --"))
-            .built_in(1)
-            .enable(True)
-            .hide(True)
-            .icon_color("rgba(0, 211, 255, 1)")
-            .type("dashboard")
-        )
+        .annotations(annotations())
     )
     for v in variables():
         d = d.with_variable(v)

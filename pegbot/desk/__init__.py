@@ -10,7 +10,6 @@ module               concern
 ``issuer``           issuer adapters (manual, http) and the tracker that files and polls
 ``rebalance``        inventory bands, rebalance proposals, ladder capacity
 ``chain``            KGST supply and transfers over JSON-RPC (optional extra ``chain``)
-``metrics``          the desk's Prometheus metrics
 ``config``           the ``[desk]`` settings
 ``cli``              the operator commands
 ==================== ==========================================================================
@@ -22,12 +21,12 @@ from typing import Any
 
 from pegbot.desk.config import DeskSettings, IssuerSettings, RebalanceSettings
 from pegbot.desk.issuer import HttpIssuer, IssuerAdapter, IssuerLegTracker, ManualIssuer
-from pegbot.desk.metrics import DeskMetrics
 from pegbot.desk.operator import DeskError, SignalDesk
 from pegbot.desk.pnl import ExchangeLeg, RoundTrip, round_trip
 from pegbot.desk.rebalance import Band, Rebalancer, ladder_capacity, propose_rebalance
 from pegbot.desk.store import DeskAction, DeskStore
 from pegbot.desk.watcher import DeskWatcher
+from pegbot.metrics import Metrics
 from pegbot.peg.signals import ArbSignaler
 from pegbot.timeunits import s_to_ns
 
@@ -35,7 +34,6 @@ __all__ = [
     "Band",
     "DeskAction",
     "DeskError",
-    "DeskMetrics",
     "DeskSettings",
     "DeskStore",
     "DeskWatcher",
@@ -65,7 +63,7 @@ def make_issuer(settings: IssuerSettings, session: Any) -> IssuerAdapter:
 
 
 def make_rebalancer(
-    settings: RebalanceSettings, signaler: ArbSignaler, metrics: DeskMetrics | None = None
+    settings: RebalanceSettings, signaler: ArbSignaler, metrics: Metrics | None = None
 ) -> Rebalancer | None:
     """The rebalancer of ``[desk.rebalance]`` on ``signaler`` (None when disabled)."""
     if not settings.enabled or settings.kgst is None or settings.usdt is None:

@@ -37,10 +37,10 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from pegbot.desk.metrics import DeskMetrics
 from pegbot.desk.store import DeskStore
 from pegbot.journal import Journal
 from pegbot.logging import event_log
+from pegbot.metrics import Metrics
 from pegbot.peg.signals import SignalKind, SignalState
 from pegbot.timeunits import NS_PER_S
 
@@ -120,12 +120,10 @@ class ChainWatcher:
         w3: A web3 client (:func:`connect`, or ``Web3(EthereumTesterProvider())`` in tests).
         config: What to watch.
         journal: The journal (legs to match, cursor, events).
-        metrics: Desk metrics.
+        metrics: The bot's metrics (the ``pegbot_chain_*`` rows).
     """
 
-    def __init__(
-        self, w3: Any, config: ChainConfig, journal: Journal, metrics: DeskMetrics
-    ) -> None:
+    def __init__(self, w3: Any, config: ChainConfig, journal: Journal, metrics: Metrics) -> None:
         self.w3 = w3
         self.config = config
         self.journal = journal
@@ -185,12 +183,12 @@ class ChainWatcher:
             self.store.set_cursor("chain_supply", str(supply))
         unexplained = supply - before - explained
         if unexplained:
-            self.metrics.unexplained.inc()
+            self.metrics.chain_unexplained.inc()
             log.error("chain_unexplained_supply", "KGST supply changed by %s with %s explained "
                       "by journaled mints and redemptions (blocks %d-%d)", supply - before,
                       explained, start, end, unexplained=str(unexplained), first_block=start,
                       last_block=end)  # fmt: skip
-        self.metrics.unexplained_base.set(float(unexplained))
+        self.metrics.chain_unexplained_base.set(float(unexplained))
         self._export(end, supply, now_ns)
         return events
 
@@ -293,11 +291,11 @@ class ChainWatcher:
 
     def _export(self, block: int, supply: Decimal, now_ns: int) -> None:
         m = self.metrics
-        m.supply.set(float(supply))
-        m.block.set(block)
+        m.chain_supply.set(float(supply))
+        m.chain_block.set(block)
         for name, address in self.wallets.items():
             raw = self.token.functions.balanceOf(address).call(block_identifier=max(block, 0))
-            m.wallet_balance.labels(wallet=name).set(float(Decimal(int(raw)) / self._scale))
+            m.chain_wallet_balance.labels(wallet=name).set(float(Decimal(int(raw)) / self._scale))
         m.chain_polled.set(now_ns / NS_PER_S)
 
     def events(self, signal_id: str) -> list[dict[str, Any]]:

@@ -27,9 +27,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
 
-from pegbot.desk.metrics import DeskMetrics
 from pegbot.logging import event_log
 from pegbot.market import Market, Rounding
+from pegbot.metrics import Metrics
 from pegbot.peg.signals import (
     ArbSignaler,
     Signal,
@@ -200,7 +200,7 @@ class Rebalancer:
         usdt_band: USDT's band.
         expiry_ns: How long a proposal waits for a decision.
         step: Issuer size increment (KGST).
-        metrics: Desk metrics (balances, out-of-band flags, proposals).
+        metrics: The bot's metrics (balances, bands, out-of-band flags, proposals).
     """
 
     def __init__(
@@ -210,7 +210,7 @@ class Rebalancer:
         usdt_band: Band,
         expiry_ns: int,
         step: Decimal = Decimal(1),
-        metrics: DeskMetrics | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.signaler = signaler
         self.kgst_band = kgst_band
@@ -218,16 +218,22 @@ class Rebalancer:
         self.expiry_ns = expiry_ns
         self.step = step
         self.metrics = metrics
+        if metrics is not None:  # the bands are configuration: exported once, drawn beside
+            for asset, band in (("KGST", kgst_band), ("USDT", usdt_band)):
+                for bound in ("min", "target", "max"):
+                    metrics.desk_band.labels(asset=asset, bound=bound).set(
+                        float(getattr(band, bound))
+                    )
 
     def check(self, now_ns: int, kgst: Decimal, usdt: Decimal, fair: Fraction) -> list[SignalEvent]:
         """Propose a rebalance if a balance is out of band; returns the events to publish."""
         plan = propose_rebalance(kgst, usdt, self.kgst_band, self.usdt_band, fair, self.step)
         m = self.metrics
         if m is not None:
-            m.balance.labels(asset="KGST").set(float(kgst))
-            m.balance.labels(asset="USDT").set(float(usdt))
-            m.out_of_band.labels(asset="KGST").set(0 if self.kgst_band.contains(kgst) else 1)
-            m.out_of_band.labels(asset="USDT").set(0 if self.usdt_band.contains(usdt) else 1)
+            m.desk_balance.labels(asset="KGST").set(float(kgst))
+            m.desk_balance.labels(asset="USDT").set(float(usdt))
+            m.desk_out_of_band.labels(asset="KGST").set(0 if self.kgst_band.contains(kgst) else 1)
+            m.desk_out_of_band.labels(asset="USDT").set(0 if self.usdt_band.contains(usdt) else 1)
         if plan.kind is None:
             if plan.infeasible:
                 if m is not None:

@@ -258,6 +258,23 @@ class DeskStore:
         ).fetchall()
         return {(r[0], r[1]): int(r[2]) for r in rows}
 
+    def open_counts(self, now_ns: int) -> dict[tuple[str, str], int]:
+        """Signals per ``(kind, state)`` in a state they can still leave, at ``now_ns``.
+
+        A proposed or approved signal past its expiry counts as gone: the signaler that
+        would journal its expiry may have stopped (an earlier run), and it can no longer be
+        decided (:class:`~pegbot.desk.operator.SignalDesk` refuses it).
+        """
+        open_states = [s.value for s in SignalState if not s.final]
+        live = [s.value for s in SignalState if s.live]
+        rows = self.conn.execute(
+            f"SELECT kind, state, COUNT(*) FROM signals WHERE state IN "
+            f"({','.join('?' * len(open_states))}) AND NOT (state IN "
+            f"({','.join('?' * len(live))}) AND expires_ns <= ?) GROUP BY kind, state",
+            (*open_states, *live, now_ns),
+        ).fetchall()
+        return {(r[0], r[1]): int(r[2]) for r in rows}
+
     # -- actions ---------------------------------------------------------------------------
 
     def enqueue(

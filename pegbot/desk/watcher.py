@@ -3,7 +3,7 @@
 Contract for the live loop (call from the control task, e.g. every
 ``loop.control_interval_s``; it never blocks on anything but the local SQLite file)::
 
-    watcher = DeskWatcher(journal, [runner.signaler ...], bot.sinks, desk_metrics)
+    watcher = DeskWatcher(journal, [runner.signaler ...], bot.sinks, bot.metrics)
     ...
     events = watcher.poll(now_ns)   # decisions applied and already published to the sinks
 
@@ -23,6 +23,9 @@ Contract for the live loop (call from the control task, e.g. every
    trip to the PnL metrics. An ``executed`` transition written by auto-execution gets its
    exchange-leg figures from the order's journaled fills (the order id is in its reason).
 
+It then counts the signals still open per kind and state (``pegbot_signals_open``): every
+poll, since a proposal's expiry changes the count without a transition.
+
 The returned events are only for the caller's own follow-ups (e.g. auto-execution after an
 approval); they are already published.
 """
@@ -33,12 +36,12 @@ import re
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
 
-from pegbot.desk.metrics import DeskMetrics
 from pegbot.desk.pnl import decimal_str, exchange_leg_from_fills
 from pegbot.desk.store import DeskAction, DeskStore, Transition
 from pegbot.journal import Journal
 from pegbot.logging import event_log
 from pegbot.market import Market
+from pegbot.metrics import Metrics
 from pegbot.peg.signals import (
     ArbSignaler,
     Signal,
@@ -64,7 +67,7 @@ class DeskWatcher:
         journal: The bot's journal (the same connection the sinks write to).
         signalers: The bot's signalers (one per venue; matched by ``signaler.venue``).
         sinks: The bot's sinks; they must write to ``journal``.
-        metrics: The desk metrics.
+        metrics: The bot's metrics (the desk's rows).
     """
 
     def __init__(
@@ -72,7 +75,7 @@ class DeskWatcher:
         journal: Journal,
         signalers: Iterable[ArbSignaler],
         sinks: SignalSinks,
-        metrics: DeskMetrics,
+        metrics: Metrics,
     ) -> None:
         if sinks.journal is not journal:
             raise ValueError("the sinks must write to the watcher's journal (one writer)")
@@ -88,8 +91,11 @@ class DeskWatcher:
         self._transition_seq = self.store.last_transition_seq()
         for (kind, state), at_ns in self.store.last_transition_times().items():
             if _known(kind, state):
-                metrics.last_transition.labels(kind=kind, to_state=state).set(at_ns / NS_PER_S)
+                metrics.signal_last_transition.labels(kind=kind, to_state=state).set(
+                    at_ns / NS_PER_S
+                )
         self._refresh_pnl()
+        self._open_seen: set[tuple[str, str]] = set()
 
     def poll(self, now_ns: int) -> list[SignalEvent]:
         """Apply pending decisions and export new transitions (see the module docstring)."""
@@ -100,6 +106,7 @@ class DeskWatcher:
                 events.append(event)
             self._action_seq = action.seq
         self._export(self.store.transitions_after(self._transition_seq))
+        self._refresh_open(now_ns)
         return events
 
     # -- decisions --------------------------------------------------------------------------
@@ -114,7 +121,7 @@ class DeskWatcher:
                 event = self._move(action, now_ns)
             except (SignalStateError, ValueError) as exc:
                 self.store.finish(action.seq, "refused", str(exc), now_ns)
-                self.metrics.actions.labels(action=action.action, result="refused").inc()
+                self.metrics.desk_actions.labels(action=action.action, result="refused").inc()
                 log.warning("desk_action_refused", "%s %s refused: %s", action.action,
                             action.signal_id, exc, signal_id=action.signal_id,
                             action=action.action, actor=action.actor)  # fmt: skip
@@ -123,7 +130,7 @@ class DeskWatcher:
             self.store.finish(action.seq, "applied", event.signal.state.value, now_ns)
             if action.action == "executed":
                 self._executed(action, event, figures, now_ns)
-        self.metrics.actions.labels(action=action.action, result="applied").inc()
+        self.metrics.desk_actions.labels(action=action.action, result="applied").inc()
         log.info("desk_action_applied", "%s %s by %s", action.action, action.signal_id,
                  action.actor, signal_id=action.signal_id, action=action.action,
                  actor=action.actor)  # fmt: skip
@@ -197,8 +204,8 @@ class DeskWatcher:
                 log.error("desk_unknown_state", "signal %s: unknown kind or state %s/%s",
                           t.signal_id, t.kind, t.to_state, signal_id=t.signal_id)  # fmt: skip
                 continue
-            self.metrics.transitions.labels(kind=t.kind, to_state=t.to_state).inc()
-            self.metrics.last_transition.labels(kind=t.kind, to_state=t.to_state).set(
+            self.metrics.signal_transitions.labels(kind=t.kind, to_state=t.to_state).inc()
+            self.metrics.signal_last_transition.labels(kind=t.kind, to_state=t.to_state).set(
                 t.at_ns / NS_PER_S
             )
             if t.to_state == SignalState.EXECUTED.value:
@@ -233,13 +240,22 @@ class DeskWatcher:
         self.store.add_step(t.signal_id, SignalState.EXECUTED, t.at_ns, "auto_execute", "auto",
                             figures)  # fmt: skip
 
+    def _refresh_open(self, now_ns: int) -> None:
+        counts = {k: n for k, n in self.store.open_counts(now_ns).items() if _known(*k)}
+        # A (kind, state) that emptied since the last poll goes back to 0.
+        for kind, state in self._open_seen | set(counts):
+            self.metrics.signals_open.labels(kind=kind, state=state).set(
+                counts.get((kind, state), 0)
+            )
+        self._open_seen = set(counts)
+
     def _refresh_pnl(self) -> None:
         totals: dict[str, Decimal] = {}
         for r in self.store.round_trips():
             totals[r["kind"]] = totals.get(r["kind"], Decimal(0)) + Decimal(r["pnl_quote"])
         for kind, total in totals.items():
             if _known(kind, SignalState.DEPOSITED.value):
-                self.metrics.realised_pnl.labels(kind=kind).set(float(total))
+                self.metrics.round_trip_pnl.labels(kind=kind).set(float(total))
 
 
 def _known(kind: str, state: str) -> bool:

@@ -57,7 +57,6 @@ from typing import Any
 
 from pegbot.config import Settings, VenueSettings
 from pegbot.control import Control
-from pegbot.desk import DeskMetrics
 from pegbot.execution.errors import RateLimitedError, VenueError
 from pegbot.execution.risk import RiskLevel, RiskState, Transition
 from pegbot.execution.venue import Balance, Fill, Venue
@@ -253,7 +252,9 @@ class Bot:
             self._update_pnl(runner, fair.price)
         if self.desk is not None and now_ns - self._capacity_ns.get(venue, 0) >= NS_PER_S:
             self._capacity_ns[venue] = now_ns
-            self.desk.observe_capacity(venue, runner.market, runner.last_desired, runner.balances)
+            self.desk.observe_capacity(
+                venue, runner.market, runner.last_desired, runner.balances, now_ns, runner.scorecard
+            )
 
     def _bot_block(self) -> str:
         # Why auto-execution may send nothing now, bot-wide ("" when it may).
@@ -649,17 +650,15 @@ class Bot:
             log.warning("auto_execute_enabled", "auto-execution of the exchange leg is ON")
         signalers = {r.name: r.signaler for r in self.runners if r.signaler is not None}
         if self.journal is not None and signalers:
-            desk_metrics = DeskMetrics(
-                self.metrics.registry,
-                wallets=list(self.settings.desk.chain.wallets),
-                venues=[r.name for r in self.runners],
+            self.metrics.init_desk(
+                [r.name for r in self.runners], wallets=list(self.settings.desk.chain.wallets)
             )
             self.desk = DeskLoop(
                 self.settings,
                 self.journal,
                 self.sinks,
                 signalers,
-                desk_metrics,
+                self.metrics,
                 self.clock,
                 self._session,
             )

@@ -10,7 +10,7 @@ every control tick          operator decisions queued by ``pegbot signals approv
 after a balance refresh     a venue whose KGST or USDT balance left its band gets a
                             ``rebalance`` proposal (only while the fair value is tradable)
 after a decision            the ladder's capacity per side (levels and lots the balances
-                            fund) is exported
+                            fund) is exported, and handed to the venue's live scorecard
 every ``issuer.poll_s``     an automatic issuer is asked to file and settle executed legs
 every ``chain.poll_s``      the chain watcher reads new blocks (in a thread: web3 blocks)
 ==========================  ===============================================================
@@ -27,15 +27,17 @@ from decimal import Decimal
 from typing import Any
 
 from pegbot.config import Settings
-from pegbot.desk import DeskMetrics, DeskWatcher, IssuerLegTracker, make_issuer, make_rebalancer
+from pegbot.desk import DeskWatcher, IssuerLegTracker, make_issuer, make_rebalancer
 from pegbot.desk.rebalance import Rebalancer, ladder_capacity
 from pegbot.execution.venue import Balance
 from pegbot.journal import Journal
 from pegbot.logging import describe, event_log
 from pegbot.market import Market, Side
+from pegbot.metrics import Metrics
 from pegbot.peg.fair import FairValue
 from pegbot.peg.signals import ArbSignaler, SignalEvent
 from pegbot.peg.sinks import SignalSinks
+from pegbot.scorecard.live import LiveScorecard
 from pegbot.strategy import DesiredQuotes
 
 __all__ = ["DeskLoop"]
@@ -51,7 +53,7 @@ class DeskLoop:
         journal: The bot's journal (decisions are read from it, proposals written to it).
         sinks: The bot's signal sinks (writing to ``journal``).
         signalers: The venues' arbitrage signalers, by venue.
-        metrics: The desk's metrics.
+        metrics: The bot's metrics (:meth:`Metrics.init_desk` called for the desk's rows).
         clock: Wall clock, int ns UTC.
         http_session: Returns the bot's aiohttp session (an HTTP issuer uses it).
     """
@@ -62,7 +64,7 @@ class DeskLoop:
         journal: Journal,
         sinks: SignalSinks,
         signalers: Mapping[str, ArbSignaler],
-        metrics: DeskMetrics,
+        metrics: Metrics,
         clock: Callable[[], int],
         http_session: Callable[[], Any],
     ) -> None:
@@ -80,6 +82,9 @@ class DeskLoop:
         session = http_session() if desk.issuer.adapter == "http" else None
         self.issuer = IssuerLegTracker(journal, make_issuer(desk.issuer, session), clock)
         self._journal_path = settings.journal.path
+        # Configuration, not health: the stale-watcher alert needs to know a watcher is meant
+        # to run even when it never completed a poll.
+        metrics.chain_enabled.set(1 if desk.chain.enabled else 0)
 
     # -- hooks ---------------------------------------------------------------------------
 
@@ -116,8 +121,16 @@ class DeskLoop:
         market: Market,
         desired: DesiredQuotes | None,
         balances: Mapping[str, Balance],
+        now_ns: int,
+        scorecard: LiveScorecard | None = None,
     ) -> None:
-        """Export how much of the desired ladder each side's balance funds."""
+        """Export how much of the desired ladder each side's balance funds.
+
+        A side the strategy wants no quote on has no capacity to measure: its figures are
+        left as they were (a 0 would page ``PegbotLadderCapacityLow`` for a choice of the
+        strategy's, not for a shortage of money). ``scorecard``, the venue's live scorecard,
+        gets each measurement too (its window minimum).
+        """
         if desired is None:
             return
         for side, asset, label in (
@@ -128,12 +141,16 @@ class DeskLoop:
                 (q.price_ticks, q.lots)
                 for q in (desired.bids if side is Side.BUY else desired.asks)
             ]
+            if not ladder:
+                continue
             held = balances.get(asset)
             cap = ladder_capacity(
                 market, ladder, held.total if held else Decimal(0), side is Side.BUY
             )
             self.metrics.capacity_levels.labels(venue=venue, side=label).set(cap.levels)
             self.metrics.capacity_lots.labels(venue=venue, side=label).set(cap.lots)
+            if scorecard is not None:
+                scorecard.capacity(now_ns, side, cap.levels, cap.lots)
 
     # -- background work -------------------------------------------------------------------
 

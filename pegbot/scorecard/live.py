@@ -14,6 +14,10 @@ Hook (the runner calls, all with its own clock's ``now_ns``; nothing here reads 
 * :meth:`LiveScorecard.fill` for each fill folded in for the first time.
 * :meth:`LiveScorecard.order` for each order request the venue accepted (placed, cancelled,
   amended, replaced).
+* :meth:`LiveScorecard.capacity` for each measurement of the ladder's capacity on a side
+  (levels and lots the balance funds; the desk loop measures it about once a second). The
+  figures carry the last one and the window's minimum, the gauges the minimum: "could the
+  balance fund the ladder the whole time", not only now.
 
 Times never go backwards here: a call with a clock reading earlier than the last one (a
 wall clock stepping back, a fill stamped before a decision's ``now``) is taken at the last
@@ -62,6 +66,10 @@ class LiveFigures:
         jump_waiting_s: Seconds the last jump has waited for its requote (0 once requoted).
         orders_per_fill: Orders placed in the window per fill (fills floored at one).
         wrong_side_fills: Fills on the wrong side of a jump's new fair, in total.
+        capacity: Per side, the last capacity measured as ``(levels, lots)``; None before
+            the first.
+        capacity_min: Per side, the fewest levels and the fewest lots in force at any time
+            in the window (each its own minimum); None before the first measurement.
     """
 
     two_sided_ratio: float
@@ -75,6 +83,8 @@ class LiveFigures:
     jump_waiting_s: float
     orders_per_fill: float
     wrong_side_fills: int
+    capacity: dict[str, tuple[int, int] | None]
+    capacity_min: dict[str, tuple[int, int] | None]
 
 
 class LiveScorecard:
@@ -123,6 +133,9 @@ class LiveScorecard:
         self._jumps_seen = 0
         self._wrong = 0
         self._last_ns = 0
+        # Per side, the capacity measurements (t, levels, lots); the oldest one kept is the
+        # one in force at the window's start.
+        self._capacity: dict[str, deque[tuple[int, int, int]]] = {"bid": deque(), "ask": deque()}
 
     # -- the hook --------------------------------------------------------------------------
 
@@ -189,6 +202,20 @@ class LiveScorecard:
         if kind is OrderKind.PLACED:
             self._placed.append(now_ns)
 
+    def capacity(self, now_ns: int, side: Side, levels: int, lots: int) -> None:
+        """The ladder's capacity on ``side``, measured at ``now_ns``.
+
+        Args:
+            now_ns: When it was measured.
+            side: The ladder's side (BUY: the bids, funded by the quote balance).
+            levels: Levels funded in full from the top.
+            lots: Lots funded at the ladder's prices
+                (:func:`pegbot.desk.rebalance.ladder_capacity`).
+        """
+        now_ns = self._clamp(now_ns)
+        self._capacity["bid" if side is Side.BUY else "ask"].append((now_ns, levels, lots))
+        self._prune_capacity(now_ns - self.window_ns)  # bounded even if observe() never runs
+
     # -- figures -----------------------------------------------------------------------------
 
     def figures(self, now_ns: int) -> LiveFigures:
@@ -216,6 +243,7 @@ class LiveScorecard:
                 waiting = ns_to_s(max(0, now_ns - jump.at_ns))
         # Runs end the moment the state in force changes, before a piece of it is folded.
         st = fold.state if fold is not None else None
+        caps = self._capacity
         return LiveFigures(
             two_sided_ratio=two / obs if obs else 0.0,
             one_sided_s=0.0
@@ -233,6 +261,11 @@ class LiveScorecard:
             jump_waiting_s=waiting,
             orders_per_fill=len(self._placed) / max(1, len(self._fills)),
             wrong_side_fills=self._wrong,
+            capacity={side: (q[-1][1], q[-1][2]) if q else None for side, q in caps.items()},
+            capacity_min={
+                side: (min(c[1] for c in q), min(c[2] for c in q)) if q else None
+                for side, q in caps.items()
+            },
         )
 
     # -- internals -----------------------------------------------------------------------
@@ -283,6 +316,13 @@ class LiveScorecard:
         for q in (self._placed, self._fills):
             while q and q[0] < lo:
                 q.popleft()
+        self._prune_capacity(lo)
+
+    def _prune_capacity(self, lo: int) -> None:
+        for caps in self._capacity.values():
+            # Drop a measurement only once the next one was in force by lo.
+            while len(caps) > 1 and caps[1][0] <= lo:
+                caps.popleft()
 
     def _count_jumps(self, before: int) -> None:
         assert self.fold is not None
@@ -308,6 +348,10 @@ class LiveScorecard:
         m.scorecard_jump_requote.labels(v, s).set(f.jump_requote_s or 0.0)
         m.scorecard_jump_waiting.labels(v, s).set(f.jump_waiting_s)
         m.scorecard_orders_per_fill.labels(v, s).set(f.orders_per_fill)
+        for side, low in f.capacity_min.items():
+            if low is not None:  # no series before a measurement: 0 would claim a shortage
+                m.scorecard_capacity_min_levels.labels(v, s, side).set(low[0])
+                m.scorecard_capacity_min_lots.labels(v, s, side).set(low[1])
 
 
 def _first(since: int | None, t0: int) -> int:

@@ -103,3 +103,11 @@ usdt = { min = 1000, target = 20000, max = 50000000 }
             "pegbot_ladder_capacity_levels", {"venue": "sim", "side": "ask"}
         )
         assert capacity == 2  # a million KGST funds both ask levels
+        sample = bot.metrics.registry.get_sample_value
+        # The venue's live scorecard gets the same measurements: its window minimum.
+        card = {"venue": "sim", "symbol": "KGST/USDT", "side": "ask"}
+        assert await wait_for(lambda: sample("pegbot_scorecard_capacity_min_levels", card), 5) == 2
+        # The bands are exported beside the balances, and no chain watcher runs here.
+        assert sample("pegbot_desk_balance_band_base", {"asset": "KGST", "bound": "max"}) == 3e5
+        assert sample("pegbot_desk_balance_out_of_band", {"asset": "KGST"}) == 1
+        assert sample("pegbot_chain_watcher_enabled") == 0

@@ -21,10 +21,11 @@ vyper = pytest.importorskip("vyper", reason="pip install 'pegbot[chain]'")
 from web3 import EthereumTesterProvider, Web3  # noqa: E402
 
 from pegbot.book import OrderBook  # noqa: E402
-from pegbot.desk import DeskMetrics, SignalDesk  # noqa: E402
+from pegbot.desk import SignalDesk  # noqa: E402
 from pegbot.desk.chain import ChainConfig, ChainWatcher  # noqa: E402
 from pegbot.journal import Journal  # noqa: E402
 from pegbot.market import Market  # noqa: E402
+from pegbot.metrics import Metrics  # noqa: E402
 from pegbot.peg.fair import FairValue  # noqa: E402
 from pegbot.peg.signals import ArbConfig, ArbCosts, ArbSignaler, SignalState  # noqa: E402
 from pegbot.peg.sinks import SignalSinks  # noqa: E402
@@ -65,7 +66,8 @@ def test_the_watcher_confirms_a_mint_and_flags_an_unexplained_supply_change(
     desk = SignalDesk(journal, clock=lambda: 4)
     desk.record_fact(sid, SignalState.REQUESTED, "ops", {"ref": "MINT-7", "amount": "1000"})
 
-    metrics = DeskMetrics(wallets=["desk"])
+    metrics = Metrics()
+    metrics.init_desk([], wallets=["desk"])
     watcher = ChainWatcher(
         w3,
         ChainConfig(token=token.address, decimals=18, wallets={"desk": desk_wallet},
@@ -98,7 +100,7 @@ def test_the_watcher_confirms_a_mint_and_flags_an_unexplained_supply_change(
     assert sample("pegbot_chain_total_supply_base") == 1500
 
     # A restart resumes from the journaled cursor: nothing is seen twice.
-    again = ChainWatcher(w3, watcher.config, journal, DeskMetrics(wallets=["desk"]))
+    again = ChainWatcher(w3, watcher.config, journal, Metrics())
     assert again.poll(50) == []
     assert journal.signal_records()[0]["state"] == "requested"  # the chain confirms only
     journal.close()

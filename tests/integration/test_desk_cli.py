@@ -22,9 +22,10 @@ import pytest
 from typer.testing import CliRunner
 
 from pegbot.book import OrderBook
-from pegbot.desk import DeskMetrics, DeskWatcher
+from pegbot.desk import DeskWatcher
 from pegbot.journal import Journal
 from pegbot.market import Market
+from pegbot.metrics import Metrics
 from pegbot.peg.fair import FairValue
 from pegbot.peg.signals import ArbConfig, ArbCosts, ArbSignaler, SignalEvent
 from pegbot.peg.sinks import SignalSinks
@@ -34,11 +35,17 @@ FAIR = Fraction(100, 8745)  # 87.45 KGS per USD
 runner = CliRunner()
 
 
+def desk_metrics() -> Metrics:
+    metrics = Metrics()
+    metrics.init_desk(["binance"])
+    return metrics
+
+
 @dataclass
 class Bot:
     path: Path
     expiry_s: float = 300.0
-    metrics: DeskMetrics = field(default_factory=DeskMetrics)
+    metrics: Metrics = field(default_factory=desk_metrics)
     raised: list[SignalEvent] = field(default_factory=list)
     ready: threading.Event = field(default_factory=threading.Event)
     stop: threading.Event = field(default_factory=threading.Event)
@@ -230,7 +237,7 @@ def test_without_a_running_bot_a_decision_is_withdrawn(tmp_path: Path) -> None:
     # A fresh bot does not pick the withdrawn approval up.
     journal = Journal(bot.path)
     assert (
-        DeskWatcher(journal, [], SignalSinks(KGST, journal=journal), DeskMetrics()).poll(
+        DeskWatcher(journal, [], SignalSinks(KGST, journal=journal), desk_metrics()).poll(
             time.time_ns()
         )
         == []

@@ -8,6 +8,14 @@ sinks, and a small quoting loop that places and cancels a bid and an ask around 
 unmodified ccxt. Everything reports into one :class:`pegbot.metrics.Metrics` served on
 127.0.0.1.
 
+The desk runs as in the bot (:class:`pegbot.live.desk.DeskLoop` on a journal in a temporary
+directory): the account's million KGST is above its rebalance band, so a rebalance is
+proposed; the exerciser approves it as an operator would (``pegbot signals approve``, through
+the journal), so the Desk row and the signal annotation have transitions to show. The ladder's
+capacity is measured from the real balances and quotes, into the live scorecard too. The chain
+watcher needs a JSON-RPC node (its own test runs one: tests/integration/test_desk_chain.py);
+here the exerciser stands in for it, exporting a constant supply and fresh polls.
+
 Prints one JSON line ``{"metrics_port": P, "sim_port": Q}`` once both listen, then runs until
 SIGTERM/SIGINT (or ``--duration``), cancelling its orders on the way out.
 """
@@ -19,6 +27,7 @@ import asyncio
 import contextlib
 import json
 import signal
+import tempfile
 import time
 from decimal import Decimal
 from fractions import Fraction
@@ -26,14 +35,19 @@ from typing import Any
 
 import aiohttp
 
+from pegbot.config import load_settings
+from pegbot.desk import SignalDesk
 from pegbot.execution.errors import VenueError, from_exception
+from pegbot.execution.venue import Balance
 from pegbot.feeds.binance import BinanceFeed
 from pegbot.feeds.model import BookLost, BookUpdate, FeedConfig
+from pegbot.journal import Journal
+from pegbot.live.desk import DeskLoop
 from pegbot.market import Market, Side
 from pegbot.metrics import Metrics, start_metrics_server
 from pegbot.peg.fair import FairEstimator, SourceSpec
 from pegbot.peg.poll import RatePoller
-from pegbot.peg.signals import ArbSignaler
+from pegbot.peg.signals import ArbSignaler, SignalState
 from pegbot.peg.sinks import SignalSinks, export_fair
 from pegbot.peg.sources import NbkrSource
 from pegbot.scorecard import (
@@ -46,7 +60,7 @@ from pegbot.sim.crowd import FlowSource
 from pegbot.sim.metrics import SimMetrics
 from pegbot.sim.server import SimServer
 from pegbot.sim.testing import SimHandle, default_sim_config
-from pegbot.strategy import LiveOrder
+from pegbot.strategy import DesiredQuotes, LiveOrder, Quote
 
 VENUE, SYMBOL = "binance", "KGST/USDT"
 # Feed losses -> the resync reasons of the metrics.
@@ -59,6 +73,15 @@ _LOST = {
 MAX_BASE = Decimal(2_000_000)  # the "hard limit" shown as inventory_limit_ratio
 QUOTE_OFFSET_TICKS = 2  # ~17 bps from fair: inside the 25 bps band
 QUOTE_LOTS = 1000
+# The account holds 1,000,000 KGST and 20,000 USDT: KGST is far above its band (a redemption).
+DESK = {
+    "rebalance": {
+        "enabled": True,
+        "kgst": {"min": 100_000, "target": 200_000, "max": 300_000},
+        "usdt": {"min": 1_000, "target": 20_000, "max": 50_000_000},
+    }
+}
+SUPPLY_KGST = 250_000_000.0  # the chain stand-in's constant totalSupply
 
 
 class Exerciser:
@@ -83,6 +106,16 @@ class Exerciser:
         self.live: dict[str, tuple[Side, int, int]] = {}  # order id -> (side, ticks, units)
         self.seen_trades: set[str] = set()
         self.start_balance: tuple[Decimal, Decimal] | None = None
+        self.balances: dict[str, Balance] = {}
+
+    def desired(self, fair_ticks: float) -> DesiredQuotes:
+        """The two quotes this loop wants around ``fair_ticks`` (the ladder whose capacity
+        the desk measures)."""
+        center = round(fair_ticks)
+        return DesiredQuotes((
+            Quote(Side.BUY, center - QUOTE_OFFSET_TICKS, QUOTE_LOTS, "b0"),
+            Quote(Side.SELL, center + QUOTE_OFFSET_TICKS, QUOTE_LOTS, "a0"),
+        ))  # fmt: skip
 
     def on_book(self, ev: BookUpdate | BookLost) -> None:
         if isinstance(ev, BookLost):
@@ -144,6 +177,14 @@ class Exerciser:
         bal = await client.fetch_balance()
         base = Decimal(str(bal["total"].get("KGST", 0)))
         quote = Decimal(str(bal["total"].get("USDT", 0)))
+        self.balances = {
+            asset: Balance(
+                asset,
+                Decimal(str(bal["free"].get(asset, 0))),
+                Decimal(str(bal["used"].get(asset, 0))),
+            )
+            for asset in ("KGST", "USDT")
+        }
         if self.start_balance is None:
             self.start_balance = (base, quote)
         self.m.set_inventory(VENUE, SYMBOL, float(base), float(min(base / MAX_BASE, Decimal(1))))
@@ -153,12 +194,35 @@ class Exerciser:
             self.m.set_pnl(VENUE, SYMBOL, {"unrealized": equity, "fees": float(fees)})
 
 
+def stand_in_for_the_chain_watcher(metrics: Metrics, now_ns: int) -> None:
+    """What a watcher with nothing new on chain exports each poll."""
+    metrics.chain_enabled.set(1)
+    metrics.chain_supply.set(SUPPLY_KGST)
+    metrics.chain_wallet_balance.labels(wallet="desk").set(5_000.0)
+    metrics.chain_block.set(now_ns // 3_000_000_000)  # a block every 3 s, like BSC's
+    metrics.chain_polled.set(now_ns / 1e9)
+
+
+def approve_proposals(desk: SignalDesk) -> None:
+    """Approve every proposal as an operator would (the bot applies it at its next poll)."""
+    for record in desk.store.records([SignalState.PROPOSED.value]):
+        if not any(a.status == "pending" for a in desk.store.actions(record["id"])):
+            with contextlib.suppress(ValueError):  # expired meanwhile: nothing to approve
+                desk.decide(record["id"], "approve", "exerciser")
+
+
 async def run(duration: float | None, speed: float) -> None:
+    with tempfile.TemporaryDirectory(prefix="pegbot-exerciser-") as tmp:
+        await _run(duration, speed, tmp)
+
+
+async def _run(duration: float | None, speed: float, tmp: str) -> None:
     metrics = Metrics()
     metrics.add_process_collectors()
     metrics.set_build_info("paper")
     metrics.init_bot([VENUE], [SYMBOL])
     metrics.init_peg(VENUE, SYMBOL, ["nbkr"])
+    metrics.init_desk([VENUE], wallets=["desk"])
     http_metrics = start_metrics_server(metrics.registry, port=0)
     config = default_sim_config()
     server = SimServer(config, market=FlowSource(config.flow, "KGSTUSDT", speed))
@@ -177,7 +241,13 @@ async def run(duration: float | None, speed: float) -> None:
     ex = Exerciser(metrics, server, market)
     estimator = FairEstimator(market, [SourceSpec("nbkr")])
     signaler = ArbSignaler(market, venue=VENUE, metrics=metrics)
-    sinks = SignalSinks(market, metrics=metrics)
+    settings = load_settings(None, environ={}, desk=DESK, journal={"path": f"{tmp}/j.sqlite"})
+    journal = Journal(settings.journal.path)
+    sinks = SignalSinks(market, journal, metrics=metrics)
+    desk = DeskLoop(
+        settings, journal, sinks, {VENUE: signaler}, metrics, time.time_ns, lambda: None
+    )
+    operator = SignalDesk(journal)
     feed = BinanceFeed(
         FeedConfig(symbol=SYMBOL, ws_url=server.ws_url, rest_url=server.http_url),
         market,
@@ -212,11 +282,11 @@ async def run(duration: float | None, speed: float) -> None:
                         confirmed_ns=feed.counters.confirmed_ns,
                     )  # fmt: skip
                     sinks.publish(signaler.evaluate(now, feed.book, fair))
-                if fair_ticks is not None and step % 2 == 0:
+                desired = ex.desired(fair_ticks) if fair_ticks is not None else None
+                if desired is not None and step % 2 == 0:
                     await ex.cancel_all(client)
-                    center = round(fair_ticks)
-                    await ex.place(client, Side.BUY, center - QUOTE_OFFSET_TICKS)
-                    await ex.place(client, Side.SELL, center + QUOTE_OFFSET_TICKS)
+                    for q in desired.quotes:
+                        await ex.place(client, q.side, q.price_ticks)
                 metrics.observe_quotes(VENUE, SYMBOL, ex.live.values(), market, fair_ticks)
                 orders = [
                     LiveOrder(oid, "L0", side, ticks, market.units_to_lots(units))
@@ -225,6 +295,11 @@ async def run(duration: float | None, speed: float) -> None:
                 ex.card.observe(now, feed.book if feed.synced else None, orders, fair.price)
                 if step % 4 == 0:
                     await ex.account(client, fair.price)
+                    desk.balances_refreshed(VENUE, market, ex.balances, fair, now)
+                    desk.observe_capacity(VENUE, market, desired, ex.balances, now, ex.card)
+                    approve_proposals(operator)
+                    stand_in_for_the_chain_watcher(metrics, now)
+                desk.poll(time.time_ns())
                 metrics.set_risk(VENUE, SYMBOL, "normal" if fair.tradable else "freeze")
                 metrics.heartbeat(time.time_ns())
                 step += 1
@@ -243,6 +318,7 @@ async def run(duration: float | None, speed: float) -> None:
             await handle.close_clients()
             await server.stop()
             http_metrics.close()
+            journal.close()
 
 
 def main() -> None:

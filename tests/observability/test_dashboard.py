@@ -203,8 +203,66 @@ def test_rows_the_desk_asked_for() -> None:
         "Execution",
         "Latency and connectivity",
         "Arbitrage signals",
+        "Desk: signals, inventory, chain",
     ):
         assert wanted in rows
+
+
+def _desk_titles() -> set[str]:
+    dash = _dashboard()
+    out: set[str] = set()
+    row = ""
+    for p in dash["panels"]:
+        if p["type"] == "row":
+            row = p["title"]
+        elif row.startswith("Desk"):
+            out.add(p["title"])
+    return out
+
+
+def test_the_desk_row_has_the_panels_the_issue_asked_for() -> None:
+    assert {
+        "Signals by state",
+        "Open signals",
+        "Realised round-trip P&L",
+        "Ladder capacity (levels)",
+        "Ladder capacity (lots)",
+        "Desk balances in their bands",
+        "Chain total supply",
+        "Desk wallet balances",
+        "Unexplained supply changes",
+        "Chain poll age",
+        "Chain transfers and poll errors",
+    } <= _desk_titles()
+
+
+def test_chain_panels_show_only_processes_that_run_the_watcher() -> None:
+    # The table creates the unlabelled pegbot_chain_* gauges everywhere: read without the
+    # watcher's flag they would show a supply of 0 for a bot that watches no chain.
+    for title, expr in _queries(_dashboard()):
+        if "pegbot_chain_" in expr.replace("pegbot_chain_watcher_enabled", ""):
+            assert expr.endswith(
+                'on (job, instance) (pegbot_chain_watcher_enabled{job=~"$job"} == 1)'
+            ), title
+
+
+def _annotation() -> dict[str, Any]:
+    [ann] = [a for a in _dashboard()["annotations"]["list"] if a["name"] == "Signal transitions"]
+    return ann
+
+
+def test_signal_transition_annotation() -> None:
+    ann = _annotation()
+    # The Prometheus data source of the dashboard's variable, its options at the top level
+    # where Grafana's Prometheus annotation support reads them.
+    assert ann["datasource"] == {"type": "prometheus", "uid": "${datasource}"}
+    assert ann["enable"] is True and ann["hide"] is False
+    assert ann["useValueForTime"] is True
+    # Grafana takes the value as the event time in milliseconds; the gauge is in seconds.
+    assert ann["expr"].startswith("1000 * (pegbot_signal_last_transition_timestamp_seconds{")
+    assert '{job=~"$job"}' in ann["expr"]
+    assert set(ann["tagKeys"].split(",")) == {"kind", "to_state"}
+    assert "{{kind}}" in ann["titleFormat"] and "{{to_state}}" in ann["titleFormat"]
 
 
 @pytest.mark.parametrize("bad", ["bps", "", None])

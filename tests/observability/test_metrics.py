@@ -18,9 +18,15 @@ from pegbot.execution.errors import REASONS
 from pegbot.execution.risk import TRIGGERS
 from pegbot.market import Market, Side
 from pegbot.metrics import (
+    ALL_METRICS,
+    ARB_DIRECTIONS,
+    ARB_STATES,
     AUTO_EXECUTION_RESULTS,
     BANDS_BPS,
     BOT_METRICS,
+    CHAIN_TRANSFERS,
+    DESK_METRICS,
+    OPEN_SIGNAL_STATES,
     PEG_METRICS,
     Metrics,
     start_metrics_server,
@@ -40,6 +46,7 @@ def full_metrics() -> Metrics:
     m.set_build_info("paper", git_sha_="abc123")
     m.init_bot([V, "testnet"], [S])
     m.init_peg(V, S, ["nbkr", "static"])
+    m.init_desk([V, "testnet"], wallets=["desk", "treasury"])
     return m
 
 
@@ -108,10 +115,48 @@ def test_every_label_set_initialised() -> None:
 
 
 def test_every_table_row_is_one_typed_attribute() -> None:
-    rows = {spec.attr: spec.kind for spec in (*PEG_METRICS, *BOT_METRICS)}
-    names = {spec.name for spec in (*PEG_METRICS, *BOT_METRICS)}
-    assert len(rows) == len(names) == len(PEG_METRICS) + len(BOT_METRICS)
+    rows = {spec.attr: spec.kind for spec in ALL_METRICS}
+    names = {spec.name for spec in ALL_METRICS}
+    assert len(rows) == len(names) == len(PEG_METRICS) + len(BOT_METRICS) + len(DESK_METRICS)
     assert typing.get_type_hints(Metrics) == rows
+
+
+def test_desk_rows_initialised_by_init_desk() -> None:
+    m = full_metrics()
+    for kind in ARB_DIRECTIONS:
+        for state in ARB_STATES:
+            labels = dict(kind=kind, to_state=state)
+            assert value(m, "pegbot_signal_transitions_total", **labels) == 0
+            assert value(m, "pegbot_signal_last_transition_timestamp_seconds", **labels) == 0
+        for state in OPEN_SIGNAL_STATES:
+            assert value(m, "pegbot_signals_open", kind=kind, state=state) == 0
+        assert value(m, "pegbot_round_trip_realised_pnl_quote", kind=kind) == 0
+    assert value(m, "pegbot_desk_actions_total", action="executed", result="refused") == 0
+    assert value(m, "pegbot_desk_rebalance_proposals_total", kind="rebalance_redeem") == 0
+    assert value(m, "pegbot_desk_balance_band_base", asset="USDT", bound="target") == 0
+    for what in CHAIN_TRANSFERS:
+        assert value(m, "pegbot_chain_transfers_total", what=what) == 0
+    assert value(m, "pegbot_chain_wallet_balance_base", wallet="treasury") == 0
+    assert value(m, "pegbot_chain_unexplained_supply_change_total") == 0
+    assert value(m, "pegbot_chain_watcher_enabled") == 0
+    # A capacity of 0 levels pages: its series exist only once a capacity was measured.
+    get = m.registry.get_sample_value
+    assert get("pegbot_ladder_capacity_levels", {"venue": V, "side": "bid"}) is None
+    assert (
+        get("pegbot_scorecard_capacity_min_levels", {"venue": V, "symbol": S, "side": "bid"})
+        is None
+    )
+    m.capacity_levels.labels(venue=V, side="bid").set(3)
+    assert value(m, "pegbot_ladder_capacity_levels", venue=V, side="bid") == 3
+
+
+def test_a_caller_label_without_values_is_an_error() -> None:
+    # init_desk names the wallets; a row needing a caller's label nobody gave must not pass
+    # silently with no series.
+    wallet_row = next(s for s in DESK_METRICS if "wallet" in s.labels)
+    assert list(wallet_row.label_sets({"wallet": ["a", "b"]})) == [("a",), ("b",)]
+    with pytest.raises(ValueError, match="wallet"):
+        list(wallet_row.label_sets({}))
 
 
 def test_auto_execution_results_initialised_and_counted() -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import runpy
 import subprocess
+from typing import Any
 
 import pytest
 from _prom import GRAFANA, PROMTOOL, RULES, RULES_TEST, needs_promtool
@@ -86,13 +87,27 @@ def test_catalogue_alerts_present() -> None:
     assert required <= set(_alerts())
 
 
-def _threshold(alert: str) -> float:
-    """The number an alert's expression compares against (``> N``)."""
+def _rule(alert: str) -> dict[str, Any]:
     doc = yaml.safe_load(RULES.read_text())
-    expr = next(r["expr"] for g in doc["groups"] for r in g["rules"] if r.get("alert") == alert)
-    m = re.search(r">\s*([0-9.]+)\s*$", expr.strip())
+    rule: dict[str, Any] = next(
+        r for g in doc["groups"] for r in g["rules"] if r.get("alert") == alert
+    )
+    return rule
+
+
+def _threshold(alert: str, op: str = ">") -> float:
+    """The number an alert's expression ends comparing against (``> N``, or ``op N``)."""
+    expr = _rule(alert)["expr"]
+    m = re.search(rf"{re.escape(op)}\s*([0-9.]+)\s*$", expr.strip())
     assert m, expr
     return float(m.group(1))
+
+
+def _for_seconds(alert: str) -> float:
+    """An alert's ``for`` duration in seconds (``5m``, ``30s``, ``1h``)."""
+    m = re.fullmatch(r"(\d+)([smh])", _rule(alert)["for"])
+    assert m, alert
+    return int(m.group(1)) * {"s": 1, "m": 60, "h": 3600}[m.group(2)]
 
 
 def test_dashboard_thresholds_are_the_alert_thresholds() -> None:
@@ -103,3 +118,19 @@ def test_dashboard_thresholds_are_the_alert_thresholds() -> None:
     assert dash["BOOK_STALE_S"] == _threshold("PegbotBookStale")
     assert dash["ONE_SIDED_ALERT_S"] == _threshold("PegbotOneSidedTooLong")
     assert dash["REQUOTE_ALERT_S"] == _threshold("PegbotJumpRequoteSlow")
+    assert dash["VENUE_BAN_ALERT_S"] == _threshold("PegbotVenueBanned")
+    assert dash["CAPACITY_ALERT_LEVELS"] == _threshold("PegbotLadderCapacityLow", "<")
+    assert dash["CHAIN_STALE_S"] == _threshold("PegbotChainWatcherStale")
+    assert dash["FAIR_JUMP_PAGE_S"] == _for_seconds("PegbotFairJumpUnconfirmed")
+
+
+def test_desk_alerts_present() -> None:
+    # The desk's: a side the balance cannot fund, supply moved without the journal, and a
+    # chain watcher that stopped polling.
+    assert {
+        "PegbotLadderCapacityLow",
+        "PegbotChainSupplyUnexplained",
+        "PegbotChainWatcherStale",
+    } <= set(_alerts())
+    assert _rule("PegbotChainSupplyUnexplained")["labels"]["severity"] == "page"
+    assert _rule("PegbotChainWatcherStale")["labels"]["severity"] == "warning"

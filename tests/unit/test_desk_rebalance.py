@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pegbot.desk.metrics import DeskMetrics
 from pegbot.desk.rebalance import Band, Rebalancer, ladder_capacity, propose_rebalance
 from pegbot.market import Market
+from pegbot.metrics import Metrics
 from pegbot.peg.signals import ArbSignaler, SignalKind, SignalState
 
 KGST = Market.kgst_usdt()
@@ -116,7 +116,8 @@ def test_ladder_capacity_is_monotone_and_affordable(a: int, b: int, buying: bool
 
 def test_rebalancer_raises_one_proposal_through_the_signalers_approval_path() -> None:
     signaler = ArbSignaler(KGST)
-    metrics = DeskMetrics()
+    metrics = Metrics()
+    metrics.init_desk(["binance"])
     reb = Rebalancer(signaler, K_BAND, U_BAND, expiry_ns=3_600 * 10**9, metrics=metrics)
     assert reb.check(1, Decimal(100_000), Decimal(1_000), FAIR) == []
     [event] = reb.check(2, Decimal(20_000), Decimal(1_600), FAIR)
@@ -128,5 +129,10 @@ def test_rebalancer_raises_one_proposal_through_the_signalers_approval_path() ->
     sample = metrics.registry.get_sample_value
     assert sample("pegbot_desk_rebalance_proposals_total", {"kind": "rebalance_mint"}) == 1
     assert sample("pegbot_desk_balance_out_of_band", {"asset": "KGST"}) == 1
+    assert sample("pegbot_desk_balance_base", {"asset": "USDT"}) == 1_600
+    # The bands, for the dashboard to draw the balances against.
+    bands = {b: sample("pegbot_desk_balance_band_base", {"asset": "KGST", "bound": b})
+             for b in ("min", "target", "max")}  # fmt: skip
+    assert bands == {"min": 50_000, "target": 100_000, "max": 150_000}
     with pytest.raises(ValueError):
         Band(Decimal(2), Decimal(1), Decimal(3))

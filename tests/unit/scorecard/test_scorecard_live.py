@@ -184,3 +184,35 @@ def test_a_clock_reading_from_before_the_last_call_never_raises() -> None:
     assert f.side_empty_s == {"bid": 0, "ask": 0}
     f = live.observe(14 * S, b, [order(Side.BUY, 99), order(Side.SELL, 101)], Fraction(1))
     assert f.two_sided_ratio == pytest.approx(2 / 4)
+
+
+def test_capacity_per_side_now_and_its_window_minimum() -> None:
+    reg = CollectorRegistry()
+    live = LiveScorecard(MARKET, "sim", "X/Q", metrics=metrics(reg), window_s=10)
+    b = book((1, 99, 10), (-1, 101, 10))
+    f = live.observe(0, b, [], Fraction(1))
+    assert f.capacity == {"bid": None, "ask": None} and f.capacity_min == f.capacity
+    # Before a measurement there is no series: a 0 would claim the side cannot be funded.
+    assert value(reg, "pegbot_scorecard_capacity_min_levels", side="bid") is None
+    live.capacity(1 * S, Side.BUY, 3, 30)
+    live.capacity(1 * S, Side.SELL, 2, 20)
+    live.capacity(2 * S, Side.SELL, 0, 4)  # the base ran short for a second
+    live.capacity(3 * S, Side.SELL, 2, 25)
+    f = live.observe(5 * S, b, [], Fraction(1))
+    assert f.capacity == {"bid": (3, 30), "ask": (2, 25)}
+    assert f.capacity_min == {"bid": (3, 30), "ask": (0, 4)}
+    assert value(reg, "pegbot_scorecard_capacity_min_levels", side="ask") == 0
+    assert value(reg, "pegbot_scorecard_capacity_min_lots", side="bid") == 30
+    # At 12 s the window starts at 2 s: the short second is still in it (in force from 2 s
+    # to 3 s); at 13.5 s the window starts after it, and the 3 s reading holds from then on.
+    assert live.observe(12 * S, b, [], Fraction(1)).capacity_min["ask"] == (0, 4)
+    f = live.observe(13 * S + S // 2, b, [], Fraction(1))
+    assert f.capacity_min == {"bid": (3, 30), "ask": (2, 25)}
+    assert value(reg, "pegbot_scorecard_capacity_min_levels", side="ask") == 2
+
+
+def test_capacity_memory_is_bounded_without_observe() -> None:
+    live = LiveScorecard(MARKET, "sim", "X/Q", window_s=10)
+    for i in range(1000):
+        live.capacity(i * S, Side.BUY, 1, 1)
+    assert len(live._capacity["bid"]) <= 12
