@@ -12,8 +12,8 @@ place           ack → ``OPEN``; reject → finished; outcome unknown → kept
                 ``PENDING_NEW`` until an open-orders snapshot (never re-sent before)
 cancel          ack or "not found" → finished; other failure → ``OPEN`` again
 cancel-replace  each half on its own: the old order as a cancel, the new as a place
-                (not attempted when the cancel failed); unknown → both wait for the
-                snapshot
+                (not attempted when the cancel failed); unknown → the new one waits for
+                the snapshot, the old one is cancelled again (as a failed cancel)
 amend           the new size → ``OPEN``; "not found" → finished; refused → ``OPEN`` at
                 the old size
 ==============  ====================================================================
@@ -175,8 +175,11 @@ class RequestSender:
         except VenueError as exc:
             self.hooks.on_error(exc, "replace", new.client_id)
             if exc.outcome_unknown:
-                # Either half may have happened: both wait for the open-orders snapshot.
+                # Either half may have happened. The new order waits for the open-orders
+                # snapshot; the old one is treated as a failed cancel (its level now held by
+                # the new one, it is detached and cancelled again: "not found" if it went).
                 self.orders.on_unknown(new.client_id)
+                self.orders.on_cancel_failed(old)
                 self.hooks.request_recovery()
             else:
                 self.orders.on_cancel_failed(old)  # never sent: the old order rests on

@@ -284,7 +284,13 @@ class LiveScorecard:
 
     def _piece(self, t0: int, t1: int, st: State) -> None:
         two = st.two_sided
-        self._pieces.append((t0, t1, two))
+        pieces = self._pieces
+        if pieces and pieces[-1][2] == two and pieces[-1][1] == t0:
+            # One piece per stretch of the same state, not per decision: the window holds
+            # as many pieces as the quotes changed sides, however often the bot decides.
+            pieces[-1] = (pieces[-1][0], t1, two)
+        else:
+            pieces.append((t0, t1, two))
         self._obs_ns += t1 - t0
         self._two_ns += (t1 - t0) if two else 0
         self._one_sided_since = None if two else _first(self._one_sided_since, t0)

@@ -116,16 +116,19 @@ sources = [{{ name = "desk", kind = "file", path = "{path}", interval_s = 0.1, m
 
 
 @contextlib.asynccontextmanager
-async def _ladder_bot(sim: SimHandle, tmp_path: Path) -> AsyncIterator[tuple[Bot, Path]]:
+async def _ladder_bot(
+    sim: SimHandle, tmp_path: Path, **overrides: Any
+) -> AsyncIterator[tuple[Bot, Path]]:
     """A bot whose fair comes from a rate file, with its full normal ladder out.
 
     Yields the bot and the rate file (write it, then ``os.utime``, to move fair). On exit
     the bot is stopped (cancel-all confirmed); its summary is left in ``bot.final_summary``.
+    ``overrides`` are settings (``loop={...}``).
     """
     await seed_book(sim)
     rate = tmp_path / "usd_kgs.txt"
     rate.write_text("87.45\n")
-    settings = bot_settings(sim, tmp_path, peg=_file_peg(rate))
+    settings = bot_settings(sim, tmp_path, peg=_file_peg(rate), **overrides)
     async with run_bot(settings, venue_factory=fast_venue) as bot:
         await wait_for(lambda: _full_ladder(sim, bot), 15)
         yield bot, rate
@@ -187,7 +190,7 @@ async def test_refused_cancels_never_make_a_second_ladder(
 
     reliability.fault(
         "every single-order cancel refused (503) over 4 requotes",
-        f"{len(refused)} cancels refused, {top['samples']} samples of the exchange",
+        f"{refused()} cancels refused, {top['samples']} samples of the exchange",
         f"open qty a side never above one ladder (max {qty(top['buy'])}/{qty(top['sell'])} "
         f"KGST bid/ask, ladder {qty(ladder_units)}); no order added while the old ones stood; "
         "one ladder at the new prices once cancels worked",
@@ -302,8 +305,12 @@ async def test_tick_to_quote_counts_the_wait_for_a_refused_cancel(
     sim: SimHandle, tmp_path: Path
 ) -> None:
     """A requote a book message asked for, held back while its cancel is refused, is timed
-    from that message to the order going out (not dropped from tick-to-quote)."""
-    async with _ladder_bot(sim, tmp_path) as (bot, rate):
+    from that message to the order going out (not dropped from tick-to-quote).
+
+    Cancel and place as two requests (no cancel-replace, which the venue may not offer): with
+    the side's exposure capped the place waits for the old order's cancel.
+    """
+    async with _ladder_bot(sim, tmp_path, loop={"replace": False}) as (bot, rate):
         runner = bot.runners[0]
         with cancels_refused(sim) as refused:
             rate.write_text("87.10\n")
