@@ -89,6 +89,26 @@ async def test_an_unknown_outcome_is_never_resent_before_a_snapshot() -> None:
     assert len(runner.live) == 4
 
 
+async def test_an_unknown_cancel_replace_leaves_no_order_stuck_cancelling() -> None:
+    runner, ctx, venue = await started_runner()
+    runner.decide(NOW, ctx.fair_value)
+    await settle(runner)
+    old = {o.client_id for o in runner.live.values()}
+    venue.fail_next.append(errors.OutcomeUnknownError("timed out"))  # the first replace
+    moved = fair_value("0.011465")  # 3 ticks up: every level wants a new price
+    runner.decide(NOW + 1, moved)
+    await settle(runner)
+    assert any(k == "replace" for k, _ in venue.requests)
+    # The old order of the lost replace is active again (not PENDING_CANCEL for good).
+    assert all(o.status is not OrderStatus.PENDING_CANCEL for o in runner.live.values())
+    await runner.recover_orders()  # the stub never saw the replace: its new order is gone
+    for i in range(2, 5):
+        runner.decide(NOW + i, moved)
+        await settle(runner)
+    assert not old & {u.client_id for u in venue.orders.values() if u.state.is_open}, "an old-fair order still rests"
+    assert len(runner.live) == 4 and set(runner.live) == {u.client_id for u in venue.orders.values() if u.state.is_open}
+
+
 async def test_a_fill_applies_once_and_reaches_the_context() -> None:
     runner, ctx, venue = await started_runner()
     runner.decide(NOW, ctx.fair_value)
