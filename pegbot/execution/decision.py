@@ -15,18 +15,17 @@ by identity: :meth:`OrderTracker.live_orders` returns the same tuple until the s
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from pegbot.execution.reconciler import Actions, Reconciler
 from pegbot.execution.risk import Risk, RiskState
 from pegbot.strategy import DesiredQuotes, MarketState, Quote, Strategy
+from pegbot.values import value
 
 __all__ = ["Decision", "DecisionStep"]
 
 _NO_ACTIONS = Actions()
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class Decision:
     """One decision's outcome.
 

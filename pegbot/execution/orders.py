@@ -54,6 +54,7 @@ from pegbot.execution.reconciler import (
 )
 from pegbot.market import Side
 from pegbot.strategy import LiveOrder, OrderStatus
+from pegbot.values import value
 
 __all__ = ["DETACHED", "ID_MEMORY", "OpenOrder", "OrderTracker", "Refusal", "ToSend"]
 
@@ -66,7 +67,7 @@ _NEW, _OPEN = OrderStatus.PENDING_NEW, OrderStatus.OPEN
 _CANCELLING, _AMENDING = OrderStatus.PENDING_CANCEL, OrderStatus.PENDING_AMEND
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class Refusal:
     """An action the tracker would not let out, and why (a reconciler bug if it ever shows).
 
@@ -84,7 +85,7 @@ class Refusal:
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class ToSend:
     """The requests to send after :meth:`OrderTracker.apply`, in this order."""
 

@@ -75,6 +75,7 @@ from pegbot.execution.budget import RateBudget
 from pegbot.market import Market, Side
 from pegbot.quoting import frac
 from pegbot.strategy import DesiredQuotes, LiveOrder, OrderStatus, Quote
+from pegbot.values import value
 
 __all__ = [
     "CLIENT_ID_PREFIX",
@@ -145,7 +146,7 @@ def orphans(open_client_ids: Iterable[str | None], run: str | None = None) -> li
 # -- actions ----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class Place:
     """Send a new order.
 
@@ -160,7 +161,7 @@ class Place:
     post_only: bool = True
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class Cancel:
     """Cancel a live order.
 
@@ -175,7 +176,7 @@ class Cancel:
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class Amend:
     """Reduce a live order's size, keeping its queue position.
 
@@ -190,7 +191,7 @@ class Amend:
     lots: int
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class Replace:
     """Cancel a live order and place its successor in one atomic venue request.
 
@@ -203,7 +204,7 @@ class Replace:
     place: Place
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class Rebind:
     """A live order now serves another level; bookkeeping only, no venue call.
 
@@ -216,7 +217,7 @@ class Rebind:
     level_id: str
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class Skip:
     """A desired quote or cancel not acted on now.
 
@@ -231,7 +232,7 @@ class Skip:
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class Actions:
     """The result of one diff, in the order to send it: cancels, replaces, amends, places.
 
