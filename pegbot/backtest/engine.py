@@ -482,17 +482,19 @@ class Backtest:
         if not answers:
             return
         orders = self.orders
+        on_open, on_fill, on_closed = orders.on_open, orders.on_fill, orders.on_closed
         ids = self.venue.ids
         upl = self._upl
         filled = self._filled
+        book = self.local.book
         ack, fill, amended, rejected = xc.ACK, xc.FILL, xc.AMENDED, xc.AMEND_REJECTED
         for at, _, kind, h, side, price, qty, leaves, _, _ in answers:
             cid = ids[h]
             if kind == ack:
-                orders.on_open(cid, at)
+                on_open(cid, at)
             elif kind == fill:
-                self.local.book(side, price, qty)
-                orders.on_fill(cid, None, leaves_lots=leaves // upl, closed=leaves == 0)
+                book(side, price, qty)
+                on_fill(cid, None, 0, leaves // upl, leaves == 0)
                 if leaves:
                     filled[cid] = filled.get(cid, 0) + qty
                 else:
@@ -504,7 +506,7 @@ class Backtest:
             else:  # a reject, a cancel's ack, "not found", an expiry, a replace not attempted
                 if kind == xc.REJECT:
                     self._rejects_seen += 1
-                orders.on_closed(cid)
+                on_closed(cid)
                 filled.pop(cid, None)
 
     def _on_wake(self, now: int) -> None:
