@@ -334,6 +334,15 @@ class Reconciler:
         self._min_tick_lots = math.ceil(
             Fraction(market.min_notional) / (Fraction(market.tick_size) * Fraction(market.lot_size))
         )
+        # The filters' verdict on the last desired set (strategies hand the same immutable
+        # object back while their inputs repeat): the quotes let through, the filter skips
+        # and the levels wanted.
+        self._filtered_for: DesiredQuotes | None = None
+        self._filtered: tuple[tuple[Quote, ...], tuple[Skip, ...], frozenset[str]] = (
+            (),
+            (),
+            frozenset(),
+        )
 
     # -- ids --------------------------------------------------------------------------------
 
@@ -395,41 +404,30 @@ class Reconciler:
         Returns:
             The actions; apply the rebinds to the live set and send the requests in order.
         """
-        skipped: list[Skip] = []
-        wanted: list[Quote] = []
-        # The filters inlined (filter_reason's rules): this runs once per decision.
-        min_lots, min_tick_lots = self._min_lots, self._min_tick_lots
-        for q in desired.quotes:
-            if q.lots < min_lots:
-                skipped.append(Skip(q.level_id, "min_qty"))
-            elif q.price_ticks * q.lots < min_tick_lots:
-                skipped.append(Skip(q.level_id, "min_notional"))
-            else:
-                wanted.append(q)
+        # This runs at every decision: the usual case (every order on its own level, each
+        # level's order kept or not) takes one comparison per level, and the general
+        # bipartite matching runs only when an order might serve another level.
+        if desired is self._filtered_for:
+            wanted, filter_skips, wanted_levels = self._filtered
+        else:
+            wanted, filter_skips, wanted_levels = self._filtered = self._filter(desired)
+            self._filtered_for = desired
+        skipped = list(filter_skips)
         pc = OrderStatus.PENDING_CANCEL
-        active: list[LiveOrder] = []
         cancelling: set[str] = set()
+        active: Sequence[LiveOrder] = live
         for o in live:
             if o.status is pc:
-                cancelling.add(o.level_id)
-            else:
-                active.append(o)
+                active = [o for o in live if o.status is not pc]
+                cancelling = {o.level_id for o in live if o.status is pc}
+                break
 
-        match = self._max_matching(wanted, active)  # desired index -> live index
-        matched_live = set(match.values())
-        rebinds = (
-            tuple(
-                Rebind(active[j].client_id, wanted[i].level_id)
-                for i, j in sorted(match.items())
-                if active[j].level_id != wanted[i].level_id
-            )
-            if self.cross_level
-            else ()  # without cross-level matching every match is on its own level
-        )
+        match, rebinds = self._match(wanted, active)
+        n_matched = len(match)
         budget = self.budget
         amends: list[Amend] = []
         if self.amend and match:
-            for i, j in sorted(match.items()):
+            for i, j in match.items():  # in desired order (see _match)
                 d, o = wanted[i], active[j]
                 if not self._needs_amend(d, o):
                     continue
@@ -440,8 +438,9 @@ class Reconciler:
 
         movable: list[LiveOrder] = []  # unmatched acknowledged orders: cancel or replace
         busy: set[str] = set()  # levels an unacknowledged, unmatched order still holds
-        if len(matched_live) < len(active):
+        if n_matched < len(active):
             pn = OrderStatus.PENDING_NEW
+            matched_live = set(match.values())
             for j, o in enumerate(active):
                 if j in matched_live:
                     continue
@@ -450,10 +449,11 @@ class Reconciler:
                 else:
                     movable.append(o)
 
-        to_place = [q for i, q in enumerate(wanted) if i not in match]
-        if len(to_place) > 1:
-            # Inner levels first: bids from the highest price down, asks from the lowest up.
-            to_place.sort(key=lambda q: (_rank(q, wanted), q.side < 0, q.level_id))
+        to_place: list[Quote] = []
+        if n_matched < len(wanted):
+            to_place = [q for i, q in enumerate(wanted) if i not in match]
+            if len(to_place) > 1:
+                to_place = _inner_first(to_place, wanted)
         room = self._room(wanted, live, match, active) if self.cap_exposure else None
 
         replaces: list[Replace] = []
@@ -462,7 +462,6 @@ class Reconciler:
                 to_place, movable, busy, room, budget, now_ns, replaces, skipped
             )
 
-        wanted_levels = {q.level_id for q in wanted}
         cancels = [
             Cancel(
                 o.client_id, o.level_id, "reprice" if o.level_id in wanted_levels else "unwanted"
@@ -483,23 +482,86 @@ class Reconciler:
         if to_place:
             # A level whose old order is being cancelled waits, if asked to, for that cancel.
             waiting = cancelling | {c.level_id for c in cancels} if self.wait_for_cancel else set()
+            post_only = self.post_only
             for q in to_place:
-                if q.level_id in busy:
-                    skipped.append(Skip(q.level_id, "level_busy"))
-                elif q.level_id in waiting:
-                    skipped.append(Skip(q.level_id, "cancel_pending"))
+                level = q.level_id
+                if level in busy:
+                    skipped.append(Skip(level, "level_busy"))
+                elif level in waiting:
+                    skipped.append(Skip(level, "cancel_pending"))
                 elif room is not None and q.lots > room[q.side]:
-                    skipped.append(Skip(q.level_id, "exposure"))
+                    skipped.append(Skip(level, "exposure"))
                 elif budget is not None and not budget.try_spend("place", now_ns):
-                    skipped.append(Skip(q.level_id, "rate_budget"))
+                    skipped.append(Skip(level, "rate_budget"))
                 else:
                     if room is not None:
                         room[q.side] -= q.lots
-                    places.append(Place(q, self.next_client_id(q.level_id), self.post_only))
+                    places.append(Place(q, self.next_client_id(level), post_only))
         return Actions(
-            tuple(sent_cancels), tuple(places), rebinds, tuple(skipped), len(match),
+            tuple(sent_cancels), tuple(places), rebinds, tuple(skipped), n_matched,
             tuple(amends), tuple(replaces),
         )  # fmt: skip
+
+    def _filter(
+        self, desired: DesiredQuotes
+    ) -> tuple[tuple[Quote, ...], tuple[Skip, ...], frozenset[str]]:
+        # filter_reason's rules, inlined: the quotes let through, the skips, their levels.
+        min_lots, min_tick_lots = self._min_lots, self._min_tick_lots
+        quotes = desired.quotes
+        for q in quotes:
+            if q.lots < min_lots or q.price_ticks * q.lots < min_tick_lots:
+                break
+        else:
+            return quotes, (), frozenset(q.level_id for q in quotes)
+        wanted: list[Quote] = []
+        skipped: list[Skip] = []
+        for q in quotes:
+            if q.lots < min_lots:
+                skipped.append(Skip(q.level_id, "min_qty"))
+            elif q.price_ticks * q.lots < min_tick_lots:
+                skipped.append(Skip(q.level_id, "min_notional"))
+            else:
+                wanted.append(q)
+        return tuple(wanted), tuple(skipped), frozenset(q.level_id for q in wanted)
+
+    def _match(
+        self, wanted: Sequence[Quote], active: Sequence[LiveOrder]
+    ) -> tuple[dict[int, int], tuple[Rebind, ...]]:
+        # desired index -> live index, in desired order, and the cross-level matches as
+        # rebinds. Same-level pairs first: each quote takes the first compatible order of
+        # its level (what _max_matching's first pass does), through a level index.
+        if not wanted or not active:
+            return {}, ()
+        first: dict[str, int] = {}
+        for j, o in enumerate(active):
+            if o.level_id in first:
+                return self._general_match(wanted, active)  # a level holds two orders
+            first[o.level_id] = j
+        match: dict[int, int] = {}
+        compatible = self._compatible
+        for i, d in enumerate(wanted):
+            k = first.get(d.level_id)
+            if k is not None and compatible(d, active[k]):
+                match[i] = k
+        if self.cross_level and len(match) < len(wanted) and len(match) < len(active):
+            return self._general_match(wanted, active)  # an order may serve another level
+        return match, ()
+
+    def _general_match(
+        self, wanted: Sequence[Quote], active: Sequence[LiveOrder]
+    ) -> tuple[dict[int, int], tuple[Rebind, ...]]:
+        found = self._max_matching(list(wanted), list(active))
+        match = {i: found[i] for i in sorted(found)}
+        rebinds = (
+            tuple(
+                Rebind(active[j].client_id, wanted[i].level_id)
+                for i, j in match.items()
+                if active[j].level_id != wanted[i].level_id
+            )
+            if self.cross_level
+            else ()  # without cross-level matching every match is on its own level
+        )
+        return match, rebinds
 
     def _pair_replaces(
         self,
@@ -553,10 +615,10 @@ class Reconciler:
 
     @staticmethod
     def _room(
-        wanted: list[Quote],
+        wanted: Sequence[Quote],
         live: Sequence[LiveOrder],
         match: dict[int, int],
-        active: list[LiveOrder],
+        active: Sequence[LiveOrder],
     ) -> dict[Side, int]:
         # Lots a side may still add: its ladder minus every order of ours there, whatever
         # its status (an unconfirmed cancel, or one that failed, can still fill). A kept
@@ -625,8 +687,33 @@ def _augment(i: int, adj: list[list[int]], owner: dict[int, int], seen: set[int]
     return False
 
 
-def _rank(q: Quote, wanted: list[Quote]) -> int:
+def _rank(q: Quote, wanted: Sequence[Quote]) -> int:
     # How many quotes of the same side are better priced: 0 for the inner level.
     if q.side > 0:
         return sum(1 for o in wanted if o.side is q.side and o.price_ticks > q.price_ticks)
     return sum(1 for o in wanted if o.side is q.side and o.price_ticks < q.price_ticks)
+
+
+def _inner_first(to_place: list[Quote], wanted: Sequence[Quote]) -> list[Quote]:
+    # Inner levels first: bids from the highest price down, asks from the lowest up; then
+    # bids before asks, then by level id. The same order as sorting by
+    # (_rank, side < 0, level_id), without a key call per quote.
+    keyed = []
+    for q in to_place:
+        side, price = q.side, q.price_ticks
+        rank = 0
+        if side > 0:
+            for o in wanted:
+                if o.side is side and o.price_ticks > price:
+                    rank += 1
+        else:
+            for o in wanted:
+                if o.side is side and o.price_ticks < price:
+                    rank += 1
+        keyed.append((rank, side < 0, q.level_id, q))
+    keyed.sort(key=_first_three)
+    return [k[3] for k in keyed]
+
+
+def _first_three(k: tuple[int, bool, str, Quote]) -> tuple[int, bool, str]:
+    return k[0], k[1], k[2]
