@@ -369,7 +369,8 @@ class OrderTracker:
         self._open_seen_ns[client_id] = now_ns
         if new is not None:
             orders[client_id] = new
-            self._changed()
+            self.version += 1  # _changed(), inline: this runs for every ack
+            self._snapshot = None
         return True
 
     def on_closed(self, client_id: str) -> bool:
@@ -381,10 +382,18 @@ class OrderTracker:
         if self._unknown:
             self._unknown.discard(client_id)
         self._open_seen_ns.pop(client_id, None)
-        _remember(self._done, client_id, self.memory)  # retire()
+        # retire(), inline (this runs for every order's end): remembered as the newest.
+        done = self._done
+        if client_id in done:
+            done.move_to_end(client_id)
+        else:
+            done[client_id] = None
+            if len(done) > self.memory:
+                done.popitem(last=False)
         if self._orders.pop(client_id, None) is None:
             return False
-        self._changed()
+        self.version += 1
+        self._snapshot = None
         return True
 
     def on_unknown(self, client_id: str) -> None:

@@ -260,6 +260,47 @@ class Actions:
         return len(self.cancels) + len(self.places) + len(self.amends) + len(self.replaces)
 
 
+_NONE: frozenset[str] = frozenset()
+#: Desired sets whose filtered form the reconciler keeps (see Reconciler.diff).
+_WANTED_MEMORY = 256
+
+
+class _Wanted:
+    """The quotes of one desired set that pass the filters, indexed for the diff.
+
+    Attributes:
+        quotes: The quotes let through, in desired order.
+        skips: The filter skips.
+        levels: Their level ids.
+        index: Level id -> position in ``quotes``.
+        inner: Positions in ``quotes``, inner levels first (the order places go out in):
+            by how many quotes of the side are better priced, then bids before asks, then
+            by level id.
+    """
+
+    __slots__ = ("index", "inner", "levels", "quotes", "skips")
+
+    def __init__(self, quotes: tuple[Quote, ...], skips: tuple[Skip, ...] = ()) -> None:
+        self.quotes = quotes
+        self.skips = skips
+        index: dict[str, int] = {}
+        keyed: list[tuple[int, bool, str, int]] = []
+        for i, q in enumerate(quotes):
+            index[q.level_id] = i
+            # _rank, inline: how many quotes of the side are better priced.
+            side, price, rank = q.side, q.price_ticks, 0
+            for o in quotes:
+                if o.side is side and (
+                    o.price_ticks > price if side > 0 else o.price_ticks < price
+                ):
+                    rank += 1
+            keyed.append((rank, side < 0, q.level_id, i))
+        keyed.sort()  # level ids are unique: no two keys tie
+        self.index = index
+        self.levels = frozenset(index)
+        self.inner = tuple(k[3] for k in keyed)
+
+
 # -- the reconciler ---------------------------------------------------------------------------
 
 
@@ -334,15 +375,11 @@ class Reconciler:
         self._min_tick_lots = math.ceil(
             Fraction(market.min_notional) / (Fraction(market.tick_size) * Fraction(market.lot_size))
         )
-        # The filters' verdict on the last desired set (strategies hand the same immutable
-        # object back while their inputs repeat): the quotes let through, the filter skips
-        # and the levels wanted.
-        self._filtered_for: DesiredQuotes | None = None
-        self._filtered: tuple[tuple[Quote, ...], tuple[Skip, ...], frozenset[str]] = (
-            (),
-            (),
-            frozenset(),
-        )
+        # The filters' verdict on recent desired sets, by object: strategies hand the same
+        # immutable object back whenever their inputs repeat (hftbacktest_mm keeps one per
+        # pair of prices, peg_ladder its last). Each entry holds its object, so an id is
+        # never reused while it is a key.
+        self._wanted: dict[int, tuple[DesiredQuotes, _Wanted]] = {}
 
     # -- ids --------------------------------------------------------------------------------
 
@@ -404,17 +441,23 @@ class Reconciler:
         Returns:
             The actions; apply the rebinds to the live set and send the requests in order.
         """
-        # This runs at every decision: the usual case (every order on its own level, each
-        # level's order kept or not) takes one comparison per level, and the general
-        # bipartite matching runs only when an order might serve another level.
-        if desired is self._filtered_for:
-            wanted, filter_skips, wanted_levels = self._filtered
+        # This runs at every decision, so the usual case costs one look-up and one
+        # comparison per order: each order is paired with the quote of its own level, the
+        # first compatible order of a level keeping it (what the matching's first pass
+        # does). The bipartite matching runs only when, with cross-level matching on, a quote
+        # and an order are both left over (an order may serve another level).
+        hit = self._wanted.get(id(desired))
+        if hit is not None and hit[0] is desired:
+            w = hit[1]
         else:
-            wanted, filter_skips, wanted_levels = self._filtered = self._filter(desired)
-            self._filtered_for = desired
-        skipped = list(filter_skips)
-        pc = OrderStatus.PENDING_CANCEL
-        cancelling: set[str] = set()
+            w = self._filter(desired)
+            if len(self._wanted) >= _WANTED_MEMORY:
+                self._wanted.clear()
+            self._wanted[id(desired)] = (desired, w)
+        wanted = w.quotes
+        skipped = list(w.skips)
+        pc, pn = OrderStatus.PENDING_CANCEL, OrderStatus.PENDING_NEW
+        cancelling: set[str] | frozenset[str] = _NONE
         active: Sequence[LiveOrder] = live
         for o in live:
             if o.status is pc:
@@ -422,13 +465,29 @@ class Reconciler:
                 cancelling = {o.level_id for o in live if o.status is pc}
                 break
 
-        match, rebinds = self._match(wanted, active)
+        match: dict[int, int] = {}  # desired index -> live index
+        movable: list[LiveOrder] = []  # unmatched acknowledged orders: cancel or replace
+        busy: set[str] = set()  # levels an unacknowledged, unmatched order still holds
+        index = w.index
+        compatible = self._compatible
+        for j, o in enumerate(active):
+            i = index.get(o.level_id)
+            if i is not None and i not in match and compatible(wanted[i], o):
+                match[i] = j
+            elif o.status is pn:
+                busy.add(o.level_id)
+            else:
+                movable.append(o)
+        rebinds: tuple[Rebind, ...] = ()
+        if self.cross_level and len(match) < len(wanted) and len(match) < len(active):
+            match, rebinds, movable, busy = self._full_match(wanted, active)
         n_matched = len(match)
+
         budget = self.budget
         amends: list[Amend] = []
         if self.amend and match:
-            for i, j in match.items():  # in desired order (see _match)
-                d, o = wanted[i], active[j]
+            for i in sorted(match):  # in desired order
+                d, o = wanted[i], active[match[i]]
                 if not self._needs_amend(d, o):
                     continue
                 if budget is not None and not budget.try_spend("amend", now_ns):
@@ -436,24 +495,8 @@ class Reconciler:
                 else:
                     amends.append(Amend(o.client_id, d.level_id, d.lots))
 
-        movable: list[LiveOrder] = []  # unmatched acknowledged orders: cancel or replace
-        busy: set[str] = set()  # levels an unacknowledged, unmatched order still holds
-        if n_matched < len(active):
-            pn = OrderStatus.PENDING_NEW
-            matched_live = set(match.values())
-            for j, o in enumerate(active):
-                if j in matched_live:
-                    continue
-                if o.status is pn:
-                    busy.add(o.level_id)
-                else:
-                    movable.append(o)
-
-        to_place: list[Quote] = []
-        if n_matched < len(wanted):
-            to_place = [q for i, q in enumerate(wanted) if i not in match]
-            if len(to_place) > 1:
-                to_place = _inner_first(to_place, wanted)
+        # Inner levels first: bids from the highest price down, asks from the lowest up.
+        to_place = [wanted[i] for i in w.inner if i not in match] if n_matched < len(wanted) else []
         room = self._room(wanted, live, match, active) if self.cap_exposure else None
 
         replaces: list[Replace] = []
@@ -462,15 +505,13 @@ class Reconciler:
                 to_place, movable, busy, room, budget, now_ns, replaces, skipped
             )
 
+        levels = w.levels
         cancels = [
-            Cancel(
-                o.client_id, o.level_id, "reprice" if o.level_id in wanted_levels else "unwanted"
-            )
+            Cancel(o.client_id, o.level_id, "reprice" if o.level_id in levels else "unwanted")
             for o in movable
         ]
-        if budget is None:
-            sent_cancels = cancels
-        else:
+        sent_cancels = cancels
+        if budget is not None and cancels:
             sent_cancels = []
             for c in cancels:
                 if budget.try_spend("cancel", now_ns):
@@ -481,7 +522,7 @@ class Reconciler:
         places: list[Place] = []
         if to_place:
             # A level whose old order is being cancelled waits, if asked to, for that cancel.
-            waiting = cancelling | {c.level_id for c in cancels} if self.wait_for_cancel else set()
+            waiting = cancelling | {c.level_id for c in cancels} if self.wait_for_cancel else _NONE
             post_only = self.post_only
             for q in to_place:
                 level = q.level_id
@@ -502,17 +543,15 @@ class Reconciler:
             tuple(amends), tuple(replaces),
         )  # fmt: skip
 
-    def _filter(
-        self, desired: DesiredQuotes
-    ) -> tuple[tuple[Quote, ...], tuple[Skip, ...], frozenset[str]]:
-        # filter_reason's rules, inlined: the quotes let through, the skips, their levels.
+    def _filter(self, desired: DesiredQuotes) -> _Wanted:
+        # filter_reason's rules, inlined: the quotes let through and the skips.
         min_lots, min_tick_lots = self._min_lots, self._min_tick_lots
         quotes = desired.quotes
         for q in quotes:
             if q.lots < min_lots or q.price_ticks * q.lots < min_tick_lots:
                 break
         else:
-            return quotes, (), frozenset(q.level_id for q in quotes)
+            return _Wanted(quotes)
         wanted: list[Quote] = []
         skipped: list[Skip] = []
         for q in quotes:
@@ -522,46 +561,31 @@ class Reconciler:
                 skipped.append(Skip(q.level_id, "min_notional"))
             else:
                 wanted.append(q)
-        return tuple(wanted), tuple(skipped), frozenset(q.level_id for q in wanted)
+        return _Wanted(tuple(wanted), tuple(skipped))
 
-    def _match(
+    def _full_match(
         self, wanted: Sequence[Quote], active: Sequence[LiveOrder]
-    ) -> tuple[dict[int, int], tuple[Rebind, ...]]:
-        # desired index -> live index, in desired order, and the cross-level matches as
-        # rebinds. Same-level pairs first: each quote takes the first compatible order of
-        # its level (what _max_matching's first pass does), through a level index.
-        if not wanted or not active:
-            return {}, ()
-        first: dict[str, int] = {}
-        for j, o in enumerate(active):
-            if o.level_id in first:
-                return self._general_match(wanted, active)  # a level holds two orders
-            first[o.level_id] = j
-        match: dict[int, int] = {}
-        compatible = self._compatible
-        for i, d in enumerate(wanted):
-            k = first.get(d.level_id)
-            if k is not None and compatible(d, active[k]):
-                match[i] = k
-        if self.cross_level and len(match) < len(wanted) and len(match) < len(active):
-            return self._general_match(wanted, active)  # an order may serve another level
-        return match, ()
-
-    def _general_match(
-        self, wanted: Sequence[Quote], active: Sequence[LiveOrder]
-    ) -> tuple[dict[int, int], tuple[Rebind, ...]]:
+    ) -> tuple[dict[int, int], tuple[Rebind, ...], list[LiveOrder], set[str]]:
+        # The bipartite matching (with cross-level edges): the match in desired order, the
+        # rebinds, and the unmatched orders to move or wait for.
         found = self._max_matching(list(wanted), list(active))
         match = {i: found[i] for i in sorted(found)}
-        rebinds = (
-            tuple(
-                Rebind(active[j].client_id, wanted[i].level_id)
-                for i, j in match.items()
-                if active[j].level_id != wanted[i].level_id
-            )
-            if self.cross_level
-            else ()  # without cross-level matching every match is on its own level
+        rebinds = tuple(
+            Rebind(active[j].client_id, wanted[i].level_id)
+            for i, j in match.items()
+            if active[j].level_id != wanted[i].level_id
         )
-        return match, rebinds
+        matched = set(match.values())
+        movable: list[LiveOrder] = []
+        busy: set[str] = set()
+        for j, o in enumerate(active):
+            if j in matched:
+                continue
+            if o.status is OrderStatus.PENDING_NEW:
+                busy.add(o.level_id)
+            else:
+                movable.append(o)
+        return match, rebinds, movable, busy
 
     def _pair_replaces(
         self,
@@ -692,28 +716,3 @@ def _rank(q: Quote, wanted: Sequence[Quote]) -> int:
     if q.side > 0:
         return sum(1 for o in wanted if o.side is q.side and o.price_ticks > q.price_ticks)
     return sum(1 for o in wanted if o.side is q.side and o.price_ticks < q.price_ticks)
-
-
-def _inner_first(to_place: list[Quote], wanted: Sequence[Quote]) -> list[Quote]:
-    # Inner levels first: bids from the highest price down, asks from the lowest up; then
-    # bids before asks, then by level id. The same order as sorting by
-    # (_rank, side < 0, level_id), without a key call per quote.
-    keyed = []
-    for q in to_place:
-        side, price = q.side, q.price_ticks
-        rank = 0
-        if side > 0:
-            for o in wanted:
-                if o.side is side and o.price_ticks > price:
-                    rank += 1
-        else:
-            for o in wanted:
-                if o.side is side and o.price_ticks < price:
-                    rank += 1
-        keyed.append((rank, side < 0, q.level_id, q))
-    keyed.sort(key=_first_three)
-    return [k[3] for k in keyed]
-
-
-def _first_three(k: tuple[int, bool, str, Quote]) -> tuple[int, bool, str]:
-    return k[0], k[1], k[2]
