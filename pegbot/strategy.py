@@ -25,7 +25,7 @@ import importlib.util
 import math
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
@@ -48,6 +48,7 @@ from pegbot.quoting import (
     post_only_clamp,
     round_passive,
 )
+from pegbot.values import value
 
 __all__ = [
     "ALL_INPUTS",
@@ -112,7 +113,7 @@ BEST_PRICE_INPUTS: Final[frozenset[Input]] = frozenset(
 # -- inputs ---------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class FairView:
     """The fair value as the core sees it (the peg's FairValue is adapted into this).
 
@@ -273,7 +274,7 @@ class BookView(Protocol):
         """Best ``n`` levels of a side."""
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class Inventory:
     """What the desk holds, aggregated across venues.
 
@@ -302,7 +303,7 @@ class OrderStatus(enum.Enum):
     PENDING_AMEND = "pending_amend"  # a size reduction in flight: rests at ``lots`` until known
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class LiveOrder:
     """One of our orders believed to be on the venue.
 
@@ -323,7 +324,7 @@ class LiveOrder:
     status: OrderStatus = OrderStatus.OPEN
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class FeedHealth:
     """How fresh and trustworthy the inputs are; the shell fills it in.
 
@@ -341,7 +342,7 @@ class FeedHealth:
     rejects_total: int = 0
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class MarketState:
     """Everything a strategy and the risk layer may look at, at one instant.
 
@@ -375,7 +376,7 @@ class MarketState:
 # -- outputs --------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class Quote:
     """One order the strategy wants resting.
 
@@ -401,7 +402,7 @@ class Quote:
             raise ValueError(f"level_id must be 1-8 ASCII letters/digits, got {self.level_id!r}")
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class DesiredQuotes:
     """The full set of quotes wanted now; anything live and not in it is to be cancelled.
 

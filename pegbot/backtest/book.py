@@ -38,8 +38,13 @@ class DenseBookView:
         best_ask: int | None,
         local_ts: int,
     ) -> None:
-        self._bids, self._asks, self._base = bids, asks, base
-        self._bb, self._ba, self._local_ts = best_bid, best_ask, local_ts
+        # One view per decision: plain stores, no tuple packing.
+        self._bids = bids
+        self._asks = asks
+        self._base = base
+        self._bb = best_bid
+        self._ba = best_ask
+        self._local_ts = local_ts
 
     @property
     def best_bid(self) -> int | None:

@@ -63,6 +63,10 @@ from pegbot.strategy import FairView, FeedHealth, Input, Inventory, MarketState,
 from pegbot.tape.reader import Columns, TapeReader
 
 _COLS = ("kind", "side", "price", "qty", "exch_ts", "local_ts")
+# State vector indices a decision reads, as module constants (no attribute look-ups per
+# decision).
+_BBL, _BAL, _L_TS, _BASE, _L_SYNCED = core.BBL, core.BAL, core.L_TS, core.BASE, core.L_SYNCED
+_NO_BID, _NO_ASK = core.NO_BID, core.NO_ASK
 _ZERO = Decimal(0)
 _GC_GEN0 = 100_000  # young-generation threshold during a run (see Backtest.run)
 _MARGIN = 256  # spare ticks on each side of the dense books
@@ -216,6 +220,7 @@ class Backtest:
         self._confirms_now = self._confirms
         self.venue.set_dirty_mask(self._confirms)
         self._sv = st.data  # a memoryview: element reads a third of numpy's cost
+        self._ids = self.venue.ids  # client ids by order handle (the venue appends to it)
         self.reorder_ns = reorder_ns
         self.evaluations = 0
         self.signals = 0
@@ -482,17 +487,19 @@ class Backtest:
         if not answers:
             return
         orders = self.orders
-        ids = self.venue.ids
+        on_open, on_fill, on_closed = orders.on_open, orders.on_fill, orders.on_closed
+        ids = self._ids
         upl = self._upl
         filled = self._filled
+        book = self.local.book
         ack, fill, amended, rejected = xc.ACK, xc.FILL, xc.AMENDED, xc.AMEND_REJECTED
         for at, _, kind, h, side, price, qty, leaves, _, _ in answers:
             cid = ids[h]
             if kind == ack:
-                orders.on_open(cid, at)
+                on_open(cid, at)
             elif kind == fill:
-                self.local.book(side, price, qty)
-                orders.on_fill(cid, None, leaves_lots=leaves // upl, closed=leaves == 0)
+                book(side, price, qty)
+                on_fill(cid, None, 0, leaves // upl, leaves == 0)
                 if leaves:
                     filled[cid] = filled.get(cid, 0) + qty
                 else:
@@ -504,19 +511,20 @@ class Backtest:
             else:  # a reject, a cancel's ack, "not found", an expiry, a replace not attempted
                 if kind == xc.REJECT:
                     self._rejects_seen += 1
-                orders.on_closed(cid)
+                on_closed(cid)
                 filled.pop(cid, None)
 
     def _on_wake(self, now: int) -> None:
         # The core delivered the answers that arrived before now (one arriving exactly now
-        # is seen next time) and reset the wake-up flags.
+        # is seen next time) and reset the wake-up flags. This runs once per decision: state
+        # indices are module constants and the requests go out through bound methods.
         self._fold()
         sv = self._sv
         self.evaluations += 1
-        bb, ba, l_ts = sv[core.BBL], sv[core.BAL], sv[core.L_TS]
+        bb, ba, l_ts = sv[_BBL], sv[_BAL], sv[_L_TS]
         book = DenseBookView(
-            self._bid_l, self._ask_l, sv[core.BASE],
-            None if bb == core.NO_BID else bb, None if ba == core.NO_ASK else ba, l_ts,
+            self._bid_l, self._ask_l, sv[_BASE],
+            None if bb == _NO_BID else bb, None if ba == _NO_ASK else ba, l_ts,
         )  # fmt: skip
         fair = self.fair(now, book)
         loc = self.local
@@ -528,10 +536,11 @@ class Backtest:
             self._inv_cash = loc.cash_tu
         state = MarketState(
             now, book, fair, inv, self.orders.live_orders(), "backtest",
-            FeedHealth(l_ts, sv[core.L_SYNCED] != 0, True, self._rejects_seen),
+            FeedHealth(l_ts, sv[_L_SYNCED] != 0, True, self._rejects_seen),
         )  # fmt: skip
         decision = self.step.decide(state)
-        if decision.risk is not None and decision.risk.transition is not None:
+        rs = decision.risk
+        if rs is not None and rs.transition is not None:
             assert self.risk is not None
             for tr in self.risk.drain_transitions():  # recorded here: the list need not grow
                 self._transitions.append(
@@ -542,31 +551,43 @@ class Backtest:
         venue = self.venue
         if decision.cancel_all:
             self._set_confirms(True)
-            for o in self.orders.cancel_everything():
-                venue.send_cancel(now, o.client_id)
+            venue.send_cancels(now, [o.client_id for o in self.orders.cancel_everything()])
             return
         actions = decision.actions
-        self._set_confirms(self._confirms or bool(actions.skipped))
-        if not (actions.requests or actions.rebinds):
+        confirms = self._confirms or bool(actions.skipped)
+        if confirms is not self._confirms_now:
+            self._set_confirms(confirms)
+        cancels, places, amends, replaces = (
+            actions.cancels,
+            actions.places,
+            actions.amends,
+            actions.replaces,
+        )
+        if not (cancels or places or amends or replaces or actions.rebinds):
             return
         sent = self.orders.apply(actions)
-        # In the live runner's order: cancels, cancel-replaces, amends, places.
-        for c in sent.cancels:
-            venue.send_cancel(now, c.client_id)
+        # In the live runner's order: cancels, cancel-replaces, amends, places. A side is
+        # an int (Side is an IntEnum) for the request table.
+        if sent.cancels:
+            venue.send_cancels(now, [c.client_id for c in sent.cancels])
         upl = self._upl
         for rp in sent.replaces:
             q = rp.place.quote
-            venue.send_replace(now, rp.cancel.client_id, rp.place.client_id, int(q.side),
+            venue.send_replace(now, rp.cancel.client_id, rp.place.client_id, q.side,
                                q.price_ticks, q.lots * upl, rp.place.post_only)  # fmt: skip
         for a in sent.amends:
             # The venue takes the new total: what filled as far as we know, plus what should
             # rest (a fill not heard of yet only makes what rests smaller), as live.
             venue.send_amend(now, a.client_id, self._filled.get(a.client_id, 0) + a.lots * upl)
-        for pl in sent.places:
-            qt = pl.quote
-            venue.send_place(
-                now, pl.client_id, int(qt.side), qt.price_ticks, qt.lots * upl, pl.post_only
-            )
+        if sent.places:
+            venue.send_places(
+                now,
+                [
+                    (pl.client_id, pl.quote.side, pl.quote.price_ticks, pl.quote.lots * upl,
+                     pl.post_only)
+                    for pl in sent.places
+                ],
+            )  # fmt: skip
 
     def _set_confirms(self, confirms: bool) -> None:
         # Whether acks and cancel acks wake the strategy (see the module docstring).

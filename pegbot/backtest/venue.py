@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import struct
 from array import array
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Protocol
@@ -56,6 +57,14 @@ NOT_ATTEMPTED = "not_attempted"
 _INF = fx.INF
 #: One row of the request and answer tables (int64 fields, native order).
 _ROW = struct.Struct(f"{xc.XQ_ROWS}q")
+_ROW_SIZE = _ROW.size
+_pack_into = _ROW.pack_into
+# State vector indices and codes a request touches, as module constants (no attribute look-up
+# per request).
+_X_NRQ, _X_RQ_CAP, _X_SEQ, _X_NEXT_ARR = xc.X_NRQ, xc.X_RQ_CAP, xc.X_SEQ, xc.X_NEXT_ARR
+_M_NORD, _M_K = fx.M_NORD, fx.M_K
+_RQ_PLACE, _RQ_CANCEL = xc.RQ_PLACE, xc.RQ_CANCEL
+_EV_SENT, _EV_CANCEL_SENT = xc.EV_SENT, xc.EV_CANCEL_SENT
 # Answers the strategy must see whatever it reads: they change what the reconciler must do
 # (an order filled, refused or gone).
 _ALWAYS = sum(
@@ -247,36 +256,88 @@ class SimVenue:
 
     def _push(self, now_ns: int, kind: int, h: int, side: int, price: int, units: int,
               flags: int, h2: int) -> int:  # fmt: skip
+        # Up to a few requests per decision: state indices are module constants, read once.
         sv = self._sv
-        n = sv[xc.X_NRQ]
-        if n >= sv[xc.X_RQ_CAP] or sv[fx.M_NORD] + n + 2 > sv[fx.M_K]:
+        n = sv[_X_NRQ]
+        if n >= sv[_X_RQ_CAP] or sv[_M_NORD] + n + 2 > sv[_M_K]:
             self._grow(requests=2 * n + 2)
             sv = self._sv
-        at = now_ns + (self._entry_const if self._entry_const >= 0 else self._entry(now_ns))
-        seq = sv[xc.X_SEQ] + 1
-        sv[xc.X_SEQ] = seq
-        _ROW.pack_into(self._xb, n * _ROW.size, at, seq, kind, h, side, price, units, flags, h2, 0)
-        sv[xc.X_NRQ] = n + 1
-        if at < sv[xc.X_NEXT_ARR]:
-            sv[xc.X_NEXT_ARR] = at
+        ec = self._entry_const
+        at = now_ns + (ec if ec >= 0 else self._entry(now_ns))
+        seq = sv[_X_SEQ] + 1
+        sv[_X_SEQ] = seq
+        _pack_into(self._xb, n * _ROW_SIZE, at, seq, kind, h, side, price, units, flags, h2, 0)
+        sv[_X_NRQ] = n + 1
+        if at < sv[_X_NEXT_ARR]:
+            sv[_X_NEXT_ARR] = at
         return seq
 
     def send_place(
         self, now_ns: int, client_id: str, side: int, price: int, units: int, post_only: bool
     ) -> None:
         """Send a new order at local time ``now_ns``."""
-        h = self._handle.get(client_id)
-        if h is None:
-            h = self._handle[client_id] = len(self._ids)
-            self._ids.append(client_id)
-        seq = self._push(now_ns, xc.RQ_PLACE, h, side, price, units, int(post_only), 0)
-        self._sent.extend((seq, xc.EV_SENT, now_ns, h, side, price, units))
+        self.send_places(now_ns, ((client_id, side, price, units, post_only),))
 
     def send_cancel(self, now_ns: int, client_id: str) -> None:
         """Send a cancel at local time ``now_ns``."""
-        h = self._new_id(client_id)
-        seq = self._push(now_ns, xc.RQ_CANCEL, h, 0, 0, 0, 0, 0)
-        self._sent.extend((seq, xc.EV_CANCEL_SENT, now_ns, h, 0, 0, 0))
+        self.send_cancels(now_ns, (client_id,))
+
+    def send_places(self, now_ns: int, places: Iterable[tuple[str, int, int, int, bool]]) -> None:
+        """Send new orders at local time ``now_ns``, in this order.
+
+        Each is ``(client_id, side, price ticks, units, post_only)``. A decision's requests
+        go out together: the table's counters are read and written once.
+        """
+        handle, ids = self._handle, self._ids
+        sv, xb = self._sv, self._xb
+        n, seq, first = sv[_X_NRQ], sv[_X_SEQ], sv[_X_NEXT_ARR]
+        ec = self._entry_const
+        sent: list[int] = []
+        for client_id, side, price, units, post_only in places:
+            h = handle.get(client_id)
+            if h is None:
+                h = handle[client_id] = len(ids)
+                ids.append(client_id)
+            if n >= sv[_X_RQ_CAP] or sv[_M_NORD] + n + 2 > sv[_M_K]:
+                sv[_X_NRQ], sv[_X_SEQ] = n, seq  # what _grow copies
+                self._grow(requests=2 * n + 2)
+                sv, xb = self._sv, self._xb
+            at = now_ns + (ec if ec >= 0 else self._entry(now_ns))
+            seq += 1
+            flags = 1 if post_only else 0
+            _pack_into(xb, n * _ROW_SIZE, at, seq, _RQ_PLACE, h, side, price, units, flags, 0, 0)
+            n += 1
+            if at < first:
+                first = at
+            sent += (seq, _EV_SENT, now_ns, h, side, price, units)
+        sv[_X_NRQ], sv[_X_SEQ], sv[_X_NEXT_ARR] = n, seq, first
+        self._sent.extend(sent)
+
+    def send_cancels(self, now_ns: int, client_ids: Iterable[str]) -> None:
+        """Send cancels at local time ``now_ns``, in this order (see :meth:`send_places`)."""
+        handle, ids = self._handle, self._ids
+        sv, xb = self._sv, self._xb
+        n, seq, first = sv[_X_NRQ], sv[_X_SEQ], sv[_X_NEXT_ARR]
+        ec = self._entry_const
+        sent: list[int] = []
+        for client_id in client_ids:
+            h = handle.get(client_id)
+            if h is None:
+                h = handle[client_id] = len(ids)
+                ids.append(client_id)
+            if n >= sv[_X_RQ_CAP] or sv[_M_NORD] + n + 2 > sv[_M_K]:
+                sv[_X_NRQ], sv[_X_SEQ] = n, seq  # what _grow copies
+                self._grow(requests=2 * n + 2)
+                sv, xb = self._sv, self._xb
+            at = now_ns + (ec if ec >= 0 else self._entry(now_ns))
+            seq += 1
+            _pack_into(xb, n * _ROW_SIZE, at, seq, _RQ_CANCEL, h, 0, 0, 0, 0, 0, 0)
+            n += 1
+            if at < first:
+                first = at
+            sent += (seq, _EV_CANCEL_SENT, now_ns, h, 0, 0, 0)
+        sv[_X_NRQ], sv[_X_SEQ], sv[_X_NEXT_ARR] = n, seq, first
+        self._sent.extend(sent)
 
     def send_amend(self, now_ns: int, client_id: str, new_units: int) -> None:
         """Send an amend (keep priority) to ``new_units`` in all, executed included.

@@ -15,18 +15,17 @@ by identity: :meth:`OrderTracker.live_orders` returns the same tuple until the s
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from pegbot.execution.reconciler import Actions, Reconciler
 from pegbot.execution.risk import Risk, RiskState
 from pegbot.strategy import DesiredQuotes, MarketState, Quote, Strategy
+from pegbot.values import value
 
 __all__ = ["Decision", "DecisionStep"]
 
 _NO_ACTIONS = Actions()
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class Decision:
     """One decision's outcome.
 
@@ -79,10 +78,13 @@ class DecisionStep:
             return Decision(desired, allowed, rs, self._last)
         actions = self.reconciler.diff(allowed, live, state.now_ns)
         if (
-            actions.requests
+            actions.cancels
+            or actions.places
+            or actions.amends
+            or actions.replaces
             or actions.rebinds
             or any(s.reason == "rate_budget" for s in actions.skipped)
-        ):
+        ):  # sent something (Actions.requests), changed levels, or was held back
             self._last_quotes = None
         else:
             self._last_quotes, self._last_live, self._last = allowed.quotes, live, actions

@@ -54,6 +54,7 @@ from pegbot.execution.reconciler import (
 )
 from pegbot.market import Side
 from pegbot.strategy import LiveOrder, OrderStatus
+from pegbot.values import value
 
 __all__ = ["DETACHED", "ID_MEMORY", "OpenOrder", "OrderTracker", "Refusal", "ToSend"]
 
@@ -66,7 +67,7 @@ _NEW, _OPEN = OrderStatus.PENDING_NEW, OrderStatus.OPEN
 _CANCELLING, _AMENDING = OrderStatus.PENDING_CANCEL, OrderStatus.PENDING_AMEND
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class Refusal:
     """An action the tracker would not let out, and why (a reconciler bug if it ever shows).
 
@@ -84,7 +85,7 @@ class Refusal:
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class ToSend:
     """The requests to send after :meth:`OrderTracker.apply`, in this order."""
 
@@ -198,67 +199,98 @@ class OrderTracker:
         An action that would break a rule of the module docstring is refused (kept out of
         the result, listed in :attr:`ToSend.refused`) instead of being sent.
         """
+        # Runs once per decision that sends anything: orders are rebuilt in place in the
+        # dict (one snapshot reset at the end), and the actions' own tuples are passed on
+        # when nothing is refused (the usual case) instead of being copied.
         orders = self._orders
+        changed = False
         for rb in actions.rebinds:
             o = orders.get(rb.client_id)
             if o is not None and o.status is not _CANCELLING:
-                self._set(_with(o, level_id=rb.level_id))
+                orders[o.client_id] = _with(o, level_id=rb.level_id)
+                changed = True
         refused: list[Refusal] = []
-        cancels: list[Cancel] = []
-        for c in actions.cancels:
-            why = self._cancel_refusal(c.client_id)
-            if why:
-                refused.append(Refusal(c.client_id, c.level_id, why))
-            else:
-                self._set(_with(orders[c.client_id], status=_CANCELLING))
-                cancels.append(c)
-        amends: list[Amend] = []
-        for a in actions.amends:
-            o = orders.get(a.client_id)
-            if o is None or o.status is not _OPEN:
-                refused.append(Refusal(a.client_id, a.level_id, "not_open"))
-            elif not 0 < a.lots < o.lots:
-                refused.append(Refusal(a.client_id, a.level_id, "not_a_reduce"))
-            else:
-                self._set(_with(o, status=_AMENDING))
-                amends.append(a)
-        replaces: list[Replace] = []
-        places: list[Place] = []
-        if actions.places or actions.replaces:
+        cancels = actions.cancels
+        if cancels:
+            sent_c: list[Cancel] | None = None  # the cancels let out, once one is refused
+            for i, c in enumerate(cancels):
+                cid = c.client_id
+                o = orders.get(cid)
+                if o is None or o.status is _NEW or o.status is _CANCELLING:
+                    why = (
+                        "unknown_order"
+                        if o is None
+                        else "unacknowledged"
+                        if o.status is _NEW
+                        else "cancel_pending"
+                    )
+                    refused.append(Refusal(cid, c.level_id, why))
+                    if sent_c is None:
+                        sent_c = list(cancels[:i])
+                    continue
+                orders[cid] = LiveOrder(cid, o.level_id, o.side, o.price_ticks, o.lots, _CANCELLING)
+                changed = True
+                if sent_c is not None:
+                    sent_c.append(c)
+            if sent_c is not None:
+                cancels = tuple(sent_c)
+        amends: tuple[Amend, ...] = ()
+        if actions.amends:
+            sent_a: list[Amend] = []
+            for a in actions.amends:
+                o = orders.get(a.client_id)
+                if o is None or o.status is not _OPEN:
+                    refused.append(Refusal(a.client_id, a.level_id, "not_open"))
+                elif not 0 < a.lots < o.lots:
+                    refused.append(Refusal(a.client_id, a.level_id, "not_a_reduce"))
+                else:
+                    orders[a.client_id] = _with(o, status=_AMENDING)
+                    changed = True
+                    sent_a.append(a)
+            amends = tuple(sent_a)
+        replaces: tuple[Replace, ...] = ()
+        places = actions.places
+        if actions.replaces:
+            sent_r: list[Replace] = []
             for r in actions.replaces:
                 o = orders.get(r.cancel.client_id)
                 if o is None or o.status is not _OPEN:
                     refused.append(Refusal(r.cancel.client_id, r.cancel.level_id, "not_open"))
                     continue
-                self._set(_with(o, status=_CANCELLING))
+                orders[o.client_id] = _with(o, status=_CANCELLING)
                 why = self._place_refusal(r.place)
                 if why:  # put the old order back: nothing of this replace goes out
-                    self._set(o)
+                    orders[o.client_id] = o
                     refused.append(Refusal(r.place.client_id, r.place.quote.level_id, why))
                     continue
                 self._add(r.place)
-                replaces.append(r)
-            for p in actions.places:
+                changed = True
+                sent_r.append(r)
+            replaces = tuple(sent_r)
+        if places:
+            sent_p: list[Place] | None = None  # the places let out, once one is refused
+            for i, p in enumerate(places):
                 why = self._place_refusal(p)
                 if why:
                     refused.append(Refusal(p.client_id, p.quote.level_id, why))
-                else:
-                    self._add(p)
-                    places.append(p)
-        return ToSend(tuple(cancels), tuple(places), tuple(refused), tuple(replaces), tuple(amends))
-
-    def _cancel_refusal(self, client_id: str) -> str:
-        o = self._orders.get(client_id)
-        if o is None:
-            return "unknown_order"
-        if o.status is _NEW:
-            return "unacknowledged"
-        if o.status is _CANCELLING:
-            return "cancel_pending"
-        return ""
+                    if sent_p is None:
+                        sent_p = list(places[:i])
+                    continue
+                q = p.quote
+                cid = p.client_id
+                orders[cid] = LiveOrder(cid, q.level_id, q.side, q.price_ticks, q.lots, _NEW)
+                changed = True
+                if sent_p is not None:
+                    sent_p.append(p)
+            if sent_p is not None:
+                places = tuple(sent_p)
+        if changed:
+            self._changed()
+        return ToSend(cancels, places, tuple(refused), replaces, amends)
 
     def _place_refusal(self, p: Place) -> str:
-        if p.client_id in self._orders or p.client_id in self._done:
+        cid = p.client_id
+        if cid in self._orders or cid in self._done:
             return "id_reused"
         level = p.quote.level_id
         for o in self._orders.values():
@@ -305,7 +337,8 @@ class OrderTracker:
         """
         if client_id in self._done:
             return False  # finished already: a late ack never revives it
-        o = self._orders.get(client_id)
+        orders = self._orders
+        o = orders.get(client_id)
         if o is None:
             parsed = parse_client_id(client_id)
             if (
@@ -317,21 +350,27 @@ class OrderTracker:
                 or lots is None
             ):
                 return False  # not ours to quote with (another run's orders are orphans)
-            o = LiveOrder(client_id, parsed.level_id, side, price_ticks, lots, _OPEN)
+            new: LiveOrder | None = LiveOrder(
+                client_id, parsed.level_id, side, price_ticks, lots, _OPEN
+            )
         else:
             status = _OPEN if o.status is _NEW else o.status  # an amend or cancel still flies
-            o = LiveOrder(
-                client_id,
-                o.level_id,
-                o.side,
-                o.price_ticks if price_ticks is None else price_ticks,
-                o.lots if lots is None else lots,
-                status,
+            price = o.price_ticks if price_ticks is None else price_ticks
+            size = o.lots if lots is None else lots
+            # A new object only when something changed (an ack of a cancel in flight, a
+            # repeated stream event): the snapshot stays the same tuple otherwise.
+            new = (
+                None
+                if status is o.status and price == o.price_ticks and size == o.lots
+                else LiveOrder(client_id, o.level_id, o.side, price, size, status)
             )
-        self._unknown.discard(client_id)
+        if self._unknown:
+            self._unknown.discard(client_id)
         self._open_seen_ns[client_id] = now_ns
-        if self._orders.get(client_id) != o:
-            self._set(o)
+        if new is not None:
+            orders[client_id] = new
+            self.version += 1  # _changed(), inline: this runs for every ack
+            self._snapshot = None
         return True
 
     def on_closed(self, client_id: str) -> bool:
@@ -340,12 +379,21 @@ class OrderTracker:
         Returns:
             True when it was in the live set.
         """
-        self._unknown.discard(client_id)
+        if self._unknown:
+            self._unknown.discard(client_id)
         self._open_seen_ns.pop(client_id, None)
-        self.retire(client_id)
+        # retire(), inline (this runs for every order's end): remembered as the newest.
+        done = self._done
+        if client_id in done:
+            done.move_to_end(client_id)
+        else:
+            done[client_id] = None
+            if len(done) > self.memory:
+                done.popitem(last=False)
         if self._orders.pop(client_id, None) is None:
             return False
-        self._changed()
+        self.version += 1
+        self._snapshot = None
         return True
 
     def on_unknown(self, client_id: str) -> None:
@@ -499,7 +547,10 @@ def _with(
 
 
 def _remember(memory: OrderedDict[str, None], key: str, limit: int) -> None:
+    # The newest last; a key seen again moves to the end (a new key is there already).
+    if key in memory:
+        memory.move_to_end(key)
+        return
     memory[key] = None
-    memory.move_to_end(key)
     if len(memory) > limit:
         memory.popitem(last=False)

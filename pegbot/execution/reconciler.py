@@ -75,6 +75,7 @@ from pegbot.execution.budget import RateBudget
 from pegbot.market import Market, Side
 from pegbot.quoting import frac
 from pegbot.strategy import DesiredQuotes, LiveOrder, OrderStatus, Quote
+from pegbot.values import value
 
 __all__ = [
     "CLIENT_ID_PREFIX",
@@ -145,7 +146,7 @@ def orphans(open_client_ids: Iterable[str | None], run: str | None = None) -> li
 # -- actions ----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class Place:
     """Send a new order.
 
@@ -160,7 +161,7 @@ class Place:
     post_only: bool = True
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class Cancel:
     """Cancel a live order.
 
@@ -175,7 +176,7 @@ class Cancel:
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class Amend:
     """Reduce a live order's size, keeping its queue position.
 
@@ -190,7 +191,7 @@ class Amend:
     lots: int
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class Replace:
     """Cancel a live order and place its successor in one atomic venue request.
 
@@ -203,7 +204,7 @@ class Replace:
     place: Place
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class Rebind:
     """A live order now serves another level; bookkeeping only, no venue call.
 
@@ -216,7 +217,7 @@ class Rebind:
     level_id: str
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class Skip:
     """A desired quote or cancel not acted on now.
 
@@ -231,7 +232,7 @@ class Skip:
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class Actions:
     """The result of one diff, in the order to send it: cancels, replaces, amends, places.
 
@@ -257,6 +258,47 @@ class Actions:
     def requests(self) -> int:
         """Venue requests this diff sends."""
         return len(self.cancels) + len(self.places) + len(self.amends) + len(self.replaces)
+
+
+_NONE: frozenset[str] = frozenset()
+#: Desired sets whose filtered form the reconciler keeps (see Reconciler.diff).
+_WANTED_MEMORY = 256
+
+
+class _Wanted:
+    """The quotes of one desired set that pass the filters, indexed for the diff.
+
+    Attributes:
+        quotes: The quotes let through, in desired order.
+        skips: The filter skips.
+        levels: Their level ids.
+        index: Level id -> position in ``quotes``.
+        inner: Positions in ``quotes``, inner levels first (the order places go out in):
+            by how many quotes of the side are better priced, then bids before asks, then
+            by level id.
+    """
+
+    __slots__ = ("index", "inner", "levels", "quotes", "skips")
+
+    def __init__(self, quotes: tuple[Quote, ...], skips: tuple[Skip, ...] = ()) -> None:
+        self.quotes = quotes
+        self.skips = skips
+        index: dict[str, int] = {}
+        keyed: list[tuple[int, bool, str, int]] = []
+        for i, q in enumerate(quotes):
+            index[q.level_id] = i
+            # _rank, inline: how many quotes of the side are better priced.
+            side, price, rank = q.side, q.price_ticks, 0
+            for o in quotes:
+                if o.side is side and (
+                    o.price_ticks > price if side > 0 else o.price_ticks < price
+                ):
+                    rank += 1
+            keyed.append((rank, side < 0, q.level_id, i))
+        keyed.sort()  # level ids are unique: no two keys tie
+        self.index = index
+        self.levels = frozenset(index)
+        self.inner = tuple(k[3] for k in keyed)
 
 
 # -- the reconciler ---------------------------------------------------------------------------
@@ -333,6 +375,11 @@ class Reconciler:
         self._min_tick_lots = math.ceil(
             Fraction(market.min_notional) / (Fraction(market.tick_size) * Fraction(market.lot_size))
         )
+        # The filters' verdict on recent desired sets, by object: strategies hand the same
+        # immutable object back whenever their inputs repeat (hftbacktest_mm keeps one per
+        # pair of prices, peg_ladder its last). Each entry holds its object, so an id is
+        # never reused while it is a key.
+        self._wanted: dict[int, tuple[DesiredQuotes, _Wanted]] = {}
 
     # -- ids --------------------------------------------------------------------------------
 
@@ -394,42 +441,53 @@ class Reconciler:
         Returns:
             The actions; apply the rebinds to the live set and send the requests in order.
         """
-        skipped: list[Skip] = []
-        wanted: list[Quote] = []
-        # The filters inlined (filter_reason's rules): this runs once per decision.
-        min_lots, min_tick_lots = self._min_lots, self._min_tick_lots
-        for q in desired.quotes:
-            if q.lots < min_lots:
-                skipped.append(Skip(q.level_id, "min_qty"))
-            elif q.price_ticks * q.lots < min_tick_lots:
-                skipped.append(Skip(q.level_id, "min_notional"))
-            else:
-                wanted.append(q)
-        pc = OrderStatus.PENDING_CANCEL
-        active: list[LiveOrder] = []
-        cancelling: set[str] = set()
+        # This runs at every decision, so the usual case costs one look-up and one
+        # comparison per order: each order is paired with the quote of its own level, the
+        # first compatible order of a level keeping it (what the matching's first pass
+        # does). The bipartite matching runs only when, with cross-level matching on, a quote
+        # and an order are both left over (an order may serve another level).
+        hit = self._wanted.get(id(desired))
+        if hit is not None and hit[0] is desired:
+            w = hit[1]
+        else:
+            w = self._filter(desired)
+            if len(self._wanted) >= _WANTED_MEMORY:
+                self._wanted.clear()
+            self._wanted[id(desired)] = (desired, w)
+        wanted = w.quotes
+        skipped = list(w.skips)
+        pc, pn = OrderStatus.PENDING_CANCEL, OrderStatus.PENDING_NEW
+        cancelling: set[str] | frozenset[str] = _NONE
+        active: Sequence[LiveOrder] = live
         for o in live:
             if o.status is pc:
-                cancelling.add(o.level_id)
-            else:
-                active.append(o)
+                active = [o for o in live if o.status is not pc]
+                cancelling = {o.level_id for o in live if o.status is pc}
+                break
 
-        match = self._max_matching(wanted, active)  # desired index -> live index
-        matched_live = set(match.values())
-        rebinds = (
-            tuple(
-                Rebind(active[j].client_id, wanted[i].level_id)
-                for i, j in sorted(match.items())
-                if active[j].level_id != wanted[i].level_id
-            )
-            if self.cross_level
-            else ()  # without cross-level matching every match is on its own level
-        )
+        match: dict[int, int] = {}  # desired index -> live index
+        movable: list[LiveOrder] = []  # unmatched acknowledged orders: cancel or replace
+        busy: set[str] = set()  # levels an unacknowledged, unmatched order still holds
+        index = w.index
+        compatible = self._compatible
+        for j, o in enumerate(active):
+            i = index.get(o.level_id)
+            if i is not None and i not in match and compatible(wanted[i], o):
+                match[i] = j
+            elif o.status is pn:
+                busy.add(o.level_id)
+            else:
+                movable.append(o)
+        rebinds: tuple[Rebind, ...] = ()
+        if self.cross_level and len(match) < len(wanted) and len(match) < len(active):
+            match, rebinds, movable, busy = self._full_match(wanted, active)
+        n_matched = len(match)
+
         budget = self.budget
         amends: list[Amend] = []
         if self.amend and match:
-            for i, j in sorted(match.items()):
-                d, o = wanted[i], active[j]
+            for i in sorted(match):  # in desired order
+                d, o = wanted[i], active[match[i]]
                 if not self._needs_amend(d, o):
                     continue
                 if budget is not None and not budget.try_spend("amend", now_ns):
@@ -437,22 +495,8 @@ class Reconciler:
                 else:
                     amends.append(Amend(o.client_id, d.level_id, d.lots))
 
-        movable: list[LiveOrder] = []  # unmatched acknowledged orders: cancel or replace
-        busy: set[str] = set()  # levels an unacknowledged, unmatched order still holds
-        if len(matched_live) < len(active):
-            pn = OrderStatus.PENDING_NEW
-            for j, o in enumerate(active):
-                if j in matched_live:
-                    continue
-                if o.status is pn:
-                    busy.add(o.level_id)
-                else:
-                    movable.append(o)
-
-        to_place = [q for i, q in enumerate(wanted) if i not in match]
-        if len(to_place) > 1:
-            # Inner levels first: bids from the highest price down, asks from the lowest up.
-            to_place.sort(key=lambda q: (_rank(q, wanted), q.side < 0, q.level_id))
+        # Inner levels first: bids from the highest price down, asks from the lowest up.
+        to_place = [wanted[i] for i in w.inner if i not in match] if n_matched < len(wanted) else []
         room = self._room(wanted, live, match, active) if self.cap_exposure else None
 
         replaces: list[Replace] = []
@@ -461,16 +505,13 @@ class Reconciler:
                 to_place, movable, busy, room, budget, now_ns, replaces, skipped
             )
 
-        wanted_levels = {q.level_id for q in wanted}
+        levels = w.levels
         cancels = [
-            Cancel(
-                o.client_id, o.level_id, "reprice" if o.level_id in wanted_levels else "unwanted"
-            )
+            Cancel(o.client_id, o.level_id, "reprice" if o.level_id in levels else "unwanted")
             for o in movable
         ]
-        if budget is None:
-            sent_cancels = cancels
-        else:
+        sent_cancels = cancels
+        if budget is not None and cancels:
             sent_cancels = []
             for c in cancels:
                 if budget.try_spend("cancel", now_ns):
@@ -481,24 +522,70 @@ class Reconciler:
         places: list[Place] = []
         if to_place:
             # A level whose old order is being cancelled waits, if asked to, for that cancel.
-            waiting = cancelling | {c.level_id for c in cancels} if self.wait_for_cancel else set()
+            waiting = cancelling | {c.level_id for c in cancels} if self.wait_for_cancel else _NONE
+            post_only = self.post_only
             for q in to_place:
-                if q.level_id in busy:
-                    skipped.append(Skip(q.level_id, "level_busy"))
-                elif q.level_id in waiting:
-                    skipped.append(Skip(q.level_id, "cancel_pending"))
+                level = q.level_id
+                if level in busy:
+                    skipped.append(Skip(level, "level_busy"))
+                elif level in waiting:
+                    skipped.append(Skip(level, "cancel_pending"))
                 elif room is not None and q.lots > room[q.side]:
-                    skipped.append(Skip(q.level_id, "exposure"))
+                    skipped.append(Skip(level, "exposure"))
                 elif budget is not None and not budget.try_spend("place", now_ns):
-                    skipped.append(Skip(q.level_id, "rate_budget"))
+                    skipped.append(Skip(level, "rate_budget"))
                 else:
                     if room is not None:
                         room[q.side] -= q.lots
-                    places.append(Place(q, self.next_client_id(q.level_id), self.post_only))
+                    places.append(Place(q, self.next_client_id(level), post_only))
         return Actions(
-            tuple(sent_cancels), tuple(places), rebinds, tuple(skipped), len(match),
+            tuple(sent_cancels), tuple(places), rebinds, tuple(skipped), n_matched,
             tuple(amends), tuple(replaces),
         )  # fmt: skip
+
+    def _filter(self, desired: DesiredQuotes) -> _Wanted:
+        # filter_reason's rules, inlined: the quotes let through and the skips.
+        min_lots, min_tick_lots = self._min_lots, self._min_tick_lots
+        quotes = desired.quotes
+        for q in quotes:
+            if q.lots < min_lots or q.price_ticks * q.lots < min_tick_lots:
+                break
+        else:
+            return _Wanted(quotes)
+        wanted: list[Quote] = []
+        skipped: list[Skip] = []
+        for q in quotes:
+            if q.lots < min_lots:
+                skipped.append(Skip(q.level_id, "min_qty"))
+            elif q.price_ticks * q.lots < min_tick_lots:
+                skipped.append(Skip(q.level_id, "min_notional"))
+            else:
+                wanted.append(q)
+        return _Wanted(tuple(wanted), tuple(skipped))
+
+    def _full_match(
+        self, wanted: Sequence[Quote], active: Sequence[LiveOrder]
+    ) -> tuple[dict[int, int], tuple[Rebind, ...], list[LiveOrder], set[str]]:
+        # The bipartite matching (with cross-level edges): the match in desired order, the
+        # rebinds, and the unmatched orders to move or wait for.
+        found = self._max_matching(list(wanted), list(active))
+        match = {i: found[i] for i in sorted(found)}
+        rebinds = tuple(
+            Rebind(active[j].client_id, wanted[i].level_id)
+            for i, j in match.items()
+            if active[j].level_id != wanted[i].level_id
+        )
+        matched = set(match.values())
+        movable: list[LiveOrder] = []
+        busy: set[str] = set()
+        for j, o in enumerate(active):
+            if j in matched:
+                continue
+            if o.status is OrderStatus.PENDING_NEW:
+                busy.add(o.level_id)
+            else:
+                movable.append(o)
+        return match, rebinds, movable, busy
 
     def _pair_replaces(
         self,
@@ -555,10 +642,10 @@ class Reconciler:
 
     @staticmethod
     def _room(
-        wanted: list[Quote],
+        wanted: Sequence[Quote],
         live: Sequence[LiveOrder],
         match: dict[int, int],
-        active: list[LiveOrder],
+        active: Sequence[LiveOrder],
     ) -> dict[Side, int]:
         # Lots a side may still add: its ladder minus every order of ours there, whatever
         # its status (an unconfirmed cancel, or one that failed, can still fill). A kept
@@ -627,7 +714,7 @@ def _augment(i: int, adj: list[list[int]], owner: dict[int, int], seen: set[int]
     return False
 
 
-def _rank(q: Quote, wanted: list[Quote]) -> int:
+def _rank(q: Quote, wanted: Sequence[Quote]) -> int:
     # How many quotes of the same side are better priced: 0 for the inner level.
     if q.side > 0:
         return sum(1 for o in wanted if o.side is q.side and o.price_ticks > q.price_ticks)
