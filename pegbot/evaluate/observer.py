@@ -29,11 +29,11 @@ from pegbot.book import OrderBook
 from pegbot.market import Side
 from pegbot.scorecard import (
     Event,
-    Fill,
-    Inventory,
+    Holding,
     Level,
     OrderAction,
     OrderKind,
+    OwnFill,
     Quotes,
     RateSeen,
     book_from_l2,
@@ -84,9 +84,7 @@ class ExchangeObserver:
         acct = self.exchange.engine.ledger.accounts.get(self.api_key)
         if acct is not None:
             bal = acct.balance(self.market.base)
-            self.add(
-                Inventory(self._ts(self.exchange.now_ns()), self._units(bal.free + bal.locked))
-            )
+            self.add(Holding(self._ts(self.exchange.now_ns()), self._units(bal.free + bal.locked)))
 
     def add(self, ev: Event) -> None:
         """Append an event (the harness adds the fair value and its changes here)."""
@@ -130,7 +128,7 @@ class ExchangeObserver:
         elif isinstance(ev, AccountUpdate) and ev.api_key == self.api_key:
             for asset, free, locked in ev.balances:
                 if asset == self.market.base:
-                    self.add(Inventory(self._ts(ev.time_ns), self._units(free + locked)))
+                    self.add(Holding(self._ts(ev.time_ns), self._units(free + locked)))
 
     def _report(self, ev: ExecutionReport) -> None:
         ts = self._ts(ev.time_ns)
@@ -143,7 +141,7 @@ class ExchangeObserver:
             self._ours[oid] = (order.side, order.price, order.orig_units)
             self.add(OrderAction(ts, OrderKind.PLACED, order.side))
         elif kind == "TRADE":
-            self.add(Fill(ts, order.side, ev.last_price, ev.last_units, ev.is_maker))
+            self.add(OwnFill(ts, order.side, ev.last_price, ev.last_units, ev.is_maker))
             known = self._ours.get(oid)
             if known is not None:
                 left = known[2] - ev.last_units

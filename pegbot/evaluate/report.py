@@ -21,7 +21,7 @@ import plotly.graph_objects as go
 
 from pegbot.backtest.report import chart, figures_table, page, scorecard_section, utc_iso
 from pegbot.backtest.report_figures import ASK, BID, FAIR, MID, OURS, thin, utc
-from pegbot.scorecard import Book, Fair, Fill, Quotes
+from pegbot.scorecard import Book, Fair, OwnFill, Quotes
 
 from .harness import RunResult
 from .targets import Check
@@ -65,7 +65,7 @@ def series(result: RunResult) -> Series:
         elif isinstance(ev, Quotes):
             out.ladder += [(ev.ts_ns, p * tick, 1) for p, _ in ev.bids]
             out.ladder += [(ev.ts_ns, p * tick, -1) for p, _ in ev.asks]
-        elif isinstance(ev, Fill):
+        elif isinstance(ev, OwnFill):
             out.fills.append((ev.ts_ns, ev.price_ticks * tick, int(ev.side), ev.maker))
             continue
         else:

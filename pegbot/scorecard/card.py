@@ -44,7 +44,7 @@ from pegbot.market import Market, Side
 from pegbot.timeunits import NS_PER_MIN, NS_PER_S, ns_to_s, s_to_ns
 
 from .config import ScorecardSettings
-from .events import Event, Fill, Level, OrderAction, OrderKind
+from .events import Event, Level, OrderAction, OrderKind, OwnFill
 from .fold import CONDITIONS, Fold, Jump, State, band_bounds, quoted_spread_bps
 
 __all__ = ["JumpFigures", "Scorecard", "ScorecardBuilder", "score", "weighted_quantile"]
@@ -253,7 +253,7 @@ class ScorecardBuilder:
         self._maker = 0
         self._vol_units = 0
         self._vol_tu = 0
-        self._markouts: list[tuple[int, int, int, Fill]] = []  # (due, seq, horizon i, fill)
+        self._markouts: list[tuple[int, int, int, OwnFill]] = []  # (due, seq, horizon i, fill)
         self._mk_sum = [0.0] * len(s.markouts_s)
         self._mk_w = [0.0] * len(s.markouts_s)
         self._mk_left = 0
@@ -337,7 +337,7 @@ class ScorecardBuilder:
             self._met[i] += ok
         self._met[-1] += all(checks)
 
-    def _fill(self, f: Fill, st: State) -> None:
+    def _fill(self, f: OwnFill, st: State) -> None:
         self._fills += 1
         self._maker += f.maker
         self._vol_units += f.qty_units

@@ -18,9 +18,9 @@ event           what it says
 :class:`Quotes` every order of ours resting now, per side, as ``(price, qty)``
 :class:`Fair`   the fair value (None: unknown); a large change is an FX jump
 :class:`RateSeen`  the bot read the official rate (it can only act on a jump after)
-:class:`Fill`   one fill of ours (side, price, qty, maker or taker)
+:class:`OwnFill`  one fill of ours (side, price, qty, maker or taker)
 :class:`OrderAction`  an order request of ours: placed, cancelled, amended, replaced
-:class:`Inventory`  our base holding
+:class:`Holding`  our base holding
 ==============  ==================================================================
 """
 
@@ -37,11 +37,11 @@ __all__ = [
     "Book",
     "Event",
     "Fair",
-    "Fill",
-    "Inventory",
+    "Holding",
     "Level",
     "OrderAction",
     "OrderKind",
+    "OwnFill",
     "Quotes",
     "RateSeen",
     "book_from_l2",
@@ -105,7 +105,7 @@ class RateSeen:
 
 
 @dataclass(frozen=True, slots=True)
-class Fill:
+class OwnFill:
     """One fill of one of our orders.
 
     Attributes:
@@ -142,14 +142,14 @@ class OrderAction:
 
 
 @dataclass(frozen=True, slots=True)
-class Inventory:
+class Holding:
     """Our holding of the base asset, in qty units, from ``ts_ns`` on."""
 
     ts_ns: int
     base_units: int
 
 
-Event = Book | Quotes | Fair | RateSeen | Fill | OrderAction | Inventory
+Event = Book | Quotes | Fair | RateSeen | OwnFill | OrderAction | Holding
 
 
 def book_from_l2(

@@ -43,7 +43,7 @@ from pegbot.market import Side
 from pegbot.timeunits import s_to_ns
 
 from .config import ObligationSettings, ScorecardSettings
-from .events import Book, Event, Fair, Fill, Inventory, Level, OrderAction, Quotes, RateSeen
+from .events import Book, Event, Fair, Holding, Level, OrderAction, OwnFill, Quotes, RateSeen
 
 __all__ = [
     "CONDITIONS",
@@ -187,7 +187,7 @@ class Fold:
         tick_unit_value: float,
         on_segment: Callable[[int, int, State], None] | None = None,
         on_sample: Callable[[int, State, tuple[bool, bool, bool, bool]], None] | None = None,
-        on_fill: Callable[[Fill, State], None] | None = None,
+        on_fill: Callable[[OwnFill, State], None] | None = None,
         on_order: Callable[[OrderAction], None] | None = None,
     ) -> None:
         self.settings = settings
@@ -232,13 +232,13 @@ class Fold:
             j = self.active_jump
             if j is not None and j.learned_ns is None:
                 j.learned_ns = ts
-        elif isinstance(ev, Fill):
+        elif isinstance(ev, OwnFill):
             if inside:
                 self._fill(ev)
         elif isinstance(ev, OrderAction):
             if inside and self._on_order is not None:
                 self._on_order(ev)
-        elif isinstance(ev, Inventory):
+        elif isinstance(ev, Holding):
             st.base_units = ev.base_units
         else:  # pragma: no cover - the Event union is closed
             raise TypeError(f"not a scorecard event: {ev!r}")
@@ -303,7 +303,7 @@ class Fold:
             if any(lo <= p for p, _ in st.bids) and any(p <= hi for p, _ in st.asks):
                 j.requoted_ns = ts
 
-    def _fill(self, f: Fill) -> None:
+    def _fill(self, f: OwnFill) -> None:
         j = self.active_jump
         if j is not None and f.ts_ns >= j.at_ns:
             fair = j.to_ticks

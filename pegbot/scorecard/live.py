@@ -41,7 +41,7 @@ from pegbot.strategy import LiveOrder, OrderStatus
 from pegbot.timeunits import ns_to_s, s_to_ns
 
 from .config import ScorecardSettings
-from .events import Fair, Fill, Level, OrderAction, OrderKind, Quotes, book_from_l2
+from .events import Fair, Level, OrderAction, OrderKind, OwnFill, Quotes, book_from_l2
 from .fold import Fold, State
 
 __all__ = ["LiveFigures", "LiveScorecard"]
@@ -185,7 +185,7 @@ class LiveScorecard:
         now_ns = self._clamp(now_ns)
         fold = self._fold(now_ns)
         before = sum(j.wrong_fills for j in fold.jumps)
-        fold.feed(Fill(now_ns, side, price_ticks, qty_units, maker))
+        fold.feed(OwnFill(now_ns, side, price_ticks, qty_units, maker))
         self._fills.append(now_ns)
         wrong = sum(j.wrong_fills for j in fold.jumps) - before
         if wrong:

@@ -12,7 +12,7 @@ from the backtest.
   ``expired`` record takes it out.
 * The market: the replayed book is everyone but us (``*_ex``); with us, the public best bid is
   the better of the market's and ours (likewise the ask), as if our orders were in the book.
-* Inventory: the starting base units plus our fills; order actions: accepted orders (placed)
+* Holding: the starting base units plus our fills; order actions: accepted orders (placed)
   and cancels.
 * Records at the same time go fair value first, then our orders and fills, then the book.
 """
@@ -25,7 +25,7 @@ from typing import Any
 
 from pegbot.market import Side
 
-from .events import Book, Event, Fair, Fill, Inventory, OrderAction, OrderKind, Quotes
+from .events import Book, Event, Fair, Holding, OrderAction, OrderKind, OwnFill, Quotes
 
 __all__ = ["FILL_COLUMNS", "NO_ASK", "NO_BID", "ORDER_COLUMNS", "events_from_records"]
 
@@ -89,7 +89,7 @@ def events_from_records(
     ask_ex: int | None = None
     inventory = base_units
     if raw:
-        out.append(Inventory(raw[0][0], inventory))
+        out.append(Holding(raw[0][0], inventory))
     for ts, _, _, kind, data in raw:
         if kind == "fair":
             out.append(Fair(ts, data))
@@ -117,9 +117,9 @@ def events_from_records(
                     del resting[cid]
         else:
             cid, side, price, units, maker = data
-            out.append(Fill(ts, Side(side), price, units, maker))
+            out.append(OwnFill(ts, Side(side), price, units, maker))
             inventory += units if side > 0 else -units
-            out.append(Inventory(ts, inventory))
+            out.append(Holding(ts, inventory))
             known = resting.get(cid)
             if known is not None:
                 left = known[2] - units

@@ -9,7 +9,7 @@ import aiohttp
 import pytest
 
 from pegbot.evaluate.observer import ExchangeObserver
-from pegbot.scorecard import Book, Fill, Inventory, OrderAction, OrderKind, Quotes, RateSeen
+from pegbot.scorecard import Book, Holding, OrderAction, OrderKind, OwnFill, Quotes, RateSeen
 from pegbot.sim.config import DEMO_API_KEY
 from pegbot.sim.server import SimServer
 from pegbot.sim.testing import SimHandle, default_sim_config
@@ -55,7 +55,7 @@ async def test_the_observer_records_what_ccxt_reads_back() -> None:
         assert (quotes[-1].bids, quotes[-1].asks) == obs.levels()
 
         trades = await us.fetch_my_trades(SYMBOL)
-        fills = [e for e in obs.events if isinstance(e, Fill)]
+        fills = [e for e in obs.events if isinstance(e, OwnFill)]
         assert [(f.side.name, f.price_ticks, f.qty_units, f.maker) for f in fills] == [
             (
                 "BUY" if t["side"] == "buy" else "SELL",
@@ -72,7 +72,7 @@ async def test_the_observer_records_what_ccxt_reads_back() -> None:
         )
         balance = await us.fetch_balance()
         held = m.qty_to_units(Decimal(str(balance["total"]["KGST"])))
-        inventory = [e for e in obs.events if isinstance(e, Inventory)]
+        inventory = [e for e in obs.events if isinstance(e, Holding)]
         assert inventory[-1].base_units == held
         # Before our bid bought 300 KGST, less the commission charged in KGST.
         fee = sum(m.qty_to_units(Decimal(str(t["fee"]["cost"]))) for t in trades)

@@ -11,11 +11,11 @@ from pegbot.market import Market, Side
 from pegbot.scorecard import (
     Book,
     Fair,
-    Fill,
-    Inventory,
+    Holding,
     ObligationSettings,
     OrderAction,
     OrderKind,
+    OwnFill,
     Quotes,
     RateSeen,
     ScorecardSettings,
@@ -127,12 +127,12 @@ def test_fx_jump_pull_requote_learned_and_wrong_side_fills() -> None:
             Fair(0, Fraction(10_000)),
             Quotes(0, ((9_990, 5),), ((10_010, 5),)),
             Fair(10 * S, Fraction(12_000)),  # +2000 bps: our ask is now below fair
-            Fill(11 * S, Side.SELL, 10_010, 2, True),  # sold 2 at 10 010 with fair 12 000
+            OwnFill(11 * S, Side.SELL, 10_010, 2, True),  # sold 2 at 10 010 with fair 12 000
             RateSeen(12 * S),
-            Fill(int(12.2 * S), Side.SELL, 10_010, 1, True),  # after the bot read the rate
+            OwnFill(int(12.2 * S), Side.SELL, 10_010, 1, True),  # after the bot read the rate
             Quotes(int(12.5 * S), ((9_990, 5),), ()),  # pulled
             Quotes(14 * S, ((11_950, 5),), ((12_050, 5),)),  # requoted within 50 bps
-            Fill(15 * S, Side.SELL, 12_050, 1, True),  # a fine fill
+            OwnFill(15 * S, Side.SELL, 12_050, 1, True),  # a fine fill
         ],
         0,
         20 * S,
@@ -229,9 +229,9 @@ def test_markouts_use_the_mid_without_us_and_leave_out_what_they_cannot_see() ->
         MARKET,
         [
             Book(0, 99, 101, 99, 101),
-            Fill(1 * S, Side.BUY, 100, 3, True),
+            OwnFill(1 * S, Side.BUY, 100, 3, True),
             Book(int(1.5 * S), 101, 103, 100, 104),  # without us the mid is 102
-            Fill(8 * S, Side.SELL, 100, 1, False),
+            OwnFill(8 * S, Side.SELL, 100, 1, False),
         ],
         0,
         10 * S,
@@ -253,7 +253,7 @@ def test_markouts_use_the_mid_without_us_and_leave_out_what_they_cannot_see() ->
 def test_orders_per_fill_and_per_minute() -> None:
     events = [OrderAction(i * S, OrderKind.PLACED, Side.BUY) for i in range(6)]
     events += [OrderAction((10 + i) * S, OrderKind.CANCELLED, Side.SELL) for i in range(3)]
-    events += [Fill(20 * S, Side.BUY, 100, 1, True), Fill(21 * S, Side.SELL, 101, 1, True)]
+    events += [OwnFill(20 * S, Side.BUY, 100, 1, True), OwnFill(21 * S, Side.SELL, 101, 1, True)]
     card = score(MARKET, events, 0, 120 * S)
     o = card.orders
     assert (o["placed"], o["cancelled"], o["amended"], o["replaced"]) == (6, 3, 0, 0)
@@ -264,7 +264,7 @@ def test_orders_per_fill_and_per_minute() -> None:
 def test_inventory_drift() -> None:
     card = score(
         MARKET,
-        [Inventory(0, 100), Inventory(2 * S, 40), Inventory(3 * S, 160), Inventory(4 * S, 120)],
+        [Holding(0, 100), Holding(2 * S, 40), Holding(3 * S, 160), Holding(4 * S, 120)],
         0,
         5 * S,
     )
@@ -330,7 +330,7 @@ def test_events_before_the_span_set_the_state_only() -> None:
             Fair(-5 * S, Fraction(100)),
             Quotes(-5 * S, ((100, 1),), ((102, 1),)),
             Fair(-1 * S, Fraction(200)),  # a jump before the span is not one of its jumps
-            Fill(-1 * S, Side.BUY, 100, 1, True),
+            OwnFill(-1 * S, Side.BUY, 100, 1, True),
         ],
         0,
         2 * S,
