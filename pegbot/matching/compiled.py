@@ -8,8 +8,8 @@ rules, stated once in :mod:`pegbot.matching.engine`'s docstring, and the same pe
 arithmetic — :func:`~pegbot.matching.engine.trade_reach`,
 :func:`~pegbot.matching.engine.amended_leaves` and
 :func:`~pegbot.matching.queue.queue_ahead` are compiled here from their one definition. A
-property test (``tests/unit/test_matching_twin.py``) holds the two engines to the same fills
-and the same queue on random event sequences.
+property test (``tests/unit/matching/test_matching_twin.py``) holds the two engines to the
+same fills and the same queue on random event sequences.
 
 Layout. The engine's counters and parameters are the first :data:`M_LEN` entries of an int64
 state vector ``m`` (a caller may put its own state after them); its tables are one int64

@@ -13,7 +13,6 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from _backtest_helpers import walk_tape
 from rich.console import Console
 from typer.testing import CliRunner
 
@@ -21,6 +20,7 @@ import pegbot.progress
 from pegbot.cli import app
 from pegbot.progress import progress_bar, wanted
 from pegbot.tape.reader import TapeReader
+from tests.unit.backtest._backtest_helpers import walk_tape
 
 ROOT = Path(__file__).resolve().parents[2]
 RAW = ROOT / "tests/data/binance_raw/spot_btcusdt_20240808_L1-1500.gz"

@@ -105,8 +105,9 @@ async def test_an_unknown_cancel_replace_leaves_no_order_stuck_cancelling() -> N
     for i in range(2, 5):
         runner.decide(NOW + i, moved)
         await settle(runner)
-    assert not old & {u.client_id for u in venue.orders.values() if u.state.is_open}, "an old-fair order still rests"
-    assert len(runner.live) == 4 and set(runner.live) == {u.client_id for u in venue.orders.values() if u.state.is_open}
+    resting = {u.client_id for u in venue.orders.values() if u.state.is_open}
+    assert not old & resting, "an old-fair order still rests"
+    assert len(runner.live) == 4 and set(runner.live) == resting
 
 
 async def test_a_fill_applies_once_and_reaches_the_context() -> None:

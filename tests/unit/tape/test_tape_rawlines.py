@@ -9,7 +9,7 @@ import pytest
 
 from pegbot.tape.rawlines import RawCounters, iter_line_blocks, iter_raw_lines, local_ts_to_ns
 
-DATA = Path(__file__).parents[1] / "data" / "binance_raw"
+DATA = Path(__file__).parents[2] / "data" / "binance_raw"
 
 
 def test_units_by_magnitude() -> None:

@@ -21,7 +21,7 @@ from test_backtest_sweep import _spec, _tape
 from pegbot.backtest.report import write_report
 from pegbot.backtest.sweep import SweepError, load_spec, run_point, run_sweep
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 PEGBOT = [sys.executable, "-m", "pegbot"]
 # Figures that must agree point by point (wall time may not).
 SAME = ["events", "fills", "volume_base", "pnl_quote", "pnl_realised_quote", "fees_quote",

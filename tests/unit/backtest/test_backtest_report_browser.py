@@ -27,7 +27,7 @@ from pegbot.backtest.report import write_report
 from pegbot.backtest.scenario import build_backtest, load_scenario
 from pegbot.backtest.sweep import load_spec, run_sweep
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 ARTIFACTS = ROOT / "tests" / "artifacts"
 SCENARIO = ROOT / "backtests" / "hftbacktest_crosscheck.toml"
 PEG = ["strategy.name=peg_ladder", "strategy.params={}", "fair.source=fixed", "fair.rate=87.45",

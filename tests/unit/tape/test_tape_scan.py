@@ -25,7 +25,7 @@ from pegbot.tape.binance_lines import _fast_units
 
 pytestmark = pytest.mark.skipif(not scan.AVAILABLE, reason="numba not installed")
 
-DATA = Path(__file__).parents[1] / "data" / "binance_raw"
+DATA = Path(__file__).parents[2] / "data" / "binance_raw"
 
 
 @pytest.fixture(scope="module", autouse=True)

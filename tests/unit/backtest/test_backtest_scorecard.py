@@ -17,7 +17,7 @@ from pegbot.backtest import results
 from pegbot.backtest.report import backtest_html
 from pegbot.backtest.scenario import build_backtest, load_scenario
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 @pytest.mark.parametrize("changes", [[], ["reconciler.amend=true", "reconciler.replace=true"]])

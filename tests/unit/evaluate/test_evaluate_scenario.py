@@ -28,7 +28,7 @@ from pegbot.market import Market
 from pegbot.scorecard import Fair, Quotes, score
 from pegbot.timeunits import NS_PER_S
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 S = NS_PER_S
 
 

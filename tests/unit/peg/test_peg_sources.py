@@ -18,7 +18,7 @@ from pegbot.peg.sources import (
     select_field,
 )
 
-DATA = Path(__file__).parent.parent / "data" / "peg"
+DATA = Path(__file__).parents[2] / "data" / "peg"
 NS = 1_000_000_000
 
 

@@ -16,7 +16,7 @@ from pegbot.backtest.report import utc_iso, write_report
 from pegbot.backtest.scenario import build_backtest, load_scenario
 from pegbot.backtest.sweep import SweepError, grid_points, load_spec, run_sweep
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def _tape(tmp_path: Path) -> Path:

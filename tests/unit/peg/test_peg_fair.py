@@ -8,7 +8,7 @@ from pegbot.market import Market
 from pegbot.peg.fair import FairConfig, FairEstimator, FairState, FairValue, SourceSpec
 from pegbot.peg.sources import USD_KGS, USDT_USD, RateObservation, parse_nbkr_daily
 
-DATA = Path(__file__).parent.parent / "data" / "peg"
+DATA = Path(__file__).parents[2] / "data" / "peg"
 NS = 1_000_000_000
 MIN = 60 * NS
 KGST = Market.kgst_usdt()

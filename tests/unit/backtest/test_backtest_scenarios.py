@@ -26,7 +26,7 @@ from pegbot.market import Market
 from pegbot.peg.fair import FairValue
 from pegbot.peg.signals import ArbConfig, ArbCosts, ArbSignaler
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from synth import make_columns, write_tape  # noqa: E402
 
