@@ -7,7 +7,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from tests.unit.backtest._backtest_helpers import Fixed, book_rows, fills, run, write
+from _backtest_helpers import Fixed, book_rows, fills, run, write
 
 from pegbot.strategy import ALL_INPUTS, DesiredQuotes, MarketState
 
