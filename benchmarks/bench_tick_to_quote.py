@@ -87,6 +87,7 @@ async def _run(moves: int, period: float, order_entry: str = "ws") -> dict[str, 
                      "signals_enabled": False},
                 loop={"interval_s": 5.0, "control_dir": str(tmp), "balance_refresh_s": 60},
                 metrics={"enabled": False},
+                journal={"path": str(tmp / "journal.sqlite")},  # not the checkout's default
             )  # fmt: skip
             bot = Bot(settings, make_venue)
             task = asyncio.create_task(bot.run())

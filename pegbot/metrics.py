@@ -246,6 +246,7 @@ class Metrics:
         self.registry = registry if registry is not None else CollectorRegistry()
         # Current risk level per (venue, symbol), to count transitions.
         self._levels: dict[tuple[str, str], str] = {}
+        self._risk_published: dict[tuple[str, str], tuple[str, frozenset[str]]] = {}
         for spec in ALL_METRICS:
             setattr(self, spec.attr, spec.create(self.registry))
 
@@ -333,9 +334,14 @@ class Metrics:
         if unknown:
             raise ValueError(f"unknown risk triggers {sorted(unknown)}")
         vs = {"venue": venue, "symbol": symbol}
-        if self._levels.get((venue, symbol), "normal") != level:
+        key = (venue, symbol)
+        if self._levels.get(key, "normal") != level:
             self.risk_transitions.labels(**vs, level=level).inc()
-        self._levels[(venue, symbol)] = level
+        self._levels[key] = level
+        published = (level, frozenset(active))
+        if self._risk_published.get(key) == published:
+            return  # called every decision: the gauges already say so
+        self._risk_published[key] = published
         for name in RISK_LEVELS:
             self.risk_level.labels(**vs, level=name).set(1 if name == level else 0)
         for trigger in RISK_TRIGGERS:

@@ -651,8 +651,11 @@ class VenueRunner:
         s = self.ctx.settings.loop
         last = 0.0
         while not stop.is_set():
+            # asyncio.timeout, not wait_for: no task wrapped around the wait, so a book change
+            # resumes this loop at the next turn rather than a turn later.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.book_changed.wait(), s.interval_s)
+                async with asyncio.timeout(s.interval_s):
+                    await self.book_changed.wait()
             self.book_changed.clear()
             if stop.is_set():
                 return

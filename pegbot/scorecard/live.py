@@ -98,6 +98,8 @@ class LiveScorecard:
         metrics: Where to export (its ``pegbot_scorecard_*`` rows, initialised for this venue
             and symbol by :meth:`pegbot.metrics.Metrics.init_bot`); None: figures only.
         window_s: The rolling window of the ratios.
+        export_every_s: The gauges are set at most this often (the figures are folded at
+            every call; a scrape every few seconds reads them).
     """
 
     def __init__(
@@ -108,9 +110,12 @@ class LiveScorecard:
         settings: ScorecardSettings | None = None,
         metrics: Metrics | None = None,
         window_s: float = 300.0,
+        export_every_s: float = 0.2,
     ) -> None:
         if window_s <= 0:
             raise ValueError("window_s must be positive")
+        self.export_every_ns = s_to_ns(export_every_s)
+        self._exported_ns: int | None = None
         self.market = market
         self.venue = venue
         self.symbol = symbol
@@ -146,7 +151,9 @@ class LiveScorecard:
         orders: Iterable[LiveOrder],
         fair_price: Fraction | None,
     ) -> LiveFigures:
-        """Fold in the runner's view at ``now_ns``; returns (and exports) the figures.
+        """Fold in the runner's view at ``now_ns``; returns the figures.
+
+        The gauges are set at most every ``export_every_s``.
 
         Args:
             now_ns: The runner's clock.
@@ -177,7 +184,10 @@ class LiveScorecard:
             fold.feed(book_from_l2(now_ns, book, *quotes))
         fold.advance(now_ns)
         figures = self.figures(now_ns)
-        self._export(figures)
+        last = self._exported_ns
+        if last is None or now_ns - last >= self.export_every_ns:
+            self._exported_ns = now_ns
+            self._export(figures)
         return figures
 
     def fill(self, now_ns: int, side: Side, price_ticks: int, qty_units: int, maker: bool) -> None:
