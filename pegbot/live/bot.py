@@ -64,6 +64,7 @@ from pegbot.feeds.model import MarketFeed
 from pegbot.journal import Journal
 from pegbot.ledger import Holdings, Ledger, LedgerError
 from pegbot.live.autoexec import AutoExecutor
+from pegbot.live.collector import IdleCollector
 from pegbot.live.desk import DeskLoop
 from pegbot.live.runner import RunnerStatus, VenueRunner
 from pegbot.live.wiring import ExtraSource, build_fair
@@ -149,6 +150,8 @@ class Bot:
         self._ledger_agreed_ns: dict[str, int] = {}
         self.killed: str | None = None
         self.started = asyncio.Event()
+        #: Collects garbage between decisions (installed while :meth:`run` serves).
+        self.collector = IdleCollector()
         #: What the last :meth:`run` returned (None before one ended).
         self.final_summary: dict[str, Any] | None = None
 
@@ -263,6 +266,10 @@ class Bot:
         if self.stop_event.is_set():
             return "stopping"
         return ""
+
+    def idle(self) -> None:
+        """A decision loop has nothing waiting: the garbage collector's turn."""
+        self.collector.collect_if_due()
 
     async def housekept(self, venue: str) -> None:
         """A housekeeping round of ``venue`` ended: its ledger checked, its PnL journaled."""
@@ -463,6 +470,7 @@ class Bot:
             if await _until_stopped(self._prepare_venues(), stop):
                 await self._serve(stop, on_started)
         finally:
+            self.collector.restore()
             m.set_state("stopping")
             stop.set()
             # Every venue at once, each within the one deadline (shutdown_timeout_s).
@@ -568,6 +576,7 @@ class Bot:
         # scanned them all, a ~100 ms stall while quoting. No collect first: that would stall
         # the first decisions; the little garbage frozen with them is never freed.
         gc.freeze()
+        self.collector.install()
         self.started.set()
         log.info(
             "started",

@@ -121,3 +121,7 @@ class RunnerContext(Protocol):
     async def housekept(self, venue: str) -> None:
         """A housekeeping round of ``venue`` ended."""
         ...
+
+    def idle(self) -> None:
+        """A decision loop has nothing waiting: time for work kept out of decisions."""
+        ...

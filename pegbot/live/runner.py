@@ -676,6 +676,8 @@ class VenueRunner:
                 self.ctx.decided(self.name, now, fair, self.risk_state)
             if self.need_recover:
                 self.submit(self._recover_safely())
+            if not self.book_changed.is_set():
+                self.ctx.idle()
 
     async def _recover_safely(self) -> None:
         try:

@@ -296,6 +296,7 @@ class StubContext:
     signals: list[SignalEvent] = field(default_factory=list)
     decisions: list[RiskState] = field(default_factory=list)
     housekeeping_rounds: int = 0
+    idle_calls: int = 0
 
     def clock(self) -> int:
         """The test's clock."""
@@ -335,6 +336,10 @@ class StubContext:
     async def housekept(self, venue: str) -> None:
         """Counted."""
         self.housekeeping_rounds += 1
+
+    def idle(self) -> None:
+        """Counted."""
+        self.idle_calls += 1
 
 
 if TYPE_CHECKING:  # the stubs keep to the protocols they stand in for (mypy checks this)

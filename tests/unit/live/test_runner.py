@@ -157,3 +157,17 @@ async def test_the_scorecard_sees_what_rests_and_counts_each_request_and_fill_on
     runner.record_fill(f)  # delivered twice, counted once
     figures = sc.figures(ctx.now_ns)
     assert figures.orders_per_fill == 4.0  # four places, one fill
+
+
+async def test_the_loop_hands_its_idle_moments_to_the_context() -> None:
+    # After each decision with no book change waiting, the context may do work kept out of
+    # decisions (the bot collects garbage there); with one waiting, it decides first.
+    runner, ctx, _ = await started_runner(loop={"interval_s": 0.01})
+    stop = asyncio.Event()
+    task = asyncio.create_task(runner.decision_loop(stop))
+    await asyncio.sleep(0.1)
+    stop.set()
+    runner.wake()
+    await asyncio.wait_for(task, 1.0)
+    assert ctx.idle_calls > 0
+    assert ctx.idle_calls <= len(ctx.decisions)
