@@ -70,8 +70,18 @@ def backtest_command(
     if as_json:
         _json_line(summary)
         return
-    for key in ("events", "wall_s", "events_per_s", "fills", "volume_base", "pnl_quote",
-                "fees_quote", "two_sided_uptime", "reconciled", "results"):  # fmt: skip
+    for key in (
+        "events",
+        "wall_s",
+        "events_per_s",
+        "fills",
+        "volume_base",
+        "pnl_quote",
+        "fees_quote",
+        "two_sided_uptime",
+        "reconciled",
+        "results",
+    ):
         typer.echo(f"{key:18s} {summary.get(key)}")
 
 

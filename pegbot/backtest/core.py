@@ -382,8 +382,18 @@ def advance(rows: Any, books: Any, st: Any, fe: Any, xq: Any, lg: Any) -> int:
 
 
 @numba.njit(cache=True, nogil=True)
-def fill_window(rows: Any, keep: int, kind: Any, side: Any, price: Any, qty: Any, exch: Any,
-                local: Any, carry: int, first: int) -> tuple[int, int, int, int]:  # fmt: skip
+def fill_window(
+    rows: Any,
+    keep: int,
+    kind: Any,
+    side: Any,
+    price: Any,
+    qty: Any,
+    exch: Any,
+    local: Any,
+    carry: int,
+    first: int,
+) -> tuple[int, int, int, int]:
     """Write a batch of tape columns into the window after its first ``keep`` rows.
 
     A row without exchange time takes the previous row's (the next row's at the very start,

@@ -203,9 +203,13 @@ class Backtest:
         self.st = core.new_state()
         inputs = strategy.inputs
         self.venue = SimVenue(
-            market, fills, latency, Account(start.base_units, start.cash_tu), self.st,
+            market,
+            fills,
+            latency,
+            Account(start.base_units, start.cash_tu),
+            self.st,
             sorted(fair_times or []),
-        )  # fmt: skip
+        )
         self.local = Account(start.base_units, start.cash_tu)
         self.target = target_base_units
         self.step = DecisionStep(strategy, risk, reconciler)
@@ -299,9 +303,17 @@ class Backtest:
         if keep and done[first:].any():
             first = -1  # a scattered remainder: its order is worked out below
         lo, hi, self._carry, n_order = core.fill_window(
-            new, keep, kind, cols["side"], cols["price"], cols["qty"], cols["exch_ts"], local,
-            self._carry, first,
-        )  # fmt: skip
+            new,
+            keep,
+            kind,
+            cols["side"],
+            cols["price"],
+            cols["qty"],
+            cols["exch_ts"],
+            local,
+            self._carry,
+            first,
+        )
         if n_order < 0:
             # Not in exchange-time order (or a scattered remainder): sort what is left.
             todo = np.flatnonzero(~done)
@@ -523,9 +535,13 @@ class Backtest:
         self.evaluations += 1
         bb, ba, l_ts = sv[_BBL], sv[_BAL], sv[_L_TS]
         book = DenseBookView(
-            self._bid_l, self._ask_l, sv[_BASE],
-            None if bb == _NO_BID else bb, None if ba == _NO_ASK else ba, l_ts,
-        )  # fmt: skip
+            self._bid_l,
+            self._ask_l,
+            sv[_BASE],
+            None if bb == _NO_BID else bb,
+            None if ba == _NO_ASK else ba,
+            l_ts,
+        )
         fair = self.fair(now, book)
         loc = self.local
         inv = self._inventory
@@ -535,9 +551,14 @@ class Backtest:
             inv = self._inventory = Inventory(loc.base_units, quote_units, self.target)
             self._inv_cash = loc.cash_tu
         state = MarketState(
-            now, book, fair, inv, self.orders.live_orders(), "backtest",
+            now,
+            book,
+            fair,
+            inv,
+            self.orders.live_orders(),
+            "backtest",
             FeedHealth(l_ts, sv[_L_SYNCED] != 0, True, self._rejects_seen),
-        )  # fmt: skip
+        )
         decision = self.step.decide(state)
         rs = decision.risk
         if rs is not None and rs.transition is not None:
@@ -573,8 +594,15 @@ class Backtest:
         upl = self._upl
         for rp in sent.replaces:
             q = rp.place.quote
-            venue.send_replace(now, rp.cancel.client_id, rp.place.client_id, q.side,
-                               q.price_ticks, q.lots * upl, rp.place.post_only)  # fmt: skip
+            venue.send_replace(
+                now,
+                rp.cancel.client_id,
+                rp.place.client_id,
+                q.side,
+                q.price_ticks,
+                q.lots * upl,
+                rp.place.post_only,
+            )
         for a in sent.amends:
             # The venue takes the new total: what filled as far as we know, plus what should
             # rest (a fill not heard of yet only makes what rests smaller), as live.
@@ -583,11 +611,16 @@ class Backtest:
             venue.send_places(
                 now,
                 [
-                    (pl.client_id, pl.quote.side, pl.quote.price_ticks, pl.quote.lots * upl,
-                     pl.post_only)
+                    (
+                        pl.client_id,
+                        pl.quote.side,
+                        pl.quote.price_ticks,
+                        pl.quote.lots * upl,
+                        pl.post_only,
+                    )
                     for pl in sent.places
                 ],
-            )  # fmt: skip
+            )
 
     def _set_confirms(self, confirms: bool) -> None:
         # Whether acks and cancel acks wake the strategy (see the module docstring).

@@ -189,8 +189,9 @@ def init_state(st: np.ndarray[Any, Any]) -> None:
 
 
 @numba.njit(cache=True, nogil=True)
-def respond(st: Any, xq: Any, kind: int, oid: int, side: int, price: int, qty: int,
-            leaves: int, ext: int) -> None:  # fmt: skip
+def respond(
+    st: Any, xq: Any, kind: int, oid: int, side: int, price: int, qty: int, leaves: int, ext: int
+) -> None:
     """Queue an answer made at exchange time ``ext``; it reaches the shell a latency later."""
     lo = st[X_LAT_OFF]
     n = st[X_NLAT]
@@ -213,8 +214,9 @@ def respond(st: Any, xq: Any, kind: int, oid: int, side: int, price: int, qty: i
 
 
 @numba.njit(cache=True, nogil=True)
-def _log_order(st: Any, lg: Any, ts: int, event: int, oid: int, side: int, price: int,
-               units: int) -> None:  # fmt: skip
+def _log_order(
+    st: Any, lg: Any, ts: int, event: int, oid: int, side: int, price: int, units: int
+) -> None:
     st[X_SEQ] += 1
     c = st[X_LO_OFF] + st[X_NLO]
     lg[LO_TS, c] = ts
@@ -238,8 +240,17 @@ def _drain_fills(st: Any, fe: Any, xq: Any, lg: Any) -> int:
         for r in range(fx.F_LEAVES + 1):
             lg[r, d] = fe[r, c]
         st[X_NLF] += 1
-        respond(st, xq, FILL, fe[fx.F_ID, c], fe[fx.F_SIDE, c], fe[fx.F_PRICE, c],
-                fe[fx.F_QTY, c], fe[fx.F_LEAVES, c], fe[fx.F_TS, c])  # fmt: skip
+        respond(
+            st,
+            xq,
+            FILL,
+            fe[fx.F_ID, c],
+            fe[fx.F_SIDE, c],
+            fe[fx.F_PRICE, c],
+            fe[fx.F_QTY, c],
+            fe[fx.F_LEAVES, c],
+            fe[fx.F_TS, c],
+        )
         xq[st[X_RS_OFF] + st[X_NRS] - 1, RS_MAKER] = fe[fx.F_MAKER, c]
     st[fx.M_NFILL] = 0
     return int(n)
@@ -273,8 +284,19 @@ def _log_quote(st: Any, fe: Any, lg: Any, at: int) -> None:
 
 
 @numba.njit(cache=True, nogil=True)
-def _place(st: Any, fe: Any, xq: Any, lg: Any, books: Any, at: int, oid: int, side: int,
-           price: int, units: int, post_only: bool) -> bool:  # fmt: skip
+def _place(
+    st: Any,
+    fe: Any,
+    xq: Any,
+    lg: Any,
+    books: Any,
+    at: int,
+    oid: int,
+    side: int,
+    price: int,
+    units: int,
+    post_only: bool,
+) -> bool:
     # True when the order was accepted (it may have filled at once).
     bb, ba = st[X_BBE], st[X_BAE]
     base, size = st[X_PRICE_BASE], st[X_BOOK_SIZE]
@@ -419,8 +441,9 @@ def touches(st: Any, kind_trade: bool, side: int, price: int, qty: int) -> bool:
 
 
 @numba.njit(cache=True, nogil=True)
-def on_row(st: Any, fe: Any, xq: Any, lg: Any, kind_trade: bool, side: int, price: int,
-           qty: int, ts: int) -> None:  # fmt: skip
+def on_row(
+    st: Any, fe: Any, xq: Any, lg: Any, kind_trade: bool, side: int, price: int, qty: int, ts: int
+) -> None:
     """An exchange row at our orders (see :func:`touches`): fills, answers, records."""
     if kind_trade:
         if qty <= 0:

@@ -180,8 +180,14 @@ def chart(fig: go.Figure | None, name: str) -> str:
     """A figure as a ``div`` drawn by the page's plotly.js; ``""`` for no figure."""
     if fig is None:
         return ""
-    div = pio.to_html(fig, full_html=False, include_plotlyjs=False, div_id=f"chart-{name}",
-                      config=_PLOT_CONFIG, default_width="100%")  # fmt: skip
+    div = pio.to_html(
+        fig,
+        full_html=False,
+        include_plotlyjs=False,
+        div_id=f"chart-{name}",
+        config=_PLOT_CONFIG,
+        default_width="100%",
+    )
     return f'<div class="chart">{div}</div>'
 
 
@@ -202,8 +208,10 @@ def backtest_html(t: Mapping[str, pd.DataFrame], summary: Mapping[str, Any], tit
     """The report of one backtest."""
     span = ""
     if summary.get("start_ns") and summary.get("end_ns"):
-        span = (f'<p class="note">Tape from {utc_iso(summary["start_ns"])} to '
-                f"{utc_iso(summary['end_ns'])}.</p>")  # fmt: skip
+        span = (
+            f'<p class="note">Tape from {utc_iso(summary["start_ns"])} to '
+            f"{utc_iso(summary['end_ns'])}.</p>"
+        )
     body = [
         span,
         chart(rf.price_figure(t, summary), "price"),
@@ -223,8 +231,13 @@ def sweep_html(df: pd.DataFrame, params: list[str], objective: str, title: str) 
     """The report of a sweep: the objective's chart and the sortable table of runs."""
     failed = int(df["error"].notna().sum()) if "error" in df else 0
     note = f'<p class="note">{len(df)} runs, {failed} failed; objective {objective}.</p>'
-    body = [note, chart(rf.sweep_figure(df, params, objective), "sweep"), "<h2>Runs</h2>",
-            '<p class="note">Click a column to sort.</p>', runs_table(df)]  # fmt: skip
+    body = [
+        note,
+        chart(rf.sweep_figure(df, params, objective), "sweep"),
+        "<h2>Runs</h2>",
+        '<p class="note">Click a column to sort.</p>',
+        runs_table(df),
+    ]
     return page(title, body)
 
 

@@ -136,9 +136,16 @@ def price_figure(t: Mapping[str, pd.DataFrame], summary: Mapping[str, Any]) -> g
             price = quotes[col].where(quotes[col] > 0) * tick
             t_ns, v = thin(quotes["ts_ns"], price, keep_gaps=True)
             traces.append(
-                go.Scatter(x=utc(t_ns), y=v, name=name, mode="lines", connectgaps=False,
-                           line={"color": color, "width": 1, "shape": "hv"}, opacity=0.8)
-            )  # fmt: skip
+                go.Scatter(
+                    x=utc(t_ns),
+                    y=v,
+                    name=name,
+                    mode="lines",
+                    connectgaps=False,
+                    line={"color": color, "width": 1, "shape": "hv"},
+                    opacity=0.8,
+                )
+            )
     if fills is not None and len(fills):
         traces += _fill_markers(fills)
     if not traces:
@@ -150,8 +157,10 @@ def _fill_markers(fills: pd.DataFrame) -> list[go.Scatter]:
     step = max(1, -(-len(fills) // MAX_FILL_MARKERS))
     shown = fills.iloc[::step]
     out = []
-    for sign, name, symbol, color in ((1, "our buys", "triangle-up", BID),
-                                      (-1, "our sells", "triangle-down", ASK)):  # fmt: skip
+    for sign, name, symbol, color in (
+        (1, "our buys", "triangle-up", BID),
+        (-1, "our sells", "triangle-down", ASK),
+    ):
         f = shown[np.sign(shown["side"]) == sign]
         if not len(f):
             continue
@@ -162,12 +171,17 @@ def _fill_markers(fills: pd.DataFrame) -> list[go.Scatter]:
                 y=f["price"],
                 name=name if step == 1 else f"{name} (every {step}th)",
                 mode="markers",
-                marker={"symbol": symbol, "size": 7, "color": color, "opacity": 0.6,
-                        "line": {"width": 0.5, "color": "white"}},
+                marker={
+                    "symbol": symbol,
+                    "size": 7,
+                    "color": color,
+                    "opacity": 0.6,
+                    "line": {"width": 0.5, "color": "white"},
+                },
                 customdata=np.column_stack([f["qty"], liquidity]),
                 hovertemplate="%{y} × %{customdata[0]} (%{customdata[1]})",
             )
-        )  # fmt: skip
+        )
     return out
 
 
@@ -211,8 +225,11 @@ def markouts_figure(summary: Mapping[str, Any]) -> go.Figure | None:
         )
     )
     fig.update_layout(**{**_LAYOUT, "height": 340})
-    fig.update_layout(title_text="Markouts after our fills (bps, volume-weighted; > 0 is good)",
-                      xaxis_title="horizon", yaxis_title="bps")  # fmt: skip
+    fig.update_layout(
+        title_text="Markouts after our fills (bps, volume-weighted; > 0 is good)",
+        xaxis_title="horizon",
+        yaxis_title="bps",
+    )
     return fig
 
 
@@ -225,8 +242,9 @@ def sweep_figure(df: pd.DataFrame, params: Sequence[str], objective: str) -> go.
         d = ok.sort_values(params[0])
         fig = go.Figure(go.Scatter(x=d[params[0]], y=d[objective], mode="lines+markers"))
         fig.update_layout(**_LAYOUT)
-        fig.update_layout(title_text=f"{objective} by {params[0]}", xaxis_title=params[0],
-                          yaxis_title=objective)  # fmt: skip
+        fig.update_layout(
+            title_text=f"{objective} by {params[0]}", xaxis_title=params[0], yaxis_title=objective
+        )
         return fig
     x, y = params[0], params[1]
     cells = ok[[x, y, objective]].copy()
@@ -252,8 +270,9 @@ def sweep_figure(df: pd.DataFrame, params: Sequence[str], objective: str) -> go.
         )
     )
     fig.update_layout(**{**_LAYOUT, "height": 480, "hovermode": "closest"})
-    fig.update_layout(title_text=f"{objective} by {x} × {y} (mean per cell)", xaxis_title=x,
-                      yaxis_title=y)  # fmt: skip
+    fig.update_layout(
+        title_text=f"{objective} by {x} × {y} (mean per cell)", xaxis_title=x, yaxis_title=y
+    )
     fig.update_xaxes(type="category")
     fig.update_yaxes(type="category")
     return fig

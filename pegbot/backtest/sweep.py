@@ -58,9 +58,17 @@ from pegbot.backtest.scenario import build_backtest, load_scenario
 
 #: Summary figures kept in the sweep table.
 COLUMNS = (
-    "events", "wall_s", "fills", "volume_base", "pnl_quote", "pnl_realised_quote", "fees_quote",
-    "fill_ratio", "two_sided_uptime", "rejects",
-)  # fmt: skip
+    "events",
+    "wall_s",
+    "fills",
+    "volume_base",
+    "pnl_quote",
+    "pnl_realised_quote",
+    "fees_quote",
+    "fill_ratio",
+    "two_sided_uptime",
+    "rejects",
+)
 
 
 class SweepError(ValueError):
@@ -165,8 +173,9 @@ def _init_worker() -> None:
     os.environ["OMP_NUM_THREADS"] = "1"
 
 
-def _row(params: dict[str, Any], summary: dict[str, Any] | None, error: str | None = None
-         ) -> dict[str, Any]:  # fmt: skip
+def _row(
+    params: dict[str, Any], summary: dict[str, Any] | None, error: str | None = None
+) -> dict[str, Any]:
     row = dict(params)
     row["param_hash"] = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:12]
     row["error"] = error
@@ -185,8 +194,13 @@ def _row(params: dict[str, Any], summary: dict[str, Any] | None, error: str | No
 
 def _git_sha() -> str:
     try:
-        done = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
-                              check=False, cwd=Path(__file__).parent)  # fmt: skip
+        done = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=False,
+            cwd=Path(__file__).parent,
+        )
         return done.stdout.strip()
     except OSError:
         return ""
@@ -273,8 +287,12 @@ def run_sweep(
     df = pd.DataFrame(rows)
     ascending = spec.direction == "minimize"
     order = [spec.objective] + (["trial"] if "trial" in df else [])
-    df = df.sort_values(order, ascending=[ascending] + [True] * (len(order) - 1),
-                        na_position="last", kind="mergesort")  # fmt: skip
+    df = df.sort_values(
+        order,
+        ascending=[ascending] + [True] * (len(order) - 1),
+        na_position="last",
+        kind="mergesort",
+    )
     dest = Path(out) if out is not None else spec.output
     dest.mkdir(parents=True, exist_ok=True)
     df.to_parquet(dest / "sweep.parquet", index=False)
@@ -305,8 +323,9 @@ def _outcome(fut: cf.Future[dict[str, Any]]) -> tuple[dict[str, Any] | None, str
         return None, f"{type(exc).__name__}: {exc}"
 
 
-def _run_grid(spec: SweepSpec, ex: cf.Executor, tape: str,
-              progress: Callable[[int, int], None] | None) -> list[dict[str, Any]]:  # fmt: skip
+def _run_grid(
+    spec: SweepSpec, ex: cf.Executor, tape: str, progress: Callable[[int, int], None] | None
+) -> list[dict[str, Any]]:
     points = grid_points(spec.grid)
     futures = {ex.submit(run_point, str(spec.scenario), p, tape): p for p in points}
     rows = []
@@ -321,8 +340,13 @@ def _study_name(spec: SweepSpec) -> str:
     return str(spec.optuna.get("study", spec.output.name))
 
 
-def _run_optuna(spec: SweepSpec, ex: cf.Executor, tape: str, batch: int,
-                progress: Callable[[int, int], None] | None) -> list[dict[str, Any]]:  # fmt: skip
+def _run_optuna(
+    spec: SweepSpec,
+    ex: cf.Executor,
+    tape: str,
+    batch: int,
+    progress: Callable[[int, int], None] | None,
+) -> list[dict[str, Any]]:
     """Ask/tell from this process, trials evaluated on the executor; returns every trial's row.
 
     Each run adds ``trials`` trials to the study (a stored study is resumed, never
@@ -376,8 +400,14 @@ def _run_optuna(spec: SweepSpec, ex: cf.Executor, tape: str, batch: int,
         if t.state.is_finished() and "row" in t.user_attrs:
             rows.append(dict(t.user_attrs["row"]))
         elif t.state.is_finished():  # a trial told elsewhere: its parameters and value only
-            rows.append({**t.params, "trial": t.number, spec.objective: t.value,
-                         "error": None if t.value is not None else str(t.state.name)})  # fmt: skip
+            rows.append(
+                {
+                    **t.params,
+                    "trial": t.number,
+                    spec.objective: t.value,
+                    "error": None if t.value is not None else str(t.state.name),
+                }
+            )
     return rows
 
 
@@ -391,6 +421,7 @@ def _suggest(trial: Any, space: Mapping[str, Mapping[str, Any]]) -> dict[str, An
                 key, int(d["low"]), int(d["high"]), log=d.get("log", False)
             )
         else:
-            out[key] = trial.suggest_float(key, float(d["low"]), float(d["high"]),
-                                           log=d.get("log", False))  # fmt: skip
+            out[key] = trial.suggest_float(
+                key, float(d["low"]), float(d["high"]), log=d.get("log", False)
+            )
     return out

@@ -68,9 +68,9 @@ _EV_SENT, _EV_CANCEL_SENT = xc.EV_SENT, xc.EV_CANCEL_SENT
 # Answers the strategy must see whatever it reads: they change what the reconciler must do
 # (an order filled, refused or gone).
 _ALWAYS = sum(
-    1 << k for k in (xc.REJECT, xc.NOT_FOUND, xc.FILL, xc.EXPIRED, xc.AMEND_REJECTED,
-                     xc.NOT_ATTEMPTED)
-)  # fmt: skip
+    1 << k
+    for k in (xc.REJECT, xc.NOT_FOUND, xc.FILL, xc.EXPIRED, xc.AMEND_REJECTED, xc.NOT_ATTEMPTED)
+)
 # Answers that confirm what was sent: they matter to a strategy reading its orders, and to
 # the reconciler only when its last diff left something out waiting for them.
 _CONFIRMS = (1 << xc.ACK) | (1 << xc.CANCELED) | (1 << xc.AMENDED)
@@ -133,10 +133,18 @@ class Account:
 #: Column names of each record table, in row-tuple order.
 RECORD_COLUMNS: dict[str, tuple[str, ...]] = {
     "orders": ("event", "ts_ns", "client_id", "side", "price_ticks", "qty_units"),
-    "fills": ("ts_ns", "client_id", "side", "price_ticks", "qty_units", "maker", "fee",
-              "leaves_units"),
+    "fills": (
+        "ts_ns",
+        "client_id",
+        "side",
+        "price_ticks",
+        "qty_units",
+        "maker",
+        "fee",
+        "leaves_units",
+    ),
     "quotes": ("ts_ns", "own_bid", "bid_units", "own_ask", "ask_units"),
-}  # fmt: skip
+}
 
 
 @dataclass
@@ -199,8 +207,9 @@ class SimVenue:
 
             state = core.new_state()
         self.st = st = state
-        fx.configure(st, engine.queue, engine.partial_fills, engine.lot_units,
-                     engine.round_half_lot)  # fmt: skip
+        fx.configure(
+            st, engine.queue, engine.partial_fills, engine.lot_units, engine.round_half_lot
+        )
         xc.init_state(st)
         self._lat = tables()
         self._fair_times = list(fair_times or [])
@@ -254,8 +263,9 @@ class SimVenue:
         self._sv = self.st.data
         self._xb = self.xq.data.cast("B")
 
-    def _push(self, now_ns: int, kind: int, h: int, side: int, price: int, units: int,
-              flags: int, h2: int) -> int:  # fmt: skip
+    def _push(
+        self, now_ns: int, kind: int, h: int, side: int, price: int, units: int, flags: int, h2: int
+    ) -> int:
         # Up to a few requests per decision: state indices are module constants, read once.
         sv = self._sv
         n = sv[_X_NRQ]
@@ -368,8 +378,7 @@ class SimVenue:
         """
         old = self._new_id(old_client_id)
         new = self._new_id(new_client_id)
-        seq = self._push(now_ns, xc.RQ_REPLACE, old, side, price_ticks, units,
-                         int(post_only), new)  # fmt: skip
+        seq = self._push(now_ns, xc.RQ_REPLACE, old, side, price_ticks, units, int(post_only), new)
         self._sent.extend((seq, xc.EV_SENT, now_ns, new, side, price_ticks, units))
         self._sent.extend((seq, xc.EV_REPLACE_SENT, now_ns, old, 0, 0, 0))
 
@@ -381,8 +390,15 @@ class SimVenue:
             self.fe = fx.grow(st, self.fe, max(2 * k, need))
         rq, rs = int(st[xc.X_RQ_CAP]), int(st[xc.X_RS_CAP])
         if requests > rq or answers > rs:
-            self.xq = xc.alloc_xq(st, max(rq, requests), max(rs, answers), self._lat[2],
-                                  self._lat[3], self._fair_times, old=self.xq)  # fmt: skip
+            self.xq = xc.alloc_xq(
+                st,
+                max(rq, requests),
+                max(rs, answers),
+                self._lat[2],
+                self._lat[3],
+                self._fair_times,
+                old=self.xq,
+            )
             self._views()
 
     def make_room(self) -> None:
@@ -481,8 +497,10 @@ class SimVenue:
         self.flush_logs()
         ids = np.array(self._ids, dtype=object)
         sent = np.frombuffer(self._sent, dtype=np.int64).reshape(-1, 7).T
-        logged = [c[[xc.LO_SEQ, xc.LO_EVENT, xc.LO_TS, xc.LO_ID, xc.LO_SIDE, xc.LO_PRICE,
-                     xc.LO_UNITS]] for c in self._order_chunks]  # fmt: skip
+        logged = [
+            c[[xc.LO_SEQ, xc.LO_EVENT, xc.LO_TS, xc.LO_ID, xc.LO_SIDE, xc.LO_PRICE, xc.LO_UNITS]]
+            for c in self._order_chunks
+        ]
         o = np.concatenate([sent, *logged], axis=1) if logged else sent
         o = o[:, np.argsort(o[0], kind="stable")]
         names = np.array(xc.EVENT_NAMES, dtype=object)

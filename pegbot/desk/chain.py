@@ -53,16 +53,31 @@ _OPEN_LEG = (SignalState.REQUESTED, SignalState.CONFIRMED, SignalState.SETTLED)
 
 #: The part of the ERC-20/BEP-20 ABI the watcher uses.
 ERC20_ABI: list[dict[str, Any]] = [
-    {"type": "function", "name": "totalSupply", "stateMutability": "view", "inputs": [],
-     "outputs": [{"name": "", "type": "uint256"}]},
-    {"type": "function", "name": "balanceOf", "stateMutability": "view",
-     "inputs": [{"name": "owner", "type": "address"}],
-     "outputs": [{"name": "", "type": "uint256"}]},
-    {"type": "event", "name": "Transfer", "anonymous": False, "inputs": [
-        {"name": "sender", "type": "address", "indexed": True},
-        {"name": "receiver", "type": "address", "indexed": True},
-        {"name": "value", "type": "uint256", "indexed": False}]},
-]  # fmt: skip
+    {
+        "type": "function",
+        "name": "totalSupply",
+        "stateMutability": "view",
+        "inputs": [],
+        "outputs": [{"name": "", "type": "uint256"}],
+    },
+    {
+        "type": "function",
+        "name": "balanceOf",
+        "stateMutability": "view",
+        "inputs": [{"name": "owner", "type": "address"}],
+        "outputs": [{"name": "", "type": "uint256"}],
+    },
+    {
+        "type": "event",
+        "name": "Transfer",
+        "anonymous": False,
+        "inputs": [
+            {"name": "sender", "type": "address", "indexed": True},
+            {"name": "receiver", "type": "address", "indexed": True},
+            {"name": "value", "type": "uint256", "indexed": False},
+        ],
+    },
+]
 
 
 def connect(rpc_url: str, timeout_s: float = 10.0) -> Any:
@@ -184,10 +199,18 @@ class ChainWatcher:
         unexplained = supply - before - explained
         if unexplained:
             self.metrics.chain_unexplained.inc()
-            log.error("chain_unexplained_supply", "KGST supply changed by %s with %s explained "
-                      "by journaled mints and redemptions (blocks %d-%d)", supply - before,
-                      explained, start, end, unexplained=str(unexplained), first_block=start,
-                      last_block=end)  # fmt: skip
+            log.error(
+                "chain_unexplained_supply",
+                "KGST supply changed by %s with %s explained "
+                "by journaled mints and redemptions (blocks %d-%d)",
+                supply - before,
+                explained,
+                start,
+                end,
+                unexplained=str(unexplained),
+                first_block=start,
+                last_block=end,
+            )
         self.metrics.chain_unexplained_base.set(float(unexplained))
         self._export(end, supply, now_ns)
         return events
@@ -212,9 +235,16 @@ class ChainWatcher:
         else:
             return None
         tx = entry["transactionHash"]
-        return ChainEvent(what, tx.hex() if hasattr(tx, "hex") else str(tx),
-                          int(entry["logIndex"]), int(entry["blockNumber"]), sender, receiver,
-                          amount, None)  # fmt: skip
+        return ChainEvent(
+            what,
+            tx.hex() if hasattr(tx, "hex") else str(tx),
+            int(entry["logIndex"]),
+            int(entry["blockNumber"]),
+            sender,
+            receiver,
+            amount,
+            None,
+        )
 
     def _match(self, event: ChainEvent, now_ns: int) -> ChainEvent:
         signal_id = None
@@ -224,15 +254,30 @@ class ChainWatcher:
             signal_id = self._leg(True, event.amount, "deposit", "mint")
         elif event.what == "redemption":
             signal_id = self._leg(False, event.amount, "redemption", None)
-        matched = ChainEvent(event.what, event.tx_hash, event.log_index, event.block,
-                             event.sender, event.receiver, event.amount, signal_id)  # fmt: skip
+        matched = ChainEvent(
+            event.what,
+            event.tx_hash,
+            event.log_index,
+            event.block,
+            event.sender,
+            event.receiver,
+            event.amount,
+            signal_id,
+        )
         self._store(matched, now_ns)
         self.metrics.chain_transfers.labels(what=event.what).inc()
         if signal_id is not None:
             self.metrics.chain_confirmations.labels(what=event.what).inc()
-            log.info("chain_confirmed", "signal %s: %s of %s KGST in block %d", signal_id,
-                     event.what, event.amount, event.block, signal_id=signal_id,
-                     tx_hash=event.tx_hash)  # fmt: skip
+            log.info(
+                "chain_confirmed",
+                "signal %s: %s of %s KGST in block %d",
+                signal_id,
+                event.what,
+                event.amount,
+                event.block,
+                signal_id=signal_id,
+                tx_hash=event.tx_hash,
+            )
         return matched
 
     def _match_burn(self, event: ChainEvent, now_ns: int) -> str | None:
@@ -279,9 +324,18 @@ class ChainWatcher:
         self.journal.conn.execute(
             "INSERT OR IGNORE INTO chain_events (tx_hash, log_index, block, what, from_addr,"
             " to_addr, amount, signal_id, seen_ns) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (e.tx_hash, e.log_index, e.block, e.what, e.sender, e.receiver, str(e.amount),
-             e.signal_id, now_ns),
-        )  # fmt: skip
+            (
+                e.tx_hash,
+                e.log_index,
+                e.block,
+                e.what,
+                e.sender,
+                e.receiver,
+                str(e.amount),
+                e.signal_id,
+                now_ns,
+            ),
+        )
 
     # -- reads and metrics ------------------------------------------------------------------
 

@@ -143,8 +143,9 @@ def list_command(
         seen = {r["id"] for r in recent}
         rows = sorted(
             recent + [r for r in opened if r["id"] not in seen],
-            key=lambda r: (r["created_ns"], r["id"]), reverse=True,
-        )[:limit]  # fmt: skip
+            key=lambda r: (r["created_ns"], r["id"]),
+            reverse=True,
+        )[:limit]
     lines = [
         f"{r['id']:<40} {r['kind']:<16} {r['state']:<10} size {r['size']:>14} "
         f"net {r['net_edge_bps']:>9} bps  created {_iso(r['created_ns'])}"
@@ -153,8 +154,9 @@ def list_command(
     _emit(as_json, {"signals": rows}, "\n".join(lines) if lines else "no signals")
 
 
-def show_command(signal_id: IdArg, journal: JournalOpt = None, config: ConfigOpt = None,
-                 as_json: JsonOpt = False) -> None:  # fmt: skip
+def show_command(
+    signal_id: IdArg, journal: JournalOpt = None, config: ConfigOpt = None, as_json: JsonOpt = False
+) -> None:
     """Show one signal: record, transitions, operator actions, leg figures, round trip."""
     desk = _open(journal, config)
     try:
@@ -167,17 +169,35 @@ def show_command(signal_id: IdArg, journal: JournalOpt = None, config: ConfigOpt
         for f, t, at, why in desk.journal.transitions(signal_id)
     ]
     actions: list[dict[str, Any]] = [
-        {"seq": a.seq, "action": a.action, "by": a.actor, "at_ns": a.at_ns, "args": a.args,
-         "status": a.status, "outcome": a.outcome, "done_ns": a.done_ns}
+        {
+            "seq": a.seq,
+            "action": a.action,
+            "by": a.actor,
+            "at_ns": a.at_ns,
+            "args": a.args,
+            "status": a.status,
+            "outcome": a.outcome,
+            "done_ns": a.done_ns,
+        }
         for a in desk.store.actions(signal_id)
-    ]  # fmt: skip
+    ]
     steps: list[dict[str, Any]] = [
-        {"state": s.state.value, "at_ns": s.at_ns, "by": s.actor, "source": s.source,
-         "figures": s.figures}
+        {
+            "state": s.state.value,
+            "at_ns": s.at_ns,
+            "by": s.actor,
+            "source": s.source,
+            "figures": s.figures,
+        }
         for s in desk.store.steps(signal_id)
-    ]  # fmt: skip
-    data = {"signal": record, "transitions": transitions, "actions": actions, "steps": steps,
-            "round_trip": trip.to_dict()}  # fmt: skip
+    ]
+    data = {
+        "signal": record,
+        "transitions": transitions,
+        "actions": actions,
+        "steps": steps,
+        "round_trip": trip.to_dict(),
+    }
     text = [
         f"{record['id']}  {record['kind']}  {record['state']}"
         + (f" ({record['reason']})" if record.get("reason") else ""),
@@ -185,16 +205,24 @@ def show_command(signal_id: IdArg, journal: JournalOpt = None, config: ConfigOpt
         f"net edge {record['net_edge_bps']} bps, expected {record['expected_profit']}",
         f"  created {_iso(record['created_ns'])}, expires {_iso(record['expires_ns'])}",
         "  transitions:",
-        *(f"    {_iso(t['at_ns'])} {t['from'] or '-'} → {t['to']} {t['reason']}".rstrip()
-          for t in transitions),
+        *(
+            f"    {_iso(t['at_ns'])} {t['from'] or '-'} → {t['to']} {t['reason']}".rstrip()
+            for t in transitions
+        ),
         "  actions:",
-        *(f"    #{a['seq']} {_iso(a['at_ns'])} {a['action']} by {a['by']}: {a['status']}"
-          + (f" ({a['outcome']})" if a["outcome"] else "") for a in actions),
+        *(
+            f"    #{a['seq']} {_iso(a['at_ns'])} {a['action']} by {a['by']}: {a['status']}"
+            + (f" ({a['outcome']})" if a["outcome"] else "")
+            for a in actions
+        ),
         "  steps:",
-        *(f"    {_iso(s['at_ns'])} {s['state']} by {s['by']} [{s['source']}] "
-          + " ".join(f"{k}={v}" for k, v in sorted(s["figures"].items())) for s in steps),
+        *(
+            f"    {_iso(s['at_ns'])} {s['state']} by {s['by']} [{s['source']}] "
+            + " ".join(f"{k}={v}" for k, v in sorted(s["figures"].items()))
+            for s in steps
+        ),
         "  " + _trip_line(trip),
-    ]  # fmt: skip
+    ]
     _emit(as_json, data, "\n".join(text))
 
 
@@ -233,8 +261,10 @@ def pnl_command(
         "total_pnl_quote": decimal_str(total),
         "by_kind": {k: decimal_str(v) for k, v in sorted(by_kind.items())},
     }
-    lines = [f"{t['signal_id']:<40} {t['kind']:<16} {t['pnl_quote']:>14}  closed "
-             f"{_iso(t['closed_ns'])}" for t in trips]  # fmt: skip
+    lines = [
+        f"{t['signal_id']:<40} {t['kind']:<16} {t['pnl_quote']:>14}  closed {_iso(t['closed_ns'])}"
+        for t in trips
+    ]
     lines.append(f"{len(trips)} round trips, realised PnL {decimal_str(total)} (quote)")
     _emit(as_json, data, "\n".join(lines))
 
@@ -242,15 +272,28 @@ def pnl_command(
 # -- decisions (the running bot applies them) ----------------------------------------------------
 
 
-def _decide(desk: SignalDesk, signal_id: str, action: str, by: str, args: dict[str, Any],
-            wait: float, as_json: bool) -> None:  # fmt: skip
+def _decide(
+    desk: SignalDesk,
+    signal_id: str,
+    action: str,
+    by: str,
+    args: dict[str, Any],
+    wait: float,
+    as_json: bool,
+) -> None:
     try:
         seq = desk.decide(signal_id, action, by, args)
     except DeskError as exc:
         _fail(2, str(exc))
     done = desk.wait(seq, wait)
-    data = {"seq": done.seq, "signal_id": signal_id, "action": action, "by": by,
-            "status": done.status, "outcome": done.outcome}  # fmt: skip
+    data = {
+        "seq": done.seq,
+        "signal_id": signal_id,
+        "action": action,
+        "by": by,
+        "status": done.status,
+        "outcome": done.outcome,
+    }
     if done.status == "applied":
         state = desk.store.record(signal_id)["state"]
         data["state"] = state
@@ -263,9 +306,14 @@ def _decide(desk: SignalDesk, signal_id: str, action: str, by: str, args: dict[s
     _fail(2, f"{signal_id}: {action} refused by the bot: {done.outcome}")
 
 
-def approve_command(signal_id: IdArg, by: ByOpt = None, wait: WaitOpt = 10.0,
-                    journal: JournalOpt = None, config: ConfigOpt = None,
-                    as_json: JsonOpt = False) -> None:  # fmt: skip
+def approve_command(
+    signal_id: IdArg,
+    by: ByOpt = None,
+    wait: WaitOpt = 10.0,
+    journal: JournalOpt = None,
+    config: ConfigOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
     """Approve a proposed signal (the running bot applies it)."""
     _decide(_open(journal, config), signal_id, "approve", _by(by), {}, wait, as_json)
 
@@ -308,9 +356,17 @@ def executed_command(
     """
     if order is not None and (qty or price or fee):
         raise typer.BadParameter("give --order, or --qty/--price/--fee, not both")
-    args: dict[str, Any] = {k: v for k, v in (("qty", _number("--qty", qty)),
-                            ("price", _number("--price", price)), ("fee", _number("--fee", fee)),
-                            ("order", order), ("ref", ref)) if v is not None}  # fmt: skip
+    args: dict[str, Any] = {
+        k: v
+        for k, v in (
+            ("qty", _number("--qty", qty)),
+            ("price", _number("--price", price)),
+            ("fee", _number("--fee", fee)),
+            ("order", order),
+            ("ref", ref),
+        )
+        if v is not None
+    }
     desk = _open(journal, config)
     try:
         state = desk.store.record(signal_id)["state"]
@@ -330,15 +386,27 @@ def executed_command(
 # -- issuer-leg facts (recorded directly) ---------------------------------------------------------
 
 
-def _fact(desk: SignalDesk, signal_id: str, to: SignalState, by: str, figures: dict[str, str],
-          reason: str, as_json: bool) -> None:  # fmt: skip
+def _fact(
+    desk: SignalDesk,
+    signal_id: str,
+    to: SignalState,
+    by: str,
+    figures: dict[str, str],
+    reason: str,
+    as_json: bool,
+) -> None:
     try:
         record = desk.record_fact(signal_id, to, by, figures, reason)
     except DeskError as exc:
         _fail(2, str(exc))
     trip = desk.round_trip(signal_id)
-    data = {"signal_id": signal_id, "state": record["state"], "by": by, "figures": figures,
-            "round_trip": trip.to_dict()}  # fmt: skip
+    data = {
+        "signal_id": signal_id,
+        "state": record["state"],
+        "by": by,
+        "figures": figures,
+        "round_trip": trip.to_dict(),
+    }
     text = f"{signal_id}: {to.value} (by {by})"
     if to is SignalState.DEPOSITED:
         text += "\n  " + _trip_line(trip)
@@ -361,9 +429,16 @@ def _figures(**values: str | None) -> dict[str, str]:
     }
 
 
-def confirmed_command(signal_id: IdArg, amount: AmountOpt = None, fee: FeeOpt = None,
-                      transfer: TransferOpt = None, by: ByOpt = None, journal: JournalOpt = None,
-                      config: ConfigOpt = None, as_json: JsonOpt = False) -> None:  # fmt: skip
+def confirmed_command(
+    signal_id: IdArg,
+    amount: AmountOpt = None,
+    fee: FeeOpt = None,
+    transfer: TransferOpt = None,
+    by: ByOpt = None,
+    journal: JournalOpt = None,
+    config: ConfigOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
     """The issuer confirmed the mint or redemption."""
     figures = _figures(amount=amount, fee=fee, transfer=transfer)
     _fact(_open(journal, config), signal_id, SignalState.CONFIRMED, _by(by), figures, "", as_json)
@@ -386,10 +461,17 @@ def settled_command(
     _fact(_open(journal, config), signal_id, SignalState.SETTLED, _by(by), figures, "", as_json)
 
 
-def deposited_command(signal_id: IdArg, amount: AmountOpt = None, quote: QuoteOpt = None,
-                      fee: FeeOpt = None, transfer: TransferOpt = None, by: ByOpt = None,
-                      journal: JournalOpt = None, config: ConfigOpt = None,
-                      as_json: JsonOpt = False) -> None:  # fmt: skip
+def deposited_command(
+    signal_id: IdArg,
+    amount: AmountOpt = None,
+    quote: QuoteOpt = None,
+    fee: FeeOpt = None,
+    transfer: TransferOpt = None,
+    by: ByOpt = None,
+    journal: JournalOpt = None,
+    config: ConfigOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
     """The proceeds are back on the exchange: the round trip closes (PnL realised)."""
     figures = _figures(amount=amount, quote=quote, fee=fee, transfer=transfer)
     _fact(_open(journal, config), signal_id, SignalState.DEPOSITED, _by(by), figures, "", as_json)

@@ -228,8 +228,9 @@ class IssuerLegTracker:
         store = self.desk.store
         for record in store.records((SignalState.EXECUTED.value,)):
             kind = SignalKind(record["kind"])
-            order = IssuerOrder(record["id"], "mint" if kind.mints else "redeem",
-                                Decimal(record["size"]))  # fmt: skip
+            order = IssuerOrder(
+                record["id"], "mint" if kind.mints else "redeem", Decimal(record["size"])
+            )
             try:
                 status = await self.adapter.request(order)
                 moved += self._record(record["id"], SignalState.EXECUTED, status)
@@ -256,8 +257,14 @@ class IssuerLegTracker:
     def _record(self, signal_id: str, current: SignalState, status: IssuerStatus) -> int:
         name = self.adapter.name
         if status.state is SignalState.FAILED:
-            self.desk.record_fact(signal_id, SignalState.FAILED, name, {"ref": status.ref},
-                                  status.reason or "issuer: failed", source=name)  # fmt: skip
+            self.desk.record_fact(
+                signal_id,
+                SignalState.FAILED,
+                name,
+                {"ref": status.ref},
+                status.reason or "issuer: failed",
+                source=name,
+            )
             return 1
         order = (SignalState.EXECUTED, *ISSUER_STATES)
         start, end = order.index(current), order.index(status.state)
@@ -272,8 +279,9 @@ class IssuerLegTracker:
             try:
                 self.desk.record_fact(signal_id, state, name, figures, source=name)
             except DeskError as exc:  # an operator got there first: theirs stands
-                log.warning("issuer_step_conflict", "signal %s: %s", signal_id, exc,
-                            signal_id=signal_id)  # fmt: skip
+                log.warning(
+                    "issuer_step_conflict", "signal %s: %s", signal_id, exc, signal_id=signal_id
+                )
                 return 0
         return end - start
 

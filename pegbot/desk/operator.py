@@ -82,8 +82,17 @@ class SignalDesk:
                     f"pending (action {waiting[0].seq})"
                 )
             seq = self.store.enqueue(signal_id, action, actor, now, dict(args or {}))
-        log.info("desk_action_queued", "%s %s queued by %s", action, signal_id, actor,
-                 signal_id=signal_id, action=action, actor=actor, seq=seq)  # fmt: skip
+        log.info(
+            "desk_action_queued",
+            "%s %s queued by %s",
+            action,
+            signal_id,
+            actor,
+            signal_id=signal_id,
+            action=action,
+            actor=actor,
+            seq=seq,
+        )
         return seq
 
     def wait(self, seq: int, timeout_s: float, poll_s: float = 0.05) -> DeskAction:
@@ -104,9 +113,11 @@ class SignalDesk:
         # The bot applies inside one write transaction, so this either withdraws a still
         # pending action or finds it finished: never both.
         self.store.finish(
-            seq, "refused", f"withdrawn: no running bot applied it within {timeout_s:g} s",
+            seq,
+            "refused",
+            f"withdrawn: no running bot applied it within {timeout_s:g} s",
             self.clock(),
-        )  # fmt: skip
+        )
         return self.store.action(seq)
 
     def record_fact(
@@ -141,8 +152,17 @@ class SignalDesk:
             raise DeskError(str(exc)) from exc
         except ValueError as exc:  # a figure that is not a number
             raise DeskError(f"signal {signal_id}: {exc}") from exc
-        log.info("issuer_leg_step", "%s %s by %s", signal_id, to.value, actor,
-                 signal_id=signal_id, state=to.value, actor=actor, source=source)  # fmt: skip
+        log.info(
+            "issuer_leg_step",
+            "%s %s by %s",
+            signal_id,
+            to.value,
+            actor,
+            signal_id=signal_id,
+            state=to.value,
+            actor=actor,
+            source=source,
+        )
         return record
 
     def round_trip(self, signal_id: str) -> RoundTrip:

@@ -246,8 +246,15 @@ class Rebalancer:
         event = self.signaler.propose(sig)
         if m is not None:
             m.rebalance_proposals.labels(kind=plan.kind.value).inc()
-        log.info("rebalance_proposed", "%s %s KGST: %s", plan.kind.value, plan.base, plan.why,
-                 signal_id=sig.id, kind=plan.kind.value)  # fmt: skip
+        log.info(
+            "rebalance_proposed",
+            "%s %s KGST: %s",
+            plan.kind.value,
+            plan.base,
+            plan.why,
+            signal_id=sig.id,
+            kind=plan.kind.value,
+        )
         return [event]
 
     def _signal(self, now_ns: int, plan: RebalancePlan, fair: Fraction) -> Signal:

@@ -102,9 +102,16 @@ _ACTION_COLUMNS = "seq, signal_id, action, actor, at_ns, args, status, outcome, 
 
 def _action(r: Sequence[Any]) -> DeskAction:
     return DeskAction(
-        int(r[0]), r[1], r[2], r[3], int(r[4]), json.loads(r[5]), r[6], r[7],
+        int(r[0]),
+        r[1],
+        r[2],
+        r[3],
+        int(r[4]),
+        json.loads(r[5]),
+        r[6],
+        r[7],
         None if r[8] is None else int(r[8]),
-    )  # fmt: skip
+    )
 
 
 class DeskStore:
@@ -189,9 +196,13 @@ class DeskStore:
             record.update(state=to.value, updated_ns=at_ns, reason=reason)
             self.conn.execute(
                 "UPDATE signals SET state = ?, updated_ns = ?, record = ? WHERE id = ?",
-                (to.value, at_ns, json.dumps(record, sort_keys=True, separators=(",", ":")),
-                 signal_id),
-            )  # fmt: skip
+                (
+                    to.value,
+                    at_ns,
+                    json.dumps(record, sort_keys=True, separators=(",", ":")),
+                    signal_id,
+                ),
+            )
             self.conn.execute(
                 "INSERT INTO signal_transitions (signal_id, from_state, to_state, at_ns, reason)"
                 " VALUES (?, ?, ?, ?, ?)",
@@ -349,10 +360,15 @@ class DeskStore:
             (since_ns,),
         ).fetchall()
         return [
-            {"signal_id": r[0], "kind": r[1], "closed_ns": int(r[2]), "pnl_quote": r[3],
-             "breakdown": json.loads(r[4])}
+            {
+                "signal_id": r[0],
+                "kind": r[1],
+                "closed_ns": int(r[2]),
+                "pnl_quote": r[3],
+                "breakdown": json.loads(r[4]),
+            }
             for r in rows
-        ]  # fmt: skip
+        ]
 
     # -- cursors ---------------------------------------------------------------------------
 

@@ -122,18 +122,32 @@ class DeskWatcher:
             except (SignalStateError, ValueError) as exc:
                 self.store.finish(action.seq, "refused", str(exc), now_ns)
                 self.metrics.desk_actions.labels(action=action.action, result="refused").inc()
-                log.warning("desk_action_refused", "%s %s refused: %s", action.action,
-                            action.signal_id, exc, signal_id=action.signal_id,
-                            action=action.action, actor=action.actor)  # fmt: skip
+                log.warning(
+                    "desk_action_refused",
+                    "%s %s refused: %s",
+                    action.action,
+                    action.signal_id,
+                    exc,
+                    signal_id=action.signal_id,
+                    action=action.action,
+                    actor=action.actor,
+                )
                 return None
             self.sinks.publish([event])
             self.store.finish(action.seq, "applied", event.signal.state.value, now_ns)
             if action.action == "executed":
                 self._executed(action, event, figures, now_ns)
         self.metrics.desk_actions.labels(action=action.action, result="applied").inc()
-        log.info("desk_action_applied", "%s %s by %s", action.action, action.signal_id,
-                 action.actor, signal_id=action.signal_id, action=action.action,
-                 actor=action.actor)  # fmt: skip
+        log.info(
+            "desk_action_applied",
+            "%s %s by %s",
+            action.action,
+            action.signal_id,
+            action.actor,
+            signal_id=action.signal_id,
+            action=action.action,
+            actor=action.actor,
+        )
         return event
 
     def _move(self, action: DeskAction, now_ns: int) -> SignalEvent:
@@ -178,21 +192,25 @@ class DeskWatcher:
     def _executed(
         self, action: DeskAction, event: SignalEvent, figures: dict[str, str], now_ns: int
     ) -> None:
-        self.store.add_step(event.signal.id, SignalState.EXECUTED, now_ns, action.actor,
-                            "manual", figures)  # fmt: skip
+        self.store.add_step(
+            event.signal.id, SignalState.EXECUTED, now_ns, action.actor, "manual", figures
+        )
         ref = action.args.get("ref")
         if ref:
             market = self.signalers[event.signal.venue].market
             amount = decimal_str(market.units_to_qty(event.signal.size_units))
             step = {"ref": str(ref), "amount": amount}
-            self.store.advance(event.signal.id, SignalState.REQUESTED, now_ns, action.actor,
-                               "manual", step)  # fmt: skip
+            self.store.advance(
+                event.signal.id, SignalState.REQUESTED, now_ns, action.actor, "manual", step
+            )
 
     def _fills_figures(self, market: Market, sig: Signal, order: str) -> dict[str, str]:
         fills = self.journal.fills(sig.venue, sig.symbol, sig.created_ns)
         leg = exchange_leg_from_fills(fills, order, market)  # ValueError: the caller refuses
-        return {k: decimal_str(v) for k, v in (("qty", leg.base), ("quote", leg.quote),
-                                               ("fee", leg.fee))}  # fmt: skip
+        return {
+            k: decimal_str(v)
+            for k, v in (("qty", leg.base), ("quote", leg.quote), ("fee", leg.fee))
+        }
 
     # -- transitions -------------------------------------------------------------------------
 
@@ -201,8 +219,14 @@ class DeskWatcher:
         for t in transitions:
             self._transition_seq = t.seq
             if not _known(t.kind, t.to_state):
-                log.error("desk_unknown_state", "signal %s: unknown kind or state %s/%s",
-                          t.signal_id, t.kind, t.to_state, signal_id=t.signal_id)  # fmt: skip
+                log.error(
+                    "desk_unknown_state",
+                    "signal %s: unknown kind or state %s/%s",
+                    t.signal_id,
+                    t.kind,
+                    t.to_state,
+                    signal_id=t.signal_id,
+                )
                 continue
             self.metrics.signal_transitions.labels(kind=t.kind, to_state=t.to_state).inc()
             self.metrics.signal_last_transition.labels(kind=t.kind, to_state=t.to_state).set(
@@ -234,11 +258,17 @@ class DeskWatcher:
             figures = {"order": match.group(1)}
             figures.update(self._fills_figures(signaler.market, sig, match.group(1)))
         except (SignalStateError, ValueError) as exc:
-            log.warning("desk_exchange_leg_unknown", "signal %s: exchange leg unknown: %s",
-                        t.signal_id, exc, signal_id=t.signal_id)  # fmt: skip
+            log.warning(
+                "desk_exchange_leg_unknown",
+                "signal %s: exchange leg unknown: %s",
+                t.signal_id,
+                exc,
+                signal_id=t.signal_id,
+            )
             return
-        self.store.add_step(t.signal_id, SignalState.EXECUTED, t.at_ns, "auto_execute", "auto",
-                            figures)  # fmt: skip
+        self.store.add_step(
+            t.signal_id, SignalState.EXECUTED, t.at_ns, "auto_execute", "auto", figures
+        )
 
     def _refresh_open(self, now_ns: int) -> None:
         counts = {k: n for k, n in self.store.open_counts(now_ns).items() if _known(*k)}

@@ -254,9 +254,14 @@ async def send_replace_ws(
     if post_only:
         params["postOnly"] = True
     args = (
-        None, venue.symbol, "limit", "buy" if side is Side.BUY else "sell",
-        market.format_qty(market.lots_to_units(lots)), market.format_price(price_ticks), params,
-    )  # fmt: skip
+        None,
+        venue.symbol,
+        "limit",
+        "buy" if side is Side.BUY else "sell",
+        market.format_qty(market.lots_to_units(lots)),
+        market.format_price(price_ticks),
+        params,
+    )
     try:
         raw = await venue._call("replace", venue.client.edit_order_ws, *args, fail_fast=True)
     except errors.VenueError as exc:
@@ -288,9 +293,14 @@ async def send_amend(venue: Sender, market: Market, client_id: str, qty_units: i
     params = amend_params(market, client_id, qty_units)
     try:
         raw = await venue._call(
-            "amend", venue.client.request, "order/amend/keepPriority", ["private"], "PUT",
-            params, fail_fast=True,
-        )  # fmt: skip
+            "amend",
+            venue.client.request,
+            "order/amend/keepPriority",
+            ["private"],
+            "PUT",
+            params,
+            fail_fast=True,
+        )
     except errors.VenueError as exc:
         body = error_body(exc)
         if body is None:

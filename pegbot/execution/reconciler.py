@@ -539,9 +539,14 @@ class Reconciler:
                         room[q.side] -= q.lots
                     places.append(Place(q, self.next_client_id(level), post_only))
         return Actions(
-            tuple(sent_cancels), tuple(places), rebinds, tuple(skipped), n_matched,
-            tuple(amends), tuple(replaces),
-        )  # fmt: skip
+            tuple(sent_cancels),
+            tuple(places),
+            rebinds,
+            tuple(skipped),
+            n_matched,
+            tuple(amends),
+            tuple(replaces),
+        )
 
     def _filter(self, desired: DesiredQuotes) -> _Wanted:
         # filter_reason's rules, inlined: the quotes let through and the skips.

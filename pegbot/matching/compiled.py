@@ -192,8 +192,9 @@ def _refresh_own(m: Any, fe: Any) -> None:
 
 
 @numba.njit(cache=True, nogil=True)
-def _emit(m: Any, fe: Any, oid: int, side: int, price: int, qty: int, maker: int, ts: int,
-          leaves: int) -> None:  # fmt: skip
+def _emit(
+    m: Any, fe: Any, oid: int, side: int, price: int, qty: int, maker: int, ts: int, leaves: int
+) -> None:
     c = 2 * m[M_K] + m[M_T] + m[M_NFILL]
     fe[F_TS, c] = ts
     fe[F_ID, c] = oid
@@ -263,8 +264,9 @@ def _requeue(m: Any, fe: Any, c: int, new_qty: int) -> None:
 
 
 @numba.njit(cache=True, nogil=True)
-def add(m: Any, fe: Any, oid: int, side: int, price: int, qty: int, leaves: int,
-        level_qty: int, ts: int) -> int:  # fmt: skip
+def add(
+    m: Any, fe: Any, oid: int, side: int, price: int, qty: int, leaves: int, level_qty: int, ts: int
+) -> int:
     """Rest an order behind ``level_qty`` external units (``FillEngine._add``); 0 or an error."""
     if find_order(m, fe, oid) >= 0:
         return ERR_DUPLICATE
@@ -489,8 +491,18 @@ def on_trade(m: Any, fe: Any, aggressor: int, price: int, qty: int, ts: int) -> 
 
 
 @numba.njit(cache=True, nogil=True)
-def take(m: Any, fe: Any, levels: Any, base: int, lo: int, hi: int, side: int, qty: int,
-         oid: int, ts: int) -> int:  # fmt: skip
+def take(
+    m: Any,
+    fe: Any,
+    levels: Any,
+    base: int,
+    lo: int,
+    hi: int,
+    side: int,
+    qty: int,
+    oid: int,
+    ts: int,
+) -> int:
     """Take up to ``qty`` from one side of a dense book, best price first, as taker.
 
     ``levels`` is the side taken (asks for a buy, bids for a sell), quantity by

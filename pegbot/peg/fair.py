@@ -427,9 +427,18 @@ class FairEstimator:
         usdt_usd = medians.get(USDT_USD, Fraction(1))
         if usd_kgs is None:
             return FairValue(
-                now_ns, FairState.STALE, None, None, None, usdt_usd, 0, 0, float(spread),
-                tuple(quotes), (*reasons, "no USD/KGS rate yet"),
-            )  # fmt: skip
+                now_ns,
+                FairState.STALE,
+                None,
+                None,
+                None,
+                usdt_usd,
+                0,
+                0,
+                float(spread),
+                tuple(quotes),
+                (*reasons, "no USD/KGS rate yet"),
+            )
         price = 1 / (usd_kgs * usdt_usd)
         if self._operator is not None and self._operator[0] == "reject":
             price, usd_kgs = self._reject(now_ns, usdt_usd, usd_kgs)

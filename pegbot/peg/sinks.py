@@ -117,8 +117,9 @@ class SignalSinks:
             if self.journal is not None:
                 body = json.dumps(payload, sort_keys=True, separators=(",", ":"))
                 outbox = [(name, delivery_key(event), body) for name in self.webhooks]
-                self.journal.record_signal(payload["signal"], payload["previous_state"],
-                                           event.at_ns, outbox)  # fmt: skip
+                self.journal.record_signal(
+                    payload["signal"], payload["previous_state"], event.at_ns, outbox
+                )
             if self.jsonl is not None:
                 self.jsonl.write(json.dumps(payload, sort_keys=True) + "\n")
                 self.jsonl.flush()

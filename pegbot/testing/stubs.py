@@ -115,9 +115,15 @@ class StubVenue:
         self.requests.append(("place", client_id))
         self._maybe_fail()
         upd = OrderUpdate(
-            client_id, f"o{len(self.orders) + 1}", side, price_ticks,
-            self._market.lots_to_units(lots), 0, OrderState.NEW, 0,
-        )  # fmt: skip
+            client_id,
+            f"o{len(self.orders) + 1}",
+            side,
+            price_ticks,
+            self._market.lots_to_units(lots),
+            0,
+            OrderState.NEW,
+            0,
+        )
         self.orders[client_id] = upd
         return upd
 
@@ -129,9 +135,15 @@ class StubVenue:
         if upd is None or not upd.state.is_open:
             raise errors.OrderNotFoundError("Unknown order sent.")
         done = OrderUpdate(
-            upd.client_id, upd.order_id, upd.side, upd.price_ticks, upd.qty_units,
-            upd.filled_units, OrderState.CANCELED, 0,
-        )  # fmt: skip
+            upd.client_id,
+            upd.order_id,
+            upd.side,
+            upd.price_ticks,
+            upd.qty_units,
+            upd.filled_units,
+            OrderState.CANCELED,
+            0,
+        )
         self.orders[client_id] = done
         return done
 
@@ -164,10 +176,15 @@ class StubVenue:
         if upd is None or not upd.state.is_open:
             raise errors.OrderNotFoundError("Unknown order sent.")
         new = OrderUpdate(
-            upd.client_id, upd.order_id, upd.side, upd.price_ticks,
-            upd.filled_units + self._market.lots_to_units(lots), upd.filled_units,
-            upd.state, 0,
-        )  # fmt: skip
+            upd.client_id,
+            upd.order_id,
+            upd.side,
+            upd.price_ticks,
+            upd.filled_units + self._market.lots_to_units(lots),
+            upd.filled_units,
+            upd.state,
+            0,
+        )
         self.orders[client_id] = new
         return new
 
@@ -211,15 +228,30 @@ class StubVenue:
         filled = upd.filled_units + units
         state = OrderState.FILLED if filled >= upd.qty_units else OrderState.PARTIALLY_FILLED
         self.orders[client_id] = OrderUpdate(
-            upd.client_id, upd.order_id, upd.side, upd.price_ticks, upd.qty_units, filled,
-            state, 0,
-        )  # fmt: skip
+            upd.client_id,
+            upd.order_id,
+            upd.side,
+            upd.price_ticks,
+            upd.qty_units,
+            filled,
+            state,
+            0,
+        )
         self._trade += 1
         f = Fill(
-            self.name, self._market.symbol, trade_id or f"t{self._trade}", client_id,
-            upd.order_id, upd.side, upd.price_ticks, units, Decimal(0),
-            self._market.quote, True, 0,
-        )  # fmt: skip
+            self.name,
+            self._market.symbol,
+            trade_id or f"t{self._trade}",
+            client_id,
+            upd.order_id,
+            upd.side,
+            upd.price_ticks,
+            units,
+            Decimal(0),
+            self._market.quote,
+            True,
+            0,
+        )
         self.push(f)
         return f
 
