@@ -105,6 +105,7 @@ BOUNDED: dict[str, str] = {
     "ledger._seen": "Ledger DEDUP_MEMORY (20,000) per venue",
     "ledger._accounts": "Ledger DEDUP_MEMORY (20,000) fills' moves per venue (the balance check)",
     "runner.holdings._after": "VenueHoldings MEMORY (20,000); emptied at each balance refresh",
+    "runner.reconciler._wanted": "Reconciler _WANTED_MEMORY (256 desired ladders, then cleared)",
     "runner.scorecard._pieces": "LiveScorecard window_s (300 s; a piece per change of state)",
     "runner.scorecard._samples": "LiveScorecard window_s (300 s)",
     "runner.scorecard._placed": "LiveScorecard window_s (300 s)",

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from pegbot.execution.risk import RiskLevel, Transition
 from pegbot.feeds.binance import BinanceFeed, BookLost, BookUpdate, FeedConfig
 from pegbot.feeds.model import ProbeVerdict, probe_verdict
 from pegbot.live.bot import Bot
@@ -266,7 +267,7 @@ def quoting_both(bot: Bot, sim: SimHandle) -> bool:
 
 @pytest.mark.parametrize("probe_s", [0.5, None], ids=["probing", "no-probe"])
 async def test_bot_keeps_quoting_on_a_quiet_book(
-    sim: SimHandle, tmp_path: Path, probe_s: float | None
+    sim: SimHandle, tmp_path: Path, probe_s: float | None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     stale_s = 1.5
     await seed_book(sim)
@@ -292,10 +293,20 @@ async def test_bot_keeps_quoting_on_a_quiet_book(
         window = 3 * stale_s
         t_end = time.monotonic() + window
         if probe_s is None:
-            # The control: without the probe the silence alone freezes the bot.
+            # The control: without the probe the silence alone freezes the bot. (Read from
+            # the transition: the freeze pulls our quotes, whose cancels are depth messages
+            # that end the silence at once, so the trigger may be gone by the next look.)
+            changes: list[Transition] = []
+            risk_changed = bot.risk_changed
+
+            def spy(venue: str, symbol: str, t: Transition) -> None:
+                changes.append(t)
+                risk_changed(venue, symbol, t)
+
+            monkeypatch.setattr(bot, "risk_changed", spy)
             await wait_for(lambda: level(bot) == "freeze", window)
-            rs = bot.runners[0].risk_state
-            assert rs is not None and "book_stale" in {t.name for t in rs.triggers}
+            freeze = [t for t in changes if t.to_level is RiskLevel.FREEZE]
+            assert freeze and "book_stale" in freeze[0].reasons, changes
             return
         while time.monotonic() < t_end:
             assert level(bot) == "normal", bot.runners[0].risk_state
