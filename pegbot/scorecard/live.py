@@ -36,7 +36,8 @@ from fractions import Fraction
 
 from pegbot.book import OrderBook
 from pegbot.market import Market, Side
-from pegbot.metrics import OBLIGATIONS, Metrics
+from pegbot.metrics import Metrics
+from pegbot.metrics_table import OBLIGATIONS
 from pegbot.strategy import LiveOrder, OrderStatus
 from pegbot.timeunits import ns_to_s, s_to_ns
 

@@ -17,7 +17,8 @@ from pegbot.book import OrderBook
 from pegbot.execution.errors import REASONS
 from pegbot.execution.risk import TRIGGERS
 from pegbot.market import Market, Side
-from pegbot.metrics import (
+from pegbot.metrics import Metrics, start_metrics_server
+from pegbot.metrics_table import (
     ALL_METRICS,
     ARB_DIRECTIONS,
     ARB_STATES,
@@ -28,8 +29,6 @@ from pegbot.metrics import (
     DESK_METRICS,
     OPEN_SIGNAL_STATES,
     PEG_METRICS,
-    Metrics,
-    start_metrics_server,
 )
 from pegbot.sim.metrics import SimMetrics, endpoint_of
 from pegbot.sim.server import SimServer

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pegbot.desk.operator import DECISION_TARGETS
 from pegbot.desk.store import DECISIONS
 from pegbot.market import Market
-from pegbot.metrics import (
+from pegbot.metrics_table import (
     ARB_DIRECTIONS,
     ARB_STATES,
     DESK_ACTIONS,

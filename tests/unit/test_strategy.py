@@ -64,10 +64,10 @@ def test_fair_view_needs_a_fraction() -> None:
 
 
 def test_fair_state_is_one_enum_equal_to_its_string() -> None:
-    from pegbot import metrics
+    from pegbot import metrics_table
     from pegbot.peg import fair
 
-    assert FairState is fair.FairState and FAIR_STATES is metrics.FAIR_STATES
+    assert FairState is fair.FairState and FAIR_STATES is metrics_table.FAIR_STATES
     assert FAIR_STATES == ("ok", "stale", "disputed", "jump")
     view = FairView.make(1143, "stale")
     assert view.state == "stale"  # what strategies compare with

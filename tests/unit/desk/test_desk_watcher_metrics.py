@@ -11,7 +11,8 @@ from pegbot.book import OrderBook
 from pegbot.desk import DeskWatcher, SignalDesk
 from pegbot.journal import Journal
 from pegbot.market import Market
-from pegbot.metrics import OPEN_SIGNAL_STATES, Metrics
+from pegbot.metrics import Metrics
+from pegbot.metrics_table import OPEN_SIGNAL_STATES
 from pegbot.peg.fair import FairValue
 from pegbot.peg.signals import ArbConfig, ArbCosts, ArbSignaler
 from pegbot.peg.sinks import SignalSinks

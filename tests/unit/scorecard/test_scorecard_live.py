@@ -12,7 +12,8 @@ from prometheus_client import CollectorRegistry
 
 from pegbot.book import OrderBook
 from pegbot.market import Market, Side
-from pegbot.metrics import OBLIGATIONS, Metrics
+from pegbot.metrics import Metrics
+from pegbot.metrics_table import OBLIGATIONS
 from pegbot.scorecard import (
     Book,
     ObligationSettings,
