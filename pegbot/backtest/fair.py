@@ -51,6 +51,7 @@ def _ok_view(price: Fraction, now_ns: int) -> FairView:
     _setattr(view, "state", FairState.OK)
     _setattr(view, "age_ns", 0)
     _setattr(view, "observed_at_ns", now_ns)
+    _setattr(view, "rebased_at_ns", None)  # every field: a slots class has no class default
     return view
 
 
