@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -81,6 +81,16 @@ class BacktestError(ValueError):
     """The backtest cannot run on these inputs (the message says why)."""
 
 
+class RunVenue(Protocol):
+    """What a finished run keeps of its venue: the records, as columns, and the account."""
+
+    account: Account
+
+    def columns(self) -> dict[str, dict[str, np.ndarray[Any, Any]]]:
+        """The order, fill and quote records as numpy columns."""
+        ...
+
+
 @dataclass
 class BacktestRun:
     """Everything a run produced; :mod:`pegbot.backtest.results` turns it into tables.
@@ -110,7 +120,7 @@ class BacktestRun:
     market: Market
     events: int
     wall_s: float
-    venue: SimVenue
+    venue: RunVenue
     local: Account
     initial: Account
     target_base_units: int
