@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 BASE_STAMP := $(VENV)/.installed-base
 FULL_STAMP := $(VENV)/.installed-full
 
-.PHONY: setup run test lint typecheck bench clean
+.PHONY: setup run test lint typecheck bench clean native
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -22,13 +22,15 @@ $(FULL_STAMP): pyproject.toml $(BASE_STAMP)
 	touch $@
 
 # Debian packages the tests need: a real Prometheus and promtool (observability tests) and a
-# headless Chromium (the report test opens the HTML in it). Only the missing ones are installed.
+# headless Chromium (the report test opens the HTML in it), gcc (the native build's test compiles
+# the decision path with mypyc). Only the missing ones are installed.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 .PHONY: system
 system:
 	@missing=""; \
 	  { command -v promtool && command -v prometheus; } >/dev/null 2>&1 || missing="prometheus"; \
 	  command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	  command -v gcc >/dev/null 2>&1 || missing="$$missing gcc"; \
 	  if [ -n "$$missing" ]; then \
 	    $(SUDO) apt-get update -q && \
 	    DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends $$missing; \
@@ -44,6 +46,10 @@ run: $(BASE_STAMP)
 test: $(FULL_STAMP) system
 	$(BIN)/python -m pytest -q
 
+## The decision path compiled with mypyc; a process started with PEGBOT_NATIVE=1 runs it.
+native: $(FULL_STAMP)
+	$(BIN)/pegbot native --build
+
 lint: $(FULL_STAMP)
 	$(BIN)/ruff check pegbot strategies tests benchmarks
 	$(BIN)/ruff format --check pegbot strategies tests benchmarks
@@ -55,4 +61,4 @@ bench: $(FULL_STAMP)
 	$(BIN)/python benchmarks/run_all.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache tests/artifacts
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache tests/artifacts build

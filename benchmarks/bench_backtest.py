@@ -32,6 +32,10 @@ PnL agree (the tolerance of ``hftbacktest_peer.agree``: fill counts within 0.1 %
 ``--python-peer`` adds hftbacktest with the same loop run as plain Python (``mm.py_func``)
 calling its compiled backtest object; ``--rss`` instead runs pegbot alone on the KGST-like
 tape at each size and prints its peak RSS (memory must not grow with the tape).
+
+pegbot's line says which decision path ran: ``pegbot/native`` (the mypyc build of
+``make native``, run with ``PEGBOT_NATIVE=1``), ``pegbot/source``, or ``pegbot/stale``
+(asked for, but missing or older than the sources: the source ran).
 """
 
 from __future__ import annotations
@@ -128,7 +132,10 @@ def _tape(key: str, rows: int) -> tuple[str, Path, str] | str:
 def _child(args: argparse.Namespace) -> None:
     size, limit = PARAMS[args.params]
     if args.one == "pegbot":
+        from pegbot import native
+
         out = run_pegbot(Path(args.tape), size, limit)
+        out["engine"] = f"pegbot/{native.status()}"  # the decision path compiled or not
     else:  # hftbacktest, its loop compiled (numba) or in plain Python
         from pegbot.tape.reader import TapeReader
 

@@ -1,4 +1,4 @@
-"""Commands of this room: ``pegbot backtest``, ``pegbot report``, ``pegbot sweep``.
+"""This room's commands: ``pegbot backtest``, ``report``, ``sweep`` and ``native``.
 
 Commands stay thin: they load the scenario, run the library code and print. Results go to
 stdout (with ``--json`` the last line is one JSON object), progress to stderr
@@ -147,8 +147,31 @@ def sweep_command(
         raise typer.Exit(1)
 
 
+def native_command(
+    build: Annotated[
+        bool, typer.Option("--build", help="Compile the decision path with mypyc first.")
+    ] = False,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Build directory (default: build/native).")
+    ] = None,
+) -> None:
+    """Build the decision path with mypyc; say whether this process runs it (PEGBOT_NATIVE=1)."""
+    from pegbot import native
+
+    if build:
+        where = out or native.build_dir()
+        native.build(where)
+        env = "" if where == native.build_dir() else f" PEGBOT_NATIVE_DIR={where}"
+        typer.echo(
+            f"built {len(native.MODULES)} modules into {where}; "
+            f"a process started with PEGBOT_NATIVE=1{env} runs them"
+        )
+    typer.echo(f"this process: {native.status()} ({native.build_dir()})")
+
+
 def register(app: typer.Typer) -> None:
     """Add this room's commands to the ``pegbot`` app."""
     app.command("backtest")(backtest_command)
     app.command("report")(report_command)
     app.command("sweep")(sweep_command)
+    app.command("native")(native_command)
