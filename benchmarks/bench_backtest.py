@@ -28,6 +28,7 @@ PnL agree (the tolerance of ``hftbacktest_peer.agree``: fill counts within 0.1 %
 
     .venv/bin/python benchmarks/bench_backtest.py [--rows 2000000] [--repeat 3]
         [--inputs kgst,busy,...] [--python-peer] [--rss 1000000,2000000,5000000] [--json]
+        [--native-ab]
 
 ``--python-peer`` adds hftbacktest with the same loop run as plain Python (``mm.py_func``)
 calling its compiled backtest object; ``--rss`` instead runs pegbot alone on the KGST-like
@@ -35,13 +36,16 @@ tape at each size and prints its peak RSS (memory must not grow with the tape).
 
 pegbot's line says which decision path ran: ``pegbot/native`` (the mypyc build of
 ``make native``, run with ``PEGBOT_NATIVE=1``), ``pegbot/source``, or ``pegbot/stale``
-(asked for, but missing or older than the sources: the source ran).
+(asked for, but missing or older than the sources: the source ran). ``--native-ab`` runs
+pegbot alone, the source and the build one after the other in each round (same neighbours
+on a shared machine), and prints the speed ratio of each round.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Callable
@@ -154,10 +158,13 @@ def _child(args: argparse.Namespace) -> None:
     print(json.dumps(out))
 
 
-def _run(engine: str, tape: Path, npz: Path, params: str) -> dict[str, Any]:
+def _run(
+    engine: str, tape: Path, npz: Path, params: str, native: str | None = None
+) -> dict[str, Any]:
     cmd = [sys.executable, __file__, "--one", engine, "--tape", str(tape), "--npz", str(npz),
            "--params", params]  # fmt: skip
-    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    env = None if native is None else {**os.environ, "PEGBOT_NATIVE": native}
+    done = subprocess.run(cmd, capture_output=True, text=True, check=False, env=env)
     if done.returncode != 0:
         print(done.stderr, file=sys.stderr)
         raise SystemExit(f"{engine} failed on {tape}")
@@ -226,6 +233,41 @@ def bench(args: argparse.Namespace) -> list[dict[str, Any]]:
     return report
 
 
+def native_ab(args: argparse.Namespace) -> None:
+    """pegbot alone, the source and the mypyc build one after the other, ``--repeat`` rounds.
+
+    Interleaved so that both meet the same neighbours on a shared machine; the ratio is of
+    each round's pair. Needs a fresh ``make native``.
+    """
+    for key in args.inputs.split(","):
+        made = _tape(key, args.rows)
+        if isinstance(made, str):
+            print(made, file=sys.stderr)
+            continue
+        label, tape, params = made
+        runs: dict[str, list[dict[str, Any]]] = {"0": [], "1": []}
+        for _ in range(args.repeat):
+            for native in ("0", "1"):
+                runs[native].append(_run("pegbot", tape, tape, params, native))
+        source, compiled = runs["0"], runs["1"]
+        if compiled[0]["engine"] != "pegbot/native":
+            raise SystemExit(f"the build did not load ({compiled[0]['engine']}): make native")
+        same = all(
+            (r["evaluations"], r["fills"], r["pnl"])
+            == (source[0]["evaluations"], source[0]["fills"], source[0]["pnl"])
+            for r in source + compiled
+        )
+        ratios = [s["wall_s"] / c["wall_s"] for s, c in zip(source, compiled, strict=True)]
+        print(f"\n{label}")
+        for name, rs in (("source", source), ("native", compiled)):
+            eps = [r["rows"] / r["wall_s"] / 1e6 for r in rs]
+            us = [r["wall_s"] / max(1, r["evaluations"]) * 1e6 for r in rs]
+            print(f"  pegbot/{name:7s} {_span(eps, '.2f'):>11s} M ev/s wall  "
+                  f"{_span(us, '.1f'):>11s} µs/decision")  # fmt: skip
+        print(f"  native ÷ source speed by round: {', '.join(f'{x:.2f}' for x in ratios)}; "
+              f"decisions, fills and PnL {'the same' if same else 'DIFFER'}")  # fmt: skip
+
+
 def rss_scaling(sizes: list[int], as_json: bool) -> None:
     """pegbot alone on the KGST-like day at each size: peak RSS must stay flat."""
     out = []
@@ -252,6 +294,9 @@ def main() -> None:
     ap.add_argument("--python-peer", action="store_true",
                     help="also hftbacktest with its loop in plain Python (slow)")  # fmt: skip
     ap.add_argument("--rss", help="comma-separated tape sizes: pegbot's peak RSS at each")
+    ap.add_argument(
+        "--native-ab", action="store_true", help="pegbot alone, source and build interleaved"
+    )
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--one", choices=ENGINES, help=argparse.SUPPRESS)
     ap.add_argument("--tape", help=argparse.SUPPRESS)
@@ -260,6 +305,8 @@ def main() -> None:
     args = ap.parse_args()
     if args.one:
         _child(args)
+    elif args.native_ab:
+        native_ab(args)
     elif args.rss:
         rss_scaling([int(x) for x in args.rss.split(",")], args.json)
     else:
