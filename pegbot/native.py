@@ -4,7 +4,7 @@ A backtest spends its time in the Python decision step (the strategy, the reconc
 diff, the order tracker, the shell around them): one per fill on most tapes. mypyc compiles
 those modules, type-checked as they are, into C extensions of the same source (one
 definition, the one the live bot runs), and a backtest whose time is the decision path runs
-about a quarter faster (figures in ``benchmarks/README.md``). The strategy stays plain
+typically 10–30 % faster (figures in ``benchmarks/README.md``). The strategy stays plain
 Python.
 
 The build is opt-in twice: built with ``make native`` (or ``pegbot native --build``) outside
