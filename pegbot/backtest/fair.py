@@ -39,20 +39,8 @@ def fair_series_from_file(path: str | Path) -> list[tuple[int, Fraction]]:
     return [(o.observed_at_ns, 1 / Fraction(o.rate)) for o in read_fair_file(path)]
 
 
+# Fractions by twice the mid: a backtest asks again and again at the same few prices.
 _MID_CACHE: dict[int, Fraction] = {}
-_setattr = object.__setattr__
-
-
-def _ok_view(price: Fraction, now_ns: int) -> FairView:
-    # FairView(price, FairState.OK, 0, now_ns) without re-checking a price validated when cached
-    # (a decision builds one; the checks cost more than the rest of it).
-    view: FairView = object.__new__(FairView)
-    _setattr(view, "price_ticks", price)
-    _setattr(view, "state", FairState.OK)
-    _setattr(view, "age_ns", 0)
-    _setattr(view, "observed_at_ns", now_ns)
-    _setattr(view, "rebased_at_ns", None)  # every field: a slots class has no class default
-    return view
 
 
 def mid_fair(now_ns: int, book: DenseBookView) -> FairView | None:
@@ -65,6 +53,5 @@ def mid_fair(now_ns: int, book: DenseBookView) -> FairView | None:
     if mid is None:
         if len(_MID_CACHE) > 4096:
             _MID_CACHE.clear()
-        mid = FairView(Fraction(twice, 2), FairState.OK, 0, now_ns).price_ticks  # validated once
-        _MID_CACHE[twice] = mid
-    return _ok_view(mid, now_ns)
+        mid = _MID_CACHE[twice] = Fraction(twice, 2)
+    return FairView(mid, FairState.OK, 0, now_ns)
