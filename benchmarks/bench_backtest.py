@@ -260,10 +260,10 @@ def native_ab(args: argparse.Namespace) -> None:
         ratios = [s["wall_s"] / c["wall_s"] for s, c in zip(source, compiled, strict=True)]
         print(f"\n{label}")
         for name, rs in (("source", source), ("native", compiled)):
-            eps = [r["rows"] / r["wall_s"] / 1e6 for r in rs]
-            us = [r["wall_s"] / max(1, r["evaluations"]) * 1e6 for r in rs]
+            summary = _summary(rs)
+            eps = [x / 1e6 for x in summary["eps_wall"]]
             print(f"  pegbot/{name:7s} {_span(eps, '.2f'):>11s} M ev/s wall  "
-                  f"{_span(us, '.1f'):>11s} µs/decision")  # fmt: skip
+                  f"{_span(summary['us_per_decision'], '.1f'):>11s} µs/decision")  # fmt: skip
         print(f"  native ÷ source speed by round: {', '.join(f'{x:.2f}' for x in ratios)}; "
               f"decisions, fills and PnL {'the same' if same else 'DIFFER'}")  # fmt: skip
 

@@ -23,15 +23,12 @@ import importlib.abc
 import importlib.machinery
 import importlib.util
 import json
-import logging
 import os
 import sys
 import sysconfig
 from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
-
-log = logging.getLogger("pegbot.native")
 
 #: What is compiled: the shared decision path and the backtest's shell around it.
 MODULES = (
@@ -91,34 +88,44 @@ def install() -> str:
     if os.environ.get("PEGBOT_NATIVE") != "1" or _state == "native":
         return _state
     where = build_dir()
-    manifest_file = where / MANIFEST
-    if not manifest_file.is_file():
-        log.warning("PEGBOT_NATIVE=1 but no native build in %s; running the source", where)
+    files, why = _fresh_build(where)
+    if files is None:
         _state = "stale"
-        return _state
+        _warn("native_build_stale", "native build %s: %s; running the source", where, why)
+    elif any(name in sys.modules for name in MODULES):
+        # Too late to swap: two versions of one module's classes must never meet.
+        _warn("native_build_late", "native build not loaded: its modules are imported already")
+    else:
+        sys.meta_path.insert(0, _Finder(files))
+        _state = "native"
+    return _state
+
+
+def _fresh_build(where: Path) -> tuple[dict[str, Path] | None, str]:
+    # The build's files when it came from these sources, else None and why not.
     try:
-        manifest = json.loads(manifest_file.read_text())
+        manifest = json.loads((where / MANIFEST).read_text())
+    except FileNotFoundError:
+        return None, "there is no native build (make native)"
+    except (OSError, ValueError) as exc:
+        return None, f"unreadable manifest ({exc})"
+    try:
         files = {name: where / rel for name, rel in manifest["files"].items()}
         built_from = manifest["digest"]
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        log.warning("native build %s: unreadable manifest (%s); running the source", where, exc)
-        _state = "stale"
-        return _state
-    if built_from != source_digest() or not all(f.is_file() for f in files.values()):
-        log.warning(
-            "native build %s is stale (pegbot's sources changed since it was built, or files "
-            "are missing); running the source. Rebuild with `make native`.",
-            where,
-        )
-        _state = "stale"
-        return _state
-    if any(name in sys.modules for name in MODULES):
-        # Too late to swap: two versions of one module's classes must never meet.
-        log.warning("native build not loaded: its modules were imported before pegbot")
-        return _state
-    sys.meta_path.insert(0, _Finder(files))
-    _state = "native"
-    return _state
+    except (KeyError, TypeError, AttributeError) as exc:
+        return None, f"unreadable manifest ({exc!r})"
+    if built_from != source_digest():
+        return None, "stale: pegbot's sources changed since it was built (make native)"
+    if not all(f.is_file() for f in files.values()):
+        return None, "files missing (make native)"
+    return files, ""
+
+
+def _warn(event: str, msg: str, *args: object) -> None:
+    # The event log is imported only here: `import pegbot` stays light without a build.
+    from pegbot.logging import event_log
+
+    event_log(__name__).warning(event, msg, *args)
 
 
 def build(out: Path) -> None:
