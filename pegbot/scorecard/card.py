@@ -230,7 +230,7 @@ class ScorecardBuilder:
             start_ns,
             self._tick * self._unit,
             on_segment=self._segment,
-            on_sample=self._sample,
+            on_samples=self._samples_at,
             on_fill=self._fill,
             on_order=self._order,
         )
@@ -331,11 +331,11 @@ class ScorecardBuilder:
         self._inv_min = units if self._inv_min is None else min(self._inv_min, units)
         self._inv_max = units if self._inv_max is None else max(self._inv_max, units)
 
-    def _sample(self, t: int, st: State, checks: tuple[bool, bool, bool, bool]) -> None:
-        self._samples += 1
+    def _samples_at(self, t: int, n: int, st: State, checks: tuple[bool, bool, bool, bool]) -> None:
+        self._samples += n
         for i, ok in enumerate(checks):
-            self._met[i] += ok
-        self._met[-1] += all(checks)
+            self._met[i] += n * ok
+        self._met[-1] += n * all(checks)
 
     def _fill(self, f: OwnFill, st: State) -> None:
         self._fills += 1

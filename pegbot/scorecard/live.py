@@ -289,7 +289,7 @@ class LiveScorecard:
         if self.fold is None:
             tick = float(self.market.tick_size) * float(self.market.qty_unit)
             self.fold = Fold(
-                self.settings, now_ns, tick, on_segment=self._piece, on_sample=self._sample
+                self.settings, now_ns, tick, on_segment=self._piece, on_samples=self._samples_at
             )
         return self.fold
 
@@ -313,11 +313,15 @@ class LiveScorecard:
             if two:
                 self.metrics.scorecard_two_sided.labels(self.venue, self.symbol).inc(dt)
 
-    def _sample(self, t: int, st: State, checks: tuple[bool, bool, bool, bool]) -> None:
+    def _samples_at(self, t: int, n: int, st: State, checks: tuple[bool, bool, bool, bool]) -> None:
+        # One entry per snapshot: the window drops them one by one as it slides.
         row = (*checks, all(checks))
-        self._samples.append((t, row))
+        assert self.fold is not None  # the fold is what calls this
+        step = self.fold.sample_ns
+        for k in range(n):
+            self._samples.append((t + k * step, row))
         for i, ok in enumerate(row):
-            self._met[i] += ok
+            self._met[i] += n * ok
 
     def _prune(self, lo: int) -> None:
         pieces = self._pieces

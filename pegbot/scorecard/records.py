@@ -88,6 +88,8 @@ def events_from_records(
     bid_ex: int | None = None
     ask_ex: int | None = None
     inventory = base_units
+    bids: tuple[tuple[int, int], ...] = ()  # ours, best first
+    asks: tuple[tuple[int, int], ...] = ()
     if raw:
         out.append(Holding(raw[0][0], inventory))
     for ts, _, _, kind, data in raw:
@@ -127,15 +129,14 @@ def events_from_records(
                     resting[cid] = (known[0], known[1], left)
                 else:
                     del resting[cid]
-        bids = tuple(sorted(((p, u) for s, p, u in resting.values() if s > 0), reverse=True))
-        asks = tuple(sorted((p, u) for s, p, u in resting.values() if s < 0))
-        if kind != "bbo":
+        if kind != "bbo":  # the market's prices alone leave our orders as they were
+            bids = tuple(sorted(((p, u) for s, p, u in resting.values() if s > 0), reverse=True))
+            asks = tuple(sorted((p, u) for s, p, u in resting.values() if s < 0))
             out.append(Quotes(ts, bids, asks))
-        bid = max(
-            [x for x in (bid_ex, bids[0][0] if bids else None) if x is not None], default=None
-        )
-        ask = min(
-            [x for x in (ask_ex, asks[0][0] if asks else None) if x is not None], default=None
-        )
+        bid, ask = bid_ex, ask_ex
+        if bids and (bid is None or bids[0][0] > bid):
+            bid = bids[0][0]
+        if asks and (ask is None or asks[0][0] < ask):
+            ask = asks[0][0]
         out.append(Book(ts, bid, ask, bid_ex, ask_ex))
     return out

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from pegbot.market import Market
 from pegbot.scorecard import Book, Fair, ObligationSettings, Quotes, ScorecardSettings, score
+from pegbot.scorecard.fold import band_bounds
 from pegbot.timeunits import NS_PER_S
 
 MARKET = Market("X/Q", "X", "Q", Decimal("0.01"), Decimal("1"), qty_decimals=0)
@@ -90,3 +91,107 @@ def test_mid_shares_equal_a_brute_force_count(rows: list[tuple[int, int, bool]])
         assert card.mid["within"][f"{band}bps"] == inside / len(rows)
     measured = sum(not empty for _, _, empty in rows)
     assert card.mid["measured_s"] == measured
+
+
+def _brute_conditions(
+    events: list[Book | Fair | Quotes], span: int, ob: ObligationSettings
+) -> list[tuple[bool, bool, bool, bool]]:
+    # Each snapshot on its own: replay every event up to it, then check by the definition.
+    tick = Fraction(str(MARKET.tick_size))
+    step = round(ob.sample_interval_s * NS_PER_S)
+    out = []
+    for k in range(math.ceil(span / step)):
+        t = k * step
+        bid = ask = fair = None
+        bids: tuple[tuple[int, int], ...] = ()
+        asks: tuple[tuple[int, int], ...] = ()
+        for ev in events:
+            if ev.ts_ns > t:
+                break
+            if isinstance(ev, Book):
+                bid, ask = ev.bid, ev.ask
+            elif isinstance(ev, Fair):
+                fair = ev.price_ticks
+            else:
+                bids, asks = ev.bids, ev.asks
+        two = bool(bids) and bool(asks)
+        spread = two and Fraction(
+            (min(p for p, _ in asks) - max(p for p, _ in bids)) * 20_000,
+            min(p for p, _ in asks) + max(p for p, _ in bids),
+        ) <= Fraction(ob.max_spread_bps)
+        if ob.band_reference == "fair":
+            ref = fair
+        else:
+            ref = Fraction(bid + ask, 2) if bid is not None and ask is not None else None
+
+        def deep(levels: tuple[tuple[int, int], ...], ref: Fraction | None = ref) -> bool:
+            if ref is None or not levels:
+                return False
+            band = Fraction(ob.depth_band_bps) / 10_000
+            inside = sum(p * q for p, q in levels if abs(p - ref) <= ref * band)
+            return inside * tick * Fraction(str(MARKET.qty_unit)) >= Fraction(ob.min_depth_quote)
+
+        out.append((two, spread, deep(bids), deep(asks)))
+    return out
+
+
+@settings(max_examples=150)
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 80),  # quarter seconds: events between and on the snapshots
+            st.sampled_from(["book", "fair", "quotes"]),
+            st.integers(96, 104),
+            st.integers(0, 3),
+        ),
+        min_size=1,
+        max_size=25,
+    ),
+    st.integers(1, 25 * NS_PER_S),
+    st.sampled_from([0.3, 1.0, 2.5]),
+    st.sampled_from(["mid", "fair"]),
+)
+def test_obligation_conditions_equal_a_snapshot_by_snapshot_count(
+    rows: list[tuple[int, str, int, int]], span: int, interval: float, reference: str
+) -> None:
+    # Snapshots are folded a constant piece at a time and the band is kept while its
+    # reference stands still; neither may change what any one snapshot says.
+    events: list[Book | Fair | Quotes] = []
+    for q, kind, price, width in sorted(rows, key=lambda r: r[0]):
+        t = q * NS_PER_S // 4
+        if kind == "book":
+            events.append(Book(t, price if width else None, price + width + 1, None, None))
+        elif kind == "fair":
+            events.append(Fair(t, Fraction(price * 4 + width, 4)))
+        else:
+            events.append(Quotes(t, ((price - width, 3),) if width != 1 else (), ((price, 2),)))
+    ob = ObligationSettings(
+        sample_interval_s=interval,
+        band_reference=reference,  # type: ignore[arg-type]
+        depth_band_bps=200,
+        min_depth_quote=2.5,
+        max_spread_bps=300,
+    )
+    card = score(MARKET, events, 0, span, ScorecardSettings(obligations=ob))
+    brute = _brute_conditions(events, span, ob)
+    got = card.obligations
+    assert got["samples"] == len(brute)
+    for i, name in enumerate(("two_sided", "spread", "depth_bid", "depth_ask")):
+        assert got["conditions"][name] == sum(c[i] for c in brute) / len(brute), name
+    assert got["uptime"] == sum(all(c) for c in brute) / len(brute)
+
+
+@given(
+    st.fractions(min_value=Fraction(1, 1000), max_value=Fraction(10**7), max_denominator=10**6),
+    st.floats(min_value=0.01, max_value=5_000, allow_nan=False),
+    st.sampled_from([1, 2]),
+)
+def test_band_bounds_are_the_integers_inside_the_exact_band(
+    ref: Fraction, bps: float, scale: int
+) -> None:
+    # The bounds are computed in integers; membership is checked here in exact fractions.
+    lo, hi = band_bounds(ref, bps, scale)
+    n = Fraction(bps) / 10_000
+    low, high = scale * ref * (1 - n), scale * ref * (1 + n)
+    for x in (lo - 1, lo, hi, hi + 1):
+        assert (low <= x <= high) == (lo <= x <= hi)
