@@ -22,7 +22,8 @@ engine runs ``--repeat`` times, each run in its own process so that peak RSS is 
 Printed per input and engine: events/s (tape rows ÷ wall and ÷ CPU time of the replay, the
 same span for both; ranges over the runs: the machine is shared), µs per decision (wall ÷
 decisions: pegbot's strategy decisions, hftbacktest's loop steps with a two-sided book),
-decisions, fills, PnL (cash + position × last mid − fees) and peak RSS, then whether fills and
+decisions, fills, PnL (cash + position × last mid − fees), peak RSS and, for pegbot, the
+seconds its summary and scorecard take after the replay, then whether fills and
 PnL agree (the tolerance of ``hftbacktest_peer.agree``: fill counts within 0.1 %, PnL within
 1e-9 of the traded notional).
 
@@ -48,6 +49,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -79,7 +81,9 @@ def run_pegbot(tape: Path, size: int, limit: int) -> dict[str, Any]:
         [f"strategy.params.size_lots={size}", f"strategy.params.limit_lots={limit}"],
     )
     run = build_backtest(sc, where, tape=tape).run()
+    t0 = time.perf_counter()
     s = results.summarize(run, results.tables(run))
+    summary_s = time.perf_counter() - t0
     return {
         "engine": "pegbot",
         "rows": run.events,
@@ -91,6 +95,8 @@ def run_pegbot(tape: Path, size: int, limit: int) -> dict[str, Any]:
         "volume": s["volume_base"],
         "notional": s["volume_quote"],
         "evaluations": run.evaluations,
+        # What the quant waits for after the replay: tables, summary and scorecard.
+        "summary_s": summary_s,
         "peak_rss_mb": peak_rss_mb(),
     }
 
@@ -191,6 +197,7 @@ def _summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
         "pnl": first["pnl"],
         "notional": first["notional"],
         "peak_rss_mb": [r["peak_rss_mb"] for r in runs],
+        "summary_s": [r["summary_s"] for r in runs if "summary_s" in r],
     }
 
 
@@ -226,6 +233,7 @@ def bench(args: argparse.Namespace) -> list[dict[str, Any]]:
                 f"{_span(r['us_per_decision'], '.1f'):>11s} µs/decision  "
                 f"decisions {r['decisions']:8d}  fills {r['fills']:7d}  PnL {r['pnl']:12.4f}  "
                 f"peak RSS {_span(r['peak_rss_mb'], '.0f')} MB"
+                + (f"  then summary {_span(r['summary_s'], '.2f')} s" if r["summary_s"] else "")
             )
         verdict = "agree" if entry["agree"] else "DISAGREE"
         d_pnl = ours["pnl"] - theirs["pnl"]

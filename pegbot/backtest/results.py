@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from pegbot.backtest.engine import BacktestRun
-from pegbot.scorecard import score
+from pegbot.scorecard import Event, score
 from pegbot.scorecard.records import FILL_COLUMNS, ORDER_COLUMNS, events_from_records
 from pegbot.timeunits import NS_PER_S
 
@@ -349,8 +349,8 @@ def depth_near_fair(
     return out
 
 
-def scorecard(run: BacktestRun, t: dict[str, pd.DataFrame]) -> dict[str, Any]:
-    """The run's peg scorecard (:mod:`pegbot.scorecard`) from the venue's order records."""
+def scorecard_events(run: BacktestRun, t: dict[str, pd.DataFrame]) -> list[Event]:
+    """The run's records as the scorecard's event stream (:func:`events_from_records`)."""
     steps = _fair_steps(run)
     fair = list(zip(steps[0].tolist(), steps[1], strict=True)) if steps is not None else []
     o = t["orders"]
@@ -358,8 +358,12 @@ def scorecard(run: BacktestRun, t: dict[str, pd.DataFrame]) -> dict[str, Any]:
     f = t["fills"]
     fills = zip(*(f[c].tolist() for c in FILL_COLUMNS), strict=True)
     bbo = (run.bbo[0].tolist(), run.bbo[1].tolist(), run.bbo[2].tolist())
-    events = events_from_records(orders, fills, bbo, fair, run.initial.base_units)
-    return score(run.market, events, run.start_ns, run.end_ns).figures()
+    return events_from_records(orders, fills, bbo, fair, run.initial.base_units)
+
+
+def scorecard(run: BacktestRun, t: dict[str, pd.DataFrame]) -> dict[str, Any]:
+    """The run's peg scorecard (:mod:`pegbot.scorecard`) from the venue's order records."""
+    return score(run.market, scorecard_events(run, t), run.start_ns, run.end_ns).figures()
 
 
 def summarize(run: BacktestRun, t: dict[str, pd.DataFrame]) -> dict[str, Any]:

@@ -15,6 +15,8 @@ from the backtest.
 * Holding: the starting base units plus our fills; order actions: accepted orders (placed)
   and cancels.
 * Records at the same time go fair value first, then our orders and fills, then the book.
+  A book whose prices did not change is not repeated (most of our order records leave the
+  public best where it was).
 """
 
 from __future__ import annotations
@@ -33,6 +35,9 @@ __all__ = ["FILL_COLUMNS", "NO_ASK", "NO_BID", "ORDER_COLUMNS", "events_from_rec
 ORDER_COLUMNS = ("event", "ts_ns", "client_id", "side", "price_ticks", "qty_units")
 #: The fields of a fill record it reads.
 FILL_COLUMNS = ("ts_ns", "client_id", "side", "price_ticks", "qty_units", "maker")
+
+#: Side by its integer value (a dict lookup; calling the enum is ten times slower).
+_SIDE = {int(s): s for s in Side}
 
 #: The sentinels of an empty side in a backtest's best-price timeline.
 NO_BID = -(1 << 61)
@@ -81,7 +86,7 @@ def events_from_records(
     bts, bbid, bask = bbo
     for i in range(len(bts)):
         raw.append((int(bts[i]), 2, len(raw), "bbo", (int(bbid[i]), int(bask[i]))))
-    raw.sort(key=lambda r: (r[0], r[1], r[2]))
+    raw.sort()  # by (ts, rank, seq): seq is unique, so the payloads are never compared
 
     out: list[Event] = []
     resting: dict[str, tuple[int, int, int]] = {}  # client id -> side, price, units left
@@ -90,6 +95,7 @@ def events_from_records(
     inventory = base_units
     bids: tuple[tuple[int, int], ...] = ()  # ours, best first
     asks: tuple[tuple[int, int], ...] = ()
+    top: tuple[int | None, ...] = ()  # the last Book's prices: an unchanged one is not repeated
     if raw:
         out.append(Holding(raw[0][0], inventory))
     for ts, _, _, kind, data in raw:
@@ -102,16 +108,16 @@ def events_from_records(
         elif kind == "acc":
             cid, side, price, units = data
             resting[cid] = (side, price, units)
-            out.append(OrderAction(ts, OrderKind.PLACED, Side(side)))
+            out.append(OrderAction(ts, OrderKind.PLACED, _SIDE[side]))
         elif kind in ("can", "exp"):
             gone = resting.pop(data, None)
             if gone is not None and kind == "can":
-                out.append(OrderAction(ts, OrderKind.CANCELLED, Side(gone[0])))
+                out.append(OrderAction(ts, OrderKind.CANCELLED, _SIDE[gone[0]]))
         elif kind == "amd":
             cid, back = data
             known = resting.get(cid)
             if known is not None:
-                out.append(OrderAction(ts, OrderKind.AMENDED, Side(known[0])))
+                out.append(OrderAction(ts, OrderKind.AMENDED, _SIDE[known[0]]))
                 left = known[2] - back
                 if left > 0:
                     resting[cid] = (known[0], known[1], left)
@@ -119,7 +125,7 @@ def events_from_records(
                     del resting[cid]
         else:
             cid, side, price, units, maker = data
-            out.append(OwnFill(ts, Side(side), price, units, maker))
+            out.append(OwnFill(ts, _SIDE[side], price, units, maker))
             inventory += units if side > 0 else -units
             out.append(Holding(ts, inventory))
             known = resting.get(cid)
@@ -138,5 +144,7 @@ def events_from_records(
             bid = bids[0][0]
         if asks and (ask is None or asks[0][0] < ask):
             ask = asks[0][0]
-        out.append(Book(ts, bid, ask, bid_ex, ask_ex))
+        if (bid, ask, bid_ex, ask_ex) != top:
+            top = (bid, ask, bid_ex, ask_ex)
+            out.append(Book(ts, bid, ask, bid_ex, ask_ex))
     return out

@@ -7,6 +7,8 @@ a real replay of the house scenario the two must agree where they measure the sa
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
 import json
 from pathlib import Path
 
@@ -16,6 +18,7 @@ from _backtest_helpers import walk_tape
 from pegbot.backtest import results
 from pegbot.backtest.report import backtest_html
 from pegbot.backtest.scenario import build_backtest, load_scenario
+from pegbot.scorecard import Book, Event, score
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -50,3 +53,31 @@ def test_the_house_scenario_summary_has_a_scorecard_that_agrees(
         assert "amended" in orders and orders.count("replace_sent") > 0
     html = backtest_html(t, summary, "t")
     assert 'id="scorecard"' in html and "two_sided_uptime" in html
+
+
+def test_the_scorecard_stream_repeats_no_book_and_repeating_them_changes_nothing(
+    tmp_path: Path,
+) -> None:
+    # Most order records leave the public best where it was, so their Book is left out of
+    # the stream; the fold must read the same figures as with a Book after every record.
+    tape = walk_tape(tmp_path / "walk.parquet", steps=1200)
+    sc, where = load_scenario(
+        REPO / "backtests" / "peg_ladder_kgst.toml", ["strategy.params.size_lots=2000"]
+    )
+    run = build_backtest(sc, where, tape=tape).run()
+    events = results.scorecard_events(run, results.tables(run))
+    books = [e for e in events if isinstance(e, Book)]
+    assert len(books) > 10
+    prices = [(b.bid, b.ask, b.bid_ex, b.ask_ex) for b in books]
+    assert all(a != b for a, b in itertools.pairwise(prices))
+    repeated: list[Event] = []
+    last: Book | None = None
+    for ev in events:
+        repeated.append(ev)
+        if isinstance(ev, Book):
+            last = ev
+        elif last is not None:
+            repeated.append(dataclasses.replace(last, ts_ns=ev.ts_ns))
+    assert len(repeated) > len(events) + 100
+    as_is = score(run.market, events, run.start_ns, run.end_ns).figures()
+    assert score(run.market, repeated, run.start_ns, run.end_ns).figures() == as_is
