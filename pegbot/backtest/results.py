@@ -286,7 +286,9 @@ def _order_segments(
     if acc["client_id"].duplicated().any():
         raise ValueError("results: an order id was accepted twice; depth would be wrong")
     where = acc.set_index("client_id")
-    can = orders[orders["event"].isin(("canceled", "amended", "expired"))]
+    # Comparisons, not isin: pandas' isin on arrow strings walks the column in Python.
+    e = orders["event"]
+    can = orders[(e == "canceled") | (e == "amended") | (e == "expired")]
     ev = pd.DataFrame(
         {
             "client_id": pd.concat([acc["client_id"], fills["client_id"], can["client_id"]]),
@@ -297,17 +299,18 @@ def _order_segments(
             ),
         }
     )
-    unknown = ~ev["client_id"].isin(where.index)
+    ev["order"] = where.index.get_indexer(ev["client_id"])
+    unknown = ev["order"] < 0
     if unknown.any():
         raise ValueError(f"results: {int(unknown.sum())} fills/cancels of orders never accepted")
-    ev = ev.sort_values(["client_id", "ts_ns", "rank"], kind="mergesort")
-    cid = ev["client_id"].to_numpy()
+    ev = ev.sort_values(["order", "ts_ns", "rank"], kind="mergesort")
+    order = ev["order"].to_numpy(np.int64)
     ts = ev["ts_ns"].to_numpy(np.int64)
-    units = ev.groupby("client_id", sort=False)["delta"].cumsum().to_numpy(np.int64)
-    last = np.append(cid[1:] != cid[:-1], True)
+    units = ev.groupby("order", sort=False)["delta"].cumsum().to_numpy(np.int64)
+    last = np.append(order[1:] != order[:-1], True)
     to = np.where(last, np.maximum(end, ts), np.append(ts[1:], 0))
     keep = (units > 0) & (to > ts)
-    ix = where.index.get_indexer(cid[keep])
+    ix = order[keep]
     return (
         where["side"].to_numpy(np.int64)[ix],
         where["price_ticks"].to_numpy(np.int64)[ix],
