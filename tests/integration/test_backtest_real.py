@@ -135,6 +135,8 @@ def test_cli_backtest_json_and_report(tape: Path, tmp_path: Path) -> None:
     ):
         assert key in line
     assert line["events"] > 1000 and line["reconciled"] is True
+    # The time the tables and the scorecard take after the replay is reported beside it.
+    assert 0 < line["summary_s"] < 600
     assert (out / "fills.parquet").exists() and (out / "summary.json").exists()
     bad = CliRunner().invoke(
         app, ["backtest", str(SCENARIO), "--tape", str(tape), "--set", "nope=1"]
