@@ -27,7 +27,12 @@ import pandas as pd
 
 from pegbot.backtest.engine import BacktestRun
 from pegbot.scorecard import Event, score
-from pegbot.scorecard.records import FILL_COLUMNS, ORDER_COLUMNS, events_from_records
+from pegbot.scorecard.records import (
+    FILL_COLUMNS,
+    ORDER_COLUMNS,
+    ORDER_EVENTS,
+    events_from_records,
+)
 from pegbot.timeunits import NS_PER_S
 
 MARKOUTS_S = (1, 10, 60)
@@ -273,6 +278,17 @@ def mid_near_fair(run: BacktestRun, bbo: pd.DataFrame) -> tuple[dict[str, float 
     return out, ""
 
 
+def _event_in(orders: pd.DataFrame, names: tuple[str, ...]) -> np.ndarray[Any, Any]:
+    """Rows of ``orders`` whose event is one of ``names``.
+
+    Comparisons, not ``isin``: pandas' isin on arrow strings walks the column in Python.
+    """
+    mask = np.zeros(len(orders), dtype=bool)
+    for name in names:
+        mask |= (orders["event"] == name).to_numpy(dtype=bool)
+    return mask
+
+
 def _order_segments(
     orders: pd.DataFrame, fills: pd.DataFrame, end: int
 ) -> tuple[np.ndarray[Any, Any], ...]:
@@ -286,9 +302,7 @@ def _order_segments(
     if acc["client_id"].duplicated().any():
         raise ValueError("results: an order id was accepted twice; depth would be wrong")
     where = acc.set_index("client_id")
-    # Comparisons, not isin: pandas' isin on arrow strings walks the column in Python.
-    e = orders["event"]
-    can = orders[(e == "canceled") | (e == "amended") | (e == "expired")]
+    can = orders[_event_in(orders, ("canceled", "amended", "expired"))]
     ev = pd.DataFrame(
         {
             "client_id": pd.concat([acc["client_id"], fills["client_id"], can["client_id"]]),
@@ -357,6 +371,7 @@ def scorecard_events(run: BacktestRun, t: dict[str, pd.DataFrame]) -> list[Event
     steps = _fair_steps(run)
     fair = list(zip(steps[0].tolist(), steps[1], strict=True)) if steps is not None else []
     o = t["orders"]
+    o = o[_event_in(o, ORDER_EVENTS)]  # half the records are requests it would skip
     orders = zip(*(o[c].tolist() for c in ORDER_COLUMNS), strict=True)
     f = t["fills"]
     fills = zip(*(f[c].tolist() for c in FILL_COLUMNS), strict=True)

@@ -29,10 +29,19 @@ from pegbot.market import Side
 
 from .events import Book, Event, Fair, Holding, OrderAction, OrderKind, OwnFill, Quotes
 
-__all__ = ["FILL_COLUMNS", "NO_ASK", "NO_BID", "ORDER_COLUMNS", "events_from_records"]
+__all__ = [
+    "FILL_COLUMNS",
+    "NO_ASK",
+    "NO_BID",
+    "ORDER_COLUMNS",
+    "ORDER_EVENTS",
+    "events_from_records",
+]
 
 #: The fields of an order record, in the order :func:`events_from_records` reads them.
 ORDER_COLUMNS = ("event", "ts_ns", "client_id", "side", "price_ticks", "qty_units")
+#: The order events it reads (others are skipped).
+ORDER_EVENTS = ("accepted", "amended", "canceled", "expired")
 #: The fields of a fill record it reads.
 FILL_COLUMNS = ("ts_ns", "client_id", "side", "price_ticks", "qty_units", "maker")
 
