@@ -5,7 +5,9 @@ diff, the order tracker, the shell around them): one per fill on most tapes. myp
 those modules, type-checked as they are, into C extensions of the same source (one
 definition, the one the live bot runs), and a backtest whose time is the decision path runs
 typically 10–30 % faster (figures in ``benchmarks/README.md``). The strategy stays plain
-Python.
+Python. The scorecard that scores a backtest's records afterwards (``pegbot.scorecard``'s
+events, fold, card and records; about as long again as the replay on most tapes) is
+compiled too.
 
 The build is opt-in twice: built with ``make native`` (or ``pegbot native --build``) outside
 the source tree (``build/native/`` beside the package, or ``$PEGBOT_NATIVE_DIR``), and loaded
@@ -30,7 +32,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
 
-#: What is compiled: the shared decision path and the backtest's shell around it.
+#: What is compiled: the shared decision path, the backtest's shell around it, and the
+#: scorecard its results are scored by (after the replay, as long again on most tapes).
 MODULES = (
     "pegbot.execution.decision",
     "pegbot.execution.orders",
@@ -39,6 +42,10 @@ MODULES = (
     "pegbot.backtest.engine",
     "pegbot.backtest.fair",
     "pegbot.backtest.venue",
+    "pegbot.scorecard.events",
+    "pegbot.scorecard.fold",
+    "pegbot.scorecard.card",
+    "pegbot.scorecard.records",
 )
 MANIFEST = "manifest.json"
 _PACKAGE = Path(__file__).resolve().parent

@@ -36,9 +36,11 @@ t = results.tables(run)
 digest = hashlib.sha256()
 for name in ("orders", "fills", "quotes"):
     digest.update(t[name].to_csv(index=False).encode())
-print(json.dumps({{"status": native.status(), "files": [reconciler.__file__, engine.__file__],
+import pegbot.scorecard.fold as fold
+print(json.dumps({{"status": native.status(),
+                  "files": [reconciler.__file__, engine.__file__, fold.__file__],
                   "digest": digest.hexdigest(), "fills": len(t["fills"]),
-                  "decisions": run.evaluations}}))
+                  "decisions": run.evaluations, "scorecard": results.scorecard(run, t)}}))
 """
 
 
@@ -99,6 +101,7 @@ def test_a_fresh_build_runs_and_decides_as_the_source(build: Path, tmp_path: Pat
     # Every order, fill and quote record the same, to the nanosecond and the unit.
     assert compiled["digest"] == source["digest"]
     assert (compiled["fills"], compiled["decisions"]) == (source["fills"], source["decisions"])
+    assert compiled["scorecard"] == source["scorecard"]  # the compiled fold scores the same
 
 
 def test_a_stale_build_is_not_loaded_and_says_so(build: Path, tmp_path: Path) -> None:
@@ -135,6 +138,7 @@ def test_the_decision_path_tests_pass_compiled(build: Path) -> None:
             "no:cacheprovider",
             "tests/unit/backtest",
             "tests/unit/execution",
+            "tests/unit/scorecard",
             "tests/unit/strategies",
         ],
         cwd=ROOT,
