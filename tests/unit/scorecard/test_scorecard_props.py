@@ -6,7 +6,7 @@ import math
 from decimal import Decimal
 from fractions import Fraction
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from pegbot.market import Market
@@ -151,6 +151,13 @@ def _brute_conditions(
     st.sampled_from([0.3, 1.0, 2.5]),
     st.sampled_from(["mid", "fair"]),
 )
+# The reference moves away from our bid after 5 s: a band kept too long would still count it.
+@example(
+    [(0, "fair", 99, 0), (0, "quotes", 100, 2), (20, "fair", 104, 0)], 10 * NS_PER_S, 1.0, "fair"
+)
+@example(
+    [(0, "book", 99, 1), (0, "quotes", 100, 2), (20, "book", 104, 1)], 10 * NS_PER_S, 1.0, "mid"
+)
 def test_obligation_conditions_equal_a_snapshot_by_snapshot_count(
     rows: list[tuple[int, str, int, int]], span: int, interval: float, reference: str
 ) -> None:
@@ -164,7 +171,9 @@ def test_obligation_conditions_equal_a_snapshot_by_snapshot_count(
         elif kind == "fair":
             events.append(Fair(t, Fraction(price * 4 + width, 4)))
         else:
-            events.append(Quotes(t, ((price - width, 3),) if width != 1 else (), ((price, 2),)))
+            # 3 lots near 100 are worth ~3 quote (deep enough), 2 lots ~2 (not): both occur.
+            asks = ((price, 3 if width % 2 else 2),)
+            events.append(Quotes(t, ((price - width, 3),) if width != 1 else (), asks))
     ob = ObligationSettings(
         sample_interval_s=interval,
         band_reference=reference,  # type: ignore[arg-type]
