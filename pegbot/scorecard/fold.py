@@ -50,7 +50,6 @@ __all__ = [
     "Jump",
     "State",
     "band_bounds",
-    "depth_band",
     "obligation_checks",
     "quoted_spread_bps",
     "wrong_side",
@@ -119,15 +118,6 @@ def _value_within(levels: tuple[Level, ...], lo: int, hi: int) -> int:
     return sum(p * q for p, q in levels if lo <= p <= hi)
 
 
-def depth_band(st: State, ob: ObligationSettings) -> tuple[int, int] | None:
-    """The depth band's integer bounds around the state's reference (None without one)."""
-    if ob.band_reference == "fair":
-        ref = st.fair
-    else:
-        ref = Fraction(st.bid + st.ask, 2) if st.bid is not None and st.ask is not None else None
-    return None if ref is None else band_bounds(ref, ob.depth_band_bps)
-
-
 def obligation_checks(
     st: State,
     ob: ObligationSettings,
@@ -140,8 +130,9 @@ def obligation_checks(
         st: The state at the snapshot.
         ob: The obligations.
         tick_unit_value: Quote-currency value of one tick times one qty unit.
-        band: :func:`depth_band` of that state (a parameter so a caller that takes many
-            snapshots can compute it once per reference).
+        band: The depth band's integer bounds around the state's reference (the fair, or
+            the public mid; None without one), from :func:`band_bounds`: a parameter so
+            that a caller taking many snapshots computes it once per reference.
     """
     bb, ba = st.best_bid, st.best_ask
     two = bb is not None and ba is not None
@@ -281,13 +272,16 @@ class Fold:
         self.now_ns = to_ns
 
     def _depth_band(self, st: State, ob: ObligationSettings) -> tuple[int, int] | None:
+        # The band around the reference: the fair, or the public mid (keyed by bid + ask).
         if ob.band_reference == "fair":
             key: Fraction | int | None = st.fair
         else:
             key = st.bid + st.ask if st.bid is not None and st.ask is not None else None
-        if key is None or key != self._band_key:
-            self._band_key = key
-            self._band = depth_band(st, ob)
+        if key is None:
+            return None
+        if key != self._band_key:
+            ref = key if isinstance(key, Fraction) else Fraction(key, 2)
+            self._band_key, self._band = key, band_bounds(ref, ob.depth_band_bps)
         return self._band
 
     def close(self, end_ns: int) -> None:
