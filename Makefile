@@ -46,7 +46,8 @@ run: $(BASE_STAMP)
 test: $(FULL_STAMP) system
 	$(BIN)/python -m pytest -q
 
-## The decision path compiled with mypyc; a process started with PEGBOT_NATIVE=1 runs it.
+## The decision path and the scorecard compiled with mypyc; a process started with
+## PEGBOT_NATIVE=1 runs them.
 native: $(FULL_STAMP)
 	$(BIN)/pegbot native --build
 

@@ -1,4 +1,4 @@
-"""The decision path compiled with mypyc: build it, and load it only while it is fresh.
+"""The decision path and the scorecard compiled with mypyc: built, and loaded only when fresh.
 
 A backtest spends its time in the Python decision step (the strategy, the reconciler's
 diff, the order tracker, the shell around them): one per fill on most tapes. mypyc compiles

@@ -154,13 +154,13 @@ def sweep_command(
 
 def native_command(
     build: Annotated[
-        bool, typer.Option("--build", help="Compile the decision path with mypyc first.")
+        bool, typer.Option("--build", help="Compile the decision path and scorecard first.")
     ] = False,
     out: Annotated[
         Path | None, typer.Option("--out", help="Build directory (default: build/native).")
     ] = None,
 ) -> None:
-    """Build the decision path with mypyc; say whether this process runs it (PEGBOT_NATIVE=1)."""
+    """Build the decision path and scorecard with mypyc; say if this process runs them."""
     from pegbot import native
 
     if build:
