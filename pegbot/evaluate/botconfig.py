@@ -58,6 +58,10 @@ def _rehost(url: str, http_url: str) -> str:
     return urlunsplit((new.scheme, new.netloc, old.path, old.query, old.fragment))
 
 
+#: The run's journal, in its folder.
+JOURNAL_FILE = "journal.sqlite"
+
+
 def simulator_config(
     example: Mapping[str, Any],
     http_url: str,
@@ -73,7 +77,7 @@ def simulator_config(
     for source in cfg.get("peg", {}).get("sources", []):
         if "url" in source:
             source["url"] = _rehost(str(source["url"]), http_url)
-    cfg.setdefault("journal", {})["path"] = str(workdir / "journal.sqlite")
+    cfg.setdefault("journal", {})["path"] = str(workdir / JOURNAL_FILE)
     cfg.setdefault("metrics", {})["port"] = metrics_port
     cfg.setdefault("loop", {})["control_dir"] = str(workdir)
     return cfg

@@ -52,6 +52,7 @@ from pegbot.timeunits import NS_PER_MIN, NS_PER_S, ns_to_s, s_to_ns
 
 from .botconfig import (
     EXAMPLE,
+    JOURNAL_FILE,
     bot_env,
     rate_poll_s,
     read_example,
@@ -315,6 +316,11 @@ async def run_scenario(
         progress: Called about once a second with (seconds measured, seconds in the span).
     """
     workdir.mkdir(parents=True, exist_ok=True)
+    # Every run starts a fresh simulator, whose trade ids start over: a journal left here by
+    # the last run would make the bot take this run's fills for ones it had already seen
+    # (its fill count read 1 instead of 71) and recover orders of an exchange that is gone.
+    for stale in workdir.glob(f"{JOURNAL_FILE}*"):  # with SQLite's -wal and -shm files
+        stale.unlink()
     example_cfg = read_example(example)
     poll = rate_poll_s(example_cfg)
     length_s = sc.length_s(poll if with_bot else None)

@@ -13,12 +13,16 @@ import os
 import subprocess
 import sys
 import tomllib
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from pegbot.evaluate.botconfig import EXAMPLE, dump_toml, read_example
+from pegbot.evaluate.botconfig import EXAMPLE, JOURNAL_FILE, dump_toml, read_example
+from pegbot.execution.venue import Fill
+from pegbot.journal import Journal
+from pegbot.market import Side
 
 REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.timeout(120)
@@ -65,8 +69,20 @@ def sane(card: dict[str, Any], span_s: float) -> None:
         assert card[view]["p50"] <= card[view]["p90"] <= card[view]["p99"]
 
 
+def _stale_journal(path: Path) -> None:
+    # What an earlier evaluation in the same folder leaves: a journal with its fills.
+    path.parent.mkdir(parents=True)
+    journal = Journal(path)
+    old = Fill(
+        "sim", "KGST/USDT", "1", "old-run", "1", Side.BUY, 1140, 1, Decimal(0), "KGST", True, 1
+    )
+    journal.record_fill(old)
+    journal.close()
+
+
 def test_steady_fast_with_the_baseline(tmp_path: Path) -> None:
     scenario = fast("steady", tmp_path, duration_s=8, warmup_s=6, at_s=0)
+    _stale_journal(tmp_path / "out" / "bot" / JOURNAL_FILE)
     code, out = evaluate(str(scenario), "--baseline", "--out", str(tmp_path / "out"), cwd=tmp_path)
     assert code in (0, 1)  # a verdict either way; 2 would be a refused scenario
     assert out["scenario"] == "steady" and isinstance(out["passed"], bool)
@@ -86,6 +102,11 @@ def test_steady_fast_with_the_baseline(tmp_path: Path) -> None:
     assert base["rate_fetches"] == 0
     page = Path(out["report"]).read_text()
     assert 'id="chart-price"' in page and 'id="chart-deviation"' in page and "Targets" in page
+    # A fresh simulator's trade ids start over: the bot started with a fresh journal, not the
+    # last run's (whose fill "1" it would have taken this run's trade 1 for).
+    journal = Journal(tmp_path / "out" / "bot" / JOURNAL_FILE)
+    assert all(f.client_id != "old-run" for f in journal.fills())
+    journal.close()
 
 
 def test_fx_step_fast_times_the_jump(tmp_path: Path) -> None:
