@@ -78,6 +78,8 @@ def backtest_command(
         "events",
         "wall_s",
         "events_per_s",
+        "core_s",
+        "decision_us",
         "summary_s",
         "fills",
         "volume_base",

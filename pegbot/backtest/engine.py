@@ -115,6 +115,10 @@ class BacktestRun:
         risk_transitions: Risk level changes ``(at_ns, from, to, reasons)``.
         signals: Signals the arbitrage signaler raised.
         far_levels: Depth rows outside the dense books' range, counted and not applied.
+        core_s: Wall time inside the compiled replay core (the exchange side, both books, the
+            wake-ups); the rest of ``wall_s`` is the shell's Python, almost all of it the
+            decisions. Tells a quant whether the engine or the strategy's decisions set the
+            speed.
     """
 
     market: Market
@@ -135,6 +139,7 @@ class BacktestRun:
     signals: int = 0
     far_levels: int = 0
     cpu_s: float = 0.0
+    core_s: float = 0.0
 
 
 class Backtest:
@@ -449,8 +454,12 @@ class Backtest:
         item = st.item
         i_now = core.NOW
         ev_wake, ev_data, ev_flush = core.EV_WAKE, core.EV_DATA, core.EV_FLUSH
+        clock = time.perf_counter
+        core_s = 0.0
         while True:
+            t = clock()
             ev = advance(self._rows, self._books, st, venue.fe, venue.xq, venue.lg)
+            core_s += clock() - t
             if ev == ev_wake:
                 self._on_wake(item(i_now))
             elif ev == ev_data:
@@ -497,6 +506,7 @@ class Backtest:
             risk_transitions=self._transitions,
             signals=self.signals,
             far_levels=int(st[core.FAR]),
+            core_s=core_s,
         )
 
     # -- events ---------------------------------------------------------------------------

@@ -439,6 +439,11 @@ def summarize(run: BacktestRun, t: dict[str, pd.DataFrame]) -> dict[str, Any]:
         "wall_s": round(run.wall_s, 4),
         "events_per_s": round(run.events / run.wall_s, 1) if run.wall_s > 0 else None,
         "evaluations": run.evaluations,
+        # The replay split in two: the compiled core, and the Python around the decisions.
+        "core_s": round(run.core_s, 4),
+        "decision_us": (
+            round((run.wall_s - run.core_s) / run.evaluations * 1e6, 2) if run.evaluations else None
+        ),
         "start_ns": run.start_ns,
         "end_ns": run.end_ns,
         "fills": len(fills),

@@ -137,6 +137,11 @@ def test_cli_backtest_json_and_report(tape: Path, tmp_path: Path) -> None:
     assert line["events"] > 1000 and line["reconciled"] is True
     # The time the tables and the scorecard take after the replay is reported beside it.
     assert 0 < line["summary_s"] < 600
+    # The replay split: the compiled core, and the Python outside it per decision.
+    assert 0 < line["core_s"] < line["wall_s"]
+    per_s = 1e6 / line["evaluations"]  # wall_s and core_s are rounded to 1e-4 s
+    outside = (line["wall_s"] - line["core_s"]) * per_s
+    assert line["decision_us"] == pytest.approx(outside, abs=1e-4 * per_s + 0.01)
     assert (out / "fills.parquet").exists() and (out / "summary.json").exists()
     bad = CliRunner().invoke(
         app, ["backtest", str(SCENARIO), "--tape", str(tape), "--set", "nope=1"]
