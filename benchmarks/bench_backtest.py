@@ -89,6 +89,7 @@ def run_pegbot(tape: Path, size: int, limit: int) -> dict[str, Any]:
         "rows": run.events,
         "wall_s": run.wall_s,
         "cpu_s": run.cpu_s,  # the replay's span, as wall_s (not the JIT cache load before it)
+        "core_s": run.core_s,  # of wall_s, inside the compiled core
         "fills": s["fills"],
         "pnl": s["pnl_quote"],
         "fees": s["fees_quote"],
@@ -198,6 +199,14 @@ def _summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
         "notional": first["notional"],
         "peak_rss_mb": [r["peak_rss_mb"] for r in runs],
         "summary_s": [r["summary_s"] for r in runs if "summary_s" in r],
+        # pegbot's replay split: rows/s of the compiled core alone, and the wall time outside
+        # it per decision (the Python decision path).
+        "core_eps": [r["rows"] / r["core_s"] for r in runs if r.get("core_s")],
+        "us_outside_core": [
+            (r["wall_s"] - r["core_s"]) / max(1, r["evaluations"]) * 1e6
+            for r in runs
+            if r.get("core_s")
+        ],
     }
 
 
@@ -235,6 +244,12 @@ def bench(args: argparse.Namespace) -> list[dict[str, Any]]:
                 f"peak RSS {_span(r['peak_rss_mb'], '.0f')} MB"
                 + (f"  then summary {_span(r['summary_s'], '.2f')} s" if r["summary_s"] else "")
             )
+            if r["core_eps"]:
+                print(
+                    f"  {'':14s} of which the compiled core "
+                    f"{_span([x / 1e6 for x in r['core_eps']], '.2f')} M rows/s, "
+                    f"outside it {_span(r['us_outside_core'], '.1f')} µs a decision"
+                )
         verdict = "agree" if entry["agree"] else "DISAGREE"
         d_pnl = ours["pnl"] - theirs["pnl"]
         print(f"  fills {ours['fills']} vs {theirs['fills']}, PnL by {d_pnl:+.2e}: {verdict}")
