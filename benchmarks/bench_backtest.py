@@ -90,6 +90,7 @@ def run_pegbot(tape: Path, size: int, limit: int) -> dict[str, Any]:
         "wall_s": run.wall_s,
         "cpu_s": run.cpu_s,  # the replay's span, as wall_s (not the JIT cache load before it)
         "core_s": run.core_s,  # of wall_s, inside the compiled core
+        "decision_us": s["decision_us"],  # the wall time outside it, per decision
         "fills": s["fills"],
         "pnl": s["pnl_quote"],
         "fees": s["fees_quote"],
@@ -202,11 +203,7 @@ def _summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
         # pegbot's replay split: rows/s of the compiled core alone, and the wall time outside
         # it per decision (the Python decision path).
         "core_eps": [r["rows"] / r["core_s"] for r in runs if r.get("core_s")],
-        "us_outside_core": [
-            (r["wall_s"] - r["core_s"]) / max(1, r["evaluations"]) * 1e6
-            for r in runs
-            if r.get("core_s")
-        ],
+        "us_outside_core": [r["decision_us"] for r in runs if r.get("decision_us")],
     }
 
 
